@@ -1,0 +1,1 @@
+"""The vidact command line."""

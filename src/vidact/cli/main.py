@@ -1,0 +1,23 @@
+"""The ``vidact`` command: one thin command per file, each over one library function."""
+
+from __future__ import annotations
+
+import typer
+
+from vidact.cli.demo import demo
+from vidact.cli.evaluate import evaluate
+from vidact.cli.predict import predict
+from vidact.cli.synth import synth
+from vidact.cli.train import train
+
+app = typer.Typer(
+    help="vidact: recognise human activities in video (per-frame CNN + temporal model).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("demo")(demo)
+app.command("synth")(synth)
+app.command("train")(train)
+app.command("evaluate")(evaluate)
+app.command("predict")(predict)

@@ -1,0 +1,96 @@
+"""Every default of vidact in one place: frozen dataclasses that the CLI fills and runs record.
+
+``None`` means "use the component's own default" (for example the backbone's input size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    root: str = ""
+    split_file: str | None = None
+    val_fraction: float = 0.15  # used when there is no split file, or it has no val rows
+    test_fraction: float = 0.15  # used when there is no split file
+    group_regex: str | None = None  # None: UCF101-style _gNN_ ids where present
+    extensions: tuple[str, ...] = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v")
+    frames: int = 8  # frames per clip (T)
+    strategy: str = "segment"
+    size: int | None = None  # crop size; None: the backbone's input size
+    batch_size: int = 8
+    workers: int | None = None  # None: the number of CPU cores
+    augment: bool = True  # random resized crop + horizontal flip, one draw per clip
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    backbone: str = "tf_efficientnet_lite0"
+    pretrained: bool | None = None  # None: offline ImageNet weights where the backbone has them
+    weights: str | None = None  # a local state dict for backbones without offline weights
+    head: str = "lstm"
+    head_args: dict[str, Any] = field(default_factory=dict)  # e.g. {"hidden_size": 512}
+    mlp: tuple[int, ...] = (256,)  # hidden widths of the classifier; () for a single linear layer
+    dropout: float = 0.3
+    freeze_backbone: bool | None = None  # None: frozen when pretrained
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    out: str = "runs/run"
+    epochs: int = 30
+    lr: float = 1e-3
+    optimizer: str = "adam"  # adam | sgd
+    momentum: float = 0.9  # sgd only
+    weight_decay: float = 0.0
+    patience: int = 8  # early stopping on val_loss, in epochs
+    plateau_patience: int = 3  # ReduceLROnPlateau on val_loss
+    plateau_factor: float = 0.5
+    seed: int = 0
+    accelerator: str = "auto"
+    devices: str = "auto"
+    feature_cache: bool = True  # frozen backbone: train the head on cached frame features
+    cache_dir: str | None = None  # None: ~/.cache/vidact
+    max_cached_frames: int = 64  # frames per video whose features are cached (evenly spread)
+    progress: bool = True
+    overwrite: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(asdict(self))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
+        raw = dict(raw)
+        data = from_mapping(DataConfig, raw.pop("data", {}))
+        model = from_mapping(ModelConfig, raw.pop("model", {}))
+        return from_mapping(cls, {**raw, "data": data, "model": model})
+
+
+def from_mapping(cls: type, raw: dict[str, Any]) -> Any:
+    """Build dataclass ``cls`` from a plain mapping (YAML, JSON), rejecting unknown keys."""
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    return cls(**values)
+
+
+def _plain(value: Any) -> Any:
+    """Tuples to lists and paths to strings, so the dict dumps cleanly to YAML and JSON."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "vidact"

@@ -1,0 +1,1 @@
+"""Dataset indexing, splits, transforms, datasets and caches."""

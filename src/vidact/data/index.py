@@ -1,0 +1,256 @@
+"""Which videos exist, their labels, their groups and the split each belongs to.
+
+Groups are what must never be split: clips cut from one longer recording, or one actor and scene
+(UCF101's ``_gNN_``). Every automatic split here keeps a group inside one split and is stratified by
+class, so a test score never rewards memorising a scene seen in training.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+DEFAULT_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v")
+UCF_GROUP_REGEX = r"_(g\d+)_"
+
+
+class DatasetError(ValueError):
+    """The dataset on disk or its split description is unusable; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class VideoItem:
+    path: Path  # absolute
+    relpath: str  # relative to the dataset root, POSIX separators: the key in split files
+    label: int
+    group: str
+    split: str | None = None
+
+
+@dataclass(frozen=True)
+class VideoIndex:
+    """The videos of one dataset root with their classes (sorted names, index = label)."""
+
+    root: Path
+    classes: tuple[str, ...]
+    items: tuple[VideoItem, ...]
+
+    def subset(self, split: str) -> list[VideoItem]:
+        return [item for item in self.items if item.split == split]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Videos per split and class."""
+        table: dict[str, dict[str, int]] = {}
+        for split in SPLITS:
+            counter = Counter(self.classes[i.label] for i in self.items if i.split == split)
+            table[split] = {name: counter.get(name, 0) for name in self.classes}
+        return table
+
+    def leaking_groups(self) -> list[str]:
+        """Groups found in more than one split (should always be empty)."""
+        splits_of: dict[str, set[str]] = defaultdict(set)
+        for item in self.items:
+            if item.split is not None:
+                splits_of[item.group].add(item.split)
+        return sorted(group for group, splits in splits_of.items() if len(splits) > 1)
+
+    def write_split_csv(self, path: Path) -> None:
+        """Write the split in the ``path,split`` format that ``--split-file`` reads."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["path", "split"])
+            for item in sorted(self.items, key=lambda i: i.relpath):
+                if item.split is not None:
+                    writer.writerow([item.relpath, item.split])
+
+
+def group_of(relpath: str, group_regex: str | None) -> str:
+    """The group id of a video: the regex's first capture group, else the file itself.
+
+    With no regex, UCF101-style ``_gNN_`` ids are used when present.
+    """
+    name = Path(relpath).name
+    match = re.search(group_regex or UCF_GROUP_REGEX, name)
+    return match.group(1) if match else relpath
+
+
+def scan_folder(
+    root: str | Path,
+    extensions: Sequence[str] = DEFAULT_EXTENSIONS,
+    group_regex: str | None = None,
+) -> VideoIndex:
+    """Index ``ROOT/<class>/<video>``; classes are the sub-folder names, sorted."""
+    root = Path(root).expanduser().resolve()
+    if not root.is_dir():
+        raise DatasetError(f"{root}: dataset folder not found")
+    if group_regex is not None:
+        _check_group_regex(group_regex)
+    suffixes = {ext.lower() if ext.startswith(".") else f".{ext.lower()}" for ext in extensions}
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    items: list[VideoItem] = []
+    classes: list[str] = []
+    for class_dir in class_dirs:
+        videos = sorted(
+            p for p in class_dir.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+        )
+        if not videos:
+            continue
+        label = len(classes)
+        classes.append(class_dir.name)
+        for video in videos:
+            relpath = video.relative_to(root).as_posix()
+            items.append(VideoItem(video, relpath, label, group_of(relpath, group_regex)))
+    if len(classes) < 2:
+        raise DatasetError(
+            f"{root}: found {len(classes)} class folder(s) with videos ({', '.join(sorted(suffixes))})"
+            "; expected ROOT/<class>/<video> with at least two classes"
+        )
+    if group_regex is not None and all(i.group == i.relpath for i in items):
+        raise DatasetError(f"--group-regex {group_regex!r} matched none of the {len(items)} files")
+    return VideoIndex(root, tuple(classes), tuple(items))
+
+
+def _check_group_regex(group_regex: str) -> None:
+    try:
+        pattern = re.compile(group_regex)
+    except re.error as err:
+        raise DatasetError(f"--group-regex {group_regex!r} is not a valid regex: {err}") from err
+    if pattern.groups != 1:
+        raise DatasetError(
+            f"--group-regex {group_regex!r} must have exactly one capture group, "
+            f"e.g. '_(g\\d+)_'; it has {pattern.groups}"
+        )
+
+
+def read_split_file(index: VideoIndex, split_file: str | Path) -> VideoIndex:
+    """Assign splits from a ``path,split`` CSV; videos it does not list are left out."""
+    split_file = Path(split_file)
+    if not split_file.is_file():
+        raise DatasetError(f"{split_file}: split file not found")
+    by_path = {item.relpath: item for item in index.items}
+    assigned: dict[str, str] = {}
+    unknown: list[str] = []
+    with split_file.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"path", "split"} <= set(reader.fieldnames):
+            raise DatasetError(f"{split_file}: expected a CSV with header 'path,split'")
+        for line, row in enumerate(reader, start=2):
+            path, split = (row["path"] or "").strip(), (row["split"] or "").strip()
+            if split not in SPLITS:
+                raise DatasetError(
+                    f"{split_file}:{line}: split {split!r} is not one of {', '.join(SPLITS)}"
+                )
+            if path not in by_path:
+                unknown.append(path)
+            assigned[path] = split
+    if unknown:
+        shown = ", ".join(unknown[:5])
+        raise DatasetError(
+            f"{split_file}: {len(unknown)} listed video(s) not found under {index.root}: {shown}"
+        )
+    left_out = len(index.items) - len(assigned)
+    if left_out:
+        log.info("%s: %d video(s) under %s are not listed and are left out", split_file,
+                 left_out, index.root)
+    items = tuple(
+        replace(item, split=assigned[item.relpath]) for item in index.items
+        if item.relpath in assigned
+    )
+    return replace(index, items=items)
+
+
+def split_by_groups(
+    items: Sequence[VideoItem],
+    fractions: dict[str, float],
+    num_classes: int,
+    seed: int,
+    rest: str = "train",
+) -> list[VideoItem]:
+    """Assign whole groups to splits so each split holds ``fraction`` of every class.
+
+    Groups are visited in a seeded random order (largest first, so small groups fill the gaps)
+    and each goes to the split whose per-class quota it fills best; ``rest`` takes what is left.
+    """
+    total = sum(fractions.values())
+    if any(f < 0 for f in fractions.values()) or total >= 1:
+        raise DatasetError(f"split fractions must be >= 0 and sum below 1, got {fractions}")
+    members: dict[str, list[VideoItem]] = defaultdict(list)
+    for item in items:
+        members[item.group].append(item)
+    per_class = np.bincount([i.label for i in items], minlength=num_classes)
+    targets = {split: per_class * frac for split, frac in fractions.items()}
+    filled = {split: np.zeros(num_classes) for split in fractions}
+    rng = np.random.default_rng(seed)
+    order = sorted(members)
+    rng.shuffle(order)
+    order.sort(key=lambda g: -len(members[g]))  # stable: ties keep the seeded order
+    assignment: dict[str, str] = {}
+    for group in order:
+        counts = np.bincount([i.label for i in members[group]], minlength=num_classes)
+        best, best_gain = rest, 0.0
+        for split in fractions:
+            deficit = np.clip(targets[split] - filled[split], 0, None)
+            # gain: videos that land where the quota still wants them minus those overshooting
+            gain = float(np.minimum(counts, deficit).sum() - np.clip(counts - deficit, 0, None).sum())
+            if gain > best_gain:
+                best, best_gain = split, gain
+        assignment[group] = best
+        if best in filled:
+            filled[best] += counts
+    return [replace(item, split=assignment[item.group]) for item in items]
+
+
+def make_split(
+    index: VideoIndex,
+    split_file: str | Path | None = None,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    seed: int = 0,
+) -> VideoIndex:
+    """The split to use: from ``split_file`` if given, else a group-aware stratified one.
+
+    A split file without ``val`` rows gets validation carved out of its train rows, group-aware.
+    """
+    if split_file is not None:
+        index = read_split_file(index, split_file)
+        if not index.subset("val") and val_fraction > 0:
+            train = index.subset("train")
+            carved = {
+                i.relpath: i
+                for i in split_by_groups(train, {"val": val_fraction}, len(index.classes), seed)
+            }
+            items = tuple(carved.get(i.relpath, i) for i in index.items)
+            index = replace(index, items=items)
+    else:
+        fractions = {"test": test_fraction, "val": val_fraction}
+        items = tuple(split_by_groups(index.items, fractions, len(index.classes), seed))
+        index = replace(index, items=items)
+    if all(item.group == item.relpath for item in index.items):
+        log.warning(
+            "no group ids found in the file names: each video is its own group. If clips share "
+            "an actor or a scene, pass --group-regex so they stay in one split."
+        )
+    _check_split(index)
+    return index
+
+
+def _check_split(index: VideoIndex) -> None:
+    if not index.subset("train"):
+        raise DatasetError(f"{index.root}: the split leaves no training videos")
+    leaks = index.leaking_groups()
+    if leaks:
+        log.warning("%d group(s) sit in more than one split (from the split file): %s",
+                    len(leaks), ", ".join(leaks[:5]))
+
+

@@ -1,0 +1,166 @@
+"""A synthetic temporal dataset: classes that only the order of frames tells apart.
+
+Classes come in pairs, each the other played backwards (growing / shrinking, ...). A video of one
+class reversed is a video of its partner, with exactly the same set of frames, so a model that
+averages frames cannot beat chance within a pair while a temporal model can. The changes (size,
+brightness, count, colour) survive global pooling, cropping and horizontal flips, so a frozen
+ImageNet CNN sees them. Clips of one group share a scene, as UCF101's groups share actor and place.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vidact.data.index import VideoIndex, scan_folder, split_by_groups
+from vidact.io.writer import write_video
+
+log = logging.getLogger(__name__)
+
+Renderer = Callable[[np.ndarray, "Scene", float], None]
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What a group's clips share, plus the per-clip jitter drawn on top of it."""
+
+    background: np.ndarray  # (S, S, 3) float32 in [0, 1]
+    centre: tuple[float, float]  # (x, y) in pixels
+    colour: np.ndarray  # (3,) float32
+    spots: np.ndarray  # (6, 2) positions for the counting classes, pixels
+    low: float  # start level of the changing quantity, in [0, 1]
+    high: float  # end level
+
+
+def _disc(canvas: np.ndarray, centre: tuple[float, float], radius: float, colour: np.ndarray) -> None:
+    size = canvas.shape[0]
+    ys, xs = np.ogrid[:size, :size]
+    mask = (xs - centre[0]) ** 2 + (ys - centre[1]) ** 2 <= radius**2
+    canvas[mask] = colour
+
+
+def _render_size(canvas: np.ndarray, scene: Scene, t: float) -> None:
+    size = canvas.shape[0]
+    level = scene.low + (scene.high - scene.low) * t
+    _disc(canvas, scene.centre, size * (0.08 + 0.32 * level), scene.colour)
+
+
+def _render_brightness(canvas: np.ndarray, scene: Scene, t: float) -> None:
+    _disc(canvas, scene.centre, canvas.shape[0] * 0.22, scene.colour)
+    canvas *= 0.2 + 0.8 * (scene.low + (scene.high - scene.low) * t)
+
+
+def _render_count(canvas: np.ndarray, scene: Scene, t: float) -> None:
+    size = canvas.shape[0]
+    visible = 1 + round(t * (len(scene.spots) - 1))
+    half = max(2, size // 14)
+    for x, y in scene.spots[:visible].astype(int):
+        canvas[max(0, y - half) : y + half, max(0, x - half) : x + half] = scene.colour
+
+
+def _render_colour(canvas: np.ndarray, scene: Scene, t: float) -> None:
+    level = scene.low + (scene.high - scene.low) * t
+    colour = np.array([level, 0.25, 1.0 - level], dtype=np.float32)  # blue -> red
+    _disc(canvas, scene.centre, canvas.shape[0] * 0.25, colour)
+
+
+# (forward class, backward class, renderer); the forward class moves its quantity low -> high
+PAIRS: tuple[tuple[str, str, Renderer], ...] = (
+    ("growing", "shrinking", _render_size),
+    ("brightening", "darkening", _render_brightness),
+    ("appearing", "vanishing", _render_count),
+    ("warming", "cooling", _render_colour),
+)
+
+
+def _scene(rng: np.random.Generator, size: int) -> Scene:
+    base = rng.uniform(0.05, 0.45, size=3).astype(np.float32)
+    gradient = np.linspace(0, rng.uniform(0.1, 0.3), size, dtype=np.float32)
+    background = np.broadcast_to(base, (size, size, 3)) + gradient[:, None, None]
+    background = background + rng.normal(0, 0.03, (size, size, 3)).astype(np.float32)
+    margin = size * 0.3
+    return Scene(
+        background=np.clip(background, 0, 1).astype(np.float32),
+        centre=(rng.uniform(margin, size - margin), rng.uniform(margin, size - margin)),
+        colour=rng.uniform(0.55, 1.0, size=3).astype(np.float32),
+        spots=rng.uniform(size * 0.12, size * 0.88, size=(6, 2)),
+        low=rng.uniform(0.0, 0.15),
+        high=rng.uniform(0.85, 1.0),
+    )
+
+
+def _jitter(scene: Scene, rng: np.random.Generator) -> Scene:
+    size = scene.background.shape[0]
+    dx, dy = rng.normal(0, size * 0.03, size=2)
+    return Scene(
+        background=scene.background,
+        centre=(scene.centre[0] + dx, scene.centre[1] + dy),
+        colour=np.clip(scene.colour + rng.normal(0, 0.05, 3), 0, 1).astype(np.float32),
+        spots=scene.spots + rng.normal(0, size * 0.02, size=scene.spots.shape),
+        low=float(np.clip(scene.low + rng.normal(0, 0.03), 0, 0.3)),
+        high=float(np.clip(scene.high + rng.normal(0, 0.03), 0.7, 1)),
+    )
+
+
+def render_clip(
+    renderer: Renderer, scene: Scene, frames: int, reverse: bool, rng: np.random.Generator
+) -> np.ndarray:
+    """(frames, S, S, 3) uint8: the scene's quantity moving low -> high, or backwards."""
+    times = np.linspace(0.0, 1.0, frames)
+    if reverse:
+        times = times[::-1]
+    out = []
+    for t in times:
+        canvas = scene.background.copy()
+        renderer(canvas, scene, float(t))
+        canvas += rng.normal(0, 0.02, canvas.shape).astype(np.float32)  # sensor noise per frame
+        out.append((np.clip(canvas, 0, 1) * 255).astype(np.uint8))
+    return np.stack(out)
+
+
+def write_synthetic_dataset(
+    out: str | Path,
+    videos_per_class: int = 30,
+    frames: int = 16,
+    size: int = 64,
+    seed: int = 0,
+    clips_per_group: int = 3,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    fps: float = 8.0,
+    extension: str = ".mp4",
+) -> VideoIndex:
+    """Write ``OUT/<class>/v_<class>_gGG_cCC<ext>`` for every class and ``OUT/split.csv``.
+
+    The split is group-aware and stratified (whole groups per split). Returns the split index.
+    """
+    if frames < 2:
+        raise ValueError("frames must be at least 2: the classes differ in time")
+    if size < 16:
+        raise ValueError("size must be at least 16 pixels")
+    out = Path(out)
+    rng = np.random.default_rng(seed)
+    groups = -(-videos_per_class // clips_per_group)
+    for pair_id, (forward, backward, renderer) in enumerate(PAIRS):
+        for group in range(groups):
+            # one scene per (pair, group): both directions of a pair see the same scenes
+            scene = _scene(np.random.default_rng((seed, pair_id, group)), size)
+            for clip in range(clips_per_group):
+                if group * clips_per_group + clip >= videos_per_class:
+                    break
+                for name, reverse in ((forward, False), (backward, True)):
+                    video = render_clip(renderer, _jitter(scene, rng), frames, reverse, rng)
+                    path = out / name / f"v_{name}_g{group + 1:02d}_c{clip + 1:02d}{extension}"
+                    write_video(path, video, fps)
+    index = scan_folder(out, extensions=(extension,))
+    items = split_by_groups(
+        index.items, {"test": test_fraction, "val": val_fraction}, len(index.classes), seed
+    )
+    index = VideoIndex(index.root, index.classes, tuple(items))
+    index.write_split_csv(out / "split.csv")
+    log.info("wrote %d videos of %d classes to %s", len(items), len(index.classes), out)
+    return index

@@ -1,0 +1,99 @@
+"""The main job in one call: synthetic temporal data -> an LSTM and the frame-averaging baseline on
+frozen pretrained EfficientNet-Lite0 -> both evaluated on the held-out test groups.
+
+The classes differ only in temporal order, so the baseline stays near chance within each pair of
+classes while the LSTM does not: the demo shows in minutes on a CPU why the temporal model matters.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from vidact.config import DataConfig, ModelConfig, TrainConfig
+from vidact.data.synthetic import write_synthetic_dataset
+from vidact.evaluation.report import evaluate, split_items
+from vidact.inference.predictor import Predictor
+from vidact.training.trainer import train
+
+log = logging.getLogger(__name__)
+
+DEMO_HEADS = ("lstm", "mean")
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    videos_per_class: int = 24
+    # 24 frames sampled as 8 segments: 3 frames per segment, so the middle frames of a video and of
+    # its reverse are the same set and a frame-averaging model gets no accidental hint
+    video_frames: int = 24
+    clip_frames: int = 8
+    size: int = 112  # EfficientNet-Lite0 at 112 px: 4x cheaper than 224 on a CPU, still sharp here
+    epochs: int = 25
+    batch_size: int = 16
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DemoRow:
+    head: str
+    test_top1: float
+    test_mean_class_accuracy: float
+    best_val_acc: float
+    best_epoch: int
+    train_seconds: float
+    run_dir: Path
+    report_dir: Path
+
+
+def run_demo(
+    out: str | Path, settings: DemoSettings = DemoSettings(), progress: bool = False
+) -> list[DemoRow]:
+    """Generate the data under OUT/data, train under OUT/runs/<head>, report under OUT/eval/<head>."""
+    out = Path(out)
+    data_dir = out / "data"
+    log.info("writing the synthetic dataset to %s", data_dir)
+    write_synthetic_dataset(
+        data_dir,
+        videos_per_class=settings.videos_per_class,
+        frames=settings.video_frames,
+        size=settings.size,
+        seed=settings.seed,
+    )
+    rows = []
+    for head in DEMO_HEADS:
+        config = TrainConfig(
+            data=DataConfig(
+                root=str(data_dir),
+                split_file=str(data_dir / "split.csv"),
+                frames=settings.clip_frames,
+                size=settings.size,
+                batch_size=settings.batch_size,
+            ),
+            model=ModelConfig(backbone="tf_efficientnet_lite0", pretrained=True, head=head),
+            out=str(out / "runs" / head),
+            epochs=settings.epochs,
+            seed=settings.seed,
+            cache_dir=str(out / "cache"),  # the second head reuses the first one's features
+            progress=progress,
+            overwrite=True,
+        )
+        log.info("training the %s head", head)
+        result = train(config)
+        predictor = Predictor.from_checkpoint(result.best_checkpoint)
+        items = split_items(data_dir, predictor.classes, data_dir / "split.csv", "test")
+        metrics = evaluate(predictor, items, out / "eval" / head)
+        rows.append(
+            DemoRow(
+                head=head,
+                test_top1=metrics["top1"],
+                test_mean_class_accuracy=metrics["mean_class_accuracy"],
+                best_val_acc=result.summary["best_val_acc"],
+                best_epoch=result.summary["best_epoch"],
+                train_seconds=result.summary["wall_seconds"],
+                run_dir=result.run_dir,
+                report_dir=out / "eval" / head,
+            )
+        )
+    return rows

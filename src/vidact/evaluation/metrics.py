@@ -1,0 +1,68 @@
+"""Every classification metric of a report, computed once from scores and labels.
+
+Validation and test, one model or an ensemble, all go through ``classification_metrics``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torchmetrics.functional.classification import (
+    multiclass_accuracy,
+    multiclass_confusion_matrix,
+    multiclass_f1_score,
+    multiclass_precision,
+    multiclass_recall,
+)
+
+
+def classification_metrics(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    topk: Sequence[int] = (1, 5),
+) -> dict[str, Any]:
+    """Top-k accuracy, mean class accuracy, loss, per-class table and confusion matrix.
+
+    ``probabilities`` is (N, K) and sums to 1 per row; ``labels`` is (N,). A top-k with k at
+    least the number of classes is 1.0 by definition and is reported as such.
+    """
+    probs = torch.as_tensor(probabilities, dtype=torch.float64)
+    target = torch.as_tensor(labels, dtype=torch.long)
+    num_classes = len(classes)
+    if probs.ndim != 2 or probs.shape[1] != num_classes or len(probs) != len(target):
+        raise ValueError(f"scores {tuple(probs.shape)} do not match {len(target)} labels "
+                         f"and {num_classes} classes")
+    if len(target) == 0:
+        raise ValueError("no videos to evaluate")
+    result: dict[str, Any] = {}
+    for k in sorted(set(topk)):
+        result[f"top{k}"] = float(
+            multiclass_accuracy(probs, target, num_classes, top_k=min(k, num_classes),
+                                average="micro")
+        )
+    recall = multiclass_recall(probs, target, num_classes, average="none")
+    precision = multiclass_precision(probs, target, num_classes, average="none")
+    f1 = multiclass_f1_score(probs, target, num_classes, average="none")
+    support = torch.bincount(target, minlength=num_classes)
+    present = support > 0  # classes absent from the split do not enter the mean
+    result["mean_class_accuracy"] = float(recall[present].mean())
+    picked = probs[torch.arange(len(target)), target].clamp_min(1e-12)
+    result["loss"] = float(-picked.log().mean())
+    result["num_videos"] = len(target)
+    result["per_class"] = {
+        name: {
+            "accuracy": float(recall[i]),
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
+        for i, name in enumerate(classes)
+    }
+    result["classes"] = list(classes)
+    result["confusion_matrix"] = multiclass_confusion_matrix(probs, target, num_classes).tolist()
+    return result

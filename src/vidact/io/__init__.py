@@ -1,0 +1,5 @@
+"""Reading and writing video files."""
+
+from vidact.io.reader import VideoReader, VideoReadError, probe
+
+__all__ = ["VideoReadError", "VideoReader", "probe"]

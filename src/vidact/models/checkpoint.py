@@ -1,0 +1,75 @@
+"""The self-describing checkpoint (ARCHITECTURE.md, contract 1).
+
+Lightning writes the file; ``vidact`` metadata inside it holds everything needed to rebuild and use
+the model: class names in label order, model settings, where the backbone's weights came from,
+frames per clip, sampling, input size and normalisation, and the vidact version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vidact import __version__
+from vidact.config import ModelConfig, from_mapping
+from vidact.data.transforms import InputSpec
+from vidact.models.classifier import ClipClassifier
+
+METADATA_KEY = "vidact"
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    classes: tuple[str, ...]
+    model: ModelConfig
+    weight_source: str
+    frames: int
+    strategy: str
+    input: InputSpec
+    version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        raw = asdict(self)
+        raw["classes"] = list(self.classes)
+        raw["model"]["mlp"] = list(self.model.mlp)
+        raw["input"]["mean"], raw["input"]["std"] = list(self.input.mean), list(self.input.std)
+        return raw
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> CheckpointInfo:
+        spec = raw["input"]
+        return cls(
+            classes=tuple(raw["classes"]),
+            model=from_mapping(ModelConfig, raw["model"]),
+            weight_source=raw["weight_source"],
+            frames=int(raw["frames"]),
+            strategy=raw["strategy"],
+            input=InputSpec(spec["size"], tuple(spec["mean"]), tuple(spec["std"]), spec["crop_pct"]),
+            version=raw.get("version", "unknown"),
+        )
+
+
+class CheckpointError(ValueError):
+    """The file is not a usable vidact checkpoint."""
+
+
+def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> tuple[ClipClassifier, CheckpointInfo]:
+    """Rebuild the model of a checkpoint in eval mode; needs no weights package and no data."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        # Lightning checkpoints hold optimiser and callback state as well: trusted files only
+        checkpoint = torch.load(path, map_location=device, weights_only=False)
+    except Exception as err:  # torch raises many types for a file that is not a checkpoint
+        raise CheckpointError(f"{path}: cannot read the checkpoint ({err})") from err
+    if not isinstance(checkpoint, dict) or METADATA_KEY not in checkpoint:
+        raise CheckpointError(f"{path}: not a vidact checkpoint (no {METADATA_KEY!r} metadata)")
+    info = CheckpointInfo.from_dict(checkpoint[METADATA_KEY])
+    model = ClipClassifier(info.model, len(info.classes), load_weights=False)
+    state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
+    model.load_state_dict(state)
+    return model.to(device).eval(), info

@@ -1,0 +1,76 @@
+"""ClipClassifier: frame encoder -> temporal head -> MLP classifier."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vidact.config import ModelConfig
+from vidact.models.backbones import OFFLINE_WEIGHTS, FrameEncoder
+from vidact.models.heads import create_head
+
+
+def build_mlp(
+    in_features: int, hidden: tuple[int, ...], num_classes: int, dropout: float
+) -> nn.Sequential:
+    """Dropout -> (Linear -> ReLU -> Dropout) per hidden width -> Linear to the classes."""
+    layers: list[nn.Module] = []
+    width = in_features
+    for size in hidden:
+        layers += [nn.Dropout(dropout), nn.Linear(width, size), nn.ReLU(inplace=True)]
+        width = size
+    layers += [nn.Dropout(dropout), nn.Linear(width, num_classes)]
+    return nn.Sequential(*layers)
+
+
+class ClipClassifier(nn.Module):
+    """(B, T, 3, H, W) clips -> (B, K) logits; ``classify_features`` starts from (B, T, F)."""
+
+    def __init__(self, config: ModelConfig, num_classes: int, load_weights: bool = True) -> None:
+        """``load_weights=False`` skips the starting weights: a checkpoint's state follows."""
+        super().__init__()
+        self.config = config
+        self.encoder = FrameEncoder(
+            config.backbone,
+            pretrained=load_weights and uses_pretrained(config),
+            weights=config.weights if load_weights else None,
+        )
+        self.head = create_head(config.head, self.encoder.num_features, **config.head_args)
+        self.classifier = build_mlp(self.head.out_features, config.mlp, num_classes, config.dropout)
+        if self.frozen:
+            self.encoder.requires_grad_(False)
+
+    @property
+    def frozen(self) -> bool:
+        return config_frozen(self.config)
+
+    def train(self, mode: bool = True) -> ClipClassifier:
+        super().train(mode)
+        if self.frozen:
+            self.encoder.eval()  # frozen batch norm keeps its ImageNet statistics
+        return self
+
+    def encode(self, clips: torch.Tensor) -> torch.Tensor:
+        batch, time = clips.shape[:2]
+        frames = clips.flatten(0, 1)  # (B, T, C, H, W) -> (B*T, C, H, W)
+        return self.encoder(frames).view(batch, time, -1)  # (B*T, F) -> (B, T, F)
+
+    def classify_features(self, features: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.head(features))  # (B, T, F) -> (B, D) -> (B, K)
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        return self.classify_features(self.encode(clips))
+
+
+def uses_pretrained(config: ModelConfig) -> bool:
+    """Offline ImageNet weights: as asked, else whenever the backbone has them."""
+    if config.pretrained is not None:
+        return config.pretrained
+    return config.weights is None and config.backbone in OFFLINE_WEIGHTS
+
+
+def config_frozen(config: ModelConfig) -> bool:
+    """Whether the backbone is frozen: as asked, else exactly when it starts from trained weights."""
+    if config.freeze_backbone is not None:
+        return config.freeze_backbone
+    return uses_pretrained(config) or config.weights is not None

@@ -1,0 +1,53 @@
+"""Plots written next to runs and reports; each takes plain results and a path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_curves(rows: Sequence[dict[str, float]], path: Path) -> Path:
+    """Loss and accuracy per epoch, train against validation (the seeds' history plots)."""
+    epochs = [row["epoch"] for row in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, metric in zip(axes, ("loss", "acc"), strict=True):
+        for split in ("train", "val"):
+            axis.plot(epochs, [row[f"{split}_{metric}"] for row in rows], marker="o", label=split)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("accuracy" if metric == "acc" else "loss")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_confusion_matrix(matrix: np.ndarray, classes: Sequence[str], path: Path) -> Path:
+    """Row-normalised confusion matrix (rows = true class) with counts in the cells when small."""
+    matrix = np.asarray(matrix, dtype=float)
+    rates = matrix / np.clip(matrix.sum(axis=1, keepdims=True), 1, None)
+    side = min(4 + 0.35 * len(classes), 40)
+    fig, axis = plt.subplots(figsize=(side, side))
+    image = axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ticks = np.arange(len(classes))
+    axis.set_xticks(ticks, classes, rotation=90, fontsize=8)
+    axis.set_yticks(ticks, classes, fontsize=8)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    if len(classes) <= 30:
+        for (row, col), count in np.ndenumerate(matrix):
+            if count:
+                colour = "white" if rates[row, col] > 0.5 else "black"
+                axis.text(col, row, int(count), ha="center", va="center", fontsize=7, color=colour)
+    fig.colorbar(image, ax=axis, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,1 @@
+"""Training with Lightning: the module, feature extraction and the run directory."""
