@@ -24,7 +24,7 @@ DEMO_HEADS = ("lstm", "mean")
 
 @dataclass(frozen=True)
 class DemoSettings:
-    videos_per_class: int = 24
+    videos_per_class: int = 36
     # 24 frames sampled as 8 segments: 3 frames per segment, so the middle frames of a video and of
     # its reverse are the same set and a frame-averaging model gets no accidental hint
     video_frames: int = 24

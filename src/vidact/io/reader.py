@@ -49,6 +49,7 @@ class VideoReader:
             raise VideoReadError(self.path, "no video stream in the file")
         self._stream = self._container.streams.video[0]
         self._num_frames: int | None = None
+        self._consumed = False  # whether decoding has moved past the start
 
     @classmethod
     def from_path(cls, path: str | Path) -> VideoReader:
@@ -93,13 +94,25 @@ class VideoReader:
         return self.num_frames / self.fps
 
     def _count_frames(self) -> int:
+        # a second handle: demuxing to the end must not disturb the decoding one
         try:
-            self._container.seek(0)
-            count = sum(1 for packet in self._container.demux(self._stream) if packet.size > 0)
-            self._container.seek(0)
+            with av.open(str(self.path)) as container:
+                stream = container.streams.video[0]
+                return sum(1 for packet in container.demux(stream) if packet.size > 0)
         except av.FFmpegError as err:
             raise VideoReadError(self.path, f"cannot read the video stream ({err})") from err
-        return count
+
+    def _rewind(self) -> None:
+        """Start decoding from the first frame again (reopening where seeking is refused)."""
+        if not self._consumed:
+            return
+        try:
+            self._container.seek(0)
+        except av.FFmpegError:
+            self._container.close()
+            self._container = av.open(str(self.path))
+            self._stream = self._container.streams.video[0]
+        self._consumed = False
 
     def output_size(self, short_side: int | None) -> tuple[int, int]:
         """(width, height) after scaling the short side to ``short_side``, keeping the aspect."""
@@ -127,8 +140,9 @@ class VideoReader:
         targets = iter(wanted)
         target = next(targets)
         decoded = 0
+        self._rewind()
+        self._consumed = True
         try:
-            self._container.seek(0)
             for position, frame in enumerate(self._container.decode(self._stream)):
                 decoded = position + 1
                 if position != target:
@@ -140,7 +154,11 @@ class VideoReader:
                 if target is None:
                     break
         except av.FFmpegError as err:
-            raise VideoReadError(self.path, f"decoding failed at frame {decoded} ({err})") from err
+            raise VideoReadError(
+                self.path,
+                f"only {decoded} of {self.num_frames} frames could be decoded "
+                f"(truncated or damaged file: {err})",
+            ) from err
         if target is not None:
             raise VideoReadError(
                 self.path,

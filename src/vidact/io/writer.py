@@ -23,10 +23,12 @@ def write_video(
     path: str | Path,
     frames: Iterable[np.ndarray],
     fps: float,
-    options: dict[str, str] | None = None,
+    intra_only: bool = False,
 ) -> Path:
     """Encode uint8 RGB frames (H, W, 3) to ``path``; the codec follows the file suffix.
 
+    ``intra_only`` makes every frame a high-quality keyframe, so the picture quality does not
+    depend on the position in the video (the synthetic dataset needs that: see synthetic.py).
     Frames with odd sizes are padded by one pixel (4:2:0 chroma needs even sizes).
     """
     path = Path(path)
@@ -43,9 +45,12 @@ def write_video(
         for frame in frames:
             if stream is None:
                 height, width = frame.shape[:2]
-                stream = container.add_stream(codec, rate=rate, options=options or {})
+                stream = container.add_stream(codec, rate=rate)
                 stream.width, stream.height = width + width % 2, height + height % 2
                 stream.pix_fmt = pix_fmt
+                if intra_only:
+                    stream.codec_context.gop_size = 1
+                    stream.bit_rate = 8_000_000
             if frame.shape[0] != stream.height or frame.shape[1] != stream.width:
                 frame = np.pad(
                     frame,

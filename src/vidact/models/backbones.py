@@ -111,7 +111,8 @@ def create_image_model(
     if pretrained and weights is None:
         model = _create_timm(name)  # the packages hold the 1000-class classifier as well
         _load_offline(model, name)
-        model.reset_classifier(num_classes)
+        if num_classes != model.num_classes:
+            model.reset_classifier(num_classes)
         return model
     model = _create_timm(name, num_classes=num_classes)
     if weights is not None:

@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny videos the tests write themselves, and the real clips in ../shared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidact.data.index import VideoIndex
+from vidact.data.synthetic import write_synthetic_dataset
+from vidact.io.writer import write_video
+
+REAL_SMOKE = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-smoke"
+
+
+def numbered_frames(count: int, height: int = 48, width: int = 64) -> np.ndarray:
+    """Frames whose brightness encodes their index (i * 10), so decoded order can be checked."""
+    frames = np.zeros((count, height, width, 3), dtype=np.uint8)
+    for i in range(count):
+        frames[i] = min(255, 10 + i * 10)
+    return frames
+
+
+def frame_number(frame: np.ndarray) -> int:
+    return round((float(frame.mean()) - 10) / 10)
+
+
+@pytest.fixture
+def make_video(tmp_path: Path):
+    def make(name: str = "clip.mp4", frames: int = 12, height: int = 48, width: int = 64,
+             fps: float = 10.0) -> Path:
+        return write_video(tmp_path / name, numbered_frames(frames, height, width), fps)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> VideoIndex:
+    """A tiny temporal dataset: 8 classes x 6 videos (one group each), 12 frames of 32x32."""
+    root = tmp_path_factory.mktemp("synthetic")
+    return write_synthetic_dataset(
+        root, videos_per_class=6, frames=12, size=32, seed=0, clips_per_group=1
+    )

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import csv
+import struct
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from tests.conftest import REAL_SMOKE, frame_number
+from vidact.io.reader import VideoReader, VideoReadError, probe
+from vidact.io.writer import write_video
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".avi", ".mkv", ".webm"])
+def test_reads_counts_and_frames_in_every_container(make_video, suffix: str) -> None:
+    path = make_video(f"clip{suffix}", frames=12, fps=10)
+    with VideoReader(path) as reader:
+        assert reader.num_frames == 12
+        assert reader.fps == pytest.approx(10)
+        assert reader.duration == pytest.approx(1.2)
+        assert (reader.width, reader.height) == (64, 48)
+        clip = reader.read([0, 5, 11])
+    assert clip.shape == (3, 48, 64, 3) and clip.dtype == np.uint8
+    assert [frame_number(f) for f in clip] == [0, 5, 11]
+
+
+def test_read_keeps_order_and_repeats(make_video) -> None:
+    with VideoReader(make_video()) as reader:
+        clip = reader.read([7, 2, 2, 9])
+    assert [frame_number(f) for f in clip] == [7, 2, 2, 9]
+
+
+def test_read_resizes_short_side_keeping_aspect(make_video) -> None:
+    with VideoReader(make_video(height=48, width=64)) as reader:
+        clip = reader.read([0, 1], short_side=24)
+    assert clip.shape == (2, 24, 32, 3)
+
+
+def test_out_of_range_indices_are_refused(make_video) -> None:
+    with VideoReader(make_video(frames=5)) as reader, pytest.raises(IndexError, match=r"\[0, 5\)"):
+        reader.read([5])
+
+
+def _expect_error(path: Path, problem: str) -> None:
+    with pytest.raises(VideoReadError, match=problem) as info:
+        probe(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    _expect_error(tmp_path / "nope.mp4", "not found")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.mp4"
+    path.touch()
+    _expect_error(path, "empty")
+
+
+def test_non_video_file(tmp_path: Path) -> None:
+    path = tmp_path / "notes.avi"
+    path.write_text("this is not a video\n" * 50)
+    _expect_error(path, "not a readable video")
+
+
+def test_zero_frame_video(tmp_path: Path) -> None:
+    path = tmp_path / "zero.avi"
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        container.start_encoding()
+        container.mux(stream.encode(None))  # headers, then no frame at all
+    _expect_error(path, "no frames")
+
+
+def test_truncated_mp4(make_video) -> None:
+    path = make_video("cut.mp4", frames=30)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # the index (moov) is written last: now lost
+    _expect_error(path, "not a readable video|no frames|decod")
+
+
+def _patch_avi_frame_count(path: Path, frames: int) -> None:
+    """Make the AVI headers (avih dwTotalFrames, strh dwLength) claim ``frames`` frames."""
+    data = bytearray(path.read_bytes())
+    avih = data.index(b"avih") + 8
+    strh = data.index(b"strh") + 8
+    data[avih + 16 : avih + 20] = struct.pack("<I", frames)
+    data[strh + 32 : strh + 36] = struct.pack("<I", frames)
+    path.write_bytes(bytes(data))
+
+
+def test_lying_header_is_handled(make_video) -> None:
+    path = make_video("liar.avi", frames=12)
+    _patch_avi_frame_count(path, 400)
+    with VideoReader(path) as reader:
+        assert reader._stream.frames == 400  # what the header claims
+        assert reader.num_frames == 12  # what the stream holds
+        clip = reader.read([0, 11])
+    assert [frame_number(f) for f in clip] == [0, 11]
+
+
+def test_truncated_avi_reads_the_frames_that_are_there(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (40, 48, 64, 3), dtype=np.uint8)  # noise: big packets
+    path = write_video(tmp_path / "cut.avi", frames, 10)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * 0.6)])
+    with VideoReader(path) as reader:
+        assert 0 < reader.num_frames < 40
+        clip = reader.read([0, reader.num_frames - 1])
+    assert clip.shape == (2, 48, 64, 3)
+
+
+def _manifest() -> list[dict[str, str]]:
+    manifest = REAL_SMOKE / "MANIFEST.tsv"
+    if not manifest.is_file():
+        return []
+    with manifest.open() as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+@pytest.mark.skipif(not REAL_SMOKE.is_dir(), reason="../shared/data/real-smoke is absent")
+@pytest.mark.parametrize("row", _manifest(), ids=lambda row: row["file"])
+def test_real_smoke_clips_decode(row: dict[str, str]) -> None:
+    path = REAL_SMOKE / row["dataset"] / row["class"] / row["file"]
+    with VideoReader(path) as reader:
+        assert reader.num_frames == int(row["frames"])
+        assert reader.fps == pytest.approx(float(row["fps"]), rel=1e-3)
+        assert (reader.width, reader.height) == (int(row["width"]), int(row["height"]))
+        last = reader.num_frames - 1
+        clip = reader.read([0, last // 2, last], short_side=112)
+    assert clip.shape[0] == 3 and min(clip.shape[1:3]) == 112
+    assert clip.std() > 1  # real picture content, not a blank frame
