@@ -28,8 +28,13 @@ def frame_number(frame: np.ndarray) -> int:
 
 @pytest.fixture
 def make_video(tmp_path: Path):
-    def make(name: str = "clip.mp4", frames: int = 12, height: int = 48, width: int = 64,
-             fps: float = 10.0) -> Path:
+    def make(
+        name: str = "clip.mp4",
+        frames: int = 12,
+        height: int = 48,
+        width: int = 64,
+        fps: float = 10.0,
+    ) -> Path:
         return write_video(tmp_path / name, numbered_frames(frames, height, width), fps)
 
     return make

@@ -50,7 +50,7 @@ class DemoRow:
 def run_demo(
     out: str | Path, settings: DemoSettings = DemoSettings(), progress: bool = False
 ) -> list[DemoRow]:
-    """Generate the data under OUT/data, train under OUT/runs/<head>, report under OUT/eval/<head>."""
+    """Data under OUT/data, runs under OUT/runs/<head>, reports under OUT/eval/<head>."""
     out = Path(out)
     data_dir = out / "data"
     log.info("writing the synthetic dataset to %s", data_dir)

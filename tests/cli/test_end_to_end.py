@@ -27,20 +27,55 @@ def invoke(*args: str) -> str:
 def trained_run(synthetic_dataset: VideoIndex, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("runs") / "lstm"
     invoke(
-        "train", "--data", synthetic_dataset.root,
-        "--split-file", synthetic_dataset.root / "split.csv",
-        "--backbone", "tf_efficientnet_lite0", "--pretrained", "--head", "lstm",
-        "--frames", "4", "--size", "32", "--epochs", "2", "--batch-size", "8", "--lr", "0.003",
-        "--optimizer", "adam", "--seed", "1", "--workers", "0", "--no-progress",
-        "--cache-dir", tmp_path_factory.mktemp("cache"), "--out", run,
+        "train",
+        "--data",
+        synthetic_dataset.root,
+        "--split-file",
+        synthetic_dataset.root / "split.csv",
+        "--backbone",
+        "tf_efficientnet_lite0",
+        "--pretrained",
+        "--head",
+        "lstm",
+        "--frames",
+        "4",
+        "--size",
+        "32",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--lr",
+        "0.003",
+        "--optimizer",
+        "adam",
+        "--seed",
+        "1",
+        "--workers",
+        "0",
+        "--no-progress",
+        "--cache-dir",
+        tmp_path_factory.mktemp("cache"),
+        "--out",
+        run,
     )
     return run
 
 
 @pytest.mark.slow
 def test_synth_writes_a_split_dataset(tmp_path: Path) -> None:
-    output = invoke("synth", tmp_path / "d", "--videos-per-class", "3", "--frames", "6",
-                    "--size", "32", "--seed", "2")
+    output = invoke(
+        "synth",
+        tmp_path / "d",
+        "--videos-per-class",
+        "3",
+        "--frames",
+        "6",
+        "--size",
+        "32",
+        "--seed",
+        "2",
+    )
     assert "wrote 24 videos of 8 classes" in output
     rows = list(csv.DictReader((tmp_path / "d" / "split.csv").open()))
     assert len(rows) == 24 and {r["split"] for r in rows} <= {"train", "val", "test"}
@@ -48,13 +83,27 @@ def test_synth_writes_a_split_dataset(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_train_writes_the_run_directory(trained_run: Path) -> None:
-    for name in ("config.yaml", "split.csv", "metrics.csv", "curves.png", "summary.json",
-                 "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
+    for name in (
+        "config.yaml",
+        "split.csv",
+        "metrics.csv",
+        "curves.png",
+        "summary.json",
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+    ):
         assert (trained_run / name).is_file(), name
     rows = list(csv.DictReader((trained_run / "metrics.csv").open()))
     assert [int(r["epoch"]) for r in rows] == [1, 2]
-    assert set(rows[0]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
-                            "seconds"}
+    assert set(rows[0]) == {
+        "epoch",
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+        "lr",
+        "seconds",
+    }
     summary = json.loads((trained_run / "summary.json").read_text())
     assert summary["epochs_run"] == 2 and summary["trainable_parameters"] < summary["parameters"]
     config = yaml.safe_load((trained_run / "config.yaml").read_text())
@@ -63,18 +112,39 @@ def test_train_writes_the_run_directory(trained_run: Path) -> None:
 
 @pytest.mark.slow
 def test_train_refuses_to_overwrite_a_run(trained_run: Path, synthetic_dataset) -> None:
-    result = runner.invoke(app, ["train", "--data", str(synthetic_dataset.root),
-                                 "--out", str(trained_run), "--epochs", "1"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(synthetic_dataset.root),
+            "--out",
+            str(trained_run),
+            "--epochs",
+            "1",
+        ],
+    )
     assert result.exit_code == 2 and "already holds a run" in result.output
 
 
 @pytest.mark.slow
-def test_evaluate_scores_every_test_video_once(trained_run: Path, synthetic_dataset,
-                                               tmp_path: Path) -> None:
-    output = invoke("evaluate", trained_run / "checkpoints" / "best.ckpt",
-                    "--data", synthetic_dataset.root,
-                    "--split-file", synthetic_dataset.root / "split.csv",
-                    "--split", "test", "--out", tmp_path / "eval", "--workers", "0")
+def test_evaluate_scores_every_test_video_once(
+    trained_run: Path, synthetic_dataset, tmp_path: Path
+) -> None:
+    output = invoke(
+        "evaluate",
+        trained_run / "checkpoints" / "best.ckpt",
+        "--data",
+        synthetic_dataset.root,
+        "--split-file",
+        synthetic_dataset.root / "split.csv",
+        "--split",
+        "test",
+        "--out",
+        tmp_path / "eval",
+        "--workers",
+        "0",
+    )
     assert "top1" in output
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     test_items = synthetic_dataset.subset("test")
@@ -91,8 +161,9 @@ def test_evaluate_scores_every_test_video_once(trained_run: Path, synthetic_data
 @pytest.mark.slow
 def test_predict_json_follows_the_contract(trained_run: Path, synthetic_dataset) -> None:
     video = synthetic_dataset.subset("test")[0].path
-    output = invoke("predict", trained_run / "checkpoints" / "best.ckpt", video,
-                    "--topk", "3", "--json")
+    output = invoke(
+        "predict", trained_run / "checkpoints" / "best.ckpt", video, "--topk", "3", "--json"
+    )
     result = json.loads(output.strip().splitlines()[-1])
     assert result["video"] == str(video) and result["timeline"] == []
     assert [set(e) for e in result["top_k"]] == [{"label", "probability"}] * 3
@@ -115,8 +186,9 @@ def test_predict_on_real_videos(trained_run: Path) -> None:
 def test_predict_explains_bad_input(trained_run: Path, tmp_path: Path) -> None:
     bad = tmp_path / "notes.mp4"
     bad.write_text("not a video")
-    result = runner.invoke(app, ["predict", str(trained_run / "checkpoints" / "best.ckpt"),
-                                 str(bad)])
+    result = runner.invoke(
+        app, ["predict", str(trained_run / "checkpoints" / "best.ckpt"), str(bad)]
+    )
     assert result.exit_code == 2
     assert str(bad) in result.output and "not a readable video" in result.output
     assert "Traceback" not in result.output
@@ -128,10 +200,33 @@ def test_predict_explains_bad_input(trained_run: Path, tmp_path: Path) -> None:
 def test_train_on_pixels_with_a_trainable_backbone(synthetic_dataset, tmp_path: Path) -> None:
     """No feature cache: decoded clips, augmentation and a backbone that learns."""
     invoke(
-        "train", "--data", synthetic_dataset.root, "--val-fraction", "0.2",
-        "--test-fraction", "0.2", "--backbone", "test_efficientnet", "--no-pretrained",
-        "--head", "gru", "--frames", "3", "--size", "32", "--epochs", "1", "--batch-size", "8",
-        "--optimizer", "sgd", "--workers", "1", "--no-progress", "--out", tmp_path / "run",
+        "train",
+        "--data",
+        synthetic_dataset.root,
+        "--val-fraction",
+        "0.2",
+        "--test-fraction",
+        "0.2",
+        "--backbone",
+        "test_efficientnet",
+        "--no-pretrained",
+        "--head",
+        "gru",
+        "--frames",
+        "3",
+        "--size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--optimizer",
+        "sgd",
+        "--workers",
+        "1",
+        "--no-progress",
+        "--out",
+        tmp_path / "run",
     )
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["feature_cache"] is None

@@ -28,15 +28,20 @@ def _touch_dataset(root: Path, layout: dict[str, list[str]]) -> Path:
 
 def _ucf_like(root: Path, classes: int = 4, groups: int = 10, clips: int = 3) -> Path:
     layout = {
-        f"Class{c}": [f"v_Class{c}_g{g:02d}_c{k:02d}.avi" for g in range(1, groups + 1)
-                      for k in range(1, clips + 1)]
+        f"Class{c}": [
+            f"v_Class{c}_g{g:02d}_c{k:02d}.avi"
+            for g in range(1, groups + 1)
+            for k in range(1, clips + 1)
+        ]
         for c in range(classes)
     }
     return _touch_dataset(root, layout)
 
 
 def test_scan_sorts_classes_and_filters_extensions(tmp_path: Path) -> None:
-    _touch_dataset(tmp_path, {"b_walk": ["1.mp4", "2.txt"], "a_run": ["x.AVI"], "c_none": ["n.txt"]})
+    _touch_dataset(
+        tmp_path, {"b_walk": ["1.mp4", "2.txt"], "a_run": ["x.AVI"], "c_none": ["n.txt"]}
+    )
     index = scan_folder(tmp_path)
     assert index.classes == ("a_run", "b_walk")
     assert [(i.relpath, i.label) for i in index.items] == [("a_run/x.AVI", 0), ("b_walk/1.mp4", 1)]
@@ -83,8 +88,12 @@ def test_automatic_split_never_puts_a_group_in_two_splits(tmp_path: Path, seed: 
             for g in range(1, int(rng.integers(5, 15)))
             for k in range(int(rng.integers(1, 6)))
         ]
-    index = make_split(scan_folder(_touch_dataset(tmp_path, layout)), val_fraction=0.2,
-                       test_fraction=0.2, seed=seed)
+    index = make_split(
+        scan_folder(_touch_dataset(tmp_path, layout)),
+        val_fraction=0.2,
+        test_fraction=0.2,
+        seed=seed,
+    )
     assert index.leaking_groups() == []
     for split in ("train", "val", "test"):
         assert index.subset(split), split
@@ -107,9 +116,15 @@ def test_split_is_stratified_and_seeded(tmp_path: Path) -> None:
 
 def test_split_by_groups_with_single_class_groups() -> None:
     items = [
-        VideoItem(Path(f"/d/{label}/{group}_{k}.mp4"), f"{label}/{group}_{k}.mp4", label,
-                  f"{label}-{group}")
-        for label in range(3) for group in range(10) for k in range(2)
+        VideoItem(
+            Path(f"/d/{label}/{group}_{k}.mp4"),
+            f"{label}/{group}_{k}.mp4",
+            label,
+            f"{label}-{group}",
+        )
+        for label in range(3)
+        for group in range(10)
+        for k in range(2)
     ]
     split = split_by_groups(items, {"test": 0.3}, num_classes=3, seed=0)
     per_class = [sum(1 for i in split if i.label == c and i.split == "test") for c in range(3)]
@@ -143,7 +158,7 @@ def test_split_file_errors(tmp_path: Path) -> None:
         read_split_file(index, bad_split)
     missing = tmp_path / "c.csv"
     missing.write_text("path,split\nClass0/gone.avi,train\n")
-    with pytest.raises(DatasetError, match="1 listed video.*gone.avi"):
+    with pytest.raises(DatasetError, match=r"1 listed video.*gone\.avi"):
         read_split_file(index, missing)
 
 

@@ -17,7 +17,7 @@ def _clip(frames: int = 6, height: int = 48, width: int = 64, seed: int = 0) -> 
 def test_eval_transform_shape_range_and_determinism() -> None:
     out = eval_transform(SPEC)(_clip())
     assert out.shape == (6, 3, 32, 32) and out.dtype == torch.float32
-    assert -1.0 <= out.min() and out.max() <= 1.0  # mean = std = 0.5 maps [0, 1] to [-1, 1]
+    assert out.min() >= -1.0 and out.max() <= 1.0  # mean = std = 0.5 maps [0, 1] to [-1, 1]
     assert torch.equal(out, eval_transform(SPEC)(_clip()))
 
 

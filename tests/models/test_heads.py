@@ -41,8 +41,9 @@ def test_head_arguments_and_errors() -> None:
 
 @pytest.mark.parametrize("head", list_heads())
 def test_clip_classifier_end_to_end_trains_the_right_parameters(head: str) -> None:
-    config = ModelConfig(backbone="test_efficientnet", pretrained=False, head=head,
-                         freeze_backbone=True)
+    config = ModelConfig(
+        backbone="test_efficientnet", pretrained=False, head=head, freeze_backbone=True
+    )
     model = ClipClassifier(config, num_classes=4).train()
     assert not model.encoder.training  # frozen batch norm stays in eval mode
     clips = torch.randn(2, 3, 3, 32, 32)  # (B, T, C, H, W)

@@ -21,8 +21,10 @@ def demo(
     started = time.perf_counter()
     rows = run_demo(out, progress=progress)
     typer.echo("")
-    typer.echo(f"{'head':<6} {'test top1':>9} {'mean class acc':>14} {'val acc':>8} "
-               f"{'best epoch':>10} {'train s':>8}")
+    typer.echo(
+        f"{'head':<6} {'test top1':>9} {'mean class acc':>14} {'val acc':>8} "
+        f"{'best epoch':>10} {'train s':>8}"
+    )
     for row in rows:
         typer.echo(
             f"{row.head:<6} {row.test_top1:>9.3f} {row.test_mean_class_accuracy:>14.3f} "

@@ -22,10 +22,16 @@ def synth(
     """Write videos whose classes differ only in temporal order (each class reversed is another)."""
     setup_logging()
     index = write_synthetic_dataset(
-        out, videos_per_class=videos_per_class, frames=frames, size=size, seed=seed,
+        out,
+        videos_per_class=videos_per_class,
+        frames=frames,
+        size=size,
+        seed=seed,
         extension=extension,
     )
     counts = {split: sum(c.values()) for split, c in index.counts().items()}
     pairs = ", ".join(f"{a}/{b}" for a, b, _ in PAIRS)
-    typer.echo(f"wrote {len(index.items)} videos of {len(index.classes)} classes ({pairs}) to {out}")
+    typer.echo(
+        f"wrote {len(index.items)} videos of {len(index.classes)} classes ({pairs}) to {out}"
+    )
     typer.echo(f"split: {counts} -> {out / 'split.csv'}")

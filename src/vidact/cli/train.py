@@ -45,7 +45,8 @@ def train(
     ),
     backbone: str = typer.Option("tf_efficientnet_lite0", help="Any timm model name."),
     pretrained: bool | None = typer.Option(
-        None, "--pretrained/--no-pretrained",
+        None,
+        "--pretrained/--no-pretrained",
         help="Offline ImageNet weights (default: when the backbone has them).",
     ),
     weights: Path | None = typer.Option(None, help="Local backbone state dict to start from."),
@@ -54,7 +55,8 @@ def train(
     mlp: str = typer.Option("256", help="Classifier hidden widths, comma-separated ('' for none)."),
     dropout: float = typer.Option(0.3),
     freeze_backbone: bool | None = typer.Option(
-        None, "--freeze-backbone/--train-backbone",
+        None,
+        "--freeze-backbone/--train-backbone",
         help="Freeze the frame CNN (default: frozen when it starts from trained weights).",
     ),
     frames: int = typer.Option(8, help="Frames per clip (T)."),

@@ -22,7 +22,7 @@ class VideoDataModule(L.LightningDataModule):
     """Train / val / test loaders over a split index.
 
     With ``feature_cache`` the datasets read cached frame features (the frozen-backbone fast path)
-    instead of decoding pixels; spatial augmentation then does not apply, temporal jitter still does.
+    instead of decoding pixels; spatial augmentation then does not apply, temporal jitter does.
     """
 
     def __init__(

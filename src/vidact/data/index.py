@@ -113,8 +113,9 @@ def scan_folder(
             items.append(VideoItem(video, relpath, label, group_of(relpath, group_regex)))
     if len(classes) < 2:
         raise DatasetError(
-            f"{root}: found {len(classes)} class folder(s) with videos ({', '.join(sorted(suffixes))})"
-            "; expected ROOT/<class>/<video> with at least two classes"
+            f"{root}: found {len(classes)} class folder(s) with videos "
+            f"({', '.join(sorted(suffixes))}); "
+            "expected ROOT/<class>/<video> with at least two classes"
         )
     if group_regex is not None and all(i.group == i.relpath for i in items):
         raise DatasetError(f"--group-regex {group_regex!r} matched none of the {len(items)} files")
@@ -161,10 +162,15 @@ def read_split_file(index: VideoIndex, split_file: str | Path) -> VideoIndex:
         )
     left_out = len(index.items) - len(assigned)
     if left_out:
-        log.info("%s: %d video(s) under %s are not listed and are left out", split_file,
-                 left_out, index.root)
+        log.info(
+            "%s: %d video(s) under %s are not listed and are left out",
+            split_file,
+            left_out,
+            index.root,
+        )
     items = tuple(
-        replace(item, split=assigned[item.relpath]) for item in index.items
+        replace(item, split=assigned[item.relpath])
+        for item in index.items
         if item.relpath in assigned
     )
     return replace(index, items=items)
@@ -202,7 +208,9 @@ def split_by_groups(
         for split in fractions:
             deficit = np.clip(targets[split] - filled[split], 0, None)
             # gain: videos that land where the quota still wants them minus those overshooting
-            gain = float(np.minimum(counts, deficit).sum() - np.clip(counts - deficit, 0, None).sum())
+            gain = float(
+                np.minimum(counts, deficit).sum() - np.clip(counts - deficit, 0, None).sum()
+            )
             if gain > best_gain:
                 best, best_gain = split, gain
         assignment[group] = best
@@ -250,7 +258,8 @@ def _check_split(index: VideoIndex) -> None:
         raise DatasetError(f"{index.root}: the split leaves no training videos")
     leaks = index.leaking_groups()
     if leaks:
-        log.warning("%d group(s) sit in more than one split (from the split file): %s",
-                    len(leaks), ", ".join(leaks[:5]))
-
-
+        log.warning(
+            "%d group(s) sit in more than one split (from the split file): %s",
+            len(leaks),
+            ", ".join(leaks[:5]),
+        )

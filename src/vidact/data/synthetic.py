@@ -36,7 +36,9 @@ class Scene:
     high: float  # end level
 
 
-def _disc(canvas: np.ndarray, centre: tuple[float, float], radius: float, colour: np.ndarray) -> None:
+def _disc(
+    canvas: np.ndarray, centre: tuple[float, float], radius: float, colour: np.ndarray
+) -> None:
     size = canvas.shape[0]
     ys, xs = np.ogrid[:size, :size]
     mask = (xs - centre[0]) ** 2 + (ys - centre[1]) ** 2 <= radius**2

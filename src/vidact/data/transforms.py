@@ -19,7 +19,7 @@ ClipTransform = Callable[[np.ndarray], torch.Tensor]
 
 
 class _ClipPipeline:
-    """uint8 (T, H, W, 3) numpy clip -> float (T, 3, S, S) tensor; picklable for worker processes."""
+    """uint8 (T, H, W, 3) numpy clip -> float (T, 3, S, S) tensor; picklable for workers."""
 
     def __init__(self, steps: list[v2.Transform]) -> None:
         self.pipeline = v2.Compose(steps)

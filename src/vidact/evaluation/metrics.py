@@ -34,15 +34,18 @@ def classification_metrics(
     target = torch.as_tensor(labels, dtype=torch.long)
     num_classes = len(classes)
     if probs.ndim != 2 or probs.shape[1] != num_classes or len(probs) != len(target):
-        raise ValueError(f"scores {tuple(probs.shape)} do not match {len(target)} labels "
-                         f"and {num_classes} classes")
+        raise ValueError(
+            f"scores {tuple(probs.shape)} do not match {len(target)} labels "
+            f"and {num_classes} classes"
+        )
     if len(target) == 0:
         raise ValueError("no videos to evaluate")
     result: dict[str, Any] = {}
     for k in sorted(set(topk)):
         result[f"top{k}"] = float(
-            multiclass_accuracy(probs, target, num_classes, top_k=min(k, num_classes),
-                                average="micro")
+            multiclass_accuracy(
+                probs, target, num_classes, top_k=min(k, num_classes), average="micro"
+            )
         )
     recall = multiclass_recall(probs, target, num_classes, average="none")
     precision = multiclass_precision(probs, target, num_classes, average="none")

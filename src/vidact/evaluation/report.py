@@ -23,7 +23,13 @@ from torch.utils.data import DataLoader
 
 from vidact.data.datamodule import default_workers
 from vidact.data.datasets import ClipDataset
-from vidact.data.index import DEFAULT_EXTENSIONS, DatasetError, VideoItem, read_split_file, scan_folder
+from vidact.data.index import (
+    DEFAULT_EXTENSIONS,
+    DatasetError,
+    VideoItem,
+    read_split_file,
+    scan_folder,
+)
 from vidact.evaluation.metrics import classification_metrics
 from vidact.inference.predictor import Predictor
 from vidact.plots import plot_confusion_matrix
@@ -101,8 +107,16 @@ def write_report(
         writer.writerow(["path", "label", "predicted", "probability", "correct"])
         for item, row in zip(items, probabilities, strict=True):
             best = int(row.argmax())
-            writer.writerow([item.relpath, classes[item.label], classes[best],
-                             f"{row[best]:.6f}", int(best == item.label)])
-    plot_confusion_matrix(np.array(metrics["confusion_matrix"]), classes,
-                          out / "confusion_matrix.png")
+            writer.writerow(
+                [
+                    item.relpath,
+                    classes[item.label],
+                    classes[best],
+                    f"{row[best]:.6f}",
+                    int(best == item.label),
+                ]
+            )
+    plot_confusion_matrix(
+        np.array(metrics["confusion_matrix"]), classes, out / "confusion_matrix.png"
+    )
     log.info("report written to %s", out)

@@ -61,4 +61,3 @@ class Predictor:
             clip = self.load_clip(reader)
         probabilities = self.probabilities(clip[None])[0]
         return {"video": str(video), "top_k": self.top_k(probabilities, topk), "timeline": []}
-

@@ -85,8 +85,9 @@ class VideoReader:
                 raise VideoReadError(self.path, "the video stream holds no frames")
             header = self._stream.frames
             if header and header != self._num_frames:
-                log.debug("%s: header says %d frames, stream has %d", self.path, header,
-                          self._num_frames)
+                log.debug(
+                    "%s: header says %d frames, stream has %d", self.path, header, self._num_frames
+                )
         return self._num_frames
 
     @property

@@ -54,7 +54,11 @@ def write_video(
             if frame.shape[0] != stream.height or frame.shape[1] != stream.width:
                 frame = np.pad(
                     frame,
-                    ((0, stream.height - frame.shape[0]), (0, stream.width - frame.shape[1]), (0, 0)),
+                    (
+                        (0, stream.height - frame.shape[0]),
+                        (0, stream.width - frame.shape[1]),
+                        (0, 0),
+                    ),
                     mode="edge",
                 )
             packet_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")

@@ -80,7 +80,7 @@ def _load_offline(model: nn.Module, name: str) -> None:
 
 
 def _load_file(model: nn.Module, path: str | Path) -> None:
-    """Load a user's state dict (plain, or wrapped as ``state_dict`` / ``model``), ignoring heads."""
+    """Load a user's state dict (plain, or under ``state_dict`` / ``model``), ignoring heads."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: weights file not found")
@@ -95,8 +95,12 @@ def _load_file(model: nn.Module, path: str | Path) -> None:
     model.load_state_dict(usable, strict=False)
     missing = sorted(set(own) - set(usable))
     if missing:
-        log.warning("%s: %d backbone tensors not in the file keep their initial values: %s",
-                    path, len(missing), ", ".join(missing[:5]))
+        log.warning(
+            "%s: %d backbone tensors not in the file keep their initial values: %s",
+            path,
+            len(missing),
+            ", ".join(missing[:5]),
+        )
 
 
 def create_image_model(

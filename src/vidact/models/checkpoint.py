@@ -47,7 +47,9 @@ class CheckpointInfo:
             weight_source=raw["weight_source"],
             frames=int(raw["frames"]),
             strategy=raw["strategy"],
-            input=InputSpec(spec["size"], tuple(spec["mean"]), tuple(spec["std"]), spec["crop_pct"]),
+            input=InputSpec(
+                spec["size"], tuple(spec["mean"]), tuple(spec["std"]), spec["crop_pct"]
+            ),
             version=raw.get("version", "unknown"),
         )
 
@@ -56,7 +58,9 @@ class CheckpointError(ValueError):
     """The file is not a usable vidact checkpoint."""
 
 
-def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> tuple[ClipClassifier, CheckpointInfo]:
+def load_classifier(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[ClipClassifier, CheckpointInfo]:
     """Rebuild the model of a checkpoint in eval mode; needs no weights package and no data."""
     path = Path(path)
     if not path.is_file():

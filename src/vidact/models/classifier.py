@@ -70,7 +70,7 @@ def uses_pretrained(config: ModelConfig) -> bool:
 
 
 def config_frozen(config: ModelConfig) -> bool:
-    """Whether the backbone is frozen: as asked, else exactly when it starts from trained weights."""
+    """Whether the backbone is frozen: as asked, else when it starts from trained weights."""
     if config.freeze_backbone is not None:
         return config.freeze_backbone
     return uses_pretrained(config) or config.weights is not None

@@ -188,4 +188,3 @@ def train(config: TrainConfig) -> TrainResult:
         run_dir / "checkpoints" / "last.ckpt",
         summary,
     )
-
