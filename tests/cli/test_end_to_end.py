@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import REAL_SMOKE
 from vidact.cli.main import app
+from vidact.config import TrainConfig
 from vidact.data.index import VideoIndex
 
 runner = CliRunner()
@@ -233,3 +234,61 @@ def test_train_on_pixels_with_a_trainable_backbone(synthetic_dataset, tmp_path: 
     assert summary["trainable_parameters"] == summary["parameters"]
     split = list(csv.DictReader((tmp_path / "run" / "split.csv").open()))
     assert {row["split"] for row in split} == {"train", "val", "test"}
+
+
+@pytest.mark.slow
+def test_resolved_config_loads_back(trained_run: Path) -> None:
+    raw = yaml.safe_load((trained_run / "config.yaml").read_text())
+    config = TrainConfig.from_dict(raw)
+    assert config.to_dict() == raw
+    assert config.model.head == "lstm" and config.data.size == 32
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL_SMOKE.is_dir(), reason="../shared/data/real-smoke is absent")
+def test_train_evaluate_predict_on_real_ucf101_clips(tmp_path: Path) -> None:
+    """Real MPEG-4 AVI files we did not generate: too few to learn from, enough to run the path."""
+    root = REAL_SMOKE / "UCF101"
+    videos = sorted(p.relative_to(root).as_posix() for p in root.glob("*/*.avi"))
+    split = tmp_path / "split.csv"
+    rows = [f"{v},{'val' if 'Biking' in v else 'train'}" for v in videos]
+    split.write_text("path,split\n" + "\n".join(rows) + "\n")
+    run = tmp_path / "run"
+    invoke(
+        "train",
+        "--data",
+        root,
+        "--split-file",
+        split,
+        "--backbone",
+        "tf_efficientnet_lite0",
+        "--pretrained",
+        "--head",
+        "gru",
+        "--frames",
+        "4",
+        "--size",
+        "64",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--workers",
+        "0",
+        "--no-progress",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--out",
+        run,
+    )
+    checkpoint = run / "checkpoints" / "best.ckpt"
+    invoke("evaluate", checkpoint, "--data", root, "--out", tmp_path / "eval", "--workers", "0")
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["num_videos"] == 4 and set(metrics["per_class"]) == {
+        "ApplyEyeMakeup",
+        "BaseballPitch",
+        "Biking",
+        "Punch",
+    }
+    output = invoke("predict", checkpoint, root / videos[0], "--json")
+    assert json.loads(output.strip().splitlines()[-1])["top_k"][0]["label"] in metrics["per_class"]

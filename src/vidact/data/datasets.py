@@ -21,11 +21,25 @@ from vidact.io.reader import VideoReader
 from vidact.sampling import sample_indices
 
 
-def _rng(train: bool) -> np.random.Generator | None:
-    return np.random.default_rng(int(torch.randint(2**62, ()).item())) if train else None
+class _SampledClips(Dataset):
+    """Items plus the temporal sampling both datasets share."""
+
+    def __init__(self, items: Sequence[VideoItem], frames: int, strategy: str, train: bool) -> None:
+        self.items = list(items)
+        self.frames = frames
+        self.strategy = strategy
+        self.train = train
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def positions(self, num_frames: int, frames: int | None = None) -> np.ndarray:
+        """Frame positions for one clip; a fresh random draw per call in training."""
+        rng = np.random.default_rng(int(torch.randint(2**62, ()).item())) if self.train else None
+        return sample_indices(num_frames, frames or self.frames, self.strategy, self.train, rng)
 
 
-class ClipDataset(Dataset):
+class ClipDataset(_SampledClips):
     """Decoded, transformed clips: (float tensor (T, 3, S, S), label)."""
 
     def __init__(
@@ -39,29 +53,23 @@ class ClipDataset(Dataset):
         shorter_clips: bool = False,
     ) -> None:
         """``shorter_clips``: a video with fewer than ``frames`` frames gives all of them, once."""
-        self.items = list(items)
-        self.frames = frames
-        self.shorter_clips = shorter_clips
+        super().__init__(items, frames, strategy, train)
         self.transform = transform
         self.short_side = short_side
-        self.strategy = strategy
-        self.train = train
-
-    def __len__(self) -> int:
-        return len(self.items)
+        self.shorter_clips = shorter_clips
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         item = self.items[index]
         with VideoReader(item.path) as reader:
-            frames = min(self.frames, reader.num_frames) if self.shorter_clips else self.frames
-            positions = sample_indices(
-                reader.num_frames, frames, self.strategy, self.train, _rng(self.train)
+            count = reader.num_frames
+            positions = self.positions(
+                count, min(self.frames, count) if self.shorter_clips else None
             )
             clip = reader.read(positions, short_side=self.short_side)
         return self.transform(clip), item.label
 
 
-class FeatureClipDataset(Dataset):
+class FeatureClipDataset(_SampledClips):
     """Clips of cached frame features: (float tensor (T, F), label)."""
 
     def __init__(
@@ -72,21 +80,13 @@ class FeatureClipDataset(Dataset):
         strategy: str = "segment",
         train: bool = False,
     ) -> None:
-        self.items = list(items)
+        super().__init__(items, frames, strategy, train)
         self.cache = cache
-        self.frames = frames
-        self.strategy = strategy
-        self.train = train
-
-    def __len__(self) -> int:
-        return len(self.items)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         item = self.items[index]
         features = self.cache.load(item.path)  # (N, F) float16, N evenly spread frames
         if features is None:
             raise RuntimeError(f"{item.path}: no cached features; extract them first")
-        positions = sample_indices(
-            len(features), self.frames, self.strategy, self.train, _rng(self.train)
-        )
+        positions = self.positions(len(features))
         return torch.from_numpy(features[positions].astype(np.float32)), item.label

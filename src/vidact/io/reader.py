@@ -51,10 +51,6 @@ class VideoReader:
         self._num_frames: int | None = None
         self._consumed = False  # whether decoding has moved past the start
 
-    @classmethod
-    def from_path(cls, path: str | Path) -> VideoReader:
-        return cls(path)
-
     def __enter__(self) -> VideoReader:
         return self
 

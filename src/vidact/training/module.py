@@ -76,7 +76,7 @@ class ClipClassifierModule(L.LightningModule):
             return
         for name, metric in self.metrics.items():
             if metric.update_count:
-                self.log(name, metric.compute(), prog_bar=name.startswith("val"), sync_dist=False)
+                self.log(name, metric.compute(), prog_bar=name.startswith("val"))
 
     def configure_optimizers(self) -> dict[str, Any]:
         config = self.config

@@ -24,7 +24,7 @@ import yaml
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 from vidact.config import TrainConfig, default_cache_dir
-from vidact.data.datamodule import VideoDataModule
+from vidact.data.datamodule import VideoDataModule, default_workers
 from vidact.data.index import make_split, scan_folder
 from vidact.models.classifier import config_frozen
 from vidact.plots import plot_curves
@@ -131,7 +131,7 @@ def train(config: TrainConfig) -> TrainResult:
             cache,
             spec,
             config.max_cached_frames,
-            workers=data.workers if data.workers is not None else 0,
+            workers=default_workers() if data.workers is None else data.workers,
         )
         log.info("feature cache %s: %d video(s) encoded now", cache.dir, encoded)
 
