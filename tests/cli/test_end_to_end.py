@@ -292,3 +292,42 @@ def test_train_evaluate_predict_on_real_ucf101_clips(tmp_path: Path) -> None:
     }
     output = invoke("predict", checkpoint, root / videos[0], "--json")
     assert json.loads(output.strip().splitlines()[-1])["top_k"][0]["label"] in metrics["per_class"]
+
+
+@pytest.mark.slow
+def test_train_names_an_unreadable_video(tmp_path: Path) -> None:
+    from vidact.data.synthetic import write_synthetic_dataset
+
+    index = write_synthetic_dataset(
+        tmp_path / "d", videos_per_class=2, frames=6, size=32, clips_per_group=1
+    )
+    broken = index.items[0].path
+    broken.write_bytes(b"\x00garbage" * 100)
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(index.root),
+            "--val-fraction",
+            "0.3",
+            "--test-fraction",
+            "0",
+            "--frames",
+            "2",
+            "--size",
+            "32",
+            "--epochs",
+            "1",
+            "--workers",
+            "1",
+            "--no-progress",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert str(broken) in result.output and "not a readable video" in result.output
+    assert "Traceback" not in result.output

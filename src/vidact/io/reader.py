@@ -21,10 +21,11 @@ log = logging.getLogger(__name__)
 class VideoReadError(RuntimeError):
     """A video could not be opened or decoded; the message names the file and the problem."""
 
-    def __init__(self, path: str | Path, problem: str) -> None:
+    def __init__(self, path: str | Path, problem: str | None = None) -> None:
+        # one-argument form: DataLoader workers re-raise with the formatted message alone
         self.path = str(path)
         self.problem = problem
-        super().__init__(f"{path}: {problem}")
+        super().__init__(f"{path}: {problem}" if problem is not None else str(path))
 
 
 class VideoReader:
