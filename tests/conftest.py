@@ -15,15 +15,17 @@ REAL_SMOKE = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-smo
 
 
 def numbered_frames(count: int, height: int = 48, width: int = 64) -> np.ndarray:
-    """Frames whose brightness encodes their index (i * 10), so decoded order can be checked."""
+    """Frames whose brightness encodes their index (10 + 3 i), so decoded order can be checked."""
+    if count > 81:
+        raise ValueError("brightness can number at most 81 frames")
     frames = np.zeros((count, height, width, 3), dtype=np.uint8)
     for i in range(count):
-        frames[i] = min(255, 10 + i * 10)
+        frames[i] = 10 + 3 * i
     return frames
 
 
 def frame_number(frame: np.ndarray) -> int:
-    return round((float(frame.mean()) - 10) / 10)
+    return round((float(frame.mean()) - 10) / 3)
 
 
 @pytest.fixture
@@ -35,7 +37,9 @@ def make_video(tmp_path: Path):
         width: int = 64,
         fps: float = 10.0,
     ) -> Path:
-        return write_video(tmp_path / name, numbered_frames(frames, height, width), fps)
+        return write_video(
+            tmp_path / name, numbered_frames(frames, height, width), fps, bit_rate=5_000_000
+        )
 
     return make
 

@@ -134,3 +134,24 @@ def test_real_smoke_clips_decode(row: dict[str, str]) -> None:
         clip = reader.read([0, last // 2, last], short_side=112)
     assert clip.shape[0] == 3 and min(clip.shape[1:3]) == 112
     assert clip.std() > 1  # real picture content, not a blank frame
+
+
+@pytest.mark.parametrize("suffix", [".avi", ".mp4", ".mkv", ".webm"])
+@pytest.mark.parametrize(
+    "indices",
+    [[0, 40, 79], [3, 4, 5, 50], [79], [10, 30, 31, 32, 70, 71], list(range(0, 80, 9)), [5, 5, 2]],
+)
+def test_seeking_reads_the_same_frames_as_decoding_everything(tmp_path, suffix, indices) -> None:
+    from tests.conftest import numbered_frames
+
+    path = write_video(
+        tmp_path / f"gop{suffix}", numbered_frames(80), 25, keyframe_interval=8, bit_rate=5_000_000
+    )
+    with VideoReader(path) as reader:
+        assert len(reader._packet_index().keyframes) > 1
+        clip = reader.read(indices)
+        again = reader.read(indices)  # a second read on the same handle
+        sequential = np.stack([reader.read_all()[i] for i in indices])
+    assert [frame_number(f) for f in clip] == indices
+    assert np.array_equal(clip, again)
+    assert np.abs(clip.astype(int) - sequential.astype(int)).max() <= 2

@@ -1,14 +1,19 @@
 """Video decoding over PyAV.
 
-The reader knows nothing of sampling: callers ask for frame indices (decode order, 0-based) and get
-uint8 RGB frames back. Frame counts come from demuxing (counting packets, no decoding), because the
-count in a container header can lie (AVI files cut short, variable-frame-rate MP4s).
+The reader knows nothing of sampling: callers ask for frame indices (presentation order, 0-based)
+and get uint8 RGB frames back. Frame counts come from demuxing (reading packets without decoding
+them), because the count in a container header can lie (AVI files cut short, MP4s that state none).
+The same pass records where the keyframes are, so a read of sparse frames can seek to the keyframe
+before each wanted frame instead of decoding everything in between. Only the frames kept are
+converted to RGB and resized.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,6 +21,9 @@ import av
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+# a seek costs about as much as decoding this many frames (demuxer reset, decoder flush)
+_SEEK_COST_FRAMES = 3
 
 
 class VideoReadError(RuntimeError):
@@ -26,6 +34,19 @@ class VideoReadError(RuntimeError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{path}: {problem}" if problem is not None else str(path))
+
+
+@dataclass(frozen=True)
+class _PacketIndex:
+    """Presentation timestamps of every frame, sorted, and the positions of the keyframes."""
+
+    pts: tuple[int, ...] | None  # None when some packet has no timestamp: sequential reads only
+    keyframes: tuple[int, ...]
+    count: int
+
+    def keyframe_before(self, position: int) -> int:
+        at = bisect.bisect_right(self.keyframes, position) - 1
+        return self.keyframes[at] if at >= 0 else 0
 
 
 class VideoReader:
@@ -49,7 +70,8 @@ class VideoReader:
             self._container.close()
             raise VideoReadError(self.path, "no video stream in the file")
         self._stream = self._container.streams.video[0]
-        self._num_frames: int | None = None
+        self._stream.thread_type = "AUTO"
+        self._index: _PacketIndex | None = None
         self._consumed = False  # whether decoding has moved past the start
 
     def __enter__(self) -> VideoReader:
@@ -76,41 +98,43 @@ class VideoReader:
 
     @property
     def num_frames(self) -> int:
-        if self._num_frames is None:
-            self._num_frames = self._count_frames()
-            if self._num_frames == 0:
-                raise VideoReadError(self.path, "the video stream holds no frames")
-            header = self._stream.frames
-            if header and header != self._num_frames:
-                log.debug(
-                    "%s: header says %d frames, stream has %d", self.path, header, self._num_frames
-                )
-        return self._num_frames
+        return self._packet_index().count
 
     @property
     def duration(self) -> float:
         return self.num_frames / self.fps
 
-    def _count_frames(self) -> int:
+    def _packet_index(self) -> _PacketIndex:
+        if self._index is None:
+            self._index = self._scan()
+            if self._index.count == 0:
+                raise VideoReadError(self.path, "the video stream holds no frames")
+            header = self._stream.frames
+            if header and header != self._index.count:
+                log.debug("%s: header says %d frames, stream has %d", self.path, header,
+                          self._index.count)
+        return self._index
+
+    def _scan(self) -> _PacketIndex:
         # a second handle: demuxing to the end must not disturb the decoding one
+        stamps: list[int | None] = []
+        keys: list[int | None] = []
         try:
             with av.open(str(self.path)) as container:
                 stream = container.streams.video[0]
-                return sum(1 for packet in container.demux(stream) if packet.size > 0)
+                for packet in container.demux(stream):
+                    if packet.size > 0:
+                        stamps.append(packet.pts)
+                        if packet.is_keyframe:
+                            keys.append(packet.pts)
         except av.FFmpegError as err:
             raise VideoReadError(self.path, f"cannot read the video stream ({err})") from err
-
-    def _rewind(self) -> None:
-        """Start decoding from the first frame again (reopening where seeking is refused)."""
-        if not self._consumed:
-            return
-        try:
-            self._container.seek(0)
-        except av.FFmpegError:
-            self._container.close()
-            self._container = av.open(str(self.path))
-            self._stream = self._container.streams.video[0]
-        self._consumed = False
+        if not stamps or any(p is None for p in stamps) or len(set(stamps)) != len(stamps):
+            return _PacketIndex(None, (0,), len(stamps))
+        ordered = sorted(stamps)  # type: ignore[type-var]
+        position = {pts: i for i, pts in enumerate(ordered)}
+        keyframes = sorted(position[k] for k in keys if k is not None) or [0]
+        return _PacketIndex(tuple(ordered), tuple(keyframes), len(stamps))
 
     def output_size(self, short_side: int | None) -> tuple[int, int]:
         """(width, height) after scaling the short side to ``short_side``, keeping the aspect."""
@@ -135,32 +159,20 @@ class VideoReader:
             )
         width, height = self.output_size(short_side)
         frames: dict[int, np.ndarray] = {}
-        targets = iter(wanted)
-        target = next(targets)
-        decoded = 0
-        self._rewind()
-        self._consumed = True
         try:
-            for position, frame in enumerate(self._container.decode(self._stream)):
-                decoded = position + 1
-                if position != target:
-                    continue
+            for position, frame in self._decode(wanted):
                 frames[position] = frame.to_ndarray(
                     width=width, height=height, format="rgb24", interpolation="AREA"
                 )
-                target = next(targets, None)
-                if target is None:
-                    break
         except av.FFmpegError as err:
             raise VideoReadError(
-                self.path,
-                f"only {decoded} of {self.num_frames} frames could be decoded "
-                f"(truncated or damaged file: {err})",
+                self.path, f"frames could not be decoded (truncated or damaged file: {err})"
             ) from err
-        if target is not None:
+        missing = [i for i in wanted if i not in frames]
+        if missing:
             raise VideoReadError(
                 self.path,
-                f"only {decoded} of {self.num_frames} frames could be decoded "
+                f"frame {missing[0]} of {self.num_frames} could not be decoded "
                 "(truncated or damaged file)",
             )
         return np.stack([frames[int(i)] for i in indices])
@@ -168,6 +180,75 @@ class VideoReader:
     def read_all(self, short_side: int | None = None) -> np.ndarray:
         """Decode every frame: (N, H, W, 3) uint8."""
         return self.read(range(self.num_frames), short_side=short_side)
+
+    def _decode(self, wanted: list[int]) -> Iterator[tuple[int, av.VideoFrame]]:
+        """Yield (position, frame) for the wanted positions, seeking where that is cheaper."""
+        index = self._packet_index()
+        if index.pts is not None and _seek_cost(index, wanted) < wanted[-1] + 1:
+            yield from self._decode_seeking(index, wanted)
+        else:
+            yield from self._decode_sequential(wanted)
+
+    def _decode_sequential(self, wanted: list[int]) -> Iterator[tuple[int, av.VideoFrame]]:
+        self._rewind()
+        self._consumed = True
+        targets = iter(wanted)
+        target = next(targets)
+        for position, frame in enumerate(self._container.decode(self._stream)):
+            if position == target:
+                yield position, frame
+                target = next(targets, None)
+                if target is None:
+                    return
+
+    def _decode_seeking(
+        self, index: _PacketIndex, wanted: list[int]
+    ) -> Iterator[tuple[int, av.VideoFrame]]:
+        assert index.pts is not None
+        position_of = {pts: i for i, pts in enumerate(index.pts)}
+        pending = list(reversed(wanted))  # pop() takes the next target
+        while pending:
+            keyframe = index.keyframe_before(pending[-1])
+            self._container.seek(index.pts[keyframe], stream=self._stream, backward=True)
+            self._consumed = True
+            for frame in self._container.decode(self._stream):
+                position = position_of.get(frame.pts)
+                if position is None or position > pending[-1]:
+                    # timestamps did not lead where the index said: fall back to plain decoding
+                    yield from self._decode_sequential(sorted(pending))
+                    return
+                if position == pending[-1]:
+                    yield position, frame
+                    pending.pop()
+                    if not pending:
+                        return
+                    if index.keyframe_before(pending[-1]) > position + _SEEK_COST_FRAMES:
+                        break  # cheaper to seek again than to decode up to the next target
+
+    def _rewind(self) -> None:
+        """Start decoding from the first frame again (reopening where seeking is refused)."""
+        if not self._consumed:
+            return
+        try:
+            self._container.seek(0, stream=self._stream)
+        except av.FFmpegError:
+            self._container.close()
+            self._container = av.open(str(self.path))
+            self._stream = self._container.streams.video[0]
+        self._consumed = False
+
+
+def _seek_cost(index: _PacketIndex, wanted: list[int]) -> int:
+    """Frames decoded (plus seek overhead) when seeking to the keyframe before each run."""
+    cost, current = 0, -1
+    for target in wanted:
+        keyframe = index.keyframe_before(target)
+        if keyframe > current + _SEEK_COST_FRAMES:
+            cost += _SEEK_COST_FRAMES + target - keyframe + 1
+        else:
+            cost += target - current
+        current = target
+    return cost
 
 
 def probe(path: str | Path) -> dict[str, float | int]:

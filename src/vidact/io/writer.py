@@ -23,12 +23,12 @@ def write_video(
     path: str | Path,
     frames: Iterable[np.ndarray],
     fps: float,
-    intra_only: bool = False,
+    keyframe_interval: int | None = None,
+    bit_rate: int | None = None,
 ) -> Path:
     """Encode uint8 RGB frames (H, W, 3) to ``path``; the codec follows the file suffix.
 
-    ``intra_only`` makes every frame a high-quality keyframe, so the picture quality does not
-    depend on the position in the video (the synthetic dataset needs that: see synthetic.py).
+    ``keyframe_interval`` (GOP size) and ``bit_rate`` default to the encoder's own choices.
     Frames with odd sizes are padded by one pixel (4:2:0 chroma needs even sizes).
     """
     path = Path(path)
@@ -48,9 +48,10 @@ def write_video(
                 stream = container.add_stream(codec, rate=rate)
                 stream.width, stream.height = width + width % 2, height + height % 2
                 stream.pix_fmt = pix_fmt
-                if intra_only:
-                    stream.codec_context.gop_size = 1
-                    stream.bit_rate = 8_000_000
+                if keyframe_interval is not None:
+                    stream.codec_context.gop_size = keyframe_interval
+                if bit_rate is not None:
+                    stream.bit_rate = bit_rate
             if frame.shape[0] != stream.height or frame.shape[1] != stream.width:
                 frame = np.pad(
                     frame,
