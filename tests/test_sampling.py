@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidact.sampling import list_samplers, sample_indices
+from vidact.sampling import frames_from_stride, list_samplers, sample_indices, sliding_windows
 
 # (num_frames, clip_len, expected evaluation indices): short, exact-fit and long videos
 EVAL_CASES = [
@@ -55,13 +55,87 @@ def test_evaluation_of_a_video_and_its_reverse_uses_mirrored_frames_when_segment
     assert sorted((23 - forward).tolist()) == forward.tolist()
 
 
+# (strategy, num_frames, clip_len, kwargs, expected evaluation indices)
+STRATEGY_CASES = [
+    ("uniform", 10, 4, {}, [0, 3, 6, 9]),  # first and last frame included
+    ("uniform", 3, 5, {}, [0, 0, 1, 2, 2]),
+    ("uniform", 5, 5, {}, [0, 1, 2, 3, 4]),
+    ("stride", 20, 4, {"interval": 3}, [0, 3, 6, 9]),  # from the start
+    ("stride", 20, 4, {"interval": 3, "clip": 1, "num_clips": 2}, [10, 13, 16, 19]),
+    ("stride", 5, 4, {"interval": 2}, [0, 2, 4, 4]),  # too short: the last frame repeats
+    ("dense", 20, 4, {"interval": 2}, [6, 8, 10, 12]),  # centred
+    ("dense", 4, 4, {}, [0, 1, 2, 3]),
+    ("dense", 100, 4, {"clip": 0, "num_clips": 2}, [24, 25, 26, 27]),
+    ("window", 20, 4, {}, [8, 9, 10, 11]),  # the middle one of windows 0, 4, 8, 12, 16
+    ("window", 20, 4, {"step": 8, "clip": 0, "num_clips": 3}, [0, 1, 2, 3]),
+    ("window", 20, 4, {"step": 8, "clip": 2, "num_clips": 3}, [16, 17, 18, 19]),
+    ("segment", 16, 4, {"clip": 0, "num_clips": 2}, [1, 5, 9, 13]),
+    ("segment", 16, 4, {"clip": 1, "num_clips": 2}, [3, 7, 11, 15]),
+]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "num_frames", "clip_len", "kwargs", "expected"), STRATEGY_CASES
+)
+def test_strategies_in_evaluation(strategy, num_frames, clip_len, kwargs, expected) -> None:
+    assert sample_indices(num_frames, clip_len, strategy, **kwargs).tolist() == expected
+
+
+@pytest.mark.parametrize("strategy", list_samplers())
+@pytest.mark.parametrize(("num_frames", "clip_len"), [(1, 4), (3, 8), (8, 8), (300, 16)])
+@pytest.mark.parametrize("train", [False, True])
+def test_every_strategy_keeps_the_contract(strategy, num_frames, clip_len, train) -> None:
+    for seed in range(5):
+        first = sample_indices(
+            num_frames, clip_len, strategy, train, np.random.default_rng(seed), interval=2
+        )
+        again = sample_indices(
+            num_frames, clip_len, strategy, train, np.random.default_rng(seed), interval=2
+        )
+        assert first.dtype == np.int64 and len(first) == clip_len
+        assert first.min() >= 0 and first.max() < num_frames
+        assert np.all(np.diff(first) >= 0)
+        assert first.tolist() == again.tolist()  # a seed fixes the draw
+
+
+@pytest.mark.parametrize("strategy", ["segment", "stride", "dense", "window"])
+def test_training_draws_vary_for_long_videos(strategy) -> None:
+    rng = np.random.default_rng(0)
+    draws = {tuple(sample_indices(300, 8, strategy, True, rng)) for _ in range(20)}
+    assert len(draws) > 1
+
+
+def test_sliding_windows_cover_the_whole_video() -> None:
+    windows = sliding_windows(num_frames=50, clip_len=8, step=16)
+    assert windows[:, 0].tolist() == [0, 16, 32, 42]  # the last window ends on the last frame
+    assert windows[-1, -1] == 49
+    assert sliding_windows(5, 8, 4).tolist() == [[0, 1, 2, 3, 4, 4, 4, 4]]
+    with pytest.raises(ValueError, match="at least 1 frame"):
+        sliding_windows(10, 4, 0)
+
+
+@pytest.mark.parametrize(
+    ("stride", "fps", "frames"), [("16", 25, 16), (8, 30, 8), ("0.5s", 30, 15), ("2S", 29.97, 60)]
+)
+def test_window_stride_in_frames_or_seconds(stride, fps, frames) -> None:
+    assert frames_from_stride(stride, fps) == frames
+
+
+@pytest.mark.parametrize("stride", ["abc", "-1", "0s"])
+def test_bad_window_stride(stride) -> None:
+    with pytest.raises(ValueError, match="window stride"):
+        frames_from_stride(stride, 25)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"num_frames": 0, "clip_len": 8}, "num_frames"),
         ({"num_frames": 10, "clip_len": 0}, "clip_len"),
-        ({"num_frames": 10, "clip_len": 4, "strategy": "nope"}, "known: segment"),
+        ({"num_frames": 10, "clip_len": 4, "strategy": "nope"}, "known: dense, segment"),
         ({"num_frames": 10, "clip_len": 4, "train": True}, "rng"),
+        ({"num_frames": 10, "clip_len": 4, "interval": 0}, "interval"),
+        ({"num_frames": 10, "clip_len": 4, "clip": 2, "num_clips": 2}, "clip must"),
     ],
 )
 def test_bad_arguments_are_explained(kwargs, message) -> None:
@@ -69,5 +143,5 @@ def test_bad_arguments_are_explained(kwargs, message) -> None:
         sample_indices(**kwargs)
 
 
-def test_registry_lists_segment() -> None:
-    assert "segment" in list_samplers()
+def test_registry_lists_every_strategy() -> None:
+    assert list_samplers() == ["dense", "segment", "stride", "uniform", "window"]

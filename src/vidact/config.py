@@ -9,21 +9,45 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from vidact.sampling import ClipSampling
+
 
 @dataclass(frozen=True)
 class DataConfig:
     root: str = ""
+    dataset: str = "folder"  # folder | ucf101 | hmdb51
+    annotations: str | None = None  # the official split files (ucf101, hmdb51)
+    fold: int = 1  # official split 1, 2 or 3
+    skip_missing: bool = False  # go on when listed videos are missing (reporting them)
+    categories: str | None = None  # CSV/TSV class,category for per-category evaluation
     split_file: str | None = None
     val_fraction: float = 0.15  # used when there is no split file, or it has no val rows
     test_fraction: float = 0.15  # used when there is no split file
     group_regex: str | None = None  # None: UCF101-style _gNN_ ids where present
     extensions: tuple[str, ...] = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v")
     frames: int = 8  # frames per clip (T)
-    strategy: str = "segment"
+    strategy: str = "segment"  # segment | uniform | stride | dense | window
+    interval: int = 1  # frames between picks (stride, dense, window)
+    window_stride: str | None = None  # window starts, frames ("16") or seconds ("0.5s")
     size: int | None = None  # crop size; None: the backbone's input size
     batch_size: int = 8
     workers: int | None = None  # None: the number of CPU cores
-    augment: bool = True  # random resized crop + horizontal flip, one draw per clip
+    augment: str = "light"  # none | light | seeds | strong; the fields below override it
+    flip: bool | None = None
+    rotation: float | None = None
+    translate: float | None = None
+    zoom: float | None = None
+    color_jitter: float | None = None
+    crop_scale: float | None = None
+    max_bad_fraction: float = 0.05  # training stops when more videos than this are unreadable
+
+    def sampling(self) -> ClipSampling:
+        return ClipSampling(self.frames, self.strategy, self.interval, self.window_stride)
+
+    def augmentation(self) -> dict[str, Any]:
+        """The individual augmentation overrides, for ``transforms.resolve_augment``."""
+        names = ("flip", "rotation", "translate", "zoom", "color_jitter", "crop_scale")
+        return {name: getattr(self, name) for name in names}
 
 
 @dataclass(frozen=True)
@@ -55,7 +79,7 @@ class TrainConfig:
     accelerator: str = "auto"
     devices: str = "auto"
     feature_cache: bool = True  # frozen backbone: train the head on cached frame features
-    cache_dir: str | None = None  # None: ~/.cache/vidact
+    cache_dir: str | None = None  # features: here or ~/.cache/vidact; clips: only when given
     max_cached_frames: int = 64  # frames per video whose features are cached (evenly spread)
     progress: bool = True
     overwrite: bool = False

@@ -82,7 +82,7 @@ def run_demo(
         log.info("training the %s head", head)
         result = train(config)
         predictor = Predictor.from_checkpoint(result.best_checkpoint)
-        items = split_items(data_dir, predictor.classes, data_dir / "split.csv", "test")
+        items = split_items(config.data, predictor.classes, "test")
         metrics = evaluate(predictor, items, out / "eval" / head)
         rows.append(
             DemoRow(

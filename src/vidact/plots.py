@@ -51,3 +51,20 @@ def plot_confusion_matrix(matrix: np.ndarray, classes: Sequence[str], path: Path
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_accuracy_bars(accuracies: dict[str, float], path: Path, title: str) -> Path:
+    """Horizontal bars of accuracy per class or per category, lowest at the top."""
+    names = sorted(accuracies, key=lambda name: accuracies[name])
+    values = [accuracies[name] for name in names]
+    fig, axis = plt.subplots(figsize=(8, min(2 + 0.25 * len(names), 40)))
+    axis.barh(names, values, color="tab:blue")
+    axis.set_xlim(0, 1)
+    axis.set_xlabel("accuracy")
+    axis.set_title(title)
+    axis.tick_params(axis="y", labelsize=8)
+    axis.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

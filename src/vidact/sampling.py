@@ -1,17 +1,27 @@
-"""Frame-index sampling strategies: pure functions of (num_frames, clip_len, train, rng).
+"""Frame-index sampling strategies: pure functions of (num_frames, clip_len, train, rng, ...).
 
 The sampler knows nothing of files; the reader knows nothing of sampling. Every strategy returns a
 non-decreasing int64 array of ``clip_len`` indices in ``[0, num_frames)``; a video shorter than the
-clip repeats frames rather than failing.
+clip repeats frames rather than failing. In training a strategy draws from ``rng``; in evaluation
+it is deterministic, and clip ``clip`` of ``num_clips`` takes its own place in the video (several
+clips per video, scores averaged, is the usual test protocol).
+
+- ``segment``: T equal segments; a random frame of each in training, the middle one in
+  evaluation (TSN; seeds 002 and 004).
+- ``uniform``: T evenly spaced frames, first and last included (seed 002's 40-frame spread).
+- ``stride``: every k-th frame from a start, frame 0 in evaluation (the seeds' frame skipping).
+- ``dense``: T frames k apart from a random (training) or centred start (3D CNNs: C3D, I3D).
+- ``window``: one of the sliding windows of T frames, ``step`` apart (long videos, timelines).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-SamplerFn = Callable[[int, int, bool, np.random.Generator], np.ndarray]
+SamplerFn = Callable[..., np.ndarray]
 _SAMPLERS: dict[str, SamplerFn] = {}
 
 
@@ -27,19 +37,143 @@ def list_samplers() -> list[str]:
     return sorted(_SAMPLERS)
 
 
+def _phase(clip: int, num_clips: int) -> float:
+    """Where evaluation clip ``clip`` of ``num_clips`` sits, in (0, 1): 0.5 for a single clip."""
+    return (clip + 0.5) / num_clips
+
+
+def _run(num_frames: int, clip_len: int, interval: int, start: int) -> np.ndarray:
+    """``clip_len`` frames ``interval`` apart from ``start``; past the end, the last frame."""
+    return np.minimum(start + interval * np.arange(clip_len), num_frames - 1)
+
+
+def _room(num_frames: int, clip_len: int, interval: int) -> int:
+    """How many start positions a run of ``clip_len`` frames ``interval`` apart can shift."""
+    return max(num_frames - (interval * (clip_len - 1) + 1), 0)
+
+
 @register_sampler("segment")
 def segment_indices(
-    num_frames: int, clip_len: int, train: bool, rng: np.random.Generator
+    num_frames: int,
+    clip_len: int,
+    train: bool,
+    rng: np.random.Generator,
+    clip: int = 0,
+    num_clips: int = 1,
+    **_: int,
 ) -> np.ndarray:
-    """TSN segment sampling (Wang et al., 2016), used by seeds 002 and 004 and most 2D-CNN+RNN work.
+    """TSN segment sampling (Wang et al., 2016): one frame from each of T equal segments.
 
-    The video is cut into ``clip_len`` equal segments; training takes one random frame from each
-    segment (a fresh draw every epoch), evaluation the middle frame of each.
+    Training draws a fresh random frame per segment; evaluation takes the middle frame (with
+    several clips, evenly spaced offsets inside each segment).
     """
     starts = np.arange(clip_len) * num_frames / clip_len  # segment i covers [starts[i], +width)
     width = num_frames / clip_len
-    offsets = rng.random(clip_len) * width if train else np.full(clip_len, width / 2)
-    return np.minimum(np.floor(starts + offsets), num_frames - 1).astype(np.int64)
+    offsets = rng.random(clip_len) if train else np.full(clip_len, _phase(clip, num_clips))
+    return np.minimum(np.floor(starts + offsets * width), num_frames - 1)
+
+
+@register_sampler("uniform")
+def uniform_indices(
+    num_frames: int, clip_len: int, train: bool, rng: np.random.Generator, **_: int
+) -> np.ndarray:
+    """T evenly spaced frames over the whole video, the first and last included; no randomness."""
+    return np.round(np.linspace(0, num_frames - 1, clip_len))
+
+
+@register_sampler("stride")
+def stride_indices(
+    num_frames: int,
+    clip_len: int,
+    train: bool,
+    rng: np.random.Generator,
+    interval: int = 1,
+    clip: int = 0,
+    num_clips: int = 1,
+    **_: int,
+) -> np.ndarray:
+    """Every ``interval``-th frame from a start: the seeds' frame skipping.
+
+    Evaluation starts at frame 0 (several clips spread from the start to the last fitting start);
+    training draws the start.
+    """
+    room = _room(num_frames, clip_len, interval)
+    if train:
+        start = int(rng.integers(0, room + 1))
+    else:
+        start = round(clip * room / (num_clips - 1)) if num_clips > 1 else 0
+    return _run(num_frames, clip_len, interval, start)
+
+
+@register_sampler("dense")
+def dense_indices(
+    num_frames: int,
+    clip_len: int,
+    train: bool,
+    rng: np.random.Generator,
+    interval: int = 1,
+    clip: int = 0,
+    num_clips: int = 1,
+    **_: int,
+) -> np.ndarray:
+    """T consecutive frames ``interval`` apart, as 3D CNNs take them.
+
+    Training draws the start anywhere; evaluation centres the clip (several clips: evenly spread).
+    """
+    room = _room(num_frames, clip_len, interval)
+    start = int(rng.integers(0, room + 1)) if train else int(_phase(clip, num_clips) * room)
+    return _run(num_frames, clip_len, interval, start)
+
+
+def sliding_windows(num_frames: int, clip_len: int, step: int, interval: int = 1) -> np.ndarray:
+    """All windows of ``clip_len`` frames (``interval`` apart) whose starts are ``step`` apart.
+
+    (W, clip_len) int64; the last window is moved back to end on the last frame, so the end of
+    the video is always covered. A video shorter than one window gives one padded window.
+    """
+    if step < 1:
+        raise ValueError(f"window step must be at least 1 frame, got {step}")
+    room = _room(num_frames, clip_len, interval)
+    starts = list(range(0, room + 1, step))
+    if starts[-1] != room:
+        starts.append(room)
+    return np.stack([_run(num_frames, clip_len, interval, s) for s in starts]).astype(np.int64)
+
+
+@register_sampler("window")
+def window_indices(
+    num_frames: int,
+    clip_len: int,
+    train: bool,
+    rng: np.random.Generator,
+    interval: int = 1,
+    step: int | None = None,
+    clip: int = 0,
+    num_clips: int = 1,
+    **_: int,
+) -> np.ndarray:
+    """One of the sliding windows (``step`` frames apart, default: back to back).
+
+    Training draws a window; evaluation clip ``clip`` of ``num_clips`` takes evenly spread ones.
+    """
+    windows = sliding_windows(num_frames, clip_len, step or interval * clip_len, interval)
+    if train:
+        return windows[int(rng.integers(0, len(windows)))]
+    return windows[min(int(_phase(clip, num_clips) * len(windows)), len(windows) - 1)]
+
+
+def frames_from_stride(stride: str | int, fps: float) -> int:
+    """A window stride in frames (``16``) or seconds (``"0.5s"``) as a whole number of frames."""
+    text = str(stride).strip().lower()
+    try:
+        frames = float(text[:-1]) * fps if text.endswith("s") else float(text)
+    except ValueError:
+        raise ValueError(
+            f"window stride {stride!r}: expected frames (16) or seconds (0.5s)"
+        ) from None
+    if frames <= 0:
+        raise ValueError(f"window stride {stride!r} must be positive")
+    return max(1, round(frames))
 
 
 def sample_indices(
@@ -48,12 +182,25 @@ def sample_indices(
     strategy: str = "segment",
     train: bool = False,
     rng: np.random.Generator | None = None,
+    *,
+    interval: int = 1,
+    step: int | None = None,
+    clip: int = 0,
+    num_clips: int = 1,
 ) -> np.ndarray:
-    """Pick ``clip_len`` frame indices of a ``num_frames`` video with the named strategy."""
+    """Pick ``clip_len`` frame indices of a ``num_frames`` video with the named strategy.
+
+    ``interval``: frames between picks (stride, dense, window); ``step``: frames between window
+    starts; ``clip`` of ``num_clips``: which evaluation clip.
+    """
     if num_frames < 1:
         raise ValueError(f"num_frames must be at least 1, got {num_frames}")
     if clip_len < 1:
         raise ValueError(f"clip_len must be at least 1, got {clip_len}")
+    if interval < 1:
+        raise ValueError(f"interval must be at least 1, got {interval}")
+    if not 0 <= clip < num_clips:
+        raise ValueError(f"clip must lie in [0, {num_clips}), got {clip}")
     try:
         sampler = _SAMPLERS[strategy]
     except KeyError:
@@ -62,4 +209,52 @@ def sample_indices(
         ) from None
     if train and rng is None:
         raise ValueError("training sampling is random: pass an rng (np.random.default_rng(seed))")
-    return sampler(num_frames, clip_len, train, rng or np.random.default_rng(0))
+    indices = sampler(
+        num_frames,
+        clip_len,
+        train,
+        rng or np.random.default_rng(0),
+        interval=interval,
+        step=step,
+        clip=clip,
+        num_clips=num_clips,
+    )
+    return np.asarray(indices, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class ClipSampling:
+    """The sampling settings of a model: recorded in its checkpoint, used by every dataset."""
+
+    frames: int = 8  # T, frames per clip
+    strategy: str = "segment"
+    interval: int = 1  # frames between picks for stride, dense and window
+    window_stride: str | None = None  # window starts: frames ("16") or seconds ("0.5s")
+
+    def indices(
+        self,
+        num_frames: int,
+        fps: float,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+        clip: int = 0,
+        num_clips: int = 1,
+    ) -> np.ndarray:
+        """Indices of clip ``clip`` of ``num_clips`` (evaluation) or a random clip (training)."""
+        step = frames_from_stride(self.window_stride, fps) if self.window_stride else None
+        return sample_indices(
+            num_frames,
+            self.frames,
+            self.strategy,
+            train,
+            rng,
+            interval=self.interval,
+            step=step,
+            clip=clip,
+            num_clips=num_clips,
+        )
+
+
+def spread_indices(num_frames: int, most: int) -> np.ndarray:
+    """Every frame of a short video, else ``most`` evenly spread ones: what caches store."""
+    return sample_indices(num_frames, min(num_frames, most), "segment")

@@ -14,6 +14,7 @@ from tests.conftest import REAL_SMOKE
 from vidact.cli.main import app
 from vidact.config import TrainConfig
 from vidact.data.index import VideoIndex
+from vidact.data.synthetic import write_synthetic_dataset
 
 runner = CliRunner()
 
@@ -294,25 +295,62 @@ def test_train_evaluate_predict_on_real_ucf101_clips(tmp_path: Path) -> None:
     assert json.loads(output.strip().splitlines()[-1])["top_k"][0]["label"] in metrics["per_class"]
 
 
-@pytest.mark.slow
-def test_train_names_an_unreadable_video(tmp_path: Path) -> None:
-    from vidact.data.synthetic import write_synthetic_dataset
-
+@pytest.fixture
+def dataset_with_a_broken_video(tmp_path: Path) -> tuple[VideoIndex, Path]:
     index = write_synthetic_dataset(
-        tmp_path / "d", videos_per_class=2, frames=6, size=32, clips_per_group=1
+        tmp_path / "d", videos_per_class=4, frames=6, size=32, clips_per_group=1
     )
-    broken = index.items[0].path
+    broken = index.subset("train")[0].path
     broken.write_bytes(b"\x00garbage" * 100)
+    return index, broken
+
+
+@pytest.mark.slow
+def test_training_skips_an_unreadable_video_and_reports_it(
+    dataset_with_a_broken_video, tmp_path: Path
+) -> None:
+    index, broken = dataset_with_a_broken_video
+    output = invoke(
+        "train",
+        "--data",
+        index.root,
+        "--split-file",
+        index.root / "split.csv",
+        "--backbone",
+        "test_efficientnet",
+        "--no-pretrained",
+        "--frames",
+        "2",
+        "--size",
+        "32",
+        "--epochs",
+        "2",
+        "--workers",
+        "1",
+        "--no-progress",
+        "--max-bad-fraction",
+        "0.2",
+        "--out",
+        tmp_path / "run",
+    )
+    assert f"skipped 1 unreadable video(s): {broken}" in output
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["epochs_run"] == 2 and summary["unreadable_videos"] == [str(broken)]
+
+
+@pytest.mark.slow
+def test_training_stops_when_too_many_videos_are_unreadable(
+    dataset_with_a_broken_video, tmp_path: Path
+) -> None:
+    index, broken = dataset_with_a_broken_video
     result = runner.invoke(
         app,
         [
             "train",
             "--data",
             str(index.root),
-            "--val-fraction",
-            "0.3",
-            "--test-fraction",
-            "0",
+            "--split-file",
+            str(index.root / "split.csv"),
             "--frames",
             "2",
             "--size",
@@ -322,6 +360,8 @@ def test_train_names_an_unreadable_video(tmp_path: Path) -> None:
             "--workers",
             "1",
             "--no-progress",
+            "--max-bad-fraction",
+            "0.01",
             "--cache-dir",
             str(tmp_path / "cache"),
             "--out",
@@ -329,5 +369,5 @@ def test_train_names_an_unreadable_video(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 2, result.output
-    assert str(broken) in result.output and "not a readable video" in result.output
+    assert str(broken) in result.output and "--max-bad-fraction" in result.output
     assert "Traceback" not in result.output

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from vidact.data.transforms import InputSpec, eval_transform, train_transform
+from vidact.data.transforms import (
+    AUGMENT_PRESETS,
+    Augment,
+    InputSpec,
+    eval_transform,
+    resolve_augment,
+    train_transform,
+)
 
 SPEC = InputSpec(size=32, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), crop_pct=0.875)
 
@@ -25,18 +32,20 @@ def test_short_side_follows_crop_ratio() -> None:
     assert SPEC.short_side == round(32 / 0.875)
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_train_transform_applies_one_draw_to_every_frame(seed: int) -> None:
+@pytest.mark.parametrize("preset", sorted(AUGMENT_PRESETS))
+@pytest.mark.parametrize("seed", range(3))
+def test_train_transform_applies_one_draw_to_every_frame(preset: str, seed: int) -> None:
     torch.manual_seed(seed)
-    out = train_transform(SPEC)(_clip(frames=8, seed=seed))
+    out = train_transform(SPEC, AUGMENT_PRESETS[preset])(_clip(frames=8, seed=seed))
     assert out.shape == (8, 3, 32, 32)
     for frame in out[1:]:
         assert torch.equal(frame, out[0])
 
 
-def test_train_transform_draws_anew_for_each_clip() -> None:
+@pytest.mark.parametrize("preset", ["light", "seeds", "strong"])
+def test_train_transform_draws_anew_for_each_clip(preset: str) -> None:
     torch.manual_seed(0)
-    transform = train_transform(SPEC)
+    transform = train_transform(SPEC, AUGMENT_PRESETS[preset])
     outs = [transform(_clip()) for _ in range(6)]
     assert any(not torch.equal(outs[0], other) for other in outs[1:])
 
@@ -51,6 +60,36 @@ def test_horizontal_flip_can_be_turned_off(flip: bool, expect_flipped_draws: boo
     ramp = np.linspace(0, 255, 64, dtype=np.float32).astype(np.uint8)  # dark left, bright right
     clip = np.broadcast_to(ramp[None, None, :, None], (2, 48, 64, 3)).copy()
     torch.manual_seed(0)
-    transform = train_transform(SPEC, flip=flip)
+    transform = train_transform(SPEC, resolve_augment("strong", flip=flip, color_jitter=0.0))
     flipped = [not _left_darker(transform(clip)) for _ in range(20)]
     assert any(flipped) == expect_flipped_draws
+
+
+def test_presets_and_overrides() -> None:
+    seeds = resolve_augment("seeds")
+    assert (seeds.zoom, seeds.rotation, seeds.translate, seeds.flip) == (0.1, 8, 0.2, True)
+    assert resolve_augment("none") == Augment(crop_scale=None, flip=False)
+    assert resolve_augment("seeds", flip=False, rotation=None).rotation == 8
+    assert not resolve_augment("seeds", flip=False).flip
+    with pytest.raises(ValueError, match="known: none, light, seeds, strong"):
+        resolve_augment("wild")
+    with pytest.raises(ValueError, match="unknown augmentation settings: shear"):
+        resolve_augment("light", shear=3)
+
+
+def test_none_preset_is_the_evaluation_transform() -> None:
+    clip = _clip()
+    assert torch.equal(
+        train_transform(SPEC, AUGMENT_PRESETS["none"])(clip), eval_transform(SPEC)(clip)
+    )
+
+
+def test_three_crops_cover_the_long_side() -> None:
+    ramp = np.linspace(0, 255, 96, dtype=np.float32).astype(np.uint8)
+    clip = np.broadcast_to(ramp[None, None, :, None], (4, 32, 96, 3)).copy()  # wide frames
+    views = eval_transform(SPEC, crops=3)(clip)
+    assert views.shape == (3, 4, 3, 32, 32)
+    means = [float(v.mean()) for v in views]
+    assert means[0] < means[1] < means[2]  # left, centre, right
+    with pytest.raises(ValueError, match="crops must be 1 or 3"):
+        eval_transform(SPEC, crops=5)

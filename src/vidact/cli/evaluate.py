@@ -7,6 +7,21 @@ from pathlib import Path
 import typer
 
 from vidact.cli.common import friendly_errors, setup_logging
+from vidact.cli.options import (
+    DEFAULT_EXTENSIONS,
+    Annotations,
+    Categories,
+    DataRoot,
+    DatasetKind,
+    Extensions,
+    Fold,
+    GroupRegex,
+    SkipMissing,
+    SplitFile,
+    ValFraction,
+    Workers,
+    data_config,
+)
 from vidact.evaluation.report import evaluate as run_evaluation
 from vidact.evaluation.report import split_items
 from vidact.inference.predictor import Predictor
@@ -15,26 +30,56 @@ from vidact.inference.predictor import Predictor
 @friendly_errors
 def evaluate(
     checkpoint: Path = typer.Argument(..., help="A checkpoint (RUN/checkpoints/best.ckpt)."),
-    data: Path = typer.Option(..., help="Dataset root: ROOT/<class>/<video>."),
-    split_file: Path | None = typer.Option(
-        None, help="CSV 'path,split'; without it every video under ROOT is scored."
+    data: DataRoot = ...,  # type: ignore[assignment]
+    dataset: DatasetKind = "folder",
+    annotations: Annotations = None,
+    fold: Fold = 1,
+    skip_missing: SkipMissing = False,
+    split_file: SplitFile = None,
+    val_fraction: ValFraction = 0.15,
+    group_regex: GroupRegex = None,
+    extensions: Extensions = DEFAULT_EXTENSIONS,
+    categories: Categories = None,
+    split: str = typer.Option(
+        "test",
+        help="Which split to score (all videos of a plain folder when there is no split file).",
     ),
-    split: str = typer.Option("test", help="Which split of the split file to score."),
+    clips: int = typer.Option(1, help="Clips per video; their scores are averaged."),
+    crops: int = typer.Option(1, help="Spatial crops per clip: 1 (centre) or 3."),
+    seed: int = typer.Option(0, help="Seed of the validation carve-out (use the run's)."),
     out: Path = typer.Option(Path("eval"), help="Report folder to write."),
     batch_size: int = typer.Option(8),
-    workers: int | None = typer.Option(None, help="DataLoader workers (default: CPU cores)."),
+    workers: Workers = None,
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
 ) -> None:
-    """Write metrics.json, predictions.csv and confusion_matrix.png for one split."""
+    """Write metrics.json, predictions.csv and plots for one split."""
     setup_logging()
-    predictor = Predictor.from_checkpoint(checkpoint, device)
-    items = split_items(data, predictor.classes, split_file, split)
-    metrics = run_evaluation(predictor, items, out, batch_size, workers)
+    config = data_config(
+        data,
+        dataset,
+        annotations,
+        fold,
+        skip_missing,
+        split_file,
+        val_fraction,
+        0.15,
+        group_regex,
+        extensions,
+        categories,
+    )
+    predictor = Predictor.from_checkpoint(checkpoint, device, clips, crops)
+    items = split_items(config, predictor.classes, split, seed)
+    metrics = run_evaluation(predictor, items, out, batch_size, workers, categories)
     typer.echo(
-        f"{metrics['num_videos']} videos: top1 {metrics['top1']:.4f}  top5 {metrics['top5']:.4f}  "
-        f"mean class accuracy {metrics['mean_class_accuracy']:.4f}  loss {metrics['loss']:.4f}"
+        f"{metrics['num_videos']} videos x {clips * crops} views: top1 {metrics['top1']:.4f}  "
+        f"top5 {metrics['top5']:.4f}  mean class accuracy {metrics['mean_class_accuracy']:.4f}  "
+        f"loss {metrics['loss']:.4f}"
     )
     width = max(len(name) for name in metrics["per_class"])
     for name, row in metrics["per_class"].items():
         typer.echo(f"  {name:<{width}}  acc {row['accuracy']:.3f}  support {row['support']}")
+    for name, row in metrics.get("per_category", {}).items():
+        typer.echo(f"  [{name}]  acc {row['accuracy']:.3f}  videos {row['num_videos']}")
+    if metrics["unreadable"]:
+        typer.echo(f"unreadable, left out: {', '.join(metrics['unreadable'])}")
     typer.echo(f"report: {out}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from vidact.cli import cache, dataset
 from vidact.cli.demo import demo
 from vidact.cli.evaluate import evaluate
 from vidact.cli.predict import predict
@@ -21,3 +22,5 @@ app.command("synth")(synth)
 app.command("train")(train)
 app.command("evaluate")(evaluate)
 app.command("predict")(predict)
+app.add_typer(dataset.app, name="dataset")
+app.add_typer(cache.app, name="cache")

@@ -17,11 +17,13 @@ def predict(
     videos: list[Path] = typer.Argument(..., help="One or more video files."),
     topk: int = typer.Option(5, help="How many labels to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (one object per video)."),
+    clips: int = typer.Option(1, help="Clips per video; their scores are averaged."),
+    crops: int = typer.Option(1, help="Spatial crops per clip: 1 (centre) or 3."),
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
 ) -> None:
     """Print the top-k activities of each video with their probabilities."""
     setup_logging()
-    predictor = Predictor.from_checkpoint(checkpoint, device)
+    predictor = Predictor.from_checkpoint(checkpoint, device, clips, crops)
     for video in videos:
         result = predictor.predict(video, topk)
         if as_json:

@@ -9,7 +9,23 @@ import typer
 import yaml
 
 from vidact.cli.common import friendly_errors, setup_logging
-from vidact.config import DataConfig, ModelConfig, TrainConfig
+from vidact.cli.options import (
+    DEFAULT_EXTENSIONS,
+    Annotations,
+    Categories,
+    DataRoot,
+    DatasetKind,
+    Extensions,
+    Fold,
+    GroupRegex,
+    SkipMissing,
+    SplitFile,
+    TestFraction,
+    ValFraction,
+    Workers,
+    data_config,
+)
+from vidact.config import ModelConfig, TrainConfig
 from vidact.training.trainer import train as run_training
 
 
@@ -33,16 +49,17 @@ def parse_widths(text: str) -> tuple[int, ...]:
 
 @friendly_errors
 def train(
-    data: Path = typer.Option(..., help="Dataset root: ROOT/<class>/<video>."),
-    split_file: Path | None = typer.Option(None, help="CSV 'path,split' (train/val/test)."),
-    val_fraction: float = typer.Option(0.15, help="Validation share, group-aware."),
-    test_fraction: float = typer.Option(0.15, help="Test share when there is no split file."),
-    group_regex: str | None = typer.Option(
-        None, help="Regex with one capture group giving a video's group (default: UCF _gNN_)."
-    ),
-    extensions: str = typer.Option(
-        ",".join(DataConfig().extensions), help="Video file suffixes to index, comma-separated."
-    ),
+    data: DataRoot,
+    dataset: DatasetKind = "folder",
+    annotations: Annotations = None,
+    fold: Fold = 1,
+    skip_missing: SkipMissing = False,
+    split_file: SplitFile = None,
+    val_fraction: ValFraction = 0.15,
+    test_fraction: TestFraction = 0.15,
+    group_regex: GroupRegex = None,
+    extensions: Extensions = DEFAULT_EXTENSIONS,
+    categories: Categories = None,
     backbone: str = typer.Option("tf_efficientnet_lite0", help="Any timm model name."),
     pretrained: bool | None = typer.Option(
         None,
@@ -60,7 +77,19 @@ def train(
         help="Freeze the frame CNN (default: frozen when it starts from trained weights).",
     ),
     frames: int = typer.Option(8, help="Frames per clip (T)."),
+    strategy: str = typer.Option("segment", help="segment, uniform, stride, dense or window."),
+    interval: int = typer.Option(1, help="Frames between picks (stride, dense, window)."),
+    window_stride: str | None = typer.Option(
+        None, help="Window starts, frames (16) or seconds (0.5s); default back to back."
+    ),
     size: int | None = typer.Option(None, help="Input size in pixels (default: the backbone's)."),
+    augment: str = typer.Option("light", help="Preset: none, light, seeds or strong."),
+    flip: bool | None = typer.Option(None, "--flip/--no-flip", help="Horizontal flips."),
+    rotation: float | None = typer.Option(None, help="Rotation, degrees."),
+    translate: float | None = typer.Option(None, help="Shift, fraction of the size."),
+    zoom: float | None = typer.Option(None, help="Zoom, +- fraction."),
+    color_jitter: float | None = typer.Option(None, help="Brightness/contrast/saturation."),
+    crop_scale: float | None = typer.Option(None, help="Random resized crop: smallest area."),
     epochs: int = typer.Option(30),
     batch_size: int = typer.Option(8),
     lr: float = typer.Option(1e-3),
@@ -68,12 +97,16 @@ def train(
     weight_decay: float = typer.Option(0.0),
     patience: int = typer.Option(8, help="Early stopping patience on val_loss, in epochs."),
     seed: int = typer.Option(0),
-    workers: int | None = typer.Option(None, help="DataLoader workers (default: CPU cores)."),
-    augment: bool = typer.Option(True, help="Random resized crop + flip per clip."),
+    workers: Workers = None,
+    max_bad_fraction: float = typer.Option(
+        0.05, help="Stop when more than this share of videos is unreadable."
+    ),
     feature_cache: bool = typer.Option(
         True, help="With a frozen backbone, encode frames once and train the head on the cache."
     ),
-    cache_dir: Path | None = typer.Option(None, help="Cache folder (default ~/.cache/vidact)."),
+    cache_dir: Path | None = typer.Option(
+        None, help="Cache folder: frame features (default ~/.cache/vidact) and decoded clips."
+    ),
     accelerator: str = typer.Option("auto", help="cpu, gpu or auto."),
     devices: str = typer.Option("auto", help="Number of devices or 'auto'."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
@@ -84,18 +117,33 @@ def train(
     """Train a per-frame CNN + temporal head on a folder of videos."""
     setup_logging(verbose)
     config = TrainConfig(
-        data=DataConfig(
-            root=str(data),
-            split_file=str(split_file) if split_file else None,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            group_regex=group_regex,
-            extensions=tuple(e.strip() for e in extensions.split(",") if e.strip()),
+        data=data_config(
+            data,
+            dataset,
+            annotations,
+            fold,
+            skip_missing,
+            split_file,
+            val_fraction,
+            test_fraction,
+            group_regex,
+            extensions,
+            categories,
             frames=frames,
+            strategy=strategy,
+            interval=interval,
+            window_stride=window_stride,
             size=size,
             batch_size=batch_size,
             workers=workers,
             augment=augment,
+            flip=flip,
+            rotation=rotation,
+            translate=translate,
+            zoom=zoom,
+            color_jitter=color_jitter,
+            crop_scale=crop_scale,
+            max_bad_fraction=max_bad_fraction,
         ),
         model=ModelConfig(
             backbone=backbone,
@@ -128,4 +176,9 @@ def train(
         f"val_acc {summary['best_val_acc']:.4f} ({summary['epochs_run']} epochs, "
         f"{summary['wall_seconds']:.0f} s)"
     )
+    if summary["unreadable_videos"]:
+        typer.echo(
+            f"skipped {len(summary['unreadable_videos'])} unreadable video(s): "
+            + ", ".join(summary["unreadable_videos"])
+        )
     typer.echo(f"run directory: {result.run_dir}  (best checkpoint: {result.best_checkpoint})")

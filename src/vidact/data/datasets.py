@@ -1,92 +1,167 @@
 """Datasets that turn indexed videos into (clip, label) pairs.
 
-``ClipDataset`` decodes pixels; ``FeatureClipDataset`` reads cached frame features of a frozen
-backbone (the fast path). Both sample frame positions with the same strategy, so a head sees the
-same temporal jitter whichever path feeds it. Random draws use torch's RNG, which the DataLoader
-seeds per worker and epoch, so runs repeat for a seed and epochs differ.
+``ClipDataset`` gives pixels, decoded on the fly or read from the clip cache; ``FeatureClipDataset``
+gives cached frame features of a frozen backbone (the fast path). Both sample frame positions with
+the model's ``ClipSampling``, so a head sees the same temporal jitter whichever path feeds it.
+Random draws use torch's RNG, which the DataLoader seeds per worker and epoch: runs repeat for a
+seed, epochs differ.
+
+An unreadable video does not stop anything here: the item comes back as ``(None, path)``,
+``collate_skipping`` drops it from the batch and hands the path on, and whoever consumes the batches
+counts and reports the failures (training stops only past a set fraction).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
-from vidact.data.cache import FeatureCache
+from vidact.data.cache import ArrayCache, CachedVideo
 from vidact.data.index import VideoItem
 from vidact.data.transforms import ClipTransform
-from vidact.io.reader import VideoReader
-from vidact.sampling import sample_indices
+from vidact.io.reader import VideoReader, VideoReadError
+from vidact.sampling import ClipSampling, spread_indices
+
+log = logging.getLogger(__name__)
+
+Sample = tuple[torch.Tensor, int] | tuple[None, str]
+
+
+def read_spread_frames(path: Path, most: int, short_side: int | None) -> CachedVideo:
+    """Every frame of a short video, else ``most`` evenly spread ones, decoded at ``short_side``."""
+    with VideoReader(path) as reader:
+        positions = spread_indices(reader.num_frames, most)
+        return CachedVideo(reader.read(positions, short_side), reader.num_frames, reader.fps)
+
+
+def evaluation_positions(
+    sampling: ClipSampling, num_frames: int, fps: float, clips: int = 1
+) -> np.ndarray:
+    """(clips, T) positions of the evaluation clips of a video."""
+    return np.stack(
+        [sampling.indices(num_frames, fps, clip=c, num_clips=clips) for c in range(clips)]
+    )
+
+
+def to_views(clips: np.ndarray, transform: ClipTransform) -> torch.Tensor:
+    """(K, T, H, W, 3) uint8 clips -> (K*C, T, 3, S, S): each clip, each crop of the transform."""
+    views = [transform(clip) for clip in clips]  # each (T, 3, S, S) or (C, T, 3, S, S)
+    return torch.cat([v if v.dim() == 5 else v[None] for v in views])
+
+
+def collate_skipping(batch: list[Sample]) -> tuple[Any, Any, list[str]]:
+    """Collate the readable samples; return the paths of the unreadable ones as a third element."""
+    good = [sample for sample in batch if sample[0] is not None]
+    failed = [str(sample[1]) for sample in batch if sample[0] is None]
+    if not good:
+        return None, None, failed
+    inputs, labels = default_collate(good)
+    return inputs, labels, failed
 
 
 class _SampledClips(Dataset):
-    """Items plus the temporal sampling both datasets share."""
+    """Items, the sampling settings, and the failure handling both datasets share."""
 
-    def __init__(self, items: Sequence[VideoItem], frames: int, strategy: str, train: bool) -> None:
+    def __init__(self, items: Sequence[VideoItem], sampling: ClipSampling, train: bool) -> None:
         self.items = list(items)
-        self.frames = frames
-        self.strategy = strategy
+        self.sampling = sampling
         self.train = train
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def positions(self, num_frames: int, frames: int | None = None) -> np.ndarray:
-        """Frame positions for one clip; a fresh random draw per call in training."""
-        rng = np.random.default_rng(int(torch.randint(2**62, ()).item())) if self.train else None
-        return sample_indices(num_frames, frames or self.frames, self.strategy, self.train, rng)
+    def positions(self, num_frames: int, fps: float, clips: int = 1) -> np.ndarray:
+        """(clips, T) frame positions; one fresh random clip per call in training."""
+        if self.train:
+            rng = np.random.default_rng(int(torch.randint(2**62, ()).item()))
+            return self.sampling.indices(num_frames, fps, True, rng)[None]
+        return evaluation_positions(self.sampling, num_frames, fps, clips)
+
+    def load(self, item: VideoItem) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> Sample:
+        item = self.items[index]
+        try:
+            return self.load(item), item.label
+        except VideoReadError as err:
+            log.warning("skipping %s", err)
+            return None, str(item.path)
 
 
 class ClipDataset(_SampledClips):
-    """Decoded, transformed clips: (float tensor (T, 3, S, S), label)."""
+    """Transformed pixel clips: (float (T, 3, S, S), label), or (float (V, T, 3, S, S), label)
+    with ``clips`` x ``crops`` views per video for evaluation.
+
+    With ``cache``, each video is decoded once (every frame up to ``cache_frames``, evenly spread)
+    and later reads come from the cache; clips are sampled from the cached frames.
+    """
 
     def __init__(
         self,
         items: Sequence[VideoItem],
-        frames: int,
+        sampling: ClipSampling,
         transform: ClipTransform,
         short_side: int | None,
-        strategy: str = "segment",
         train: bool = False,
-        shorter_clips: bool = False,
+        clips: int = 1,
+        views: bool = False,
+        cache: ArrayCache | None = None,
+        cache_frames: int = 64,
     ) -> None:
-        """``shorter_clips``: a video with fewer than ``frames`` frames gives all of them, once."""
-        super().__init__(items, frames, strategy, train)
+        super().__init__(items, sampling, train)
         self.transform = transform
         self.short_side = short_side
-        self.shorter_clips = shorter_clips
+        self.clips = clips
+        self.views = views
+        self.cache = cache
+        self.cache_frames = cache_frames
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        item = self.items[index]
-        with VideoReader(item.path) as reader:
-            count = reader.num_frames
-            positions = self.positions(
-                count, min(self.frames, count) if self.shorter_clips else None
-            )
-            clip = reader.read(positions, short_side=self.short_side)
-        return self.transform(clip), item.label
+    def cached(self, item: VideoItem) -> CachedVideo:
+        assert self.cache is not None
+        entry = self.cache.load(item.path, mmap=True)
+        if entry is None:
+            entry = read_spread_frames(item.path, self.cache_frames, self.short_side)
+            self.cache.save(item.path, entry)
+        return entry
+
+    def load(self, item: VideoItem) -> torch.Tensor:
+        if self.cache is not None:
+            entry = self.cached(item)
+            positions = self.positions(len(entry.array), entry.fps_of_entry, self.clips)
+            frames = entry.array[positions.reshape(-1)]
+        else:
+            with VideoReader(item.path) as reader:
+                positions = self.positions(reader.num_frames, reader.fps, self.clips)
+                frames = reader.read(positions.reshape(-1), short_side=self.short_side)
+        clips = frames.reshape(*positions.shape, *frames.shape[1:])  # (K*T, ...) -> (K, T, ...)
+        if not self.views:
+            return self.transform(clips[0])  # (T, 3, S, S)
+        return to_views(clips, self.transform)  # (K*C, T, 3, S, S)
 
 
 class FeatureClipDataset(_SampledClips):
-    """Clips of cached frame features: (float tensor (T, F), label)."""
+    """Clips of cached frame features: (float (T, F), label)."""
 
     def __init__(
         self,
         items: Sequence[VideoItem],
-        cache: FeatureCache,
-        frames: int,
-        strategy: str = "segment",
+        cache: ArrayCache,
+        sampling: ClipSampling,
         train: bool = False,
     ) -> None:
-        super().__init__(items, frames, strategy, train)
+        super().__init__(items, sampling, train)
         self.cache = cache
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        item = self.items[index]
-        features = self.cache.load(item.path)  # (N, F) float16, N evenly spread frames
-        if features is None:
-            raise RuntimeError(f"{item.path}: no cached features; extract them first")
-        positions = self.positions(len(features))
-        return torch.from_numpy(features[positions].astype(np.float32)), item.label
+    def load(self, item: VideoItem) -> torch.Tensor:
+        entry = self.cache.load(item.path)  # (N, F) float16, N evenly spread frames
+        if entry is None:
+            raise VideoReadError(item.path, "no cached features (its extraction failed)")
+        positions = self.positions(len(entry.array), entry.fps_of_entry)[0]
+        return torch.from_numpy(entry.array[positions].astype(np.float32))

@@ -56,6 +56,20 @@ class VideoIndex:
             table[split] = {name: counter.get(name, 0) for name in self.classes}
         return table
 
+    def summary(self) -> dict[str, object]:
+        """Classes, videos per split and class, groups per split, and any group that leaks."""
+        groups = {split: len({i.group for i in self.items if i.split == split}) for split in SPLITS}
+        leaks = self.leaking_groups()
+        return {
+            "root": str(self.root),
+            "classes": list(self.classes),
+            "videos": {split: len(self.subset(split)) for split in SPLITS},
+            "counts": self.counts(),
+            "groups": groups,
+            "group_in_two_splits": bool(leaks),
+            "leaking_groups": leaks,
+        }
+
     def leaking_groups(self) -> list[str]:
         """Groups found in more than one split (should always be empty)."""
         splits_of: dict[str, set[str]] = defaultdict(set)
@@ -219,6 +233,19 @@ def split_by_groups(
     return [replace(item, split=assignment[item.group]) for item in items]
 
 
+def carve_validation(index: VideoIndex, val_fraction: float, seed: int) -> VideoIndex:
+    """Move ``val_fraction`` of the train videos, whole groups, to validation (if none yet)."""
+    if val_fraction <= 0 or index.subset("val"):
+        return index
+    carved = {
+        item.relpath: item
+        for item in split_by_groups(
+            index.subset("train"), {"val": val_fraction}, len(index.classes), seed
+        )
+    }
+    return replace(index, items=tuple(carved.get(i.relpath, i) for i in index.items))
+
+
 def make_split(
     index: VideoIndex,
     split_file: str | Path | None = None,
@@ -231,15 +258,7 @@ def make_split(
     A split file without ``val`` rows gets validation carved out of its train rows, group-aware.
     """
     if split_file is not None:
-        index = read_split_file(index, split_file)
-        if not index.subset("val") and val_fraction > 0:
-            train = index.subset("train")
-            carved = {
-                i.relpath: i
-                for i in split_by_groups(train, {"val": val_fraction}, len(index.classes), seed)
-            }
-            items = tuple(carved.get(i.relpath, i) for i in index.items)
-            index = replace(index, items=items)
+        index = carve_validation(read_split_file(index, split_file), val_fraction, seed)
     else:
         fractions = {"test": test_fraction, "val": val_fraction}
         items = tuple(split_by_groups(index.items, fractions, len(index.classes), seed))
@@ -249,11 +268,11 @@ def make_split(
             "no group ids found in the file names: each video is its own group. If clips share "
             "an actor or a scene, pass --group-regex so they stay in one split."
         )
-    _check_split(index)
+    check_split(index)
     return index
 
 
-def _check_split(index: VideoIndex) -> None:
+def check_split(index: VideoIndex) -> None:
     if not index.subset("train"):
         raise DatasetError(f"{index.root}: the split leaves no training videos")
     leaks = index.leaking_groups()

@@ -1,32 +1,24 @@
 """Clip transforms on torchvision.transforms.v2 video tensors.
 
 v2 draws a transform's random parameters once per call, so a clip (T, C, H, W) passed as one
-``tv_tensors.Video`` gets the same crop and flip on every frame. Mean, std and crop ratio come from
-the backbone's config (``models.backbones.FrameEncoder.data_config``), never from literals here.
+``tv_tensors.Video`` gets the same crop, rotation, flip and colour change on every frame, and a new
+draw on every call (every epoch). Mean, std and crop ratio come from the backbone's config
+(``models.backbones.FrameEncoder.input_spec``), never from literals here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as F
 
 ClipTransform = Callable[[np.ndarray], torch.Tensor]
-
-
-class _ClipPipeline:
-    """uint8 (T, H, W, 3) numpy clip -> float (T, 3, S, S) tensor; picklable for workers."""
-
-    def __init__(self, steps: list[v2.Transform]) -> None:
-        self.pipeline = v2.Compose(steps)
-
-    def __call__(self, clip: np.ndarray) -> torch.Tensor:
-        video = tv_tensors.Video(torch.from_numpy(clip).permute(0, 3, 1, 2))  # (T,H,W,3)->(T,3,H,W)
-        return self.pipeline(video).as_subclass(torch.Tensor)
 
 
 @dataclass(frozen=True)
@@ -44,24 +36,129 @@ class InputSpec:
         return round(self.size / self.crop_pct)
 
 
-def _normalise(mean: Sequence[float], std: Sequence[float]) -> list[v2.Transform]:
-    return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))]
+@dataclass(frozen=True)
+class Augment:
+    """Training augmentation; every draw is shared by all frames of a clip."""
+
+    crop_scale: float | None = 0.35  # random resized crop down to this area; None: centre crop
+    flip: bool = True  # horizontal; turn off for direction-sensitive classes
+    rotation: float = 0.0  # degrees, +-
+    translate: float = 0.0  # shift, as a fraction of the size, +-
+    zoom: float = 0.0  # scale change, +-
+    color_jitter: float = 0.0  # brightness, contrast and saturation strength
 
 
-def eval_transform(spec: InputSpec) -> ClipTransform:
-    """Resize the short side, centre-crop, normalise: uint8 (T, H, W, 3) -> float (T, 3, S, S)."""
-    return _ClipPipeline(
-        [
-            v2.Resize(spec.short_side, antialias=True),
-            v2.CenterCrop(spec.size),
-            *_normalise(spec.mean, spec.std),
-        ]
-    )
+AUGMENT_PRESETS: dict[str, Augment] = {
+    "none": Augment(crop_scale=None, flip=False),
+    "light": Augment(crop_scale=0.35, flip=True),
+    # the seeds' Keras ImageDataGenerator settings: zoom 0.1, rotation 8, shifts 0.2, flip
+    "seeds": Augment(crop_scale=None, flip=True, rotation=8, translate=0.2, zoom=0.1),
+    "strong": Augment(
+        crop_scale=0.25, flip=True, rotation=15, translate=0.1, zoom=0.2, color_jitter=0.4
+    ),
+}
 
 
-def train_transform(spec: InputSpec, flip: bool = True) -> ClipTransform:
-    """Random resized crop and horizontal flip, drawn once per clip, then normalise."""
-    steps: list[v2.Transform] = [v2.RandomResizedCrop(spec.size, scale=(0.35, 1.0), antialias=True)]
-    if flip:
+def resolve_augment(preset: str, **overrides: Any) -> Augment:
+    """A preset with individual settings overridden (``None`` keeps the preset's value)."""
+    try:
+        base = AUGMENT_PRESETS[preset]
+    except KeyError:
+        raise ValueError(
+            f"unknown augmentation preset {preset!r}; known: {', '.join(AUGMENT_PRESETS)}"
+        ) from None
+    known = {f.name for f in fields(Augment)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ValueError(f"unknown augmentation settings: {', '.join(sorted(unknown))}")
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+class _ClipPipeline:
+    """uint8 (T, H, W, 3) numpy clip -> float (T, 3, S, S) tensor; picklable for workers."""
+
+    def __init__(self, steps: list[v2.Transform]) -> None:
+        self.pipeline = v2.Compose(steps)
+
+    def __call__(self, clip: np.ndarray) -> torch.Tensor:
+        video = tv_tensors.Video(torch.from_numpy(np.ascontiguousarray(clip)).permute(0, 3, 1, 2))
+        return self.pipeline(video).as_subclass(torch.Tensor)  # (T,H,W,3) -> (T,3,S,S)
+
+
+class ThreeCrop(v2.Transform):
+    """Three size x size crops along the long side (start, centre, end): (T,C,H,W) -> (3,T,C,S,S).
+
+    The standard three-crop test of video recognition (after resizing the short side to size),
+    which sees the whole frame where a centre crop cuts the sides off.
+    """
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        height, width = video.shape[-2:]
+        crops = []
+        for fraction in (0.0, 0.5, 1.0):
+            top = (
+                round((height - self.size) * fraction)
+                if height > width
+                else (height - self.size) // 2
+            )
+            left = (
+                round((width - self.size) * fraction)
+                if width >= height
+                else (width - self.size) // 2
+            )
+            crops.append(F.crop(video, top, left, self.size, self.size))
+        return torch.stack([c.as_subclass(torch.Tensor) for c in crops])
+
+
+def _normalise(spec: InputSpec) -> list[v2.Transform]:
+    return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(spec.mean), list(spec.std))]
+
+
+def eval_transform(spec: InputSpec, crops: int = 1) -> ClipTransform:
+    """Resize the short side, centre-crop, normalise: uint8 (T, H, W, 3) -> float (T, 3, S, S).
+
+    ``crops=3`` gives three crops instead: (3, T, 3, S, S).
+    """
+    if crops == 1:
+        return _ClipPipeline(
+            [
+                v2.Resize(spec.short_side, antialias=True),
+                v2.CenterCrop(spec.size),
+                *_normalise(spec),
+            ]
+        )
+    if crops == 3:
+        return _ClipPipeline(
+            [v2.Resize(spec.size, antialias=True), *_normalise(spec), ThreeCrop(spec.size)]
+        )
+    raise ValueError(f"crops must be 1 or 3, got {crops}")
+
+
+def train_transform(spec: InputSpec, augment: Augment | None = None) -> ClipTransform:
+    """The training pipeline of ``augment`` (default: the ``light`` preset), then normalise."""
+    augment = augment or AUGMENT_PRESETS["light"]
+    steps: list[v2.Transform] = []
+    if augment.crop_scale is not None:
+        steps.append(
+            v2.RandomResizedCrop(spec.size, scale=(augment.crop_scale, 1.0), antialias=True)
+        )
+    else:
+        steps += [v2.Resize(spec.short_side, antialias=True), v2.CenterCrop(spec.size)]
+    if augment.rotation or augment.translate or augment.zoom:
+        steps.append(
+            v2.RandomAffine(
+                degrees=augment.rotation,
+                translate=(augment.translate, augment.translate) if augment.translate else None,
+                scale=(1 - augment.zoom, 1 + augment.zoom) if augment.zoom else None,
+            )
+        )
+    if augment.flip:
         steps.append(v2.RandomHorizontalFlip())
-    return _ClipPipeline([*steps, *_normalise(spec.mean, spec.std)])
+    if augment.color_jitter:
+        strength = augment.color_jitter
+        steps.append(v2.ColorJitter(strength, strength, strength, hue=min(strength / 4, 0.1)))
+    return _ClipPipeline([*steps, *_normalise(spec)])

@@ -5,7 +5,7 @@ Validation and test, one model or an ensemble, all go through ``classification_m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,8 +24,10 @@ def classification_metrics(
     labels: np.ndarray,
     classes: Sequence[str],
     topk: Sequence[int] = (1, 5),
+    categories: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Top-k accuracy, mean class accuracy, loss, per-class table and confusion matrix.
+    """Top-k accuracy, mean class accuracy, loss, per-class table and confusion matrix, and
+    per-category accuracy when a ``class -> category`` map is given.
 
     ``probabilities`` is (N, K) and sums to 1 per row; ``labels`` is (N,). A top-k with k at
     least the number of classes is 1.0 by definition and is reported as such.
@@ -66,6 +68,25 @@ def classification_metrics(
         }
         for i, name in enumerate(classes)
     }
+    if categories is not None:
+        correct = (probs.argmax(dim=1) == target).numpy()
+        result["per_category"] = _per_category(correct, target.numpy(), classes, categories)
     result["classes"] = list(classes)
     result["confusion_matrix"] = multiclass_confusion_matrix(probs, target, num_classes).tolist()
     return result
+
+
+def _per_category(
+    correct: np.ndarray, labels: np.ndarray, classes: Sequence[str], categories: Mapping[str, str]
+) -> dict[str, dict[str, float | int]]:
+    """Accuracy over the videos of each category (the seeds' per-action-type table)."""
+    names = np.array([categories[classes[label]] for label in labels])
+    table = {}
+    for category in sorted(set(categories[c] for c in classes)):
+        chosen = names == category
+        table[category] = {
+            "accuracy": float(correct[chosen].mean()) if chosen.any() else float("nan"),
+            "num_videos": int(chosen.sum()),
+            "num_classes": sum(1 for c in classes if categories[c] == category),
+        }
+    return table

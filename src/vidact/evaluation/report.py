@@ -1,8 +1,10 @@
 """``evaluate(...)``: score a checkpoint on a split and write the report (contract 3).
 
-DIR/metrics.json         top-k, mean class accuracy, loss, per-class table, confusion matrix
+DIR/metrics.json         top-k, mean class accuracy, loss, per-class and per-category tables,
+                         confusion matrix, and any video that could not be read
 DIR/predictions.csv      one row per video: path, label, predicted, probability, correct
 DIR/confusion_matrix.png rows = true class
+DIR/per_class.png, DIR/per_category.png
 
 Every video of the split is scored exactly once, in path order: no batch is dropped, nothing is
 shuffled. Labels are matched to the checkpoint's classes by name, not by folder order.
@@ -21,46 +23,39 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from vidact.config import DataConfig
+from vidact.data.categories import categories_for
 from vidact.data.datamodule import default_workers
-from vidact.data.datasets import ClipDataset
-from vidact.data.index import (
-    DEFAULT_EXTENSIONS,
-    DatasetError,
-    VideoItem,
-    read_split_file,
-    scan_folder,
-)
+from vidact.data.datasets import ClipDataset, collate_skipping
+from vidact.data.index import DatasetError, VideoItem, scan_folder
+from vidact.data.sources import build_index
 from vidact.evaluation.metrics import classification_metrics
 from vidact.inference.predictor import Predictor
-from vidact.plots import plot_confusion_matrix
+from vidact.plots import plot_accuracy_bars, plot_confusion_matrix
 
 log = logging.getLogger(__name__)
 
 
 def split_items(
-    root: str | Path,
-    classes: tuple[str, ...],
-    split_file: str | Path | None = None,
-    split: str = "test",
-    extensions: tuple[str, ...] = DEFAULT_EXTENSIONS,
+    data: DataConfig, classes: tuple[str, ...], split: str = "test", seed: int = 0
 ) -> list[VideoItem]:
-    """The videos of ``split`` (all videos without a split file), labelled by ``classes``."""
-    index = scan_folder(root, extensions)
-    if split_file is not None:
-        index = read_split_file(index, split_file)
+    """The videos of ``split``, labelled by ``classes`` (every video of a plain folder dataset
+    when there is no split file)."""
+    if data.dataset == "folder" and data.split_file is None:
+        index = scan_folder(data.root, data.extensions, data.group_regex)
+        chosen = list(index.items)
+    else:
+        index = build_index(data, seed)
+        chosen = index.subset(split)
     unknown = sorted(set(index.classes) - set(classes))
     if unknown:
         raise DatasetError(
-            f"{index.root}: class folder(s) the model does not know: {', '.join(unknown[:10])}"
+            f"{index.root}: class(es) the model does not know: {', '.join(unknown[:10])}"
         )
+    if not chosen:
+        raise DatasetError(f"{index.root}: no videos in split {split!r}")
     label_of = {name: i for i, name in enumerate(classes)}
-    items = [
-        replace(item, label=label_of[index.classes[item.label]])
-        for item in index.items
-        if split_file is None or item.split == split
-    ]
-    if not items:
-        raise DatasetError(f"{index.root}: no videos in split {split!r} of {split_file}")
+    items = [replace(item, label=label_of[index.classes[item.label]]) for item in chosen]
     return sorted(items, key=lambda item: item.relpath)
 
 
@@ -70,11 +65,19 @@ def evaluate(
     out: str | Path | None = None,
     batch_size: int = 8,
     workers: int | None = None,
+    categories: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Score every item once; write the report to ``out`` when given; return the metrics."""
-    info = predictor.info
+    """Score every item once; write the report to ``out`` when given; return the metrics.
+
+    A video that cannot be read is reported under ``unreadable`` and left out of the figures.
+    """
     dataset = ClipDataset(
-        items, info.frames, predictor.transform, info.input.short_side, info.strategy
+        items,
+        predictor.info.sampling,
+        predictor.transform,
+        predictor.short_side,
+        clips=predictor.clips,
+        views=True,
     )
     loader = DataLoader(
         dataset,
@@ -82,14 +85,33 @@ def evaluate(
         shuffle=False,
         num_workers=default_workers() if workers is None else workers,
         pin_memory=predictor.device.type == "cuda",
+        collate_fn=collate_skipping,
     )
-    scores = [predictor.probabilities(clips) for clips, _ in loader]
+    scores, unreadable = [], set()
+    for views, _, failed in loader:
+        unreadable.update(failed)
+        if views is not None:
+            scores.append(predictor.probabilities(views))
+    scored = [item for item in items if str(item.path) not in unreadable]
+    if not scored:
+        raise DatasetError(f"none of the {len(items)} videos could be read")
     probabilities = torch.cat(scores).double().numpy()
-    labels = np.array([item.label for item in items])
-    metrics = classification_metrics(probabilities, labels, predictor.classes)
-    metrics["clips_per_video"] = 1
+    labels = np.array([item.label for item in scored])
+    category_map = categories_for(predictor.classes, categories)
+    metrics = classification_metrics(
+        probabilities, labels, predictor.classes, categories=category_map
+    )
+    metrics["clips_per_video"] = predictor.clips
+    metrics["crops_per_clip"] = predictor.crops
+    metrics["unreadable"] = sorted(unreadable)
+    if unreadable:
+        log.warning(
+            "%d video(s) could not be read and are left out: %s",
+            len(unreadable),
+            ", ".join(sorted(unreadable)[:5]),
+        )
     if out is not None:
-        write_report(Path(out), metrics, items, probabilities, predictor.classes)
+        write_report(Path(out), metrics, scored, probabilities, predictor.classes)
     return metrics
 
 
@@ -119,4 +141,15 @@ def write_report(
     plot_confusion_matrix(
         np.array(metrics["confusion_matrix"]), classes, out / "confusion_matrix.png"
     )
+    per_class = {
+        name: row["accuracy"] for name, row in metrics["per_class"].items() if row["support"]
+    }
+    plot_accuracy_bars(per_class, out / "per_class.png", "accuracy per class")
+    if "per_category" in metrics:
+        per_category = {
+            name: row["accuracy"]
+            for name, row in metrics["per_category"].items()
+            if row["num_videos"]
+        }
+        plot_accuracy_bars(per_category, out / "per_category.png", "accuracy per category")
     log.info("report written to %s", out)

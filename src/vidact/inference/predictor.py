@@ -7,11 +7,11 @@ from typing import Any
 
 import torch
 
+from vidact.data.datasets import evaluation_positions, to_views
 from vidact.data.transforms import eval_transform
 from vidact.io.reader import VideoReader
 from vidact.models.checkpoint import CheckpointInfo, load_classifier
 from vidact.models.classifier import ClipClassifier
-from vidact.sampling import sample_indices
 
 
 def default_device() -> torch.device:
@@ -19,34 +19,61 @@ def default_device() -> torch.device:
 
 
 class Predictor:
-    """Loads a checkpoint once; ``predict(video)`` gives the top-k labels (contract 4)."""
+    """Loads a checkpoint once; ``predict(video)`` gives the top-k labels (contract 4).
 
-    def __init__(self, model: ClipClassifier, info: CheckpointInfo, device: torch.device) -> None:
+    ``clips`` evaluation clips per video and ``crops`` (1 or 3) spatial crops per clip are scored
+    and their probabilities averaged.
+    """
+
+    def __init__(
+        self,
+        model: ClipClassifier,
+        info: CheckpointInfo,
+        device: torch.device,
+        clips: int = 1,
+        crops: int = 1,
+    ) -> None:
+        if clips < 1:
+            raise ValueError(f"clips must be at least 1, got {clips}")
         self.model = model.eval()
         self.info = info
         self.device = device
-        self.transform = eval_transform(info.input)
+        self.clips = clips
+        self.crops = crops
+        self.transform = eval_transform(info.input, crops)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | None = None) -> Predictor:
+    def from_checkpoint(
+        cls, path: str | Path, device: str | None = None, clips: int = 1, crops: int = 1
+    ) -> Predictor:
         target = torch.device(device) if device else default_device()
         model, info = load_classifier(path, target)
-        return cls(model, info, target)
+        return cls(model, info, target, clips, crops)
 
     @property
     def classes(self) -> tuple[str, ...]:
         return self.info.classes
 
     @torch.inference_mode()
-    def probabilities(self, clips: torch.Tensor) -> torch.Tensor:
-        """(B, T, 3, H, W) normalised clips -> (B, K) class probabilities, on the CPU."""
-        logits = self.model(clips.to(self.device, non_blocking=True))
-        return logits.float().softmax(dim=-1).cpu()
+    def probabilities(self, views: torch.Tensor) -> torch.Tensor:
+        """(B, V, T, 3, S, S) normalised views of B videos -> (B, K) averaged probabilities."""
+        batch, count = views.shape[:2]
+        logits = self.model(views.flatten(0, 1).to(self.device, non_blocking=True))
+        probabilities = logits.float().softmax(dim=-1).cpu()  # (B*V, K)
+        return probabilities.view(batch, count, -1).mean(dim=1)  # (B, V, K) -> (B, K)
 
-    def load_clip(self, reader: VideoReader) -> torch.Tensor:
-        """The evaluation clip of an open video: (T, 3, S, S), as in training's validation."""
-        positions = sample_indices(reader.num_frames, self.info.frames, self.info.strategy)
-        return self.transform(reader.read(positions, short_side=self.info.input.short_side))
+    def load_views(self, reader: VideoReader) -> torch.Tensor:
+        """The evaluation views of an open video: (clips * crops, T, 3, S, S)."""
+        positions = evaluation_positions(
+            self.info.sampling, reader.num_frames, reader.fps, self.clips
+        )
+        frames = reader.read(positions.reshape(-1), short_side=self.short_side)
+        return to_views(frames.reshape(*positions.shape, *frames.shape[1:]), self.transform)
+
+    @property
+    def short_side(self) -> int:
+        """Decode size: the crop size itself for three crops, which must see the whole frame."""
+        return self.info.input.size if self.crops == 3 else self.info.input.short_side
 
     def top_k(self, probabilities: torch.Tensor, k: int) -> list[dict[str, Any]]:
         values, indices = probabilities.topk(min(k, len(self.classes)))
@@ -58,6 +85,6 @@ class Predictor:
     def predict(self, video: str | Path, topk: int = 5) -> dict[str, Any]:
         """Classify a whole video: ``{"video", "top_k", "timeline"}``."""
         with VideoReader(video) as reader:
-            clip = self.load_clip(reader)
-        probabilities = self.probabilities(clip[None])[0]
+            views = self.load_views(reader)
+        probabilities = self.probabilities(views[None])[0]
         return {"video": str(video), "top_k": self.top_k(probabilities, topk), "timeline": []}

@@ -111,8 +111,9 @@ class VideoReader:
                 raise VideoReadError(self.path, "the video stream holds no frames")
             header = self._stream.frames
             if header and header != self._index.count:
-                log.debug("%s: header says %d frames, stream has %d", self.path, header,
-                          self._index.count)
+                log.debug(
+                    "%s: header says %d frames, stream has %d", self.path, header, self._index.count
+                )
         return self._index
 
     def _scan(self) -> _PacketIndex:
@@ -180,6 +181,18 @@ class VideoReader:
     def read_all(self, short_side: int | None = None) -> np.ndarray:
         """Decode every frame: (N, H, W, 3) uint8."""
         return self.read(range(self.num_frames), short_side=short_side)
+
+    def verify(self) -> int:
+        """Decode every frame without converting it; raise VideoReadError unless all decode."""
+        try:
+            decoded = sum(1 for _ in self._decode_sequential(list(range(self.num_frames))))
+        except av.FFmpegError as err:
+            raise VideoReadError(self.path, f"decoding failed ({err})") from err
+        if decoded != self.num_frames:
+            raise VideoReadError(
+                self.path, f"only {decoded} of {self.num_frames} frames could be decoded"
+            )
+        return decoded
 
     def _decode(self, wanted: list[int]) -> Iterator[tuple[int, av.VideoFrame]]:
         """Yield (position, frame) for the wanted positions, seeking where that is cheaper."""

@@ -2,7 +2,8 @@
 
 Lightning writes the file; ``vidact`` metadata inside it holds everything needed to rebuild and use
 the model: class names in label order, model settings, where the backbone's weights came from,
-frames per clip, sampling, input size and normalisation, and the vidact version.
+the clip sampling (frames per clip, strategy, interval), input size and normalisation, and the
+vidact version.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from vidact import __version__
 from vidact.config import ModelConfig, from_mapping
 from vidact.data.transforms import InputSpec
 from vidact.models.classifier import ClipClassifier
+from vidact.sampling import ClipSampling
 
 METADATA_KEY = "vidact"
 
@@ -26,8 +28,7 @@ class CheckpointInfo:
     classes: tuple[str, ...]
     model: ModelConfig
     weight_source: str
-    frames: int
-    strategy: str
+    sampling: ClipSampling
     input: InputSpec
     version: str = __version__
 
@@ -45,8 +46,7 @@ class CheckpointInfo:
             classes=tuple(raw["classes"]),
             model=from_mapping(ModelConfig, raw["model"]),
             weight_source=raw["weight_source"],
-            frames=int(raw["frames"]),
-            strategy=raw["strategy"],
+            sampling=from_mapping(ClipSampling, raw["sampling"]),
             input=InputSpec(
                 spec["size"], tuple(spec["mean"]), tuple(spec["std"]), spec["crop_pct"]
             ),

@@ -1,8 +1,8 @@
 """The frozen-backbone fast path: encode every video's frames once, train heads on the cache.
 
 With a frozen backbone the frame features never change, so computing them again each epoch (and
-again for each head compared) is waste. Features of up to ``max_frames`` evenly spread frames per
-video are stored as float16 (N, F) arrays; clips are then sampled from them.
+again for each head compared) is waste. Features of up to ``most`` evenly spread frames per video
+are stored as float16 (N, F) arrays; clips are then sampled from them.
 """
 
 from __future__ import annotations
@@ -13,60 +13,81 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
-from vidact.data.cache import FeatureCache
-from vidact.data.datasets import ClipDataset
+from vidact.data.cache import ArrayCache, CachedVideo
+from vidact.data.datasets import read_spread_frames
 from vidact.data.index import VideoItem
 from vidact.data.transforms import InputSpec, eval_transform
+from vidact.io.reader import VideoReadError
 from vidact.models.backbones import FrameEncoder
 
 log = logging.getLogger(__name__)
 
 
 def feature_cache_for(
-    root: str | Path, encoder_name: str, weight_source: str, spec: InputSpec, max_frames: int
-) -> FeatureCache:
+    root: str | Path, encoder_name: str, weight_source: str, spec: InputSpec, most: int
+) -> ArrayCache:
     """The cache namespace of one encoder and input setting."""
-    return FeatureCache(
-        root,
-        {
-            "kind": "frame-features",
-            "backbone": encoder_name,
-            "weights": weight_source,
-            "size": spec.size,
-            "short_side": spec.short_side,
-            "mean": list(spec.mean),
-            "std": list(spec.std),
-            "max_frames": max_frames,
-        },
-    )
+    settings = {
+        "backbone": encoder_name,
+        "weights": weight_source,
+        "size": spec.size,
+        "short_side": spec.short_side,
+        "mean": list(spec.mean),
+        "std": list(spec.std),
+        "max_frames": most,
+    }
+    return ArrayCache(root, "features", settings)
+
+
+class _SpreadFrames(Dataset):
+    """Evaluation-transformed spread frames of each video, or (None, path) when unreadable."""
+
+    def __init__(self, items: Sequence[VideoItem], spec: InputSpec, most: int) -> None:
+        self.items, self.spec, self.most = list(items), spec, most
+        self.transform = eval_transform(spec)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[tuple[int, float] | None, torch.Tensor | str]:
+        """((video frames, fps), frames (N, 3, S, S)), or (None, path) when unreadable."""
+        item = self.items[index]
+        try:
+            entry = read_spread_frames(item.path, self.most, self.spec.short_side)
+        except VideoReadError as err:
+            log.warning("skipping %s", err)
+            return None, str(item.path)
+        return (entry.num_frames, entry.fps), self.transform(entry.array)
 
 
 @torch.inference_mode()
 def extract_features(
     encoder: FrameEncoder,
     items: Sequence[VideoItem],
-    cache: FeatureCache,
+    cache: ArrayCache,
     spec: InputSpec,
-    max_frames: int,
+    most: int,
     workers: int = 0,
     chunk: int = 64,
     device: torch.device | str = "cpu",
-) -> int:
-    """Encode the videos not yet in ``cache``; returns how many were encoded."""
+) -> list[str]:
+    """Encode the videos not yet in ``cache``; returns the paths of those that were unreadable."""
     todo = [item for item in items if not cache.contains(item.path)]
     if not todo:
-        return 0
+        return []
     log.info("encoding the frames of %d video(s) (cached features are reused later)", len(todo))
-    dataset = ClipDataset(
-        todo, max_frames, eval_transform(spec), spec.short_side, "segment", shorter_clips=True
-    )
-    loader = DataLoader(dataset, batch_size=None, num_workers=workers)
+    loader = DataLoader(_SpreadFrames(todo, spec, most), batch_size=None, num_workers=workers)
     was_training = encoder.training
     encoder.eval().to(device)
-    for item, (frames, _) in zip(todo, loader, strict=True):
+    failed = []
+    for item, (facts, frames) in zip(todo, loader, strict=True):
+        if facts is None:
+            failed.append(frames)
+            continue
         parts = [encoder(part.to(device)).float().cpu() for part in frames.split(chunk)]
-        cache.save(item.path, torch.cat(parts).numpy().astype(np.float16))  # (N, F)
+        features = torch.cat(parts).numpy().astype(np.float16)  # (N, F)
+        cache.save(item.path, CachedVideo(features, int(facts[0]), float(facts[1])))
     encoder.train(was_training)
-    return len(todo)
+    return failed

@@ -15,6 +15,8 @@ from vidact.models.backbones import weight_source
 from vidact.models.checkpoint import METADATA_KEY, CheckpointInfo
 from vidact.models.classifier import ClipClassifier, uses_pretrained
 
+Batch = tuple[torch.Tensor | None, torch.Tensor | None, list[str]]
+
 
 class ClipClassifierModule(L.LightningModule):
     """Trains a ClipClassifier on pixel clips (B, T, 3, H, W) or cached features (B, T, F)."""
@@ -31,6 +33,8 @@ class ClipClassifierModule(L.LightningModule):
             metrics[f"{split}_loss"] = MeanMetric()
             metrics[f"{split}_acc"] = MulticlassAccuracy(len(classes), average="micro")
         self.metrics = nn.ModuleDict(metrics)
+        # unreadable videos seen, per split; a callback reports them and enforces the limit
+        self.unreadable: dict[str, set[str]] = {"train": set(), "val": set()}
 
     def info(self) -> CheckpointInfo:
         model = self.config.model
@@ -38,8 +42,7 @@ class ClipClassifierModule(L.LightningModule):
             classes=self.classes,
             model=model,
             weight_source=weight_source(model.backbone, uses_pretrained(model), model.weights),
-            frames=self.config.data.frames,
-            strategy=self.config.data.strategy,
+            sampling=self.config.data.sampling(),
             input=self.spec,
         )
 
@@ -48,20 +51,21 @@ class ClipClassifierModule(L.LightningModule):
             return self.model.classify_features(batch)
         return self.model(batch)  # (B, T, 3, H, W) pixels
 
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], split: str) -> torch.Tensor:
-        inputs, labels = batch
+    def _step(self, batch: Batch, split: str) -> torch.Tensor | None:
+        inputs, labels, unreadable = batch
+        self.unreadable[split].update(unreadable)
+        if inputs is None:  # every video of the batch was unreadable
+            return None
         logits = self(inputs)
         loss = self.loss(logits, labels)
         self.metrics[f"{split}_loss"].update(loss.detach(), weight=len(labels))
         self.metrics[f"{split}_acc"].update(logits.detach(), labels)
         return loss
 
-    def training_step(
-        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
-    ) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
         return self._step(batch, "train")
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._step(batch, "val")
 
     def on_train_epoch_start(self) -> None:

@@ -24,8 +24,11 @@ import yaml
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 from vidact.config import TrainConfig, default_cache_dir
+from vidact.data.cache import ArrayCache
 from vidact.data.datamodule import VideoDataModule, default_workers
-from vidact.data.index import make_split, scan_folder
+from vidact.data.index import DatasetError, VideoIndex
+from vidact.data.sources import build_index
+from vidact.data.transforms import resolve_augment
 from vidact.models.classifier import config_frozen
 from vidact.plots import plot_curves
 from vidact.training.features import extract_features, feature_cache_for
@@ -90,6 +93,43 @@ def _prepare_run_dir(config: TrainConfig) -> Path:
     return run_dir
 
 
+class TooManyUnreadableVideos(DatasetError):
+    """More of the dataset failed to decode than ``--max-bad-fraction`` allows."""
+
+
+class UnreadableVideos(Callback):
+    """Reports unreadable videos at the end of each epoch; stops training past the limit.
+
+    A few damaged files in a large dataset should not cost a run; many mean something is wrong
+    (a wrong folder, a missing codec), and training on what is left would mislead.
+    """
+
+    def __init__(self, max_fraction: float, index: VideoIndex) -> None:
+        self.max_fraction = max_fraction
+        self.total = len(index.subset("train")) + len(index.subset("val"))
+        self.seen: set[str] = set()
+        self._reported = 0
+
+    def add(self, paths: list[str]) -> None:
+        self.seen.update(paths)
+
+    def check(self) -> None:
+        if len(self.seen) > self._reported:
+            shown = ", ".join(sorted(self.seen)[:10])
+            log.warning("%d unreadable video(s) skipped so far: %s", len(self.seen), shown)
+            self._reported = len(self.seen)
+        if self.total and len(self.seen) / self.total > self.max_fraction:
+            raise TooManyUnreadableVideos(
+                f"{len(self.seen)} of {self.total} videos are unreadable (limit "
+                f"{self.max_fraction:.0%}, --max-bad-fraction): {', '.join(sorted(self.seen))}"
+            )
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        for paths in pl_module.unreadable.values():
+            self.add(sorted(paths))
+        self.check()
+
+
 def _parse_devices(devices: str) -> int | str:
     return int(devices) if devices.isdigit() else devices
 
@@ -98,13 +138,8 @@ def train(config: TrainConfig) -> TrainResult:
     """Train a clip classifier as ``config`` says and write the run directory."""
     started = time.perf_counter()
     data = config.data
-    index = make_split(
-        scan_folder(data.root, data.extensions, data.group_regex),
-        data.split_file,
-        data.val_fraction,
-        data.test_fraction,
-        config.seed,
-    )
+    augment = resolve_augment(data.augment, **data.augmentation())  # fail early on bad flags
+    index = build_index(data, config.seed)
     if not index.subset("val"):
         raise ValueError("the split has no validation videos: set --val-fraction above 0")
     run_dir = _prepare_run_dir(config)
@@ -115,28 +150,43 @@ def train(config: TrainConfig) -> TrainResult:
     module = ClipClassifierModule(config, index.classes)
     spec = module.spec
 
-    cache = None
+    monitor = UnreadableVideos(data.max_bad_fraction, index)
+    feature_cache = clip_cache = None
     if config.feature_cache and config_frozen(config.model):
-        info = module.info()
-        cache = feature_cache_for(
+        feature_cache = feature_cache_for(
             config.cache_dir or default_cache_dir(),
             config.model.backbone,
-            info.weight_source,
+            module.info().weight_source,
             spec,
             config.max_cached_frames,
         )
-        encoded = extract_features(
+        failed = extract_features(
             module.model.encoder,
             index.subset("train") + index.subset("val"),
-            cache,
+            feature_cache,
             spec,
             config.max_cached_frames,
             workers=default_workers() if data.workers is None else data.workers,
         )
-        log.info("feature cache %s: %d video(s) encoded now", cache.dir, encoded)
+        monitor.add(failed)  # checked against the limit before the first epoch
+        monitor.check()
+    elif config.cache_dir is not None:
+        clip_cache = ArrayCache(
+            config.cache_dir,
+            "clips",
+            {"short_side": spec.short_side, "max_frames": config.max_cached_frames},
+        )
 
     datamodule = VideoDataModule(
-        index, spec, data.frames, data.strategy, data.batch_size, data.workers, data.augment, cache
+        index,
+        spec,
+        data.sampling(),
+        data.batch_size,
+        data.workers,
+        augment,
+        feature_cache,
+        clip_cache,
+        config.max_cached_frames,
     )
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints",
@@ -153,7 +203,12 @@ def train(config: TrainConfig) -> TrainResult:
         accelerator=config.accelerator,
         devices=_parse_devices(config.devices),
         logger=False,
-        callbacks=[checkpoint, EarlyStopping("val_loss", patience=config.patience), recorder],
+        callbacks=[
+            checkpoint,
+            EarlyStopping("val_loss", patience=config.patience),
+            recorder,
+            monitor,
+        ],
         enable_progress_bar=config.progress,
         enable_model_summary=False,
         num_sanity_val_steps=0,
@@ -175,7 +230,9 @@ def train(config: TrainConfig) -> TrainResult:
         "wall_seconds": round(time.perf_counter() - started, 2),
         "parameters": parameters,
         "trainable_parameters": trainable,
-        "feature_cache": str(cache.dir) if cache else None,
+        "feature_cache": str(feature_cache.dir) if feature_cache else None,
+        "clip_cache": str(clip_cache.dir) if clip_cache else None,
+        "unreadable_videos": sorted(monitor.seen),
         "classes": list(index.classes),
         "num_videos": {split: len(index.subset(split)) for split in ("train", "val", "test")},
     }
