@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import vidact.data.datasets as datasets
+from vidact.data.cache import ArrayCache, CachedVideo, cache_summary, clear_cache
+from vidact.data.datasets import ClipDataset, FeatureClipDataset, collate_skipping
+from vidact.data.index import VideoItem
+from vidact.data.transforms import InputSpec, eval_transform
+from vidact.sampling import ClipSampling
+
+SPEC = InputSpec(32, (0.5,) * 3, (0.5,) * 3, 1.0)
+
+
+def _items(make_video, count: int = 3) -> list[VideoItem]:
+    return [
+        VideoItem(make_video(f"v{i}.mp4", frames=20), f"v{i}.mp4", i % 2, f"g{i}")
+        for i in range(count)
+    ]
+
+
+def test_entries_are_keyed_by_file_identity_and_settings(tmp_path: Path, make_video) -> None:
+    video = make_video("a.mp4")
+    cache = ArrayCache(tmp_path / "c", "clips", {"short_side": 32})
+    assert cache.load(video) is None
+    cache.save(video, CachedVideo(np.ones((4, 2, 2, 3), np.uint8), num_frames=12, fps=10.0))
+    entry = cache.load(video)
+    assert entry is not None and entry.array.shape == (4, 2, 2, 3)
+    assert entry.fps_of_entry == pytest.approx(10.0 * 4 / 12)
+    assert ArrayCache(tmp_path / "c", "clips", {"short_side": 64}).load(video) is None
+    video.write_bytes(video.read_bytes() + b"\0")  # the file changed: its entry no longer applies
+    assert cache.load(video) is None
+
+
+def test_damaged_entry_is_detected_and_removed(tmp_path: Path, make_video) -> None:
+    video = make_video("a.mp4")
+    cache = ArrayCache(tmp_path, "features", {"x": 1})
+    cache.save(video, CachedVideo(np.zeros((5, 8), np.float16), 5, 10.0))
+    entry_file = next(cache.dir.glob("*.npy"))
+    entry_file.write_bytes(entry_file.read_bytes()[:40])  # truncated on disk
+    assert cache.load(video) is None
+    assert not entry_file.exists()
+
+
+def test_second_epoch_decodes_nothing(tmp_path: Path, make_video, monkeypatch) -> None:
+    items = _items(make_video)
+    cache = ArrayCache(tmp_path, "clips", {"short_side": 32})
+    dataset = ClipDataset(items, ClipSampling(frames=4), eval_transform(SPEC), 32, cache=cache)
+    first = [dataset[i][0] for i in range(len(items))]
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded a video although it is cached")
+
+    monkeypatch.setattr(datasets, "VideoReader", no_decoding)
+    second = [dataset[i][0] for i in range(len(items))]
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_cached_and_decoded_clips_agree(tmp_path: Path, make_video) -> None:
+    items = _items(make_video, 2)
+    sampling = ClipSampling(frames=5)
+    plain = ClipDataset(items, sampling, eval_transform(SPEC), 32)
+    cached = ClipDataset(
+        items, sampling, eval_transform(SPEC), 32, cache=ArrayCache(tmp_path, "clips", {"s": 32})
+    )
+    for i in range(2):
+        assert torch.allclose(plain[i][0], cached[i][0], atol=1e-6)
+
+
+def test_views_for_several_clips_and_crops(make_video) -> None:
+    items = _items(make_video, 1)
+    dataset = ClipDataset(
+        items, ClipSampling(frames=4), eval_transform(SPEC, crops=3), 32, clips=2, views=True
+    )
+    views, label = dataset[0]
+    assert views.shape == (6, 4, 3, 32, 32) and label == 0
+
+
+def test_unreadable_items_are_skipped_by_the_collate(tmp_path: Path, make_video) -> None:
+    items = _items(make_video, 2)
+    broken = tmp_path / "broken.mp4"
+    broken.write_text("no video")
+    items.append(VideoItem(broken, "broken.mp4", 1, "gb"))
+    dataset = ClipDataset(items, ClipSampling(frames=3), eval_transform(SPEC), 32)
+    inputs, labels, failed = collate_skipping([dataset[i] for i in range(3)])
+    assert inputs.shape == (2, 3, 3, 32, 32) and labels.tolist() == [0, 1]
+    assert failed == [str(broken)]
+    assert collate_skipping([dataset[2]]) == (None, None, [str(broken)])
+
+
+def test_feature_dataset_samples_from_the_cache(tmp_path: Path, make_video) -> None:
+    items = _items(make_video, 1)
+    cache = ArrayCache(tmp_path, "features", {"b": "x"})
+    features = np.arange(20 * 4, dtype=np.float16).reshape(20, 4)
+    cache.save(items[0].path, CachedVideo(features, 20, 10.0))
+    clip, label = FeatureClipDataset(items, cache, ClipSampling(frames=4))[0]
+    assert label == 0
+    assert clip.dtype == torch.float32 and clip.shape == (4, 4)
+    assert clip[:, 0].tolist() == [8.0, 28.0, 48.0, 68.0]  # rows 2, 7, 12, 17: segment middles
+
+
+def test_summary_and_clear(tmp_path: Path, make_video) -> None:
+    video = make_video("a.mp4")
+    ArrayCache(tmp_path, "clips", {"k": 1}).save(video, CachedVideo(np.ones((2, 2)), 2, 1.0))
+    ArrayCache(tmp_path, "features", {"k": 2}).save(video, CachedVideo(np.ones((2, 2)), 2, 1.0))
+    summary = cache_summary(tmp_path)
+    assert [s["entries"] for s in summary["kinds"]["clips"]] == [1]
+    assert summary["kinds"]["features"][0]["settings"] == {"k": 2}
+    assert clear_cache(tmp_path, "clips") > 0
+    assert cache_summary(tmp_path)["kinds"]["clips"] == []
+    assert cache_summary(tmp_path)["kinds"]["features"]
+    with pytest.raises(ValueError, match="unknown cache kind"):
+        clear_cache(tmp_path, "frames")
