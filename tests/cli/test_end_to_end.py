@@ -371,3 +371,119 @@ def test_training_stops_when_too_many_videos_are_unreadable(
     assert result.exit_code == 2, result.output
     assert str(broken) in result.output and "--max-bad-fraction" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_evaluate_with_clips_crops_and_categories(
+    trained_run: Path, synthetic_dataset, tmp_path: Path
+) -> None:
+    categories = tmp_path / "categories.csv"
+    categories.write_text(
+        "class,category\n"
+        + "".join(
+            f"{name},{'light' if name in ('brightening', 'darkening') else 'shape'}\n"
+            for name in synthetic_dataset.classes
+        )
+    )
+    output = invoke(
+        "evaluate",
+        trained_run / "checkpoints" / "best.ckpt",
+        "--data",
+        synthetic_dataset.root,
+        "--split-file",
+        synthetic_dataset.root / "split.csv",
+        "--clips",
+        "2",
+        "--crops",
+        "3",
+        "--categories",
+        categories,
+        "--out",
+        tmp_path / "eval",
+        "--workers",
+        "0",
+    )
+    assert "x 6 views" in output and "[light]" in output
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert (metrics["clips_per_video"], metrics["crops_per_clip"]) == (2, 3)
+    assert set(metrics["per_category"]) == {"light", "shape"}
+    assert metrics["per_category"]["light"]["num_classes"] == 2
+    for plot in ("per_class.png", "per_category.png", "confusion_matrix.png"):
+        assert (tmp_path / "eval" / plot).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_dataset_info_and_check(synthetic_dataset, tmp_path: Path) -> None:
+    output = invoke(
+        "dataset",
+        "info",
+        "--data",
+        synthetic_dataset.root,
+        "--split-file",
+        synthetic_dataset.root / "split.csv",
+    )
+    info = json.loads(output[output.index("{") :])
+    assert info["classes"] == list(synthetic_dataset.classes)
+    assert sum(info["videos"].values()) == len(synthetic_dataset.items)
+    assert info["group_in_two_splits"] is False and info["leaking_groups"] == []
+    output = invoke("dataset", "check", "--data", synthetic_dataset.root, "--workers", "0")
+    assert (
+        f"{len(synthetic_dataset.items)} of {len(synthetic_dataset.items)} videos decode" in output
+    )
+
+
+@pytest.mark.slow
+def test_dataset_check_lists_unreadable_videos(dataset_with_a_broken_video) -> None:
+    index, broken = dataset_with_a_broken_video
+    result = runner.invoke(app, ["dataset", "check", "--data", str(index.root), "--workers", "1"])
+    assert result.exit_code == 1
+    assert f"unreadable: {broken}" in result.output
+    assert f"{len(index.items) - 1} of {len(index.items)} videos decode" in result.output
+
+
+@pytest.mark.slow
+def test_clip_cache_training_and_cache_commands(synthetic_dataset, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    invoke(
+        "train",
+        "--data",
+        synthetic_dataset.root,
+        "--split-file",
+        synthetic_dataset.root / "split.csv",
+        "--backbone",
+        "test_efficientnet",
+        "--no-pretrained",
+        "--head",
+        "lstm",
+        "--frames",
+        "3",
+        "--size",
+        "32",
+        "--epochs",
+        "2",
+        "--augment",
+        "seeds",
+        "--no-flip",
+        "--strategy",
+        "dense",
+        "--interval",
+        "2",
+        "--workers",
+        "0",
+        "--no-progress",
+        "--cache-dir",
+        cache,
+        "--out",
+        tmp_path / "run",
+    )
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["clip_cache"] and summary["feature_cache"] is None
+    info = json.loads(invoke("cache", "info", "--cache-dir", cache))
+    clips = info["kinds"]["clips"]
+    assert len(clips) == 1 and clips[0]["entries"] == len(synthetic_dataset.subset("train")) + len(
+        synthetic_dataset.subset("val")
+    )
+    assert "freed" in invoke("cache", "clear", "--cache-dir", cache, "--kind", "clips")
+    assert json.loads(invoke("cache", "info", "--cache-dir", cache))["kinds"]["clips"] == []
+    config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert config["data"]["augment"] == "seeds" and config["data"]["flip"] is False
