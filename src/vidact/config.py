@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from vidact.sampling import ClipSampling
 
 
@@ -57,9 +59,13 @@ class ModelConfig:
     weights: str | None = None  # a local state dict for backbones without offline weights
     head: str = "lstm"
     head_args: dict[str, Any] = field(default_factory=dict)  # e.g. {"hidden_size": 512}
+    pool: str | None = None  # backbone global pooling, avg | max; None: the backbone's own
     mlp: tuple[int, ...] = (256,)  # hidden widths of the classifier; () for a single linear layer
     dropout: float = 0.3
-    freeze_backbone: bool | None = None  # None: frozen when pretrained
+    freeze: str | None = None  # all | none; None: all when starting from trained weights
+    trainable_layers: int = 0  # with freeze=all: unfreeze the last N parameterised layers
+    unfreeze_epoch: int | None = None  # unfreeze the whole backbone from this epoch (1-based)
+    backbone_lr_mult: float = 1.0  # the backbone's learning rate relative to the head's
 
 
 @dataclass(frozen=True)
@@ -69,15 +75,25 @@ class TrainConfig:
     out: str = "runs/run"
     epochs: int = 30
     lr: float = 1e-3
-    optimizer: str = "adam"  # adam | sgd
+    optimizer: str = "adam"  # adam | adamw | sgd
     momentum: float = 0.9  # sgd only
-    weight_decay: float = 0.0
+    nesterov: bool = False  # sgd only
+    weight_decay: float = 0.0  # the seeds' L2 regularisation
+    label_smoothing: float = 0.0
+    scheduler: str = "plateau"  # plateau | cosine | none
+    warmup_epochs: int = 0  # cosine only
     patience: int = 8  # early stopping on val_loss, in epochs
     plateau_patience: int = 3  # ReduceLROnPlateau on val_loss
     plateau_factor: float = 0.5
+    grad_clip: float | None = None  # clip the gradient norm to this value
+    accumulate: int = 1  # batches per optimiser step
+    precision: str = "32-true"  # Lightning precision: 16-mixed, bf16-mixed on GPU
     seed: int = 0
     accelerator: str = "auto"
     devices: str = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"  # Lightning strategy: ddp, ddp_spawn, fsdp, ...
+    tensorboard: bool = True  # TensorBoard logs in RUN/tensorboard next to metrics.csv
     feature_cache: bool = True  # frozen backbone: train the head on cached frame features
     cache_dir: str | None = None  # features: here or ~/.cache/vidact; clips: only when given
     max_cached_frames: int = 64  # frames per video whose features are cached (evenly spread)
@@ -118,3 +134,54 @@ def _plain(value: Any) -> Any:
 
 def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "vidact"
+
+
+# command-line options whose config field has another name
+_OPTION_FIELDS = {
+    "data": ("data", "root"),
+    "head_arg": ("model", "head_args"),
+    "sampling": ("data", "strategy"),  # --strategy is Lightning's
+}
+
+
+def load_recipe(path: str | Path) -> dict[str, Any]:
+    """A recipe file: a (partial) TrainConfig as YAML, sections ``data`` and ``model``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: recipe not found")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a recipe is a YAML mapping of settings")
+    try:
+        TrainConfig.from_dict(raw)  # reject unknown keys now, naming the file
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: {err}") from None
+    return raw
+
+
+def merge_recipe(recipe: dict[str, Any], options: TrainConfig, explicit: set[str]) -> TrainConfig:
+    """The recipe, with every option the user typed (``explicit``) taken from ``options``."""
+    merged = {
+        **recipe,
+        "data": dict(recipe.get("data", {})),
+        "model": dict(recipe.get("model", {})),
+    }
+    chosen = options.to_dict()
+    sections = {
+        "data": {f.name for f in fields(DataConfig)},
+        "model": {f.name for f in fields(ModelConfig)},
+    }
+    top = {f.name for f in fields(TrainConfig)} - set(sections)
+    for name in explicit:
+        if name in _OPTION_FIELDS:
+            section, key = _OPTION_FIELDS[name]
+            merged[section][key] = chosen[section][key]
+        elif name in sections["data"] or name in sections["model"]:
+            section = "data" if name in sections["data"] else "model"
+            merged[section][name] = chosen[section][name]
+        elif name in top:
+            merged[name] = chosen[name]
+    config = TrainConfig.from_dict(merged)
+    if not config.data.root:
+        raise ValueError("the recipe sets no dataset: pass --data ROOT")
+    return config

@@ -464,7 +464,7 @@ def test_clip_cache_training_and_cache_commands(synthetic_dataset, tmp_path: Pat
         "--augment",
         "seeds",
         "--no-flip",
-        "--strategy",
+        "--sampling",
         "dense",
         "--interval",
         "2",

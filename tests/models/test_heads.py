@@ -4,10 +4,14 @@ import pytest
 import torch
 
 from vidact.config import ModelConfig
-from vidact.models.classifier import ClipClassifier, config_frozen, uses_pretrained
-from vidact.models.heads import create_head, list_heads
-
-ORDER_AWARE = {"lstm", "gru"}
+from vidact.models.classifier import (
+    ClipClassifier,
+    freeze_policy,
+    frozen_throughout,
+    parameterised_layers,
+    uses_pretrained,
+)
+from vidact.models.heads import ORDER_FREE_HEADS, create_head, list_heads
 
 
 @pytest.mark.parametrize("name", list_heads())
@@ -16,6 +20,7 @@ def test_head_forward_backward(name: str) -> None:
     head = create_head(name, 16)
     features = torch.randn(3, 5, 16, requires_grad=True)  # (B, T, F)
     out = head(features)
+    assert create_head(name, 16)(torch.randn(2, 1, 16)).shape[0] == 2  # a one-frame clip
     assert out.shape == (3, head.out_features)
     out.sum().backward()
     assert features.grad is not None and torch.isfinite(features.grad).all()
@@ -28,12 +33,18 @@ def test_only_temporal_heads_see_frame_order(name: str) -> None:
     head = create_head(name, 8).eval()
     features = torch.randn(2, 6, 8)
     same = torch.allclose(head(features), head(features.flip(1)), atol=1e-6)
-    assert same == (name not in ORDER_AWARE)
+    assert same == (name in ORDER_FREE_HEADS)
 
 
 def test_head_arguments_and_errors() -> None:
     assert create_head("gru", 8, hidden_size=32, num_layers=2, dropout=0.1).out_features == 32
-    with pytest.raises(ValueError, match="known: gru, lstm, mean"):
+    stacked = create_head("bilstm", 8, hidden_sizes=[256, 128, 64])  # seed 004's stack
+    assert stacked.out_features == 128 and len(stacked.layers) == 3
+    assert create_head("rnn", 8, nonlinearity="relu").layers[0].nonlinearity == "relu"
+    assert create_head("transformer", 8, dim=32, heads=2).out_features == 32
+    with pytest.raises(
+        ValueError, match="known: bigru, bilstm, gru, lstm, max, mean, rnn, transformer"
+    ):
         create_head("nope", 8)
     with pytest.raises(ValueError, match="bad arguments"):
         create_head("mean", 8, hidden_size=3)
@@ -41,9 +52,7 @@ def test_head_arguments_and_errors() -> None:
 
 @pytest.mark.parametrize("head", list_heads())
 def test_clip_classifier_end_to_end_trains_the_right_parameters(head: str) -> None:
-    config = ModelConfig(
-        backbone="test_efficientnet", pretrained=False, head=head, freeze_backbone=True
-    )
+    config = ModelConfig(backbone="test_efficientnet", pretrained=False, head=head, freeze="all")
     model = ClipClassifier(config, num_classes=4).train()
     assert not model.encoder.training  # frozen batch norm stays in eval mode
     clips = torch.randn(2, 3, 3, 32, 32)  # (B, T, C, H, W)
@@ -61,8 +70,54 @@ def test_clip_classifier_end_to_end_trains_the_right_parameters(head: str) -> No
 def test_freeze_defaults_follow_the_starting_weights() -> None:
     assert uses_pretrained(ModelConfig(backbone="tf_efficientnet_lite0"))
     assert not uses_pretrained(ModelConfig(backbone="resnet18"))
-    assert config_frozen(ModelConfig(backbone="tf_efficientnet_lite0"))
-    assert not config_frozen(ModelConfig(backbone="resnet18"))
-    assert not config_frozen(ModelConfig(backbone="tf_efficientnet_lite0", freeze_backbone=False))
-    model = ClipClassifier(ModelConfig(backbone="test_efficientnet", pretrained=False), 3)
-    assert all(p.requires_grad for p in model.encoder.parameters())
+    assert freeze_policy(ModelConfig(backbone="tf_efficientnet_lite0")) == "all"
+    assert freeze_policy(ModelConfig(backbone="resnet18")) == "none"
+    assert freeze_policy(ModelConfig(backbone="tf_efficientnet_lite0", freeze="none")) == "none"
+    assert frozen_throughout(ModelConfig(backbone="tf_efficientnet_lite0"))
+    assert not frozen_throughout(ModelConfig(backbone="tf_efficientnet_lite0", unfreeze_epoch=3))
+    assert not frozen_throughout(ModelConfig(backbone="tf_efficientnet_lite0", trainable_layers=2))
+    with pytest.raises(ValueError, match="--freeze must be all or none"):
+        freeze_policy(ModelConfig(freeze="some"))
+
+
+def _trainable(model: ClipClassifier) -> int:
+    return sum(p.numel() for p in model.encoder.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("layers", [0, 1, 9, 15, 24])
+def test_trainable_layers_unfreeze_the_last_parameterised_layers(layers: int) -> None:
+    config = ModelConfig(
+        backbone="tf_efficientnet_lite0", pretrained=True, freeze="all", trainable_layers=layers
+    )
+    model = ClipClassifier(config, 5).train()
+    leaves = parameterised_layers(model.encoder)
+    expected = (
+        sum(p.numel() for layer in leaves[len(leaves) - layers :] for p in layer.parameters())
+        if layers
+        else 0
+    )
+    assert _trainable(model) == expected
+    if layers:  # the last layer of EfficientNet-Lite is its final batch norm: now it trains
+        assert leaves[-1].training
+    frozen_norms = [
+        m for m in leaves[: len(leaves) - layers] if isinstance(m, torch.nn.BatchNorm2d)
+    ]
+    assert frozen_norms and not any(m.training for m in frozen_norms)
+
+
+def test_freeze_none_trains_everything_and_pool_is_selectable() -> None:
+    model = ClipClassifier(
+        ModelConfig(backbone="test_efficientnet", pretrained=False, freeze="none", pool="max"), 3
+    )
+    assert _trainable(model) == sum(p.numel() for p in model.encoder.parameters())
+    assert model.encoder.model.global_pool.pool_type == "max"
+
+
+@pytest.mark.parametrize("name", ["convnet", "lrcn_cnn", "alexnet"])
+def test_seed_scratch_encoders(name: str) -> None:
+    model = ClipClassifier(ModelConfig(backbone=name, head="gru"), 4)
+    size = model.encoder.input_spec().size
+    assert size == (64 if name == "lrcn_cnn" else 224)
+    logits = model(torch.randn(1, 2, 3, 64, 64))  # (B, T, C, H, W)
+    assert logits.shape == (1, 4) and torch.isfinite(logits).all()
+    assert _trainable(model) > 0  # from scratch: trained, not frozen

@@ -8,6 +8,7 @@ class, so a test score never rewards memorising a scene seen in training.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import re
 from collections import Counter, defaultdict
@@ -78,15 +79,19 @@ class VideoIndex:
                 splits_of[item.group].add(item.split)
         return sorted(group for group, splits in splits_of.items() if len(splits) > 1)
 
+    def split_csv(self) -> str:
+        """The split in the ``path,split`` format that ``--split-file`` reads, sorted by path."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["path", "split"])
+        for item in sorted(self.items, key=lambda i: i.relpath):
+            if item.split is not None:
+                writer.writerow([item.relpath, item.split])
+        return buffer.getvalue()
+
     def write_split_csv(self, path: Path) -> None:
-        """Write the split in the ``path,split`` format that ``--split-file`` reads."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["path", "split"])
-            for item in sorted(self.items, key=lambda i: i.relpath):
-                if item.split is not None:
-                    writer.writerow([item.relpath, item.split])
+        path.write_text(self.split_csv())
 
 
 def group_of(relpath: str, group_regex: str | None) -> str:

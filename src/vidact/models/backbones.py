@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from vidact.data.transforms import InputSpec
+from vidact.models import scratch  # registers the seeds' from-scratch encoders with timm
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +81,25 @@ def _load_offline(model: nn.Module, name: str) -> None:
 
 
 def _load_file(model: nn.Module, path: str | Path) -> None:
-    """Load a user's state dict (plain, or under ``state_dict`` / ``model``), ignoring heads."""
+    """Load a local checkpoint into ``model``: a plain state dict, a timm training checkpoint
+    (``state_dict``, ``state_dict_ema``), a Lightning or torchvision one (``state_dict``,
+    ``model``). Tensors are matched by name; when the names follow another convention (a
+    torchvision model for a timm one), by position if every shape agrees. Heads are ignored."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: weights file not found")
     state = torch.load(path, map_location="cpu", weights_only=True)
-    for wrapper in ("state_dict", "model"):
+    for wrapper in ("state_dict_ema", "state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
             state = state[wrapper]
+            break
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: not a state dict")
+    state = {k.removeprefix("module."): v for k, v in state.items() if torch.is_tensor(v)}
     own = model.state_dict()
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if len(usable) < len(own) // 2:
+        usable = _by_position(state, own) or usable
     if not usable:
         raise ValueError(f"{path}: none of its tensors fit {type(model).__name__}")
     model.load_state_dict(usable, strict=False)
@@ -101,6 +111,19 @@ def _load_file(model: nn.Module, path: str | Path) -> None:
             len(missing),
             ", ".join(missing[:5]),
         )
+
+
+def _by_position(
+    state: dict[str, torch.Tensor], own: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Pair tensors in order when all of the model's shapes match the file's leading ones."""
+    theirs = list(state.values())
+    if len(theirs) < len(own):
+        return {}
+    pairs = dict(zip(own, theirs, strict=False))
+    if all(own[k].shape == v.shape for k, v in pairs.items()):
+        return pairs
+    return {}
 
 
 def create_image_model(
@@ -124,6 +147,11 @@ def create_image_model(
     return model
 
 
+def featured_backbones() -> list[str]:
+    """Backbones worth listing first: those with offline weights, then the seeds' scratch CNNs."""
+    return [*OFFLINE_WEIGHTS, *scratch.SCRATCH_BACKBONES]
+
+
 def weight_source(name: str, pretrained: bool, weights: str | None) -> str:
     """A short record of where the backbone's starting weights came from."""
     if weights is not None:
@@ -136,10 +164,21 @@ def weight_source(name: str, pretrained: bool, weights: str | None) -> str:
 class FrameEncoder(nn.Module):
     """Image backbone without its classifier: (N, 3, H, W) -> (N, F) pooled features."""
 
-    def __init__(self, name: str, pretrained: bool = False, weights: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        pretrained: bool = False,
+        weights: str | None = None,
+        pool: str | None = None,
+    ) -> None:
+        """``pool``: global pooling, ``avg`` or ``max`` (None: the backbone's own)."""
         super().__init__()
         self.name = name
         self.model = create_image_model(name, pretrained, weights, num_classes=0)
+        if pool is not None:
+            if pool not in ("avg", "max"):
+                raise ValueError(f"--pool must be avg or max, got {pool!r}")
+            self.model.reset_classifier(0, global_pool=pool)
         self.num_features = int(self.model.num_features)
         config = timm.data.resolve_model_data_config(self.model)
         self.data_config = {

@@ -34,20 +34,31 @@ class ClipClassifier(nn.Module):
             config.backbone,
             pretrained=load_weights and uses_pretrained(config),
             weights=config.weights if load_weights else None,
+            pool=config.pool,
         )
         self.head = create_head(config.head, self.encoder.num_features, **config.head_args)
         self.classifier = build_mlp(self.head.out_features, config.mlp, num_classes, config.dropout)
-        if self.frozen:
+        if freeze_policy(config) == "all":
             self.encoder.requires_grad_(False)
+            if config.trainable_layers:
+                for layer in parameterised_layers(self.encoder)[-config.trainable_layers :]:
+                    layer.requires_grad_(True)
 
     @property
-    def frozen(self) -> bool:
-        return config_frozen(self.config)
+    def fully_frozen(self) -> bool:
+        return not any(p.requires_grad for p in self.encoder.parameters())
 
     def train(self, mode: bool = True) -> ClipClassifier:
         super().train(mode)
-        if self.frozen:
-            self.encoder.eval()  # frozen batch norm keeps its ImageNet statistics
+        if self.fully_frozen:
+            self.encoder.eval()  # a fixed feature extractor: no dropout, no statistics updates
+            return self
+        for module in self.encoder.modules():
+            # batch norm in frozen parts keeps its (ImageNet) statistics
+            if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+                p.requires_grad for p in module.parameters()
+            ):
+                module.eval()
         return self
 
     def encode(self, clips: torch.Tensor) -> torch.Tensor:
@@ -69,8 +80,25 @@ def uses_pretrained(config: ModelConfig) -> bool:
     return config.weights is None and config.backbone in OFFLINE_WEIGHTS
 
 
-def config_frozen(config: ModelConfig) -> bool:
-    """Whether the backbone is frozen: as asked, else when it starts from trained weights."""
-    if config.freeze_backbone is not None:
-        return config.freeze_backbone
-    return uses_pretrained(config) or config.weights is not None
+def freeze_policy(config: ModelConfig) -> str:
+    """``all`` or ``none``: as asked, else ``all`` when the backbone starts from trained weights."""
+    if config.freeze is not None:
+        if config.freeze not in ("all", "none"):
+            raise ValueError(f"--freeze must be all or none, got {config.freeze!r}")
+        return config.freeze
+    return "all" if uses_pretrained(config) or config.weights is not None else "none"
+
+
+def frozen_throughout(config: ModelConfig) -> bool:
+    """Whether the backbone never trains in this run: then its features can be cached."""
+    return (
+        freeze_policy(config) == "all"
+        and not config.trainable_layers
+        and config.unfreeze_epoch is None
+    )
+
+
+def parameterised_layers(module: nn.Module) -> list[nn.Module]:
+    """Modules that own parameters themselves (convolutions, norms, linears), in definition
+    order: what Keras counts as layers when the seeds unfreeze "the last N layers"."""
+    return [m for m in module.modules() if any(True for _ in m.parameters(recurse=False))]

@@ -1,26 +1,34 @@
 """Temporal heads: (B, T, F) frame features -> (B, D) clip features, chosen by name from a registry.
 
-Recurrent heads read the frames in order and so can tell a video from its reverse; ``mean`` is the
-order-free baseline (seed 003's "CNN only"), which cannot.
+Recurrent and attention heads read the frames in order and so can tell a video from its reverse;
+``mean`` and ``max`` are the order-free baselines (seed 003's "CNN only"), which cannot.
+
+| head          | arguments (defaults)                                              | seeds      |
+| ------------- | ----------------------------------------------------------------- | ---------- |
+| lstm, gru     | hidden_size=256, num_layers=1, dropout=0 (between layers)         | 000-004    |
+| bilstm, bigru | hidden_sizes=[256] (stacked, e.g. [256, 128, 64]), dropout=0      | 004        |
+| rnn           | hidden_size=256, num_layers=1, nonlinearity=tanh (or relu)        | 002        |
+| mean, max     | none                                                              | 003        |
+| transformer   | dim=256, depth=2, heads=4, dropout=0.1, max_frames=256             | 004's next |
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-_HEADS: dict[str, type[nn.Module]] = {}
+HeadFactory = Callable[..., nn.Module]
+_HEADS: dict[str, HeadFactory] = {}
+
+_CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
-def register_head(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
-    def decorator(cls: type[nn.Module]) -> type[nn.Module]:
-        _HEADS[name] = cls
-        return cls
-
-    return decorator
+def register_head(name: str, factory: HeadFactory) -> None:
+    _HEADS[name] = factory
 
 
 def list_heads() -> list[str]:
@@ -30,59 +38,131 @@ def list_heads() -> list[str]:
 def create_head(name: str, in_features: int, **kwargs: Any) -> nn.Module:
     """Build the named head; unknown names and arguments fail with what is known."""
     try:
-        cls = _HEADS[name]
+        factory = _HEADS[name]
     except KeyError:
         raise ValueError(f"unknown head {name!r}; known: {', '.join(list_heads())}") from None
     try:
-        return cls(in_features, **kwargs)
+        return factory(in_features, **kwargs)
     except TypeError as err:
         raise ValueError(f"head {name!r}: bad arguments {kwargs} ({err})") from None
 
 
-class _RecurrentHead(nn.Module):
-    """Shared body of the recurrent heads: the last layer's final hidden state is the clip."""
+class RecurrentHead(nn.Module):
+    """Stacked recurrent layers; the clip is the last layer's final hidden state.
 
-    rnn_type: type[nn.RNNBase]
+    Bidirectional layers give the forward state at the last frame joined with the backward state
+    at the first frame (both directions' summaries of the whole clip), as Keras' Bidirectional.
+    """
 
     def __init__(
-        self, in_features: int, hidden_size: int = 256, num_layers: int = 1, dropout: float = 0.0
+        self,
+        in_features: int,
+        cell: str = "lstm",
+        bidirectional: bool = False,
+        hidden_size: int = 256,
+        num_layers: int = 1,
+        hidden_sizes: Sequence[int] | None = None,
+        dropout: float = 0.0,
+        nonlinearity: str = "tanh",
     ) -> None:
         super().__init__()
-        self.rnn = self.rnn_type(
-            in_features,
-            hidden_size,
-            num_layers=num_layers,
-            batch_first=True,
-            dropout=dropout if num_layers > 1 else 0.0,  # dropout sits between layers only
-        )
-        self.out_features = hidden_size
+        sizes = list(hidden_sizes) if hidden_sizes is not None else [hidden_size] * num_layers
+        if not sizes or min(sizes) < 1:
+            raise TypeError(f"hidden sizes must be positive, got {sizes}")
+        extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
+        directions = 2 if bidirectional else 1
+        layers, width = [], in_features
+        for size in sizes:
+            layers.append(
+                _CELLS[cell](width, size, batch_first=True, bidirectional=bidirectional, **extra)
+            )
+            width = size * directions
+        self.layers = nn.ModuleList(layers)
+        self.dropout = nn.Dropout(dropout)  # between layers, as nn.LSTM's own dropout
+        self.bidirectional = bidirectional
+        self.out_features = width
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        outputs, _ = self.rnn(features)  # (B, T, F) -> (B, T, H)
-        return outputs[:, -1]  # (B, H)
+        sequence = features
+        for depth, layer in enumerate(self.layers):
+            if depth:
+                sequence = self.dropout(sequence)
+            sequence, state = layer(sequence)  # (B, T, F) -> (B, T, H * directions)
+        final = state[0] if isinstance(state, tuple) else state  # h_n: (directions, B, H)
+        if self.bidirectional:
+            return torch.cat([final[0], final[1]], dim=-1)  # (B, 2H)
+        return final[-1]  # (B, H)
 
 
-@register_head("lstm")
-class LSTMHead(_RecurrentHead):
-    """LSTM (seeds 000-004). Args: hidden_size=256, num_layers=1, dropout=0 (between layers)."""
+class PoolHead(nn.Module):
+    """Order-free pooling over time (mean or max): a baseline that ignores frame order."""
 
-    rnn_type = nn.LSTM
-
-
-@register_head("gru")
-class GRUHead(_RecurrentHead):
-    """GRU (seeds 000/001). Args: hidden_size=256, num_layers=1, dropout=0 (between layers)."""
-
-    rnn_type = nn.GRU
-
-
-@register_head("mean")
-class MeanHead(nn.Module):
-    """Average over time: the order-free baseline. No arguments."""
-
-    def __init__(self, in_features: int) -> None:
+    def __init__(self, in_features: int, mode: str = "mean") -> None:
         super().__init__()
+        if mode not in ("mean", "max"):
+            raise TypeError(f"mode must be mean or max, got {mode!r}")
+        self.mode = mode
         self.out_features = in_features
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return features.mean(dim=1)  # (B, T, F) -> (B, F)
+        if self.mode == "mean":
+            return features.mean(dim=1)  # (B, T, F) -> (B, F)
+        return features.amax(dim=1)
+
+
+class TransformerHead(nn.Module):
+    """Temporal self-attention (BERT-style): projected frames plus learned positions, a learned
+    class token in front, pre-norm encoder layers; the class token's output is the clip."""
+
+    def __init__(
+        self,
+        in_features: int,
+        dim: int = 256,
+        depth: int = 2,
+        heads: int = 4,
+        dropout: float = 0.1,
+        max_frames: int = 256,
+    ) -> None:
+        super().__init__()
+        self.project = nn.Linear(in_features, dim)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.positions = nn.Parameter(torch.zeros(1, max_frames + 1, dim))
+        nn.init.trunc_normal_(self.positions, std=0.02)
+        nn.init.trunc_normal_(self.class_token, std=0.02)
+        layer = nn.TransformerEncoderLayer(
+            dim,
+            heads,
+            dim_feedforward=4 * dim,
+            dropout=dropout,
+            batch_first=True,
+            norm_first=True,
+            activation="gelu",
+        )
+        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        self.max_frames = max_frames
+        self.out_features = dim
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        batch, time = features.shape[:2]
+        if time > self.max_frames:
+            raise ValueError(f"clips of {time} frames exceed max_frames={self.max_frames}")
+        tokens = self.project(features)  # (B, T, F) -> (B, T, D)
+        tokens = torch.cat([self.class_token.expand(batch, -1, -1), tokens], dim=1)  # (B, 1+T, D)
+        tokens = tokens + self.positions[:, : time + 1]
+        return self.norm(self.encoder(tokens)[:, 0])  # class token: (B, D)
+
+
+for _name, _cell, _bidirectional in (
+    ("lstm", "lstm", False),
+    ("gru", "gru", False),
+    ("rnn", "rnn", False),
+    ("bilstm", "lstm", True),
+    ("bigru", "gru", True),
+):
+    register_head(_name, functools.partial(RecurrentHead, cell=_cell, bidirectional=_bidirectional))
+register_head("mean", functools.partial(PoolHead, mode="mean"))
+register_head("max", functools.partial(PoolHead, mode="max"))
+register_head("transformer", TransformerHead)
+
+ORDER_FREE_HEADS = frozenset({"mean", "max"})

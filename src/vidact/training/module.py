@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import lightning as L
@@ -11,11 +12,26 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from vidact.config import TrainConfig
+from vidact.data.cache import ArrayCache
+from vidact.data.index import VideoItem
 from vidact.models.backbones import weight_source
 from vidact.models.checkpoint import METADATA_KEY, CheckpointInfo
 from vidact.models.classifier import ClipClassifier, uses_pretrained
+from vidact.training import optim
+from vidact.training.features import extract_features
 
 Batch = tuple[torch.Tensor | None, torch.Tensor | None, list[str]]
+
+
+@dataclass(frozen=True)
+class FeatureJob:
+    """The videos whose frame features ``prepare_data`` caches, and how."""
+
+    items: list[VideoItem]
+    cache: ArrayCache
+    most: int
+    workers: int
+    device: str = "cpu"
 
 
 class ClipClassifierModule(L.LightningModule):
@@ -27,14 +43,31 @@ class ClipClassifierModule(L.LightningModule):
         self.classes = classes
         self.model = ClipClassifier(config.model, len(classes))
         self.spec = self.model.encoder.input_spec(config.data.size)
-        self.loss = nn.CrossEntropyLoss()
+        self.loss = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         metrics = {}
         for split in ("train", "val"):
             metrics[f"{split}_loss"] = MeanMetric()
             metrics[f"{split}_acc"] = MulticlassAccuracy(len(classes), average="micro")
         self.metrics = nn.ModuleDict(metrics)
         # unreadable videos seen, per split; a callback reports them and enforces the limit
-        self.unreadable: dict[str, set[str]] = {"train": set(), "val": set()}
+        self.unreadable: dict[str, set[str]] = {"train": set(), "val": set(), "extraction": set()}
+        self.feature_job: FeatureJob | None = None  # set when training on cached features
+
+    def prepare_data(self) -> None:
+        # Lightning calls this once per node, then waits for it on every process: the place
+        # to fill the feature cache before any rank reads it
+        job = self.feature_job
+        if job is not None:
+            failed = extract_features(
+                self.model.encoder,
+                job.items,
+                job.cache,
+                self.spec,
+                job.most,
+                job.workers,
+                device=job.device,
+            )
+            self.unreadable["extraction"].update(failed)
 
     def info(self) -> CheckpointInfo:
         model = self.config.model
@@ -83,23 +116,15 @@ class ClipClassifierModule(L.LightningModule):
                 self.log(name, metric.compute(), prog_bar=name.startswith("val"))
 
     def configure_optimizers(self) -> dict[str, Any]:
-        config = self.config
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        if config.optimizer == "sgd":
-            optimizer: torch.optim.Optimizer = torch.optim.SGD(
-                params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-            )
-        elif config.optimizer == "adam":
-            optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-        else:
-            raise ValueError(f"unknown optimizer {config.optimizer!r}; known: adam, sgd")
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience
-        )
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss", "interval": "epoch"},
-        }
+        # the backbone is its own group (its learning rate scaled) from the start, frozen or not:
+        # frozen parameters get no gradients and stay put, and unfreezing needs no new group
+        head = [*self.model.head.parameters(), *self.model.classifier.parameters()]
+        groups = [{"params": head, "name": "head"}]
+        backbone = list(self.model.encoder.parameters())
+        if backbone:
+            lr = self.config.lr * self.config.model.backbone_lr_mult
+            groups.append({"params": backbone, "lr": lr, "name": "backbone"})
+        return optim.configure(groups, self.config)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[METADATA_KEY] = self.info().to_dict()

@@ -1,0 +1,124 @@
+"""Lightning callbacks of a vidact run: the epoch table, unreadable videos, backbone unfreezing."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+
+from vidact.data.index import DatasetError
+
+log = logging.getLogger(__name__)
+
+EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+
+
+def read_epoch_rows(path: Path) -> list[dict[str, float]]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as handle:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+class EpochRecorder(Callback):
+    """One row per epoch in metrics.csv, written before that epoch's checkpoint.
+
+    Lightning runs checkpoint callbacks last, so the row of an epoch is on disk before its
+    checkpoint; a resumed run drops rows of epochs that no checkpoint holds (``done_epochs``), so
+    the table stays continuous however the run was interrupted.
+    """
+
+    def __init__(self, path: Path, done_epochs: int = 0) -> None:
+        self.path = path
+        self.rows = [row for row in read_epoch_rows(path) if row["epoch"] <= done_epochs]
+        self._started = 0.0
+        self._rewrite = True
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._started = time.perf_counter()
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = trainer.callback_metrics
+        row = {"epoch": trainer.current_epoch + 1}
+        for name in EPOCH_COLUMNS[1:5]:
+            row[name] = float(metrics[name]) if name in metrics else float("nan")
+        row["lr"] = trainer.optimizers[0].param_groups[0]["lr"]
+        row["seconds"] = round(time.perf_counter() - self._started, 3)
+        self.rows.append(row)
+        if trainer.is_global_zero:
+            with self.path.open("w" if self._rewrite else "a", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=EPOCH_COLUMNS)
+                if self._rewrite:
+                    writer.writeheader()
+                for out in self.rows if self._rewrite else [row]:
+                    writer.writerow({k: int(v) if k == "epoch" else v for k, v in out.items()})
+            self._rewrite = False
+
+
+class TooManyUnreadableVideos(DatasetError):
+    """More of the dataset failed to decode than ``--max-bad-fraction`` allows."""
+
+
+class UnreadableVideos(Callback):
+    """Reports unreadable videos at the end of each epoch; stops training past the limit.
+
+    A few damaged files in a large dataset should not cost a run; many mean something is wrong
+    (a wrong folder, a missing codec), and training on what is left would mislead.
+    """
+
+    def __init__(self, max_fraction: float, total: int) -> None:
+        self.max_fraction = max_fraction
+        self.total = total
+        self.seen: set[str] = set()
+        self._reported = 0
+
+    def add(self, paths: list[str]) -> None:
+        self.seen.update(paths)
+
+    def check(self) -> None:
+        if len(self.seen) > self._reported:
+            shown = ", ".join(sorted(self.seen)[:10])
+            log.warning("%d unreadable video(s) skipped so far: %s", len(self.seen), shown)
+            self._reported = len(self.seen)
+        if self.total and len(self.seen) / self.total > self.max_fraction:
+            raise TooManyUnreadableVideos(
+                f"{len(self.seen)} of {self.total} videos are unreadable (limit "
+                f"{self.max_fraction:.0%}, --max-bad-fraction): {', '.join(sorted(self.seen))}"
+            )
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.add(sorted(pl_module.unreadable["extraction"]))  # found while caching features
+        self.check()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        for paths in pl_module.unreadable.values():
+            self.add(sorted(paths))
+        self.check()
+
+
+class UnfreezeBackbone(Callback):
+    """Makes the whole backbone trainable from epoch ``epoch`` (1-based) on.
+
+    The backbone already sits in the optimiser as its own parameter group (with its learning-rate
+    multiplier), so unfreezing only turns gradients on: schedules keep working, and a resumed
+    run past that epoch unfreezes again at its start.
+    """
+
+    def __init__(self, epoch: int) -> None:
+        if epoch < 1:
+            raise ValueError(f"--unfreeze-epoch must be at least 1, got {epoch}")
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        encoder = pl_module.model.encoder
+        frozen = not all(p.requires_grad for p in encoder.parameters())
+        if trainer.current_epoch + 1 >= self.epoch and frozen:
+            log.info("epoch %d: unfreezing the backbone", trainer.current_epoch + 1)
+            encoder.requires_grad_(True)
+            pl_module.model.train()  # its batch norm layers resume updating
