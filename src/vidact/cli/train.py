@@ -25,7 +25,7 @@ from vidact.cli.options import (
     data_config,
 )
 from vidact.config import ModelConfig, TrainConfig, load_recipe, merge_recipe
-from vidact.training.trainer import TrainResult
+from vidact.training.trainer import TrainResult, is_main_process
 from vidact.training.trainer import resume as resume_training
 from vidact.training.trainer import train as run_training
 
@@ -241,6 +241,8 @@ def _given(ctx: typer.Context, name: str) -> bool:
 
 
 def _report(result: TrainResult) -> None:
+    if not is_main_process():  # under DDP every process gets here; one report is enough
+        return
     summary = result.summary
     typer.echo(
         f"best epoch {summary['best_epoch']}: val_loss {summary['best_val_loss']:.4f}, "

@@ -55,13 +55,16 @@ class TrainResult:
     summary: dict[str, Any]
 
 
-def _is_main() -> bool:
+def is_main_process() -> bool:
+    """Global rank 0 (always true without DDP): the process that writes and prints."""
     return rank_zero_only.rank == 0
 
 
 def _prepare_run_dir(config: TrainConfig) -> Path:
     run_dir = Path(config.out)
-    if _is_main() and ((run_dir / "checkpoints").exists() or (run_dir / "metrics.csv").exists()):
+    if is_main_process() and (
+        (run_dir / "checkpoints").exists() or (run_dir / "metrics.csv").exists()
+    ):
         if not config.overwrite:
             raise RunExistsError(
                 f"{run_dir} already holds a run; choose another --out, pass --overwrite, or "
@@ -88,7 +91,7 @@ def train(config: TrainConfig) -> TrainResult:
     """Train a clip classifier as ``config`` says and write the run directory."""
     index = build_index(config.data, config.seed)
     run_dir = _prepare_run_dir(config)
-    if _is_main():
+    if is_main_process():
         index.write_split_csv(run_dir / "split.csv")
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     return _fit(config, index, run_dir, checkpoint=None)
@@ -106,7 +109,7 @@ def resume(run: str | Path, epochs: int | None = None) -> TrainResult:
     config = TrainConfig.from_dict(yaml.safe_load(config_file.read_text()))
     if epochs is not None and epochs != config.epochs:
         config = TrainConfig.from_dict({**config.to_dict(), "epochs": epochs})
-        if _is_main():
+        if is_main_process():
             (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     index = build_index(config.data, config.seed)
     if index.split_csv() != (run_dir / "split.csv").read_text():

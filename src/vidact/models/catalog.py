@@ -1,0 +1,59 @@
+"""What can be built: backbones and heads with their sizes, for ``vidact models``."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+import timm
+from torch import nn
+
+from vidact.models.backbones import OFFLINE_WEIGHTS, FrameEncoder, featured_backbones
+from vidact.models.classifier import build_mlp
+from vidact.models.heads import ORDER_FREE_HEADS, create_head, list_heads
+
+
+def _count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def backbone_rows(pattern: str | None = None) -> list[dict[str, Any]]:
+    """The featured backbones with sizes; with ``pattern``, matching timm names (no sizes:
+    building every timm model to count it would take minutes)."""
+    if pattern:
+        names = [n for n in timm.list_models() if fnmatch.fnmatch(n, pattern)]
+        return [{"name": n, "weights": _weights(n)} for n in names]
+    rows = []
+    for name in featured_backbones():
+        encoder = FrameEncoder(name)  # from scratch: only the shapes matter here
+        rows.append(
+            {
+                "name": name,
+                "weights": _weights(name),
+                "parameters": _count(encoder),
+                "features": encoder.num_features,
+                "input_size": encoder.input_spec().size,
+            }
+        )
+    return rows
+
+
+def _weights(name: str) -> str:
+    return "imagenet (offline)" if name in OFFLINE_WEIGHTS else "scratch or --weights"
+
+
+def head_rows(in_features: int, num_classes: int, mlp: tuple[int, ...] = (256,)) -> list[dict]:
+    """Every temporal head with its parameters plus the classifier's, for ``num_classes``."""
+    rows = []
+    for name in list_heads():
+        head = create_head(name, in_features)
+        classifier = build_mlp(head.out_features, mlp, num_classes, 0.0)
+        rows.append(
+            {
+                "name": name,
+                "order_aware": name not in ORDER_FREE_HEADS,
+                "out_features": head.out_features,
+                "parameters": _count(head) + _count(classifier),
+            }
+        )
+    return rows

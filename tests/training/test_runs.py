@@ -1,0 +1,195 @@
+"""Runs from the command line: recipes, kill-and-resume, unfreezing, two-process DDP on CPU."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cli.test_end_to_end import invoke
+from vidact.config import TrainConfig, load_recipe
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+TINY = ["--frames", "3", "--size", "32", "--batch-size", "8", "--workers", "0", "--no-progress"]
+
+
+def _epochs(run: Path) -> list[int]:
+    with (run / "metrics.csv").open() as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def _vidact(*args: object) -> list[str]:
+    return [sys.executable, "-m", "vidact", *map(str, args)]
+
+
+@pytest.mark.parametrize("recipe", CONFIGS, ids=lambda p: p.stem)
+def test_every_recipe_is_a_valid_config(recipe: Path) -> None:
+    config = TrainConfig.from_dict(load_recipe(recipe))
+    assert config.model.head and config.data.frames >= 1
+    assert recipe.read_text().lstrip().startswith("#")  # each says what it is and needs
+
+
+@pytest.mark.slow
+def test_recipe_with_command_line_overrides(synthetic_dataset, tmp_path: Path) -> None:
+    root = synthetic_dataset.root
+    invoke(
+        "train",
+        "--config",
+        CONFIGS[0].parent / "demo.yaml",
+        "--data",
+        root,
+        "--split-file",
+        root / "split.csv",
+        "--epochs",
+        "1",
+        "--head",
+        "gru",
+        "--cache-dir",
+        tmp_path / "cache",
+        *TINY,
+        "--out",
+        tmp_path / "run",
+    )
+    config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert config["model"]["head"] == "gru"  # the flag wins
+    assert config["epochs"] == 1 and config["data"]["size"] == 32
+    assert config["model"]["backbone"] == "tf_efficientnet_lite0"  # from the recipe
+    assert config["lr"] == 0.001 and config["data"]["batch_size"] == 8
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_end(synthetic_dataset, tmp_path: Path) -> None:
+    root, run = synthetic_dataset.root, tmp_path / "run"
+    command = _vidact(
+        "train",
+        "--data",
+        root,
+        "--split-file",
+        root / "split.csv",
+        "--backbone",
+        "test_efficientnet",
+        "--no-pretrained",
+        "--head",
+        "gru",
+        "--epochs",
+        "6",
+        *TINY,
+        "--out",
+        run,
+    )
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = run / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 120
+    while not last.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert last.exists(), "the run never wrote its first checkpoint"
+    done_before = len(_epochs(run))
+    assert done_before < 6, "the run finished before it could be killed"
+
+    output = invoke("train", "--resume", run)
+    assert "6 epochs" in output
+    assert _epochs(run) == [1, 2, 3, 4, 5, 6]  # continuous: no gap, no repeat
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["epochs_run"] == 6 and summary["resumed_from_epoch"] >= 1
+    # a finished run resumed with more epochs goes on
+    invoke("train", "--resume", run, "--epochs", "7")
+    assert _epochs(run) == [1, 2, 3, 4, 5, 6, 7]
+
+
+@pytest.mark.slow
+def test_resume_needs_a_run(tmp_path: Path) -> None:
+    from tests.cli.test_end_to_end import runner
+    from vidact.cli.main import app
+
+    result = runner.invoke(app, ["train", "--resume", str(tmp_path / "nothing")])
+    assert result.exit_code == 2 and "nothing to resume" in result.output
+
+
+@pytest.mark.slow
+def test_backbone_unfreezes_at_the_given_epoch(synthetic_dataset, tmp_path: Path) -> None:
+    root, run = synthetic_dataset.root, tmp_path / "run"
+    invoke(
+        "train",
+        "--data",
+        root,
+        "--split-file",
+        root / "split.csv",
+        "--backbone",
+        "tf_efficientnet_lite0",
+        "--pretrained",
+        "--freeze",
+        "all",
+        "--unfreeze-epoch",
+        "2",
+        "--backbone-lr-mult",
+        "0.1",
+        "--head",
+        "transformer",
+        "--epochs",
+        "2",
+        "--optimizer",
+        "adamw",
+        "--scheduler",
+        "cosine",
+        "--warmup-epochs",
+        "1",
+        "--grad-clip",
+        "1.0",
+        "--accumulate",
+        "2",
+        "--label-smoothing",
+        "0.1",
+        *TINY,
+        "--out",
+        run,
+    )
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["feature_cache"] is None  # the backbone trains at some point: pixels
+    assert summary["trainable_parameters"] == summary["parameters"]
+    assert (run / "tensorboard").is_dir()
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(synthetic_dataset, tmp_path: Path) -> None:
+    root, run = synthetic_dataset.root, tmp_path / "run"
+    env = {**os.environ, "MASTER_PORT": str(29500 + os.getpid() % 1000)}
+    result = subprocess.run(
+        _vidact(
+            "train",
+            "--data",
+            root,
+            "--split-file",
+            root / "split.csv",
+            "--accelerator",
+            "cpu",
+            "--devices",
+            "2",
+            "--strategy",
+            "ddp",
+            "--epochs",
+            "2",
+            "--cache-dir",
+            tmp_path / "cache",
+            *TINY,
+            "--out",
+            run,
+        ),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert _epochs(run) == [1, 2]  # one table, written once, not once per process
+    assert "best epoch" in result.stdout
