@@ -21,7 +21,6 @@ class DataConfig:
     annotations: str | None = None  # the official split files (ucf101, hmdb51)
     fold: int = 1  # official split 1, 2 or 3
     skip_missing: bool = False  # go on when listed videos are missing (reporting them)
-    categories: str | None = None  # CSV/TSV class,category for per-category evaluation
     split_file: str | None = None
     val_fraction: float = 0.15  # used when there is no split file, or it has no val rows
     test_fraction: float = 0.15  # used when there is no split file

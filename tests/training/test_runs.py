@@ -193,3 +193,44 @@ def test_two_process_ddp_on_cpu(synthetic_dataset, tmp_path: Path) -> None:
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
     assert _epochs(run) == [1, 2]  # one table, written once, not once per process
     assert "best epoch" in result.stdout
+
+
+@pytest.mark.slow
+def test_runs_repeat_for_a_seed(synthetic_dataset, tmp_path: Path) -> None:
+    root = synthetic_dataset.root
+    tables = []
+    for name in ("a", "b"):
+        invoke(
+            "train",
+            "--data",
+            root,
+            "--split-file",
+            root / "split.csv",
+            "--head",
+            "lstm",
+            "--epochs",
+            "2",
+            "--seed",
+            "3",
+            "--cache-dir",
+            tmp_path / "cache",
+            *TINY,
+            "--out",
+            tmp_path / name,
+        )
+        with (tmp_path / name / "metrics.csv").open() as handle:
+            tables.append([(r["train_loss"], r["val_loss"]) for r in csv.DictReader(handle)])
+    assert tables[0] == tables[1]
+
+
+@pytest.mark.slow
+def test_models_lists_backbones_and_heads() -> None:
+    listing = json.loads(invoke("models", "--num-classes", "10", "--json"))
+    backbones = {row["name"]: row for row in listing["backbones"]}
+    assert backbones["tf_efficientnet_lite0"]["weights"] == "imagenet (offline)"
+    assert {"convnet", "lrcn_cnn", "alexnet"} <= set(backbones)
+    heads = {row["name"]: row for row in listing["heads"]}
+    assert set(heads) == {"lstm", "gru", "rnn", "bilstm", "bigru", "transformer", "mean", "max"}
+    assert heads["mean"]["parameters"] == 1280 * 256 + 256 + 256 * 10 + 10
+    assert not heads["max"]["order_aware"] and heads["bilstm"]["order_aware"]
+    assert "mobilenetv3_large_100" in invoke("models", "--filter", "mobilenetv3*")

@@ -8,26 +8,31 @@ from pathlib import Path
 import typer
 
 from vidact.cli.common import friendly_errors, setup_logging
-from vidact.demo import run_demo
+from vidact.demo import DEMO_HEADS, run_demo
+from vidact.models.heads import list_heads
 
 
 @friendly_errors
 def demo(
     out: Path = typer.Option(Path("vidact-demo"), help="Folder for data, runs and reports."),
     progress: bool = typer.Option(False, help="Show training progress bars."),
+    heads: str = typer.Option(
+        ",".join(DEMO_HEADS), help="Heads to compare, comma-separated, or 'all'."
+    ),
 ) -> None:
     """Train an LSTM and the frame-averaging baseline on a temporal task; compare them on test."""
     setup_logging()
     started = time.perf_counter()
-    rows = run_demo(out, progress=progress)
+    chosen = tuple(list_heads()) if heads == "all" else tuple(h.strip() for h in heads.split(","))
+    rows = run_demo(out, progress=progress, heads=chosen)
     typer.echo("")
     typer.echo(
-        f"{'head':<6} {'test top1':>9} {'mean class acc':>14} {'val acc':>8} "
+        f"{'head':<11} {'test top1':>9} {'mean class acc':>14} {'val acc':>8} "
         f"{'best epoch':>10} {'train s':>8}"
     )
     for row in rows:
         typer.echo(
-            f"{row.head:<6} {row.test_top1:>9.3f} {row.test_mean_class_accuracy:>14.3f} "
+            f"{row.head:<11} {row.test_top1:>9.3f} {row.test_mean_class_accuracy:>14.3f} "
             f"{row.best_val_acc:>8.3f} {row.best_epoch:>10d} {row.train_seconds:>8.1f}"
         )
     typer.echo("")

@@ -65,7 +65,6 @@ def evaluate(
         0.15,
         group_regex,
         extensions,
-        categories,
     )
     predictor = Predictor.from_checkpoint(checkpoint, device, clips, crops)
     items = split_items(config, predictor.classes, split, seed)

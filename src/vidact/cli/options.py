@@ -48,7 +48,6 @@ def data_config(
     test_fraction: float = 0.15,
     group_regex: str | None = None,
     extensions: str = DEFAULT_EXTENSIONS,
-    categories: Path | None = None,
     **rest: object,
 ) -> DataConfig:
     """A DataConfig from the shared options plus any command-specific fields in ``rest``."""
@@ -63,6 +62,5 @@ def data_config(
         test_fraction=test_fraction,
         group_regex=group_regex,
         extensions=tuple(e.strip() for e in extensions.split(",") if e.strip()),
-        categories=str(categories) if categories else None,
         **rest,  # type: ignore[arg-type]
     )

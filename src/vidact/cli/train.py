@@ -12,7 +12,6 @@ from vidact.cli.common import friendly_errors, setup_logging
 from vidact.cli.options import (
     DEFAULT_EXTENSIONS,
     Annotations,
-    Categories,
     DatasetKind,
     Extensions,
     Fold,
@@ -69,7 +68,6 @@ def train(
     test_fraction: TestFraction = 0.15,
     group_regex: GroupRegex = None,
     extensions: Extensions = DEFAULT_EXTENSIONS,
-    categories: Categories = None,
     backbone: str = typer.Option("tf_efficientnet_lite0", help="Any timm model name."),
     pretrained: bool | None = typer.Option(
         None,
@@ -170,7 +168,6 @@ def train(
             test_fraction,
             group_regex,
             extensions,
-            categories,
             frames=frames,
             strategy=sampling,
             interval=interval,

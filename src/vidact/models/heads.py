@@ -15,6 +15,7 @@ Recurrent and attention heads read the frames in order and so can tell a video f
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -124,11 +125,12 @@ class TransformerHead(nn.Module):
         max_frames: int = 256,
     ) -> None:
         super().__init__()
-        self.project = nn.Linear(in_features, dim)
+        # normalised frame features and sinusoid-initialised (then learned) positions start on
+        # the same scale: with the usual tiny random positions, CNN features drown the order
+        self.project = nn.Sequential(nn.LayerNorm(in_features), nn.Linear(in_features, dim))
         self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.positions = nn.Parameter(torch.zeros(1, max_frames + 1, dim))
-        nn.init.trunc_normal_(self.positions, std=0.02)
         nn.init.trunc_normal_(self.class_token, std=0.02)
+        self.positions = nn.Parameter(_sinusoids(max_frames + 1, dim)[None])
         layer = nn.TransformerEncoderLayer(
             dim,
             heads,
@@ -151,6 +153,16 @@ class TransformerHead(nn.Module):
         tokens = torch.cat([self.class_token.expand(batch, -1, -1), tokens], dim=1)  # (B, 1+T, D)
         tokens = tokens + self.positions[:, : time + 1]
         return self.norm(self.encoder(tokens)[:, 0])  # class token: (B, D)
+
+
+def _sinusoids(length: int, dim: int) -> torch.Tensor:
+    """The Transformer's sine/cosine position table (Vaswani et al., 2017): (length, dim)."""
+    position = torch.arange(length, dtype=torch.float32)[:, None]
+    rate = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(length, dim)
+    table[:, 0::2] = torch.sin(position * rate)
+    table[:, 1::2] = torch.cos(position * rate[: dim // 2])
+    return table
 
 
 for _name, _cell, _bidirectional in (

@@ -78,7 +78,13 @@ def extract_features(
     if not todo:
         return []
     log.info("encoding the frames of %d video(s) (cached features are reused later)", len(todo))
-    loader = DataLoader(_SpreadFrames(todo, spec, most), batch_size=None, num_workers=workers)
+    # a private generator: whether a cache was already full must not shift the seeded RNG
+    loader = DataLoader(
+        _SpreadFrames(todo, spec, most),
+        batch_size=None,
+        num_workers=workers,
+        generator=torch.Generator(),
+    )
     was_training = encoder.training
     encoder.eval().to(device)
     failed = []
