@@ -7,8 +7,9 @@ classes while the LSTM does not: the demo shows in minutes on a CPU why the temp
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vidact.config import DataConfig, ModelConfig, TrainConfig
@@ -54,7 +55,8 @@ def run_demo(
     progress: bool = False,
     heads: tuple[str, ...] = DEMO_HEADS,
 ) -> list[DemoRow]:
-    """Data under OUT/data, runs under OUT/runs/<head>, reports under OUT/eval/<head>.
+    """Data under OUT/data, runs under OUT/runs/<head>, reports under OUT/eval/<head>, the table
+    in OUT/comparison.json.
 
     Every head trains on the same cached frame features, so each one after the first costs
     only its own training.
@@ -107,4 +109,9 @@ def run_demo(
                 report_dir=out / "eval" / head,
             )
         )
+    table = [
+        {**asdict(row), "run_dir": str(row.run_dir), "report_dir": str(row.report_dir)}
+        for row in rows
+    ]
+    (out / "comparison.json").write_text(json.dumps(table, indent=2))
     return rows
