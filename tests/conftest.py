@@ -14,6 +14,11 @@ from vidact.io.writer import write_video
 REAL_SMOKE = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-smoke"
 
 
+def split_args(root: Path) -> list[object]:
+    """The command-line flags of a synthetic dataset: its root and its split file."""
+    return ["--data", root, "--split-file", root / "split.csv"]
+
+
 def numbered_frames(count: int, height: int = 48, width: int = 64) -> np.ndarray:
     """Frames whose brightness encodes their index (10 + 3 i), so decoded order can be checked."""
     if count > 81:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.conftest import REAL_SMOKE
+from tests.conftest import REAL_SMOKE, split_args
 from vidact.cli.main import app
 from vidact.config import TrainConfig
 from vidact.data.index import VideoIndex
@@ -30,10 +30,7 @@ def trained_run(synthetic_dataset: VideoIndex, tmp_path_factory: pytest.TempPath
     run = tmp_path_factory.mktemp("runs") / "lstm"
     invoke(
         "train",
-        "--data",
-        synthetic_dataset.root,
-        "--split-file",
-        synthetic_dataset.root / "split.csv",
+        *split_args(synthetic_dataset.root),
         "--backbone",
         "tf_efficientnet_lite0",
         "--pretrained",
@@ -136,10 +133,7 @@ def test_evaluate_scores_every_test_video_once(
     output = invoke(
         "evaluate",
         trained_run / "checkpoints" / "best.ckpt",
-        "--data",
-        synthetic_dataset.root,
-        "--split-file",
-        synthetic_dataset.root / "split.csv",
+        *split_args(synthetic_dataset.root),
         "--split",
         "test",
         "--out",
@@ -312,10 +306,7 @@ def test_training_skips_an_unreadable_video_and_reports_it(
     index, broken = dataset_with_a_broken_video
     output = invoke(
         "train",
-        "--data",
-        index.root,
-        "--split-file",
-        index.root / "split.csv",
+        *split_args(index.root),
         "--backbone",
         "test_efficientnet",
         "--no-pretrained",
@@ -388,10 +379,7 @@ def test_evaluate_with_clips_crops_and_categories(
     output = invoke(
         "evaluate",
         trained_run / "checkpoints" / "best.ckpt",
-        "--data",
-        synthetic_dataset.root,
-        "--split-file",
-        synthetic_dataset.root / "split.csv",
+        *split_args(synthetic_dataset.root),
         "--clips",
         "2",
         "--crops",
@@ -417,10 +405,7 @@ def test_dataset_info_and_check(synthetic_dataset, tmp_path: Path) -> None:
     output = invoke(
         "dataset",
         "info",
-        "--data",
-        synthetic_dataset.root,
-        "--split-file",
-        synthetic_dataset.root / "split.csv",
+        *split_args(synthetic_dataset.root),
     )
     info = json.loads(output[output.index("{") :])
     assert info["classes"] == list(synthetic_dataset.classes)
@@ -446,10 +431,7 @@ def test_clip_cache_training_and_cache_commands(synthetic_dataset, tmp_path: Pat
     cache = tmp_path / "cache"
     invoke(
         "train",
-        "--data",
-        synthetic_dataset.root,
-        "--split-file",
-        synthetic_dataset.root / "split.csv",
+        *split_args(synthetic_dataset.root),
         "--backbone",
         "test_efficientnet",
         "--no-pretrained",

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.cli.test_end_to_end import invoke
+from tests.conftest import split_args
 from vidact.config import TrainConfig, load_recipe
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
@@ -44,10 +45,7 @@ def test_recipe_with_command_line_overrides(synthetic_dataset, tmp_path: Path) -
         "train",
         "--config",
         CONFIGS[0].parent / "demo.yaml",
-        "--data",
-        root,
-        "--split-file",
-        root / "split.csv",
+        *split_args(root),
         "--epochs",
         "1",
         "--head",
@@ -70,10 +68,7 @@ def test_killed_run_resumes_to_the_end(synthetic_dataset, tmp_path: Path) -> Non
     root, run = synthetic_dataset.root, tmp_path / "run"
     command = _vidact(
         "train",
-        "--data",
-        root,
-        "--split-file",
-        root / "split.csv",
+        *split_args(root),
         "--backbone",
         "test_efficientnet",
         "--no-pretrained",
@@ -120,10 +115,7 @@ def test_backbone_unfreezes_at_the_given_epoch(synthetic_dataset, tmp_path: Path
     root, run = synthetic_dataset.root, tmp_path / "run"
     invoke(
         "train",
-        "--data",
-        root,
-        "--split-file",
-        root / "split.csv",
+        *split_args(root),
         "--backbone",
         "tf_efficientnet_lite0",
         "--pretrained",
@@ -166,10 +158,7 @@ def test_two_process_ddp_on_cpu(synthetic_dataset, tmp_path: Path) -> None:
     result = subprocess.run(
         _vidact(
             "train",
-            "--data",
-            root,
-            "--split-file",
-            root / "split.csv",
+            *split_args(root),
             "--accelerator",
             "cpu",
             "--devices",
@@ -202,10 +191,7 @@ def test_runs_repeat_for_a_seed(synthetic_dataset, tmp_path: Path) -> None:
     for name in ("a", "b"):
         invoke(
             "train",
-            "--data",
-            root,
-            "--split-file",
-            root / "split.csv",
+            *split_args(root),
             "--head",
             "lstm",
             "--epochs",
@@ -234,3 +220,26 @@ def test_models_lists_backbones_and_heads() -> None:
     assert heads["mean"]["parameters"] == 1280 * 256 + 256 + 256 * 10 + 10
     assert not heads["max"]["order_aware"] and heads["bilstm"]["order_aware"]
     assert "mobilenetv3_large_100" in invoke("models", "--filter", "mobilenetv3*")
+
+
+@pytest.mark.slow
+def test_bad_sampling_is_refused_before_the_run_directory_is_written(
+    synthetic_dataset, tmp_path: Path
+) -> None:
+    from tests.cli.test_end_to_end import runner
+    from vidact.cli.main import app
+
+    args = [
+        "train",
+        *map(str, split_args(synthetic_dataset.root)),
+        "--sampling",
+        "window",
+        "--window-stride",
+        "soon",
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "window stride 'soon'" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()

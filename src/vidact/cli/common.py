@@ -56,15 +56,6 @@ def setup_logging(verbose: bool = False) -> None:
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 
 
-def _message(err: Exception) -> str:
-    """The error's own message; from a DataLoader worker, the last line of the worker's report."""
-    text = str(err)
-    if "Original Traceback" in text:
-        lines = [line for line in text.splitlines() if line.strip()]
-        text = lines[-1].split(": ", 1)[-1] if lines else text
-    return text
-
-
 def friendly_errors(command: F) -> F:
     """Run the command; an expected failure prints ``error: ...`` and exits with status 2."""
 
@@ -73,7 +64,7 @@ def friendly_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except EXPECTED_ERRORS as err:
-            typer.secho(f"error: {_message(err)}", err=True, fg=typer.colors.RED)
+            typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]

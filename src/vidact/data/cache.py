@@ -47,7 +47,6 @@ class ArrayCache:
     def __init__(self, root: str | Path, kind: str, settings: dict[str, Any]) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown cache kind {kind!r}; known: {', '.join(KINDS)}")
-        self.settings = settings
         digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
         self.dir = Path(root).expanduser() / kind / digest
         self.dir.mkdir(parents=True, exist_ok=True)

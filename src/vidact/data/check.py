@@ -23,7 +23,7 @@ class _Verify(Dataset):
             with VideoReader(path) as reader:
                 reader.verify()
         except VideoReadError as err:
-            return str(path), err.problem or str(err)
+            return str(path), err.problem
         return str(path), None
 
 

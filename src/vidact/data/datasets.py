@@ -49,8 +49,10 @@ def evaluation_positions(
     )
 
 
-def to_views(clips: np.ndarray, transform: ClipTransform) -> torch.Tensor:
-    """(K, T, H, W, 3) uint8 clips -> (K*C, T, 3, S, S): each clip, each crop of the transform."""
+def to_views(frames: np.ndarray, positions: np.ndarray, transform: ClipTransform) -> torch.Tensor:
+    """Frames read at ``positions.reshape(-1)`` -> (K*C, T, 3, S, S): each of the K clips, each
+    crop the transform makes."""
+    clips = frames.reshape(*positions.shape, *frames.shape[1:])  # (K*T, ...) -> (K, T, ...)
     views = [transform(clip) for clip in clips]  # each (T, 3, S, S) or (C, T, 3, S, S)
     return torch.cat([v if v.dim() == 5 else v[None] for v in views])
 
@@ -140,10 +142,9 @@ class ClipDataset(_SampledClips):
             with VideoReader(item.path) as reader:
                 positions = self.positions(reader.num_frames, reader.fps, self.clips)
                 frames = reader.read(positions.reshape(-1), short_side=self.short_side)
-        clips = frames.reshape(*positions.shape, *frames.shape[1:])  # (K*T, ...) -> (K, T, ...)
         if not self.views:
-            return self.transform(clips[0])  # (T, 3, S, S)
-        return to_views(clips, self.transform)  # (K*C, T, 3, S, S)
+            return self.transform(frames)  # one clip: (T, 3, S, S)
+        return to_views(frames, positions, self.transform)  # (K*C, T, 3, S, S)
 
 
 class FeatureClipDataset(_SampledClips):

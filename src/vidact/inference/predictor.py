@@ -68,7 +68,7 @@ class Predictor:
             self.info.sampling, reader.num_frames, reader.fps, self.clips
         )
         frames = reader.read(positions.reshape(-1), short_side=self.short_side)
-        return to_views(frames.reshape(*positions.shape, *frames.shape[1:]), self.transform)
+        return to_views(frames, positions, self.transform)
 
     @property
     def short_side(self) -> int:

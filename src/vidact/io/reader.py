@@ -29,11 +29,10 @@ _SEEK_COST_FRAMES = 3
 class VideoReadError(RuntimeError):
     """A video could not be opened or decoded; the message names the file and the problem."""
 
-    def __init__(self, path: str | Path, problem: str | None = None) -> None:
-        # one-argument form: DataLoader workers re-raise with the formatted message alone
+    def __init__(self, path: str | Path, problem: str) -> None:
         self.path = str(path)
         self.problem = problem
-        super().__init__(f"{path}: {problem}" if problem is not None else str(path))
+        super().__init__(f"{path}: {problem}")
 
 
 @dataclass(frozen=True)

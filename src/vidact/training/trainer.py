@@ -33,7 +33,7 @@ from vidact.data.cache import ArrayCache
 from vidact.data.datamodule import VideoDataModule, default_workers
 from vidact.data.index import DatasetError, VideoIndex
 from vidact.data.sources import build_index
-from vidact.data.transforms import resolve_augment
+from vidact.data.transforms import Augment, resolve_augment
 from vidact.models.classifier import frozen_throughout
 from vidact.plots import plot_curves
 from vidact.training.callbacks import EpochRecorder, UnfreezeBackbone, UnreadableVideos
@@ -80,7 +80,9 @@ def _prepare_run_dir(config: TrainConfig) -> Path:
 
 def _epochs_done(checkpoint: Path) -> int:
     """Epochs a Lightning checkpoint completed (it stores the 0-based epoch it was saved in)."""
-    return int(torch.load(checkpoint, map_location="cpu", weights_only=False)["epoch"]) + 1
+    # mmap: only the small "epoch" entry is read, not the weights Lightning loads itself later
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
+    return int(state["epoch"]) + 1
 
 
 def _parse_devices(devices: str) -> int | str:
@@ -90,11 +92,12 @@ def _parse_devices(devices: str) -> int | str:
 def train(config: TrainConfig) -> TrainResult:
     """Train a clip classifier as ``config`` says and write the run directory."""
     index = build_index(config.data, config.seed)
+    augment = _checked(config, index)
     run_dir = _prepare_run_dir(config)
     if is_main_process():
         index.write_split_csv(run_dir / "split.csv")
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    return _fit(config, index, run_dir, checkpoint=None)
+    return _fit(config, index, run_dir, augment, checkpoint=None)
 
 
 def resume(run: str | Path, epochs: int | None = None) -> TrainResult:
@@ -117,17 +120,26 @@ def resume(run: str | Path, epochs: int | None = None) -> TrainResult:
             f"{run_dir}: the dataset no longer gives the split in split.csv (videos added or "
             "removed?); resuming would mix splits"
         )
-    return _fit(config, index, run_dir, checkpoint=last)
+    return _fit(config, index, run_dir, _checked(config, index), checkpoint=last)
+
+
+def _checked(config: TrainConfig, index: VideoIndex) -> Augment:
+    """Fail on bad settings here, with a plain message, not later inside a DataLoader worker."""
+    if not index.subset("val"):
+        raise ValueError("the split has no validation videos: set --val-fraction above 0")
+    config.data.sampling().indices(num_frames=100, fps=25.0)  # strategy, interval, stride
+    return resolve_augment(config.data.augment, **config.data.augmentation())
 
 
 def _fit(
-    config: TrainConfig, index: VideoIndex, run_dir: Path, checkpoint: Path | None
+    config: TrainConfig,
+    index: VideoIndex,
+    run_dir: Path,
+    augment: Augment,
+    checkpoint: Path | None,
 ) -> TrainResult:
     started = time.perf_counter()
     data = config.data
-    if not index.subset("val"):
-        raise ValueError("the split has no validation videos: set --val-fraction above 0")
-    augment = resolve_augment(data.augment, **data.augmentation())
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = ClipClassifierModule(config, index.classes)
     spec = module.spec
