@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from vidact.demo import DemoSettings, run_demo
+from vidact.errors import ConfigError
 
 
 @pytest.mark.slow
@@ -24,5 +25,5 @@ def test_demo_writes_runs_reports_and_the_comparison(tmp_path: Path) -> None:
 
 
 def test_demo_names_unknown_heads(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"unknown head.*known: bigru"):
+    with pytest.raises(ConfigError, match=r"unknown head.*known: bigru"):
         run_demo(tmp_path, heads=("lstm", "cnn3d"))

@@ -5,12 +5,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import types
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from vidact.errors import ConfigError
 from vidact.sampling import ClipSampling
 
 
@@ -41,6 +45,7 @@ class DataConfig:
     color_jitter: float | None = None
     crop_scale: float | None = None
     max_bad_fraction: float = 0.05  # training stops when more videos than this are unreadable
+    allow_images: bool = False  # read still images as one-frame videos (otherwise refused)
 
     def sampling(self) -> ClipSampling:
         return ClipSampling(self.frames, self.strategy, self.interval, self.window_stride)
@@ -89,7 +94,7 @@ class TrainConfig:
     precision: str = "32-true"  # Lightning precision: 16-mixed, bf16-mixed on GPU
     seed: int = 0
     accelerator: str = "auto"
-    devices: str = "auto"
+    devices: str | int = "auto"  # a count, "auto", or a list of device ids "0,1"
     num_nodes: int = 1
     strategy: str = "auto"  # Lightning strategy: ddp, ddp_spawn, fsdp, ...
     tensorboard: bool = True  # TensorBoard logs in RUN/tensorboard next to metrics.csv
@@ -111,13 +116,67 @@ class TrainConfig:
 
 
 def from_mapping(cls: type, raw: dict[str, Any]) -> Any:
-    """Build dataclass ``cls`` from a plain mapping (YAML, JSON), rejecting unknown keys."""
+    """Build dataclass ``cls`` from a plain mapping (YAML, JSON), rejecting unknown keys and
+    values of the wrong type with a ConfigError that names the setting."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{cls.__name__}: expected a mapping of settings, got {raw!r}")
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(raw) - set(known))
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+        near = {n: difflib.get_close_matches(n, known, n=1) for n in unknown}
+        shown = ", ".join(f"{n} (did you mean {near[n][0]}?)" if near[n] else n for n in unknown)
+        raise ConfigError(f"unknown {cls.__name__} settings: {shown}")
+    hints = get_type_hints(cls)
+    values = {}
+    for name, value in raw.items():
+        if isinstance(value, list) and _origin(hints[name]) is tuple:
+            value = tuple(value)
+        _check_type(name, value, hints[name])
+        values[name] = value
     return cls(**values)
+
+
+def _origin(hint: Any) -> Any:
+    """``tuple`` for ``tuple[int, ...]`` and ``tuple[...] | None``; the type itself otherwise."""
+    args = [a for a in get_args(hint) if a is not type(None)] if _is_union(hint) else [hint]
+    return get_origin(args[0]) or args[0] if len(args) == 1 else None
+
+
+def _is_union(hint: Any) -> bool:
+    return get_origin(hint) in (Union, types.UnionType)
+
+
+def _check_type(name: str, value: Any, hint: Any) -> None:
+    """Plain YAML values against a field's annotation (str, int, float, bool, tuple, dict, None)."""
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        if not isinstance(value, hint):
+            raise ConfigError(f"{name}: expected a mapping of settings, got {value!r}")
+        return
+    allowed = get_args(hint) if _is_union(hint) else (hint,)
+    for option in allowed:
+        origin = get_origin(option) or option
+        if option is type(None) and value is None:
+            return
+        if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return
+        if origin is int and isinstance(value, int) and not isinstance(value, bool):
+            return
+        if origin in (str, bool, dict, Any) and (origin is Any or isinstance(value, origin)):
+            return
+        if origin is tuple and isinstance(value, tuple):
+            item = get_args(option)[0] if get_args(option) else Any
+            if all(item is Any or _fits(v, item) for v in value):
+                return
+    wanted = " or ".join(getattr(a, "__name__", str(a)) for a in allowed).replace(
+        "NoneType", "none"
+    )
+    raise ConfigError(f"{name}: expected {wanted}, got {value!r}")
+
+
+def _fits(value: Any, kind: type) -> bool:
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
 
 
 def _plain(value: Any) -> Any:
@@ -141,46 +200,70 @@ _OPTION_FIELDS = {
     "head_arg": ("model", "head_args"),
     "sampling": ("data", "strategy"),  # --strategy is Lightning's
 }
+_SECTIONS = {"data": DataConfig, "model": ModelConfig}
+
+
+def nest_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Flat command-line values -> a partial TrainConfig mapping; ``None`` means "not given",
+    so the recipe's value (or the dataclass default) stays."""
+    nested: dict[str, Any] = {"data": {}, "model": {}}
+    for name, value in options.items():
+        if value is None:
+            continue
+        if name in _OPTION_FIELDS:
+            section, key = _OPTION_FIELDS[name]
+            nested[section][key] = value
+        elif name in {f.name for f in fields(TrainConfig)} - set(_SECTIONS):
+            nested[name] = value  # first: --strategy is Lightning's, not data.strategy
+        else:
+            section = next(
+                (key for key, cls in _SECTIONS.items() if name in {f.name for f in fields(cls)}),
+                None,
+            )
+            if section is None:
+                raise KeyError(f"option {name!r} has no place in TrainConfig")
+            nested[section][name] = value
+    return {k: v for k, v in nested.items() if v != {}}
+
+
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` over ``base``, section by section (``data``, ``model``)."""
+    merged = {**base, **{k: v for k, v in update.items() if k not in _SECTIONS}}
+    for section in _SECTIONS:
+        if section in base or section in update:
+            merged[section] = {**base.get(section, {}), **update.get(section, {})}
+    return merged
 
 
 def load_recipe(path: str | Path) -> dict[str, Any]:
     """A recipe file: a (partial) TrainConfig as YAML, sections ``data`` and ``model``."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: recipe not found")
-    raw = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: a recipe is a YAML mapping of settings")
+        raise ConfigError(f"{path}: recipe not found (--config)")
     try:
-        TrainConfig.from_dict(raw)  # reject unknown keys now, naming the file
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{path}: {err}") from None
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" line {where.line + 1}" if where is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}:{line} is not valid YAML ({problem})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file; a recipe is YAML") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a recipe is a YAML mapping of settings")
+    try:
+        TrainConfig.from_dict(raw)  # reject unknown keys and wrong types now, naming the file
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
     return raw
 
 
-def merge_recipe(recipe: dict[str, Any], options: TrainConfig, explicit: set[str]) -> TrainConfig:
-    """The recipe, with every option the user typed (``explicit``) taken from ``options``."""
-    merged = {
-        **recipe,
-        "data": dict(recipe.get("data", {})),
-        "model": dict(recipe.get("model", {})),
-    }
-    chosen = options.to_dict()
-    sections = {
-        "data": {f.name for f in fields(DataConfig)},
-        "model": {f.name for f in fields(ModelConfig)},
-    }
-    top = {f.name for f in fields(TrainConfig)} - set(sections)
-    for name in explicit:
-        if name in _OPTION_FIELDS:
-            section, key = _OPTION_FIELDS[name]
-            merged[section][key] = chosen[section][key]
-        elif name in sections["data"] or name in sections["model"]:
-            section = "data" if name in sections["data"] else "model"
-            merged[section][name] = chosen[section][name]
-        elif name in top:
-            merged[name] = chosen[name]
-    config = TrainConfig.from_dict(merged)
+def resolve_config(recipe: str | Path | None, options: dict[str, Any]) -> TrainConfig:
+    """Every default from the dataclasses, overridden by the recipe, overridden by the options
+    the user gave (``None`` = not given)."""
+    config = TrainConfig.from_dict(
+        merge(load_recipe(recipe) if recipe else {}, nest_options(options))
+    )
     if not config.data.root:
-        raise ValueError("the recipe sets no dataset: pass --data ROOT")
+        raise ConfigError("say where the videos are: --data ROOT (or a --config that sets it)")
     return config

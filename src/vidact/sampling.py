@@ -21,20 +21,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vidact.errors import ConfigError
+from vidact.registry import Registry
+
 SamplerFn = Callable[..., np.ndarray]
-_SAMPLERS: dict[str, SamplerFn] = {}
+SAMPLERS: Registry[SamplerFn] = Registry("sampling strategy")
 
 
 def register_sampler(name: str) -> Callable[[SamplerFn], SamplerFn]:
-    def decorator(fn: SamplerFn) -> SamplerFn:
-        _SAMPLERS[name] = fn
-        return fn
-
-    return decorator
+    return SAMPLERS.register(name)  # type: ignore[return-value]
 
 
 def list_samplers() -> list[str]:
-    return sorted(_SAMPLERS)
+    return SAMPLERS.names()
 
 
 def _phase(clip: int, num_clips: int) -> float:
@@ -132,7 +131,7 @@ def sliding_windows(num_frames: int, clip_len: int, step: int, interval: int = 1
     the video is always covered. A video shorter than one window gives one padded window.
     """
     if step < 1:
-        raise ValueError(f"window step must be at least 1 frame, got {step}")
+        raise ConfigError(f"window step must be at least 1 frame, got {step}")
     room = _room(num_frames, clip_len, interval)
     starts = list(range(0, room + 1, step))
     if starts[-1] != room:
@@ -168,11 +167,11 @@ def frames_from_stride(stride: str | int, fps: float) -> int:
     try:
         frames = float(text[:-1]) * fps if text.endswith("s") else float(text)
     except ValueError:
-        raise ValueError(
+        raise ConfigError(
             f"window stride {stride!r}: expected frames (16) or seconds (0.5s)"
         ) from None
     if frames <= 0:
-        raise ValueError(f"window stride {stride!r} must be positive")
+        raise ConfigError(f"window stride {stride!r} must be positive")
     return max(1, round(frames))
 
 
@@ -194,19 +193,14 @@ def sample_indices(
     starts; ``clip`` of ``num_clips``: which evaluation clip.
     """
     if num_frames < 1:
-        raise ValueError(f"num_frames must be at least 1, got {num_frames}")
+        raise ConfigError(f"num_frames must be at least 1, got {num_frames}")
     if clip_len < 1:
-        raise ValueError(f"clip_len must be at least 1, got {clip_len}")
+        raise ConfigError(f"clip_len must be at least 1, got {clip_len}")
     if interval < 1:
-        raise ValueError(f"interval must be at least 1, got {interval}")
+        raise ConfigError(f"interval must be at least 1, got {interval}")
     if not 0 <= clip < num_clips:
-        raise ValueError(f"clip must lie in [0, {num_clips}), got {clip}")
-    try:
-        sampler = _SAMPLERS[strategy]
-    except KeyError:
-        raise ValueError(
-            f"unknown sampling strategy {strategy!r}; known: {', '.join(list_samplers())}"
-        ) from None
+        raise ConfigError(f"clip must lie in [0, {num_clips}), got {clip}")
+    sampler = SAMPLERS.get(strategy)
     if train and rng is None:
         raise ValueError("training sampling is random: pass an rng (np.random.default_rng(seed))")
     indices = sampler(

@@ -11,6 +11,7 @@ from vidact.data.cache import ArrayCache, CachedVideo, cache_summary, clear_cach
 from vidact.data.datasets import ClipDataset, FeatureClipDataset, collate_skipping
 from vidact.data.index import VideoItem
 from vidact.data.transforms import InputSpec, eval_transform
+from vidact.errors import CacheError
 from vidact.sampling import ClipSampling
 
 SPEC = InputSpec(32, (0.5,) * 3, (0.5,) * 3, 1.0)
@@ -36,14 +37,57 @@ def test_entries_are_keyed_by_file_identity_and_settings(tmp_path: Path, make_vi
     assert cache.load(video) is None
 
 
-def test_damaged_entry_is_detected_and_removed(tmp_path: Path, make_video) -> None:
+def _entry_file(cache: ArrayCache) -> Path:
+    return next(cache.dir.glob("*.npy"))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[:40],  # truncated on disk
+        lambda data: data[:-8] + b"\xff" * 8,  # bytes overwritten inside the array
+        lambda data: data[:-2] + np.float16("nan").tobytes(),  # a NaN written in place
+    ],
+    ids=["truncated", "overwritten", "nan"],
+)
+def test_damaged_entry_reads_as_missing(tmp_path: Path, make_video, damage) -> None:
     video = make_video("a.mp4")
     cache = ArrayCache(tmp_path, "features", {"x": 1})
-    cache.save(video, CachedVideo(np.zeros((5, 8), np.float16), 5, 10.0))
-    entry_file = next(cache.dir.glob("*.npy"))
-    entry_file.write_bytes(entry_file.read_bytes()[:40])  # truncated on disk
-    assert cache.load(video) is None
-    assert not entry_file.exists()
+    cache.save(video, CachedVideo(np.ones((5, 8), np.float16), 5, 10.0))
+    entry = _entry_file(cache)
+    entry.write_bytes(damage(entry.read_bytes()))
+    assert cache.load(video) is None  # the caller rebuilds it in place
+
+
+def test_non_finite_values_are_refused(tmp_path: Path, make_video) -> None:
+    cache = ArrayCache(tmp_path, "features", {"x": 1})
+    bad = np.ones((3, 4), np.float32)
+    bad[1, 2] = np.inf
+    with pytest.raises(CacheError, match="NaN/Inf"):
+        cache.save(make_video("a.mp4"), CachedVideo(bad, 3, 10.0))
+    assert not list(cache.dir.glob("*.npy")) if cache.dir.exists() else True
+
+
+def test_damaged_or_cleared_features_are_rebuilt_not_unreadable(tmp_path: Path, make_video) -> None:
+    items = _items(make_video, 2)
+    cache = ArrayCache(tmp_path, "features", {"b": "x"})
+    rebuilt = []
+
+    def rebuild(item: VideoItem) -> CachedVideo:
+        rebuilt.append(item.path)
+        entry = CachedVideo(np.full((20, 4), 7, np.float16), 20, 10.0)
+        cache.save(item.path, entry)
+        return entry
+
+    dataset = FeatureClipDataset(items, cache, ClipSampling(frames=4), rebuild=rebuild)
+    cache.save(items[0].path, CachedVideo(np.ones((20, 4), np.float16), 20, 10.0))
+    entry = _entry_file(cache)
+    entry.write_bytes(entry.read_bytes()[:-4] + b"\0\0\0\0")  # damaged
+    clip, _ = dataset[0]
+    assert clip[0, 0] == 7 and rebuilt == [items[0].path]
+    clear_cache(tmp_path)  # cleared while "training"
+    assert dataset[1][0] is not None and dataset[0][0] is not None
+    assert len(rebuilt) == 3 and cache.load(items[1].path) is not None
 
 
 def test_second_epoch_decodes_nothing(tmp_path: Path, make_video, monkeypatch) -> None:
@@ -111,8 +155,30 @@ def test_summary_and_clear(tmp_path: Path, make_video) -> None:
     summary = cache_summary(tmp_path)
     assert [s["entries"] for s in summary["kinds"]["clips"]] == [1]
     assert summary["kinds"]["features"][0]["settings"] == {"k": 2}
-    assert clear_cache(tmp_path, "clips") > 0
+    freed, kept = clear_cache(tmp_path, "clips")
+    assert freed > 0 and kept == []
     assert cache_summary(tmp_path)["kinds"]["clips"] == []
     assert cache_summary(tmp_path)["kinds"]["features"]
-    with pytest.raises(ValueError, match="unknown cache kind"):
+    with pytest.raises(CacheError, match="unknown cache kind"):
         clear_cache(tmp_path, "frames")
+
+
+def test_clear_removes_only_what_vidact_wrote(tmp_path: Path, make_video) -> None:
+    cache = ArrayCache(tmp_path, "features", {"k": 2})
+    cache.save(make_video("a.mp4"), CachedVideo(np.ones((2, 2)), 2, 1.0))
+    mine = [cache.dir / "notes.txt", tmp_path / "features" / "readme.md", tmp_path / "data.bin"]
+    for path in mine:
+        path.write_text("not vidact's")
+    freed, kept = clear_cache(tmp_path)
+    assert freed > 0 and sorted(kept) == sorted(mine[:2])
+    assert all(path.read_text() == "not vidact's" for path in mine)
+    assert not list(cache.dir.glob("*.npy"))
+
+
+def test_clear_refuses_a_folder_that_is_not_a_cache(tmp_path: Path) -> None:
+    (tmp_path / "clips").mkdir()
+    precious = tmp_path / "clips" / "holiday.mp4"
+    precious.write_bytes(b"precious")
+    with pytest.raises(CacheError, match="not a vidact cache"):
+        clear_cache(tmp_path)
+    assert precious.read_bytes() == b"precious"

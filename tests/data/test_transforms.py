@@ -12,6 +12,7 @@ from vidact.data.transforms import (
     resolve_augment,
     train_transform,
 )
+from vidact.errors import ConfigError
 
 SPEC = InputSpec(size=32, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), crop_pct=0.875)
 
@@ -71,9 +72,9 @@ def test_presets_and_overrides() -> None:
     assert resolve_augment("none") == Augment(crop_scale=None, flip=False)
     assert resolve_augment("seeds", flip=False, rotation=None).rotation == 8
     assert not resolve_augment("seeds", flip=False).flip
-    with pytest.raises(ValueError, match="known: none, light, seeds, strong"):
+    with pytest.raises(ConfigError, match="known: light, none, seeds, strong"):
         resolve_augment("wild")
-    with pytest.raises(ValueError, match="unknown augmentation settings: shear"):
+    with pytest.raises(ConfigError, match="unknown augmentation settings: shear"):
         resolve_augment("light", shear=3)
 
 
@@ -91,5 +92,5 @@ def test_three_crops_cover_the_long_side() -> None:
     assert views.shape == (3, 4, 3, 32, 32)
     means = [float(v.mean()) for v in views]
     assert means[0] < means[1] < means[2]  # left, centre, right
-    with pytest.raises(ValueError, match="crops must be 1 or 3"):
+    with pytest.raises(ConfigError, match="crops must be 1 or 3"):
         eval_transform(SPEC, crops=5)

@@ -7,6 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import REAL_SMOKE, frame_number
 from vidact.io.reader import VideoReader, VideoReadError, probe
@@ -39,7 +40,7 @@ def test_read_resizes_short_side_keeping_aspect(make_video) -> None:
 
 
 def test_out_of_range_indices_are_refused(make_video) -> None:
-    with VideoReader(make_video(frames=5)) as reader, pytest.raises(IndexError, match=r"\[0, 5\)"):
+    with VideoReader(make_video(frames=5)) as reader, pytest.raises(ValueError, match=r"\[0, 5\)"):
         reader.read([5])
 
 
@@ -92,26 +93,57 @@ def _patch_avi_frame_count(path: Path, frames: int) -> None:
     path.write_bytes(bytes(data))
 
 
-def test_lying_header_is_handled(make_video) -> None:
+def test_header_promising_more_frames_than_the_file_holds_is_truncated(make_video) -> None:
     path = make_video("liar.avi", frames=12)
     _patch_avi_frame_count(path, 400)
-    with VideoReader(path) as reader:
-        assert reader._stream.frames == 400  # what the header claims
-        assert reader.num_frames == 12  # what the stream holds
-        clip = reader.read([0, 11])
-    assert [frame_number(f) for f in clip] == [0, 11]
+    with pytest.raises(VideoReadError, match=r"truncated: 12 of the 400 frames.*\(3% readable"):
+        _ = VideoReader(path).num_frames
 
 
-def test_truncated_avi_reads_the_frames_that_are_there(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", [".avi", ".mp4"])
+def test_truncated_file_is_refused_saying_how_much_is_readable(tmp_path: Path, suffix) -> None:
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 255, (40, 48, 64, 3), dtype=np.uint8)  # noise: big packets
-    path = write_video(tmp_path / "cut.avi", frames, 10)
-    data = path.read_bytes()
-    path.write_bytes(data[: int(len(data) * 0.6)])
-    with VideoReader(path) as reader:
-        assert 0 < reader.num_frames < 40
-        clip = reader.read([0, reader.num_frames - 1])
-    assert clip.shape == (2, 48, 64, 3)
+    whole = write_video(tmp_path / f"whole{suffix}", frames, 10)
+    if suffix == ".mp4":  # the index (moov) first, as streaming MP4s are: only the data is cut
+        whole = _faststart(whole, tmp_path / "fast.mp4")
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.3)])
+    with pytest.raises(VideoReadError, match=r"cut\.\w+: truncated: \d+ of the 40 frames"):
+        _ = VideoReader(cut).num_frames
+
+
+def _faststart(source: Path, target: Path) -> Path:
+    with (
+        av.open(str(source)) as inp,
+        av.open(str(target), "w", options={"movflags": "faststart"}) as out,
+    ):
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    return target
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_a_still_image_is_not_a_video(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / "photo.mp4"  # an image renamed as a video
+    Image.fromarray(np.full((48, 64, 3), 99, np.uint8)).save(path, format=fmt)
+    with pytest.raises(VideoReadError, match=r"a still image.*--allow-images"):
+        _ = VideoReader(path).num_frames
+    with VideoReader(path, allow_images=True) as reader:
+        assert reader.num_frames == 1 and reader.read([0, 0]).shape == (2, 48, 64, 3)
+
+
+def test_a_one_frame_video_is_a_still_image(make_video) -> None:
+    with pytest.raises(VideoReadError, match="a still image"):
+        _ = VideoReader(make_video("one.mp4", frames=1)).num_frames
+
+
+def test_a_folder_is_not_a_video(tmp_path: Path) -> None:
+    with pytest.raises(VideoReadError, match="is a folder, not a video file"):
+        VideoReader(tmp_path)
 
 
 def _manifest() -> list[dict[str, str]]:

@@ -5,6 +5,7 @@ import timm
 import torch
 
 from vidact.data.transforms import InputSpec, eval_transform
+from vidact.errors import ConfigError
 from vidact.models.backbones import OFFLINE_WEIGHTS, FrameEncoder, create_image_model, weight_source
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -47,12 +48,12 @@ def test_every_offline_package_loads() -> None:
 
 
 def test_pretrained_without_offline_weights_says_how_to_supply_them() -> None:
-    with pytest.raises(ValueError, match="--weights"):
+    with pytest.raises(ConfigError, match="--weights"):
         create_image_model("resnet18", pretrained=True)
 
 
 def test_unknown_backbone_is_named() -> None:
-    with pytest.raises(ValueError, match="unknown backbone 'resnet_nope'"):
+    with pytest.raises(ConfigError, match="unknown backbone 'resnet_nope'"):
         create_image_model("resnet_nope")
 
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from vidact.config import ModelConfig
+from vidact.errors import ConfigError
 from vidact.models.classifier import (
     ClipClassifier,
     freeze_policy,
@@ -43,10 +44,10 @@ def test_head_arguments_and_errors() -> None:
     assert create_head("rnn", 8, nonlinearity="relu").layers[0].nonlinearity == "relu"
     assert create_head("transformer", 8, dim=32, heads=2).out_features == 32
     with pytest.raises(
-        ValueError, match="known: bigru, bilstm, gru, lstm, max, mean, rnn, transformer"
+        ConfigError, match="known: bigru, bilstm, gru, lstm, max, mean, rnn, transformer"
     ):
         create_head("nope", 8)
-    with pytest.raises(ValueError, match="bad arguments"):
+    with pytest.raises(ConfigError, match="bad arguments"):
         create_head("mean", 8, hidden_size=3)
 
 
@@ -76,7 +77,7 @@ def test_freeze_defaults_follow_the_starting_weights() -> None:
     assert frozen_throughout(ModelConfig(backbone="tf_efficientnet_lite0"))
     assert not frozen_throughout(ModelConfig(backbone="tf_efficientnet_lite0", unfreeze_epoch=3))
     assert not frozen_throughout(ModelConfig(backbone="tf_efficientnet_lite0", trainable_layers=2))
-    with pytest.raises(ValueError, match="--freeze must be all or none"):
+    with pytest.raises(ConfigError, match="--freeze must be all or none"):
         freeze_policy(ModelConfig(freeze="some"))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from vidact.cli.common import friendly_errors, setup_logging
+from vidact.cli.common import friendly_errors
 from vidact.config import default_cache_dir
 from vidact.data.cache import cache_summary, clear_cache
 
@@ -20,7 +20,6 @@ CacheDir = typer.Option(None, "--cache-dir", help="Cache folder (default ~/.cach
 @friendly_errors
 def info(cache_dir: Path | None = CacheDir) -> None:
     """Print JSON: entries and bytes per kind (clips, features) and settings namespace."""
-    setup_logging()
     typer.echo(json.dumps(cache_summary(cache_dir or default_cache_dir()), indent=2))
 
 
@@ -31,6 +30,9 @@ def clear(
     kind: str | None = typer.Option(None, help="clips or features (default: both)."),
 ) -> None:
     """Delete cached clips and/or features; they are rebuilt when next needed."""
-    setup_logging()
-    freed = clear_cache(cache_dir or default_cache_dir(), kind)
-    typer.echo(f"freed {freed / 2**20:.1f} MiB in {cache_dir or default_cache_dir()}")
+    root = cache_dir or default_cache_dir()
+    freed, kept = clear_cache(root, kind)
+    typer.echo(f"freed {freed / 2**20:.1f} MiB in {root}")
+    if kept:
+        shown = ", ".join(str(path) for path in kept[:5])
+        typer.echo(f"left {len(kept)} file(s) vidact did not write: {shown}")

@@ -1,31 +1,27 @@
-"""What every command shares: logging set-up and turning expected failures into one-line errors."""
+"""What every command shares: logging set-up and turning user errors into one-line messages."""
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import sys
+import traceback
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
 
-from vidact.data.index import DatasetError
-from vidact.io.reader import VideoReadError
-from vidact.models.checkpoint import CheckpointError
+from vidact.errors import VidactError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# failures caused by input (files, flags, data): the message is the whole story, no traceback
-EXPECTED_ERRORS = (
-    VideoReadError,
-    DatasetError,
-    CheckpointError,
-    FileNotFoundError,
-    FileExistsError,
-    ValueError,
-    IndexError,
+_VERBOSE = inspect.Parameter(
+    "verbose",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=typer.Option(False, "--verbose", "-v", help="Debug logs, and tracebacks of errors."),
+    annotation=bool,
 )
 
 
@@ -57,14 +53,22 @@ def setup_logging(verbose: bool = False) -> None:
 
 
 def friendly_errors(command: F) -> F:
-    """Run the command; an expected failure prints ``error: ...`` and exits with status 2."""
+    """Give the command ``-v/--verbose`` and set up logging; a user error (``VidactError``) prints
+    ``error: ...`` and exits with status 2. Anything else is a bug and keeps its traceback."""
 
     @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, verbose: bool = False, **kwargs: Any) -> Any:
+        setup_logging(verbose)
         try:
             return command(*args, **kwargs)
-        except EXPECTED_ERRORS as err:
+        except VidactError as err:
+            if verbose:
+                traceback.print_exc()
             typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
             raise typer.Exit(2) from None
 
+    signature = inspect.signature(command, eval_str=True)  # typer reads real annotations
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), _VERBOSE]
+    )
     return wrapper  # type: ignore[return-value]

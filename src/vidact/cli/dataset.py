@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import typer
-from tqdm import tqdm
 
-from vidact.cli.common import friendly_errors, setup_logging
+from vidact.cli.common import friendly_errors
 from vidact.cli.options import (
-    DEFAULT_EXTENSIONS,
+    AllowImages,
     Annotations,
     DataRoot,
     DatasetKind,
@@ -26,6 +25,7 @@ from vidact.cli.options import (
 from vidact.data.check import verify_videos
 from vidact.data.datamodule import default_workers
 from vidact.data.sources import build_index
+from vidact.progress import progress
 
 app = typer.Typer(
     help="Inspect a dataset: its split, and whether every video decodes.", no_args_is_help=True
@@ -36,30 +36,29 @@ app = typer.Typer(
 @friendly_errors
 def info(
     data: DataRoot,
-    dataset: DatasetKind = "folder",
+    dataset: DatasetKind = None,
     annotations: Annotations = None,
-    fold: Fold = 1,
-    skip_missing: SkipMissing = False,
+    fold: Fold = None,
+    skip_missing: SkipMissing = None,
     split_file: SplitFile = None,
-    val_fraction: ValFraction = 0.15,
-    test_fraction: TestFraction = 0.15,
+    val_fraction: ValFraction = None,
+    test_fraction: TestFraction = None,
     group_regex: GroupRegex = None,
-    extensions: Extensions = DEFAULT_EXTENSIONS,
+    extensions: Extensions = None,
     seed: int = typer.Option(0, help="Seed of the automatic split (as in train)."),
 ) -> None:
     """Print JSON: classes, videos per split and class, groups per split, leaking groups."""
-    setup_logging()
     config = data_config(
-        data,
-        dataset,
-        annotations,
-        fold,
-        skip_missing,
-        split_file,
-        val_fraction,
-        test_fraction,
-        group_regex,
-        extensions,
+        data=data,
+        dataset=dataset,
+        annotations=annotations,
+        fold=fold,
+        skip_missing=skip_missing,
+        split_file=split_file,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        group_regex=group_regex,
+        extensions=extensions,
     )
     typer.echo(json.dumps(build_index(config, seed).summary(), indent=2))
 
@@ -68,33 +67,36 @@ def info(
 @friendly_errors
 def check(
     data: DataRoot,
-    dataset: DatasetKind = "folder",
+    dataset: DatasetKind = None,
     annotations: Annotations = None,
-    fold: Fold = 1,
-    skip_missing: SkipMissing = False,
+    fold: Fold = None,
+    skip_missing: SkipMissing = None,
     split_file: SplitFile = None,
     group_regex: GroupRegex = None,
-    extensions: Extensions = DEFAULT_EXTENSIONS,
+    extensions: Extensions = None,
+    allow_images: AllowImages = None,
     workers: Workers = None,
 ) -> None:
-    """Decode every video; list the unreadable ones (exit status 1 when there are any)."""
-    setup_logging()
+    """Decode every video; list the unreadable and truncated ones (exit status 1 if any)."""
     config = data_config(
-        data,
-        dataset,
-        annotations,
-        fold,
-        skip_missing,
-        split_file,
-        0.0,
-        0.0,
-        group_regex,
-        extensions,
+        data=data,
+        dataset=dataset,
+        annotations=annotations,
+        fold=fold,
+        skip_missing=skip_missing,
+        split_file=split_file,
+        val_fraction=0.0,
+        test_fraction=0.0,
+        group_regex=group_regex,
+        extensions=extensions,
+        allow_images=allow_images,
     )
     items = build_index(config, seed=0).items
     bad = []
-    results = verify_videos(items, default_workers() if workers is None else workers)
-    for path, problem in tqdm(results, total=len(items), desc="decoding", unit="video"):
+    results = verify_videos(
+        items, default_workers() if workers is None else workers, config.allow_images
+    )
+    for path, problem in progress(results, "decoding", total=len(items)):
         if problem is not None:
             bad.append((path, problem))
     typer.echo(f"{len(items) - len(bad)} of {len(items)} videos decode")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from vidact.cli.common import friendly_errors, setup_logging
+from vidact.cli.common import friendly_errors
 from vidact.demo import DEMO_HEADS, run_demo
 from vidact.models.heads import list_heads
 
@@ -21,7 +21,6 @@ def demo(
     ),
 ) -> None:
     """Train an LSTM and the frame-averaging baseline on a temporal task; compare them on test."""
-    setup_logging()
     started = time.perf_counter()
     chosen = tuple(list_heads()) if heads == "all" else tuple(h.strip() for h in heads.split(","))
     rows = run_demo(out, progress=progress, heads=chosen)

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import typer
 
-from vidact.cli.common import friendly_errors, setup_logging
+from vidact.cli.common import friendly_errors
 from vidact.cli.options import (
-    DEFAULT_EXTENSIONS,
+    AllowImages,
     Annotations,
     Categories,
     DataRoot,
     DatasetKind,
+    Device,
     Extensions,
     Fold,
     GroupRegex,
@@ -31,42 +32,43 @@ from vidact.inference.predictor import Predictor
 def evaluate(
     checkpoint: Path = typer.Argument(..., help="A checkpoint (RUN/checkpoints/best.ckpt)."),
     data: DataRoot = ...,  # type: ignore[assignment]
-    dataset: DatasetKind = "folder",
+    dataset: DatasetKind = None,
     annotations: Annotations = None,
-    fold: Fold = 1,
-    skip_missing: SkipMissing = False,
+    fold: Fold = None,
+    skip_missing: SkipMissing = None,
     split_file: SplitFile = None,
-    val_fraction: ValFraction = 0.15,
+    val_fraction: ValFraction = None,
     group_regex: GroupRegex = None,
-    extensions: Extensions = DEFAULT_EXTENSIONS,
+    extensions: Extensions = None,
+    allow_images: AllowImages = None,
     categories: Categories = None,
-    split: str = typer.Option(
-        "test",
-        help="Which split to score (all videos of a plain folder when there is no split file).",
+    split: str | None = typer.Option(
+        None,
+        help="Which split to score: train, val or test (default test; every video of a plain "
+        "folder when there is no split file).",
     ),
     clips: int = typer.Option(1, help="Clips per video; their scores are averaged."),
     crops: int = typer.Option(1, help="Spatial crops per clip: 1 (centre) or 3."),
     seed: int = typer.Option(0, help="Seed of the validation carve-out (use the run's)."),
     out: Path = typer.Option(Path("eval"), help="Report folder to write."),
-    batch_size: int = typer.Option(8),
+    batch_size: int = typer.Option(8, help="Videos per batch."),
     workers: Workers = None,
-    device: str | None = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
+    device: Device = None,
 ) -> None:
     """Write metrics.json, predictions.csv and plots for one split."""
-    setup_logging()
     config = data_config(
-        data,
-        dataset,
-        annotations,
-        fold,
-        skip_missing,
-        split_file,
-        val_fraction,
-        0.15,
-        group_regex,
-        extensions,
+        data=data,
+        dataset=dataset,
+        annotations=annotations,
+        fold=fold,
+        skip_missing=skip_missing,
+        split_file=split_file,
+        val_fraction=val_fraction,
+        group_regex=group_regex,
+        extensions=extensions,
+        allow_images=allow_images,
     )
-    predictor = Predictor.from_checkpoint(checkpoint, device, clips, crops)
+    predictor = Predictor.from_checkpoint(checkpoint, device, clips, crops, config.allow_images)
     items = split_items(config, predictor.classes, split, seed)
     metrics = run_evaluation(predictor, items, out, batch_size, workers, categories)
     typer.echo(

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from vidact.cli.common import friendly_errors, setup_logging
+from vidact.cli.common import friendly_errors
 from vidact.models.catalog import backbone_rows, head_rows
 
 
@@ -20,7 +20,6 @@ def models(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List backbones (marking offline ImageNet weights) and heads with parameter counts."""
-    setup_logging()
     backbones = backbone_rows(filter)
     heads = [] if filter else head_rows(features, num_classes)
     if as_json:

@@ -1,66 +1,114 @@
-"""Options several commands share (where the videos are and how they split), declared once."""
+"""Options several commands share, declared once, and turning typed values into config values.
+
+Every option defaults to ``None``, meaning "not given": the value then comes from the recipe, or
+from the config dataclasses (``vidact.config``), which hold every default. Help texts quote those
+defaults rather than restating them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import yaml
 
-from vidact.config import DataConfig
+from vidact.config import DataConfig, from_mapping, nest_options
+from vidact.errors import ConfigError
+
+_D = DataConfig()
 
 DataRoot = Annotated[Path, typer.Option("--data", help="Dataset root: ROOT/<class>/<video>.")]
 DatasetKind = Annotated[
-    str, typer.Option("--dataset", help="folder, ucf101 or hmdb51 (official splits).")
+    str | None,
+    typer.Option("--dataset", help=f"folder, ucf101 or hmdb51 (official splits). [{_D.dataset}]"),
 ]
 Annotations = Annotated[
     Path | None,
     typer.Option(help="Official split files: ucfTrainTestlist/ or testTrainMulti_7030_splits/."),
 ]
-Fold = Annotated[int, typer.Option(help="Official split 1, 2 or 3.")]
+Fold = Annotated[int | None, typer.Option(help=f"Official split 1, 2 or 3. [{_D.fold}]")]
 SkipMissing = Annotated[
-    bool, typer.Option("--skip-missing", help="Go on when listed videos are missing.")
+    bool | None,
+    typer.Option(
+        "--skip-missing/--no-skip-missing", help="Go on without listed videos that are missing."
+    ),
 ]
 SplitFile = Annotated[Path | None, typer.Option(help="CSV 'path,split' (train/val/test).")]
-ValFraction = Annotated[float, typer.Option(help="Validation share carved from train, by group.")]
-TestFraction = Annotated[float, typer.Option(help="Test share when nothing else gives one.")]
+ValFraction = Annotated[
+    float | None,
+    typer.Option(help=f"Validation share carved from train, by group. [{_D.val_fraction}]"),
+]
+TestFraction = Annotated[
+    float | None, typer.Option(help=f"Test share when nothing else gives one. [{_D.test_fraction}]")
+]
 GroupRegex = Annotated[
     str | None,
     typer.Option(help="Regex with one capture group: a video's group (default: UCF _gNN_)."),
 ]
-Extensions = Annotated[str, typer.Option(help="Video file suffixes to index, comma-separated.")]
+Extensions = Annotated[
+    str | None,
+    typer.Option(
+        help=f"Video file suffixes to index, comma-separated. [{','.join(_D.extensions)}]"
+    ),
+]
 Categories = Annotated[
     Path | None, typer.Option(help="CSV/TSV 'class,category' for per-category accuracy.")
 ]
 Workers = Annotated[int | None, typer.Option(help="DataLoader workers (default: CPU cores).")]
+AllowImages = Annotated[
+    bool | None,
+    typer.Option("--allow-images/--no-allow-images", help="Read still images as one-frame videos."),
+]
+Device = Annotated[
+    str | None, typer.Option(help="cpu, cuda or cuda:N (default: cuda when available).")
+]
 
-DEFAULT_EXTENSIONS = ",".join(DataConfig().extensions)
+
+def parse_head_args(pairs: list[str]) -> dict[str, Any]:
+    """``["hidden_size=512", "num_layers=2"]`` -> {"hidden_size": 512, "num_layers": 2}."""
+    parsed = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--head-arg {pair!r}: expected KEY=VALUE, e.g. hidden_size=512")
+        try:
+            parsed[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"--head-arg {pair!r}: cannot read the value {value!r}") from None
+    return parsed
 
 
-def data_config(
-    data: Path,
-    dataset: str = "folder",
-    annotations: Path | None = None,
-    fold: int = 1,
-    skip_missing: bool = False,
-    split_file: Path | None = None,
-    val_fraction: float = 0.15,
-    test_fraction: float = 0.15,
-    group_regex: str | None = None,
-    extensions: str = DEFAULT_EXTENSIONS,
-    **rest: object,
-) -> DataConfig:
-    """A DataConfig from the shared options plus any command-specific fields in ``rest``."""
-    return DataConfig(
-        root=str(data),
-        dataset=dataset,
-        annotations=str(annotations) if annotations else None,
-        fold=fold,
-        skip_missing=skip_missing,
-        split_file=str(split_file) if split_file else None,
-        val_fraction=val_fraction,
-        test_fraction=test_fraction,
-        group_regex=group_regex,
-        extensions=tuple(e.strip() for e in extensions.split(",") if e.strip()),
-        **rest,  # type: ignore[arg-type]
-    )
+def parse_widths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--mlp {text!r}: expected comma-separated widths, e.g. 512,128"
+        ) from None
+
+
+def config_values(options: dict[str, Any]) -> dict[str, Any]:
+    """Typed command-line values -> config values (paths as text, lists parsed); options not
+    given (None, or an empty repeatable option) are left out."""
+    values: dict[str, Any] = {}
+    for name, value in options.items():
+        if value is None or value == [] or value == ():
+            continue
+        if isinstance(value, Path):
+            value = str(value)
+        if name == "extensions":
+            value = tuple(e.strip() for e in value.split(",") if e.strip())
+        elif name == "head_arg":
+            value = parse_head_args(value)
+        elif name == "mlp":
+            value = parse_widths(value)
+        values[name] = value
+    if "freeze_backbone" in values:  # shorthand for --freeze all / none
+        values["freeze"] = "all" if values.pop("freeze_backbone") else "none"
+    return values
+
+
+def data_config(**options: Any) -> DataConfig:
+    """A DataConfig from the options given (None: the dataclass default)."""
+    return from_mapping(DataConfig, nest_options(config_values(options)).get("data", {}))

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import typer
 
-from vidact.cli.common import friendly_errors, setup_logging
+from vidact.cli.common import friendly_errors
+from vidact.cli.options import AllowImages, Device
 from vidact.inference.predictor import Predictor
+from vidact.io.reader import VideoReadError
 
 
 @friendly_errors
@@ -19,16 +21,28 @@ def predict(
     as_json: bool = typer.Option(False, "--json", help="Print JSON (one object per video)."),
     clips: int = typer.Option(1, help="Clips per video; their scores are averaged."),
     crops: int = typer.Option(1, help="Spatial crops per clip: 1 (centre) or 3."),
-    device: str | None = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
+    allow_images: AllowImages = None,
+    device: Device = None,
 ) -> None:
-    """Print the top-k activities of each video with their probabilities."""
-    setup_logging()
-    predictor = Predictor.from_checkpoint(checkpoint, device, clips, crops)
+    """Print the top-k activities of each video with their probabilities.
+
+    A video that cannot be read is reported on stderr and the others go on; the exit status is
+    2 when any failed.
+    """
+    predictor = Predictor.from_checkpoint(checkpoint, device, clips, crops, bool(allow_images))
+    failed = 0
     for video in videos:
-        result = predictor.predict(video, topk)
+        try:
+            result = predictor.predict(video, topk)
+        except VideoReadError as err:  # the next video may be fine; a bad setting stops
+            typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
+            failed += 1
+            continue
         if as_json:
             typer.echo(json.dumps(result))
             continue
         typer.echo(f"{video}:")
         for rank, entry in enumerate(result["top_k"], start=1):
             typer.echo(f"  {rank}. {entry['label']:<24} {entry['probability']:.4f}")
+    if failed:
+        raise typer.Exit(2)

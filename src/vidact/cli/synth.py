@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from vidact.cli.common import friendly_errors, setup_logging
+from vidact.cli.common import friendly_errors
 from vidact.data.synthetic import PAIRS, write_synthetic_dataset
 
 
@@ -20,7 +20,6 @@ def synth(
     extension: str = typer.Option(".mp4", help="Container: .mp4 (H.264), .avi (MPEG-4), .mkv."),
 ) -> None:
     """Write videos whose classes differ only in temporal order (each class reversed is another)."""
-    setup_logging()
     index = write_synthetic_dataset(
         out,
         videos_per_class=videos_per_class,

@@ -4,8 +4,14 @@ Two kinds live under one cache folder: ``clips`` (decoded, resized uint8 frames,
 decode nothing) and ``features`` (a frozen backbone's frame features, so comparing heads costs
 seconds). An entry is keyed by the file's identity (resolved path, size, mtime) inside a namespace
 that hashes the settings that produced it, so editing a video or changing the decode size never
-serves stale data. Entries are written to a temporary file and renamed, so an interrupted run leaves
-no half-written entry; an entry that fails to load is deleted and reported missing, to be rebuilt.
+serves stale data.
+
+Entries can be trusted: each is written to a temporary file and renamed (an interrupted run leaves
+no half-written entry), its metadata carries a CRC-32 of the array that is checked on every read,
+and non-finite values are refused on write and on read. A damaged or vanished entry reads as
+missing and is rebuilt in place by the caller; it never makes a good video "unreadable". The
+folder is tagged (``CACHEDIR.TAG``, which backup tools also honour), and ``clear_cache`` deletes
+only the files vidact wrote, in tagged folders only.
 """
 
 from __future__ import annotations
@@ -14,17 +20,27 @@ import hashlib
 import json
 import logging
 import os
-import shutil
+import re
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vidact.errors import CacheError
+
 log = logging.getLogger(__name__)
 
 KINDS = ("clips", "features")
+TAG_NAME = "CACHEDIR.TAG"
+_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file marks a vidact cache (clips and frame features); see `vidact cache info`.\n"
+)
+_NAMESPACE = re.compile(r"^[0-9a-f]{16}$")
+_ENTRY_FILE = re.compile(r"^([0-9a-f]{40}\.(npy|json)|settings\.json|tmp\w*\.tmp)$")
 
 
 @dataclass(frozen=True)
@@ -41,18 +57,37 @@ class CachedVideo:
         return self.fps * len(self.array) / self.num_frames
 
 
+def _checksum(array: np.ndarray) -> int:
+    return zlib.crc32(memoryview(np.ascontiguousarray(array)).cast("B"))
+
+
+def _finite(array: np.ndarray) -> bool:
+    return array.dtype.kind != "f" or bool(np.isfinite(array).all())
+
+
 class ArrayCache:
     """Arrays per video under ``root/<kind>/<namespace>/``, the namespace hashing ``settings``."""
 
     def __init__(self, root: str | Path, kind: str, settings: dict[str, Any]) -> None:
         if kind not in KINDS:
-            raise ValueError(f"unknown cache kind {kind!r}; known: {', '.join(KINDS)}")
+            raise CacheError(f"unknown cache kind {kind!r}; known: {', '.join(KINDS)}")
+        self.root = Path(root).expanduser()
+        self.settings = settings
         digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-        self.dir = Path(root).expanduser() / kind / digest
+        self.dir = self.root / kind / digest
+
+    def _prepare(self) -> None:
+        """Create (again, if it was cleared meanwhile) the tagged folder of this namespace."""
+        if (self.dir / "settings.json").is_file():
+            return
+        if self.root.exists() and not self.root.is_dir():
+            raise CacheError(f"{self.root}: not a folder; choose another --cache-dir")
         self.dir.mkdir(parents=True, exist_ok=True)
-        meta = self.dir / "settings.json"
-        if not meta.exists():
-            _atomic_write(meta, json.dumps(settings, indent=2, sort_keys=True).encode())
+        if not (self.root / TAG_NAME).exists():
+            _atomic_write(self.root / TAG_NAME, _TAG.encode())
+        _atomic_write(
+            self.dir / "settings.json", json.dumps(self.settings, indent=2, sort_keys=True).encode()
+        )
 
     def _key(self, video: Path) -> Path:
         video = Path(video).resolve()
@@ -63,37 +98,47 @@ class ArrayCache:
     def contains(self, video: Path) -> bool:
         return self._key(video).with_suffix(".npy").exists()
 
-    def load(self, video: Path, mmap: bool = False) -> CachedVideo | None:
-        """The entry of ``video``, or None when absent or damaged (a damaged one is removed)."""
+    def load(self, video: Path) -> CachedVideo | None:
+        """The entry of ``video``, or None when it is absent or damaged (to be rebuilt)."""
         key = self._key(video)
         array_path, meta_path = key.with_suffix(".npy"), key.with_suffix(".json")
-        if not array_path.exists():
-            return None
         try:
             meta = json.loads(meta_path.read_text())
-            array = np.load(array_path, mmap_mode="r" if mmap else None, allow_pickle=False)
+            array = np.load(array_path, allow_pickle=False)
             if array.ndim < 2 or len(array) == 0 or len(array) != meta["stored"]:
                 raise ValueError(f"holds {array.shape}, expected {meta['stored']} frames")
+            if _checksum(array) != meta["crc32"]:
+                raise ValueError("checksum mismatch")
+            if not _finite(array):
+                raise ValueError("non-finite values")
             return CachedVideo(array, int(meta["num_frames"]), float(meta["fps"]))
-        except (ValueError, OSError, EOFError, KeyError) as err:
+        except FileNotFoundError:
+            return None
+        except (ValueError, OSError, EOFError, KeyError, TypeError) as err:
             log.warning("%s: damaged cache entry %s (%s); rebuilding it", video, array_path, err)
-            array_path.unlink(missing_ok=True)
-            meta_path.unlink(missing_ok=True)
             return None
 
     def save(self, video: Path, entry: CachedVideo) -> None:
+        if not _finite(entry.array):
+            raise CacheError(
+                f"{video}: refusing to cache NaN/Inf values (the encoder's output is not finite; "
+                "check --weights)"
+            )
+        self._prepare()
         key = self._key(video)
+        array = np.ascontiguousarray(entry.array)
         meta = {
-            "stored": len(entry.array),
+            "stored": len(array),
             "num_frames": entry.num_frames,
             "fps": entry.fps,
+            "crc32": _checksum(array),
             "video": str(Path(video).resolve()),
         }
         _atomic_write(key.with_suffix(".json"), json.dumps(meta).encode())
         handle, tmp = tempfile.mkstemp(dir=self.dir, suffix=".tmp")
         try:
             with os.fdopen(handle, "wb") as stream:
-                np.save(stream, np.ascontiguousarray(entry.array), allow_pickle=False)
+                np.save(stream, array, allow_pickle=False)
             os.replace(tmp, key.with_suffix(".npy"))  # the array last: it marks a whole entry
         finally:
             if os.path.exists(tmp):
@@ -102,9 +147,25 @@ class ArrayCache:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "wb") as stream:
-        stream.write(data)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _namespaces(root: Path, kind: str) -> list[Path]:
+    folder = root / kind
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and _NAMESPACE.match(p.name))
+
+
+def _is_vidact_cache(root: Path) -> bool:
+    tag = root / TAG_NAME
+    return tag.is_file() and "vidact" in tag.read_text(errors="replace")
 
 
 def cache_summary(root: str | Path) -> dict[str, Any]:
@@ -114,16 +175,16 @@ def cache_summary(root: str | Path) -> dict[str, Any]:
     total = 0
     for kind in KINDS:
         spaces = []
-        for space in sorted((root / kind).glob("*")) if (root / kind).is_dir() else []:
-            entries = list(space.glob("*.npy"))
-            size = sum(p.stat().st_size for p in space.iterdir() if p.is_file())
+        for space in _namespaces(root, kind):
+            files = [p for p in space.iterdir() if p.is_file()]
+            size = sum(p.stat().st_size for p in files)
             total += size
             settings_file = space / "settings.json"
             settings = json.loads(settings_file.read_text()) if settings_file.exists() else {}
             spaces.append(
                 {
                     "namespace": space.name,
-                    "entries": len(entries),
+                    "entries": sum(p.suffix == ".npy" for p in files),
                     "bytes": size,
                     "settings": settings,
                 }
@@ -133,15 +194,36 @@ def cache_summary(root: str | Path) -> dict[str, Any]:
     return summary
 
 
-def clear_cache(root: str | Path, kind: str | None = None) -> int:
-    """Delete one kind (or every kind) of cache under ``root``; returns the bytes freed."""
+def clear_cache(root: str | Path, kind: str | None = None) -> tuple[int, list[Path]]:
+    """Delete the entries vidact wrote of one kind (or every kind) under ``root``.
+
+    Returns the bytes freed and the files left alone (anything vidact did not write). A folder
+    without vidact's ``CACHEDIR.TAG`` is refused: clearing must never delete someone's data.
+    """
     root = Path(root).expanduser()
-    freed = 0
+    if kind is not None and kind not in KINDS:
+        raise CacheError(f"unknown cache kind {kind!r}; known: {', '.join(KINDS)}")
+    if not root.exists():
+        return 0, []
+    if not _is_vidact_cache(root):
+        raise CacheError(
+            f"{root}: not a vidact cache (no {TAG_NAME} written by vidact); nothing deleted"
+        )
+    freed, kept = 0, []
     for name in [kind] if kind else list(KINDS):
-        if name not in KINDS:
-            raise ValueError(f"unknown cache kind {name!r}; known: {', '.join(KINDS)}")
         folder = root / name
+        spaces = _namespaces(root, name)
         if folder.is_dir():
-            freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-            shutil.rmtree(folder)
-    return freed
+            kept += [p for p in sorted(folder.iterdir()) if p not in spaces]
+        for space in spaces:
+            for path in sorted(space.iterdir()):
+                if path.is_file() and _ENTRY_FILE.match(path.name):
+                    freed += path.stat().st_size
+                    path.unlink(missing_ok=True)
+                else:
+                    kept.append(path)
+            if not any(space.iterdir()):
+                space.rmdir()
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return freed, kept

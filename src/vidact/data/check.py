@@ -11,8 +11,9 @@ from vidact.io.reader import VideoReader, VideoReadError
 
 
 class _Verify(Dataset):
-    def __init__(self, items: Sequence[VideoItem]) -> None:
+    def __init__(self, items: Sequence[VideoItem], allow_images: bool) -> None:
         self.items = list(items)
+        self.allow_images = allow_images
 
     def __len__(self) -> int:
         return len(self.items)
@@ -20,14 +21,17 @@ class _Verify(Dataset):
     def __getitem__(self, index: int) -> tuple[str, str | None]:
         path = self.items[index].path
         try:
-            with VideoReader(path) as reader:
+            with VideoReader(path, self.allow_images) as reader:
                 reader.verify()
         except VideoReadError as err:
             return str(path), err.problem
         return str(path), None
 
 
-def verify_videos(items: Sequence[VideoItem], workers: int = 0) -> Iterator[tuple[str, str | None]]:
-    """Yield (path, problem or None) for every item, decoding in ``workers`` processes."""
-    loader = DataLoader(_Verify(items), batch_size=None, num_workers=workers)
+def verify_videos(
+    items: Sequence[VideoItem], workers: int = 0, allow_images: bool = False
+) -> Iterator[tuple[str, str | None]]:
+    """Yield (path, problem or None) for every item, decoding in ``workers`` processes: a
+    truncated file, a still image, a frame that fails to decode are each a problem."""
+    loader = DataLoader(_Verify(items, allow_images), batch_size=None, num_workers=workers)
     yield from loader

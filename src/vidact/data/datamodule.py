@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from vidact.data.cache import ArrayCache
+from vidact.data.cache import ArrayCache, CachedVideo
 from vidact.data.datasets import ClipDataset, FeatureClipDataset, collate_skipping
-from vidact.data.index import VideoIndex
+from vidact.data.index import VideoIndex, VideoItem
+from vidact.data.sampler import EpochSampler
 from vidact.data.transforms import Augment, InputSpec, eval_transform, train_transform
 from vidact.sampling import ClipSampling
 
@@ -25,7 +27,9 @@ class VideoDataModule(L.LightningDataModule):
     With ``feature_cache`` the datasets read cached frame features (the frozen-backbone fast path)
     instead of pixels; spatial augmentation then does not apply, temporal jitter does. With
     ``clip_cache`` pixels are decoded once and read from the cache afterwards. Batches are
-    ``(inputs, labels, unreadable_paths)``.
+    ``(inputs, labels, unreadable_paths)``. Every loader has its own sampler and generator
+    (``data.sampler``), so batches depend only on (seed, epoch), never on the global RNG:
+    Lightning must not swap in its distributed sampler (``use_distributed_sampler=False``).
     """
 
     def __init__(
@@ -39,6 +43,9 @@ class VideoDataModule(L.LightningDataModule):
         feature_cache: ArrayCache | None = None,
         clip_cache: ArrayCache | None = None,
         cache_frames: int = 64,
+        seed: int = 0,
+        allow_images: bool = False,
+        rebuild_features: Callable[[VideoItem], CachedVideo] | None = None,
     ) -> None:
         super().__init__()
         self.index = index
@@ -50,11 +57,16 @@ class VideoDataModule(L.LightningDataModule):
         self.feature_cache = feature_cache
         self.clip_cache = clip_cache
         self.cache_frames = cache_frames
+        self.seed = seed
+        self.allow_images = allow_images
+        self.rebuild_features = rebuild_features
 
     def dataset(self, split: str, train: bool = False) -> Dataset:
         items = self.index.subset(split)
         if self.feature_cache is not None:
-            return FeatureClipDataset(items, self.feature_cache, self.sampling, train)
+            return FeatureClipDataset(
+                items, self.feature_cache, self.sampling, train, self.rebuild_features, self.seed
+            )
         transform = train_transform(self.spec, self.augment) if train else eval_transform(self.spec)
         return ClipDataset(
             items,
@@ -64,15 +76,19 @@ class VideoDataModule(L.LightningDataModule):
             train,
             cache=self.clip_cache,
             cache_frames=self.cache_frames,
+            seed=self.seed,
+            allow_images=self.allow_images,
         )
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         # cached features are tiny files: worker start-up would cost more than it saves
         workers = 0 if self.feature_cache is not None else self.workers
+        dataset = self.dataset(split, train)
         return DataLoader(
-            self.dataset(split, train),
+            dataset,
             batch_size=self.batch_size,
-            shuffle=train,
+            sampler=EpochSampler(len(dataset), self.seed, shuffle=train),  # type: ignore[arg-type]
+            generator=torch.Generator().manual_seed(self.seed),  # worker seeds: not the global RNG
             num_workers=workers,
             persistent_workers=workers > 0,
             pin_memory=torch.cuda.is_available(),

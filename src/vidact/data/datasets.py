@@ -3,8 +3,10 @@
 ``ClipDataset`` gives pixels, decoded on the fly or read from the clip cache; ``FeatureClipDataset``
 gives cached frame features of a frozen backbone (the fast path). Both sample frame positions with
 the model's ``ClipSampling``, so a head sees the same temporal jitter whichever path feeds it.
-Random draws use torch's RNG, which the DataLoader seeds per worker and epoch: runs repeat for a
-seed, epochs differ.
+In training, items are fetched by ``(epoch, index)`` keys (``data.sampler.EpochSampler``) and
+every random draw (frame positions, augmentation) comes from a generator seeded by (seed, epoch,
+index): runs repeat for a seed, epochs differ, and a resumed run replays exactly, whatever
+processes or workers fetch the items.
 
 An unreadable video does not stop anything here: the item comes back as ``(None, path)``,
 ``collate_skipping`` drops it from the batch and hands the path on, and whoever consumes the batches
@@ -14,7 +16,7 @@ counts and reports the failures (training stops only past a set fraction).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from torch.utils.data import Dataset, default_collate
 
 from vidact.data.cache import ArrayCache, CachedVideo
 from vidact.data.index import VideoItem
+from vidact.data.sampler import ItemKey, derived_seed
 from vidact.data.transforms import ClipTransform
 from vidact.io.reader import VideoReader, VideoReadError
 from vidact.sampling import ClipSampling, spread_indices
@@ -33,9 +36,11 @@ log = logging.getLogger(__name__)
 Sample = tuple[torch.Tensor, int] | tuple[None, str]
 
 
-def read_spread_frames(path: Path, most: int, short_side: int | None) -> CachedVideo:
+def read_spread_frames(
+    path: Path, most: int, short_side: int | None, allow_images: bool = False
+) -> CachedVideo:
     """Every frame of a short video, else ``most`` evenly spread ones, decoded at ``short_side``."""
-    with VideoReader(path) as reader:
+    with VideoReader(path, allow_images) as reader:
         positions = spread_indices(reader.num_frames, most)
         return CachedVideo(reader.read(positions, short_side), reader.num_frames, reader.fps)
 
@@ -70,28 +75,46 @@ def collate_skipping(batch: list[Sample]) -> tuple[Any, Any, list[str]]:
 class _SampledClips(Dataset):
     """Items, the sampling settings, and the failure handling both datasets share."""
 
-    def __init__(self, items: Sequence[VideoItem], sampling: ClipSampling, train: bool) -> None:
+    def __init__(
+        self,
+        items: Sequence[VideoItem],
+        sampling: ClipSampling,
+        train: bool,
+        seed: int = 0,
+        allow_images: bool = False,
+    ) -> None:
         self.items = list(items)
         self.sampling = sampling
         self.train = train
+        self.seed = seed
+        self.allow_images = allow_images
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def positions(self, num_frames: int, fps: float, clips: int = 1) -> np.ndarray:
-        """(clips, T) frame positions; one fresh random clip per call in training."""
+    def positions(
+        self, num_frames: int, fps: float, rng: np.random.Generator | None, clips: int = 1
+    ) -> np.ndarray:
+        """(clips, T) frame positions: one random clip from ``rng`` in training."""
         if self.train:
-            rng = np.random.default_rng(int(torch.randint(2**62, ()).item()))
             return self.sampling.indices(num_frames, fps, True, rng)[None]
         return evaluation_positions(self.sampling, num_frames, fps, clips)
 
-    def load(self, item: VideoItem) -> torch.Tensor:
+    def load(self, item: VideoItem, rng: np.random.Generator | None) -> torch.Tensor:
         raise NotImplementedError
 
-    def __getitem__(self, index: int) -> Sample:
+    def __getitem__(self, key: int | ItemKey) -> Sample:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
         item = self.items[index]
         try:
-            return self.load(item), item.label
+            if not self.train:
+                return self.load(item, None), item.label
+            seed = derived_seed(self.seed, epoch, index)
+            # torch's own transforms draw from the global CPU generator: seed it for this item
+            # only, leaving the caller's stream (dropout in the main process) untouched
+            with torch.random.fork_rng(devices=[]):
+                torch.random.default_generator.manual_seed(seed)
+                return self.load(item, np.random.default_rng(seed)), item.label
         except VideoReadError as err:
             log.warning("skipping %s", err)
             return None, str(item.path)
@@ -116,8 +139,10 @@ class ClipDataset(_SampledClips):
         views: bool = False,
         cache: ArrayCache | None = None,
         cache_frames: int = 64,
+        seed: int = 0,
+        allow_images: bool = False,
     ) -> None:
-        super().__init__(items, sampling, train)
+        super().__init__(items, sampling, train, seed, allow_images)
         self.transform = transform
         self.short_side = short_side
         self.clips = clips
@@ -127,20 +152,22 @@ class ClipDataset(_SampledClips):
 
     def cached(self, item: VideoItem) -> CachedVideo:
         assert self.cache is not None
-        entry = self.cache.load(item.path, mmap=True)
-        if entry is None:
-            entry = read_spread_frames(item.path, self.cache_frames, self.short_side)
+        entry = self.cache.load(item.path)
+        if entry is None:  # absent, or damaged: (re)built in place
+            entry = read_spread_frames(
+                item.path, self.cache_frames, self.short_side, self.allow_images
+            )
             self.cache.save(item.path, entry)
         return entry
 
-    def load(self, item: VideoItem) -> torch.Tensor:
+    def load(self, item: VideoItem, rng: np.random.Generator | None) -> torch.Tensor:
         if self.cache is not None:
             entry = self.cached(item)
-            positions = self.positions(len(entry.array), entry.fps_of_entry, self.clips)
+            positions = self.positions(len(entry.array), entry.fps_of_entry, rng, self.clips)
             frames = entry.array[positions.reshape(-1)]
         else:
-            with VideoReader(item.path) as reader:
-                positions = self.positions(reader.num_frames, reader.fps, self.clips)
+            with VideoReader(item.path, self.allow_images) as reader:
+                positions = self.positions(reader.num_frames, reader.fps, rng, self.clips)
                 frames = reader.read(positions.reshape(-1), short_side=self.short_side)
         if not self.views:
             return self.transform(frames)  # one clip: (T, 3, S, S)
@@ -148,7 +175,11 @@ class ClipDataset(_SampledClips):
 
 
 class FeatureClipDataset(_SampledClips):
-    """Clips of cached frame features: (float (T, F), label)."""
+    """Clips of cached frame features: (float (T, F), label).
+
+    An entry that is missing or damaged (a cache cleared or corrupted during training) is
+    rebuilt in place by ``rebuild``; only a video that cannot be decoded is unreadable.
+    """
 
     def __init__(
         self,
@@ -156,13 +187,18 @@ class FeatureClipDataset(_SampledClips):
         cache: ArrayCache,
         sampling: ClipSampling,
         train: bool = False,
+        rebuild: Callable[[VideoItem], CachedVideo] | None = None,
+        seed: int = 0,
     ) -> None:
-        super().__init__(items, sampling, train)
+        super().__init__(items, sampling, train, seed)
         self.cache = cache
+        self.rebuild = rebuild
 
-    def load(self, item: VideoItem) -> torch.Tensor:
+    def load(self, item: VideoItem, rng: np.random.Generator | None) -> torch.Tensor:
         entry = self.cache.load(item.path)  # (N, F) float16, N evenly spread frames
+        if entry is None and self.rebuild is not None:
+            entry = self.rebuild(item)
         if entry is None:
             raise VideoReadError(item.path, "no cached features (its extraction failed)")
-        positions = self.positions(len(entry.array), entry.fps_of_entry)[0]
+        positions = self.positions(len(entry.array), entry.fps_of_entry, rng)[0]
         return torch.from_numpy(entry.array[positions].astype(np.float32))

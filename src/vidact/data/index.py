@@ -18,15 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from vidact.errors import DatasetError
+
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 DEFAULT_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v")
 UCF_GROUP_REGEX = r"_(g\d+)_"
-
-
-class DatasetError(ValueError):
-    """The dataset on disk or its split description is unusable; the message says how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +92,12 @@ class VideoIndex:
         path.write_text(self.split_csv())
 
 
+def is_hidden(name: str) -> bool:
+    """Hidden files and folders (``.DS_Store``, macOS ``._clip.mp4`` resource forks) are not
+    videos, whatever their suffix."""
+    return name.startswith(".")
+
+
 def group_of(relpath: str, group_regex: str | None) -> str:
     """The group id of a video: the regex's first capture group, else the file itself.
 
@@ -116,12 +120,16 @@ def scan_folder(
     if group_regex is not None:
         _check_group_regex(group_regex)
     suffixes = {ext.lower() if ext.startswith(".") else f".{ext.lower()}" for ext in extensions}
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not is_hidden(p.name))
     items: list[VideoItem] = []
     classes: list[str] = []
     for class_dir in class_dirs:
         videos = sorted(
-            p for p in class_dir.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+            p
+            for p in class_dir.rglob("*")
+            if p.is_file()
+            and p.suffix.lower() in suffixes
+            and not any(is_hidden(part) for part in p.relative_to(class_dir).parts)
         )
         if not videos:
             continue

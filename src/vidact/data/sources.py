@@ -27,6 +27,7 @@ from vidact.data.index import (
     carve_validation,
     check_split,
     group_of,
+    is_hidden,
     make_split,
     scan_folder,
 )
@@ -60,7 +61,11 @@ class _Locator:
         if direct.is_file():
             return direct
         if self._by_name is None:  # one scan, only when some file is not where the list says
-            self._by_name = {p.name.lower(): p for p in self.root.rglob("*") if p.is_file()}
+            self._by_name = {
+                p.name.lower(): p
+                for p in self.root.rglob("*")
+                if p.is_file() and not is_hidden(p.name)
+            }
         return self._by_name.get(Path(relpath).name.lower())
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vidact.data.index import VideoIndex, scan_folder, split_by_groups
+from vidact.errors import ConfigError
 from vidact.io.writer import write_video
 
 log = logging.getLogger(__name__)
@@ -141,9 +142,9 @@ def write_synthetic_dataset(
     The split is group-aware and stratified (whole groups per split). Returns the split index.
     """
     if frames < 2:
-        raise ValueError("frames must be at least 2: the classes differ in time")
+        raise ConfigError("--frames must be at least 2: the classes differ in time")
     if size < 16:
-        raise ValueError("size must be at least 16 pixels")
+        raise ConfigError("--size must be at least 16 pixels")
     out = Path(out)
     rng = np.random.default_rng(seed)
     groups = -(-videos_per_class // clips_per_group)

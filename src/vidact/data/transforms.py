@@ -18,6 +18,9 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from vidact.errors import ConfigError
+from vidact.registry import Registry
+
 ClipTransform = Callable[[np.ndarray], torch.Tensor]
 
 
@@ -48,30 +51,35 @@ class Augment:
     color_jitter: float = 0.0  # brightness, contrast and saturation strength
 
 
-AUGMENT_PRESETS: dict[str, Augment] = {
-    "none": Augment(crop_scale=None, flip=False),
-    "light": Augment(crop_scale=0.35, flip=True),
-    # the seeds' Keras ImageDataGenerator settings: zoom 0.1, rotation 8, shifts 0.2, flip
-    "seeds": Augment(crop_scale=None, flip=True, rotation=8, translate=0.2, zoom=0.1),
-    "strong": Augment(
-        crop_scale=0.25, flip=True, rotation=15, translate=0.1, zoom=0.2, color_jitter=0.4
-    ),
-}
+AUGMENT_PRESETS: Registry[Augment] = Registry("augmentation preset")
+AUGMENT_PRESETS.register("none", Augment(crop_scale=None, flip=False))
+AUGMENT_PRESETS.register("light", Augment(crop_scale=0.35, flip=True))
+# the seeds' Keras ImageDataGenerator settings: zoom 0.1, rotation 8, shifts 0.2, flip
+AUGMENT_PRESETS.register(
+    "seeds", Augment(crop_scale=None, flip=True, rotation=8, translate=0.2, zoom=0.1)
+)
+AUGMENT_PRESETS.register(
+    "strong",
+    Augment(crop_scale=0.25, flip=True, rotation=15, translate=0.1, zoom=0.2, color_jitter=0.4),
+)
 
 
 def resolve_augment(preset: str, **overrides: Any) -> Augment:
     """A preset with individual settings overridden (``None`` keeps the preset's value)."""
-    try:
-        base = AUGMENT_PRESETS[preset]
-    except KeyError:
-        raise ValueError(
-            f"unknown augmentation preset {preset!r}; known: {', '.join(AUGMENT_PRESETS)}"
-        ) from None
+    base = AUGMENT_PRESETS.get(preset)
     known = {f.name for f in fields(Augment)}
     unknown = set(overrides) - known
     if unknown:
-        raise ValueError(f"unknown augmentation settings: {', '.join(sorted(unknown))}")
-    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+        raise ConfigError(f"unknown augmentation settings: {', '.join(sorted(unknown))}")
+    augment = replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    for name in ("rotation", "translate", "zoom", "color_jitter"):
+        if getattr(augment, name) < 0:
+            raise ConfigError(
+                f"--{name.replace('_', '-')} must be 0 or more, got {getattr(augment, name)}"
+            )
+    if augment.crop_scale is not None and not 0 < augment.crop_scale <= 1:
+        raise ConfigError(f"--crop-scale must lie in (0, 1], got {augment.crop_scale}")
+    return augment
 
 
 class _ClipPipeline:
@@ -135,12 +143,12 @@ def eval_transform(spec: InputSpec, crops: int = 1) -> ClipTransform:
         return _ClipPipeline(
             [v2.Resize(spec.size, antialias=True), *_normalise(spec), ThreeCrop(spec.size)]
         )
-    raise ValueError(f"crops must be 1 or 3, got {crops}")
+    raise ConfigError(f"--crops must be 1 or 3, got {crops}")
 
 
 def train_transform(spec: InputSpec, augment: Augment | None = None) -> ClipTransform:
     """The training pipeline of ``augment`` (default: the ``light`` preset), then normalise."""
-    augment = augment or AUGMENT_PRESETS["light"]
+    augment = augment or AUGMENT_PRESETS.get("light")
     steps: list[v2.Transform] = []
     if augment.crop_scale is not None:
         steps.append(

@@ -27,33 +27,53 @@ from vidact.config import DataConfig
 from vidact.data.categories import categories_for
 from vidact.data.datamodule import default_workers
 from vidact.data.datasets import ClipDataset, collate_skipping
-from vidact.data.index import DatasetError, VideoItem, scan_folder
+from vidact.data.index import SPLITS, VideoItem, scan_folder
 from vidact.data.sources import build_index
+from vidact.errors import ConfigError, DatasetError
 from vidact.evaluation.metrics import classification_metrics
 from vidact.inference.predictor import Predictor
 from vidact.plots import plot_accuracy_bars, plot_confusion_matrix
+from vidact.progress import progress
 
 log = logging.getLogger(__name__)
 
 
 def split_items(
-    data: DataConfig, classes: tuple[str, ...], split: str = "test", seed: int = 0
+    data: DataConfig, classes: tuple[str, ...], split: str | None = None, seed: int = 0
 ) -> list[VideoItem]:
-    """The videos of ``split``, labelled by ``classes`` (every video of a plain folder dataset
-    when there is no split file)."""
+    """The videos of ``split`` (default test), labelled by ``classes``.
+
+    A plain folder without a split file has no split: every video is scored when no split is
+    asked for (with a warning that training videos are among them), and asking for one is an
+    error rather than a silent score on the whole folder.
+    """
+    if split is not None and split not in SPLITS:
+        raise ConfigError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
     if data.dataset == "folder" and data.split_file is None:
+        if split is not None:
+            raise DatasetError(
+                f"--split {split}: {data.root} is a plain folder with no split; pass "
+                "--split-file (a run's split is RUN/split.csv), or leave --split out to score "
+                "every video"
+            )
         index = scan_folder(data.root, data.extensions, data.group_regex)
         chosen = list(index.items)
+        log.warning(
+            "no split given: scoring all %d videos under %s, training videos included "
+            "(pass --split-file RUN/split.csv --split test for a held-out score)",
+            len(chosen),
+            index.root,
+        )
     else:
         index = build_index(data, seed)
-        chosen = index.subset(split)
+        chosen = index.subset(split or "test")
     unknown = sorted(set(index.classes) - set(classes))
     if unknown:
         raise DatasetError(
             f"{index.root}: class(es) the model does not know: {', '.join(unknown[:10])}"
         )
     if not chosen:
-        raise DatasetError(f"{index.root}: no videos in split {split!r}")
+        raise DatasetError(f"{index.root}: no videos in split {split or 'test'!r}")
     label_of = {name: i for i, name in enumerate(classes)}
     items = [replace(item, label=label_of[index.classes[item.label]]) for item in chosen]
     return sorted(items, key=lambda item: item.relpath)
@@ -71,6 +91,8 @@ def evaluate(
 
     A video that cannot be read is reported under ``unreadable`` and left out of the figures.
     """
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
     dataset = ClipDataset(
         items,
         predictor.info.sampling,
@@ -78,6 +100,7 @@ def evaluate(
         predictor.short_side,
         clips=predictor.clips,
         views=True,
+        allow_images=predictor.allow_images,
     )
     loader = DataLoader(
         dataset,
@@ -88,7 +111,7 @@ def evaluate(
         collate_fn=collate_skipping,
     )
     scores, unreadable = [], set()
-    for views, _, failed in loader:
+    for views, _, failed in progress(loader, "evaluating", unit="batch"):
         unreadable.update(failed)
         if views is not None:
             scores.append(predictor.probabilities(views))

@@ -9,13 +9,32 @@ import torch
 
 from vidact.data.datasets import evaluation_positions, to_views
 from vidact.data.transforms import eval_transform
+from vidact.errors import ConfigError
 from vidact.io.reader import VideoReader
 from vidact.models.checkpoint import CheckpointInfo, load_classifier
 from vidact.models.classifier import ClipClassifier
 
 
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def resolve_device(name: str | None = None) -> torch.device:
+    """The device to run on: ``name`` (cpu, cuda, cuda:N), or cuda when there is one."""
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"--device {name!r}: not a device; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"--device {name}: PyTorch sees no CUDA GPU on this machine; use --device cpu"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"--device {name}: this machine has {torch.cuda.device_count()} GPU(s)"
+            )
+    elif device.type != "cpu":
+        raise ConfigError(f"--device {name!r}: vidact runs on cpu or cuda")
+    return device
 
 
 class Predictor:
@@ -32,23 +51,31 @@ class Predictor:
         device: torch.device,
         clips: int = 1,
         crops: int = 1,
+        allow_images: bool = False,
     ) -> None:
         if clips < 1:
-            raise ValueError(f"clips must be at least 1, got {clips}")
+            raise ConfigError(f"--clips must be at least 1, got {clips}")
         self.model = model.eval()
         self.info = info
         self.device = device
         self.clips = clips
         self.crops = crops
+        self.allow_images = allow_images
         self.transform = eval_transform(info.input, crops)
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, device: str | None = None, clips: int = 1, crops: int = 1
+        cls,
+        path: str | Path,
+        device: str | None = None,
+        clips: int = 1,
+        crops: int = 1,
+        allow_images: bool = False,
     ) -> Predictor:
-        target = torch.device(device) if device else default_device()
+        """Load ``path`` once onto ``device`` (default: cuda when available, else cpu)."""
+        target = resolve_device(device)
         model, info = load_classifier(path, target)
-        return cls(model, info, target, clips, crops)
+        return cls(model, info, target, clips, crops, allow_images)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -84,7 +111,9 @@ class Predictor:
 
     def predict(self, video: str | Path, topk: int = 5) -> dict[str, Any]:
         """Classify a whole video: ``{"video", "top_k", "timeline"}``."""
-        with VideoReader(video) as reader:
+        if topk < 1:
+            raise ConfigError(f"--topk must be at least 1, got {topk}")
+        with VideoReader(video, self.allow_images) as reader:
             views = self.load_views(reader)
         probabilities = self.probabilities(views[None])[0]
         return {"video": str(video), "top_k": self.top_k(probabilities, topk), "timeline": []}

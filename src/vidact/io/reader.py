@@ -20,13 +20,20 @@ from pathlib import Path
 import av
 import numpy as np
 
+from vidact.errors import VidactError
+
 log = logging.getLogger(__name__)
 
 # a seek costs about as much as decoding this many frames (demuxer reset, decoder flush)
 _SEEK_COST_FRAMES = 3
+# how far the frames in a file may fall short of what its header promises before it counts as
+# truncated: exact frame counts (AVI, MP4) may be off by a frame or two, durations by more
+_COUNT_TOLERANCE = 0.95
+_DURATION_TOLERANCE = 0.8
+_SLACK_FRAMES = 2
 
 
-class VideoReadError(RuntimeError):
+class VideoReadError(VidactError):
     """A video could not be opened or decoded; the message names the file and the problem."""
 
     def __init__(self, path: str | Path, problem: str) -> None:
@@ -53,10 +60,18 @@ class VideoReader:
 
     Use as a context manager, or call ``close()``. ``num_frames`` is exact (counted by demuxing);
     ``fps`` is the stream's average rate; ``duration`` is ``num_frames / fps`` in seconds.
+
+    A file is a video when its container has a video stream of at least two frames that holds
+    (nearly) as many frames as its header promises: a truncated file is refused, saying how much
+    of it is readable, and a still image (a PNG renamed ``.mp4``) is refused unless
+    ``allow_images``, which reads it as a one-frame video.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, allow_images: bool = False) -> None:
         self.path = Path(path)
+        self.allow_images = allow_images
+        if self.path.is_dir():
+            raise VideoReadError(self.path, "is a folder, not a video file")
         if not self.path.is_file():
             raise VideoReadError(self.path, "file not found")
         if self.path.stat().st_size == 0:
@@ -106,14 +121,44 @@ class VideoReader:
     def _packet_index(self) -> _PacketIndex:
         if self._index is None:
             self._index = self._scan()
-            if self._index.count == 0:
-                raise VideoReadError(self.path, "the video stream holds no frames")
-            header = self._stream.frames
-            if header and header != self._index.count:
-                log.debug(
-                    "%s: header says %d frames, stream has %d", self.path, header, self._index.count
-                )
+            self._check_plausible(self._index.count)
         return self._index
+
+    def _check_plausible(self, count: int) -> None:
+        """Refuse empty streams, still images and files cut short of what their header says."""
+        if count == 0:
+            raise VideoReadError(self.path, "the video stream holds no frames")
+        image_format = self._container.format.name == "image2" or any(
+            name.endswith("_pipe") for name in self._container.format.name.split(",")
+        )
+        if (image_format or count < 2) and not self.allow_images:
+            raise VideoReadError(
+                self.path,
+                f"a still image ({count} frame, {self._container.format.name}), not a video "
+                "(--allow-images reads images as one-frame videos)",
+            )
+        promised, tolerance = self._promised_frames()
+        if promised and count < promised * tolerance - _SLACK_FRAMES:
+            raise VideoReadError(
+                self.path,
+                f"truncated: {count} of the {promised} frames its header promises are in the "
+                f"file ({count / promised:.0%} readable, {count / self.fps:.1f} s)",
+            )
+        if promised and promised != count:
+            log.debug("%s: header says %d frames, stream has %d", self.path, promised, count)
+
+    def _promised_frames(self) -> tuple[int, float]:
+        """Frames the header promises (its frame count, else its duration x fps), and how close
+        the real count must come."""
+        if self._stream.frames:
+            return int(self._stream.frames), _COUNT_TOLERANCE
+        if self._stream.duration and self._stream.time_base:
+            seconds = float(self._stream.duration * self._stream.time_base)
+        elif self._container.duration:
+            seconds = self._container.duration / av.time_base
+        else:
+            return 0, 1.0
+        return round(seconds * self.fps), _DURATION_TOLERANCE
 
     def _scan(self) -> _PacketIndex:
         # a second handle: demuxing to the end must not disturb the decoding one
@@ -153,7 +198,7 @@ class VideoReader:
             raise ValueError("indices must not be empty")
         wanted = sorted({int(i) for i in indices})
         if wanted[0] < 0 or wanted[-1] >= self.num_frames:
-            raise IndexError(
+            raise ValueError(
                 f"{self.path}: frame indices must lie in [0, {self.num_frames}), "
                 f"got {wanted[0]}..{wanted[-1]}"
             )
@@ -263,9 +308,9 @@ def _seek_cost(index: _PacketIndex, wanted: list[int]) -> int:
     return cost
 
 
-def probe(path: str | Path) -> dict[str, float | int]:
+def probe(path: str | Path, allow_images: bool = False) -> dict[str, float | int]:
     """Frame count, fps, duration and size of a video, raising VideoReadError if unreadable."""
-    with VideoReader(path) as reader:
+    with VideoReader(path, allow_images) as reader:
         return {
             "num_frames": reader.num_frames,
             "fps": reader.fps,

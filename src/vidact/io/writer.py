@@ -9,6 +9,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from vidact.errors import ConfigError
+
 # container suffix -> (codec, pixel format); MPEG-4 Part 2 in AVI is what UCF101 ships
 _CODECS = {
     ".mp4": ("libx264", "yuv420p"),
@@ -35,7 +37,7 @@ def write_video(
     try:
         codec, pix_fmt = _CODECS[path.suffix.lower()]
     except KeyError:
-        raise ValueError(
+        raise ConfigError(
             f"{path}: cannot write {path.suffix!r} videos; use one of {', '.join(_CODECS)}"
         ) from None
     path.parent.mkdir(parents=True, exist_ok=True)

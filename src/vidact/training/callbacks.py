@@ -1,16 +1,21 @@
-"""Lightning callbacks of a vidact run: the epoch table, unreadable videos, backbone unfreezing."""
+"""Lightning callbacks of a vidact run: checkpoints, the epoch table, unreadable videos, backbone
+unfreezing."""
 
 from __future__ import annotations
 
 import csv
 import logging
+import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
-from vidact.data.index import DatasetError
+from vidact.errors import ConfigError, DatasetError
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +27,56 @@ def read_epoch_rows(path: Path) -> list[dict[str, float]]:
         return []
     with path.open(newline="") as handle:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """best.ckpt (lowest val_loss) and last.ckpt, always under those names, written atomically.
+
+    Lightning's own callback versions a name that exists (best-v1.ckpt) and forgets the best score
+    when the run directory has moved since the checkpoint was written; a resumed copy of a run
+    then wrote best-v1/last-v1 and resumed from the stale last.ckpt next time. Here the state of
+    a moved run is mapped onto its new folder, and each file is written beside its final name and
+    renamed, so a kill during a save leaves the previous checkpoint whole. ``on_saved`` runs after
+    every save (the run directory commits at the first).
+    """
+
+    def __init__(self, dirpath: Path, on_saved: Callable[[], None] | None = None) -> None:
+        super().__init__(
+            dirpath=dirpath,
+            filename="best",
+            monitor="val_loss",
+            mode="min",
+            save_top_k=1,
+            save_last=True,
+            auto_insert_metric_name=False,
+            enable_version_counter=False,
+        )
+        self.on_saved = on_saved
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        here = Path(self.dirpath or ".")
+
+        def moved(path: Any) -> Any:
+            return str(here / Path(path).name) if path else path
+
+        state = dict(state_dict)
+        for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+            state[key] = moved(state.get(key))
+        state["best_k_models"] = {
+            moved(path): score for path, score in state.get("best_k_models", {}).items()
+        }
+        state["dirpath"] = self.dirpath
+        super().load_state_dict(state)
+
+    def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
+        partial = f"{filepath}.partial"
+        super()._save_checkpoint(trainer, partial)
+        if trainer.is_global_zero:
+            os.replace(partial, filepath)
+        trainer.strategy.barrier("vidact_checkpoint")
+        self._last_checkpoint_saved = filepath
+        if self.on_saved is not None and trainer.is_global_zero:
+            self.on_saved()
 
 
 class EpochRecorder(Callback):
@@ -65,11 +120,21 @@ class TooManyUnreadableVideos(DatasetError):
     """More of the dataset failed to decode than ``--max-bad-fraction`` allows."""
 
 
+def gather_paths(trainer: L.Trainer, paths: set[str]) -> set[str]:
+    """The union of ``paths`` over every DDP process (each sees only its share of the videos)."""
+    if trainer.world_size > 1 and torch.distributed.is_initialized():
+        everyone: list[Any] = [None] * trainer.world_size
+        torch.distributed.all_gather_object(everyone, sorted(paths))
+        return set().union(*everyone)
+    return set(paths)
+
+
 class UnreadableVideos(Callback):
     """Reports unreadable videos at the end of each epoch; stops training past the limit.
 
     A few damaged files in a large dataset should not cost a run; many mean something is wrong
-    (a wrong folder, a missing codec), and training on what is left would mislead.
+    (a wrong folder, a missing codec), and training on what is left would mislead. Under DDP the
+    processes pool what they found first, so the limit and the report cover the whole dataset.
     """
 
     def __init__(self, max_fraction: float, total: int) -> None:
@@ -77,9 +142,6 @@ class UnreadableVideos(Callback):
         self.total = total
         self.seen: set[str] = set()
         self._reported = 0
-
-    def add(self, paths: list[str]) -> None:
-        self.seen.update(paths)
 
     def check(self) -> None:
         if len(self.seen) > self._reported:
@@ -92,14 +154,16 @@ class UnreadableVideos(Callback):
                 f"{self.max_fraction:.0%}, --max-bad-fraction): {', '.join(sorted(self.seen))}"
             )
 
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.add(sorted(pl_module.unreadable["extraction"]))  # found while caching features
+    def _collect(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        found: set[str] = set().union(*pl_module.unreadable.values())
+        self.seen |= gather_paths(trainer, found)
         self.check()
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._collect(trainer, pl_module)  # found while caching features
+
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        for paths in pl_module.unreadable.values():
-            self.add(sorted(paths))
-        self.check()
+        self._collect(trainer, pl_module)
 
 
 class UnfreezeBackbone(Callback):
@@ -112,7 +176,7 @@ class UnfreezeBackbone(Callback):
 
     def __init__(self, epoch: int) -> None:
         if epoch < 1:
-            raise ValueError(f"--unfreeze-epoch must be at least 1, got {epoch}")
+            raise ConfigError(f"--unfreeze-epoch must be at least 1, got {epoch}")
         self.epoch = epoch
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

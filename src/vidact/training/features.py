@@ -21,6 +21,7 @@ from vidact.data.index import VideoItem
 from vidact.data.transforms import InputSpec, eval_transform
 from vidact.io.reader import VideoReadError
 from vidact.models.backbones import FrameEncoder
+from vidact.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,11 @@ def feature_cache_for(
 class _SpreadFrames(Dataset):
     """Evaluation-transformed spread frames of each video, or (None, path) when unreadable."""
 
-    def __init__(self, items: Sequence[VideoItem], spec: InputSpec, most: int) -> None:
+    def __init__(
+        self, items: Sequence[VideoItem], spec: InputSpec, most: int, allow_images: bool
+    ) -> None:
         self.items, self.spec, self.most = list(items), spec, most
+        self.allow_images = allow_images
         self.transform = eval_transform(spec)
 
     def __len__(self) -> int:
@@ -55,45 +59,80 @@ class _SpreadFrames(Dataset):
         """((video frames, fps), frames (N, 3, S, S)), or (None, path) when unreadable."""
         item = self.items[index]
         try:
-            entry = read_spread_frames(item.path, self.most, self.spec.short_side)
+            entry = read_spread_frames(
+                item.path, self.most, self.spec.short_side, self.allow_images
+            )
         except VideoReadError as err:
             log.warning("skipping %s", err)
             return None, str(item.path)
         return (entry.num_frames, entry.fps), self.transform(entry.array)
 
 
-@torch.inference_mode()
-def extract_features(
-    encoder: FrameEncoder,
-    items: Sequence[VideoItem],
-    cache: ArrayCache,
-    spec: InputSpec,
-    most: int,
-    workers: int = 0,
-    chunk: int = 64,
-    device: torch.device | str = "cpu",
-) -> list[str]:
-    """Encode the videos not yet in ``cache``; returns the paths of those that were unreadable."""
-    todo = [item for item in items if not cache.contains(item.path)]
-    if not todo:
-        return []
-    log.info("encoding the frames of %d video(s) (cached features are reused later)", len(todo))
-    # a private generator: whether a cache was already full must not shift the seeded RNG
-    loader = DataLoader(
-        _SpreadFrames(todo, spec, most),
-        batch_size=None,
-        num_workers=workers,
-        generator=torch.Generator(),
-    )
-    was_training = encoder.training
-    encoder.eval().to(device)
-    failed = []
-    for item, (facts, frames) in zip(todo, loader, strict=True):
+class FeatureExtractor:
+    """A frozen encoder filling the feature cache: all videos up front (``extract``), or one
+    whose entry went missing or was damaged during training (``rebuild``, in place)."""
+
+    def __init__(
+        self,
+        encoder: FrameEncoder,
+        cache: ArrayCache,
+        spec: InputSpec,
+        most: int,
+        allow_images: bool = False,
+        chunk: int = 64,
+    ) -> None:
+        self.encoder = encoder
+        self.cache = cache
+        self.spec = spec
+        self.most = most
+        self.allow_images = allow_images
+        self.chunk = chunk
+
+    @torch.inference_mode()
+    def _store(
+        self, item: VideoItem, facts: tuple[int, float], frames: torch.Tensor
+    ) -> CachedVideo:
+        """Encode (N, 3, S, S) frames in chunks and cache them as float16 (N, F)."""
+        was_training = self.encoder.training
+        self.encoder.eval()
+        device = next(self.encoder.parameters(), torch.empty(0)).device
+        parts = [self.encoder(p.to(device)).float().cpu() for p in frames.split(self.chunk)]
+        self.encoder.train(was_training)
+        entry = CachedVideo(
+            torch.cat(parts).numpy().astype(np.float16), int(facts[0]), float(facts[1])
+        )
+        self.cache.save(item.path, entry)
+        return entry
+
+    def rebuild(self, item: VideoItem) -> CachedVideo:
+        """Decode and encode one video now; raises VideoReadError when it cannot be decoded."""
+        log.info("%s: rebuilding its cached features", item.path)
+        dataset = _SpreadFrames([item], self.spec, self.most, self.allow_images)
+        facts, frames = dataset[0]
         if facts is None:
-            failed.append(frames)
-            continue
-        parts = [encoder(part.to(device)).float().cpu() for part in frames.split(chunk)]
-        features = torch.cat(parts).numpy().astype(np.float16)  # (N, F)
-        cache.save(item.path, CachedVideo(features, int(facts[0]), float(facts[1])))
-    encoder.train(was_training)
-    return failed
+            raise VideoReadError(item.path, "cannot be decoded to rebuild its cached features")
+        return self._store(item, facts, frames)  # type: ignore[arg-type]
+
+    def extract(
+        self, items: Sequence[VideoItem], workers: int = 0, device: torch.device | str = "cpu"
+    ) -> list[str]:
+        """Encode the videos not yet cached; returns the paths of those that were unreadable."""
+        todo = [item for item in items if not self.cache.contains(item.path)]
+        if not todo:
+            return []
+        log.info("encoding the frames of %d video(s) (cached features are reused later)", len(todo))
+        # a private generator: whether a cache was already full must not shift the seeded RNG
+        loader = DataLoader(
+            _SpreadFrames(todo, self.spec, self.most, self.allow_images),
+            batch_size=None,
+            num_workers=workers,
+            generator=torch.Generator(),
+        )
+        self.encoder.to(device)
+        failed = []
+        for item, (facts, frames) in zip(todo, progress(loader, "encoding"), strict=True):
+            if facts is None:
+                failed.append(frames)
+                continue
+            self._store(item, facts, frames)
+        return failed

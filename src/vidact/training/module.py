@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from vidact.config import TrainConfig
-from vidact.data.cache import ArrayCache
 from vidact.data.index import VideoItem
 from vidact.models.backbones import weight_source
 from vidact.models.checkpoint import METADATA_KEY, CheckpointInfo
 from vidact.models.classifier import ClipClassifier, uses_pretrained
 from vidact.training import optim
-from vidact.training.features import extract_features
+from vidact.training.features import FeatureExtractor
 
 Batch = tuple[torch.Tensor | None, torch.Tensor | None, list[str]]
 
@@ -28,8 +29,7 @@ class FeatureJob:
     """The videos whose frame features ``prepare_data`` caches, and how."""
 
     items: list[VideoItem]
-    cache: ArrayCache
-    most: int
+    extractor: FeatureExtractor
     workers: int
     device: str = "cpu"
 
@@ -52,21 +52,14 @@ class ClipClassifierModule(L.LightningModule):
         # unreadable videos seen, per split; a callback reports them and enforces the limit
         self.unreadable: dict[str, set[str]] = {"train": set(), "val": set(), "extraction": set()}
         self.feature_job: FeatureJob | None = None  # set when training on cached features
+        self._rng_to_restore: dict[str, Any] | None = None  # set when resuming
 
     def prepare_data(self) -> None:
         # Lightning calls this once per node, then waits for it on every process: the place
         # to fill the feature cache before any rank reads it
         job = self.feature_job
         if job is not None:
-            failed = extract_features(
-                self.model.encoder,
-                job.items,
-                job.cache,
-                self.spec,
-                job.most,
-                job.workers,
-                device=job.device,
-            )
+            failed = job.extractor.extract(job.items, job.workers, job.device)
             self.unreadable["extraction"].update(failed)
 
     def info(self) -> CheckpointInfo:
@@ -102,6 +95,9 @@ class ClipClassifierModule(L.LightningModule):
         self._step(batch, "val")
 
     def on_train_epoch_start(self) -> None:
+        if self._rng_to_restore is not None:  # the first epoch of a resumed run
+            _set_rng_states(self._rng_to_restore)
+            self._rng_to_restore = None
         for split in ("train", "val"):
             self.metrics[f"{split}_loss"].reset()
             self.metrics[f"{split}_acc"].reset()
@@ -129,3 +125,29 @@ class ClipClassifierModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[METADATA_KEY] = self.info().to_dict()
         checkpoint["vidact_config"] = self.config.to_dict()
+        checkpoint["rng_states"] = _rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # dropout and anything else drawing from the global generators continues where the
+        # interrupted run was, from the next epoch's start (data order has its own seeds)
+        self._rng_to_restore = checkpoint.get("rng_states")
+
+
+def _rng_states() -> dict[str, Any]:
+    """The global generators' states, as tensors and plain values (weights-only loadable)."""
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss],
+        "python": random.getstate(),
+    }
+
+
+def _set_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"].cpu())
+    if states["cuda"] and torch.cuda.is_initialized():
+        torch.cuda.set_rng_state_all([state.cpu() for state in states["cuda"]])
+    kind, keys, position, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
+    random.setstate(states["python"])

@@ -9,18 +9,36 @@ from typing import Any
 import torch
 
 from vidact.config import TrainConfig
+from vidact.registry import Registry
 
 ParamGroups = list[dict[str, Any]]
 
-_OPTIMIZERS: dict[str, Callable[[ParamGroups, TrainConfig], torch.optim.Optimizer]] = {
-    "sgd": lambda groups, c: torch.optim.SGD(
+OPTIMIZERS: Registry[Callable[[ParamGroups, TrainConfig], torch.optim.Optimizer]] = Registry(
+    "optimizer"
+)
+OPTIMIZERS.register(
+    "sgd",
+    lambda groups, c: torch.optim.SGD(
         groups, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov, weight_decay=c.weight_decay
     ),
-    "adam": lambda groups, c: torch.optim.Adam(groups, lr=c.lr, weight_decay=c.weight_decay),
-    "adamw": lambda groups, c: torch.optim.AdamW(groups, lr=c.lr, weight_decay=c.weight_decay),
-}
+)
+OPTIMIZERS.register(
+    "adam", lambda groups, c: torch.optim.Adam(groups, lr=c.lr, weight_decay=c.weight_decay)
+)
+OPTIMIZERS.register(
+    "adamw", lambda groups, c: torch.optim.AdamW(groups, lr=c.lr, weight_decay=c.weight_decay)
+)
+SCHEDULERS: Registry[Callable[[torch.optim.Optimizer, TrainConfig], dict[str, Any] | None]] = (
+    Registry("scheduler")
+)
 
 
+@SCHEDULERS.register("none")
+def _constant(optimizer: torch.optim.Optimizer, c: TrainConfig) -> None:
+    return None
+
+
+@SCHEDULERS.register("plateau")
 def _plateau(optimizer: torch.optim.Optimizer, c: TrainConfig) -> dict[str, Any]:
     """The seeds' ReduceLROnPlateau on validation loss."""
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -29,6 +47,7 @@ def _plateau(optimizer: torch.optim.Optimizer, c: TrainConfig) -> dict[str, Any]
     return {"scheduler": scheduler, "monitor": "val_loss", "interval": "epoch"}
 
 
+@SCHEDULERS.register("cosine")
 def _cosine(optimizer: torch.optim.Optimizer, c: TrainConfig) -> dict[str, Any]:
     """Linear warm-up over ``warmup_epochs``, then cosine decay to zero at the last epoch."""
 
@@ -42,25 +61,8 @@ def _cosine(optimizer: torch.optim.Optimizer, c: TrainConfig) -> dict[str, Any]:
     return {"scheduler": scheduler, "interval": "epoch"}
 
 
-_SCHEDULERS: dict[str, Callable[[torch.optim.Optimizer, TrainConfig], dict[str, Any] | None]] = {
-    "plateau": _plateau,
-    "cosine": _cosine,
-    "none": lambda optimizer, c: None,
-}
-
-
 def configure(groups: ParamGroups, config: TrainConfig) -> dict[str, Any]:
     """The ``configure_optimizers`` answer for ``config``: optimiser and optional schedule."""
-    try:
-        make_optimizer = _OPTIMIZERS[config.optimizer]
-    except KeyError:
-        known = ", ".join(sorted(_OPTIMIZERS))
-        raise ValueError(f"unknown optimizer {config.optimizer!r}; known: {known}") from None
-    try:
-        make_scheduler = _SCHEDULERS[config.scheduler]
-    except KeyError:
-        known = ", ".join(sorted(_SCHEDULERS))
-        raise ValueError(f"unknown scheduler {config.scheduler!r}; known: {known}") from None
-    optimizer = make_optimizer(groups, config)
-    scheduler = make_scheduler(optimizer, config)
+    optimizer = OPTIMIZERS.get(config.optimizer)(groups, config)
+    scheduler = SCHEDULERS.get(config.scheduler)(optimizer, config)
     return {"optimizer": optimizer, **({"lr_scheduler": scheduler} if scheduler else {})}

@@ -1,6 +1,7 @@
 """``train(config)`` and ``resume(run)``: training runs and their directory (contract 2).
 
-RUN/config.yaml      the resolved configuration
+RUN/config.yaml      the resolved configuration, as the run was started (never rewritten)
+RUN/resumed.yaml     settings changed when resuming (--epochs, --workers, devices), if any
 RUN/split.csv        the split actually used (path,split; feed it back with --split-file)
 RUN/checkpoints/     best.ckpt (lowest val_loss) and last.ckpt, self-describing
 RUN/metrics.csv      one row per epoch: train/val loss and accuracy, lr, seconds
@@ -8,14 +9,16 @@ RUN/curves.png       loss and accuracy curves
 RUN/summary.json     best epoch, best validation figures, wall time, parameter counts
 RUN/tensorboard/     the same curves for TensorBoard
 
-Under DDP every process runs ``train``; only global rank 0 writes the run directory.
+Everything is checked (settings, dataset, split, model) before the run directory is touched;
+the directory is locked while a process writes it (``training.rundir``). Under DDP every process
+runs ``train``; only global rank 0 writes the run directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,27 +27,34 @@ from typing import Any
 import lightning as L
 import torch
 import yaml
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-from vidact.config import TrainConfig, default_cache_dir
+from vidact.config import TrainConfig, default_cache_dir, merge, nest_options
 from vidact.data.cache import ArrayCache
 from vidact.data.datamodule import VideoDataModule, default_workers
-from vidact.data.index import DatasetError, VideoIndex
+from vidact.data.index import VideoIndex
 from vidact.data.sources import build_index
 from vidact.data.transforms import Augment, resolve_augment
+from vidact.errors import CheckpointError, ConfigError, DatasetError, RunError
 from vidact.models.classifier import frozen_throughout
 from vidact.plots import plot_curves
-from vidact.training.callbacks import EpochRecorder, UnfreezeBackbone, UnreadableVideos
-from vidact.training.features import feature_cache_for
+from vidact.training.callbacks import (
+    EpochRecorder,
+    RunCheckpoint,
+    UnfreezeBackbone,
+    UnreadableVideos,
+)
+from vidact.training.features import FeatureExtractor, feature_cache_for
 from vidact.training.module import ClipClassifierModule, FeatureJob
+from vidact.training.rundir import RunDirectory
+from vidact.training.validate import check_config
 
 log = logging.getLogger(__name__)
 
-
-class RunExistsError(FileExistsError):
-    """The output directory already holds a run."""
+# what --resume may change: how long and where the run goes on, never what it trains
+RESUMABLE = ("epochs", "workers", "progress", "accelerator", "devices", "num_nodes", "strategy")
 
 
 @dataclass(frozen=True)
@@ -55,96 +65,143 @@ class TrainResult:
     summary: dict[str, Any]
 
 
+@dataclass
+class RunPlan:
+    """A configuration that passed every check, with what checking it built."""
+
+    config: TrainConfig
+    index: VideoIndex
+    augment: Augment
+    module: ClipClassifierModule
+
+
 def is_main_process() -> bool:
     """Global rank 0 (always true without DDP): the process that writes and prints."""
     return rank_zero_only.rank == 0
 
 
-def _prepare_run_dir(config: TrainConfig) -> Path:
-    run_dir = Path(config.out)
-    if is_main_process() and (
-        (run_dir / "checkpoints").exists() or (run_dir / "metrics.csv").exists()
-    ):
-        if not config.overwrite:
-            raise RunExistsError(
-                f"{run_dir} already holds a run; choose another --out, pass --overwrite, or "
-                f"continue it with --resume {run_dir}"
-            )
-        for name in ("checkpoints", "tensorboard"):
-            shutil.rmtree(run_dir / name, ignore_errors=True)
-        for name in ("metrics.csv", "summary.json", "curves.png"):
-            (run_dir / name).unlink(missing_ok=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
+def plan(config: TrainConfig) -> RunPlan:
+    """Check everything a run needs (settings, dataset and split, model and weights) and build
+    it, writing nothing: a failure here leaves every file as it was."""
+    check_config(config)
+    index = build_index(config.data, config.seed)
+    _check_validation_split(index, config)
+    augment = resolve_augment(config.data.augment, **config.data.augmentation())
+    L.seed_everything(config.seed, workers=True, verbose=False)  # model initialisation repeats
+    return RunPlan(config, index, augment, ClipClassifierModule(config, index.classes))
 
 
-def _epochs_done(checkpoint: Path) -> int:
-    """Epochs a Lightning checkpoint completed (it stores the 0-based epoch it was saved in)."""
-    # mmap: only the small "epoch" entry is read, not the weights Lightning loads itself later
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
-    return int(state["epoch"]) + 1
+def _check_validation_split(index: VideoIndex, config: TrainConfig) -> None:
+    if index.subset("val"):
+        return
+    fraction = config.data.val_fraction
+    if fraction <= 0:
+        raise DatasetError("the split has no validation videos: set --val-fraction above 0")
+    train = index.subset("train")
+    groups = {item.group for item in train}
+    raise DatasetError(
+        f"no group of videos fits a --val-fraction {fraction} validation share: the "
+        f"{len(train)} training videos come in {len(groups)} group(s), each too large for it. "
+        "Raise --val-fraction, give finer groups (--group-regex), or a --split-file with val rows"
+    )
 
 
-def _parse_devices(devices: str) -> int | str:
-    return int(devices) if devices.isdigit() else devices
+def _run_directory(path: Path, overwrite: bool = False, resume: bool = False) -> Any:
+    """The run directory, held by the process that writes it (a no-op on other DDP ranks)."""
+    if is_main_process():
+        return RunDirectory(path, overwrite=overwrite, resume=resume)
+    return contextlib.nullcontext()
 
 
 def train(config: TrainConfig) -> TrainResult:
     """Train a clip classifier as ``config`` says and write the run directory."""
-    index = build_index(config.data, config.seed)
-    augment = _checked(config, index)
-    run_dir = _prepare_run_dir(config)
-    if is_main_process():
-        index.write_split_csv(run_dir / "split.csv")
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    return _fit(config, index, run_dir, augment, checkpoint=None)
+    run = plan(config)
+    with _run_directory(Path(config.out), overwrite=config.overwrite) as directory:
+        run_dir = Path(config.out)
+        if is_main_process():
+            run.index.write_split_csv(run_dir / "split.csv")
+            (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        return _fit(run, run_dir, checkpoint=None, directory=directory)
 
 
-def resume(run: str | Path, epochs: int | None = None) -> TrainResult:
-    """Continue an interrupted run from RUN/checkpoints/last.ckpt: same configuration and split,
-    optimiser, scheduler and callback state restored; ``epochs`` may raise the total."""
+def resume(run: str | Path, options: dict[str, Any] | None = None) -> TrainResult:
+    """Continue an interrupted run from RUN/checkpoints/last.ckpt, wherever RUN now lives: same
+    configuration and split; optimiser, scheduler, callbacks and random generators restored.
+    ``options`` (None = not given) may change only ``RESUMABLE`` settings, e.g. raise epochs."""
     run_dir = Path(run)
     config_file, last = run_dir / "config.yaml", run_dir / "checkpoints" / "last.ckpt"
     if not config_file.is_file() or not last.is_file():
-        raise FileNotFoundError(
+        raise RunError(
             f"{run_dir}: nothing to resume (needs config.yaml and checkpoints/last.ckpt)"
         )
-    config = TrainConfig.from_dict(yaml.safe_load(config_file.read_text()))
-    if epochs is not None and epochs != config.epochs:
-        config = TrainConfig.from_dict({**config.to_dict(), "epochs": epochs})
-        if is_main_process():
-            (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    index = build_index(config.data, config.seed)
-    if index.split_csv() != (run_dir / "split.csv").read_text():
+    changes = {name: value for name, value in (options or {}).items() if value is not None}
+    refused = sorted(set(changes) - set(RESUMABLE))
+    if refused:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in refused)
+        raise ConfigError(
+            f"--resume continues {run_dir} as it was configured and cannot change {flags}; "
+            f"to train differently, start a new run: --config {config_file} ... --out NEW_RUN"
+        )
+    try:
+        original = yaml.safe_load(config_file.read_text())
+        resumed_file = run_dir / "resumed.yaml"
+        earlier = yaml.safe_load(resumed_file.read_text()) if resumed_file.is_file() else {}
+    except yaml.YAMLError as err:
+        raise RunError(f"{run_dir}: config.yaml or resumed.yaml is damaged ({err})") from None
+    settings = {**(earlier or {}), **changes}
+    config = TrainConfig.from_dict(
+        merge(original, nest_options({**settings, "out": str(run_dir), "overwrite": False}))
+    )
+    done = _epochs_done(last)
+    if config.epochs < done:
+        raise ConfigError(
+            f"{run_dir} has trained {done} epochs already; --epochs {config.epochs} would undo "
+            f"them (pass more than {done} to train further)"
+        )
+    run_plan = plan(config)
+    if run_plan.index.split_csv() != (run_dir / "split.csv").read_text():
         raise DatasetError(
             f"{run_dir}: the dataset no longer gives the split in split.csv (videos added or "
             "removed?); resuming would mix splits"
         )
-    return _fit(config, index, run_dir, _checked(config, index), checkpoint=last)
+    with _run_directory(run_dir, resume=True) as directory:
+        if changes and is_main_process():
+            resumed_file.write_text(yaml.safe_dump(settings, sort_keys=False))
+            shown = ", ".join(f"{name}={value}" for name, value in changes.items())
+            log.info("resuming %s after epoch %d with %s", run_dir, done, shown)
+        return _fit(run_plan, run_dir, checkpoint=last, directory=directory)
 
 
-def _checked(config: TrainConfig, index: VideoIndex) -> Augment:
-    """Fail on bad settings here, with a plain message, not later inside a DataLoader worker."""
-    if not index.subset("val"):
-        raise ValueError("the split has no validation videos: set --val-fraction above 0")
-    config.data.sampling().indices(num_frames=100, fps=25.0)  # strategy, interval, stride
-    return resolve_augment(config.data.augment, **config.data.augmentation())
+def _epochs_done(checkpoint: Path) -> int:
+    """Epochs a Lightning checkpoint completed (it stores the 0-based epoch it was saved in)."""
+    try:
+        # mmap: only the small "epoch" entry is read, not the weights Lightning loads later
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
+        return int(state["epoch"]) + 1
+    except Exception as err:  # torch raises many types for a damaged file
+        raise CheckpointError(
+            f"{checkpoint}: cannot be read (truncated or damaged: {str(err).splitlines()[0]}); "
+            "the run cannot resume from it"
+        ) from None
+
+
+def _parse_devices(devices: str | int) -> int | str:
+    text = str(devices)
+    return int(text) if text.lstrip("-").isdigit() else text
 
 
 def _fit(
-    config: TrainConfig,
-    index: VideoIndex,
+    run: RunPlan,
     run_dir: Path,
-    augment: Augment,
     checkpoint: Path | None,
+    directory: RunDirectory | None,
 ) -> TrainResult:
+    config, index, module = run.config, run.index, run.module
     started = time.perf_counter()
     data = config.data
-    L.seed_everything(config.seed, workers=True, verbose=False)
-    module = ClipClassifierModule(config, index.classes)
     spec = module.spec
     workers = default_workers() if data.workers is None else data.workers
-    feature_cache = clip_cache = None
+    feature_cache = clip_cache = extractor = None
     if config.feature_cache and frozen_throughout(config.model):
         feature_cache = feature_cache_for(
             config.cache_dir or default_cache_dir(),
@@ -153,10 +210,12 @@ def _fit(
             spec,
             config.max_cached_frames,
         )
+        extractor = FeatureExtractor(
+            module.model.encoder, feature_cache, spec, config.max_cached_frames, data.allow_images
+        )
         module.feature_job = FeatureJob(
             index.subset("train") + index.subset("val"),
-            feature_cache,
-            config.max_cached_frames,
+            extractor,
             workers,
             "cuda" if torch.cuda.is_available() and config.accelerator != "cpu" else "cpu",
         )
@@ -172,10 +231,13 @@ def _fit(
         data.sampling(),
         data.batch_size,
         data.workers,
-        augment,
+        run.augment,
         feature_cache,
         clip_cache,
         config.max_cached_frames,
+        config.seed,
+        data.allow_images,
+        extractor.rebuild if extractor else None,
     )
 
     done = _epochs_done(checkpoint) if checkpoint else 0
@@ -184,15 +246,7 @@ def _fit(
         data.max_bad_fraction, len(index.subset("train")) + len(index.subset("val"))
     )
     callbacks: list[Callback] = [
-        ModelCheckpoint(
-            dirpath=run_dir / "checkpoints",
-            filename="best",
-            monitor="val_loss",
-            mode="min",
-            save_top_k=1,
-            save_last=True,
-            auto_insert_metric_name=False,
-        ),
+        RunCheckpoint(run_dir / "checkpoints", directory.commit if directory else None),
         EarlyStopping("val_loss", patience=config.patience),
         recorder,
         monitor,
@@ -217,6 +271,7 @@ def _fit(
         num_sanity_val_steps=0,
         deterministic="warn",
         log_every_n_steps=1,
+        use_distributed_sampler=False,  # the datamodule's samplers shard and order (data.sampler)
     )
     trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint)
 
@@ -228,6 +283,7 @@ def _fit(
         "best_epoch": int(best["epoch"]),
         "best_val_loss": best["val_loss"],
         "best_val_acc": best["val_acc"],
+        "epochs": config.epochs,
         "epochs_run": len(rows),
         "stopped_early": len(rows) < config.epochs,
         "wall_seconds": round(time.perf_counter() - started, 2),

@@ -37,7 +37,7 @@ def read_categories(path: str | Path) -> dict[str, str]:
 
 def builtin_categories(name: str) -> dict[str, str]:
     if name not in BUILTIN:
-        raise ValueError(f"no built-in categories for {name!r}; known: {', '.join(BUILTIN)}")
+        raise DatasetError(f"no built-in categories for {name!r}; known: {', '.join(BUILTIN)}")
     resource = files(__package__) / f"{name}.tsv"
     with resource.open() as handle:
         rows = list(csv.reader(handle, delimiter="\t"))

@@ -1,0 +1,46 @@
+"""Progress of long steps (encoding, decoding checks, evaluation) on a terminal and in log files.
+
+On a terminal it is a tqdm bar; when stderr is a file or a pipe (a batch job's log), a bar's
+carriage returns make one unreadable line, so it logs a line at every tenth of the work instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from tqdm import tqdm
+
+T = TypeVar("T")
+
+log = logging.getLogger("vidact.progress")
+
+
+def progress(
+    items: Iterable[T], desc: str, total: int | None = None, unit: str = "video"
+) -> Iterator[T]:
+    """Yield ``items`` while showing how far along they are."""
+    if total is None:
+        total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
+    if sys.stderr.isatty():
+        yield from tqdm(items, desc=desc, total=total, unit=unit, leave=False)
+        return
+    started, next_mark = time.perf_counter(), 0.1
+    done = 0
+    for done, item in enumerate(items, start=1):
+        yield item
+        if total and (done / total >= next_mark or done == total):
+            elapsed = time.perf_counter() - started
+            log.info(
+                "%s: %d/%d %ss (%.0f%%, %.0f s)",
+                desc,
+                done,
+                total,
+                unit,
+                100 * done / total,
+                elapsed,
+            )
+            next_mark = (int(done / total * 10) + 1) / 10
