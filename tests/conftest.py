@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from vidact.cli.main import app
 from vidact.data.index import VideoIndex
 from vidact.data.synthetic import write_synthetic_dataset
 from vidact.io.writer import write_video
@@ -56,3 +58,48 @@ def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> VideoIndex:
     return write_synthetic_dataset(
         root, videos_per_class=6, frames=12, size=32, seed=0, clips_per_group=1
     )
+
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="session")
+def trained_run(synthetic_dataset: VideoIndex, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("runs") / "lstm"
+    invoke(
+        "train",
+        *split_args(synthetic_dataset.root),
+        "--backbone",
+        "tf_efficientnet_lite0",
+        "--pretrained",
+        "--head",
+        "lstm",
+        "--frames",
+        "4",
+        "--size",
+        "32",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--lr",
+        "0.003",
+        "--optimizer",
+        "adam",
+        "--seed",
+        "1",
+        "--workers",
+        "0",
+        "--no-progress",
+        "--cache-dir",
+        tmp_path_factory.mktemp("cache"),
+        "--out",
+        run,
+    )
+    return run

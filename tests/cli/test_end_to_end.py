@@ -8,57 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from tests.conftest import REAL_SMOKE, split_args
+from tests.conftest import REAL_SMOKE, invoke, runner, split_args
 from vidact.cli.main import app
 from vidact.config import TrainConfig
 from vidact.data.index import VideoIndex
 from vidact.data.synthetic import write_synthetic_dataset
-
-runner = CliRunner()
-
-
-def invoke(*args: str) -> str:
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-@pytest.fixture(scope="module")
-def trained_run(synthetic_dataset: VideoIndex, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = tmp_path_factory.mktemp("runs") / "lstm"
-    invoke(
-        "train",
-        *split_args(synthetic_dataset.root),
-        "--backbone",
-        "tf_efficientnet_lite0",
-        "--pretrained",
-        "--head",
-        "lstm",
-        "--frames",
-        "4",
-        "--size",
-        "32",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "8",
-        "--lr",
-        "0.003",
-        "--optimizer",
-        "adam",
-        "--seed",
-        "1",
-        "--workers",
-        "0",
-        "--no-progress",
-        "--cache-dir",
-        tmp_path_factory.mktemp("cache"),
-        "--out",
-        run,
-    )
-    return run
 
 
 @pytest.mark.slow

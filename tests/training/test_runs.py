@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.cli.test_end_to_end import invoke
-from tests.conftest import split_args
+from tests.conftest import invoke, runner, split_args
 from vidact.config import TrainConfig, load_recipe
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
@@ -103,7 +102,6 @@ def test_killed_run_resumes_to_the_end(synthetic_dataset, tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_resume_needs_a_run(tmp_path: Path) -> None:
-    from tests.cli.test_end_to_end import runner
     from vidact.cli.main import app
 
     result = runner.invoke(app, ["train", "--resume", str(tmp_path / "nothing")])
@@ -226,7 +224,6 @@ def test_models_lists_backbones_and_heads() -> None:
 def test_bad_sampling_is_refused_before_the_run_directory_is_written(
     synthetic_dataset, tmp_path: Path
 ) -> None:
-    from tests.cli.test_end_to_end import runner
     from vidact.cli.main import app
 
     args = [

@@ -46,6 +46,7 @@ class VideoDataModule(L.LightningDataModule):
         seed: int = 0,
         allow_images: bool = False,
         rebuild_features: Callable[[VideoItem], CachedVideo] | None = None,
+        start_epoch: int = 0,
     ) -> None:
         super().__init__()
         self.index = index
@@ -60,6 +61,7 @@ class VideoDataModule(L.LightningDataModule):
         self.seed = seed
         self.allow_images = allow_images
         self.rebuild_features = rebuild_features
+        self.start_epoch = start_epoch  # epochs a resumed run has done already
 
     def dataset(self, split: str, train: bool = False) -> Dataset:
         items = self.index.subset(split)
@@ -84,10 +86,14 @@ class VideoDataModule(L.LightningDataModule):
         # cached features are tiny files: worker start-up would cost more than it saves
         workers = 0 if self.feature_cache is not None else self.workers
         dataset = self.dataset(split, train)
+        order = EpochSampler(len(dataset), self.seed, shuffle=train)
+        # Lightning makes the first iterator before it calls set_epoch (and, resuming, before
+        # its epoch counter is right): a resumed run must start from its own epoch there
+        order.set_epoch(self.start_epoch)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            sampler=EpochSampler(len(dataset), self.seed, shuffle=train),  # type: ignore[arg-type]
+            sampler=order,  # type: ignore[arg-type]
             generator=torch.Generator().manual_seed(self.seed),  # worker seeds: not the global RNG
             num_workers=workers,
             persistent_workers=workers > 0,

@@ -129,6 +129,12 @@ class RunDirectory:
             except BlockingIOError:
                 holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
                 os.close(fd)
+                if _holder_is_dead(holder):
+                    # killed: only its orphaned DataLoader workers (which inherited the lock)
+                    # still hold it, for a moment; the run is free to take
+                    log.warning("%s: taking over the lock of %s, which is gone", self.path, holder)
+                    lock.unlink(missing_ok=True)
+                    continue
                 raise RunError(
                     f"{self.path} is being written by {holder}; wait for it to finish, or "
                     "choose another --out"
@@ -152,6 +158,27 @@ class RunDirectory:
         self._fd = None
         if self._created and self.path.is_dir() and not any(self.path.iterdir()):
             self.path.rmdir()
+
+
+def _holder_is_dead(holder: str) -> bool:
+    """Whether the lock's writer ("process PID on HOST since ...") has exited (this host only)."""
+    parts = holder.split()
+    if len(parts) < 4 or parts[0] != "process" or parts[3] != socket.gethostname():
+        return False
+    pid = int(parts[1]) if parts[1].isdigit() else 0
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    try:  # a zombie (killed, not yet reaped) is gone as well
+        return stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _remove(path: Path) -> None:

@@ -199,6 +199,7 @@ def _fit(
     config, index, module = run.config, run.index, run.module
     started = time.perf_counter()
     data = config.data
+    done = _epochs_done(checkpoint) if checkpoint else 0
     spec = module.spec
     workers = default_workers() if data.workers is None else data.workers
     feature_cache = clip_cache = extractor = None
@@ -238,9 +239,8 @@ def _fit(
         config.seed,
         data.allow_images,
         extractor.rebuild if extractor else None,
+        start_epoch=done,
     )
-
-    done = _epochs_done(checkpoint) if checkpoint else 0
     recorder = EpochRecorder(run_dir / "metrics.csv", done_epochs=done)
     monitor = UnreadableVideos(
         data.max_bad_fraction, len(index.subset("train")) + len(index.subset("val"))
