@@ -27,3 +27,12 @@ def test_demo_writes_runs_reports_and_the_comparison(tmp_path: Path) -> None:
 def test_demo_names_unknown_heads(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"unknown head.*known: bigru"):
         run_demo(tmp_path, heads=("lstm", "cnn3d"))
+
+
+@pytest.mark.slow
+def test_demo_promise_the_temporal_head_beats_frame_averaging(tmp_path: Path) -> None:
+    """The README's promise on a smaller demo (64 px, 24 videos per class, 20 epochs): the LSTM
+    reads frame order and the frame-averaging baseline cannot (0.90 vs 0.40 when measured)."""
+    settings = DemoSettings(videos_per_class=24, size=64, epochs=20)
+    rows = {row.head: row.test_top1 for row in run_demo(tmp_path, settings, heads=("lstm", "mean"))}
+    assert rows["lstm"] >= 0.75 and rows["lstm"] - rows["mean"] >= 0.3, rows

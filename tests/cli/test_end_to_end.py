@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -424,3 +426,24 @@ def test_clip_cache_training_and_cache_commands(synthetic_dataset, tmp_path: Pat
     assert json.loads(invoke("cache", "info", "--cache-dir", cache))["kinds"]["clips"] == []
     config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert config["data"]["augment"] == "seeds" and config["data"]["flip"] is False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL_SMOKE.is_dir(), reason="../shared/data/real-smoke is absent")
+def test_truncated_real_avi_is_reported_not_half_read(trained_run: Path, tmp_path: Path) -> None:
+    """The first 30% of a UCF101 clip: check lists it as truncated, predict refuses it."""
+    root = tmp_path / "ucf"
+    shutil.copytree(REAL_SMOKE / "UCF101", root)
+    punch = root / "Punch" / "v_Punch_g03_c01.avi"
+    punch.write_bytes(punch.read_bytes()[: int(punch.stat().st_size * 0.3)])
+    (root / "Punch" / "._v_Punch_g03_c01.avi").write_bytes(b"\0\5\26\7 macOS resource fork")
+    result = runner.invoke(app, ["dataset", "check", "--data", str(root), "--workers", "0"])
+    assert result.exit_code == 1, result.output
+    assert "3 of 4 videos decode" in result.output  # the ._ file is not a video at all
+    assert re.search(
+        rf"unreadable: {re.escape(str(punch))}: truncated: \d+ of the 108", result.output
+    )
+    result = runner.invoke(app, ["predict", str(trained_run / "checkpoints/best.ckpt"), str(punch)])
+    assert (
+        result.exit_code == 2 and "truncated" in result.output and "Traceback" not in result.output
+    )

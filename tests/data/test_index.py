@@ -167,3 +167,21 @@ def test_counts_table(tmp_path: Path) -> None:
     table = index.counts()
     assert sum(sum(row.values()) for row in table.values()) == 20
     assert isinstance(index, VideoIndex)
+
+
+def test_hidden_files_and_folders_are_not_videos(tmp_path: Path) -> None:
+    root = _touch_dataset(
+        tmp_path,
+        {
+            "walk": ["a.mp4", "._a.mp4", ".hidden.mp4", ".cache/b.mp4", "sub/c.mp4"],
+            "run": ["d.mp4"],
+            ".Trash": ["e.mp4"],
+        },
+    )
+    index = scan_folder(root)
+    assert index.classes == ("run", "walk")
+    assert sorted(item.relpath for item in index.items) == [
+        "run/d.mp4",
+        "walk/a.mp4",
+        "walk/sub/c.mp4",
+    ]

@@ -236,8 +236,10 @@ def test_killed_run_resumes_to_the_weights_of_an_unbroken_run(
     assert last.exists(), "the run never wrote its first checkpoint"
     assert len(_epochs(run)) < 5, "the run finished before it could be killed"
 
-    invoke("train", "--resume", run)
-    assert _epochs(run) == [1, 2, 3, 4, 5]
+    output = invoke("train", "--resume", run)
+    assert "5 epochs" in output and _epochs(run) == [1, 2, 3, 4, 5]  # no gap, no repeat
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["epochs_run"] == 5 and summary["resumed_from_epoch"] >= 1
     whole = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=False)
     resumed = torch.load(last, weights_only=False)
     for name, tensor in whole["state_dict"].items():
@@ -286,6 +288,7 @@ def test_two_process_ddp_pools_unreadable_videos(tmp_path: Path, monkeypatch) ->
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("best epoch") == 1  # one report, not one per process
     summary = json.loads((run / "summary.json").read_text())
     assert summary["unreadable_videos"] == sorted(str(v) for v in corrupt)  # both processes' finds
     assert _epochs(run) == [1, 2]
