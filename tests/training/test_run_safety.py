@@ -87,6 +87,16 @@ def cached_run(synthetic_dataset, tmp_path: Path) -> Path:
     return run
 
 
+@pytest.fixture
+def unreadable_dataset(synthetic_dataset, tmp_path: Path) -> Path:
+    """The synthetic dataset with every video replaced by bytes that are not a video."""
+    root = tmp_path / "unreadable"
+    shutil.copytree(synthetic_dataset.root, root)
+    for video in root.glob("*/*.mp4"):
+        video.write_bytes(b"not a video")
+    return root
+
+
 def test_a_second_writer_is_refused_naming_the_holder(tmp_path: Path) -> None:
     with RunDirectory(tmp_path / "run"), pytest.raises(RunError, match=f"process {os.getpid()}"):
         RunDirectory(tmp_path / "run").__enter__()
@@ -126,7 +136,7 @@ def test_resume_refuses_what_it_cannot_honour(cached_run: Path) -> None:
 
 @pytest.mark.slow
 def test_overwrite_replaces_a_run_only_once_the_new_one_stands(
-    cached_run: Path, synthetic_dataset, tmp_path: Path
+    cached_run: Path, synthetic_dataset, unreadable_dataset: Path, tmp_path: Path
 ) -> None:
     before = _fingerprint(cached_run)
     base = ["train", *split_args(synthetic_dataset.root), *FAST, "--out", cached_run]
@@ -135,14 +145,10 @@ def test_overwrite_replaces_a_run_only_once_the_new_one_stands(
     assert _fingerprint(cached_run) == before
 
     # a new run that fails after starting (every video unreadable) puts the old run back
-    broken = tmp_path / "broken"
-    shutil.copytree(synthetic_dataset.root, broken)
-    for video in broken.glob("*/*.mp4"):
-        video.write_bytes(b"not a video")
     _fails(
         [
             "train",
-            *split_args(broken),
+            *split_args(unreadable_dataset),
             *FAST,
             "--cache-dir",
             tmp_path / "cache2",
@@ -161,15 +167,11 @@ def test_overwrite_replaces_a_run_only_once_the_new_one_stands(
 
 
 @pytest.mark.slow
-def test_a_failed_start_leaves_nothing_behind(synthetic_dataset, tmp_path: Path) -> None:
-    broken = tmp_path / "broken"
-    shutil.copytree(synthetic_dataset.root, broken)
-    for video in broken.glob("*/*.mp4"):
-        video.write_bytes(b"not a video")
+def test_a_failed_start_leaves_nothing_behind(unreadable_dataset: Path, tmp_path: Path) -> None:
     _fails(
         [
             "train",
-            *split_args(broken),
+            *split_args(unreadable_dataset),
             *FAST,
             "--cache-dir",
             tmp_path / "c",

@@ -35,6 +35,7 @@ app = typer.Typer(
 @app.command("info")
 @friendly_errors
 def info(
+    ctx: typer.Context,
     data: DataRoot,
     dataset: DatasetKind = None,
     annotations: Annotations = None,
@@ -48,24 +49,14 @@ def info(
     seed: int = typer.Option(0, help="Seed of the automatic split (as in train)."),
 ) -> None:
     """Print JSON: classes, videos per split and class, groups per split, leaking groups."""
-    config = data_config(
-        data=data,
-        dataset=dataset,
-        annotations=annotations,
-        fold=fold,
-        skip_missing=skip_missing,
-        split_file=split_file,
-        val_fraction=val_fraction,
-        test_fraction=test_fraction,
-        group_regex=group_regex,
-        extensions=extensions,
-    )
+    config = data_config(ctx.params)
     typer.echo(json.dumps(build_index(config, seed).summary(), indent=2))
 
 
 @app.command("check")
 @friendly_errors
 def check(
+    ctx: typer.Context,
     data: DataRoot,
     dataset: DatasetKind = None,
     annotations: Annotations = None,
@@ -78,19 +69,7 @@ def check(
     workers: Workers = None,
 ) -> None:
     """Decode every video; list the unreadable and truncated ones (exit status 1 if any)."""
-    config = data_config(
-        data=data,
-        dataset=dataset,
-        annotations=annotations,
-        fold=fold,
-        skip_missing=skip_missing,
-        split_file=split_file,
-        val_fraction=0.0,
-        test_fraction=0.0,
-        group_regex=group_regex,
-        extensions=extensions,
-        allow_images=allow_images,
-    )
+    config = data_config(ctx.params, val_fraction=0.0, test_fraction=0.0)
     items = build_index(config, seed=0).items
     bad = []
     results = verify_videos(

@@ -30,6 +30,7 @@ from vidact.inference.predictor import Predictor
 
 @friendly_errors
 def evaluate(
+    ctx: typer.Context,
     checkpoint: Path = typer.Argument(..., help="A checkpoint (RUN/checkpoints/best.ckpt)."),
     data: DataRoot = ...,  # type: ignore[assignment]
     dataset: DatasetKind = None,
@@ -56,18 +57,7 @@ def evaluate(
     device: Device = None,
 ) -> None:
     """Write metrics.json, predictions.csv and plots for one split."""
-    config = data_config(
-        data=data,
-        dataset=dataset,
-        annotations=annotations,
-        fold=fold,
-        skip_missing=skip_missing,
-        split_file=split_file,
-        val_fraction=val_fraction,
-        group_regex=group_regex,
-        extensions=extensions,
-        allow_images=allow_images,
-    )
+    config = data_config(ctx.params)
     predictor = Predictor.from_checkpoint(checkpoint, device, clips, crops, config.allow_images)
     items = split_items(config, predictor.classes, split, seed)
     metrics = run_evaluation(predictor, items, out, batch_size, workers, categories)

@@ -7,6 +7,7 @@ defaults rather than restating them.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -109,6 +110,11 @@ def config_values(options: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def data_config(**options: Any) -> DataConfig:
-    """A DataConfig from the options given (None: the dataclass default)."""
-    return from_mapping(DataConfig, nest_options(config_values(options)).get("data", {}))
+_DATA_OPTIONS = {f.name for f in fields(DataConfig)} | {"data"}  # --data is the root
+
+
+def data_config(params: dict[str, Any], **fixed: Any) -> DataConfig:
+    """A DataConfig from a command's parsed options (``ctx.params``; its dataset flags only, None
+    meaning the dataclass default), with ``fixed`` values that the command decides itself."""
+    chosen = {k: v for k, v in {**params, **fixed}.items() if k in _DATA_OPTIONS}
+    return from_mapping(DataConfig, nest_options(config_values(chosen)).get("data", {}))
