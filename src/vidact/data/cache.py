@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from vidact.errors import CacheError
+from vidact.io.reader import VideoReadError
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class ArrayCache:
 
     def _prepare(self) -> None:
         """Create (again, if it was cleared meanwhile) the tagged folder of this namespace."""
-        if (self.dir / "settings.json").is_file():
+        if (self.dir / "settings.json").is_file() and (self.root / TAG_NAME).is_file():
             return
         if self.root.exists() and not self.root.is_dir():
             raise CacheError(f"{self.root}: not a folder; choose another --cache-dir")
@@ -91,12 +92,18 @@ class ArrayCache:
 
     def _key(self, video: Path) -> Path:
         video = Path(video).resolve()
-        stat = video.stat()
+        try:
+            stat = video.stat()
+        except FileNotFoundError:  # gone since it was indexed: unreadable, like any lost file
+            raise VideoReadError(video, "file not found") from None
         key = f"{video}|{stat.st_size}|{stat.st_mtime_ns}"
         return self.dir / hashlib.sha1(key.encode()).hexdigest()
 
     def contains(self, video: Path) -> bool:
-        return self._key(video).with_suffix(".npy").exists()
+        try:
+            return self._key(video).with_suffix(".npy").exists()
+        except VideoReadError:
+            return False  # a missing video has no entry; reading it reports the problem
 
     def load(self, video: Path) -> CachedVideo | None:
         """The entry of ``video``, or None when it is absent or damaged (to be rebuilt)."""
@@ -124,7 +131,6 @@ class ArrayCache:
                 f"{video}: refusing to cache NaN/Inf values (the encoder's output is not finite; "
                 "check --weights)"
             )
-        self._prepare()
         key = self._key(video)
         array = np.ascontiguousarray(entry.array)
         meta = {
@@ -134,22 +140,28 @@ class ArrayCache:
             "crc32": _checksum(array),
             "video": str(Path(video).resolve()),
         }
-        _atomic_write(key.with_suffix(".json"), json.dumps(meta).encode())
-        handle, tmp = tempfile.mkstemp(dir=self.dir, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.save(stream, array, allow_pickle=False)
-            os.replace(tmp, key.with_suffix(".npy"))  # the array last: it marks a whole entry
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        for attempt in (1, 2):  # a `cache clear` may remove the folder between two writes
+            try:
+                self._prepare()
+                _atomic_write(key.with_suffix(".json"), json.dumps(meta).encode())
+                _atomic_write(key.with_suffix(".npy"), array)  # last: it marks a whole entry
+                return
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+            except OSError as err:
+                raise CacheError(f"{self.dir}: cannot write a cache entry ({err})") from None
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes | np.ndarray) -> None:
+    """Write beside ``path`` and rename, so a reader never sees half a file."""
     handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+            if isinstance(data, np.ndarray):
+                np.save(stream, data, allow_pickle=False)
+            else:
+                stream.write(data)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
