@@ -21,6 +21,7 @@ import yaml
 from tests.conftest import invoke, runner, split_args
 from vidact.cli.main import app
 from vidact.data import sampler
+from vidact.data.cache import clear_cache
 from vidact.data.sampler import EpochSampler
 from vidact.data.synthetic import write_synthetic_dataset
 from vidact.errors import RunError
@@ -306,3 +307,37 @@ def _seen_by(rank: int, size: int, epochs: int, monkeypatch) -> set[int]:
         order.set_epoch(epoch)
         seen |= {index for _, index in order}
     return seen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["clips", "features"])
+def test_clearing_the_cache_during_training_loses_no_video(
+    synthetic_dataset, tmp_path: Path, kind: str
+) -> None:
+    cache, run = tmp_path / "cache", tmp_path / "run"
+    model = PIXELS if kind == "clips" else [*FAST, "--head", "gru"]
+    process = subprocess.Popen(
+        _vidact(
+            "train",
+            *split_args(synthetic_dataset.root),
+            *model,
+            "--epochs",
+            "4",
+            "--cache-dir",
+            cache,
+            "--out",
+            run,
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    cleared = 0
+    while process.poll() is None:
+        if (cache / "CACHEDIR.TAG").exists():
+            clear_cache(cache)
+            cleared += 1
+        time.sleep(0.05)
+    assert process.returncode == 0, process.stderr.read()[-3000:]
+    assert cleared > 3
+    assert json.loads((run / "summary.json").read_text())["unreadable_videos"] == []

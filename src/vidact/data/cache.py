@@ -16,6 +16,7 @@ only the files vidact wrote, in tagged folders only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -234,8 +235,12 @@ def clear_cache(root: str | Path, kind: str | None = None) -> tuple[int, list[Pa
                     path.unlink(missing_ok=True)
                 else:
                     kept.append(path)
-            if not any(space.iterdir()):
-                space.rmdir()
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+            _remove_if_empty(space)
+        _remove_if_empty(folder)
     return freed, kept
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` unless something is in it (a run may be writing there right now)."""
+    with contextlib.suppress(OSError):
+        folder.rmdir()
