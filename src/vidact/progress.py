@@ -20,7 +20,7 @@ log = logging.getLogger("vidact.progress")
 
 
 def progress(
-    items: Iterable[T], desc: str, total: int | None = None, unit: str = "video"
+    items: Iterable[T], desc: str, total: int | None = None, unit: str = "videos"
 ) -> Iterator[T]:
     """Yield ``items`` while showing how far along they are."""
     if total is None:

@@ -111,7 +111,7 @@ def evaluate(
         collate_fn=collate_skipping,
     )
     scores, unreadable = [], set()
-    for views, _, failed in progress(loader, "evaluating", unit="batch"):
+    for views, _, failed in progress(loader, "evaluating", unit="batches"):
         unreadable.update(failed)
         if views is not None:
             scores.append(predictor.probabilities(views))
