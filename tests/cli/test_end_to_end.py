@@ -62,6 +62,7 @@ def test_train_writes_the_run_directory(trained_run: Path) -> None:
     }
     summary = json.loads((trained_run / "summary.json").read_text())
     assert summary["epochs_run"] == 2 and summary["trainable_parameters"] < summary["parameters"]
+    assert summary["validation"]["groups_shared_with_train"] == []
     config = yaml.safe_load((trained_run / "config.yaml").read_text())
     assert config["model"]["head"] == "lstm" and config["data"]["frames"] == 4
 

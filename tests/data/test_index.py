@@ -185,3 +185,18 @@ def test_hidden_files_and_folders_are_not_videos(tmp_path: Path) -> None:
         "walk/a.mp4",
         "walk/sub/c.mp4",
     ]
+
+
+def test_validation_report_names_groups_shared_with_training(tmp_path: Path) -> None:
+    root = _ucf_like(tmp_path, classes=2, groups=3, clips=2)
+    index = scan_folder(root)
+    split = tmp_path / "split.csv"
+    rows = [
+        f"{item.relpath},{'val' if item.relpath.endswith('g01_c02.avi') else 'train'}"
+        for item in index.items
+    ]
+    split.write_text("path,split\n" + "\n".join(rows) + "\n")
+    report = make_split(index, split).validation_report()
+    assert report == {"groups_known": True, "val_groups": 1, "groups_shared_with_train": ["g01"]}
+    clean = make_split(index, val_fraction=0.3, test_fraction=0.0).validation_report()
+    assert clean["groups_shared_with_train"] == [] and clean["val_groups"] >= 1

@@ -93,6 +93,16 @@ def plan(config: TrainConfig) -> RunPlan:
 
 def _check_validation_split(index: VideoIndex, config: TrainConfig) -> None:
     if index.subset("val"):
+        report = index.validation_report()
+        if report["groups_shared_with_train"]:
+            shared = report["groups_shared_with_train"]
+            log.warning(
+                "validation shares %d group(s) with training (%s): its scores will look better "
+                "than on new people or scenes, and best.ckpt is chosen on them. Carve validation "
+                "by group instead (leave val rows out of the split file; --val-fraction)",
+                len(shared),
+                ", ".join(shared[:5]),
+            )
         return
     fraction = config.data.val_fraction
     if fraction <= 0:
@@ -295,6 +305,7 @@ def _fit(
         "unreadable_videos": sorted(monitor.seen),
         "classes": list(index.classes),
         "num_videos": {split: len(index.subset(split)) for split in ("train", "val", "test")},
+        "validation": index.validation_report(),
     }
     if trainer.is_global_zero:
         plot_curves(rows, run_dir / "curves.png")
