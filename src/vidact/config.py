@@ -63,6 +63,7 @@ class ModelConfig:
     weights: str | None = None  # a local state dict for backbones without offline weights
     head: str = "lstm"
     head_args: dict[str, Any] = field(default_factory=dict)  # e.g. {"hidden_size": 512}
+    temporal_input: str = "raw"  # raw | diff: features joined with their frame-to-frame change
     pool: str | None = None  # backbone global pooling, avg | max; None: the backbone's own
     mlp: tuple[int, ...] = (256,)  # hidden widths of the classifier; () for a single linear layer
     dropout: float = 0.3

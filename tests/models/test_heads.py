@@ -12,7 +12,7 @@ from vidact.models.classifier import (
     parameterised_layers,
     uses_pretrained,
 )
-from vidact.models.heads import ORDER_FREE_HEADS, create_head, list_heads
+from vidact.models.heads import ORDER_FREE_HEADS, TemporalInput, create_head, list_heads
 
 
 @pytest.mark.parametrize("name", list_heads())
@@ -44,7 +44,7 @@ def test_head_arguments_and_errors() -> None:
     assert create_head("rnn", 8, nonlinearity="relu").layers[0].nonlinearity == "relu"
     assert create_head("transformer", 8, dim=32, heads=2).out_features == 32
     with pytest.raises(
-        ConfigError, match="known: bigru, bilstm, gru, lstm, max, mean, rnn, transformer"
+        ConfigError, match="known: bigru, bilstm, gru, lstm, max, mean, rnn, stats, transformer"
     ):
         create_head("nope", 8)
     with pytest.raises(ConfigError, match="bad arguments"):
@@ -122,3 +122,24 @@ def test_seed_scratch_encoders(name: str) -> None:
     logits = model(torch.randn(1, 2, 3, 64, 64))  # (B, T, C, H, W)
     assert logits.shape == (1, 4) and torch.isfinite(logits).all()
     assert _trainable(model) > 0  # from scratch: trained, not frozen
+
+
+def test_stats_head_sees_motion_but_not_order() -> None:
+    still = torch.ones(1, 4, 2)
+    moving = torch.tensor([[[0.0, 1.0], [1.0, 1.0], [0.0, 1.0], [1.0, 1.0]]])
+    out_still, out_moving = create_head("stats", 2)(still), create_head("stats", 2)(moving)
+    assert out_still.tolist() == [[1.0, 1.0, 0.0, 0.0, 0.0, 0.0]]
+    assert out_moving.tolist() == [[0.5, 1.0, 0.5, 0.0, 1.0, 0.0]]  # mean, std, mean |change|
+
+
+@pytest.mark.parametrize("mode", ["raw", "diff"])
+def test_temporal_input_keeps_appearance_and_adds_change(mode: str) -> None:
+    features = torch.tensor([[[1.0], [3.0], [6.0]]])  # (B, T, F)
+    out = TemporalInput(mode)(features)
+    expected = [[[1.0], [3.0], [6.0]]] if mode == "raw" else [[[1.0, 0.0], [3.0, 2.0], [6.0, 3.0]]]
+    assert out.tolist() == expected
+    config = ModelConfig(
+        backbone="test_efficientnet", pretrained=False, head="gru", temporal_input=mode
+    )
+    model = ClipClassifier(config, num_classes=3)
+    assert model.classify_features(torch.randn(2, 4, model.encoder.num_features)).shape == (2, 3)

@@ -130,7 +130,17 @@ def test_models_lists_backbones_and_heads() -> None:
     assert backbones["tf_efficientnet_lite0"]["weights"] == "imagenet (offline)"
     assert {"convnet", "lrcn_cnn", "alexnet"} <= set(backbones)
     heads = {row["name"]: row for row in listing["heads"]}
-    assert set(heads) == {"lstm", "gru", "rnn", "bilstm", "bigru", "transformer", "mean", "max"}
+    assert set(heads) == {
+        "lstm",
+        "gru",
+        "rnn",
+        "bilstm",
+        "bigru",
+        "transformer",
+        "mean",
+        "max",
+        "stats",
+    }
     assert heads["mean"]["parameters"] == 1280 * 256 + 256 + 256 * 10 + 10
     assert not heads["max"]["order_aware"] and heads["bilstm"]["order_aware"]
     assert "mobilenetv3_large_100" in invoke("models", "--filter", "mobilenetv3*")

@@ -69,6 +69,10 @@ def train(
         None, help=f"Temporal head: {', '.join(list_heads())}. [{_M.head}]"
     ),
     head_arg: list[str] | None = typer.Option(None, help="Head argument KEY=VALUE, repeatable."),
+    temporal_input: str | None = typer.Option(
+        None,
+        help=f"Head input: raw features, or diff (joined with their change). [{_M.temporal_input}]",
+    ),
     mlp: str | None = typer.Option(
         None, help=f"Classifier hidden widths, comma-separated ('' for none). [{_M.mlp}]"
     ),

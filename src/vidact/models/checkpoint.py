@@ -45,7 +45,8 @@ class CheckpointInfo:
         spec = raw["input"]
         return cls(
             classes=tuple(raw["classes"]),
-            model=from_mapping(ModelConfig, raw["model"]),
+            # settings added after a checkpoint was written take the value it was trained with
+            model=from_mapping(ModelConfig, {"temporal_input": "raw", **raw["model"]}),
             weight_source=raw["weight_source"],
             sampling=from_mapping(ClipSampling, raw["sampling"]),
             input=InputSpec(

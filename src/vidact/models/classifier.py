@@ -8,7 +8,7 @@ from torch import nn
 from vidact.config import ModelConfig
 from vidact.errors import ConfigError
 from vidact.models.backbones import OFFLINE_WEIGHTS, FrameEncoder
-from vidact.models.heads import create_head
+from vidact.models.heads import TemporalInput, create_head
 
 
 def build_mlp(
@@ -37,7 +37,9 @@ class ClipClassifier(nn.Module):
             weights=config.weights if load_weights else None,
             pool=config.pool,
         )
-        self.head = create_head(config.head, self.encoder.num_features, **config.head_args)
+        self.temporal_input = TemporalInput(config.temporal_input)
+        width = self.temporal_input.out_features(self.encoder.num_features)
+        self.head = create_head(config.head, width, **config.head_args)
         self.classifier = build_mlp(self.head.out_features, config.mlp, num_classes, config.dropout)
         if freeze_policy(config) == "all":
             self.encoder.requires_grad_(False)
@@ -68,7 +70,8 @@ class ClipClassifier(nn.Module):
         return self.encoder(frames).view(batch, time, -1)  # (B*T, F) -> (B, T, F)
 
     def classify_features(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.head(features))  # (B, T, F) -> (B, D) -> (B, K)
+        clip = self.head(self.temporal_input(features))  # (B, T, F) -> (B, T, F') -> (B, D)
+        return self.classifier(clip)  # (B, D) -> (B, K)
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         return self.classify_features(self.encode(clips))

@@ -111,6 +111,26 @@ class PoolHead(nn.Module):
         return features.amax(dim=1)
 
 
+class StatsHead(nn.Module):
+    """Temporal statistics of each feature: mean (how things look), standard deviation and mean
+    absolute frame-to-frame change (how much they move). Order-free like ``mean``, but it sees
+    motion, which carries over to new people and cameras better than appearance does."""
+
+    def __init__(self, in_features: int) -> None:
+        super().__init__()
+        self.out_features = 3 * in_features
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        mean = features.mean(dim=1)  # (B, T, F) -> (B, F)
+        spread = features.std(dim=1, unbiased=False)
+        change = (
+            (features[:, 1:] - features[:, :-1]).abs().mean(dim=1)
+            if features.shape[1] > 1
+            else (torch.zeros_like(mean))
+        )
+        return torch.cat([mean, spread, change], dim=-1)  # (B, 3F)
+
+
 class TransformerHead(nn.Module):
     """Temporal self-attention (BERT-style): projected frames plus learned positions, a learned
     class token in front, pre-norm encoder layers; the class token's output is the clip."""
@@ -175,6 +195,32 @@ for _name, _cell, _bidirectional in (
     register_head(_name, functools.partial(RecurrentHead, cell=_cell, bidirectional=_bidirectional))
 register_head("mean", functools.partial(PoolHead, mode="mean"))
 register_head("max", functools.partial(PoolHead, mode="max"))
+register_head("stats", StatsHead)
 register_head("transformer", TransformerHead)
 
-ORDER_FREE_HEADS = frozenset({"mean", "max"})
+ORDER_FREE_HEADS = frozenset({"mean", "max", "stats"})
+
+
+class TemporalInput(nn.Module):
+    """What a head reads per frame: the features (``raw``), or the features joined with their
+    change since the previous frame (``diff``: (B, T, F) -> (B, T, 2F), the first change zero),
+    so a head sees motion directly while appearance stays available."""
+
+    MODES = ("raw", "diff")
+
+    def __init__(self, mode: str = "raw") -> None:
+        super().__init__()
+        if mode not in self.MODES:
+            raise ConfigError(
+                f"--temporal-input must be one of {', '.join(self.MODES)}, got {mode!r}"
+            )
+        self.mode = mode
+
+    def out_features(self, in_features: int) -> int:
+        return in_features * (2 if self.mode == "diff" else 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if self.mode == "raw":
+            return features
+        change = torch.diff(features, dim=1, prepend=features[:, :1])  # (B, T, F), first zero
+        return torch.cat([features, change], dim=-1)

@@ -22,7 +22,7 @@ from vidact.data.sources import DATASETS
 from vidact.data.transforms import resolve_augment
 from vidact.errors import ConfigError
 from vidact.models.backbones import OFFLINE_WEIGHTS
-from vidact.models.heads import HEADS, create_head
+from vidact.models.heads import HEADS, TemporalInput, create_head
 from vidact.sampling import SAMPLERS, frames_from_stride
 from vidact.training.optim import OPTIMIZERS, SCHEDULERS
 
@@ -65,6 +65,7 @@ _DATA_RULES: list[Rule] = [
 ]
 _MODEL_RULES: list[Rule] = [
     ("pool", lambda v: v in POOLS, "avg or max"),
+    ("temporal_input", lambda v: v in TemporalInput.MODES, " or ".join(TemporalInput.MODES)),
     ("freeze", lambda v: v in FREEZE, "all or none"),
     ("mlp", lambda v: all(width >= 1 for width in v), "positive widths, e.g. 512,128"),
     ("dropout", _fraction, "in [0, 1)"),
