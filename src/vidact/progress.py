@@ -35,7 +35,7 @@ def progress(
         if total and (done / total >= next_mark or done == total):
             elapsed = time.perf_counter() - started
             log.info(
-                "%s: %d/%d %ss (%.0f%%, %.0f s)",
+                "%s: %d/%d %s (%.0f%%, %.0f s)",
                 desc,
                 done,
                 total,

@@ -10,7 +10,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vidact.data.cache import ArrayCache, CachedVideo
-from vidact.data.datasets import ClipDataset, FeatureClipDataset, collate_skipping
+from vidact.data.datasets import (
+    ClipDataset,
+    EntrySource,
+    FeatureAugment,
+    FeatureClipDataset,
+    collate_skipping,
+)
 from vidact.data.index import VideoIndex, VideoItem
 from vidact.data.sampler import EpochSampler
 from vidact.data.transforms import Augment, InputSpec, eval_transform, train_transform
@@ -40,13 +46,14 @@ class VideoDataModule(L.LightningDataModule):
         batch_size: int = 8,
         workers: int | None = None,
         augment: Augment | None = None,
-        feature_cache: ArrayCache | None = None,
+        feature_cache: EntrySource | None = None,
         clip_cache: ArrayCache | None = None,
         cache_frames: int = 64,
         seed: int = 0,
         allow_images: bool = False,
         rebuild_features: Callable[[VideoItem], CachedVideo] | None = None,
         start_epoch: int = 0,
+        feature_augment: FeatureAugment | None = None,
     ) -> None:
         super().__init__()
         self.index = index
@@ -62,12 +69,19 @@ class VideoDataModule(L.LightningDataModule):
         self.allow_images = allow_images
         self.rebuild_features = rebuild_features
         self.start_epoch = start_epoch  # epochs a resumed run has done already
+        self.feature_augment = feature_augment  # training only, on cached features
 
     def dataset(self, split: str, train: bool = False) -> Dataset:
         items = self.index.subset(split)
         if self.feature_cache is not None:
             return FeatureClipDataset(
-                items, self.feature_cache, self.sampling, train, self.rebuild_features, self.seed
+                items,
+                self.feature_cache,
+                self.sampling,
+                train,
+                self.rebuild_features,
+                self.seed,
+                self.feature_augment if train else None,
             )
         transform = train_transform(self.spec, self.augment) if train else eval_transform(self.spec)
         return ClipDataset(

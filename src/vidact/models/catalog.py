@@ -9,7 +9,12 @@ import timm
 from torch import nn
 
 from vidact.errors import ConfigError
-from vidact.models.backbones import OFFLINE_WEIGHTS, FrameEncoder, featured_backbones
+from vidact.models.backbones import (
+    FRAME_ENCODERS,
+    OFFLINE_WEIGHTS,
+    build_encoder,
+    featured_backbones,
+)
 from vidact.models.classifier import build_mlp
 from vidact.models.heads import ORDER_FREE_HEADS, create_head, list_heads
 
@@ -26,7 +31,11 @@ def backbone_rows(pattern: str | None = None) -> list[dict[str, Any]]:
         return [{"name": n, "weights": _weights(n)} for n in names]
     rows = []
     for name in featured_backbones():
-        encoder = FrameEncoder(name)  # from scratch: only the shapes matter here
+        try:
+            encoder = build_encoder(name)  # from scratch: only the shapes matter here
+        except ConfigError as err:  # an optional extra (pose) that is not installed
+            rows.append({"name": name, "weights": f"not installed: {err}"})
+            continue
         rows.append(
             {
                 "name": name,
@@ -40,6 +49,8 @@ def backbone_rows(pattern: str | None = None) -> list[dict[str, Any]]:
 
 
 def _weights(name: str) -> str:
+    if name in FRAME_ENCODERS:
+        return "trained (offline, frozen)"
     return "imagenet (offline)" if name in OFFLINE_WEIGHTS else "scratch or --weights"
 
 

@@ -50,7 +50,11 @@ class CheckpointInfo:
             weight_source=raw["weight_source"],
             sampling=from_mapping(ClipSampling, raw["sampling"]),
             input=InputSpec(
-                spec["size"], tuple(spec["mean"]), tuple(spec["std"]), spec["crop_pct"]
+                spec["size"],
+                tuple(spec["mean"]),
+                tuple(spec["std"]),
+                spec["crop_pct"],
+                spec.get("fit", "crop"),
             ),
             version=raw.get("version", "unknown"),
         )

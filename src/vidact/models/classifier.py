@@ -7,7 +7,7 @@ from torch import nn
 
 from vidact.config import ModelConfig
 from vidact.errors import ConfigError
-from vidact.models.backbones import OFFLINE_WEIGHTS, FrameEncoder
+from vidact.models.backbones import build_encoder, has_trained_weights
 from vidact.models.heads import TemporalInput, create_head
 
 
@@ -31,7 +31,7 @@ class ClipClassifier(nn.Module):
         """``load_weights=False`` skips the starting weights: a checkpoint's state follows."""
         super().__init__()
         self.config = config
-        self.encoder = FrameEncoder(
+        self.encoder = build_encoder(
             config.backbone,
             pretrained=load_weights and uses_pretrained(config),
             weights=config.weights if load_weights else None,
@@ -65,9 +65,7 @@ class ClipClassifier(nn.Module):
         return self
 
     def encode(self, clips: torch.Tensor) -> torch.Tensor:
-        batch, time = clips.shape[:2]
-        frames = clips.flatten(0, 1)  # (B, T, C, H, W) -> (B*T, C, H, W)
-        return self.encoder(frames).view(batch, time, -1)  # (B*T, F) -> (B, T, F)
+        return self.encoder.encode_clips(clips)  # (B, T, C, H, W) -> (B, T, F)
 
     def classify_features(self, features: torch.Tensor) -> torch.Tensor:
         clip = self.head(self.temporal_input(features))  # (B, T, F) -> (B, T, F') -> (B, D)
@@ -81,7 +79,7 @@ def uses_pretrained(config: ModelConfig) -> bool:
     """Offline ImageNet weights: as asked, else whenever the backbone has them."""
     if config.pretrained is not None:
         return config.pretrained
-    return config.weights is None and config.backbone in OFFLINE_WEIGHTS
+    return config.weights is None and has_trained_weights(config.backbone)
 
 
 def freeze_policy(config: ModelConfig) -> str:

@@ -13,33 +13,64 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from vidact.data.cache import ArrayCache, CachedVideo
-from vidact.data.datasets import read_spread_frames
+from vidact.data.datasets import FeatureAugment, read_spread_frames
 from vidact.data.index import VideoItem
 from vidact.data.transforms import InputSpec, eval_transform
 from vidact.io.reader import VideoReadError
-from vidact.models.backbones import FrameEncoder
 from vidact.progress import progress
 
 log = logging.getLogger(__name__)
 
 
-def feature_cache_for(
-    root: str | Path, encoder_name: str, weight_source: str, spec: InputSpec, most: int
-) -> ArrayCache:
-    """The cache namespace of one encoder and input setting."""
-    settings = {
-        "backbone": encoder_name,
-        "weights": weight_source,
-        "size": spec.size,
-        "short_side": spec.short_side,
-        "mean": list(spec.mean),
-        "std": list(spec.std),
-        "max_frames": most,
-    }
-    return ArrayCache(root, "features", settings)
+class FeatureStore:
+    """Cached frame features of a frozen encoder: one cache namespace per member encoder (so
+    ``lite0+pose`` reuses what ``lite0`` and ``pose`` runs cached), joined along the feature
+    axis when read. An entry is whole only when every member has it."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        encoder: nn.Module,
+        sources: Sequence[str],
+        spec: InputSpec,
+        most: int,
+    ) -> None:
+        self.caches = []
+        for member, source in zip(encoder.members, sources, strict=True):
+            own = member.input_spec()
+            settings = {
+                "backbone": member.name,
+                "weights": source,
+                "size": spec.size,
+                "short_side": spec.short_side,
+                "mean": list(own.mean),
+                "std": list(own.std),
+                "max_frames": most,
+            }
+            self.caches.append(ArrayCache(root, "features", settings))
+
+    @property
+    def description(self) -> str:
+        return " + ".join(str(cache.dir) for cache in self.caches)
+
+    def missing(self, video: Path) -> list[int]:
+        """The members whose features of ``video`` are not cached."""
+        return [i for i, cache in enumerate(self.caches) if not cache.contains(video)]
+
+    def load(self, video: Path) -> CachedVideo | None:
+        entries = [cache.load(video) for cache in self.caches]
+        if any(entry is None for entry in entries):
+            return None
+        if len({len(entry.array) for entry in entries}) != 1:  # type: ignore[union-attr]
+            return None  # members cached from different reads: rebuild them together
+        first = entries[0]
+        assert first is not None
+        joined = np.concatenate([entry.array for entry in entries], axis=1)  # type: ignore[union-attr]
+        return CachedVideo(joined, first.num_frames, first.fps)
 
 
 class _SpreadFrames(Dataset):
@@ -69,40 +100,53 @@ class _SpreadFrames(Dataset):
 
 
 class FeatureExtractor:
-    """A frozen encoder filling the feature cache: all videos up front (``extract``), or one
-    whose entry went missing or was damaged during training (``rebuild``, in place)."""
+    """A frozen encoder filling the feature store: all videos up front (``extract``), or one
+    whose entry went missing or was damaged during training (``rebuild``, in place). Only the
+    members whose features are missing are computed."""
 
     def __init__(
         self,
-        encoder: FrameEncoder,
-        cache: ArrayCache,
+        encoder: nn.Module,
+        store: FeatureStore,
         spec: InputSpec,
         most: int,
         allow_images: bool = False,
         chunk: int = 64,
     ) -> None:
         self.encoder = encoder
-        self.cache = cache
+        self.store = store
         self.spec = spec
         self.most = most
         self.allow_images = allow_images
         self.chunk = chunk
 
+    def _member_input(self, index: int, frames: torch.Tensor) -> torch.Tensor:
+        if hasattr(self.encoder, "member_input"):  # a fusion: frames in [0, 1], each its own way
+            return self.encoder.member_input(index, frames)
+        return frames
+
     @torch.inference_mode()
     def _store(
-        self, item: VideoItem, facts: tuple[int, float], frames: torch.Tensor
-    ) -> CachedVideo:
-        """Encode (N, 3, S, S) frames in chunks and cache them as float16 (N, F)."""
+        self,
+        item: VideoItem,
+        facts: tuple[int, float],
+        frames: torch.Tensor,
+        members: Sequence[int] | None = None,
+    ) -> None:
+        """Encode (N, 3, S, S) frames with ``members`` (default: those that lack them); cache
+        float16 (N, F) per member."""
         was_training = self.encoder.training
         self.encoder.eval()
         device = next(self.encoder.parameters(), torch.empty(0)).device
-        parts = [self.encoder(p.to(device)).float().cpu() for p in frames.split(self.chunk)]
+        for index in self.store.missing(item.path) if members is None else members:
+            member = self.encoder.members[index]
+            member_frames = self._member_input(index, frames)
+            parts = [member(p.to(device)).float().cpu() for p in member_frames.split(self.chunk)]
+            features = torch.cat(parts).numpy().astype(np.float16)
+            self.store.caches[index].save(
+                item.path, CachedVideo(features, int(facts[0]), float(facts[1]))
+            )
         self.encoder.train(was_training)
-        entry = CachedVideo(
-            torch.cat(parts).numpy().astype(np.float16), int(facts[0]), float(facts[1])
-        )
-        self.cache.save(item.path, entry)
-        return entry
 
     def rebuild(self, item: VideoItem) -> CachedVideo:
         """Decode and encode one video now; raises VideoReadError when it cannot be decoded."""
@@ -111,13 +155,18 @@ class FeatureExtractor:
         facts, frames = dataset[0]
         if facts is None:
             raise VideoReadError(item.path, "cannot be decoded to rebuild its cached features")
-        return self._store(item, facts, frames)  # type: ignore[arg-type]
+        # every member from this one read, so their entries hold the same frames
+        self._store(item, facts, frames, range(len(self.store.caches)))  # type: ignore[arg-type]
+        entry = self.store.load(item.path)
+        if entry is None:
+            raise VideoReadError(item.path, "its features could not be cached")
+        return entry
 
     def extract(
         self, items: Sequence[VideoItem], workers: int = 0, device: torch.device | str = "cpu"
     ) -> list[str]:
         """Encode the videos not yet cached; returns the paths of those that were unreadable."""
-        todo = [item for item in items if not self.cache.contains(item.path)]
+        todo = [item for item in items if self.store.missing(item.path)]
         if not todo:
             return []
         log.info("encoding the frames of %d video(s) (cached features are reused later)", len(todo))
@@ -136,3 +185,18 @@ class FeatureExtractor:
                 continue
             self._store(item, facts, frames)
         return failed
+
+
+def feature_augmenter(
+    encoder: nn.Module,
+) -> FeatureAugment | None:
+    """Training augmentation in feature space for the members that have one (pose: mirroring
+    and small scale, rotation and shift jitter), at their offset in the joined features."""
+    offset = 0
+    for member in encoder.members:
+        if member.name == "pose":
+            from vidact.models.pose import PoseJitter
+
+            return PoseJitter(offset)
+        offset += int(member.num_features)
+    return None

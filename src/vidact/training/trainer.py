@@ -38,7 +38,8 @@ from vidact.data.index import VideoIndex
 from vidact.data.sources import build_index
 from vidact.data.transforms import Augment, resolve_augment
 from vidact.errors import CheckpointError, ConfigError, DatasetError, RunError
-from vidact.models.classifier import frozen_throughout
+from vidact.models.backbones import encoder_names, weight_source
+from vidact.models.classifier import frozen_throughout, uses_pretrained
 from vidact.plots import plot_curves
 from vidact.training.callbacks import (
     EpochRecorder,
@@ -46,7 +47,7 @@ from vidact.training.callbacks import (
     UnfreezeBackbone,
     UnreadableVideos,
 )
-from vidact.training.features import FeatureExtractor, feature_cache_for
+from vidact.training.features import FeatureExtractor, FeatureStore, feature_augmenter
 from vidact.training.module import ClipClassifierModule, FeatureJob
 from vidact.training.rundir import RunDirectory
 from vidact.training.validate import check_config
@@ -214,10 +215,15 @@ def _fit(
     workers = default_workers() if data.workers is None else data.workers
     feature_cache = clip_cache = extractor = None
     if config.feature_cache and frozen_throughout(config.model):
-        feature_cache = feature_cache_for(
+        model = config.model
+        sources = [
+            weight_source(name, uses_pretrained(model), model.weights)
+            for name in encoder_names(model.backbone)
+        ]
+        feature_cache = FeatureStore(
             config.cache_dir or default_cache_dir(),
-            config.model.backbone,
-            module.info().weight_source,
+            module.model.encoder,
+            sources,
             spec,
             config.max_cached_frames,
         )
@@ -250,6 +256,7 @@ def _fit(
         data.allow_images,
         extractor.rebuild if extractor else None,
         start_epoch=done,
+        feature_augment=feature_augmenter(module.model.encoder) if extractor else None,
     )
     recorder = EpochRecorder(run_dir / "metrics.csv", done_epochs=done)
     monitor = UnreadableVideos(
@@ -300,7 +307,7 @@ def _fit(
         "resumed_from_epoch": done if checkpoint else None,
         "parameters": parameters,
         "trainable_parameters": trainable,
-        "feature_cache": str(feature_cache.dir) if feature_cache else None,
+        "feature_cache": feature_cache.description if feature_cache else None,
         "clip_cache": str(clip_cache.dir) if clip_cache else None,
         "unreadable_videos": sorted(monitor.seen),
         "classes": list(index.classes),

@@ -21,8 +21,14 @@ from vidact.config import DataConfig, ModelConfig, TrainConfig
 from vidact.data.sources import DATASETS
 from vidact.data.transforms import resolve_augment
 from vidact.errors import ConfigError
-from vidact.models.backbones import OFFLINE_WEIGHTS
+from vidact.models.backbones import (
+    FRAME_ENCODERS,
+    OFFLINE_WEIGHTS,
+    encoder_names,
+    has_trained_weights,
+)
 from vidact.models.heads import HEADS, TemporalInput, create_head
+from vidact.models.pose import check_available as check_pose_available
 from vidact.sampling import SAMPLERS, frames_from_stride
 from vidact.training.optim import OPTIMIZERS, SCHEDULERS
 
@@ -130,11 +136,34 @@ def _check_data(data: DataConfig) -> None:
 
 
 def _check_model(model: ModelConfig) -> None:
-    if not timm.is_model(model.backbone):
-        close = timm.list_models(f"*{model.backbone}*")[:8]
-        hint = f"; similar names: {', '.join(close)}" if close else ""
-        raise ConfigError(f"unknown backbone {model.backbone!r} (see `vidact models`){hint}")
-    if model.pretrained and model.weights is None and model.backbone not in OFFLINE_WEIGHTS:
+    names = encoder_names(model.backbone)
+    for name in names:
+        if name in FRAME_ENCODERS:
+            if name == "pose":
+                check_pose_available()
+            continue
+        if not timm.is_model(name):
+            close = timm.list_models(f"*{name}*")[:8]
+            hint = f"; similar names: {', '.join(close)}" if close else ""
+            raise ConfigError(f"unknown backbone {name!r} (see `vidact models`){hint}")
+    fused = len(names) > 1
+    if (fused or model.backbone in FRAME_ENCODERS) and (
+        model.weights is not None
+        or model.freeze == "none"
+        or model.trainable_layers
+        or model.unfreeze_epoch is not None
+        or model.pretrained is False
+    ):
+        raise ConfigError(
+            f"--backbone {model.backbone} is a frozen encoder: it takes no --weights, "
+            "--no-pretrained, --freeze none, --trainable-layers or --unfreeze-epoch"
+        )
+    if fused and not has_trained_weights(model.backbone):
+        raise ConfigError(
+            f"--backbone {model.backbone}: every fused encoder needs offline weights "
+            f"({', '.join([*OFFLINE_WEIGHTS, *FRAME_ENCODERS.names()])})"
+        )
+    if model.pretrained and model.weights is None and not has_trained_weights(model.backbone):
         raise ConfigError(
             f"--pretrained: no offline ImageNet weights for {model.backbone!r} (available: "
             f"{', '.join(OFFLINE_WEIGHTS)}); pass --weights FILE or --no-pretrained"

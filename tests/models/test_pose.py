@@ -1,0 +1,121 @@
+"""The pose encoder on real people, its feature-space augmentation, and fusion with a CNN."""
+
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import REAL_SMOKE
+from vidact.data.transforms import eval_transform
+from vidact.errors import ConfigError
+from vidact.io.reader import VideoReader
+from vidact.models.backbones import FusedEncoder, build_encoder
+from vidact.models.pose import (
+    NUM_FEATURES,
+    NUM_LANDMARKS,
+    PoseEncoder,
+    PoseJitter,
+    mirror,
+    normalise_landmarks,
+)
+from vidact.training.features import FeatureStore
+
+pytest.importorskip("mediapipe", reason="the pose extra is not installed")
+
+PEOPLE = [
+    REAL_SMOKE / "NTU_RGBD" / "A001_drink_water" / "S001C001P001R001A001_rgb.avi",  # 1920x1080
+    REAL_SMOKE / "Kinetics400" / "arm_wrestling" / "demo.mp4",  # 340x256, two people
+]
+
+
+def _pose_features(video: Path, frames: int = 12) -> torch.Tensor:
+    encoder = PoseEncoder()
+    spec = encoder.input_spec()
+    with VideoReader(video) as reader:
+        positions = np.linspace(0, reader.num_frames - 1, frames).round().astype(int)
+        clip = reader.read(positions, short_side=spec.short_side)
+    return encoder(eval_transform(spec)(clip))  # (T, 133)
+
+
+@pytest.mark.skipif(not REAL_SMOKE.is_dir(), reason="../shared/data/real-smoke is absent")
+@pytest.mark.parametrize("video", PEOPLE, ids=lambda p: p.parent.name)
+def test_finds_the_person_in_real_clips_and_follows_the_motion(video: Path) -> None:
+    features = _pose_features(video)
+    assert features.shape == (12, NUM_FEATURES)
+    present = features[:, -1] > 0.5
+    assert present.float().mean() >= 0.5  # two wrestlers in contact are the hard case (0.67)
+    points = features[present, :-1].view(-1, NUM_LANDMARKS, 4)
+    torso = points[:, [11, 12, 23, 24], :2].mean(dim=1)
+    assert torso.abs().max() < 1e-4  # centred on the torso
+    wrists = points[:, [15, 16], :2]  # body-normalised: what moves is the pose, not the camera
+    assert wrists.std(dim=0).max() > 0.05
+
+
+def test_no_person_gives_zeros_with_the_flag_off() -> None:
+    features = PoseEncoder()(torch.zeros(3, 3, 64, 64))
+    assert features.shape == (3, NUM_FEATURES) and not features.any()
+
+
+def test_landmarks_are_normalised_to_the_body() -> None:
+    points = np.zeros((NUM_LANDMARKS, 4), np.float32)
+    points[[11, 12, 23, 24], :2] = [[0.4, 0.2], [0.6, 0.2], [0.4, 0.6], [0.6, 0.6]]
+    points[:, 3] = 1.0
+    features = normalise_landmarks(points, width=100, height=100).reshape(-1)
+    body = features[:-1].reshape(NUM_LANDMARKS, 4)
+    assert features[-1] == 1.0
+    np.testing.assert_allclose(body[11, :2], [-0.25, -0.5], atol=1e-6)  # torso length 40 px: scale
+    np.testing.assert_allclose(body[24, :2], [0.25, 0.5], atol=1e-6)
+
+
+def test_mirroring_swaps_left_and_right() -> None:
+    points = np.zeros((NUM_LANDMARKS, 4), np.float32)
+    points[15] = [0.5, 0.1, 0.0, 1.0]  # left wrist, to the right of the torso
+    flipped = mirror(points)
+    np.testing.assert_allclose(flipped[16], [-0.5, 0.1, 0.0, 1.0])  # now the right wrist, left
+    assert not flipped[15].any()
+    np.testing.assert_allclose(mirror(flipped), points)
+
+
+def test_jitter_moves_bodies_and_leaves_empty_frames_empty() -> None:
+    rng = np.random.default_rng(0)
+    features = np.zeros((4, 10 + NUM_FEATURES), np.float32)
+    features[:, :10] = 7.0  # another encoder's features, before the pose block
+    features[:2, 10:-1] = rng.normal(size=(2, NUM_FEATURES - 1))
+    features[:2, -1] = 1.0
+    out = PoseJitter(offset=10, flip=1.0)(features, rng)
+    assert (out[:, :10] == 7.0).all() and not out[2:, 10:].any()
+    assert not np.allclose(out[:2, 10:-1], features[:2, 10:-1])
+    assert (out[:, -1] == features[:, -1]).all()
+
+
+def test_fusion_joins_member_features_and_caches_per_member(tmp_path: Path) -> None:
+    fused = build_encoder("tf_efficientnet_lite0+pose", pretrained=True)
+    assert isinstance(fused, FusedEncoder) and fused.num_features == 1280 + NUM_FEATURES
+    spec = fused.input_spec(64)
+    clips = torch.rand(2, 3, 3, 64, 64)  # (B, T, C, H, W) in [0, 1]
+    assert fused.encode_clips(clips).shape == (2, 3, 1280 + NUM_FEATURES)
+    lite0 = build_encoder("tf_efficientnet_lite0", pretrained=True)
+    sources = ["package:a", "package:b"]
+    joined = FeatureStore(tmp_path, fused, sources, spec, 64)
+    alone = FeatureStore(tmp_path, lite0, sources[:1], lite0.input_spec(64), 64)
+    pose = FeatureStore(tmp_path, build_encoder("pose"), sources[1:], spec, 64)
+    assert joined.caches[0].dir == alone.caches[0].dir  # lite0's features serve both
+    assert joined.caches[1].dir == pose.caches[0].dir
+    assert joined.caches[0].dir != joined.caches[1].dir
+
+
+def test_without_mediapipe_one_line_says_what_to_install(monkeypatch) -> None:
+    real_import = builtins.__import__
+
+    def no_mediapipe(name, *args, **kwargs):
+        if name.startswith("mediapipe"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_mediapipe)
+    with pytest.raises(ConfigError, match=r"pip install -e '\.\[pose\]'"):
+        PoseEncoder()
