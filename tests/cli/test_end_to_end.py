@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import re
 import shutil
@@ -16,6 +17,8 @@ from vidact.cli.main import app
 from vidact.config import TrainConfig
 from vidact.data.index import VideoIndex
 from vidact.data.synthetic import write_synthetic_dataset
+
+HAS_POSE = importlib.util.find_spec("mediapipe") is not None
 
 
 @pytest.mark.slow
@@ -199,8 +202,20 @@ def test_resolved_config_loads_back(trained_run: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not REAL_SMOKE.is_dir(), reason="../shared/data/real-smoke is absent")
-def test_train_evaluate_predict_on_real_ucf101_clips(tmp_path: Path) -> None:
-    """Real MPEG-4 AVI files we did not generate: too few to learn from, enough to run the path."""
+@pytest.mark.parametrize(
+    "backbone",
+    [
+        "tf_efficientnet_lite0",
+        pytest.param("pose", marks=pytest.mark.skipif(not HAS_POSE, reason="no pose extra")),
+        pytest.param(
+            "tf_efficientnet_lite0+pose",
+            marks=pytest.mark.skipif(not HAS_POSE, reason="no pose extra"),
+        ),
+    ],
+)
+def test_train_evaluate_predict_on_real_ucf101_clips(tmp_path: Path, backbone: str) -> None:
+    """Real MPEG-4 AVI files we did not generate: too few to learn from, enough to run the path
+    (frozen encoders, the pose encoder and a fusion included) from the checkpoint alone."""
     root = REAL_SMOKE / "UCF101"
     videos = sorted(p.relative_to(root).as_posix() for p in root.glob("*/*.avi"))
     split = tmp_path / "split.csv"
@@ -214,8 +229,7 @@ def test_train_evaluate_predict_on_real_ucf101_clips(tmp_path: Path) -> None:
         "--split-file",
         split,
         "--backbone",
-        "tf_efficientnet_lite0",
-        "--pretrained",
+        backbone,
         "--head",
         "gru",
         "--frames",
@@ -245,6 +259,8 @@ def test_train_evaluate_predict_on_real_ucf101_clips(tmp_path: Path) -> None:
     }
     output = invoke("predict", checkpoint, root / videos[0], "--json")
     assert json.loads(output.strip().splitlines()[-1])["top_k"][0]["label"] in metrics["per_class"]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["feature_cache"].count(str(tmp_path / "cache")) == backbone.count("+") + 1
 
 
 @pytest.fixture

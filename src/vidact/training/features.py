@@ -132,12 +132,13 @@ class FeatureExtractor:
         facts: tuple[int, float],
         frames: torch.Tensor,
         members: Sequence[int] | None = None,
-    ) -> None:
+    ) -> list[np.ndarray]:
         """Encode (N, 3, S, S) frames with ``members`` (default: those that lack them); cache
-        float16 (N, F) per member."""
+        float16 (N, F) per member and return them."""
         was_training = self.encoder.training
         self.encoder.eval()
         device = next(self.encoder.parameters(), torch.empty(0)).device
+        computed = []
         for index in self.store.missing(item.path) if members is None else members:
             member = self.encoder.members[index]
             member_frames = self._member_input(index, frames)
@@ -146,7 +147,9 @@ class FeatureExtractor:
             self.store.caches[index].save(
                 item.path, CachedVideo(features, int(facts[0]), float(facts[1]))
             )
+            computed.append(features)
         self.encoder.train(was_training)
+        return computed
 
     def rebuild(self, item: VideoItem) -> CachedVideo:
         """Decode and encode one video now; raises VideoReadError when it cannot be decoded."""
@@ -155,12 +158,11 @@ class FeatureExtractor:
         facts, frames = dataset[0]
         if facts is None:
             raise VideoReadError(item.path, "cannot be decoded to rebuild its cached features")
-        # every member from this one read, so their entries hold the same frames
-        self._store(item, facts, frames, range(len(self.store.caches)))  # type: ignore[arg-type]
-        entry = self.store.load(item.path)
-        if entry is None:
-            raise VideoReadError(item.path, "its features could not be cached")
-        return entry
+        # every member from this one read, so their entries hold the same frames; the result
+        # comes from memory: a `cache clear` right after the save must not lose it
+        members = range(len(self.store.caches))
+        features = self._store(item, facts, frames, members)  # type: ignore[arg-type]
+        return CachedVideo(np.concatenate(features, axis=1), int(facts[0]), float(facts[1]))
 
     def extract(
         self, items: Sequence[VideoItem], workers: int = 0, device: torch.device | str = "cpu"
