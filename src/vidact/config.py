@@ -102,6 +102,7 @@ class TrainConfig:
     feature_cache: bool = True  # frozen backbone: train the head on cached frame features
     cache_dir: str | None = None  # features: here or ~/.cache/vidact; clips: only when given
     max_cached_frames: int = 64  # frames per video whose features are cached (evenly spread)
+    feature_views: int = 1  # cached views per video: the plain one, then augmented ones
     progress: bool = True
     overwrite: bool = False
 

@@ -79,7 +79,7 @@ def test_damaged_or_cleared_features_are_rebuilt_not_unreadable(tmp_path: Path, 
         cache.save(item.path, entry)
         return entry
 
-    dataset = FeatureClipDataset(items, cache, ClipSampling(frames=4), rebuild=rebuild)
+    dataset = FeatureClipDataset(items, [cache], ClipSampling(frames=4), rebuild=[rebuild])
     cache.save(items[0].path, CachedVideo(np.ones((20, 4), np.float16), 20, 10.0))
     entry = _entry_file(cache)
     entry.write_bytes(entry.read_bytes()[:-4] + b"\0\0\0\0")  # damaged
@@ -142,7 +142,7 @@ def test_feature_dataset_samples_from_the_cache(tmp_path: Path, make_video) -> N
     cache = ArrayCache(tmp_path, "features", {"b": "x"})
     features = np.arange(20 * 4, dtype=np.float16).reshape(20, 4)
     cache.save(items[0].path, CachedVideo(features, 20, 10.0))
-    clip, label = FeatureClipDataset(items, cache, ClipSampling(frames=4))[0]
+    clip, label = FeatureClipDataset(items, [cache], ClipSampling(frames=4))[0]
     assert label == 0
     assert clip.dtype == torch.float32 and clip.shape == (4, 4)
     assert clip[:, 0].tolist() == [8.0, 28.0, 48.0, 68.0]  # rows 2, 7, 12, 17: segment middles

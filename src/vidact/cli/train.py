@@ -155,6 +155,11 @@ def train(
         "--feature-cache/--no-feature-cache",
         help="With a frozen backbone, encode frames once and train the head on the cache.",
     ),
+    feature_views: int | None = typer.Option(
+        None,
+        help="Frozen backbone: cache K views per video (the plain one and K-1 augmented with "
+        f"--augment), one drawn per epoch. [{_T.feature_views}]",
+    ),
     cache_dir: Path | None = typer.Option(
         None, help="Cache folder: frame features (default ~/.cache/vidact) and decoded clips."
     ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import lightning as L
 import torch
@@ -46,12 +46,12 @@ class VideoDataModule(L.LightningDataModule):
         batch_size: int = 8,
         workers: int | None = None,
         augment: Augment | None = None,
-        feature_cache: EntrySource | None = None,
+        feature_cache: Sequence[EntrySource] | None = None,
         clip_cache: ArrayCache | None = None,
         cache_frames: int = 64,
         seed: int = 0,
         allow_images: bool = False,
-        rebuild_features: Callable[[VideoItem], CachedVideo] | None = None,
+        rebuild_features: Sequence[Callable[[VideoItem], CachedVideo]] | None = None,
         start_epoch: int = 0,
         feature_augment: FeatureAugment | None = None,
     ) -> None:

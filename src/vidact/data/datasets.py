@@ -184,29 +184,32 @@ class ClipDataset(_SampledClips):
 class FeatureClipDataset(_SampledClips):
     """Clips of cached frame features: (float (T, F), label).
 
-    An entry that is missing or damaged (a cache cleared or corrupted during training) is
-    rebuilt in place by ``rebuild``; only a video that cannot be decoded is unreadable.
+    ``caches`` holds one entry source per view of the videos: view 0 the evaluation transform
+    (validation reads only it), the others augmented; each training draw picks a view. An entry
+    that is missing or damaged (a cache cleared or corrupted during training) is rebuilt in place
+    by that view's ``rebuild``; only a video that cannot be decoded is unreadable.
     """
 
     def __init__(
         self,
         items: Sequence[VideoItem],
-        cache: EntrySource,
+        caches: Sequence[EntrySource],
         sampling: ClipSampling,
         train: bool = False,
-        rebuild: Callable[[VideoItem], CachedVideo] | None = None,
+        rebuild: Sequence[Callable[[VideoItem], CachedVideo]] | None = None,
         seed: int = 0,
         augment: FeatureAugment | None = None,
     ) -> None:
         super().__init__(items, sampling, train, seed)
-        self.cache = cache
-        self.rebuild = rebuild
+        self.caches = list(caches)
+        self.rebuild = list(rebuild) if rebuild is not None else None
         self.augment = augment
 
     def load(self, item: VideoItem, rng: np.random.Generator | None) -> torch.Tensor:
-        entry = self.cache.load(item.path)  # (N, F) float16, N evenly spread frames
+        view = int(rng.integers(len(self.caches))) if rng is not None else 0
+        entry = self.caches[view].load(item.path)  # (N, F) float16, N evenly spread frames
         if entry is None and self.rebuild is not None:
-            entry = self.rebuild(item)
+            entry = self.rebuild[view](item)
         if entry is None:
             raise VideoReadError(item.path, "no cached features (its extraction failed)")
         positions = self.positions(len(entry.array), entry.fps_of_entry, rng)[0]

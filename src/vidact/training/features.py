@@ -8,7 +8,9 @@ are stored as float16 (N, F) arrays; clips are then sampled from them.
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,8 @@ from torch.utils.data import DataLoader, Dataset
 from vidact.data.cache import ArrayCache, CachedVideo
 from vidact.data.datasets import FeatureAugment, read_spread_frames
 from vidact.data.index import VideoItem
-from vidact.data.transforms import InputSpec, eval_transform
+from vidact.data.sampler import derived_seed
+from vidact.data.transforms import Augment, InputSpec, eval_transform, train_transform
 from vidact.io.reader import VideoReadError
 from vidact.progress import progress
 
@@ -38,6 +41,7 @@ class FeatureStore:
         sources: Sequence[str],
         spec: InputSpec,
         most: int,
+        view: FeatureView | None = None,
     ) -> None:
         self.caches = []
         for member, source in zip(encoder.members, sources, strict=True):
@@ -51,6 +55,8 @@ class FeatureStore:
                 "std": list(own.std),
                 "max_frames": most,
             }
+            if view is not None:
+                settings["view"] = view.settings()
             self.caches.append(ArrayCache(root, "features", settings))
 
     @property
@@ -73,15 +79,37 @@ class FeatureStore:
         return CachedVideo(joined, first.num_frames, first.fps)
 
 
+@dataclass(frozen=True)
+class FeatureView:
+    """Augmented view ``index`` (1, 2, ...) of every video: the training augmentation drawn once
+    per video and view from (seed, index, video), so the cache holds fixed views to draw from."""
+
+    index: int
+    augment: Augment
+    seed: int = 0
+
+    def settings(self) -> dict[str, object]:
+        return {"index": self.index, "augment": asdict(self.augment), "seed": self.seed}
+
+
 class _SpreadFrames(Dataset):
-    """Evaluation-transformed spread frames of each video, or (None, path) when unreadable."""
+    """Transformed spread frames of each video (evaluation transform, or one augmented view),
+    or (None, path) when unreadable."""
 
     def __init__(
-        self, items: Sequence[VideoItem], spec: InputSpec, most: int, allow_images: bool
+        self,
+        items: Sequence[VideoItem],
+        spec: InputSpec,
+        most: int,
+        allow_images: bool,
+        view: FeatureView | None = None,
     ) -> None:
         self.items, self.spec, self.most = list(items), spec, most
         self.allow_images = allow_images
-        self.transform = eval_transform(spec)
+        self.view = view
+        self.transform = (
+            eval_transform(spec) if view is None else train_transform(spec, view.augment)
+        )
 
     def __len__(self) -> int:
         return len(self.items)
@@ -96,7 +124,14 @@ class _SpreadFrames(Dataset):
         except VideoReadError as err:
             log.warning("skipping %s", err)
             return None, str(item.path)
-        return (entry.num_frames, entry.fps), self.transform(entry.array)
+        if self.view is None:
+            return (entry.num_frames, entry.fps), self.transform(entry.array)
+        key = zlib.crc32(item.relpath.encode())
+        with torch.random.fork_rng(devices=[]):
+            torch.random.default_generator.manual_seed(
+                derived_seed(self.view.seed, self.view.index, key)
+            )
+            return (entry.num_frames, entry.fps), self.transform(entry.array)
 
 
 class FeatureExtractor:
@@ -111,10 +146,12 @@ class FeatureExtractor:
         spec: InputSpec,
         most: int,
         allow_images: bool = False,
+        view: FeatureView | None = None,
         chunk: int = 64,
     ) -> None:
         self.encoder = encoder
         self.store = store
+        self.view = view
         self.spec = spec
         self.most = most
         self.allow_images = allow_images
@@ -154,7 +191,7 @@ class FeatureExtractor:
     def rebuild(self, item: VideoItem) -> CachedVideo:
         """Decode and encode one video now; raises VideoReadError when it cannot be decoded."""
         log.info("%s: rebuilding its cached features", item.path)
-        dataset = _SpreadFrames([item], self.spec, self.most, self.allow_images)
+        dataset = _SpreadFrames([item], self.spec, self.most, self.allow_images, self.view)
         facts, frames = dataset[0]
         if facts is None:
             raise VideoReadError(item.path, "cannot be decoded to rebuild its cached features")
@@ -171,10 +208,13 @@ class FeatureExtractor:
         todo = [item for item in items if self.store.missing(item.path)]
         if not todo:
             return []
-        log.info("encoding the frames of %d video(s) (cached features are reused later)", len(todo))
+        what = (
+            "the frames" if self.view is None else f"augmented view {self.view.index} of the frames"
+        )
+        log.info("encoding %s of %d video(s) (cached features are reused later)", what, len(todo))
         # a private generator: whether a cache was already full must not shift the seeded RNG
         loader = DataLoader(
-            _SpreadFrames(todo, self.spec, self.most, self.allow_images),
+            _SpreadFrames(todo, self.spec, self.most, self.allow_images, self.view),
             batch_size=None,
             num_workers=workers,
             generator=torch.Generator(),

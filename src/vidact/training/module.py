@@ -29,7 +29,7 @@ class FeatureJob:
     """The videos whose frame features ``prepare_data`` caches, and how."""
 
     items: list[VideoItem]
-    extractor: FeatureExtractor
+    extractors: list[FeatureExtractor]  # one per cached view
     workers: int
     device: str = "cpu"
 
@@ -59,8 +59,9 @@ class ClipClassifierModule(L.LightningModule):
         # to fill the feature cache before any rank reads it
         job = self.feature_job
         if job is not None:
-            failed = job.extractor.extract(job.items, job.workers, job.device)
-            self.unreadable["extraction"].update(failed)
+            for extractor in job.extractors:
+                failed = extractor.extract(job.items, job.workers, job.device)
+                self.unreadable["extraction"].update(failed)
 
     def info(self) -> CheckpointInfo:
         model = self.config.model

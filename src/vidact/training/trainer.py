@@ -47,7 +47,12 @@ from vidact.training.callbacks import (
     UnfreezeBackbone,
     UnreadableVideos,
 )
-from vidact.training.features import FeatureExtractor, FeatureStore, feature_augmenter
+from vidact.training.features import (
+    FeatureExtractor,
+    FeatureStore,
+    FeatureView,
+    feature_augmenter,
+)
 from vidact.training.module import ClipClassifierModule, FeatureJob
 from vidact.training.rundir import RunDirectory
 from vidact.training.validate import check_config
@@ -213,26 +218,42 @@ def _fit(
     done = _epochs_done(checkpoint) if checkpoint else 0
     spec = module.spec
     workers = default_workers() if data.workers is None else data.workers
-    feature_cache = clip_cache = extractor = None
+    stores: list[FeatureStore] = []
+    extractors: list[FeatureExtractor] = []
+    clip_cache = None
     if config.feature_cache and frozen_throughout(config.model):
         model = config.model
         sources = [
             weight_source(name, uses_pretrained(model), model.weights)
             for name in encoder_names(model.backbone)
         ]
-        feature_cache = FeatureStore(
-            config.cache_dir or default_cache_dir(),
-            module.model.encoder,
-            sources,
-            spec,
-            config.max_cached_frames,
-        )
-        extractor = FeatureExtractor(
-            module.model.encoder, feature_cache, spec, config.max_cached_frames, data.allow_images
-        )
+        # view 0: the evaluation transform (validation reads it); views 1..K-1: augmented
+        views = [None] + [
+            FeatureView(i, run.augment, config.seed) for i in range(1, config.feature_views)
+        ]
+        for view in views:
+            store = FeatureStore(
+                config.cache_dir or default_cache_dir(),
+                module.model.encoder,
+                sources,
+                spec,
+                config.max_cached_frames,
+                view,
+            )
+            stores.append(store)
+            extractors.append(
+                FeatureExtractor(
+                    module.model.encoder,
+                    store,
+                    spec,
+                    config.max_cached_frames,
+                    data.allow_images,
+                    view,
+                )
+            )
         module.feature_job = FeatureJob(
             index.subset("train") + index.subset("val"),
-            extractor,
+            extractors,
             workers,
             "cuda" if torch.cuda.is_available() and config.accelerator != "cpu" else "cpu",
         )
@@ -249,14 +270,14 @@ def _fit(
         data.batch_size,
         data.workers,
         run.augment,
-        feature_cache,
+        stores or None,
         clip_cache,
         config.max_cached_frames,
         config.seed,
         data.allow_images,
-        extractor.rebuild if extractor else None,
+        [extractor.rebuild for extractor in extractors] or None,
         start_epoch=done,
-        feature_augment=feature_augmenter(module.model.encoder) if extractor else None,
+        feature_augment=feature_augmenter(module.model.encoder) if stores else None,
     )
     recorder = EpochRecorder(run_dir / "metrics.csv", done_epochs=done)
     monitor = UnreadableVideos(
@@ -307,7 +328,8 @@ def _fit(
         "resumed_from_epoch": done if checkpoint else None,
         "parameters": parameters,
         "trainable_parameters": trainable,
-        "feature_cache": feature_cache.description if feature_cache else None,
+        "feature_cache": stores[0].description if stores else None,
+        "feature_views": len(stores),
         "clip_cache": str(clip_cache.dir) if clip_cache else None,
         "unreadable_videos": sorted(monitor.seen),
         "classes": list(index.classes),

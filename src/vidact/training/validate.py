@@ -27,6 +27,7 @@ from vidact.models.backbones import (
     encoder_names,
     has_trained_weights,
 )
+from vidact.models.classifier import frozen_throughout
 from vidact.models.heads import HEADS, TemporalInput, create_head
 from vidact.models.pose import check_available as check_pose_available
 from vidact.sampling import SAMPLERS, frames_from_stride
@@ -96,6 +97,7 @@ _TRAIN_RULES: list[Rule] = [
     ("accelerator", lambda v: v in ACCELERATORS, f"one of {', '.join(ACCELERATORS)}"),
     ("num_nodes", _positive, "at least 1"),
     ("max_cached_frames", _positive, "at least 1"),
+    ("feature_views", _positive, "at least 1"),
 ]
 
 
@@ -116,6 +118,12 @@ def check_config(config: TrainConfig) -> None:
     OPTIMIZERS.get(config.optimizer)
     SCHEDULERS.get(config.scheduler)
     _check_hardware(config)
+    if config.feature_views > 1 and not (config.feature_cache and frozen_throughout(config.model)):
+        raise ConfigError(
+            "--feature-views caches augmented views of a frozen backbone's features; this run "
+            "trains on pixels (a trainable backbone or --no-feature-cache), which are augmented "
+            "anew every epoch already"
+        )
 
 
 def _check_data(data: DataConfig) -> None:
