@@ -143,3 +143,10 @@ def test_temporal_input_keeps_appearance_and_adds_change(mode: str) -> None:
     )
     model = ClipClassifier(config, num_classes=3)
     assert model.classify_features(torch.randn(2, 4, model.encoder.num_features)).shape == (2, 3)
+
+
+def test_normalised_temporal_input_puts_frames_on_one_scale() -> None:
+    features = torch.tensor([[[1.0, 2.0, 3.0], [100.0, 200.0, 300.0]]])
+    out = TemporalInput("norm", 3)(features)
+    assert torch.allclose(out[0, 0], out[0, 1], atol=1e-4)  # scale gone, pattern kept
+    assert torch.allclose(out.mean(dim=-1), torch.zeros(1, 2), atol=1e-6)

@@ -37,7 +37,7 @@ class ClipClassifier(nn.Module):
             weights=config.weights if load_weights else None,
             pool=config.pool,
         )
-        self.temporal_input = TemporalInput(config.temporal_input)
+        self.temporal_input = TemporalInput(config.temporal_input, self.encoder.num_features)
         width = self.temporal_input.out_features(self.encoder.num_features)
         self.head = create_head(config.head, width, **config.head_args)
         self.classifier = build_mlp(self.head.out_features, config.mlp, num_classes, config.dropout)

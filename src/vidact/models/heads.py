@@ -202,24 +202,28 @@ ORDER_FREE_HEADS = frozenset({"mean", "max", "stats"})
 
 
 class TemporalInput(nn.Module):
-    """What a head reads per frame: the features (``raw``), or the features joined with their
+    """What a head reads per frame: the features (``raw``); the features joined with their
     change since the previous frame (``diff``: (B, T, F) -> (B, T, 2F), the first change zero),
-    so a head sees motion directly while appearance stays available."""
+    so a head sees motion directly while appearance stays available; or the features layer-
+    normalised per frame (``norm``), which puts any encoder's features on one scale."""
 
-    MODES = ("raw", "diff")
+    MODES = ("raw", "diff", "norm")
 
-    def __init__(self, mode: str = "raw") -> None:
+    def __init__(self, mode: str = "raw", in_features: int = 0) -> None:
         super().__init__()
         if mode not in self.MODES:
             raise ConfigError(
                 f"--temporal-input must be one of {', '.join(self.MODES)}, got {mode!r}"
             )
         self.mode = mode
+        self.norm = nn.LayerNorm(in_features) if mode == "norm" else None
 
     def out_features(self, in_features: int) -> int:
         return in_features * (2 if self.mode == "diff" else 1)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if self.norm is not None:
+            return self.norm(features)
         if self.mode == "raw":
             return features
         change = torch.diff(features, dim=1, prepend=features[:, :1])  # (B, T, F), first zero
