@@ -14,6 +14,8 @@ from vidact.data.synthetic import write_synthetic_dataset
 from vidact.io.writer import write_video
 
 REAL_SMOKE = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-smoke"
+# a tiny run: frozen Lite0 on cached features, 3 frames of 32 px, no worker processes
+FAST_RUN = ["--frames", "3", "--size", "32", "--batch-size", "8", "--workers", "0", "--no-progress"]
 
 
 def split_args(root: Path) -> list[object]:

@@ -8,10 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import invoke, runner, split_args
+from tests.conftest import FAST_RUN, invoke, runner, split_args
 from vidact.cli.main import app
-
-FAST = ["--frames", "3", "--size", "32", "--batch-size", "8", "--workers", "0", "--no-progress"]
 
 
 def _namespaces(cache: Path) -> dict[int, Path]:
@@ -25,7 +23,7 @@ def _namespaces(cache: Path) -> dict[int, Path]:
 @pytest.mark.slow
 def test_views_are_cached_once_and_drawn_in_training(synthetic_dataset, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    args = ["train", *split_args(synthetic_dataset.root), *FAST, "--cache-dir", cache]
+    args = ["train", *split_args(synthetic_dataset.root), *FAST_RUN, "--cache-dir", cache]
     views = ["--feature-views", "3", "--augment", "strong", "--epochs", "2"]
     invoke(*args, *views, "--out", tmp_path / "a")
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())

@@ -18,7 +18,7 @@ import pytest
 import torch
 import yaml
 
-from tests.conftest import invoke, runner, split_args
+from tests.conftest import FAST_RUN, invoke, runner, split_args
 from vidact.cli.main import app
 from vidact.data import sampler
 from vidact.data.cache import clear_cache
@@ -27,8 +27,6 @@ from vidact.data.synthetic import write_synthetic_dataset
 from vidact.errors import RunError
 from vidact.training.rundir import RunDirectory
 
-# a tiny frozen-backbone run on cached features: seconds per run
-FAST = ["--frames", "3", "--size", "32", "--batch-size", "8", "--workers", "0", "--no-progress"]
 # a tiny trainable backbone on pixels: augmentation, dropout, a DataLoader worker
 PIXELS = [
     "--backbone",
@@ -81,7 +79,7 @@ def cached_run(synthetic_dataset, tmp_path: Path) -> Path:
         "2",
         "--cache-dir",
         tmp_path / "cache",
-        *FAST,
+        *FAST_RUN,
         "--out",
         run,
     )
@@ -140,7 +138,7 @@ def test_overwrite_replaces_a_run_only_once_the_new_one_stands(
     cached_run: Path, synthetic_dataset, unreadable_dataset: Path, tmp_path: Path
 ) -> None:
     before = _fingerprint(cached_run)
-    base = ["train", *split_args(synthetic_dataset.root), *FAST, "--out", cached_run]
+    base = ["train", *split_args(synthetic_dataset.root), *FAST_RUN, "--out", cached_run]
     _fails([*base, "--overwrite", "--head", "nope"], "unknown head")
     _fails([*base, "--overwrite", "--lr", "-1"], "--lr must be above 0")
     assert _fingerprint(cached_run) == before
@@ -150,7 +148,7 @@ def test_overwrite_replaces_a_run_only_once_the_new_one_stands(
         [
             "train",
             *split_args(unreadable_dataset),
-            *FAST,
+            *FAST_RUN,
             "--cache-dir",
             tmp_path / "cache2",
             "--overwrite",
@@ -173,7 +171,7 @@ def test_a_failed_start_leaves_nothing_behind(unreadable_dataset: Path, tmp_path
         [
             "train",
             *split_args(unreadable_dataset),
-            *FAST,
+            *FAST_RUN,
             "--cache-dir",
             tmp_path / "c",
             "--out",
@@ -189,7 +187,7 @@ def test_damaged_or_cleared_caches_never_make_a_video_unreadable(
     synthetic_dataset, tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
-    args = ["train", *split_args(synthetic_dataset.root), "--cache-dir", cache, *FAST]
+    args = ["train", *split_args(synthetic_dataset.root), "--cache-dir", cache, *FAST_RUN]
     invoke(*args, "--epochs", "1", "--out", tmp_path / "a")
     entries = sorted(cache.glob("features/*/*.npy"))
     for entry in entries[:10]:  # bytes overwritten inside the arrays
@@ -315,7 +313,7 @@ def test_clearing_the_cache_during_training_loses_no_video(
     synthetic_dataset, tmp_path: Path, kind: str
 ) -> None:
     cache, run = tmp_path / "cache", tmp_path / "run"
-    model = PIXELS if kind == "clips" else [*FAST, "--head", "gru"]
+    model = PIXELS if kind == "clips" else [*FAST_RUN, "--head", "gru"]
     process = subprocess.Popen(
         _vidact(
             "train",

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import invoke, runner, split_args
+from tests.conftest import FAST_RUN, invoke, runner, split_args
 from vidact.config import resolve_config
 from vidact.training.validate import check_config
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
-TINY = ["--frames", "3", "--size", "32", "--batch-size", "8", "--workers", "0", "--no-progress"]
 
 
 @pytest.mark.parametrize("recipe", CONFIGS, ids=lambda p: p.stem)
@@ -43,7 +42,7 @@ def test_recipe_with_command_line_overrides(synthetic_dataset, tmp_path: Path) -
         "gru",
         "--cache-dir",
         tmp_path / "cache",
-        *TINY,
+        *FAST_RUN,
         "--out",
         tmp_path / "run",
     )
@@ -93,7 +92,7 @@ def test_backbone_unfreezes_at_the_given_epoch(synthetic_dataset, tmp_path: Path
         "2",
         "--label-smoothing",
         "0.1",
-        *TINY,
+        *FAST_RUN,
         "--out",
         run,
     )
@@ -119,7 +118,7 @@ def test_runs_repeat_for_a_seed(synthetic_dataset, tmp_path: Path) -> None:
             "3",
             "--cache-dir",
             tmp_path / "cache",
-            *TINY,
+            *FAST_RUN,
             "--out",
             tmp_path / name,
         )
