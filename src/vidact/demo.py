@@ -16,7 +16,7 @@ from vidact.config import DataConfig, ModelConfig, TrainConfig
 from vidact.data.synthetic import write_synthetic_dataset
 from vidact.evaluation.report import evaluate, split_items
 from vidact.inference.predictor import Predictor
-from vidact.models.heads import HEADS
+from vidact.models.heads import HEADS, TemporalInput
 from vidact.training.trainer import train
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class DemoSettings:
     epochs: int = 25
     batch_size: int = 16
     seed: int = 0
+    temporal_input: str = "raw"  # what the heads read: raw, diff or norm features
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,9 @@ def run_demo(
     Every head trains on the same cached frame features, so each one after the first costs
     only its own training.
     """
-    for head in heads:
-        HEADS.get(head)  # an unknown name fails now, naming the known ones
+    for head in heads:  # unknown names fail now, before any video is written
+        HEADS.get(head)
+    TemporalInput(settings.temporal_input)
     out = Path(out)
     data_dir = out / "data"
     log.info("writing the synthetic dataset to %s", data_dir)
@@ -83,7 +85,12 @@ def run_demo(
                 size=settings.size,
                 batch_size=settings.batch_size,
             ),
-            model=ModelConfig(backbone="tf_efficientnet_lite0", pretrained=True, head=head),
+            model=ModelConfig(
+                backbone="tf_efficientnet_lite0",
+                pretrained=True,
+                head=head,
+                temporal_input=settings.temporal_input,
+            ),
             out=str(out / "runs" / head),
             epochs=settings.epochs,
             seed=settings.seed,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 
 from vidact.cli.common import friendly_errors
-from vidact.demo import DEMO_HEADS, run_demo
+from vidact.demo import DEMO_HEADS, DemoSettings, run_demo
 from vidact.models.heads import list_heads
+
+_S = DemoSettings()  # the demo's defaults, quoted in help texts
 
 
 @friendly_errors
@@ -19,11 +22,20 @@ def demo(
     heads: str = typer.Option(
         ",".join(DEMO_HEADS), help="Heads to compare, comma-separated, or 'all'."
     ),
+    videos_per_class: int | None = typer.Option(
+        None, help=f"Synthetic videos per class. [{_S.videos_per_class}]"
+    ),
+    seed: int | None = typer.Option(None, help=f"Seed of the data and the runs. [{_S.seed}]"),
+    temporal_input: str | None = typer.Option(
+        None, help=f"What the heads read: raw, diff or norm features. [{_S.temporal_input}]"
+    ),
 ) -> None:
     """Train an LSTM and the frame-averaging baseline on a temporal task; compare them on test."""
+    given = {"videos_per_class": videos_per_class, "seed": seed, "temporal_input": temporal_input}
+    settings = replace(_S, **{k: v for k, v in given.items() if v is not None})
     started = time.perf_counter()
     chosen = tuple(list_heads()) if heads == "all" else tuple(h.strip() for h in heads.split(","))
-    rows = run_demo(out, progress=progress, heads=chosen)
+    rows = run_demo(out, settings, progress=progress, heads=chosen)
     typer.echo("")
     typer.echo(
         f"{'head':<11} {'test top1':>9} {'mean class acc':>14} {'val acc':>8} "
