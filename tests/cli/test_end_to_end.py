@@ -17,6 +17,7 @@ from vidact.cli.main import app
 from vidact.config import TrainConfig
 from vidact.data.index import VideoIndex
 from vidact.data.synthetic import write_synthetic_dataset
+from vidact.io.reader import probe
 
 HAS_POSE = importlib.util.find_spec("mediapipe") is not None
 
@@ -122,7 +123,11 @@ def test_predict_json_follows_the_contract(trained_run: Path, synthetic_dataset)
         "predict", trained_run / "checkpoints" / "best.ckpt", video, "--topk", "3", "--json"
     )
     result = json.loads(output.strip().splitlines()[-1])
-    assert result["video"] == str(video) and result["timeline"] == []
+    assert result["video"] == str(video)
+    (only,) = result["timeline"]  # a short clip: one segment spanning it, with its top label
+    assert set(only) == {"start_s", "end_s", "label", "probability"}
+    assert only["start_s"] == 0 and only["end_s"] == pytest.approx(probe(video)["duration"])
+    assert only["label"] == result["top_k"][0]["label"]
     assert [set(e) for e in result["top_k"]] == [{"label", "probability"}] * 3
     assert {e["label"] for e in result["top_k"]} <= set(synthetic_dataset.classes)
     probabilities = [e["probability"] for e in result["top_k"]]

@@ -5,14 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from vidact.data.datasets import evaluation_positions, to_views
 from vidact.data.transforms import eval_transform
 from vidact.errors import ConfigError
+from vidact.inference.timeline import (
+    TimelineSettings,
+    plan_windows,
+    score_windows,
+    segments,
+    smooth,
+)
 from vidact.io.reader import VideoReader
 from vidact.models.checkpoint import CheckpointInfo, load_classifier
 from vidact.models.classifier import ClipClassifier
+from vidact.sampling import frames_from_stride
 
 
 def resolve_device(name: str | None = None) -> torch.device:
@@ -109,11 +118,57 @@ class Predictor:
             for v, i in zip(values, indices, strict=True)
         ]
 
-    def predict(self, video: str | Path, topk: int = 5) -> dict[str, Any]:
-        """Classify a whole video: ``{"video", "top_k", "timeline"}``."""
+    def predict(
+        self, video: str | Path, topk: int = 5, timeline: TimelineSettings | None = None
+    ) -> dict[str, Any]:
+        """Classify a whole video: ``{"video", "top_k", "timeline"}`` (contract 4).
+
+        The timeline has one segment per activity over time (``self.timeline``) when the video
+        is longer than two windows, else one segment spanning the video with its top label.
+        """
         if topk < 1:
             raise ConfigError(f"--topk must be at least 1, got {topk}")
+        settings = timeline or TimelineSettings()
+        settings.check()
         with VideoReader(video, self.allow_images) as reader:
             views = self.load_views(reader)
+            window = frames_from_stride(settings.window, reader.fps)
+            long = reader.num_frames > 2 * window
+            span = (0.0, round(reader.num_frames / reader.fps, 3))
         probabilities = self.probabilities(views[None])[0]
-        return {"video": str(video), "top_k": self.top_k(probabilities, topk), "timeline": []}
+        top = self.top_k(probabilities, topk)
+        if long:
+            segments = self.timeline(video, settings)
+        else:
+            segments = [
+                {"start_s": span[0], "end_s": span[1], **top[0]},
+            ]
+        return {"video": str(video), "top_k": top, "timeline": segments}
+
+    @torch.inference_mode()
+    def timeline(
+        self, video: str | Path, settings: TimelineSettings | None = None
+    ) -> list[dict[str, Any]]:
+        """Segments ``{start_s, end_s, label, probability}`` of a video's activities over time
+        (``vidact.inference.timeline``): every needed frame decoded and encoded once."""
+        settings = settings or TimelineSettings()
+        settings.check()
+        transform = eval_transform(self.info.input)
+        encoder = self.model.encoder
+
+        def encode(frames: np.ndarray) -> torch.Tensor:
+            return encoder(transform(frames).to(self.device)).float().cpu()  # (N, F)
+
+        def classify(clips: torch.Tensor) -> torch.Tensor:
+            logits = self.model.classify_features(clips.to(self.device))
+            return logits.float().softmax(dim=-1).cpu()  # (B, K)
+
+        with VideoReader(video, self.allow_images) as reader:
+            windows = plan_windows(reader.num_frames, reader.fps, settings, self.info.sampling)
+            needed = sorted({int(p) for w in windows for p in w.positions})
+            scores = score_windows(
+                windows, reader.frames(needed, self.info.input.short_side), encode, classify
+            )
+            fps, count = reader.fps, reader.num_frames
+        scores = smooth(scores, settings.smooth, settings.smooth_mode)
+        return segments(windows, scores, self.classes, fps, count)

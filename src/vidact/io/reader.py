@@ -194,6 +194,14 @@ class VideoReader:
         ``short_side`` resizes while converting to RGB, so only the kept frames are scaled.
         Returns uint8 RGB of shape (len(indices), H, W, 3).
         """
+        frames = dict(self.frames(indices, short_side))
+        return np.stack([frames[int(i)] for i in indices])
+
+    def frames(
+        self, indices: Sequence[int], short_side: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (index, uint8 RGB (H, W, 3)) for each distinct index, in increasing order, as
+        they are decoded: a long video streams through without being held in memory."""
         if len(indices) == 0:
             raise ValueError("indices must not be empty")
         wanted = sorted({int(i) for i in indices})
@@ -203,24 +211,31 @@ class VideoReader:
                 f"got {wanted[0]}..{wanted[-1]}"
             )
         width, height = self.output_size(short_side)
-        frames: dict[int, np.ndarray] = {}
+        expected = iter(wanted)
         try:
             for position, frame in self._decode(wanted):
-                frames[position] = frame.to_ndarray(
-                    width=width, height=height, format="rgb24", interpolation="AREA"
+                missing = next(expected)
+                if position != missing:
+                    break
+                yield (
+                    position,
+                    frame.to_ndarray(
+                        width=width, height=height, format="rgb24", interpolation="AREA"
+                    ),
                 )
+            else:
+                missing = next(expected, None)
+                if missing is None:
+                    return
         except av.FFmpegError as err:
             raise VideoReadError(
                 self.path, f"frames could not be decoded (truncated or damaged file: {err})"
             ) from err
-        missing = [i for i in wanted if i not in frames]
-        if missing:
-            raise VideoReadError(
-                self.path,
-                f"frame {missing[0]} of {self.num_frames} could not be decoded "
-                "(truncated or damaged file)",
-            )
-        return np.stack([frames[int(i)] for i in indices])
+        raise VideoReadError(
+            self.path,
+            f"frame {missing} of {self.num_frames} could not be decoded "
+            "(truncated or damaged file)",
+        )
 
     def read_all(self, short_side: int | None = None) -> np.ndarray:
         """Decode every frame: (N, H, W, 3) uint8."""

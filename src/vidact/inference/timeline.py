@@ -1,0 +1,146 @@
+"""Activities over time: sliding windows over a video, merged into labelled segments.
+
+A window of ``window`` (seconds "2s" or frames "48") starts every ``stride``; each is a clip of
+the model's frames per clip, sampled inside the window as the model was trained. Every frame any
+window needs is decoded and encoded once, in order, and each window is scored as soon as its
+frames are in, then forgotten: an hour of video streams through in bounded memory. Window
+probabilities are smoothed over ``smooth`` neighbouring windows (median or mean) and runs of the
+same top label become segments ``{start_s, end_s, label, probability}``; a window speaks for the
+stride of time around its centre, so a change of activity is placed within one stride.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import torch
+
+from vidact.errors import ConfigError
+from vidact.sampling import ClipSampling, frames_from_stride
+
+SMOOTHING = ("median", "mean")
+
+
+@dataclass(frozen=True)
+class TimelineSettings:
+    window: str = "2s"  # seconds ("2s") or frames ("48")
+    stride: str = "0.5s"
+    smooth: int = 1  # windows in the smoothing filter (1: none)
+    smooth_mode: str = "median"
+
+    def check(self) -> None:
+        frames_from_stride(self.window, 25.0)
+        frames_from_stride(self.stride, 25.0)
+        if self.smooth < 1:
+            raise ConfigError(f"--smooth must be at least 1 window, got {self.smooth}")
+        if self.smooth_mode not in SMOOTHING:
+            raise ConfigError(f"--smooth-mode must be median or mean, got {self.smooth_mode!r}")
+
+
+@dataclass(frozen=True)
+class Window:
+    start: int  # first frame of the window
+    length: int  # frames it spans
+    positions: np.ndarray  # (T,) the frames its clip reads
+
+
+def plan_windows(
+    num_frames: int, fps: float, settings: TimelineSettings, sampling: ClipSampling
+) -> list[Window]:
+    """Windows covering the whole video, the last one ending at its last frame."""
+    length = min(frames_from_stride(settings.window, fps), num_frames)
+    step = frames_from_stride(settings.stride, fps)
+    starts = list(range(0, num_frames - length + 1, step))
+    if starts[-1] + length < num_frames:
+        starts.append(num_frames - length)
+    return [Window(start, length, start + sampling.indices(length, fps)) for start in starts]
+
+
+def smooth(probabilities: np.ndarray, size: int, mode: str = "median") -> np.ndarray:
+    """(W, K) window probabilities filtered over ``size`` windows centred on each one."""
+    if size <= 1 or len(probabilities) < 2:
+        return probabilities
+    half = size // 2
+    padded = np.pad(probabilities, ((half, size - 1 - half), (0, 0)), mode="edge")
+    stacked = np.stack([padded[i : i + len(probabilities)] for i in range(size)])
+    return np.median(stacked, axis=0) if mode == "median" else stacked.mean(axis=0)
+
+
+def segments(
+    windows: Sequence[Window],
+    probabilities: np.ndarray,
+    classes: Sequence[str],
+    fps: float,
+    num_frames: int,
+) -> list[dict[str, Any]]:
+    """Runs of windows with the same top label as ``{start_s, end_s, label, probability}``.
+
+    Each window owns the time between the midpoints to its neighbours' centres; the first
+    starts at 0 and the last ends with the video. ``probability`` is the label's mean
+    probability over the run.
+    """
+    centres = [w.start + w.length / 2 for w in windows]
+    bounds = [0.0, *((a + b) / 2 for a, b in pairwise(centres)), num_frames]
+    labels = probabilities.argmax(axis=1)
+    result: list[dict[str, Any]] = []
+    first = 0
+    for i in range(1, len(windows) + 1):
+        if i < len(windows) and labels[i] == labels[first]:
+            continue
+        label = int(labels[first])
+        result.append(
+            {
+                "start_s": round(bounds[first] / fps, 3),
+                "end_s": round(bounds[i] / fps, 3),
+                "label": classes[label],
+                "probability": round(float(probabilities[first:i, label].mean()), 6),
+            }
+        )
+        first = i
+    return result
+
+
+def score_windows(
+    windows: Sequence[Window],
+    frames: Iterator[tuple[int, np.ndarray]],
+    encode: Any,
+    classify: Any,
+    chunk: int = 32,
+) -> np.ndarray:
+    """(W, K) probabilities: ``frames`` (index, frame) in increasing order are encoded in
+    chunks (``encode``: (N, H, W, 3) uint8 -> (N, F)), and each window is classified
+    (``classify``: (B, T, F) -> (B, K)) once its frames are in, its features then dropped."""
+    pending = deque(windows)
+    features: dict[int, torch.Tensor] = {}
+    scored: list[torch.Tensor] = []
+    batch: list[tuple[int, np.ndarray]] = []
+
+    def flush() -> None:
+        indices = [index for index, _ in batch]
+        encoded = encode(np.stack([frame for _, frame in batch]))  # (N, F)
+        features.update(zip(indices, encoded, strict=True))
+        batch.clear()
+        ready = []
+        while pending and int(pending[0].positions.max()) in features:
+            ready.append(pending.popleft())
+        if ready:
+            clips = torch.stack(
+                [torch.stack([features[int(p)] for p in w.positions]) for w in ready]
+            )
+            scored.append(classify(clips))
+        low = int(pending[0].positions.min()) if pending else 1 << 62
+        for index in [i for i in features if i < low]:
+            del features[index]
+
+    for index, frame in frames:
+        batch.append((index, frame))
+        if len(batch) == chunk:
+            flush()
+    if batch:
+        flush()
+    return torch.cat(scored).numpy()

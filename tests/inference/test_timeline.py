@@ -1,0 +1,115 @@
+"""Activities over time: windows, smoothing, segments, and a video joined from two activities."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import FAST_RUN, invoke
+from vidact.errors import ConfigError
+from vidact.inference.timeline import (
+    TimelineSettings,
+    plan_windows,
+    score_windows,
+    segments,
+    smooth,
+)
+from vidact.io.writer import write_video
+from vidact.sampling import ClipSampling
+
+SAMPLING = ClipSampling(frames=4)
+
+
+def test_windows_cover_the_video_and_end_at_its_end() -> None:
+    windows = plan_windows(53, 10.0, TimelineSettings("2s", "0.5s"), SAMPLING)
+    assert [w.start for w in windows] == [0, 5, 10, 15, 20, 25, 30, 33]
+    assert all(w.length == 20 and len(w.positions) == 4 for w in windows)
+    assert windows[-1].positions.max() < 53
+    short = plan_windows(7, 10.0, TimelineSettings("2s", "0.5s"), SAMPLING)
+    assert len(short) == 1 and short[0].length == 7
+
+
+def test_smoothing_removes_a_one_window_blip() -> None:
+    probabilities = np.array([[0.9, 0.1]] * 3 + [[0.2, 0.8]] + [[0.9, 0.1]] * 3)
+    assert (smooth(probabilities, 3, "median").argmax(1) == 0).all()
+    assert smooth(probabilities, 1).tolist() == probabilities.tolist()
+    np.testing.assert_allclose(smooth(probabilities, 3, "mean")[3], [2.0 / 3, 1.0 / 3])
+
+
+def test_frames_are_encoded_once_and_windows_scored_in_order() -> None:
+    windows = plan_windows(40, 10.0, TimelineSettings("10", "5"), SAMPLING)
+    needed = sorted({int(p) for w in windows for p in w.positions})
+    encoded: list[int] = []
+
+    def encode(frames: np.ndarray) -> torch.Tensor:
+        encoded.extend(int(f[0, 0, 0]) for f in frames)
+        return torch.from_numpy(frames[:, 0, 0, :1].astype(np.float32))  # (N, 1): the index
+
+    def classify(clips: torch.Tensor) -> torch.Tensor:  # mean frame index -> "late" probability
+        late = clips.mean(dim=(1, 2)) / 40
+        return torch.stack([1 - late, late], dim=1)
+
+    frames = ((i, np.full((2, 2, 3), i, np.uint8)) for i in needed)
+    scores = score_windows(windows, frames, encode, classify, chunk=3)
+    assert encoded == needed  # each frame once, in order
+    assert scores.shape == (len(windows), 2) and (np.diff(scores[:, 1]) > 0).all()
+
+
+def test_segments_place_the_change_within_one_stride() -> None:
+    windows = plan_windows(80, 10.0, TimelineSettings("1s", "0.5s"), SAMPLING)
+    cut = 40  # frames 0-39 are "walk", 40-79 "run"
+    first = np.array([(w.start + w.length / 2) < cut for w in windows], dtype=float)
+    parts = segments(windows, np.stack([first, 1 - first], 1), ("walk", "run"), 10.0, 80)
+    assert [p["label"] for p in parts] == ["walk", "run"]
+    assert parts[0]["start_s"] == 0.0 and parts[-1]["end_s"] == 8.0
+    assert abs(parts[0]["end_s"] - 4.0) <= 0.5 and parts[0]["end_s"] == parts[1]["start_s"]
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ConfigError, match="window stride"):
+        TimelineSettings("soon").check()
+    with pytest.raises(ConfigError, match="--smooth must be"):
+        TimelineSettings(smooth=0).check()
+
+
+def _constant_videos(root: Path, name: str, level: int, count: int) -> None:
+    rng = np.random.default_rng(level)
+    for i in range(count):
+        value = int(np.clip(level + rng.integers(-20, 20), 0, 255))
+        frames = np.full((12, 32, 32, 3), value, np.uint8)
+        write_video(root / name / f"v_{name}_g{i:02d}_c01.mp4", frames, 10.0)
+
+
+@pytest.mark.slow
+def test_a_video_of_two_activities_gets_two_segments(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _constant_videos(data, "dark", 40, 8)
+    _constant_videos(data, "bright", 210, 8)
+    run = tmp_path / "run"
+    invoke(
+        "train", "--data", data, "--head", "gru", "--epochs", "8", "--lr", "0.01",
+        "--val-fraction", "0.25", "--test-fraction", "0", *FAST_RUN,
+        "--cache-dir", tmp_path / "cache", "--out", run,
+    )  # fmt: skip
+    joined = write_video(
+        tmp_path / "joined.mp4",
+        np.concatenate(
+            [np.full((40, 32, 32, 3), 40, np.uint8), np.full((40, 32, 32, 3), 210, np.uint8)]
+        ),
+        10.0,
+    )
+    output = invoke(
+        "predict", run / "checkpoints" / "best.ckpt", joined, "--json",
+        "--window", "1s", "--stride", "0.5s",
+    )  # fmt: skip
+    result = json.loads(output.strip().splitlines()[-1])
+    labels = [part["label"] for part in result["timeline"]]
+    assert labels == ["dark", "bright"], result["timeline"]
+    assert abs(result["timeline"][0]["end_s"] - 4.0) <= 0.5  # the cut, within one stride
+    assert result["timeline"][-1]["end_s"] == 8.0
+    short = invoke("predict", run / "checkpoints" / "best.ckpt", joined, "--json", "--window", "8s")
+    assert len(json.loads(short.strip().splitlines()[-1])["timeline"]) == 1  # one window long
