@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import vidact.data.datasets as datasets
-from vidact.data.cache import ArrayCache, CachedVideo, cache_summary, clear_cache
+from vidact.data.cache import ArrayCache, CachedVideo, DamagedEntry, cache_summary, clear_cache
 from vidact.data.datasets import ClipDataset, FeatureClipDataset, collate_skipping
 from vidact.data.index import VideoItem
 from vidact.data.transforms import InputSpec, eval_transform
@@ -182,3 +182,24 @@ def test_clear_refuses_a_folder_that_is_not_a_cache(tmp_path: Path) -> None:
     with pytest.raises(CacheError, match="not a vidact cache"):
         clear_cache(tmp_path)
     assert precious.read_bytes() == b"precious"
+
+
+def test_a_damaged_clip_row_is_found_when_read_and_rebuilt(tmp_path: Path, make_video) -> None:
+    items = _items(make_video, 1)
+    cache = ArrayCache(tmp_path, "clips", {"short_side": 32})
+    dataset = ClipDataset(items, ClipSampling(frames=4), eval_transform(SPEC), 32, cache=cache)
+    clean = dataset[0][0]
+    entry = _entry_file(cache)
+    stored = np.load(entry)
+    row = stored[0].nbytes
+    start = entry.stat().st_size - stored.nbytes + 17 * row  # row 17: one the clip reads
+    data = bytearray(entry.read_bytes())
+    data[start : start + 50] = bytes(50)  # zeroed on disk
+    entry.write_bytes(bytes(data))
+    lazy = cache.load(items[0].path, mmap=True)
+    assert lazy is not None  # mapped: only the rows a clip reads are checked
+    lazy.rows(np.array([0, 1]))
+    with pytest.raises(DamagedEntry):
+        lazy.rows(np.array([17]))
+    assert torch.equal(dataset[0][0], clean)  # the clip reads that frame: rebuilt, same pixels
+    assert cache.load(items[0].path) is not None  # and the entry is whole again

@@ -7,7 +7,7 @@ that hashes the settings that produced it, so editing a video or changing the de
 serves stale data.
 
 Entries can be trusted: each is written to a temporary file and renamed (an interrupted run leaves
-no half-written entry), its metadata carries a CRC-32 of the array that is checked on every read,
+no half-written entry), its metadata carries a CRC-32 per stored row, checked on every row read,
 and non-finite values are refused on write and on read. A damaged or vanished entry reads as
 missing and is rebuilt in place by the caller; it never makes a good video "unreadable". The
 folder is tagged (``CACHEDIR.TAG``, which backup tools also honour), and ``clear_cache`` deletes
@@ -47,20 +47,42 @@ _ENTRY_FILE = re.compile(r"^([0-9a-f]{40}\.(npy|json)|settings\.json|tmp\w*\.tmp
 
 @dataclass(frozen=True)
 class CachedVideo:
-    """A cache entry: ``frames`` (N, ...) taken evenly from the video, and the video's facts."""
+    """A cache entry: ``frames`` (N, ...) taken evenly from the video, and the video's facts.
+
+    An entry read memory-mapped carries a CRC-32 per row (``checks``) and verifies the rows a
+    clip takes as ``rows`` reads them, so a cached clip costs the frames it uses, not the
+    whole entry."""
 
     array: np.ndarray
     num_frames: int  # of the video itself
     fps: float  # of the video itself
+    checks: tuple[int, ...] | None = None  # per-row CRC-32, when not yet verified
 
     @property
     def fps_of_entry(self) -> float:
         """The frame rate of the stored frames (lower when the video was subsampled)."""
         return self.fps * len(self.array) / self.num_frames
 
+    def rows(self, positions: np.ndarray) -> np.ndarray:
+        """A copy of the rows at ``positions``; DamagedEntry if one fails its check."""
+        out = np.asarray(self.array[positions])
+        if self.checks is not None:
+            for position, row in zip(positions, out, strict=True):
+                if _checksum(row) != self.checks[int(position)] or not _finite(row):
+                    raise DamagedEntry(f"row {int(position)} fails its checksum")
+        return out
+
+
+class DamagedEntry(ValueError):
+    """A cached entry's bytes no longer match their checksums: rebuild it."""
+
 
 def _checksum(array: np.ndarray) -> int:
     return zlib.crc32(memoryview(np.ascontiguousarray(array)).cast("B"))
+
+
+def _row_checksums(array: np.ndarray) -> list[int]:
+    return [_checksum(row) for row in array]
 
 
 def _finite(array: np.ndarray) -> bool:
@@ -106,20 +128,25 @@ class ArrayCache:
         except VideoReadError:
             return False  # a missing video has no entry; reading it reports the problem
 
-    def load(self, video: Path) -> CachedVideo | None:
-        """The entry of ``video``, or None when it is absent or damaged (to be rebuilt)."""
+    def load(self, video: Path, mmap: bool = False) -> CachedVideo | None:
+        """The entry of ``video``, or None when it is absent or damaged (to be rebuilt).
+
+        ``mmap``: map the array and leave the checks to ``CachedVideo.rows`` (large clip
+        entries of which a clip reads a few rows); otherwise every row is checked now.
+        """
         key = self._key(video)
         array_path, meta_path = key.with_suffix(".npy"), key.with_suffix(".json")
         try:
             meta = json.loads(meta_path.read_text())
-            array = np.load(array_path, allow_pickle=False)
-            if array.ndim < 2 or len(array) == 0 or len(array) != meta["stored"]:
+            checks = tuple(int(c) for c in meta["row_crc32"])
+            array = np.load(array_path, mmap_mode="r" if mmap else None, allow_pickle=False)
+            if array.ndim < 2 or not len(array) == meta["stored"] == len(checks) > 0:
                 raise ValueError(f"holds {array.shape}, expected {meta['stored']} frames")
-            if _checksum(array) != meta["crc32"]:
-                raise ValueError("checksum mismatch")
-            if not _finite(array):
-                raise ValueError("non-finite values")
-            return CachedVideo(array, int(meta["num_frames"]), float(meta["fps"]))
+            entry = CachedVideo(array, int(meta["num_frames"]), float(meta["fps"]), checks)
+            if mmap:
+                return entry
+            entry.rows(np.arange(len(array)))
+            return CachedVideo(array, entry.num_frames, entry.fps)
         except FileNotFoundError:
             return None
         except (ValueError, OSError, EOFError, KeyError, TypeError) as err:
@@ -138,7 +165,7 @@ class ArrayCache:
             "stored": len(array),
             "num_frames": entry.num_frames,
             "fps": entry.fps,
-            "crc32": _checksum(array),
+            "row_crc32": _row_checksums(array),
             "video": str(Path(video).resolve()),
         }
         for attempt in (1, 2):  # a `cache clear` may remove the folder between two writes

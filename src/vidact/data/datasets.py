@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from vidact.data.cache import ArrayCache, CachedVideo
+from vidact.data.cache import ArrayCache, CachedVideo, DamagedEntry
 from vidact.data.index import VideoItem
 from vidact.data.sampler import ItemKey, derived_seed
 from vidact.data.transforms import ClipTransform
@@ -157,9 +157,9 @@ class ClipDataset(_SampledClips):
         self.cache = cache
         self.cache_frames = cache_frames
 
-    def cached(self, item: VideoItem) -> CachedVideo:
+    def cached(self, item: VideoItem, rebuild: bool = False) -> CachedVideo:
         assert self.cache is not None
-        entry = self.cache.load(item.path)
+        entry = None if rebuild else self.cache.load(item.path, mmap=True)
         if entry is None:  # absent, or damaged: (re)built in place
             entry = read_spread_frames(
                 item.path, self.cache_frames, self.short_side, self.allow_images
@@ -171,7 +171,11 @@ class ClipDataset(_SampledClips):
         if self.cache is not None:
             entry = self.cached(item)
             positions = self.positions(len(entry.array), entry.fps_of_entry, rng, self.clips)
-            frames = entry.array[positions.reshape(-1)]
+            try:
+                frames = entry.rows(positions.reshape(-1))  # the rows read are checked
+            except DamagedEntry as err:
+                log.warning("%s: damaged clip cache entry (%s); rebuilding it", item.path, err)
+                frames = self.cached(item, rebuild=True).rows(positions.reshape(-1))
         else:
             with VideoReader(item.path, self.allow_images) as reader:
                 positions = self.positions(reader.num_frames, reader.fps, rng, self.clips)
@@ -213,7 +217,7 @@ class FeatureClipDataset(_SampledClips):
         if entry is None:
             raise VideoReadError(item.path, "no cached features (its extraction failed)")
         positions = self.positions(len(entry.array), entry.fps_of_entry, rng)[0]
-        clip = entry.array[positions].astype(np.float32)  # (T, F)
+        clip = entry.rows(positions).astype(np.float32)  # (T, F)
         if self.augment is not None and rng is not None:
             clip = self.augment(clip, rng)
         return torch.from_numpy(clip)
