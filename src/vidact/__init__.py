@@ -1,8 +1,29 @@
 """vidact: human activity recognition in video with a per-frame CNN and a temporal model."""
 
+from __future__ import annotations
+
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the model stack is imported only when a model is loaded
+    from vidact.inference.predictor import Predictor
 
 try:
     __version__ = version("vidact")
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+unknown"
+
+
+def load(
+    checkpoint: str,
+    device: str | None = None,
+    clips: int = 1,
+    crops: int = 1,
+    allow_images: bool = False,
+) -> Predictor:
+    """A model from a checkpoint, loaded once: ``model.predict("v.mp4")`` gives the contract-4
+    dict (top-k and timeline), ``model.timeline("long.mp4", TimelineSettings("2s", "1s"))`` the
+    segments of a long video."""
+    from vidact.inference.predictor import Predictor
+
+    return Predictor.from_checkpoint(checkpoint, device, clips, crops, allow_images)

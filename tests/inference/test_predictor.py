@@ -50,3 +50,15 @@ def test_checkpoint_round_trip_predicts_as_the_model_did(tmp_path: Path, make_vi
             float(expected[CLASSES.index(entry["label"])]), abs=1e-5
         )
     assert result["video"] == str(video)
+
+
+def test_python_api_loads_once_and_predicts(trained_run: Path, synthetic_dataset) -> None:
+    import vidact
+    from vidact.inference.timeline import TimelineSettings
+
+    model = vidact.load(str(trained_run / "checkpoints" / "best.ckpt"), device="cpu")
+    video = synthetic_dataset.subset("test")[0].path
+    result = model.predict(video, topk=2)
+    assert len(result["top_k"]) == 2 and result["timeline"][0]["label"] in model.classes
+    parts = model.timeline(video, TimelineSettings("4", "2"))
+    assert parts[0]["start_s"] == 0 and all(p["label"] in model.classes for p in parts)
