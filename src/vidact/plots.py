@@ -68,3 +68,28 @@ def plot_accuracy_bars(accuracies: dict[str, float], path: Path, title: str) -> 
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_timeline(
+    segments: Sequence[dict], duration: float, classes: Sequence[str], path: Path
+) -> Path:
+    """Activities over time: one coloured bar per segment, labelled, probability as opacity."""
+    colours = plt.get_cmap("tab10")
+    fig, axis = plt.subplots(figsize=(10, 1.8))
+    for part in segments:
+        index = list(classes).index(part["label"])
+        axis.barh(
+            0,
+            part["end_s"] - part["start_s"],
+            left=part["start_s"],
+            color=colours(index % 10),
+            alpha=0.4 + 0.6 * part["probability"],
+        )
+        axis.text((part["start_s"] + part["end_s"]) / 2, 0, part["label"], ha="center", va="center")
+    axis.set_xlim(0, duration)
+    axis.set_yticks([])
+    axis.set_xlabel("seconds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -9,6 +9,8 @@ import typer
 
 from vidact.cli.common import friendly_errors
 from vidact.cli.options import AllowImages, Device
+from vidact.errors import ConfigError
+from vidact.inference.annotate import check_output
 from vidact.inference.predictor import Predictor
 from vidact.inference.timeline import TimelineSettings
 from vidact.io.reader import VideoReadError
@@ -32,6 +34,11 @@ def predict(
         TimelineSettings.smooth, help="Smooth window probabilities over N windows."
     ),
     smooth_mode: str = typer.Option(TimelineSettings.smooth_mode, help="median or mean."),
+    output: Path | None = typer.Option(
+        None,
+        help="Write the video annotated with its activity (.mp4, H.264, no audio) or its "
+        "timeline as a plot (.png); one video only.",
+    ),
     allow_images: AllowImages = None,
     device: Device = None,
 ) -> None:
@@ -43,6 +50,10 @@ def predict(
     """
     timeline = TimelineSettings(window, stride, smooth, smooth_mode)
     timeline.check()
+    if output is not None:
+        check_output(output)
+        if len(videos) != 1:
+            raise ConfigError(f"--output {output}: give one video, not {len(videos)}")
     predictor = Predictor.from_checkpoint(checkpoint, device, clips, crops, bool(allow_images))
     failed = 0
     for video in videos:
@@ -52,6 +63,8 @@ def predict(
             typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
             failed += 1
             continue
+        if output is not None:
+            predictor.annotate(video, output, timeline)
         if as_json:
             typer.echo(json.dumps(result))
             continue

@@ -11,16 +11,18 @@ import torch
 from vidact.data.datasets import evaluation_positions, to_views
 from vidact.data.transforms import eval_transform
 from vidact.errors import ConfigError
+from vidact.inference.annotate import check_output, write_annotated
 from vidact.inference.timeline import (
     TimelineSettings,
+    WindowScores,
     plan_windows,
     score_windows,
-    segments,
     smooth,
 )
 from vidact.io.reader import VideoReader
 from vidact.models.checkpoint import CheckpointInfo, load_classifier
 from vidact.models.classifier import ClipClassifier
+from vidact.plots import plot_timeline
 from vidact.sampling import frames_from_stride
 
 
@@ -145,12 +147,29 @@ class Predictor:
             ]
         return {"video": str(video), "top_k": top, "timeline": segments}
 
-    @torch.inference_mode()
+    def annotate(
+        self, video: str | Path, output: str | Path, settings: TimelineSettings | None = None
+    ) -> Path:
+        """Write ``output``: the video with its activity, top three and timeline drawn on every
+        frame (H.264 MP4), or the timeline as a plot when ``output`` ends in ``.png``."""
+        output = check_output(output)
+        scan = self.scan(video, settings)
+        if output.suffix.lower() == ".png":
+            duration = scan.num_frames / scan.fps
+            return plot_timeline(scan.segments(self.classes), duration, self.classes, output)
+        return write_annotated(video, output, scan, self.classes, self.allow_images)
+
     def timeline(
         self, video: str | Path, settings: TimelineSettings | None = None
     ) -> list[dict[str, Any]]:
         """Segments ``{start_s, end_s, label, probability}`` of a video's activities over time
         (``vidact.inference.timeline``): every needed frame decoded and encoded once."""
+        return self.scan(video, settings).segments(self.classes)
+
+    @torch.inference_mode()
+    def scan(self, video: str | Path, settings: TimelineSettings | None = None) -> WindowScores:
+        """Smoothed probabilities of every window of a video (what timelines and annotated
+        videos are made from)."""
         settings = settings or TimelineSettings()
         settings.check()
         transform = eval_transform(self.info.input)
@@ -171,4 +190,4 @@ class Predictor:
             )
             fps, count = reader.fps, reader.num_frames
         scores = smooth(scores, settings.smooth, settings.smooth_mode)
-        return segments(windows, scores, self.classes, fps, count)
+        return WindowScores(windows, scores, fps, count)

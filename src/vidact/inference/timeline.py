@@ -71,6 +71,25 @@ def smooth(probabilities: np.ndarray, size: int, mode: str = "median") -> np.nda
     return np.median(stacked, axis=0) if mode == "median" else stacked.mean(axis=0)
 
 
+@dataclass(frozen=True)
+class WindowScores:
+    """The (smoothed) probabilities of every window of one video."""
+
+    windows: list[Window]
+    scores: np.ndarray  # (W, K)
+    fps: float
+    num_frames: int
+
+    def segments(self, classes: Sequence[str]) -> list[dict[str, Any]]:
+        return segments(self.windows, self.scores, classes, self.fps, self.num_frames)
+
+    def per_frame(self) -> np.ndarray:
+        """(N,) the window that speaks for each frame: the one whose centre is nearest."""
+        centres = np.array([w.start + w.length / 2 for w in self.windows])
+        bounds = (centres[1:] + centres[:-1]) / 2  # where one window hands over to the next
+        return np.searchsorted(bounds, np.arange(self.num_frames) + 0.5)
+
+
 def segments(
     windows: Sequence[Window],
     probabilities: np.ndarray,
