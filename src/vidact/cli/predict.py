@@ -58,13 +58,11 @@ def predict(
     failed = 0
     for video in videos:
         try:
-            result = predictor.predict(video, topk, timeline)
+            result = predictor.predict(video, topk, timeline, output)
         except VideoReadError as err:  # the next video may be fine; a bad setting stops
             typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
             failed += 1
             continue
-        if output is not None:
-            predictor.annotate(video, output, timeline)
         if as_json:
             typer.echo(json.dumps(result))
             continue

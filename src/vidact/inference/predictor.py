@@ -121,30 +121,37 @@ class Predictor:
         ]
 
     def predict(
-        self, video: str | Path, topk: int = 5, timeline: TimelineSettings | None = None
+        self,
+        video: str | Path,
+        topk: int = 5,
+        timeline: TimelineSettings | None = None,
+        output: str | Path | None = None,
     ) -> dict[str, Any]:
         """Classify a whole video: ``{"video", "top_k", "timeline"}`` (contract 4).
 
         The timeline has one segment per activity over time (``self.timeline``) when the video
         is longer than two windows, else one segment spanning the video with its top label.
+        ``output`` also writes the annotated video or timeline plot (``annotate``) from the same
+        window scores: the video is opened and its windows scored once.
         """
         if topk < 1:
             raise ConfigError(f"--topk must be at least 1, got {topk}")
         settings = timeline or TimelineSettings()
         settings.check()
+        if output is not None:
+            output = check_output(output)
         with VideoReader(video, self.allow_images) as reader:
             views = self.load_views(reader)
-            window = frames_from_stride(settings.window, reader.fps)
-            long = reader.num_frames > 2 * window
+            long = reader.num_frames > 2 * frames_from_stride(settings.window, reader.fps)
+            scan = self._scan(reader, settings) if long or output is not None else None
             span = (0.0, round(reader.num_frames / reader.fps, 3))
-        probabilities = self.probabilities(views[None])[0]
-        top = self.top_k(probabilities, topk)
-        if long:
-            segments = self.timeline(video, settings)
+        top = self.top_k(self.probabilities(views[None])[0], topk)
+        if long and scan is not None:
+            segments = scan.segments(self.classes)
         else:
-            segments = [
-                {"start_s": span[0], "end_s": span[1], **top[0]},
-            ]
+            segments = [{"start_s": span[0], "end_s": span[1], **top[0]}]
+        if output is not None and scan is not None:
+            self._write(video, output, scan)
         return {"video": str(video), "top_k": top, "timeline": segments}
 
     def annotate(
@@ -153,7 +160,9 @@ class Predictor:
         """Write ``output``: the video with its activity, top three and timeline drawn on every
         frame (H.264 MP4), or the timeline as a plot when ``output`` ends in ``.png``."""
         output = check_output(output)
-        scan = self.scan(video, settings)
+        return self._write(video, output, self.scan(video, settings))
+
+    def _write(self, video: str | Path, output: Path, scan: WindowScores) -> Path:
         if output.suffix.lower() == ".png":
             duration = scan.num_frames / scan.fps
             return plot_timeline(scan.segments(self.classes), duration, self.classes, output)
@@ -166,11 +175,14 @@ class Predictor:
         (``vidact.inference.timeline``): every needed frame decoded and encoded once."""
         return self.scan(video, settings).segments(self.classes)
 
-    @torch.inference_mode()
     def scan(self, video: str | Path, settings: TimelineSettings | None = None) -> WindowScores:
         """Smoothed probabilities of every window of a video (what timelines and annotated
         videos are made from)."""
-        settings = settings or TimelineSettings()
+        with VideoReader(video, self.allow_images) as reader:
+            return self._scan(reader, settings or TimelineSettings())
+
+    @torch.inference_mode()
+    def _scan(self, reader: VideoReader, settings: TimelineSettings) -> WindowScores:
         settings.check()
         transform = eval_transform(self.info.input)
         encoder = self.model.encoder
@@ -182,12 +194,10 @@ class Predictor:
             logits = self.model.classify_features(clips.to(self.device))
             return logits.float().softmax(dim=-1).cpu()  # (B, K)
 
-        with VideoReader(video, self.allow_images) as reader:
-            windows = plan_windows(reader.num_frames, reader.fps, settings, self.info.sampling)
-            needed = sorted({int(p) for w in windows for p in w.positions})
-            scores = score_windows(
-                windows, reader.frames(needed, self.info.input.short_side), encode, classify
-            )
-            fps, count = reader.fps, reader.num_frames
+        windows = plan_windows(reader.num_frames, reader.fps, settings, self.info.sampling)
+        needed = sorted({int(p) for w in windows for p in w.positions})
+        scores = score_windows(
+            windows, reader.frames(needed, self.info.input.short_side), encode, classify
+        )
         scores = smooth(scores, settings.smooth, settings.smooth_mode)
-        return WindowScores(windows, scores, fps, count)
+        return WindowScores(windows, scores, reader.fps, reader.num_frames)

@@ -124,13 +124,11 @@ class _SpreadFrames(Dataset):
         except VideoReadError as err:
             log.warning("skipping %s", err)
             return None, str(item.path)
-        if self.view is None:
-            return (entry.num_frames, entry.fps), self.transform(entry.array)
-        key = zlib.crc32(item.relpath.encode())
         with torch.random.fork_rng(devices=[]):
-            torch.random.default_generator.manual_seed(
-                derived_seed(self.view.seed, self.view.index, key)
-            )
+            if self.view is not None:  # an augmented view: a fixed draw per video and view
+                key = zlib.crc32(item.relpath.encode())
+                seed = derived_seed(self.view.seed, self.view.index, key)
+                torch.random.default_generator.manual_seed(seed)
             return (entry.num_frames, entry.fps), self.transform(entry.array)
 
 

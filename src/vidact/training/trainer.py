@@ -185,7 +185,7 @@ def resume(run: str | Path, options: dict[str, Any] | None = None) -> TrainResul
             resumed_file.write_text(yaml.safe_dump(settings, sort_keys=False))
             shown = ", ".join(f"{name}={value}" for name, value in changes.items())
             log.info("resuming %s after epoch %d with %s", run_dir, done, shown)
-        return _fit(run_plan, run_dir, checkpoint=last, directory=directory)
+        return _fit(run_plan, run_dir, checkpoint=last, directory=directory, done=done)
 
 
 def _epochs_done(checkpoint: Path) -> int:
@@ -211,11 +211,12 @@ def _fit(
     run_dir: Path,
     checkpoint: Path | None,
     directory: RunDirectory | None,
+    done: int = 0,
 ) -> TrainResult:
+    """Train ``run`` into ``run_dir``; resuming, from ``checkpoint`` after ``done`` epochs."""
     config, index, module = run.config, run.index, run.module
     started = time.perf_counter()
     data = config.data
-    done = _epochs_done(checkpoint) if checkpoint else 0
     spec = module.spec
     workers = default_workers() if data.workers is None else data.workers
     stores: list[FeatureStore] = []
