@@ -20,10 +20,12 @@ def load(
     clips: int = 1,
     crops: int = 1,
     allow_images: bool = False,
+    runtime: str | None = None,
 ) -> Predictor:
     """A model from a checkpoint, loaded once: ``model.predict("v.mp4")`` gives the contract-4
     dict (top-k and timeline), ``model.timeline("long.mp4", TimelineSettings("2s", "1s"))`` the
-    segments of a long video."""
+    segments of a long video, ``model.annotate("v.mp4", "out.mp4")`` the annotated video. A
+    ``.onnx`` file from ``vidact export`` runs in onnxruntime."""
     from vidact.inference.predictor import Predictor
 
-    return Predictor.from_checkpoint(checkpoint, device, clips, crops, allow_images)
+    return Predictor.from_checkpoint(checkpoint, device, clips, crops, allow_images, runtime)

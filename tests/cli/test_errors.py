@@ -118,8 +118,9 @@ def test_prediction_inputs_are_checked(
     video = next(Path(synthetic_dataset.root).glob("*/*.mp4"))
     _fails(["predict", checkpoint, video, "--topk", "-1"], "--topk must be at least 1")
     _fails(["predict", checkpoint, video, "--device", "bogus"], "--device 'bogus': not a device")
-    _fails(["predict", checkpoint, tmp_path], str(tmp_path), "is a folder, not a video file")
-    _fails(["predict", checkpoint, tmp_path / "gone.mp4"], "gone.mp4: file not found")
+    _fails(["predict", checkpoint, tmp_path], "no video files in", str(tmp_path))
+    _fails(["predict", checkpoint, tmp_path / "gone.mp4"], "gone.mp4: no such file or folder")
+    _fails(["predict", checkpoint, f"{tmp_path}/*.avi"], "*.avi: no file matches this pattern")
     _fails(["predict", tmp_path, video], "is a folder; pass a checkpoint file")
     _fails(["models", "--num-classes", "-3"], "--num-classes and --features must be at least 1")
 
@@ -162,13 +163,16 @@ def test_verbose_shows_the_traceback_of_a_user_error(synthetic_dataset, tmp_path
     assert "ConfigError: --lr must be above 0" in result.output
 
 
-def test_a_bug_is_not_dressed_as_a_user_error(trained_run: Path, monkeypatch) -> None:
+def test_a_bug_is_not_dressed_as_a_user_error(
+    trained_run: Path, make_video, monkeypatch
+) -> None:
     import vidact.inference.predictor as predictor
 
     def broken(*args, **kwargs):
         raise KeyError("internal")
 
     monkeypatch.setattr(predictor, "load_classifier", broken)
-    result = runner.invoke(app, ["predict", str(trained_run / "checkpoints/best.ckpt"), "x.mp4"])
+    checkpoint = str(trained_run / "checkpoints/best.ckpt")
+    result = runner.invoke(app, ["predict", checkpoint, str(make_video())])
     assert isinstance(result.exception, KeyError)  # not SystemExit: the traceback is shown
     assert not isinstance(result.exception, CheckpointError)

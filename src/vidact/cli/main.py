@@ -7,6 +7,7 @@ import typer
 from vidact.cli import cache, dataset
 from vidact.cli.demo import demo
 from vidact.cli.evaluate import evaluate
+from vidact.cli.export import export
 from vidact.cli.models import models
 from vidact.cli.predict import predict
 from vidact.cli.synth import synth
@@ -24,5 +25,6 @@ app.command("train")(train)
 app.command("evaluate")(evaluate)
 app.command("predict")(predict)
 app.command("models")(models)
+app.command("export")(export)
 app.add_typer(dataset.app, name="dataset")
 app.add_typer(cache.app, name="cache")

@@ -1,25 +1,30 @@
-"""vidact predict: the activity in a video, from a checkpoint alone."""
+"""vidact predict: the activity in videos, from a checkpoint alone (one video, or a corpus)."""
 
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from vidact.cli.common import friendly_errors
-from vidact.cli.options import AllowImages, Device
+from vidact.cli.options import AllowImages, Device, Workers
+from vidact.data.datamodule import default_workers
 from vidact.errors import ConfigError
 from vidact.inference.annotate import check_output
+from vidact.inference.batch import RowLog, find_videos, in_shard, parse_shard
 from vidact.inference.predictor import Predictor
 from vidact.inference.timeline import TimelineSettings
-from vidact.io.reader import VideoReadError
 
 
 @friendly_errors
 def predict(
-    checkpoint: Path = typer.Argument(..., help="A vidact checkpoint."),
-    videos: list[Path] = typer.Argument(..., help="One or more video files."),
+    checkpoint: Path = typer.Argument(..., help="A vidact checkpoint, or an exported .onnx."),
+    videos: list[str] = typer.Argument(
+        ..., help="Video files, folders (searched recursively) or quoted glob patterns."
+    ),
     topk: int = typer.Option(5, help="How many labels to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (one object per video)."),
     clips: int = typer.Option(1, help="Clips per video; their scores are averaged."),
@@ -39,42 +44,91 @@ def predict(
         help="Write the video annotated with its activity (.mp4, H.264, no audio) or its "
         "timeline as a plot (.png); one video only.",
     ),
+    csv_out: Path | None = typer.Option(
+        None, "--csv", help="Batch: one row per video (label, probability, top-k, timeline, error)."
+    ),
+    jsonl_out: Path | None = typer.Option(
+        None, "--jsonl", help="Batch: one JSON object per video (as --json prints)."
+    ),
+    resume: bool = typer.Option(
+        False, help="Batch: skip the videos already in the --csv/--jsonl file and append."
+    ),
+    shard: str | None = typer.Option(
+        None, help="Batch: only shard i of n (i/n), to split a corpus across machines."
+    ),
+    batch_size: int = typer.Option(8, help="Videos per model call."),
+    workers: Workers = None,
+    runtime: str | None = typer.Option(
+        None, help="torch or onnx (a file from vidact export). [.onnx files: onnx]"
+    ),
     allow_images: AllowImages = None,
     device: Device = None,
 ) -> None:
     """Print the top-k activities of each video with their probabilities, and the activities
-    over time of a video longer than two windows.
+    over time of a video longer than two windows; or tag a whole corpus into --csv / --jsonl.
 
-    A video that cannot be read is reported on stderr and the others go on; the exit status is
-    2 when any failed.
+    A video that cannot be read is reported (on stderr, and as a row with its error) and the
+    others go on; the exit status is 2 when any failed.
     """
     timeline = TimelineSettings(window, stride, smooth, smooth_mode)
     timeline.check()
+    logs = [path for path in (csv_out, jsonl_out) if path is not None]
+    if resume and not logs:
+        raise ConfigError("--resume continues a --csv or --jsonl file; give one")
     if output is not None:
         check_output(output)
-        if len(videos) != 1:
-            raise ConfigError(f"--output {output}: give one video, not {len(videos)}")
-    predictor = Predictor.from_checkpoint(checkpoint, device, clips, crops, bool(allow_images))
-    failed = 0
-    for video in videos:
-        try:
-            result = predictor.predict(video, topk, timeline, output)
-        except VideoReadError as err:  # the next video may be fine; a bad setting stops
-            typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
-            failed += 1
-            continue
-        if as_json:
-            typer.echo(json.dumps(result))
-            continue
-        typer.echo(f"{video}:")
-        for rank, entry in enumerate(result["top_k"], start=1):
-            typer.echo(f"  {rank}. {entry['label']:<24} {entry['probability']:.4f}")
-        if len(result["timeline"]) > 1:
-            typer.echo("  timeline:")
-            for part in result["timeline"]:
-                typer.echo(
-                    f"    {part['start_s']:8.2f}-{part['end_s']:8.2f} s  {part['label']:<24} "
-                    f"{part['probability']:.4f}"
-                )
+    found = find_videos(videos)
+    if shard is not None:
+        part = parse_shard(shard)
+        found = [video for video in found if in_shard(video, part)]
+    if output is not None and len(found) != 1:
+        raise ConfigError(f"--output {output}: give one video, not {len(found)}")
+    predictor = Predictor.from_checkpoint(
+        checkpoint, device, clips, crops, bool(allow_images), runtime
+    )
+    if output is not None:
+        show(predictor.predict(found[0], topk, timeline, output), as_json)
+        return
+    with ExitStack() as stack:
+        rows = [stack.enter_context(RowLog(path, resume)) for path in logs]
+        done = set.intersection(*(set(row.done) for row in rows)) if rows else set()
+        todo = [video for video in found if str(video) not in done]
+        if done:
+            typer.echo(f"resuming: {len(found) - len(todo)} video(s) already done", err=True)
+        if workers is None:
+            workers = 0 if len(todo) < 2 else min(default_workers(), 4)
+        failed = 0
+        for result in predictor.predict_many(todo, topk, timeline, workers, batch_size):
+            for row in rows:
+                if result["video"] not in row.done:
+                    row.write(result)
+            if "error" in result:
+                typer.secho(f"error: {result['error']}", err=True, fg=typer.colors.RED)
+                failed += 1
+            elif not rows:
+                show(result, as_json)
+    if rows:
+        typer.echo(
+            f"{len(todo) - failed} of {len(todo)} video(s) tagged"
+            + (f", {failed} unreadable (rows with their error)" if failed else "")
+            + f" -> {', '.join(map(str, logs))}",
+            err=True,
+        )
     if failed:
         raise typer.Exit(2)
+
+
+def show(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    typer.echo(f"{result['video']}:")
+    for rank, entry in enumerate(result["top_k"], start=1):
+        typer.echo(f"  {rank}. {entry['label']:<24} {entry['probability']:.4f}")
+    if len(result["timeline"]) > 1:
+        typer.echo("  timeline:")
+        for part in result["timeline"]:
+            typer.echo(
+                f"    {part['start_s']:8.2f}-{part['end_s']:8.2f} s  {part['label']:<24} "
+                f"{part['probability']:.4f}"
+            )

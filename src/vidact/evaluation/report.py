@@ -96,8 +96,8 @@ def evaluate(
     dataset = ClipDataset(
         items,
         predictor.info.sampling,
-        predictor.transform,
-        predictor.short_side,
+        predictor.load_views.transform,
+        predictor.load_views.short_side,
         clips=predictor.clips,
         views=True,
         allow_images=predictor.allow_images,

@@ -28,27 +28,34 @@ PALETTE = [
 ]  # fmt: skip
 
 
-def annotated_frames(
-    frames: Iterator[np.ndarray], scan: WindowScores, classes: Sequence[str]
-) -> Iterator[np.ndarray]:
-    """Draw the overlay on each (H, W, 3) frame, in order."""
-    owner = scan.per_frame()
-    parts = scan.segments(classes)
-    font = small = None
-    for index, frame in enumerate(frames):
+class Overlay:
+    """Draws a frame's activity: the top label and probability, and the top three as bars, on one
+    dark panel; optionally a timeline strip along the bottom with a playhead."""
+
+    def __init__(self, classes: Sequence[str]) -> None:
+        self.classes = list(classes)
+        self.fonts: dict[int, ImageFont.FreeTypeFont | ImageFont.ImageFont] = {}
+
+    def draw(
+        self,
+        frame: np.ndarray,
+        probabilities: np.ndarray,
+        strip: Sequence[tuple[float, float, str]] = (),
+        playhead: float | None = None,
+    ) -> np.ndarray:
+        """``frame`` (H, W, 3) with the overlay; ``strip`` holds (start, end, label) as fractions
+        of the width, ``playhead`` the fraction where the frame sits."""
         image = Image.fromarray(frame)
         height, width = frame.shape[:2]
         unit = max(height // 24, 8)
-        if font is None:
-            font = ImageFont.load_default(size=unit)
+        font = self.fonts.get(unit) or self.fonts.setdefault(unit, ImageFont.load_default(unit))
         draw = ImageDraw.Draw(image, "RGBA")
-        probabilities = scan.scores[owner[index]]
         order = [int(i) for i in np.argsort(probabilities)[::-1][:3]]
         margin, bar = unit // 2, width // 8
-        title = f"{classes[order[0]]}  {probabilities[order[0]]:.2f}"
-        rows = [f"{classes[i]} {probabilities[i]:.2f}" for i in order]
+        title = f"{self.classes[order[0]]}  {probabilities[order[0]]:.2f}"
+        rows = [f"{self.classes[i]} {probabilities[i]:.2f}" for i in order]
         title_box = draw.textbbox((0, 0), title, font=font)
-        row_width = max(draw.textbbox((0, 0), row, font=small)[2] for row in rows)
+        row_width = max(draw.textbbox((0, 0), row)[2] for row in rows)
         line = unit * 3 // 4 + unit // 4
         panel = (
             0,
@@ -62,19 +69,36 @@ def annotated_frames(
             y = margin + title_box[3] + unit // 4 + rank * line
             filled = max(1, int(bar * float(probabilities[label])))
             draw.rectangle((margin, y, margin + bar, y + unit * 3 // 4), fill=(90, 90, 90, 200))
-            colour = PALETTE[label % len(PALETTE)]
-            draw.rectangle((margin, y, margin + filled, y + unit * 3 // 4), fill=(*colour, 255))
-            draw.text((2 * margin + bar, y), rows[rank], fill=(255, 255, 255), font=small)
-        # the timeline strip with its playhead
-        strip = (height - unit, height)
-        for part in parts:
-            x0 = int(part["start_s"] * scan.fps / scan.num_frames * width)
-            x1 = int(part["end_s"] * scan.fps / scan.num_frames * width)
-            colour = PALETTE[list(classes).index(part["label"]) % len(PALETTE)]
-            draw.rectangle((x0, strip[0], x1, strip[1]), fill=(*colour, 230))
-        playhead = int((index + 0.5) / scan.num_frames * width)
-        draw.rectangle((playhead - 1, strip[0] - unit // 3, playhead + 1, strip[1]), fill="white")
-        yield np.asarray(image)
+            draw.rectangle((margin, y, margin + filled, y + unit * 3 // 4), fill=self.colour(label))
+            draw.text((2 * margin + bar, y), rows[rank], fill=(255, 255, 255))
+        top = height - unit
+        for start, end, label in strip:
+            colour = self.colour(self.classes.index(label))
+            draw.rectangle((int(start * width), top, int(end * width), height), fill=colour)
+        if playhead is not None:
+            x = int(playhead * width)
+            draw.rectangle((x - 1, top - unit // 3, x + 1, height), fill="white")
+        return np.asarray(image)
+
+    @staticmethod
+    def colour(label: int) -> tuple[int, int, int, int]:
+        return (*PALETTE[label % len(PALETTE)], 240)
+
+
+def annotated_frames(
+    frames: Iterator[np.ndarray], scan: WindowScores, classes: Sequence[str]
+) -> Iterator[np.ndarray]:
+    """Draw the overlay and the timeline strip with its playhead on each frame, in order."""
+    owner = scan.per_frame()
+    duration = scan.num_frames / scan.fps
+    strip = [
+        (part["start_s"] / duration, part["end_s"] / duration, part["label"])
+        for part in scan.segments(classes)
+    ]
+    overlay = Overlay(classes)
+    for index, frame in enumerate(frames):
+        playhead = (index + 0.5) / scan.num_frames
+        yield overlay.draw(frame, scan.scores[owner[index]], strip, playhead)
 
 
 OUTPUTS = (".mp4", ".png")

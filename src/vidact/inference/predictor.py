@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from vidact.data.datasets import evaluation_positions, to_views
 from vidact.data.transforms import eval_transform
 from vidact.errors import ConfigError
 from vidact.inference.annotate import check_output, write_annotated
+from vidact.inference.batch import load_batches
 from vidact.inference.timeline import (
     TimelineSettings,
     WindowScores,
@@ -19,11 +20,16 @@ from vidact.inference.timeline import (
     score_windows,
     smooth,
 )
-from vidact.io.reader import VideoReader
+from vidact.inference.views import ViewLoader, is_long
+from vidact.io.reader import VideoReader, VideoReadError
 from vidact.models.checkpoint import CheckpointInfo, load_classifier
 from vidact.models.classifier import ClipClassifier
 from vidact.plots import plot_timeline
-from vidact.sampling import frames_from_stride
+
+
+def check_topk(topk: int) -> None:
+    if topk < 1:
+        raise ConfigError(f"--topk must be at least 1, got {topk}")
 
 
 def resolve_device(name: str | None = None) -> torch.device:
@@ -72,7 +78,9 @@ class Predictor:
         self.clips = clips
         self.crops = crops
         self.allow_images = allow_images
-        self.transform = eval_transform(info.input, crops)
+        self.load_views = ViewLoader(
+            info.sampling, info.input, eval_transform(info.input, crops), clips, crops, allow_images
+        )
 
     @classmethod
     def from_checkpoint(
@@ -82,11 +90,24 @@ class Predictor:
         clips: int = 1,
         crops: int = 1,
         allow_images: bool = False,
+        runtime: str | None = None,
     ) -> Predictor:
-        """Load ``path`` once onto ``device`` (default: cuda when available, else cpu)."""
+        """Load ``path`` once onto ``device`` (default: cuda when available, else cpu).
+
+        ``runtime`` torch reads a vidact checkpoint, onnx a file from ``vidact export``; by
+        default a ``.onnx`` file runs in onnxruntime and anything else in PyTorch."""
         target = resolve_device(device)
-        model, info = load_classifier(path, target)
-        return cls(model, info, target, clips, crops, allow_images)
+        if runtime is None:
+            runtime = "onnx" if Path(path).suffix.lower() == ".onnx" else "torch"
+        if runtime == "torch":
+            model, info = load_classifier(path, target)
+            return cls(model, info, target, clips, crops, allow_images)
+        if runtime == "onnx":
+            from vidact.inference.onnx_model import OnnxClassifier
+
+            onnx_model = OnnxClassifier(path, target)
+            return cls(onnx_model, onnx_model.info, target, clips, crops, allow_images)  # type: ignore[arg-type]
+        raise ConfigError(f"--runtime must be torch or onnx, got {runtime!r}")
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -99,19 +120,6 @@ class Predictor:
         logits = self.model(views.flatten(0, 1).to(self.device, non_blocking=True))
         probabilities = logits.float().softmax(dim=-1).cpu()  # (B*V, K)
         return probabilities.view(batch, count, -1).mean(dim=1)  # (B, V, K) -> (B, K)
-
-    def load_views(self, reader: VideoReader) -> torch.Tensor:
-        """The evaluation views of an open video: (clips * crops, T, 3, S, S)."""
-        positions = evaluation_positions(
-            self.info.sampling, reader.num_frames, reader.fps, self.clips
-        )
-        frames = reader.read(positions.reshape(-1), short_side=self.short_side)
-        return to_views(frames, positions, self.transform)
-
-    @property
-    def short_side(self) -> int:
-        """Decode size: the crop size itself for three crops, which must see the whole frame."""
-        return self.info.input.size if self.crops == 3 else self.info.input.short_side
 
     def top_k(self, probabilities: torch.Tensor, k: int) -> list[dict[str, Any]]:
         values, indices = probabilities.topk(min(k, len(self.classes)))
@@ -134,24 +142,64 @@ class Predictor:
         ``output`` also writes the annotated video or timeline plot (``annotate``) from the same
         window scores: the video is opened and its windows scored once.
         """
-        if topk < 1:
-            raise ConfigError(f"--topk must be at least 1, got {topk}")
+        check_topk(topk)
         settings = timeline or TimelineSettings()
         settings.check()
         if output is not None:
             output = check_output(output)
         with VideoReader(video, self.allow_images) as reader:
             views = self.load_views(reader)
-            long = reader.num_frames > 2 * frames_from_stride(settings.window, reader.fps)
+            long = is_long(reader, settings)
             scan = self._scan(reader, settings) if long or output is not None else None
-            span = (0.0, round(reader.num_frames / reader.fps, 3))
+            duration = reader.num_frames / reader.fps
         top = self.top_k(self.probabilities(views[None])[0], topk)
-        if long and scan is not None:
-            segments = scan.segments(self.classes)
-        else:
-            segments = [{"start_s": span[0], "end_s": span[1], **top[0]}]
         if output is not None and scan is not None:
             self._write(video, output, scan)
+        return self._result(video, top, duration, scan if long else None)
+
+    def predict_many(
+        self,
+        videos: Sequence[str | Path],
+        topk: int = 5,
+        timeline: TimelineSettings | None = None,
+        workers: int = 0,
+        batch_size: int = 8,
+    ) -> Iterator[dict[str, Any]]:
+        """``predict`` for many videos, in order: ``workers`` processes decode while the model
+        runs. An unreadable video gives ``{"video", "error"}`` and the others go on; a long
+        video's timeline is scanned here in the main process after its views."""
+        check_topk(topk)
+        settings = timeline or TimelineSettings()
+        settings.check()
+        for batch in load_batches(videos, self.load_views, settings, workers, batch_size):
+            readable = [item for item in batch if item.views is not None]
+            if readable:
+                stacked = torch.stack([item.views for item in readable])
+                scores = iter(self.probabilities(stacked))
+            for item in batch:
+                if item.views is None:
+                    yield {"video": item.video, "error": item.error}
+                    continue
+                top = self.top_k(next(scores), topk)
+                try:
+                    scan = self.scan(item.video, settings) if item.long else None
+                except VideoReadError as err:
+                    yield {"video": item.video, "error": str(err)}
+                    continue
+                yield self._result(item.video, top, item.duration, scan)
+
+    def _result(
+        self,
+        video: str | Path,
+        top: list[dict[str, Any]],
+        duration: float,
+        scan: WindowScores | None,
+    ) -> dict[str, Any]:
+        """Contract 4: the whole-video top-k and the timeline (one segment unless scanned)."""
+        if scan is not None:
+            segments = scan.segments(self.classes)
+        else:
+            segments = [{"start_s": 0.0, "end_s": round(duration, 3), **top[0]}]
         return {"video": str(video), "top_k": top, "timeline": segments}
 
     def annotate(
