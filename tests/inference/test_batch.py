@@ -1,0 +1,91 @@
+"""Batch tagging: a folder of videos into CSV / JSON lines, with a corrupt file, resumed, sharded."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REAL_SMOKE, invoke, runner
+from vidact.cli.main import app
+from vidact.errors import ConfigError
+from vidact.inference.batch import find_videos, in_shard, parse_shard
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, synthetic_dataset) -> Path:
+    """Nine videos in nested folders, one corrupt file, one hidden file, one text file."""
+    root = tmp_path / "corpus"
+    for i, video in enumerate(sorted(Path(synthetic_dataset.root).glob("*/*.mp4"))[:8]):
+        target = root / f"part{i % 2}" / video.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(video, target)
+    shutil.copy(REAL_SMOKE / "UCF101" / "Punch" / "v_Punch_g03_c01.avi", root / "punch.avi")
+    (root / "part0" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(500))
+    (root / "part1" / ".hidden.mp4").write_bytes(b"not indexed")
+    (root / "notes.txt").write_text("not a video")
+    return root
+
+
+def _run(*args: object) -> tuple[int, str]:
+    result = runner.invoke(app, ["predict", *map(str, args)])
+    return result.exit_code, result.output
+
+
+def test_a_folder_with_a_corrupt_file_is_tagged_and_the_file_reported(
+    trained_run: Path, corpus: Path, tmp_path: Path
+) -> None:
+    checkpoint = trained_run / "checkpoints" / "best.ckpt"
+    table, lines = tmp_path / "out.csv", tmp_path / "out.jsonl"
+    code, output = _run(
+        checkpoint, corpus, "--csv", table, "--jsonl", lines, "--workers", "2", "--batch-size", "3"
+    )
+    assert code == 2, output  # finished, with a failure to report
+    assert "broken.mp4" in output and "9 of 10 video(s) tagged, 1 unreadable" in output
+    rows = list(csv.DictReader(table.open()))
+    records = [json.loads(line) for line in lines.read_text().splitlines()]
+    assert [r["video"] for r in rows] == [r["video"] for r in records]
+    assert len(rows) == 10 and not any(".hidden" in r["video"] for r in rows)
+    (bad,) = [r for r in rows if r["error"]]
+    assert bad["video"].endswith("broken.mp4") and "broken.mp4" in bad["error"]
+    good = [r for r in records if "error" not in r]
+    assert all(len(r["top_k"]) == 5 and r["timeline"] for r in good)
+    # the workers' answer is the single-video answer
+    single = json.loads(invoke("predict", checkpoint, corpus / "punch.avi", "--json"))
+    (batched,) = [r for r in records if r["video"].endswith("punch.avi")]
+    assert batched["top_k"] == single["top_k"]
+
+
+def test_resume_skips_what_is_done_and_repairs_a_cut_last_line(
+    trained_run: Path, corpus: Path, tmp_path: Path
+) -> None:
+    checkpoint = trained_run / "checkpoints" / "best.ckpt"
+    lines = tmp_path / "out.jsonl"
+    videos = find_videos([corpus])
+    _run(checkpoint, *videos[:4], "--jsonl", lines, "--workers", "0")
+    assert len(lines.read_text().splitlines()) == 4
+    with lines.open("a") as handle:
+        handle.write('{"video": "cut off by a kill')  # an interrupted write
+    code, output = _run(checkpoint, corpus, "--jsonl", lines)
+    assert code == 2 and f"{lines} exists: --resume" in output
+    code, output = _run(checkpoint, corpus, "--jsonl", lines, "--resume", "--workers", "0")
+    assert "resuming: 4 video(s) already done" in output
+    records = [json.loads(line) for line in lines.read_text().splitlines()]
+    assert sorted(r["video"] for r in records) == sorted(map(str, videos))
+    code, output = _run(checkpoint, corpus, "--jsonl", lines, "--resume")
+    assert "0 of 0 video(s) tagged" in output
+    assert len(lines.read_text().splitlines()) == len(videos)
+
+
+def test_shards_split_a_corpus_without_overlap(corpus: Path) -> None:
+    videos = find_videos([corpus, f"{corpus}/part0/*.mp4"])  # a glob repeating files adds none
+    assert len(videos) == 10
+    shards = [[v for v in videos if in_shard(v, (i, 3))] for i in (1, 2, 3)]
+    assert sorted(sum(shards, [])) == sorted(videos)
+    assert all(shards)
+    for text in ("0/3", "4/3", "two/3", "1"):
+        with pytest.raises(ConfigError, match="--shard"):
+            parse_shard(text)
