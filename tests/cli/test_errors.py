@@ -163,9 +163,7 @@ def test_verbose_shows_the_traceback_of_a_user_error(synthetic_dataset, tmp_path
     assert "ConfigError: --lr must be above 0" in result.output
 
 
-def test_a_bug_is_not_dressed_as_a_user_error(
-    trained_run: Path, make_video, monkeypatch
-) -> None:
+def test_a_bug_is_not_dressed_as_a_user_error(trained_run: Path, make_video, monkeypatch) -> None:
     import vidact.inference.predictor as predictor
 
     def broken(*args, **kwargs):

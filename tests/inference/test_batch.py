@@ -1,4 +1,4 @@
-"""Batch tagging: a folder of videos into CSV / JSON lines, with a corrupt file, resumed, sharded."""
+"""Batch tagging: a folder into CSV / JSON lines, with a corrupt file; resumed; sharded."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def test_shards_split_a_corpus_without_overlap(corpus: Path) -> None:
     videos = find_videos([corpus, f"{corpus}/part0/*.mp4"])  # a glob repeating files adds none
     assert len(videos) == 10
     shards = [[v for v in videos if in_shard(v, (i, 3))] for i in (1, 2, 3)]
-    assert sorted(sum(shards, [])) == sorted(videos)
+    assert sorted(v for shard in shards for v in shard) == sorted(videos)
     assert all(shards)
     for text in ("0/3", "4/3", "two/3", "1"):
         with pytest.raises(ConfigError, match="--shard"):

@@ -57,7 +57,9 @@ def test_the_exported_file_describes_itself(trained_run: Path, exported: Path) -
     assert [o.name for o in model.graph.output] == ["logits", "probabilities"]
     video = str(CLIPS[0])
     via_onnx = json.loads(invoke("predict", exported, video, "--json"))
-    via_torch = json.loads(invoke("predict", trained_run / "checkpoints/best.ckpt", video, "--json"))
+    via_torch = json.loads(
+        invoke("predict", trained_run / "checkpoints/best.ckpt", video, "--json")
+    )
     assert [e["label"] for e in via_onnx["top_k"]] == [e["label"] for e in via_torch["top_k"]]
 
 

@@ -12,6 +12,7 @@ from vidact.cli.models import models
 from vidact.cli.predict import predict
 from vidact.cli.synth import synth
 from vidact.cli.train import train
+from vidact.cli.watch import watch
 
 app = typer.Typer(
     help="vidact: recognise human activities in video (per-frame CNN + temporal model).",
@@ -24,6 +25,7 @@ app.command("synth")(synth)
 app.command("train")(train)
 app.command("evaluate")(evaluate)
 app.command("predict")(predict)
+app.command("watch")(watch)
 app.command("models")(models)
 app.command("export")(export)
 app.add_typer(dataset.app, name="dataset")

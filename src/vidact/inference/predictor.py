@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vidact.data.datasets import to_views
 from vidact.data.transforms import eval_transform
 from vidact.errors import ConfigError
 from vidact.inference.annotate import check_output, write_annotated
@@ -120,6 +121,13 @@ class Predictor:
         logits = self.model(views.flatten(0, 1).to(self.device, non_blocking=True))
         probabilities = logits.float().softmax(dim=-1).cpu()  # (B*V, K)
         return probabilities.view(batch, count, -1).mean(dim=1)  # (B, V, K) -> (B, K)
+
+    def classify_frames(self, frames: np.ndarray, fps: float) -> torch.Tensor:
+        """(N, H, W, 3) consecutive frames, decoded at ``load_views.short_side`` -> (K,)
+        probabilities of the clip the model samples from them (what live input scores)."""
+        positions = self.info.sampling.indices(len(frames), fps)
+        views = to_views(frames[positions], positions[None], self.load_views.transform)
+        return self.probabilities(views[None])[0]
 
     def top_k(self, probabilities: torch.Tensor, k: int) -> list[dict[str, Any]]:
         values, indices = probabilities.topk(min(k, len(self.classes)))

@@ -33,6 +33,14 @@ _DURATION_TOLERANCE = 0.8
 _SLACK_FRAMES = 2
 
 
+def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
+    """(width, height) after scaling the short side to ``short_side``, keeping the aspect."""
+    if short_side is None:
+        return width, height
+    scale = short_side / min(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 class VideoReadError(VidactError):
     """A video could not be opened or decoded; the message names the file and the problem."""
 
@@ -182,11 +190,7 @@ class VideoReader:
         return _PacketIndex(tuple(ordered), tuple(keyframes), len(stamps))
 
     def output_size(self, short_side: int | None) -> tuple[int, int]:
-        """(width, height) after scaling the short side to ``short_side``, keeping the aspect."""
-        if short_side is None:
-            return self.width, self.height
-        scale = short_side / min(self.width, self.height)
-        return max(1, round(self.width * scale)), max(1, round(self.height * scale))
+        return scaled_size(self.width, self.height, short_side)
 
     def read(self, indices: Sequence[int], short_side: int | None = None) -> np.ndarray:
         """Decode the frames at ``indices`` (any order, repeats allowed).

@@ -1,0 +1,59 @@
+"""vidact watch: the activity of a live stream (or a file played at its rate), as it happens."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from vidact.cli.common import friendly_errors
+from vidact.cli.options import Device
+from vidact.errors import ConfigError
+from vidact.inference.live import watch as watch_source
+from vidact.inference.predictor import Predictor
+from vidact.inference.timeline import TimelineSettings
+
+
+@friendly_errors
+def watch(
+    checkpoint: Path = typer.Argument(..., help="A vidact checkpoint, or an exported .onnx."),
+    source: str = typer.Argument(..., help="A video file, an RTSP/HTTP URL, or /dev/videoN."),
+    window: str = typer.Option(
+        TimelineSettings.window, help="Window of newest frames scored, seconds (2s) or frames."
+    ),
+    stride: str = typer.Option(TimelineSettings.stride, help="Score every stride (0.5s)."),
+    jsonl: bool = typer.Option(
+        False, "--jsonl", help="Print one JSON object per window: {time_s, label, probability}."
+    ),
+    output: Path | None = typer.Option(
+        None, help="Also record the stream with the activity drawn on (.mp4)."
+    ),
+    realtime: bool | None = typer.Option(
+        None,
+        "--realtime/--no-realtime",
+        help="Play a file at its own rate, as a live source [files: yes; streams: as they come].",
+    ),
+    runtime: str | None = typer.Option(None, help="torch or onnx. [.onnx files: onnx]"),
+    device: Device = None,
+) -> None:
+    """Score the newest window every stride until the stream ends or Ctrl-C; when the model is
+    slower than the source, windows are skipped (frames dropped) so the answers keep up; the
+    summary on stderr says how many."""
+    if output is not None and output.suffix.lower() != ".mp4":
+        raise ConfigError(f"--output {output}: the recording is written as .mp4")
+    settings = TimelineSettings(window, stride)
+    settings.check()
+    predictor = Predictor.from_checkpoint(checkpoint, device, runtime=runtime)
+
+    def emit(entry: dict[str, Any]) -> None:
+        if jsonl:
+            typer.echo(json.dumps(entry))
+        else:
+            typer.echo(f"{entry['time_s']:9.2f} s  {entry['label']:<24} {entry['probability']:.4f}")
+
+    report = watch_source(predictor, source, settings, emit, output, realtime)
+    typer.echo(report.summary(), err=True)
+    if output is not None and report.frames:
+        typer.echo(f"recording: {output}", err=True)

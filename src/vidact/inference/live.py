@@ -1,0 +1,247 @@
+"""Live prediction: a rolling window over the newest frames of a stream, scored at every stride.
+
+A feeder thread decodes the source (a file played at its own rate, an RTSP/HTTP URL, or a camera
+device such as /dev/video0; PyAV opens all three) into a ring buffer that holds one window of
+frames. The main loop scores the newest window each time a stride of new frames has come in.
+When the model is slower than the source, the windows that fell due meanwhile are skipped and
+the frames no scored window covered are counted as dropped: the output stays with the source
+instead of falling behind it. An optional recording writes every frame with the latest label.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from vidact.inference.annotate import Overlay
+from vidact.inference.predictor import Predictor
+from vidact.inference.timeline import TimelineSettings
+from vidact.io.reader import VideoReadError, scaled_size
+from vidact.io.writer import write_video
+from vidact.sampling import frames_from_stride
+
+_DEFAULT_FPS = 30.0  # when a live source does not say its rate
+
+
+def is_live(source: str) -> bool:
+    return source.startswith("/dev/") or "://" in source
+
+
+def open_source(source: str) -> av.container.InputContainer:
+    """Open a file, URL or camera device, or raise a VideoReadError saying why not."""
+    if not is_live(source) and not Path(source).is_file():
+        raise VideoReadError(source, "no such file (give a video file, a URL or /dev/videoN)")
+    options: dict[str, str] = {}
+    if source.startswith("rtsp://"):
+        options["rtsp_transport"] = "tcp"  # UDP loses packets through most networks
+    try:
+        container = av.open(
+            source,
+            format="v4l2" if source.startswith("/dev/video") else None,
+            options=options,
+            timeout=10.0,
+        )
+    except (av.FFmpegError, OSError) as err:
+        raise VideoReadError(source, f"cannot be opened ({err})") from None
+    if not container.streams.video:
+        container.close()
+        raise VideoReadError(source, "has no video stream")
+    return container
+
+
+@dataclass
+class WatchReport:
+    frames: int = 0  # frames the source delivered
+    windows: int = 0  # windows scored
+    skipped: int = 0  # windows that fell due while the model was busy
+    covered: int = 0  # frames inside at least one scored window
+    seconds: float = 0.0  # wall-clock time watched
+    interrupted: bool = False
+
+    @property
+    def dropped(self) -> int:
+        return self.frames - self.covered
+
+    def summary(self) -> str:
+        share = self.dropped / self.frames if self.frames else 0.0
+        pace = "the model kept up" if not self.skipped else "the model was slower than the source"
+        return (
+            f"watched {self.frames} frames in {self.seconds:.1f} s: {self.windows} windows scored, "
+            f"{self.skipped} skipped, {self.dropped} frames dropped ({share:.0%}) "
+            + f"({pace})"
+            + (" - stopped by the user" if self.interrupted else "")
+        )
+
+
+class _Feeder(threading.Thread):
+    """Decodes the source into a ring buffer of the newest ``length`` frames (resized for the
+    model), plus the full frames for a recording when asked."""
+
+    def __init__(
+        self,
+        container: av.container.InputContainer,
+        length: int,
+        short_side: int,
+        realtime: bool,
+        record: bool,
+    ) -> None:
+        super().__init__(daemon=True)
+        self.container, self.short_side, self.realtime = container, short_side, realtime
+        self.ring: deque[tuple[int, float, np.ndarray]] = deque(maxlen=length)
+        self.full: list[np.ndarray] | None = [] if record else None
+        self.count = 0
+        self.error: str | None = None
+        self.finished = False
+        self.stop = threading.Event()
+        self.changed = threading.Condition()
+
+    def run(self) -> None:
+        started = first = None
+        try:
+            for frame in self.container.decode(video=0):
+                if self.stop.is_set():
+                    break
+                stamp = float(frame.time) if frame.time is not None else None
+                if self.realtime and stamp is not None:  # play a file at its own rate
+                    started, first = (
+                        started or time.perf_counter(),
+                        stamp if first is None else first,
+                    )
+                    delay = started + (stamp - first) - time.perf_counter()
+                    if delay > 0 and self.stop.wait(delay):
+                        break
+                width, height = scaled_size(frame.width, frame.height, self.short_side)
+                small = frame.to_ndarray(width=width, height=height, format="rgb24")
+                full = frame.to_ndarray(format="rgb24") if self.full is not None else None
+                with self.changed:
+                    time_s = (stamp - (first or 0.0)) if stamp is not None else self.count / 30
+                    self.ring.append((self.count, time_s, small))
+                    if full is not None and self.full is not None:
+                        self.full.append(full)
+                    self.count += 1
+                    self.changed.notify_all()
+        except av.FFmpegError as err:
+            self.error = f"decoding stopped ({err})"
+        finally:
+            with self.changed:
+                self.finished = True
+                self.changed.notify_all()
+
+    def reached(self, due: int) -> Callable[[], bool]:
+        return lambda: self.count >= due or self.finished
+
+    def take_full(self) -> list[np.ndarray]:
+        with self.changed:
+            taken, self.full = self.full or [], [] if self.full is not None else None
+        return taken
+
+
+class _Recorder:
+    """Writes frames with the latest label drawn on, in a thread of its own."""
+
+    def __init__(self, output: Path, fps: float, predictor: Predictor) -> None:
+        self.queue: queue.Queue[Any] = queue.Queue()
+        self.overlay = Overlay(predictor.classes)
+        self.output, self.fps = output, fps
+        self.thread = threading.Thread(target=self._write, daemon=True)
+        self.thread.start()
+
+    def put(self, frames: list[np.ndarray], probabilities: np.ndarray | None) -> None:
+        for frame in frames:
+            self.queue.put((frame, probabilities))
+
+    def _frames(self) -> Any:
+        for frame, probabilities in iter(self.queue.get, None):
+            yield frame if probabilities is None else self.overlay.draw(frame, probabilities)
+
+    def _write(self) -> None:
+        with contextlib.suppress(ValueError):  # raised when no frame came
+            write_video(self.output, self._frames(), self.fps)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+
+
+def watch(
+    predictor: Predictor,
+    source: str,
+    settings: TimelineSettings | None = None,
+    emit: Callable[[dict[str, Any]], None] = print,
+    output: str | Path | None = None,
+    realtime: bool | None = None,
+) -> WatchReport:
+    """Score the newest window of ``source`` every stride and ``emit`` ``{time_s, label,
+    probability}``; a file plays at its own rate unless ``realtime`` is False. Stops at the end of
+    the stream or on Ctrl-C, and reports what it scored and dropped."""
+    settings = settings or TimelineSettings()
+    settings.check()
+    container = open_source(source)
+    stream = container.streams.video[0]
+    fps = float(stream.average_rate or stream.guessed_rate or _DEFAULT_FPS)
+    length = frames_from_stride(settings.window, fps)
+    step = frames_from_stride(settings.stride, fps)
+    feeder = _Feeder(
+        container,
+        length,
+        predictor.load_views.short_side,
+        not is_live(source) if realtime is None else realtime,
+        output is not None,
+    )
+    recorder = _Recorder(Path(output), fps, predictor) if output is not None else None
+    report, probabilities = WatchReport(), None
+    due, scored_to = length, 0  # frames received when the next window is due; last covered
+    started = time.perf_counter()
+    feeder.start()
+    try:
+        while True:
+            with feeder.changed:
+                feeder.changed.wait_for(feeder.reached(due), 0.25)
+                received, finished = feeder.count, feeder.finished
+                window = list(feeder.ring) if received >= due or finished else None
+            if recorder is not None:
+                recorder.put(feeder.take_full(), probabilities)
+            if window is None:
+                continue
+            if received < due and (not window or received == scored_to):
+                break  # the end, every frame already scored
+            report.skipped += max(0, (received - due) // step)
+            frames = np.stack([frame for _, _, frame in window])
+            probabilities = predictor.classify_frames(frames, fps).numpy()
+            best = int(probabilities.argmax())
+            emit(
+                {
+                    "time_s": round(window[-1][1], 3),
+                    "label": predictor.classes[best],
+                    "probability": round(float(probabilities[best]), 6),
+                }
+            )
+            report.windows += 1
+            report.covered += received - max(window[0][0], scored_to)
+            scored_to, due = received, received + step
+            if finished and received == feeder.count:
+                break
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        feeder.stop.set()
+        feeder.join()
+        container.close()
+        report.frames = feeder.count
+        report.seconds = time.perf_counter() - started
+        if recorder is not None:
+            recorder.put(feeder.take_full(), probabilities)
+            recorder.close()
+    if feeder.error and not report.frames:
+        raise VideoReadError(source, feeder.error)
+    return report

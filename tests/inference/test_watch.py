@@ -1,0 +1,104 @@
+"""vidact watch: a file played at its own rate stands in for a live stream."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import runner
+from vidact.cli.main import app
+from vidact.inference.live import watch
+from vidact.inference.predictor import Predictor
+from vidact.inference.timeline import TimelineSettings
+from vidact.io.reader import VideoReader, VideoReadError
+from vidact.io.writer import write_video
+
+SECONDS, FPS = 3.0, 10.0
+
+
+@pytest.fixture
+def stream_file(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (int(SECONDS * FPS), 48, 64, 3), dtype=np.uint8)
+    return write_video(tmp_path / "stream.mp4", frames, FPS)
+
+
+@pytest.fixture(scope="module")
+def predictor(trained_run: Path) -> Predictor:
+    return Predictor.from_checkpoint(trained_run / "checkpoints" / "best.ckpt", "cpu")
+
+
+@pytest.mark.slow
+def test_watch_a_file_at_its_rate_with_a_recording(
+    trained_run: Path, stream_file: Path, tmp_path: Path
+) -> None:
+    recording = tmp_path / "recording.mp4"
+    started = time.perf_counter()
+    result = runner.invoke(
+        app,
+        ["watch", str(trained_run / "checkpoints/best.ckpt"), str(stream_file), "--jsonl",
+         "--window", "1s", "--stride", "0.5s", "--output", str(recording)],
+    )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 0, result.output
+    entries = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(entries) >= 4 and {"time_s", "label", "probability"} <= set(entries[0])
+    times = [entry["time_s"] for entry in entries]
+    assert times == sorted(times) and times[-1] == pytest.approx(SECONDS - 1 / FPS, abs=0.01)
+    assert SECONDS * 0.9 <= elapsed < SECONDS + 5  # played at its rate, not as fast as decoding
+    assert "0 frames dropped (0%) (the model kept up)" in result.output
+    with VideoReader(recording) as reader:  # every frame recorded, at the source's rate
+        assert (reader.num_frames, reader.fps) == (int(SECONDS * FPS), FPS)
+
+
+@pytest.mark.slow
+def test_a_slow_model_keeps_real_time_by_dropping_frames(
+    predictor: Predictor, stream_file: Path, monkeypatch
+) -> None:
+    real = predictor.classify_frames
+
+    def slow(frames, fps):
+        time.sleep(0.4)  # four frames of the source per answer
+        return real(frames, fps)
+
+    monkeypatch.setattr(predictor, "classify_frames", slow)
+    entries: list[dict] = []
+    started = time.perf_counter()
+    report = watch(predictor, str(stream_file), TimelineSettings("3", "1"), entries.append)
+    elapsed = time.perf_counter() - started
+    assert elapsed < SECONDS + 1.0  # not 28 windows x 0.4 s
+    assert report.frames == int(SECONDS * FPS) and report.windows == len(entries)
+    assert report.skipped > 0 and report.dropped > 0
+    assert "the model was slower than the source" in report.summary()
+    assert all(
+        b["time_s"] - a["time_s"] >= 0.3 for a, b in pairwise(entries[:-1])
+    )  # the last: at the end
+
+
+def test_ctrl_c_stops_cleanly(predictor: Predictor, stream_file: Path) -> None:
+    seen: list[dict] = []
+
+    def interrupt_after_two(entry: dict) -> None:
+        seen.append(entry)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    before = threading.active_count()
+    report = watch(predictor, str(stream_file), TimelineSettings("5", "5"), interrupt_after_two)
+    assert report.interrupted and report.windows == 1 and len(seen) == 2
+    assert report.frames < SECONDS * FPS and "stopped by the user" in report.summary()
+    assert threading.active_count() == before  # the decoding thread is gone
+
+
+def test_sources_that_cannot_be_opened(predictor: Predictor, tmp_path: Path) -> None:
+    with pytest.raises(VideoReadError, match=r"gone\.mp4: no such file"):
+        watch(predictor, str(tmp_path / "gone.mp4"))
+    (tmp_path / "junk.mp4").write_bytes(b"junk" * 100)
+    with pytest.raises(VideoReadError, match=r"junk\.mp4: cannot be opened"):
+        watch(predictor, str(tmp_path / "junk.mp4"))
