@@ -9,9 +9,13 @@ import pytest
 
 from tests.conftest import REAL_SMOKE, invoke, runner
 from vidact.cli.main import app
+from vidact.inference.annotate import annotated_frames
+from vidact.inference.timeline import TimelineSettings, WindowScores, plan_windows
 from vidact.io.reader import VideoReader
+from vidact.sampling import ClipSampling
 
 CLIP = REAL_SMOKE / "UCF101" / "BaseballPitch" / "v_BaseballPitch_g01_c01.avi"  # 320x240, 29.97
+PERSON = REAL_SMOKE / "NTU_RGBD" / "A001_drink_water" / "S001C001P001R001A001_rgb.avi"  # 1080p
 
 
 @pytest.mark.slow
@@ -42,3 +46,17 @@ def test_output_must_be_a_video_or_a_plot(trained_run: Path, tmp_path: Path) -> 
     )
     assert result.exit_code == 2 and "write an .mp4" in result.output
     assert not Path("a.gif").exists()
+
+
+@pytest.mark.skipif(not PERSON.is_file(), reason="../shared/data/real-smoke is absent")
+def test_a_pose_model_draws_the_skeleton_on_the_person() -> None:
+    pytest.importorskip("mediapipe", reason="the pose extra is not installed")
+    with VideoReader(PERSON) as reader:
+        frames = reader.read(range(6), short_side=360)  # 640x360
+    windows = plan_windows(6, 25.0, TimelineSettings("6", "6"), ClipSampling(4))
+    scan = WindowScores(windows, np.full((1, 3), 1 / 3), 25.0, 6)
+    plain = list(annotated_frames(iter(frames), scan, ["a", "b", "c"]))
+    boned = list(annotated_frames(iter(frames), scan, ["a", "b", "c"], skeleton=True))
+    # the bones are drawn in green over the person, right of the label panel
+    added = (boned[-1].astype(int) - plain[-1]).clip(0)[..., 1] > 60
+    assert added[:, 200:].sum() > 200

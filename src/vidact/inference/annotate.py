@@ -1,15 +1,17 @@
 """The annotated video: the input with its activity drawn on every frame.
 
 Each frame shows the label and probability of the window that speaks for it, a small bar chart of
-the top three, and a strip along the bottom coloured by the timeline's segments with a playhead.
-The output is H.264 MP4 (yuv420p, which browsers play) with the input's frame count, rate and
-size (an odd width or height gains one pixel, as 4:2:0 needs); audio is not copied. Sizes of text
-and bars follow the frame height, so labels stay legible from 320x240 to 1920x1080. Pillow draws
-with its bundled scalable font; nothing is downloaded.
+the top three, and a strip along the bottom coloured by the timeline's segments with a playhead;
+a pose model's video also shows the skeleton MediaPipe tracks (what the model sees). The output
+is H.264 MP4 (yuv420p, which browsers play) with the input's frame count, rate and size (an odd
+width or height gains one pixel, as 4:2:0 needs); audio is not copied. Sizes of text and bars
+follow the frame height, so labels stay legible from 320x240 to 1920x1080. Pillow draws with its
+bundled scalable font; nothing is downloaded.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from vidact.errors import ConfigError
 from vidact.inference.timeline import WindowScores
 from vidact.io.reader import VideoReader
 from vidact.io.writer import write_video
+from vidact.models.pose import PoseTracker, skeleton_edges
 
 # tab10, as the plots use: one colour per class, cycling
 PALETTE = [
@@ -35,6 +38,7 @@ class Overlay:
     def __init__(self, classes: Sequence[str]) -> None:
         self.classes = list(classes)
         self.fonts: dict[int, ImageFont.FreeTypeFont | ImageFont.ImageFont] = {}
+        self.edges: list[tuple[int, int]] | None = None  # the skeleton's, when one is drawn
 
     def draw(
         self,
@@ -42,14 +46,18 @@ class Overlay:
         probabilities: np.ndarray,
         strip: Sequence[tuple[float, float, str]] = (),
         playhead: float | None = None,
+        skeleton: np.ndarray | None = None,
     ) -> np.ndarray:
         """``frame`` (H, W, 3) with the overlay; ``strip`` holds (start, end, label) as fractions
-        of the width, ``playhead`` the fraction where the frame sits."""
+        of the width, ``playhead`` the fraction where the frame sits, ``skeleton`` (33, 4) pose
+        landmarks (x, y as fractions of the image, z, visibility) to draw as bones."""
         image = Image.fromarray(frame)
         height, width = frame.shape[:2]
         unit = max(height // 24, 8)
         font = self.fonts.get(unit) or self.fonts.setdefault(unit, ImageFont.load_default(unit))
         draw = ImageDraw.Draw(image, "RGBA")
+        if skeleton is not None:
+            self._bones(draw, skeleton, width, height, max(unit // 6, 2))
         order = [int(i) for i in np.argsort(probabilities)[::-1][:3]]
         margin, bar = unit // 2, width // 8
         title = f"{self.classes[order[0]]}  {probabilities[order[0]]:.2f}"
@@ -80,15 +88,32 @@ class Overlay:
             draw.rectangle((x - 1, top - unit // 3, x + 1, height), fill="white")
         return np.asarray(image)
 
+    def _bones(
+        self, draw: ImageDraw.ImageDraw, points: np.ndarray, width: int, height: int, thick: int
+    ) -> None:
+        if self.edges is None:
+            self.edges = skeleton_edges()
+        xy = points[:, :2] * (width, height)
+        seen = points[:, 3] > 0.5
+        for a, b in self.edges:
+            if seen[a] and seen[b]:
+                draw.line([tuple(xy[a]), tuple(xy[b])], fill=(0, 255, 120, 230), width=thick)
+        for x, y in xy[seen]:
+            draw.ellipse((x - thick, y - thick, x + thick, y + thick), fill=(255, 255, 255, 230))
+
     @staticmethod
     def colour(label: int) -> tuple[int, int, int, int]:
         return (*PALETTE[label % len(PALETTE)], 240)
 
 
 def annotated_frames(
-    frames: Iterator[np.ndarray], scan: WindowScores, classes: Sequence[str]
+    frames: Iterator[np.ndarray],
+    scan: WindowScores,
+    classes: Sequence[str],
+    skeleton: bool = False,
 ) -> Iterator[np.ndarray]:
-    """Draw the overlay and the timeline strip with its playhead on each frame, in order."""
+    """Draw the overlay and the timeline strip with its playhead on each frame, in order, and
+    with ``skeleton`` the pose MediaPipe tracks through the frames."""
     owner = scan.per_frame()
     duration = scan.num_frames / scan.fps
     strip = [
@@ -96,9 +121,12 @@ def annotated_frames(
         for part in scan.segments(classes)
     ]
     overlay = Overlay(classes)
-    for index, frame in enumerate(frames):
-        playhead = (index + 0.5) / scan.num_frames
-        yield overlay.draw(frame, scan.scores[owner[index]], strip, playhead)
+    with contextlib.ExitStack() as stack:
+        track = stack.enter_context(PoseTracker()) if skeleton else None
+        for index, frame in enumerate(frames):
+            playhead = (index + 0.5) / scan.num_frames
+            points = track(frame) if track is not None else None
+            yield overlay.draw(frame, scan.scores[owner[index]], strip, playhead, points)
 
 
 OUTPUTS = (".mp4", ".png")
@@ -118,8 +146,10 @@ def write_annotated(
     scan: WindowScores,
     classes: Sequence[str],
     allow_images: bool = False,
+    skeleton: bool = False,
 ) -> Path:
     """Decode ``video`` frame by frame, draw the overlay, encode H.264 to ``output``."""
     with VideoReader(video, allow_images) as reader:
         frames = (frame for _, frame in reader.frames(range(reader.num_frames)))
-        return write_video(output, annotated_frames(frames, scan, classes), reader.fps)
+        drawn = annotated_frames(frames, scan, classes, skeleton)
+        return write_video(output, drawn, reader.fps)

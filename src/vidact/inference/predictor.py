@@ -222,7 +222,8 @@ class Predictor:
         if output.suffix.lower() == ".png":
             duration = scan.num_frames / scan.fps
             return plot_timeline(scan.segments(self.classes), duration, self.classes, output)
-        return write_annotated(video, output, scan, self.classes, self.allow_images)
+        skeleton = "pose" in self.info.model.backbone.split("+")  # a pose model shows what it sees
+        return write_annotated(video, output, scan, self.classes, self.allow_images, skeleton)
 
     def timeline(
         self, video: str | Path, settings: TimelineSettings | None = None

@@ -64,6 +64,32 @@ def normalise_landmarks(points: np.ndarray, width: int, height: int) -> np.ndarr
     return np.append(features, 1.0).astype(np.float32)
 
 
+class PoseTracker:
+    """MediaPipe pose over consecutive frames (video mode: each frame starts from the last one's
+    landmarks): (H, W, 3) uint8 RGB -> (33, 4) landmarks (x, y as fractions of the image, z,
+    visibility), or None when nobody is found."""
+
+    def __init__(self, complexity: int = 1) -> None:
+        self.pose = _solutions().Pose(static_image_mode=False, model_complexity=complexity)
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray | None:
+        found = self.pose.process(frame).pose_landmarks
+        if found is None:
+            return None
+        return np.array([(p.x, p.y, p.z, p.visibility) for p in found.landmark], dtype=np.float32)
+
+    def __enter__(self) -> PoseTracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pose.close()
+
+
+def skeleton_edges() -> list[tuple[int, int]]:
+    """The landmark pairs MediaPipe draws as the body's bones."""
+    return sorted(_solutions().POSE_CONNECTIONS)
+
+
 class PoseEncoder(nn.Module):
     """(N, 3, S, S) frames in [0, 1], in time order -> (N, 133) pose features; no parameters."""
 
@@ -90,13 +116,10 @@ class PoseEncoder(nn.Module):
         frames = (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
         frames = frames.permute(0, 2, 3, 1).contiguous().cpu().numpy()  # (N, H, W, 3) RGB
         out = np.zeros((len(frames), NUM_FEATURES), dtype=np.float32)
-        with _solutions().Pose(static_image_mode=False, model_complexity=self.complexity) as pose:
+        with PoseTracker(self.complexity) as track:
             for i, frame in enumerate(frames):
-                found = pose.process(frame).pose_landmarks
-                if found is not None:
-                    points = np.array(
-                        [(p.x, p.y, p.z, p.visibility) for p in found.landmark], dtype=np.float32
-                    )
+                points = track(frame)
+                if points is not None:
                     out[i] = normalise_landmarks(points, frame.shape[1], frame.shape[0])
         return torch.from_numpy(out).to(images.device)
 
