@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from vidact.config import TrainConfig
-from vidact.inference.onnx_model import export_onnx
+from vidact.inference.export import export_onnx
 from vidact.inference.predictor import Predictor
 from vidact.inference.timeline import TimelineSettings
 from vidact.io.reader import VideoReader

@@ -20,7 +20,7 @@ def export(
     frames per clip, input size, preparation and class names are in the file's metadata."""
     if format != "onnx":
         raise ConfigError(f"--format must be onnx, got {format!r}")
-    from vidact.inference.onnx_model import describe_input, export_onnx
+    from vidact.inference.export import describe_input, export_onnx
 
     info = export_onnx(checkpoint, out)
     typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)\n  input {describe_input(info)}")

@@ -10,6 +10,7 @@ from vidact.cli.evaluate import evaluate
 from vidact.cli.export import export
 from vidact.cli.models import models
 from vidact.cli.predict import predict
+from vidact.cli.serve import serve
 from vidact.cli.synth import synth
 from vidact.cli.train import train
 from vidact.cli.watch import watch
@@ -26,6 +27,7 @@ app.command("train")(train)
 app.command("evaluate")(evaluate)
 app.command("predict")(predict)
 app.command("watch")(watch)
+app.command("serve")(serve)
 app.command("models")(models)
 app.command("export")(export)
 app.add_typer(dataset.app, name="dataset")

@@ -104,10 +104,10 @@ class Predictor:
             model, info = load_classifier(path, target)
             return cls(model, info, target, clips, crops, allow_images)
         if runtime == "onnx":
-            from vidact.inference.onnx_model import OnnxClassifier
+            from vidact.inference.export import OnnxClassifier
 
-            onnx_model = OnnxClassifier(path, target)
-            return cls(onnx_model, onnx_model.info, target, clips, crops, allow_images)  # type: ignore[arg-type]
+            exported = OnnxClassifier(path, target)
+            return cls(exported, exported.info, target, clips, crops, allow_images)  # type: ignore[arg-type]
         raise ConfigError(f"--runtime must be torch or onnx, got {runtime!r}")
 
     @property

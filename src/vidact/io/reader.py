@@ -33,6 +33,10 @@ _DURATION_TOLERANCE = 0.8
 _SLACK_FRAMES = 2
 
 
+# what PyAV raises for a file it cannot open (an MP4 without frames gives an IndexError)
+OPEN_ERRORS = (av.FFmpegError, UnicodeDecodeError, ValueError, IndexError)
+
+
 def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
     """(width, height) after scaling the short side to ``short_side``, keeping the aspect."""
     if short_side is None:
@@ -86,7 +90,7 @@ class VideoReader:
             raise VideoReadError(self.path, "file is empty")
         try:
             self._container = av.open(str(self.path))
-        except (av.FFmpegError, UnicodeDecodeError, ValueError) as err:
+        except OPEN_ERRORS as err:
             raise VideoReadError(self.path, f"not a readable video ({err})") from err
         if not self._container.streams.video:
             self._container.close()

@@ -1,0 +1,1 @@
+"""The web app: one loaded Predictor per checkpoint behind an upload page and a JSON API."""

@@ -1,0 +1,167 @@
+// vidact's upload page: choose or drop a video, upload it with progress, show the result.
+"use strict";
+
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+const $ = (id) => document.getElementById(id);
+let classes = {};  // model name -> class list, for colours that match the annotated video
+let chosen = null;
+
+function show(id, visible) { $(id).classList.toggle("hidden", !visible); }
+
+function fail(message) {
+  $("error").textContent = message;
+  show("error", true);
+  show("progress", false);
+  $("submit").disabled = !chosen;
+}
+
+function choose(file) {
+  if (!file) return;
+  chosen = file;
+  $("drop-text").textContent = `${file.name} (${(file.size / 1e6).toFixed(1)} MB)`;
+  const preview = $("preview");
+  if (preview.src) URL.revokeObjectURL(preview.src);
+  preview.onerror = () => show("preview", false);  // a format the browser cannot play (AVI)
+  preview.src = URL.createObjectURL(file);
+  show("preview", true);
+  show("error", false);
+  $("submit").disabled = false;
+}
+
+function colour(model, label) {
+  const index = (classes[model] || []).indexOf(label);
+  return PALETTE[(index < 0 ? 0 : index) % PALETTE.length];
+}
+
+function render(result) {
+  const top = result.top_k[0];
+  $("label").textContent = top.label;
+  $("probability").textContent = `${(top.probability * 100).toFixed(1)}%`;
+  const list = $("topk");
+  list.replaceChildren();
+  for (const entry of result.top_k) {
+    const item = document.createElement("li");
+    const name = document.createElement("span");
+    name.textContent = entry.label;
+    const bar = document.createElement("span");
+    bar.className = "bar";
+    bar.setAttribute("role", "meter");
+    bar.setAttribute("aria-label", entry.label);
+    bar.setAttribute("aria-valuemin", "0");
+    bar.setAttribute("aria-valuemax", "1");
+    bar.setAttribute("aria-valuenow", String(entry.probability));
+    const fill = document.createElement("span");
+    fill.style.width = `${Math.max(1, entry.probability * 100)}%`;
+    fill.style.background = colour(result.model, entry.label);
+    bar.append(fill);
+    const value = document.createElement("span");
+    value.className = "value";
+    value.textContent = `${(entry.probability * 100).toFixed(1)}%`;
+    item.append(name, bar, value);
+    list.append(item);
+  }
+  const video = $("annotated");
+  if (result.annotated_url) {
+    video.src = result.annotated_url;
+    show("annotated", true);
+  } else {
+    video.removeAttribute("src");
+    show("annotated", false);
+  }
+  const strip = $("timeline");
+  strip.replaceChildren();
+  const total = result.timeline.length ? result.timeline[result.timeline.length - 1].end_s : 0;
+  for (const part of result.timeline) {
+    const segment = document.createElement("button");
+    segment.type = "button";
+    segment.setAttribute("role", "listitem");
+    segment.style.flex = `${Math.max(part.end_s - part.start_s, 0.001)} 1 0`;
+    segment.style.background = colour(result.model, part.label);
+    const text = `${part.label}, ${part.start_s.toFixed(1)} to ${part.end_s.toFixed(1)} s`;
+    segment.title = text;
+    segment.setAttribute("aria-label", text);
+    segment.addEventListener("click", () => {
+      const target = result.annotated_url ? video : $("preview");
+      target.currentTime = part.start_s;
+      target.play().catch(() => {});
+    });
+    strip.append(segment);
+  }
+  $("timeline-note").textContent = result.timeline.length > 1
+    ? `${result.timeline.length} segments over ${total.toFixed(1)} s; choose one to jump to it.`
+    : `One activity over ${total.toFixed(1)} s.`;
+  show("result", true);
+}
+
+function submit(event) {
+  event.preventDefault();
+  if (!chosen) return;
+  const form = new FormData();
+  form.append("file", chosen, chosen.name);
+  form.append("model", $("model").value);
+  form.append("annotate", $("annotate").checked ? "true" : "false");
+  const request = new XMLHttpRequest();
+  request.open("POST", "/api/predict");
+  request.responseType = "json";
+  request.upload.addEventListener("progress", (e) => {
+    if (!e.lengthComputable) return;
+    const percent = Math.round((e.loaded / e.total) * 100);
+    $("upload-bar").value = percent;
+    $("progress-text").textContent = `Uploading… ${percent}%`;
+  });
+  request.upload.addEventListener("load", () => {
+    $("upload-bar").removeAttribute("value");  // indeterminate while the model works
+    $("progress-text").textContent = "Predicting…";
+    $("progress-text").classList.add("busy");
+  });
+  request.addEventListener("load", () => {
+    show("progress", false);
+    $("progress-text").classList.remove("busy");
+    $("submit").disabled = false;
+    const body = request.response || {};
+    if (request.status === 200) render(body);
+    else fail(body.error || `The server answered ${request.status}.`);
+  });
+  request.addEventListener("error", () => fail("The upload failed: is the server running?"));
+  show("error", false);
+  show("result", false);
+  show("progress", true);
+  $("upload-bar").value = 0;
+  $("progress-text").textContent = "Uploading… 0%";
+  $("submit").disabled = true;
+  request.send(form);
+}
+
+async function start() {
+  const drop = $("drop");
+  $("file").addEventListener("change", (e) => choose(e.target.files[0]));
+  for (const name of ["dragenter", "dragover"]) {
+    drop.addEventListener(name, (e) => { e.preventDefault(); drop.classList.add("over"); });
+  }
+  for (const name of ["dragleave", "drop"]) {
+    drop.addEventListener(name, (e) => { e.preventDefault(); drop.classList.remove("over"); });
+  }
+  drop.addEventListener("drop", (e) => choose(e.dataTransfer.files[0]));
+  $("form").addEventListener("submit", submit);
+  try {
+    const response = await fetch("/api/model");
+    const info = await response.json();
+    const select = $("model");
+    for (const model of info.models) {
+      classes[model.name] = model.classes;
+      const option = document.createElement("option");
+      option.value = option.textContent = model.name;
+      select.append(option);
+    }
+    const first = info.models[0];
+    $("model-line").textContent =
+      `${first.classes.length} activities · ${first.backbone} + ${first.head}, ${first.frames} frames`;
+    $("limits").textContent =
+      `Any common video format, up to ${info.limits.max_upload_mb} MB and ${info.limits.max_seconds} s.`;
+  } catch (err) {
+    fail("Cannot reach the server.");
+  }
+}
+
+start();

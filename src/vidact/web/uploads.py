@@ -1,0 +1,196 @@
+"""Receiving an upload safely: streamed to a private file with its size counted as it arrives
+(413 as soon as the limit is passed, before the body is read when its length is declared), then
+checked by decoding it, whatever its name or MIME type claims (415 when it is no video at all,
+422 when it is a video this server will not take: damaged, too long, too large, no frames)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from vidact.io.reader import OPEN_ERRORS, VideoReader, VideoReadError
+
+_MULTIPART_SLACK = 64 * 1024  # boundaries, part headers and small fields around the file
+_FIELD_LIMIT = 1000  # characters in a form field other than the file
+_NAME_LIMIT = 120  # characters of the name echoed back
+_IMAGE_FORMATS = ("image2", "_pipe")
+
+
+class UploadError(Exception):
+    """A refused upload: an HTTP status and a message safe to show (no server paths)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    max_seconds: float
+    max_pixels: int
+
+
+@dataclass
+class Upload:
+    fields: dict[str, str]
+    name: str  # the client's file name, cleaned for display only; never a path
+
+
+def display_name(raw: str) -> str:
+    """A client's file name, only to echo back. Browsers send a plain name of at most 255 bytes;
+    a path, a control character or a longer name is a crafted request and is refused."""
+    if re.search(r"[\\/]", raw) or not raw.isprintable() or len(raw.encode()) > 255:
+        raise UploadError(422, "the file name is not accepted (a path, control characters or "
+                          "over 255 bytes); rename the file")  # fmt: skip
+    return raw[:_NAME_LIMIT] or "upload"
+
+
+async def receive_upload(request: Request, dest: Path, limits: Limits) -> Upload:
+    """Stream the multipart body's ``file`` part into ``dest``; return the other fields."""
+    kind, params = parse_options_header(request.headers.get("content-type", ""))
+    if kind != b"multipart/form-data" or not params.get(b"boundary"):
+        raise UploadError(415, "send the video as multipart/form-data, in the field 'file'")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limits.max_bytes + _MULTIPART_SLACK:
+        raise UploadError(413, _too_large(limits))
+    fields: dict[str, str] = {}
+    headers: dict[bytes, bytes] = {}
+    name_parts: list[bytes] = []
+    value_parts: list[bytes] = []
+    part: dict[str, object] = {}
+    written = 0
+    upload_name: str | None = None
+    with dest.open("wb") as out:
+
+        def on_part_begin() -> None:
+            headers.clear()
+            part.clear()
+
+        def on_header_field(data: bytes, start: int, end: int) -> None:
+            name_parts.append(data[start:end])
+
+        def on_header_value(data: bytes, start: int, end: int) -> None:
+            value_parts.append(data[start:end])
+
+        def on_header_end() -> None:
+            headers[b"".join(name_parts).lower()] = b"".join(value_parts).strip()
+            name_parts.clear()
+            value_parts.clear()
+
+        def on_headers_finished() -> None:
+            nonlocal upload_name
+            _, options = parse_options_header(headers.get(b"content-disposition", b""))
+            field = options.get(b"name", b"").decode("utf-8", "replace")
+            if field == "file":
+                if upload_name is not None:
+                    raise UploadError(422, "send one file per request")
+                upload_name = display_name(options.get(b"filename", b"").decode("utf-8", "replace"))
+                part["file"] = True
+            else:
+                part["field"], part["value"] = field, bytearray()
+
+        def on_part_data(data: bytes, start: int, end: int) -> None:
+            nonlocal written
+            if part.get("file"):
+                written += end - start
+                if written > limits.max_bytes:
+                    raise UploadError(413, _too_large(limits))
+                out.write(data[start:end])
+                return
+            value = part.get("value")
+            if isinstance(value, bytearray):
+                value += data[start:end]
+                if len(value) > _FIELD_LIMIT:
+                    raise UploadError(422, f"form field {part['field']!r} is too long")
+
+        def on_part_end() -> None:
+            if "field" in part and isinstance(part["value"], bytearray):
+                fields[str(part["field"])] = part["value"].decode("utf-8", "replace")
+
+        parser = MultipartParser(
+            params[b"boundary"],
+            {
+                "on_part_begin": on_part_begin,
+                "on_header_field": on_header_field,
+                "on_header_value": on_header_value,
+                "on_header_end": on_header_end,
+                "on_headers_finished": on_headers_finished,
+                "on_part_data": on_part_data,
+                "on_part_end": on_part_end,
+            },
+        )
+        received = 0
+        try:
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > limits.max_bytes + _MULTIPART_SLACK:
+                    raise UploadError(413, _too_large(limits))
+                parser.write(chunk)
+            parser.finalize()
+        except MultipartParseError:
+            raise UploadError(400, "the multipart body is malformed") from None
+    if upload_name is None:
+        raise UploadError(422, "no file: send the video in the multipart field 'file'")
+    return Upload(fields, upload_name)
+
+
+def check_video(path: Path, limits: Limits) -> dict[str, float]:
+    """Decode enough of ``path`` to know it is a video this server takes; its duration and size."""
+    if path.stat().st_size == 0:
+        raise UploadError(422, "the uploaded file is empty")
+    try:
+        container = av.open(str(path))
+    except OPEN_ERRORS:
+        raise UploadError(415, "not a video: its content is no video format vidact reads") from None
+    with container:
+        if not container.streams.video:
+            raise UploadError(415, "no video stream in the file (audio only?)")
+        if any(part in container.format.name for part in _IMAGE_FORMATS):
+            raise UploadError(415, "a still image, not a video")
+        stream = container.streams.video[0]
+        seconds = _declared_seconds(container, stream)
+        if seconds > limits.max_seconds:
+            raise UploadError(
+                422, f"the video lasts {seconds:.0f} s; this server takes up to "
+                f"{limits.max_seconds:.0f} s"
+            )  # fmt: skip
+        pixels = (stream.codec_context.width or 0) * (stream.codec_context.height or 0)
+        if pixels > limits.max_pixels:
+            raise UploadError(
+                422, f"the video is {stream.codec_context.width}x{stream.codec_context.height}; "
+                f"this server takes up to {limits.max_pixels} pixels per frame"
+            )  # fmt: skip
+    try:
+        with VideoReader(path) as reader:
+            return {
+                "duration_s": round(reader.duration, 3),
+                "width": reader.width,
+                "height": reader.height,
+            }
+    except VideoReadError as err:
+        raise UploadError(422, err.problem.replace(str(path), "the upload")) from None
+
+
+def _declared_seconds(container: av.container.InputContainer, stream: av.VideoStream) -> float:
+    """The longest duration the file's headers claim (a 10-hour header is refused before any
+    decoding of what it says)."""
+    claims = [0.0]
+    if container.duration:
+        claims.append(container.duration / av.time_base)
+    if stream.duration and stream.time_base:
+        claims.append(float(stream.duration * stream.time_base))
+    if stream.frames and stream.average_rate:
+        claims.append(stream.frames / float(stream.average_rate))
+    return max(claims)
+
+
+def _too_large(limits: Limits) -> str:
+    return f"the upload is larger than this server's limit of {limits.max_bytes // 2**20} MB"
