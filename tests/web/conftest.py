@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import io
+import socket
+import threading
+import time
 import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from fastapi import FastAPI
 from PIL import Image
 
 from tests.conftest import REAL_SMOKE
 from vidact.inference.predictor import Predictor
 from vidact.io.writer import write_video
+from vidact.web.app import create_app
+from vidact.web.store import TempStore
 
 UCF_CLIP = REAL_SMOKE / "UCF101" / "Punch" / "v_Punch_g03_c01.avi"  # MPEG-4 AVI, 320x240
 KINETICS_CLIP = REAL_SMOKE / "Kinetics400" / "arm_wrestling" / "demo.mp4"  # H.264, 340x256
@@ -22,6 +30,37 @@ KINETICS_CLIP = REAL_SMOKE / "Kinetics400" / "arm_wrestling" / "demo.mp4"  # H.2
 @pytest.fixture(scope="session")
 def served_predictor(trained_run: Path) -> Predictor:
     return Predictor.from_checkpoint(trained_run / "checkpoints" / "best.ckpt", "cpu")
+
+
+@dataclass
+class Served:
+    url: str
+    app: FastAPI
+
+    @property
+    def store(self) -> TempStore:
+        return self.app.state.store["store"]
+
+
+@pytest.fixture
+def server(served_predictor) -> Iterator[Served]:
+    """The app behind a real uvicorn server on a free loopback port."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app({"lstm": served_predictor})
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield Served(f"http://127.0.0.1:{port}", app)
+    server.should_exit = True
+    thread.join(10)
 
 
 def _with_duration_claim(data: bytes, frames: int) -> bytes:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -197,3 +199,25 @@ def test_model_names_are_unique() -> None:
     for path in ("runs/a/checkpoints/best.ckpt", "runs/a/checkpoints/best.ckpt", "m.onnx"):
         taken.add(model_name(Path(path), taken))
     assert taken == {"a", "a-2", "m"}
+
+
+def test_a_client_that_hangs_up_mid_upload_leaves_nothing(server) -> None:
+    host, port = server.url.removeprefix("http://").split(":")
+    head = (
+        "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n"
+        "Content-Type: multipart/form-data; boundary=zz\r\n\r\n"
+        '--zz\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n'
+    )
+    with socket.create_connection((host, int(port))) as connection:
+        connection.sendall(head.encode() + bytes(200_000))
+        deadline = time.monotonic() + 10
+        while not server.store.files() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the upload has started arriving
+        assert server.store.files()
+    deadline = time.monotonic() + 10
+    while server.store.files() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.store.files() == []
+    health = httpx.get(server.url + "/api/health")
+    assert health.status_code == 200
+    assert "access-control-allow-origin" not in health.headers  # CORS is off

@@ -1,0 +1,62 @@
+"""The upload page in a real browser: Debian's Chromium, headless, driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.web.conftest import UCF_CLIP
+
+playwright = pytest.importorskip("playwright.sync_api", reason="the dev extra is not installed")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).is_file(),
+        reason="Debian's chromium is not installed (apt-get install chromium; .ci/run does)",
+    ),
+    pytest.mark.skipif(not UCF_CLIP.is_file(), reason="../shared/data/real-smoke is absent"),
+]
+
+
+@pytest.mark.parametrize("viewport", [(1000, 900), (390, 844)], ids=["desktop", "phone"])
+def test_upload_a_clip_and_watch_it_annotated(server, viewport: tuple[int, int]) -> None:
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        width, height = viewport
+        page = browser.new_page(viewport={"width": width, "height": height})
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(server.url + "/")
+        page.wait_for_function("document.getElementById('model').options.length > 0")
+        assert "activities" in page.inner_text("#model-line")
+        page.set_input_files("#file", str(UCF_CLIP))
+        page.click("#submit")
+        page.wait_for_selector("#result:not(.hidden)", timeout=60_000)
+        label = page.inner_text("#label")
+        assert label and label in page.inner_text("#topk")
+        assert page.locator("#topk li").count() == 5
+        assert page.locator("#timeline button").count() >= 1
+        video = "document.getElementById('annotated')"
+        page.wait_for_function(f"{video}.readyState >= 2", timeout=30_000)
+        page.evaluate(f"{video}.play()")
+        page.wait_for_function(f"{video}.currentTime > 0.2 && !{video}.paused", timeout=30_000)
+        page.locator("#timeline button").first.click()  # a segment seeks the video
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"serve-result-{width}px.png"), full_page=True)
+        # a bad file gets its message on the page, and the page keeps working
+        bad = ARTIFACTS / "not-a-video.mp4"
+        bad.write_bytes(b"not a video\n" * 100)
+        page.set_input_files("#file", str(bad))
+        page.click("#submit")
+        page.wait_for_selector("#error:not(.hidden)", timeout=30_000)
+        assert "not a video" in page.inner_text("#error")
+        bad.unlink()
+        browser.close()
+    assert problems == [] or all("status of 415" in p for p in problems), problems
