@@ -46,6 +46,8 @@ class DataConfig:
     crop_scale: float | None = None
     max_bad_fraction: float = 0.05  # training stops when more videos than this are unreadable
     allow_images: bool = False  # read still images as one-frame videos (otherwise refused)
+    classes: tuple[str, ...] | None = None  # a subset of the dataset's classes (names)
+    classes_file: str | None = None  # the same, one name per line
 
     def sampling(self) -> ClipSampling:
         return ClipSampling(self.frames, self.strategy, self.interval, self.window_stride)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,37 @@ def test_user_category_files(tmp_path: Path, delimiter: str) -> None:
     assert categories_for(["growing", "shrinking"], path)["growing"] == "size"
     with pytest.raises(DatasetError, match="no category for 1 class"):
         categories_for(["growing", "warming"], path)
+
+
+def test_class_subsets_keep_the_official_splits(tmp_path: Path) -> None:
+    root, notes, _ = write_ucf101(tmp_path)
+    whole = build_index(
+        DataConfig(root=str(root), dataset="ucf101", annotations=str(notes), val_fraction=0), 0
+    )
+    subset_file = tmp_path / "classes.txt"
+    subset_file.write_text("# two of three\nHandstandPushups\nApplyEyeMakeup\n")
+    for chosen in (
+        {"classes": ("HandstandPushups", "ApplyEyeMakeup")},
+        {"classes_file": str(subset_file)},
+    ):
+        config = DataConfig(
+            root=str(root), dataset="ucf101", annotations=str(notes), val_fraction=0, **chosen
+        )
+        index = build_index(config, 0)
+        assert index.classes == ("ApplyEyeMakeup", "HandstandPushups")  # the dataset's order
+        for split in ("train", "test"):  # the official counts, restricted to those classes
+            expected = [i for i in whole.subset(split) if whole.classes[i.label] != "Biking"]
+            assert sorted(i.relpath for i in index.subset(split)) == sorted(
+                i.relpath for i in expected
+            )
+        assert all(index.classes[i.label] in i.relpath for i in index.items)
+    hmdb_root, hmdb_notes = write_hmdb51(tmp_path)
+    hmdb = DataConfig(
+        root=str(hmdb_root), dataset="hmdb51", annotations=str(hmdb_notes), val_fraction=0
+    )
+    with pytest.raises(DatasetError, match=r"'cartweel' \(did you mean 'cartwheel'\?\)"):
+        build_index(replace(hmdb, classes=("brush_hair", "cartweel")), 0)
+    with pytest.raises(DatasetError, match="at least two different classes"):
+        build_index(replace(hmdb, classes=("brush_hair",)), 0)
+    with pytest.raises(DatasetError, match="--classes or --classes-file, not both"):
+        build_index(replace(hmdb, classes=("a", "b"), classes_file=str(subset_file)), 0)

@@ -10,6 +10,8 @@ from vidact.cli.common import friendly_errors
 from vidact.cli.options import (
     AllowImages,
     Annotations,
+    Classes,
+    ClassesFile,
     DataRoot,
     DatasetKind,
     Extensions,
@@ -46,6 +48,8 @@ def info(
     test_fraction: TestFraction = None,
     group_regex: GroupRegex = None,
     extensions: Extensions = None,
+    classes: Classes = None,
+    classes_file: ClassesFile = None,
     seed: int = typer.Option(0, help="Seed of the automatic split (as in train)."),
 ) -> None:
     """Print JSON: classes, videos per split and class, groups per split, leaking groups."""
@@ -65,6 +69,8 @@ def check(
     split_file: SplitFile = None,
     group_regex: GroupRegex = None,
     extensions: Extensions = None,
+    classes: Classes = None,
+    classes_file: ClassesFile = None,
     allow_images: AllowImages = None,
     workers: Workers = None,
 ) -> None:

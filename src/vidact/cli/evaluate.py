@@ -11,6 +11,8 @@ from vidact.cli.options import (
     AllowImages,
     Annotations,
     Categories,
+    Classes,
+    ClassesFile,
     DataRoot,
     DatasetKind,
     Device,
@@ -23,9 +25,21 @@ from vidact.cli.options import (
     Workers,
     data_config,
 )
+from vidact.errors import ConfigError
 from vidact.evaluation.report import evaluate as run_evaluation
 from vidact.evaluation.report import split_items
 from vidact.inference.predictor import Predictor
+
+
+def parse_topk(text: str) -> list[int]:
+    """``"1,2,5"`` -> [1, 2, 5]."""
+    try:
+        ks = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--topk {text!r}: give whole numbers separated by commas") from None
+    if not ks or min(ks) < 1:
+        raise ConfigError(f"--topk {text!r}: each k must be at least 1")
+    return ks
 
 
 @friendly_errors
@@ -41,6 +55,8 @@ def evaluate(
     val_fraction: ValFraction = None,
     group_regex: GroupRegex = None,
     extensions: Extensions = None,
+    classes: Classes = None,
+    classes_file: ClassesFile = None,
     allow_images: AllowImages = None,
     categories: Categories = None,
     split: str | None = typer.Option(
@@ -52,6 +68,7 @@ def evaluate(
     crops: int = typer.Option(1, help="Spatial crops per clip: 1 (centre) or 3."),
     seed: int = typer.Option(0, help="Seed of the validation carve-out (use the run's)."),
     out: Path = typer.Option(Path("eval"), help="Report folder to write."),
+    topk: str = typer.Option("1,5", help="Top-k accuracies to report, e.g. 1,2,5."),
     batch_size: int = typer.Option(8, help="Videos per batch."),
     workers: Workers = None,
     device: Device = None,
@@ -60,11 +77,12 @@ def evaluate(
     config = data_config(ctx.params)
     predictor = Predictor.from_checkpoint(checkpoint, device, clips, crops, config.allow_images)
     items = split_items(config, predictor.classes, split, seed)
-    metrics = run_evaluation(predictor, items, out, batch_size, workers, categories)
+    ks = parse_topk(topk)
+    metrics = run_evaluation(predictor, items, out, batch_size, workers, categories, ks)
+    accuracies = "  ".join(f"top{k} {metrics[f'top{k}']:.4f}" for k in sorted({1, 5, *ks}))
     typer.echo(
-        f"{metrics['num_videos']} videos x {clips * crops} views: top1 {metrics['top1']:.4f}  "
-        f"top5 {metrics['top5']:.4f}  mean class accuracy {metrics['mean_class_accuracy']:.4f}  "
-        f"loss {metrics['loss']:.4f}"
+        f"{metrics['num_videos']} videos x {clips * crops} views: {accuracies}  "
+        f"mean class accuracy {metrics['mean_class_accuracy']:.4f}  loss {metrics['loss']:.4f}"
     )
     width = max(len(name) for name in metrics["per_class"])
     for name, row in metrics["per_class"].items():

@@ -56,6 +56,13 @@ Extensions = Annotated[
 Categories = Annotated[
     Path | None, typer.Option(help="CSV/TSV 'class,category' for per-category accuracy.")
 ]
+Classes = Annotated[
+    str | None,
+    typer.Option(help="Only these classes, comma-separated names (official splits still apply)."),
+]
+ClassesFile = Annotated[
+    Path | None, typer.Option(help="Only the classes named in this file, one per line.")
+]
 Workers = Annotated[int | None, typer.Option(help="DataLoader workers (default: CPU cores).")]
 AllowImages = Annotated[
     bool | None,
@@ -98,7 +105,7 @@ def config_values(options: dict[str, Any]) -> dict[str, Any]:
             continue
         if isinstance(value, Path):
             value = str(value)
-        if name == "extensions":
+        if name in ("extensions", "classes"):
             value = tuple(e.strip() for e in value.split(",") if e.strip())
         elif name == "head_arg":
             value = parse_head_args(value)

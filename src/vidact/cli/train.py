@@ -10,6 +10,8 @@ from vidact.cli.common import friendly_errors
 from vidact.cli.options import (
     AllowImages,
     Annotations,
+    Classes,
+    ClassesFile,
     DatasetKind,
     Extensions,
     Fold,
@@ -56,6 +58,8 @@ def train(
     test_fraction: TestFraction = None,
     group_regex: GroupRegex = None,
     extensions: Extensions = None,
+    classes: Classes = None,
+    classes_file: ClassesFile = None,
     allow_images: AllowImages = None,
     backbone: str | None = typer.Option(None, help=f"Any timm model name. [{_M.backbone}]"),
     pretrained: bool | None = typer.Option(

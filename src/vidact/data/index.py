@@ -8,6 +8,7 @@ class, so a test score never rewards memorising a scene seen in training.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import logging
 import re
@@ -103,6 +104,49 @@ class VideoIndex:
     def write_split_csv(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.split_csv())
+
+
+def select_classes(index: VideoIndex, wanted: Sequence[str] | None) -> VideoIndex:
+    """The videos of the ``wanted`` classes only, relabelled in the index's class order; splits
+    already given (official lists, split files) stay as they are."""
+    if wanted is None:
+        return index
+    unknown = [name for name in wanted if name not in index.classes]
+    if unknown:
+        hints = [
+            f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+            for name in unknown
+            for close in [difflib.get_close_matches(name, index.classes, n=1, cutoff=0.6)]
+        ]
+        raise DatasetError(
+            f"{index.root}: unknown class(es) {', '.join(hints)}; it has {len(index.classes)}: "
+            f"{', '.join(index.classes[:20])}{' ...' if len(index.classes) > 20 else ''}"
+        )
+    if len(set(wanted)) < 2:
+        raise DatasetError("--classes: name at least two different classes")
+    kept = tuple(name for name in index.classes if name in set(wanted))
+    label_of = {index.classes.index(name): i for i, name in enumerate(kept)}
+    items = tuple(
+        replace(item, label=label_of[item.label]) for item in index.items if item.label in label_of
+    )
+    return VideoIndex(index.root, kept, items)
+
+
+def read_class_names(classes: Sequence[str] | None, classes_file: str | None) -> list[str] | None:
+    """Names from ``--classes`` or from a file (one per line, or comma-separated; # comments)."""
+    if classes is not None and classes_file is not None:
+        raise DatasetError("give --classes or --classes-file, not both")
+    if classes_file is None:
+        return list(classes) if classes is not None else None
+    path = Path(classes_file)
+    if not path.is_file():
+        raise DatasetError(f"--classes-file {path}: not found")
+    names = []
+    for line in path.read_text().splitlines():
+        names += [n.strip() for n in line.split("#")[0].split(",") if n.strip()]
+    if not names:
+        raise DatasetError(f"--classes-file {path}: no class names in it")
+    return names
 
 
 def is_hidden(name: str) -> bool:

@@ -29,7 +29,9 @@ from vidact.data.index import (
     group_of,
     is_hidden,
     make_split,
+    read_class_names,
     scan_folder,
+    select_classes,
 )
 
 log = logging.getLogger(__name__)
@@ -150,21 +152,27 @@ def hmdb51_index(
 
 
 def build_index(data: DataConfig, seed: int) -> VideoIndex:
-    """The split index a training run (or ``vidact dataset``) uses, validation included."""
+    """The split index a training run (or ``vidact dataset``) uses, validation included; only
+    the ``--classes`` asked for, with the split they have in the whole dataset."""
+    wanted = read_class_names(data.classes, data.classes_file)
     if data.dataset == "folder":
-        return make_split(
+        index = make_split(
             scan_folder(data.root, data.extensions, data.group_regex),
             data.split_file,
             data.val_fraction,
             data.test_fraction,
             seed,
         )
+        if wanted is not None:
+            index = select_classes(index, wanted)
+            check_split(index)
+        return index
     if data.dataset not in DATASETS:
         raise DatasetError(f"unknown --dataset {data.dataset!r}; known: {', '.join(DATASETS)}")
     if data.annotations is None:
         raise DatasetError(f"--dataset {data.dataset} needs --annotations DIR (the split files)")
     reader = ucf101_index if data.dataset == "ucf101" else hmdb51_index
     index = reader(data.root, data.annotations, data.fold, data.skip_missing)
-    index = carve_validation(index, data.val_fraction, seed)
+    index = carve_validation(select_classes(index, wanted), data.val_fraction, seed)
     check_split(index)
     return index

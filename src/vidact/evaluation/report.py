@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from vidact.config import DataConfig
 from vidact.data.categories import categories_for
 from vidact.data.datamodule import default_workers
 from vidact.data.datasets import ClipDataset, collate_skipping
-from vidact.data.index import SPLITS, VideoItem, scan_folder
+from vidact.data.index import SPLITS, VideoItem, read_class_names, scan_folder, select_classes
 from vidact.data.sources import build_index
 from vidact.errors import ConfigError, DatasetError
 from vidact.evaluation.metrics import classification_metrics
@@ -57,6 +58,7 @@ def split_items(
                 "every video"
             )
         index = scan_folder(data.root, data.extensions, data.group_regex)
+        index = select_classes(index, read_class_names(data.classes, data.classes_file))
         chosen = list(index.items)
         log.warning(
             "no split given: scoring all %d videos under %s, training videos included "
@@ -70,7 +72,8 @@ def split_items(
     unknown = sorted(set(index.classes) - set(classes))
     if unknown:
         raise DatasetError(
-            f"{index.root}: class(es) the model does not know: {', '.join(unknown[:10])}"
+            f"{index.root}: class(es) the model does not know: {', '.join(unknown[:10])} "
+            "(--classes picks the ones it knows)"
         )
     if not chosen:
         raise DatasetError(f"{index.root}: no videos in split {split or 'test'!r}")
@@ -86,13 +89,17 @@ def evaluate(
     batch_size: int = 8,
     workers: int | None = None,
     categories: str | Path | None = None,
+    topk: Sequence[int] = (1, 5),
 ) -> dict[str, Any]:
-    """Score every item once; write the report to ``out`` when given; return the metrics.
+    """Score every item once; write the report to ``out`` when given; return the metrics
+    (``top1``, ``top5`` and each k of ``topk``).
 
     A video that cannot be read is reported under ``unreadable`` and left out of the figures.
     """
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
+    if any(k < 1 for k in topk):
+        raise ConfigError(f"--topk values must be at least 1, got {list(topk)}")
     dataset = ClipDataset(
         items,
         predictor.info.sampling,
@@ -122,7 +129,7 @@ def evaluate(
     labels = np.array([item.label for item in scored])
     category_map = categories_for(predictor.classes, categories)
     metrics = classification_metrics(
-        probabilities, labels, predictor.classes, categories=category_map
+        probabilities, labels, predictor.classes, sorted({1, 5, *topk}), category_map
     )
     metrics["clips_per_video"] = predictor.clips
     metrics["crops_per_clip"] = predictor.crops
