@@ -14,10 +14,8 @@ from pathlib import Path
 
 from vidact.config import DataConfig, ModelConfig, TrainConfig
 from vidact.data.synthetic import write_synthetic_dataset
-from vidact.evaluation.report import evaluate, split_items
-from vidact.inference.predictor import Predictor
+from vidact.evaluation.compare import GridSpec, run_grid
 from vidact.models.heads import HEADS, TemporalInput
-from vidact.training.trainer import train
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +54,8 @@ def run_demo(
     progress: bool = False,
     heads: tuple[str, ...] = DEMO_HEADS,
 ) -> list[DemoRow]:
-    """Data under OUT/data, runs under OUT/runs/<head>, reports under OUT/eval/<head>, the table
-    in OUT/comparison.json.
+    """Data under OUT/data, runs under OUT/runs/<head>, reports under OUT/eval/<head>, the tables
+    in OUT/comparison.json (and ``vidact compare``'s comparison.csv / .md and charts).
 
     Every head trains on the same cached frame features, so each one after the first costs
     only its own training.
@@ -75,46 +73,37 @@ def run_demo(
         size=settings.size,
         seed=settings.seed,
     )
-    rows = []
-    for head in heads:
-        config = TrainConfig(
-            data=DataConfig(
-                root=str(data_dir),
-                split_file=str(data_dir / "split.csv"),
-                frames=settings.clip_frames,
-                size=settings.size,
-                batch_size=settings.batch_size,
-            ),
-            model=ModelConfig(
-                backbone="tf_efficientnet_lite0",
-                pretrained=True,
-                head=head,
-                temporal_input=settings.temporal_input,
-            ),
-            out=str(out / "runs" / head),
-            epochs=settings.epochs,
-            seed=settings.seed,
-            cache_dir=str(out / "cache"),  # the second head reuses the first one's features
-            progress=progress,
-            overwrite=True,
+    settings_map = TrainConfig(
+        data=DataConfig(
+            root=str(data_dir),
+            split_file=str(data_dir / "split.csv"),
+            frames=settings.clip_frames,
+            size=settings.size,
+            batch_size=settings.batch_size,
+        ),
+        model=ModelConfig(
+            backbone="tf_efficientnet_lite0",
+            pretrained=True,
+            temporal_input=settings.temporal_input,
+        ),
+        epochs=settings.epochs,
+        seed=settings.seed,
+        cache_dir=str(out / "cache"),  # every head reuses the first one's features
+    ).to_dict()
+    spec = GridSpec(settings_map, {"head": list(heads)})
+    rows = [
+        DemoRow(
+            head=row["head"],
+            test_top1=row["test_top1"],
+            test_mean_class_accuracy=row["test_mean_class_accuracy"],
+            best_val_acc=row["val_acc"],
+            best_epoch=row["best_epoch"],
+            train_seconds=row["train_seconds"],
+            run_dir=Path(row["run"]),
+            report_dir=out / "eval" / row["head"],
         )
-        log.info("training the %s head", head)
-        result = train(config)
-        predictor = Predictor.from_checkpoint(result.best_checkpoint)
-        items = split_items(config.data, predictor.classes, "test")
-        metrics = evaluate(predictor, items, out / "eval" / head)
-        rows.append(
-            DemoRow(
-                head=head,
-                test_top1=metrics["top1"],
-                test_mean_class_accuracy=metrics["mean_class_accuracy"],
-                best_val_acc=result.summary["best_val_acc"],
-                best_epoch=result.summary["best_epoch"],
-                train_seconds=result.summary["wall_seconds"],
-                run_dir=result.run_dir,
-                report_dir=out / "eval" / head,
-            )
-        )
+        for row in run_grid(spec, out, progress)
+    ]
     table = [
         {**asdict(row), "run_dir": str(row.run_dir), "report_dir": str(row.report_dir)}
         for row in rows

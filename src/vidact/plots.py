@@ -70,6 +70,32 @@ def plot_accuracy_bars(accuracies: dict[str, float], path: Path, title: str) -> 
     return path
 
 
+def plot_grouped_bars(
+    values: dict[tuple[str, str], tuple[float, float]], ylabel: str, path: Path
+) -> Path:
+    """Bars grouped along x (e.g. backbones), one colour per series (e.g. heads), with the spread
+    over seeds as error bars: the seeds' comparison figures."""
+    groups = list(dict.fromkeys(group for group, _ in values))
+    series = list(dict.fromkeys(name for _, name in values))
+    width = 0.8 / len(series)
+    fig, axis = plt.subplots(figsize=(max(5.0, 1.2 + len(groups) * len(series) * 0.5), 4))
+    x = np.arange(len(groups))
+    for i, name in enumerate(series):
+        means = [values.get((g, name), (np.nan, 0.0))[0] for g in groups]
+        spread = [values.get((g, name), (np.nan, 0.0))[1] for g in groups]
+        bars = axis.bar(x + (i - (len(series) - 1) / 2) * width, means, width, yerr=spread,
+                        capsize=3, label=name)  # fmt: skip
+        axis.bar_label(bars, fmt="%.3f", fontsize=7, padding=2)
+    axis.set_xticks(x, groups, rotation=15 if len(groups) > 3 else 0, fontsize=8)
+    axis.set_ylabel(ylabel)
+    axis.grid(axis="y", alpha=0.3)
+    axis.legend(fontsize=8, ncols=min(len(series), 4))
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_timeline(
     segments: Sequence[dict], duration: float, classes: Sequence[str], path: Path
 ) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from vidact.cli import cache, dataset
+from vidact.cli.compare import compare
 from vidact.cli.demo import demo
 from vidact.cli.evaluate import evaluate
 from vidact.cli.export import export
@@ -25,6 +26,7 @@ app.command("demo")(demo)
 app.command("synth")(synth)
 app.command("train")(train)
 app.command("evaluate")(evaluate)
+app.command("compare")(compare)
 app.command("predict")(predict)
 app.command("watch")(watch)
 app.command("serve")(serve)

@@ -258,9 +258,10 @@ def clear_cache(root: str | Path, kind: str | None = None) -> tuple[int, list[Pa
         for space in spaces:
             for path in sorted(space.iterdir()):
                 if path.is_file() and _ENTRY_FILE.match(path.name):
-                    freed += path.stat().st_size
-                    path.unlink(missing_ok=True)
-                else:
+                    with contextlib.suppress(FileNotFoundError):  # a writer renamed it just now
+                        freed += path.stat().st_size
+                        path.unlink()
+                elif path.exists():  # a temporary file may be renamed away meanwhile
                     kept.append(path)
             _remove_if_empty(space)
         _remove_if_empty(folder)

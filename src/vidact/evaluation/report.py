@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -118,6 +119,7 @@ def evaluate(
         collate_fn=collate_skipping,
     )
     scores, unreadable = [], set()
+    started = time.perf_counter()
     for views, _, failed in progress(loader, "evaluating", unit="batches"):
         unreadable.update(failed)
         if views is not None:
@@ -131,6 +133,10 @@ def evaluate(
     metrics = classification_metrics(
         probabilities, labels, predictor.classes, sorted({1, 5, *topk}), category_map
     )
+    seconds = time.perf_counter() - started
+    metrics["checkpoint"] = str(predictor.source) if predictor.source else None
+    metrics["seconds"] = round(seconds, 3)
+    metrics["ms_per_video"] = round(1000 * seconds / len(items), 2)  # decoding included
     metrics["clips_per_video"] = predictor.clips
     metrics["crops_per_clip"] = predictor.crops
     metrics["unreadable"] = sorted(unreadable)

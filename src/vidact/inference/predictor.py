@@ -79,6 +79,7 @@ class Predictor:
         self.clips = clips
         self.crops = crops
         self.allow_images = allow_images
+        self.source: Path | None = None  # the file it was loaded from
         self.load_views = ViewLoader(
             info.sampling, info.input, eval_transform(info.input, crops), clips, crops, allow_images
         )
@@ -102,13 +103,16 @@ class Predictor:
             runtime = "onnx" if Path(path).suffix.lower() == ".onnx" else "torch"
         if runtime == "torch":
             model, info = load_classifier(path, target)
-            return cls(model, info, target, clips, crops, allow_images)
-        if runtime == "onnx":
+            predictor = cls(model, info, target, clips, crops, allow_images)
+        elif runtime == "onnx":
             from vidact.inference.export import OnnxClassifier
 
             exported = OnnxClassifier(path, target)
-            return cls(exported, exported.info, target, clips, crops, allow_images)  # type: ignore[arg-type]
-        raise ConfigError(f"--runtime must be torch or onnx, got {runtime!r}")
+            predictor = cls(exported, exported.info, target, clips, crops, allow_images)  # type: ignore[arg-type]
+        else:
+            raise ConfigError(f"--runtime must be torch or onnx, got {runtime!r}")
+        predictor.source = Path(path)
+        return predictor
 
     @property
     def classes(self) -> tuple[str, ...]:

@@ -1,0 +1,275 @@
+"""Comparing models as the seeds do: a grid of runs over one dataset and split, each evaluated on
+the test split, tabulated with the mean and spread over seeds, and drawn as grouped bars.
+
+A grid file (YAML) holds the shared settings in recipe form (or ``recipe: FILE``), the ``grid``
+(any training option -> the values to try; every combination is one run) and what to report::
+
+    recipe: configs/people_rgb.yaml        # optional
+    settings: {data: {root: data/synthetic, split_file: data/synthetic/split.csv}, epochs: 10}
+    grid: {backbone: [tf_efficientnet_lite0], head: [lstm, gru, mean], seed: [0, 1]}
+    evaluate: {split: test, topk: [1, 2, 5]}
+
+Runs share one feature cache, so heads on one frozen encoder cost seconds each. A run whose
+evaluation is already written is not repeated. ``collect_row`` reads any run directory and
+evaluation folder, so runs made by hand are tabulated the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import logging
+import statistics
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vidact.config import TrainConfig, load_recipe, merge, nest_options
+from vidact.errors import ConfigError
+from vidact.evaluation.report import evaluate, split_items
+from vidact.inference.predictor import Predictor
+from vidact.plots import plot_grouped_bars
+from vidact.training.trainer import train
+from vidact.training.validate import check_config
+
+log = logging.getLogger(__name__)
+
+FIGURES = ("best_epoch", "train_acc", "train_loss", "val_acc", "val_loss")
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    settings: dict[str, Any]  # recipe form: the shared settings
+    grid: dict[str, list[Any]]  # option -> values
+    split: str = "test"
+    topk: tuple[int, ...] = (1, 5)
+    runs: list[dict[str, Any]] = field(default_factory=list)  # one option set per run
+
+    def __post_init__(self) -> None:
+        keys = list(self.grid)
+        combos = itertools.product(*(self.grid[k] for k in keys))
+        self.runs.extend(dict(zip(keys, values, strict=True)) for values in combos)
+
+
+def load_grid(path: str | Path) -> GridSpec:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: grid file not found (--config)")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    unknown = set(raw) - {"recipe", "settings", "grid", "evaluate"}
+    if not isinstance(raw, dict) or unknown:
+        raise ConfigError(
+            f"{path}: a grid file has recipe, settings, grid and evaluate; not {sorted(unknown)}"
+        )
+    grid = raw.get("grid") or {}
+    if not isinstance(grid, dict) or not grid:
+        raise ConfigError(f"{path}: 'grid' must map options to lists of values")
+    for name, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{path}: grid {name!r} must be a non-empty list of values")
+    settings = load_recipe(raw["recipe"]) if raw.get("recipe") else {}
+    settings = merge(settings, raw.get("settings") or {})
+    evaluation = raw.get("evaluate") or {}
+    return GridSpec(
+        settings,
+        grid,
+        evaluation.get("split", "test"),
+        tuple(evaluation.get("topk", (1, 5))),
+    )
+
+
+def run_name(options: dict[str, Any]) -> str:
+    """``backbone=x_head=y_seed=0``, or the value alone for a grid of one option (``lstm``):
+    one folder name per combination."""
+    if len(options) == 1:
+        text = str(next(iter(options.values())))
+    else:
+        text = "_".join(f"{k}={v}" for k, v in options.items())
+    return "".join(ch if ch.isalnum() or ch in "=._+-" else "-" for ch in text)
+
+
+def plan_runs(spec: GridSpec, out: Path) -> list[tuple[str, dict[str, Any], TrainConfig]]:
+    """Every run's resolved config, all checked before any is trained."""
+    planned = []
+    for options in spec.runs:
+        name = run_name(options)
+        fixed = {"out": str(out / "runs" / name), "overwrite": True}
+        if not spec.settings.get("cache_dir"):
+            fixed["cache_dir"] = str(out / "cache")
+        try:
+            config = TrainConfig.from_dict(
+                merge(merge(spec.settings, nest_options(options)), nest_options(fixed))
+            )
+        except (ConfigError, KeyError) as err:
+            raise ConfigError(f"grid run {name}: {err}") from None
+        if not config.data.root:
+            raise ConfigError("the grid's settings must say where the videos are (data: root)")
+        check_config(config)
+        planned.append((name, options, config))
+    return planned
+
+
+def run_grid(spec: GridSpec, out: str | Path, progress: bool = False) -> list[dict[str, Any]]:
+    """Train and evaluate every run not already finished; write the tables and charts."""
+    out = Path(out)
+    rows = []
+    planned = plan_runs(spec, out)
+    for number, (name, options, config) in enumerate(planned, start=1):
+        run_dir, eval_dir = Path(config.out), out / "eval" / name
+        if _finished(run_dir, eval_dir, config):
+            log.info("[%d/%d] %s: finished before, kept", number, len(planned), name)
+        else:
+            log.info("[%d/%d] %s: training", number, len(planned), name)
+            result = train(replace(config, progress=progress))
+            predictor = Predictor.from_checkpoint(result.best_checkpoint)
+            items = split_items(config.data, predictor.classes, spec.split, config.seed)
+            evaluate(predictor, items, eval_dir, topk=spec.topk)
+        rows.append(collect_row(run_dir, eval_dir, options))
+    write_comparison(rows, out, list(spec.grid), spec.topk)
+    return rows
+
+
+def _finished(run_dir: Path, eval_dir: Path, config: TrainConfig) -> bool:
+    """Whether this very run (same settings) was trained and evaluated before."""
+    files = (run_dir / "summary.json", run_dir / "config.yaml", eval_dir / "metrics.json")
+    if not all(f.is_file() for f in files):
+        return False
+    stored = TrainConfig.from_dict(yaml.safe_load(files[1].read_text()))
+    return replace(stored, progress=False, overwrite=True) == replace(config, progress=False)
+
+
+def collect_row(
+    run_dir: Path | None, eval_dir: Path | None, options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One table row from a run directory (training figures at its best epoch) and an
+    evaluation folder (test figures); either may be missing."""
+    row: dict[str, Any] = {"run": str(run_dir or eval_dir)}
+    row.update(options or {})
+    if run_dir is not None:
+        config = yaml.safe_load((run_dir / "config.yaml").read_text())
+        summary = json.loads((run_dir / "summary.json").read_text())
+        row.setdefault("backbone", config["model"]["backbone"])
+        row.setdefault("head", config["model"]["head"])
+        row["parameters"] = summary.get("parameters")
+        row["train_seconds"] = summary.get("wall_seconds")
+        with (run_dir / "metrics.csv").open() as handle:
+            epochs = list(csv.DictReader(handle))
+        best = next((e for e in epochs if int(e["epoch"]) == summary["best_epoch"]), epochs[-1])
+        row["best_epoch"] = summary["best_epoch"]
+        for key in FIGURES[1:]:
+            row[key] = float(best[key]) if best.get(key) not in (None, "") else None
+        seconds = [float(e["seconds"]) for e in epochs if e.get("seconds")]
+        row["seconds_per_epoch"] = round(statistics.mean(seconds), 3) if seconds else None
+    if eval_dir is not None and (eval_dir / "metrics.json").is_file():
+        metrics = json.loads((eval_dir / "metrics.json").read_text())
+        for key, value in metrics.items():
+            if key.startswith("top") and key[3:].isdigit():
+                row[f"test_{key}"] = value
+        row["test_mean_class_accuracy"] = metrics["mean_class_accuracy"]
+        row["test_loss"] = metrics["loss"]
+        row["inference_ms_per_video"] = metrics.get("ms_per_video")
+    return row
+
+
+def tabulate_dirs(dirs: list[Path]) -> list[dict[str, Any]]:
+    """Rows for run directories and evaluation folders made by hand; an evaluation is joined to
+    its run through the checkpoint it names."""
+    runs = [d for d in dirs if (d / "summary.json").is_file()]
+    evals = [d for d in dirs if (d / "metrics.json").is_file()]
+    for d in dirs:
+        if d not in runs and d not in evals:
+            raise ConfigError(f"{d}: neither a run directory (summary.json) nor an evaluation")
+    rows, joined = [], set()
+    for run in runs:
+        mine = [
+            e
+            for e in evals
+            if (checkpoint := json.loads((e / "metrics.json").read_text()).get("checkpoint"))
+            and Path(checkpoint).resolve().parents[1] == run.resolve()
+        ]
+        joined.update(mine)
+        rows += [collect_row(run, e) for e in mine] or [collect_row(run, None)]
+    rows += [collect_row(None, e) for e in evals if e not in joined]
+    return rows
+
+
+def write_comparison(
+    rows: list[dict[str, Any]], out: Path, keys: list[str], topk: tuple[int, ...] = (1, 5)
+) -> None:
+    """runs.csv (one row per run), comparison.csv and comparison.md (one row per configuration:
+    the mean and spread over seeds), comparison_accuracy.png and comparison_loss.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    _write_csv(out / "runs.csv", rows, columns)
+    config_keys = [k for k in dict.fromkeys(["backbone", "head", *keys]) if k != "seed"]
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row.get(k) for k in config_keys), []).append(row)
+    numeric = [c for c in columns if c not in config_keys and c not in ("run", "seed")]
+    numeric = [c for c in numeric if any(isinstance(r.get(c), int | float) for r in rows)]
+    table = []
+    for group_key, members in groups.items():
+        entry: dict[str, Any] = dict(zip(config_keys, group_key, strict=True))
+        entry["runs"] = len(members)
+        for column in numeric:
+            values = [m[column] for m in members if isinstance(m.get(column), int | float)]
+            if values:
+                entry[column] = statistics.mean(values)
+                entry[f"{column}_sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
+        table.append(entry)
+    _write_csv(out / "comparison.csv", table, list(dict.fromkeys(c for r in table for c in r)))
+    (out / "comparison.md").write_text(_markdown(table, config_keys, numeric))
+    series_key = "head" if "head" in config_keys else config_keys[-1]
+    group_keys = [k for k in config_keys if k != series_key]
+
+    def bars(metric: str) -> dict[tuple[str, str], tuple[float, float]]:
+        return {
+            (
+                ", ".join(str(e[k]) for k in group_keys) or "all",
+                str(e[series_key]),
+            ): (e[metric], e[f"{metric}_sd"])
+            for e in table
+            if metric in e
+        }
+
+    accuracy = f"test_top{min(topk)}"
+    if any(accuracy in e for e in table):
+        plot_grouped_bars(bars(accuracy), "test accuracy", out / "comparison_accuracy.png")
+    loss = "test_loss" if any("test_loss" in e for e in table) else "val_loss"
+    if any(loss in e for e in table):
+        plot_grouped_bars(bars(loss), loss.replace("_", " "), out / "comparison_loss.png")
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _markdown(table: list[dict[str, Any]], keys: list[str], numeric: list[str]) -> str:
+    shown = [c for c in numeric if any(c in e for e in table)]
+    lines = [
+        "| " + " | ".join([*keys, "runs", *shown]) + " |",
+        "|" + "---|" * (len(keys) + 1 + len(shown)),
+    ]
+    for entry in table:
+        cells = [str(entry.get(k, "")) for k in keys] + [str(entry["runs"])]
+        for column in shown:
+            value = entry.get(column)
+            if value is None:
+                cells.append("")
+            elif column == "parameters":
+                cells.append(f"{value / 1e6:.2f}M")
+            elif entry["runs"] > 1:
+                cells.append(f"{value:.4g} ± {entry[f'{column}_sd']:.2g}")
+            else:
+                cells.append(f"{value:.4g}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,88 @@
+"""vidact compare: a grid of runs, its tables against the individual evaluations, re-runs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import invoke, runner
+from vidact.cli.main import app
+
+
+def _grid(path: Path, root: Path, cache: Path, epochs: int = 2) -> Path:
+    grid = {
+        "settings": {
+            "data": {"root": str(root), "split_file": str(root / "split.csv"), "frames": 3,
+                     "size": 32, "batch_size": 8, "workers": 0},
+            "model": {"backbone": "tf_efficientnet_lite0", "pretrained": True},
+            "epochs": epochs,
+            "cache_dir": str(cache),
+        },
+        "grid": {"head": ["lstm", "gru", "mean"], "seed": [0, 1]},
+        "evaluate": {"topk": [1, 2]},
+    }  # fmt: skip
+    path.write_text(yaml.safe_dump(grid))
+    return path
+
+
+@pytest.mark.slow
+def test_a_grid_matches_its_individual_evaluations(synthetic_dataset, tmp_path: Path) -> None:
+    root = Path(synthetic_dataset.root)
+    grid = _grid(tmp_path / "grid.yaml", root, tmp_path / "cache")
+    out = tmp_path / "cmp"
+    output = invoke("compare", "--config", grid, "--out", out)
+    assert "| lstm |" in output.replace("tf_efficientnet_lite0 ", "") or "lstm" in output
+    runs = list(csv.DictReader((out / "runs.csv").open()))
+    assert len(runs) == 6
+    for row in runs:
+        name = Path(row["run"]).name
+        alone = tmp_path / "alone" / name
+        invoke(
+            "evaluate", Path(row["run"]) / "checkpoints" / "best.ckpt", "--data", root,
+            "--split-file", root / "split.csv", "--split", "test", "--topk", "1,2",
+            "--out", alone, "--workers", "0",
+        )  # fmt: skip
+        metrics = json.loads((alone / "metrics.json").read_text())
+        assert float(row["test_top1"]) == pytest.approx(metrics["top1"])
+        assert float(row["test_top2"]) == pytest.approx(metrics["top2"])
+        assert float(row["test_loss"]) == pytest.approx(metrics["loss"])
+    table = list(csv.DictReader((out / "comparison.csv").open()))
+    assert [r["head"] for r in table] == ["lstm", "gru", "mean"]
+    lstm = [float(r["test_top1"]) for r in runs if "head=lstm" in r["run"]]
+    assert float(table[0]["test_top1"]) == pytest.approx(sum(lstm) / 2)
+    assert table[0]["runs"] == "2" and "test_top1_sd" in table[0]
+    assert "±" in (out / "comparison.md").read_text()
+    for chart in ("comparison_accuracy.png", "comparison_loss.png"):
+        assert (out / chart).stat().st_size > 5000
+
+    again = runner.invoke(app, ["compare", "--config", str(grid), "--out", str(out)])
+    assert again.exit_code == 0 and again.output.count("finished before, kept") == 6
+    changed = _grid(tmp_path / "grid3.yaml", root, tmp_path / "cache", epochs=3)
+    again = runner.invoke(app, ["compare", "--config", str(changed), "--out", str(out)])
+    assert "finished before" not in again.output  # other settings: trained again
+
+    by_hand = tmp_path / "by-hand"
+    invoke("compare", *sorted((out / "runs").iterdir()), *sorted((out / "eval").iterdir()),
+           "--out", by_hand)  # fmt: skip
+    hand = list(csv.DictReader((by_hand / "comparison.csv").open()))
+    assert len(hand) == 6 and all(r["test_top1"] and r["val_acc"] for r in hand)
+
+
+def test_grid_files_are_checked(tmp_path: Path, synthetic_dataset) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("grid: {head: lstm}\n")
+    result = runner.invoke(app, ["compare", "--config", str(bad)])
+    assert result.exit_code == 2 and "non-empty list" in result.output
+    grid = _grid(tmp_path / "g.yaml", Path(synthetic_dataset.root), tmp_path / "cache")
+    raw = yaml.safe_load(grid.read_text())
+    raw["grid"]["head"] = ["lstm", "lstmm"]
+    grid.write_text(yaml.safe_dump(raw))
+    result = runner.invoke(app, ["compare", "--config", str(grid), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "unknown head 'lstmm'" in result.output
+    assert not (tmp_path / "o" / "runs").exists()  # checked before anything trains
+    result = runner.invoke(app, ["compare"])
+    assert result.exit_code == 2 and "give a grid" in result.output
