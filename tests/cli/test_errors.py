@@ -169,7 +169,7 @@ def test_a_bug_is_not_dressed_as_a_user_error(trained_run: Path, make_video, mon
     def broken(*args, **kwargs):
         raise KeyError("internal")
 
-    monkeypatch.setattr(predictor, "load_classifier", broken)
+    monkeypatch.setattr(predictor, "classifier_from", broken)
     checkpoint = str(trained_run / "checkpoints/best.ckpt")
     result = runner.invoke(app, ["predict", checkpoint, str(make_video())])
     assert isinstance(result.exception, KeyError)  # not SystemExit: the traceback is shown

@@ -7,6 +7,7 @@ import typer
 from vidact.cli import cache, dataset
 from vidact.cli.compare import compare
 from vidact.cli.demo import demo
+from vidact.cli.ensemble import ensemble
 from vidact.cli.evaluate import evaluate
 from vidact.cli.export import export
 from vidact.cli.models import models
@@ -27,6 +28,7 @@ app.command("synth")(synth)
 app.command("train")(train)
 app.command("evaluate")(evaluate)
 app.command("compare")(compare)
+app.command("ensemble")(ensemble)
 app.command("predict")(predict)
 app.command("watch")(watch)
 app.command("serve")(serve)

@@ -83,24 +83,16 @@ def split_items(
     return sorted(items, key=lambda item: item.relpath)
 
 
-def evaluate(
+def score_items(
     predictor: Predictor,
     items: list[VideoItem],
-    out: str | Path | None = None,
     batch_size: int = 8,
     workers: int | None = None,
-    categories: str | Path | None = None,
-    topk: Sequence[int] = (1, 5),
-) -> dict[str, Any]:
-    """Score every item once; write the report to ``out`` when given; return the metrics
-    (``top1``, ``top5`` and each k of ``topk``).
-
-    A video that cannot be read is reported under ``unreadable`` and left out of the figures.
-    """
+) -> tuple[np.ndarray, set[str]]:
+    """(N, K) probabilities of every item, in order (NaN rows for the unreadable ones), and the
+    paths of those that could not be read."""
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
-    if any(k < 1 for k in topk):
-        raise ConfigError(f"--topk values must be at least 1, got {list(topk)}")
     dataset = ClipDataset(
         items,
         predictor.info.sampling,
@@ -119,15 +111,40 @@ def evaluate(
         collate_fn=collate_skipping,
     )
     scores, unreadable = [], set()
-    started = time.perf_counter()
     for views, _, failed in progress(loader, "evaluating", unit="batches"):
         unreadable.update(failed)
         if views is not None:
             scores.append(predictor.probabilities(views))
-    scored = [item for item in items if str(item.path) not in unreadable]
-    if not scored:
+    probabilities = np.full((len(items), len(predictor.classes)), np.nan)
+    readable = [i for i, item in enumerate(items) if str(item.path) not in unreadable]
+    if readable:
+        probabilities[readable] = torch.cat(scores).double().numpy()
+    return probabilities, unreadable
+
+
+def evaluate(
+    predictor: Predictor,
+    items: list[VideoItem],
+    out: str | Path | None = None,
+    batch_size: int = 8,
+    workers: int | None = None,
+    categories: str | Path | None = None,
+    topk: Sequence[int] = (1, 5),
+) -> dict[str, Any]:
+    """Score every item once; write the report to ``out`` when given; return the metrics
+    (``top1``, ``top5`` and each k of ``topk``).
+
+    A video that cannot be read is reported under ``unreadable`` and left out of the figures.
+    """
+    if any(k < 1 for k in topk):
+        raise ConfigError(f"--topk values must be at least 1, got {list(topk)}")
+    started = time.perf_counter()
+    all_scores, unreadable = score_items(predictor, items, batch_size, workers)
+    keep = [i for i, item in enumerate(items) if str(item.path) not in unreadable]
+    if not keep:
         raise DatasetError(f"none of the {len(items)} videos could be read")
-    probabilities = torch.cat(scores).double().numpy()
+    scored = [items[i] for i in keep]
+    probabilities = all_scores[keep]
     labels = np.array([item.label for item in scored])
     category_map = categories_for(predictor.classes, categories)
     metrics = classification_metrics(

@@ -23,7 +23,12 @@ from vidact.inference.timeline import (
 )
 from vidact.inference.views import ViewLoader, is_long
 from vidact.io.reader import VideoReader, VideoReadError
-from vidact.models.checkpoint import CheckpointInfo, load_classifier
+from vidact.models.checkpoint import (
+    ENSEMBLE_KEY,
+    CheckpointInfo,
+    classifier_from,
+    read_checkpoint,
+)
 from vidact.models.classifier import ClipClassifier
 from vidact.plots import plot_timeline
 
@@ -102,7 +107,14 @@ class Predictor:
         if runtime is None:
             runtime = "onnx" if Path(path).suffix.lower() == ".onnx" else "torch"
         if runtime == "torch":
-            model, info = load_classifier(path, target)
+            raw = read_checkpoint(path, target)
+            if ENSEMBLE_KEY in raw:
+                from vidact.evaluation.ensemble import EnsemblePredictor
+
+                return EnsemblePredictor.from_contents(
+                    raw[ENSEMBLE_KEY], path, target, clips, crops, allow_images
+                )
+            model, info = classifier_from(raw, path, target)
             predictor = cls(model, info, target, clips, crops, allow_images)
         elif runtime == "onnx":
             from vidact.inference.export import OnnxClassifier
@@ -125,6 +137,10 @@ class Predictor:
         logits = self.model(views.flatten(0, 1).to(self.device, non_blocking=True))
         probabilities = logits.float().softmax(dim=-1).cpu()  # (B*V, K)
         return probabilities.view(batch, count, -1).mean(dim=1)  # (B, V, K) -> (B, K)
+
+    def _whole(self, reader: VideoReader) -> torch.Tensor:
+        """(K,) probabilities of an open video's evaluation views."""
+        return self.probabilities(self.load_views(reader)[None])[0]
 
     def classify_frames(self, frames: np.ndarray, fps: float) -> torch.Tensor:
         """(N, H, W, 3) consecutive frames, decoded at ``load_views.short_side`` -> (K,)
@@ -160,11 +176,11 @@ class Predictor:
         if output is not None:
             output = check_output(output)
         with VideoReader(video, self.allow_images) as reader:
-            views = self.load_views(reader)
+            whole = self._whole(reader)
             long = is_long(reader, settings)
             scan = self._scan(reader, settings) if long or output is not None else None
             duration = reader.num_frames / reader.fps
-        top = self.top_k(self.probabilities(views[None])[0], topk)
+        top = self.top_k(whole, topk)
         if output is not None and scan is not None:
             self._write(video, output, scan)
         return self._result(video, top, duration, scan if long else None)

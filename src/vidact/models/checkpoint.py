@@ -22,6 +22,7 @@ from vidact.models.classifier import ClipClassifier
 from vidact.sampling import ClipSampling
 
 METADATA_KEY = "vidact"
+ENSEMBLE_KEY = "vidact_ensemble"  # a file holding several checkpoints and how to fuse them
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def read_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dic
             f"{path}: cannot read the checkpoint (truncated or not a checkpoint: "
             f"{str(err).splitlines()[0] if str(err) else type(err).__name__})"
         ) from None
-    if not isinstance(checkpoint, dict) or METADATA_KEY not in checkpoint:
+    if not isinstance(checkpoint, dict) or not {METADATA_KEY, ENSEMBLE_KEY} & set(checkpoint):
         raise CheckpointError(f"{path}: not a vidact checkpoint (no {METADATA_KEY!r} metadata)")
     return checkpoint
 
@@ -87,6 +88,18 @@ def load_classifier(
 ) -> tuple[ClipClassifier, CheckpointInfo]:
     """Rebuild the model of a checkpoint in eval mode; needs no weights package and no data."""
     checkpoint = read_checkpoint(path, device)
+    if ENSEMBLE_KEY in checkpoint:
+        raise CheckpointError(
+            f"{path}: an ensemble of {len(checkpoint[ENSEMBLE_KEY]['members'])} models; "
+            "predict and serve take it, this step needs one model's checkpoint"
+        )
+    return classifier_from(checkpoint, path, device)
+
+
+def classifier_from(
+    checkpoint: dict[str, Any], path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[ClipClassifier, CheckpointInfo]:
+    """The model of checkpoint contents already read (``path`` names it in messages)."""
     try:
         info = CheckpointInfo.from_dict(checkpoint[METADATA_KEY])
         model = ClipClassifier(info.model, len(info.classes), load_weights=False)

@@ -1,0 +1,89 @@
+"""Ensembles: fusion, members that err on different videos, and the saved ensemble file."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import FAST_RUN, REAL_SMOKE, invoke, runner, split_args
+from vidact.cli.main import app
+from vidact.errors import ConfigError
+from vidact.evaluation.ensemble import EnsemblePredictor, check_fusion, fuse
+from vidact.inference.predictor import Predictor
+
+
+def test_fusion_corrects_members_that_err_on_different_videos() -> None:
+    labels = np.array([0, 1, 2, 0])
+    first = np.array([[0.9, 0.05, 0.05], [0.2, 0.7, 0.1], [0.45, 0.105, 0.445], [0.8, 0.1, 0.1]])
+    second = np.array([[0.6, 0.3, 0.1], [0.45, 0.4, 0.15], [0.1, 0.1, 0.8], [0.7, 0.2, 0.1]])
+    accuracy = [float((p.argmax(1) == labels).mean()) for p in (first, second)]
+    assert accuracy == [0.75, 0.75]  # wrong on video 2 and video 1 respectively
+    for mode in ("probs", "logits"):
+        fused = fuse([first, second], (0.5, 0.5), mode)
+        assert np.allclose(fused.sum(1), 1)
+        assert float((fused.argmax(1) == labels).mean()) == 1.0
+    logits = [np.log(first), np.log(second)]
+    mean = (logits[0] + logits[1]) / 2
+    softmax = np.exp(mean) / np.exp(mean).sum(1, keepdims=True)
+    assert np.allclose(fuse([first, second], (0.5, 0.5), "logits"), softmax)
+    assert check_fusion(2, [3, 1], "probs") == (0.75, 0.25)
+    for bad in ([1], [-1, 2], [0, 0]):
+        with pytest.raises(ConfigError, match="--weights"):
+            check_fusion(2, bad, "probs")
+    with pytest.raises(ConfigError, match="--fuse"):
+        check_fusion(2, None, "vote")
+
+
+@pytest.fixture(scope="module")
+def second_run(synthetic_dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second head on the same data: the temporal-statistics head."""
+    run = tmp_path_factory.mktemp("runs") / "stats"
+    invoke(
+        "train", *split_args(synthetic_dataset.root), *FAST_RUN, "--frames", "4", "--head",
+        "stats", "--epochs", "2", "--lr", "0.003", "--optimizer", "adam", "--seed", "1",
+        "--cache-dir", tmp_path_factory.mktemp("cache"), "--out", run,
+    )  # fmt: skip
+    return run
+
+
+@pytest.mark.slow
+def test_an_ensemble_of_two_heads_scores_at_least_its_better_member(
+    trained_run: Path, second_run: Path, synthetic_dataset, tmp_path: Path
+) -> None:
+    members = [trained_run / "checkpoints/best.ckpt", second_run / "checkpoints/best.ckpt"]
+    out, saved = tmp_path / "ensemble", tmp_path / "ensemble.ckpt"
+    invoke(
+        "ensemble", *members, *split_args(synthetic_dataset.root), "--out", out,
+        "--topk", "1,2", "--save", saved, "--workers", "0",
+    )  # fmt: skip
+    summary = json.loads((out / "ensemble.json").read_text())
+    tops = [m["top1"] for m in summary["members"]]
+    wrong = [
+        {r["path"] for r in csv.DictReader((out / "members" / name / "predictions.csv").open())
+         if r["correct"] == "0"}
+        for name in ("lstm", "stats")
+    ]  # fmt: skip
+    assert wrong[0] != wrong[1]  # they err on different videos
+    assert summary["ensemble"]["top1"] >= max(tops)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["top2"] >= metrics["top1"] and metrics["fusion"] == "probs"
+    for name, member in zip(("lstm", "stats"), members, strict=True):  # each as evaluate says
+        alone = tmp_path / f"alone-{name}"
+        invoke("evaluate", member, *split_args(synthetic_dataset.root), "--out", alone,
+               "--workers", "0")  # fmt: skip
+        expected = json.loads((alone / "metrics.json").read_text())["top1"]
+        assert json.loads((out / "members" / name / "metrics.json").read_text())["top1"] == (
+            pytest.approx(expected)
+        )
+    # the saved file is one model to predict and serve
+    loaded = Predictor.from_checkpoint(saved, "cpu")
+    assert isinstance(loaded, EnsemblePredictor) and len(loaded.members) == 2
+    clip = REAL_SMOKE / "UCF101" / "Punch" / "v_Punch_g03_c01.avi"
+    result = json.loads(invoke("predict", saved, clip, "--json", "--window", "1s"))
+    assert len(result["timeline"]) >= 1 and result["top_k"][0]["probability"] > 0
+    refused = runner.invoke(app, ["export", str(saved), "--out", str(tmp_path / "e.onnx")])
+    assert refused.exit_code == 2 and "an ensemble of 2 models" in refused.output
