@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,13 @@ from vidact.data.synthetic import write_synthetic_dataset
 from vidact.io.writer import write_video
 
 REAL_SMOKE = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-smoke"
+# Debian's chromium, driven by Playwright (never a downloaded browser); .ci/run installs it
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"  # screenshots, for people
+needs_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).is_file(),
+    reason="Debian's chromium is not installed (apt-get install chromium; .ci/run does)",
+)
 # a tiny run: frozen Lite0 on cached features, 3 frames of 32 px, no worker processes
 FAST_RUN = ["--frames", "3", "--size", "32", "--batch-size", "8", "--workers", "0", "--no-progress"]
 

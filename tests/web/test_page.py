@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
+from tests.conftest import ARTIFACTS, CHROMIUM, needs_chromium
 from tests.web.conftest import UCF_CLIP
 
 playwright = pytest.importorskip("playwright.sync_api", reason="the dev extra is not installed")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).is_file(),
-        reason="Debian's chromium is not installed (apt-get install chromium; .ci/run does)",
-    ),
+    needs_chromium,
     pytest.mark.skipif(not UCF_CLIP.is_file(), reason="../shared/data/real-smoke is absent"),
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
@@ -26,7 +27,10 @@ from vidact.cli.options import (
 )
 from vidact.data.check import verify_videos
 from vidact.data.datamodule import default_workers
+from vidact.data.overview import frames_grid as draw_frames_grid
+from vidact.data.overview import media_summary
 from vidact.data.sources import build_index
+from vidact.errors import ConfigError
 from vidact.progress import progress
 
 app = typer.Typer(
@@ -51,10 +55,27 @@ def info(
     classes: Classes = None,
     classes_file: ClassesFile = None,
     seed: int = typer.Option(0, help="Seed of the automatic split (as in train)."),
+    media: bool = typer.Option(
+        True, help="Open every video for durations, frame rates and sizes per class."
+    ),
+    frames_grid: Path | None = typer.Option(
+        None, help="Also draw sample frames per class into this image (.png)."
+    ),
+    grid_videos: int = typer.Option(4, help="Videos per class in the frames grid."),
+    workers: Workers = None,
 ) -> None:
-    """Print JSON: classes, videos per split and class, groups per split, leaking groups."""
+    """Print JSON: classes, videos per split and class, groups per split, leaking groups, and
+    per class the videos' durations, frame rates and sizes."""
     config = data_config(ctx.params)
-    typer.echo(json.dumps(build_index(config, seed).summary(), indent=2))
+    index = build_index(config, seed)
+    summary = index.summary()
+    if media:
+        summary["media"] = media_summary(index, default_workers() if workers is None else workers)
+    if frames_grid is not None:
+        if grid_videos < 1:
+            raise ConfigError(f"--grid-videos must be at least 1, got {grid_videos}")
+        summary["frames_grid"] = str(draw_frames_grid(index, frames_grid, grid_videos))
+    typer.echo(json.dumps(summary, indent=2))
 
 
 @app.command("check")

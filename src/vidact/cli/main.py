@@ -12,6 +12,7 @@ from vidact.cli.evaluate import evaluate
 from vidact.cli.export import export
 from vidact.cli.models import models
 from vidact.cli.predict import predict
+from vidact.cli.report import report
 from vidact.cli.serve import serve
 from vidact.cli.synth import synth
 from vidact.cli.train import train
@@ -29,6 +30,7 @@ app.command("train")(train)
 app.command("evaluate")(evaluate)
 app.command("compare")(compare)
 app.command("ensemble")(ensemble)
+app.command("report")(report)
 app.command("predict")(predict)
 app.command("watch")(watch)
 app.command("serve")(serve)

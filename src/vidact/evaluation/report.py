@@ -179,7 +179,7 @@ def write_report(
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     with (out / "predictions.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["path", "label", "predicted", "probability", "correct"])
+        writer.writerow(["path", "label", "predicted", "probability", "correct", "file"])
         for item, row in zip(items, probabilities, strict=True):
             best = int(row.argmax())
             writer.writerow(
@@ -189,6 +189,7 @@ def write_report(
                     classes[best],
                     f"{row[best]:.6f}",
                     int(best == item.label),
+                    str(item.path),
                 ]
             )
     plot_confusion_matrix(

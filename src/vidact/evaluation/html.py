@@ -1,0 +1,259 @@
+"""One self-contained HTML report over run directories, evaluation folders and comparisons.
+
+Every image is inlined (PNG or JPEG data URIs) and the style sits in the page, so the file can be
+mailed or archived alone. A run shows its settings, figures and curves; an evaluation its headline
+figures, confusion matrix, per-class and per-category bars, and each misclassified video as a
+strip of the frames the model sampled with its true and predicted label; a comparison its table
+and charts.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from PIL import Image
+
+from vidact.data.datasets import evaluation_positions
+from vidact.errors import ConfigError, VidactError
+from vidact.io.reader import VideoReader, VideoReadError
+from vidact.models.checkpoint import METADATA_KEY, CheckpointInfo, read_checkpoint
+from vidact.progress import progress
+from vidact.sampling import ClipSampling
+
+MAX_MISTAKES = 40  # misclassified videos shown per evaluation
+THUMB = 72  # thumbnail height, pixels
+
+STYLE = """
+body { font: 15px/1.45 system-ui, sans-serif; color: #1d2430; margin: 0; background: #f6f7f9; }
+main { max-width: 1100px; margin: 0 auto; padding: 16px; }
+section { background: #fff; border: 1px solid #d5dae1; border-radius: 10px; padding: 16px;
+  margin: 16px 0; }
+h1 { margin: 8px 0; } h2 { margin-top: 0; } h3 { margin-bottom: 6px; }
+table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
+th, td { border-bottom: 1px solid #e3e6ea; padding: 4px 8px; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+img { max-width: 100%; height: auto; }
+.figures { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
+.figures img { max-width: 520px; border: 1px solid #e3e6ea; }
+.strip { height: 72px; max-width: none; border: 0; }
+.wrong { color: #b3261e; } .muted { color: #5b6573; }
+.scroll { overflow-x: auto; }
+pre { background: #f3f4f6; padding: 8px; overflow-x: auto; font-size: 12px; }
+"""
+
+
+def build_report(dirs: Sequence[Path], out: str | Path, title: str = "vidact report") -> Path:
+    """Write ``out`` (.html) from run directories, evaluation folders and compare folders."""
+    out = Path(out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"--out {out}: the report is one .html file")
+    sections = []
+    for folder in map(Path, dirs):
+        found = False
+        if (folder / "comparison.csv").is_file():
+            sections.append(_comparison(folder))
+            found = True
+        if (folder / "summary.json").is_file():
+            sections.append(_run(folder))
+            found = True
+        if (folder / "metrics.json").is_file():
+            sections.append(_evaluation(folder))
+            found = True
+        if not found:
+            raise ConfigError(
+                f"{folder}: not a run directory, an evaluation or a comparison (no summary.json,"
+                " metrics.json or comparison.csv)"
+            )
+    page = (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><link rel='icon' href='data:,'>"
+        f"<style>{STYLE}</style></head><body><main><h1>{html.escape(title)}</h1>"
+        + "".join(sections)
+        + "</main></body></html>"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+def _image(path: Path, alt: str) -> str:
+    if not path.is_file():
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f"<img src='data:image/png;base64,{data}' alt='{html.escape(alt)}'>"
+
+
+def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column, "")
+            if isinstance(value, float):
+                cells.append(f"<td class='num'>{value:.4g}</td>")
+            else:
+                cells.append(f"<td>{html.escape(str(value))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f"<div class='scroll'><table><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _comparison(folder: Path) -> str:
+    with (folder / "comparison.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    columns = [c for c in (rows[0] if rows else {}) if not c.endswith("_sd")]
+    shown = []
+    for row in rows:
+        entry: dict[str, Any] = {}
+        for column in columns:
+            value, spread = row[column], row.get(f"{column}_sd")
+            try:
+                number = float(value)
+            except ValueError:
+                entry[column] = value
+                continue
+            if column == "parameters":
+                entry[column] = f"{number / 1e6:.2f}M"
+            else:
+                entry[column] = f"{number:.4g}" + (f" ± {float(spread):.2g}" if spread else "")
+        shown.append(entry)
+    charts = "".join(
+        _image(folder / f"comparison_{name}.png", f"test {name} per model")
+        for name in ("accuracy", "loss")
+    )
+    return (
+        f"<section><h2>Comparison: {html.escape(str(folder))}</h2>"
+        f"{_table(shown, columns)}<div class='figures'>{charts}</div></section>"
+    )
+
+
+def _run(folder: Path) -> str:
+    summary = json.loads((folder / "summary.json").read_text())
+    config = (folder / "config.yaml").read_text() if (folder / "config.yaml").is_file() else ""
+    model = (yaml.safe_load(config) or {}).get("model", {}) if config else {}
+    facts = {
+        "backbone": model.get("backbone", ""),
+        "head": model.get("head", ""),
+        "best epoch": summary.get("best_epoch"),
+        "best val accuracy": summary.get("best_val_acc"),
+        "best val loss": summary.get("best_val_loss"),
+        "epochs run": summary.get("epochs_run"),
+        "seconds": summary.get("wall_seconds"),
+        "parameters": summary.get("parameters"),
+        "videos": ", ".join(f"{k} {v}" for k, v in (summary.get("num_videos") or {}).items()),
+    }
+    facts = {k: v for k, v in facts.items() if v not in (None, "")}
+    validation = summary.get("validation", {})
+    shared = validation.get("groups_shared_with_train")
+    warning = (
+        f"<p class='wrong'>Validation shares {len(shared)} group(s) with training: its figures "
+        "flatter the model on new people or scenes.</p>"
+        if shared
+        else ""
+    )
+    return (
+        f"<section><h2>Run: {html.escape(str(folder))}</h2>{warning}"
+        + _table([facts], list(facts))
+        + f"<div class='figures'>{_image(folder / 'curves.png', 'loss and accuracy per epoch')}"
+        f"</div><details><summary>config.yaml</summary><pre>{html.escape(config)}</pre>"
+        "</details></section>"
+    )  # fmt: skip
+
+
+def _evaluation(folder: Path) -> str:
+    metrics = json.loads((folder / "metrics.json").read_text())
+    ks = sorted(int(k[3:]) for k in metrics if k.startswith("top") and k[3:].isdigit())
+    headline = {f"top-{k}": metrics[f"top{k}"] for k in ks}
+    headline.update(
+        {
+            "mean class accuracy": metrics["mean_class_accuracy"],
+            "loss": metrics["loss"],
+            "videos": metrics["num_videos"],
+        }
+    )
+    figures = "".join(
+        _image(folder / name, alt)
+        for name, alt in (
+            ("confusion_matrix.png", "confusion matrix, rows = true class"),
+            ("per_class.png", "accuracy per class"),
+            ("per_category.png", "accuracy per category"),
+        )
+    )
+    checkpoint = metrics.get("checkpoint")
+    return (
+        f"<section><h2>Evaluation: {html.escape(str(folder))}</h2>"
+        + (f"<p class='muted'>checkpoint {html.escape(checkpoint)}</p>" if checkpoint else "")
+        + _table([headline], list(headline))
+        + f"<div class='figures'>{figures}</div>"
+        + _mistakes(folder, _sampling(checkpoint))
+        + "</section>"
+    )
+
+
+def _sampling(checkpoint: str | None) -> ClipSampling:
+    """How the evaluated model sampled frames (8 segments when its checkpoint is gone)."""
+    if checkpoint and Path(checkpoint).is_file():
+        try:
+            raw = read_checkpoint(checkpoint)
+            if METADATA_KEY in raw:
+                return CheckpointInfo.from_dict(raw[METADATA_KEY]).sampling
+        except (VidactError, KeyError):
+            pass
+    return ClipSampling(8)
+
+
+def _mistakes(folder: Path, sampling: ClipSampling) -> str:
+    predictions = folder / "predictions.csv"
+    if not predictions.is_file():
+        return ""
+    with predictions.open() as handle:
+        wrong = [row for row in csv.DictReader(handle) if row["correct"] == "0"]
+    if not wrong:
+        return "<h3>Misclassified videos</h3><p>None.</p>"
+    rows = []
+    for row in progress(wrong[:MAX_MISTAKES], "thumbnails", unit="videos"):
+        strip = _strip(Path(row.get("file") or row["path"]), sampling)
+        rows.append(
+            f"<tr><td>{strip}</td><td>{html.escape(row['path'])}</td>"
+            f"<td>{html.escape(row['label'])}</td><td class='wrong'>"
+            f"{html.escape(row['predicted'])} ({float(row['probability']):.2f})</td></tr>"
+        )
+    more = (
+        f"<p class='muted'>{len(wrong) - MAX_MISTAKES} more in predictions.csv.</p>"
+        if len(wrong) > MAX_MISTAKES
+        else ""
+    )
+    return (
+        f"<h3>Misclassified videos ({len(wrong)})</h3><table><thead><tr><th>frames the model "
+        "saw</th><th>video</th><th>true</th><th>predicted</th></tr></thead><tbody>"
+        + "".join(rows)
+        + f"</tbody></table>{more}"
+    )
+
+
+def _strip(video: Path, sampling: ClipSampling) -> str:
+    """The clip's sampled frames side by side, as an inline JPEG (or why there is none)."""
+    try:
+        with VideoReader(video) as reader:
+            positions = evaluation_positions(sampling, reader.num_frames, reader.fps)[0]
+            frames = reader.read(positions, short_side=THUMB)
+    except VideoReadError as err:
+        return f"<span class='muted'>{html.escape(err.problem)}</span>"
+    strip = np.concatenate([f[:THUMB] for f in frames], axis=1)
+    buffer = io.BytesIO()
+    Image.fromarray(strip).save(buffer, format="JPEG", quality=80)
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return f"<img class='strip' src='data:image/jpeg;base64,{data}' alt='sampled frames'>"
