@@ -86,6 +86,8 @@ class TrainConfig:
     momentum: float = 0.9  # sgd only
     nesterov: bool = False  # sgd only
     weight_decay: float = 0.0  # the seeds' L2 regularisation
+    weight_decay_scope: str = "all"  # all | classifier (the seeds' L2 on Dense layers only)
+    lr_decay: float = 0.0  # --scheduler decay: lr / (1 + lr_decay * step), Keras' old `decay`
     label_smoothing: float = 0.0
     scheduler: str = "plateau"  # plateau | cosine | none
     warmup_epochs: int = 0  # cosine only
@@ -239,9 +241,14 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def load_recipe(path: str | Path) -> dict[str, Any]:
-    """A recipe file: a (partial) TrainConfig as YAML, sections ``data`` and ``model``."""
+def load_recipe(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A recipe file: a (partial) TrainConfig as YAML, sections ``data`` and ``model``.
+
+    ``_base_: other.yaml`` (a path relative to the recipe, or a list of them) starts from those
+    recipes, so a family of experiments is one base and small overrides."""
     path = Path(path)
+    if path.resolve() in _seen:
+        raise ConfigError(f"{path}: recipes include each other (_base_ loop)")
     if not path.is_file():
         raise ConfigError(f"{path}: recipe not found (--config)")
     try:
@@ -255,6 +262,11 @@ def load_recipe(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not a text file; a recipe is YAML") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a recipe is a YAML mapping of settings")
+    bases = raw.pop("_base_", [])
+    merged: dict[str, Any] = {}
+    for base in [bases] if isinstance(bases, str) else bases:
+        merged = merge(merged, load_recipe(path.parent / base, (*_seen, path.resolve())))
+    raw = merge(merged, raw)
     try:
         TrainConfig.from_dict(raw)  # reject unknown keys and wrong types now, naming the file
     except ConfigError as err:

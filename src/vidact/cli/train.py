@@ -68,7 +68,9 @@ def train(
         help="Offline ImageNet weights (default: when the backbone has them).",
     ),
     weights: Path | None = typer.Option(None, help="Local backbone state dict to start from."),
-    pool: str | None = typer.Option(None, help="Backbone global pooling: avg or max."),
+    pool: str | None = typer.Option(
+        None, help="Backbone pooling: avg, max, or flatten (the whole feature map, seeds 003/004)."
+    ),
     head: str | None = typer.Option(
         None, help=f"Temporal head: {', '.join(list_heads())}. [{_M.head}]"
     ),
@@ -128,12 +130,20 @@ def train(
     nesterov: bool | None = typer.Option(
         None, "--nesterov/--no-nesterov", help="SGD with Nesterov momentum."
     ),
+    weight_decay_scope: str | None = typer.Option(
+        None,
+        help=f"Decay all weights, or the classifier's only (Keras L2 on Dense layers). "
+        f"[{_T.weight_decay_scope}]",
+    ),
+    lr_decay: float | None = typer.Option(
+        None, help=f"--scheduler decay: lr / (1 + lr_decay x step), seed 002. [{_T.lr_decay}]"
+    ),
     weight_decay: float | None = typer.Option(
         None, help=f"L2 / decoupled weight decay. [{_T.weight_decay}]"
     ),
     label_smoothing: float | None = typer.Option(None, help=f"[{_T.label_smoothing}]"),
     scheduler: str | None = typer.Option(
-        None, help=f"plateau (on val_loss), cosine or none. [{_T.scheduler}]"
+        None, help=f"plateau (on val_loss), cosine, decay or none. [{_T.scheduler}]"
     ),
     warmup_epochs: int | None = typer.Option(
         None, help=f"Linear warm-up before the cosine decay. [{_T.warmup_epochs}]"

@@ -172,6 +172,9 @@ def weight_source(name: str, pretrained: bool, weights: str | None) -> str:
     return "scratch"
 
 
+POOLS = ("avg", "max", "flatten")
+
+
 class FrameEncoder(nn.Module):
     """Image backbone without its classifier: (N, 3, H, W) -> (N, F) pooled features."""
 
@@ -181,17 +184,27 @@ class FrameEncoder(nn.Module):
         pretrained: bool = False,
         weights: str | None = None,
         pool: str | None = None,
+        input_size: int | None = None,
     ) -> None:
-        """``pool``: global pooling, ``avg`` or ``max`` (None: the backbone's own)."""
+        """``pool``: global pooling, ``avg`` or ``max`` (None: the backbone's own), or
+        ``flatten``: the whole last feature map, flattened (seeds 003 and 004), whose width
+        depends on the ``input_size`` frames have (default: the backbone's)."""
         super().__init__()
         self.name = name
+        self.pool = pool
         self.model = create_image_model(name, pretrained, weights, num_classes=0)
-        if pool is not None:
-            if pool not in ("avg", "max"):
-                raise ConfigError(f"--pool must be avg or max, got {pool!r}")
+        if pool not in (None, *POOLS):
+            raise ConfigError(f"--pool must be {', '.join(POOLS)}, got {pool!r}")
+        if pool in ("avg", "max"):
             self.model.reset_classifier(0, global_pool=pool)
-        self.num_features = int(self.model.num_features)
         config = timm.data.resolve_model_data_config(self.model)
+        if pool == "flatten":
+            size = input_size or int(config["input_size"][-1])
+            with torch.no_grad():
+                shape = self.model.forward_features(torch.zeros(1, 3, size, size)).shape
+            self.num_features = int(shape[1:].numel())
+        else:
+            self.num_features = int(self.model.num_features)
         self.data_config = {
             "input_size": int(config["input_size"][-1]),
             "mean": tuple(float(v) for v in config["mean"]),
@@ -210,7 +223,10 @@ class FrameEncoder(nn.Module):
         return [self]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model(images.contiguous(memory_format=torch.channels_last))
+        images = images.contiguous(memory_format=torch.channels_last)
+        if self.pool == "flatten":
+            return self.model.forward_features(images).flatten(1)
+        return self.model(images)
 
     def encode_clips(self, clips: torch.Tensor) -> torch.Tensor:
         batch, time = clips.shape[:2]
@@ -279,13 +295,17 @@ def has_trained_weights(name: str) -> bool:
 
 
 def build_encoder(
-    name: str, pretrained: bool = False, weights: str | None = None, pool: str | None = None
+    name: str,
+    pretrained: bool = False,
+    weights: str | None = None,
+    pool: str | None = None,
+    input_size: int | None = None,
 ) -> nn.Module:
     """The frame encoder called ``name``: a timm backbone, a registered encoder such as
     ``pose``, or a ``+``-joined fusion of frozen ones (offline weights)."""
     names = encoder_names(name)
     if len(names) > 1:
-        return FusedEncoder([build_encoder(n, pretrained, None, pool) for n in names])
+        return FusedEncoder([build_encoder(n, pretrained, None, pool, input_size) for n in names])
     if name in FRAME_ENCODERS:
         return FRAME_ENCODERS.get(name)()
-    return FrameEncoder(name, pretrained, weights, pool)
+    return FrameEncoder(name, pretrained, weights, pool, input_size)

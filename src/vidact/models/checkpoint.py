@@ -102,7 +102,9 @@ def classifier_from(
     """The model of checkpoint contents already read (``path`` names it in messages)."""
     try:
         info = CheckpointInfo.from_dict(checkpoint[METADATA_KEY])
-        model = ClipClassifier(info.model, len(info.classes), load_weights=False)
+        model = ClipClassifier(
+            info.model, len(info.classes), load_weights=False, input_size=info.input.size
+        )
     except (KeyError, TypeError, ValueError, VidactError) as err:
         raise CheckpointError(
             f"{path}: its model description is incomplete or invalid ({err}); was it written by "

@@ -27,8 +27,15 @@ def build_mlp(
 class ClipClassifier(nn.Module):
     """(B, T, 3, H, W) clips -> (B, K) logits; ``classify_features`` starts from (B, T, F)."""
 
-    def __init__(self, config: ModelConfig, num_classes: int, load_weights: bool = True) -> None:
-        """``load_weights=False`` skips the starting weights: a checkpoint's state follows."""
+    def __init__(
+        self,
+        config: ModelConfig,
+        num_classes: int,
+        load_weights: bool = True,
+        input_size: int | None = None,
+    ) -> None:
+        """``load_weights=False`` skips the starting weights: a checkpoint's state follows.
+        ``input_size`` (frame crop size) matters only to a flattening encoder."""
         super().__init__()
         self.config = config
         self.encoder = build_encoder(
@@ -36,6 +43,7 @@ class ClipClassifier(nn.Module):
             pretrained=load_weights and uses_pretrained(config),
             weights=config.weights if load_weights else None,
             pool=config.pool,
+            input_size=input_size,
         )
         self.temporal_input = TemporalInput(config.temporal_input, self.encoder.num_features)
         width = self.temporal_input.out_features(self.encoder.num_features)

@@ -55,6 +55,8 @@ class FeatureStore:
                 "std": list(own.std),
                 "max_frames": most,
             }
+            if getattr(member, "pool", None) is not None:  # other pooling, other features
+                settings["pool"] = member.pool
             if view is not None:
                 settings["view"] = view.settings()
             self.caches.append(ArrayCache(root, "features", settings))

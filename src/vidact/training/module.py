@@ -41,7 +41,7 @@ class ClipClassifierModule(L.LightningModule):
         super().__init__()
         self.config = config
         self.classes = classes
-        self.model = ClipClassifier(config.model, len(classes))
+        self.model = ClipClassifier(config.model, len(classes), input_size=config.data.size)
         self.spec = self.model.encoder.input_spec(config.data.size)
         self.loss = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         metrics = {}
@@ -116,11 +116,18 @@ class ClipClassifierModule(L.LightningModule):
         # the backbone is its own group (its learning rate scaled) from the start, frozen or not:
         # frozen parameters get no gradients and stay put, and unfreezing needs no new group
         head = [*self.model.head.parameters(), *self.model.classifier.parameters()]
-        groups = [{"params": head, "name": "head"}]
+        groups: list[dict[str, Any]] = [{"params": head, "name": "head"}]
+        if self.config.weight_decay_scope == "classifier":  # Keras-style L2 on the dense layers
+            groups = [
+                {"params": list(self.model.head.parameters()), "name": "head", "weight_decay": 0.0},
+                {"params": list(self.model.classifier.parameters()), "name": "classifier"},
+            ]
         backbone = list(self.model.encoder.parameters())
         if backbone:
             lr = self.config.lr * self.config.model.backbone_lr_mult
             groups.append({"params": backbone, "lr": lr, "name": "backbone"})
+            if self.config.weight_decay_scope == "classifier":
+                groups[-1]["weight_decay"] = 0.0
         return optim.configure(groups, self.config)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

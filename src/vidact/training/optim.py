@@ -61,6 +61,15 @@ def _cosine(optimizer: torch.optim.Optimizer, c: TrainConfig) -> dict[str, Any]:
     return {"scheduler": scheduler, "interval": "epoch"}
 
 
+@SCHEDULERS.register("decay")
+def _inverse_time(optimizer: torch.optim.Optimizer, c: TrainConfig) -> dict[str, Any]:
+    """Keras' time-based ``decay`` (seed 002): lr / (1 + lr_decay * optimiser step)."""
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 1 / (1 + c.lr_decay * step)
+    )
+    return {"scheduler": scheduler, "interval": "step"}
+
+
 def configure(groups: ParamGroups, config: TrainConfig) -> dict[str, Any]:
     """The ``configure_optimizers`` answer for ``config``: optimiser and optional schedule."""
     optimizer = OPTIMIZERS.get(config.optimizer)(groups, config)

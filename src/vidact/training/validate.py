@@ -35,7 +35,7 @@ from vidact.training.optim import OPTIMIZERS, SCHEDULERS
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 PRECISIONS = tuple(get_args(_PRECISION_INPUT_STR))
-POOLS = (None, "avg", "max")
+POOLS = (None, "avg", "max", "flatten")
 FREEZE = (None, "all", "none")
 
 Rule = tuple[str, Callable[[Any], bool], str]
@@ -71,7 +71,7 @@ _DATA_RULES: list[Rule] = [
     ("extensions", bool, "at least one file suffix, e.g. .mp4,.avi"),
 ]
 _MODEL_RULES: list[Rule] = [
-    ("pool", lambda v: v in POOLS, "avg or max"),
+    ("pool", lambda v: v in POOLS, "avg, max or flatten"),
     ("temporal_input", lambda v: v in TemporalInput.MODES, " or ".join(TemporalInput.MODES)),
     ("freeze", lambda v: v in FREEZE, "all or none"),
     ("mlp", lambda v: all(width >= 1 for width in v), "positive widths, e.g. 512,128"),
@@ -85,6 +85,8 @@ _TRAIN_RULES: list[Rule] = [
     ("lr", _positive, "above 0"),
     ("momentum", _at_least(0), "0 or more"),
     ("weight_decay", _at_least(0), "0 or more"),
+    ("weight_decay_scope", lambda v: v in ("all", "classifier"), "all or classifier"),
+    ("lr_decay", _at_least(0), "0 or more"),
     ("label_smoothing", _fraction, "in [0, 1)"),
     ("warmup_epochs", _at_least(0), "0 or more"),
     ("patience", _at_least(0), "0 or more"),
