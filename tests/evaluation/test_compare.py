@@ -86,3 +86,21 @@ def test_grid_files_are_checked(tmp_path: Path, synthetic_dataset) -> None:
     assert not (tmp_path / "o" / "runs").exists()  # checked before anything trains
     result = runner.invoke(app, ["compare"])
     assert result.exit_code == 2 and "give a grid" in result.output
+
+
+@pytest.mark.parametrize(
+    "grid",
+    sorted((Path(__file__).resolve().parents[2] / "configs" / "grids").glob("*.yaml")),
+    ids=lambda p: p.stem,
+)
+def test_shipped_grids_plan(grid: Path, tmp_path: Path, synthetic_dataset) -> None:
+    from dataclasses import replace
+
+    from vidact.evaluation.compare import load_grid, plan_runs
+
+    assert grid.read_text().startswith("#")  # each says what it is and how to run it
+    spec = load_grid(grid)
+    root = Path(synthetic_dataset.root)  # the grid's data, here
+    data = {**spec.settings["data"], "root": str(root), "split_file": str(root / "split.csv")}
+    planned = plan_runs(replace(spec, settings={**spec.settings, "data": data}, runs=[]), tmp_path)
+    assert len(planned) == len({name for name, _, _ in planned}) >= 2
