@@ -102,5 +102,5 @@ def test_shipped_grids_plan(grid: Path, tmp_path: Path, synthetic_dataset) -> No
     spec = load_grid(grid)
     root = Path(synthetic_dataset.root)  # the grid's data, here
     data = {**spec.settings["data"], "root": str(root), "split_file": str(root / "split.csv")}
-    planned = plan_runs(replace(spec, settings={**spec.settings, "data": data}, runs=[]), tmp_path)
+    planned = plan_runs(replace(spec, settings={**spec.settings, "data": data}), tmp_path)
     assert len(planned) == len({name for name, _, _ in planned}) >= 2

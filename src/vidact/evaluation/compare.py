@@ -21,7 +21,7 @@ import itertools
 import json
 import logging
 import statistics
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +46,13 @@ class GridSpec:
     grid: dict[str, list[Any]]  # option -> values
     split: str = "test"
     topk: tuple[int, ...] = (1, 5)
-    runs: list[dict[str, Any]] = field(default_factory=list)  # one option set per run
 
-    def __post_init__(self) -> None:
+    @property
+    def runs(self) -> list[dict[str, Any]]:
+        """One option set per run: every combination of the grid's values."""
         keys = list(self.grid)
         combos = itertools.product(*(self.grid[k] for k in keys))
-        self.runs.extend(dict(zip(keys, values, strict=True)) for values in combos)
+        return [dict(zip(keys, values, strict=True)) for values in combos]
 
 
 def load_grid(path: str | Path) -> GridSpec:
