@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 
 from tests.web.conftest import KINETICS_CLIP, UCF_CLIP
 from vidact.io.reader import VideoReader
-from vidact.web.app import ServeSettings, create_app, model_name
+from vidact.models.checkpoint import checkpoint_names
+from vidact.web.app import ServeSettings, create_app
 
 pytestmark = pytest.mark.skipif(not UCF_CLIP.is_file(), reason="../shared/data/real-smoke absent")
 
@@ -195,9 +196,8 @@ def test_annotated_videos_expire_and_shutdown_removes_everything(served_predicto
 
 
 def test_model_names_are_unique() -> None:
-    taken: set[str] = set()
-    for path in ("runs/a/checkpoints/best.ckpt", "runs/a/checkpoints/best.ckpt", "m.onnx"):
-        taken.add(model_name(Path(path), taken))
+    paths = ("runs/a/checkpoints/best.ckpt", "runs/a/checkpoints/best.ckpt", "m.onnx")
+    taken = set(checkpoint_names(paths))
     assert taken == {"a", "a-2", "m"}
 
 

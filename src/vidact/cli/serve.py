@@ -36,19 +36,21 @@ def serve(
     try:
         import uvicorn
 
-        from vidact.web.app import ServeSettings, create_app, model_name
+        from vidact.web.app import ServeSettings, create_app
     except ImportError:
         raise ConfigError(_INSTALL) from None
     from vidact.inference.predictor import Predictor
+    from vidact.models.checkpoint import checkpoint_names
 
     for name, value in (("--concurrency", concurrency), ("--max-upload-mb", max_upload_mb)):
         if value < 1:
             raise ConfigError(f"{name} must be at least 1, got {value}")
     if queue < 0 or max_seconds <= 0 or max_pixels < 1 or ttl <= 0:
         raise ConfigError("--queue must be 0 or more; --max-seconds, --max-pixels, --ttl above 0")
-    models: dict[str, Predictor] = {}
-    for checkpoint in checkpoints:
-        models[model_name(checkpoint, set(models))] = Predictor.from_checkpoint(checkpoint, device)
+    models = {
+        name: Predictor.from_checkpoint(checkpoint, device)
+        for name, checkpoint in zip(checkpoint_names(checkpoints), checkpoints, strict=True)
+    }
     settings = ServeSettings(
         max_upload_mb, max_seconds, max_pixels, concurrency, queue, ttl, tuple(cors_origin)
     )

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch.utils.data import DataLoader, Dataset
 
 from vidact.data.index import VideoIndex, VideoItem
-from vidact.io.reader import VideoReader, VideoReadError
+from vidact.io.reader import VideoReader, VideoReadError, probe
 from vidact.progress import progress
 
 
@@ -28,15 +28,14 @@ class _Probe(Dataset):
     def __getitem__(self, index: int) -> tuple[int, dict[str, Any] | None]:
         item = self.items[index]
         try:
-            with VideoReader(item.path) as reader:
-                facts = {
-                    "duration": reader.duration,
-                    "fps": round(reader.fps, 3),
-                    "size": f"{reader.width}x{reader.height}",
-                }
+            facts = probe(item.path)
         except VideoReadError:
             return item.label, None
-        return item.label, facts
+        return item.label, {
+            "duration": facts["duration"],
+            "fps": round(facts["fps"], 3),
+            "size": f"{facts['width']}x{facts['height']}",
+        }
 
 
 def media_summary(index: VideoIndex, workers: int = 0) -> dict[str, Any]:

@@ -27,7 +27,13 @@ from vidact.evaluation.report import score_items, write_report
 from vidact.inference.predictor import Predictor
 from vidact.inference.timeline import TimelineSettings, WindowScores
 from vidact.io.reader import VideoReader, VideoReadError
-from vidact.models.checkpoint import ENSEMBLE_KEY, METADATA_KEY, classifier_from, read_checkpoint
+from vidact.models.checkpoint import (
+    ENSEMBLE_KEY,
+    METADATA_KEY,
+    checkpoint_names,
+    classifier_from,
+    read_checkpoint,
+)
 
 FUSIONS = ("probs", "logits")
 
@@ -69,19 +75,6 @@ def aligned(predictors: Sequence[Predictor]) -> list[np.ndarray]:
     return orders
 
 
-def member_names(paths: Sequence[str | Path]) -> list[str]:
-    """RUN for RUN/checkpoints/best.ckpt, else the file's stem; unique."""
-    names: list[str] = []
-    for path in map(Path, paths):
-        base = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
-        name, n = base, 1
-        while name in names:
-            n += 1
-            name = f"{base}-{n}"
-        names.append(name)
-    return names
-
-
 def evaluate_ensemble(
     predictors: Sequence[Predictor],
     items: list[VideoItem],
@@ -110,7 +103,7 @@ def evaluate_ensemble(
     category_map = categories_for(classes, categories)
     ks = sorted({1, 5, *topk})
     member_probs = []
-    names = member_names([p.source or f"member{i}" for i, p in enumerate(predictors)])
+    names = checkpoint_names([p.source or f"member{i}" for i, p in enumerate(predictors)])
     summary: dict[str, Any] = {"fusion": fusion, "weights": list(weights), "members": []}
     for name, predictor, order, (probabilities, _) in zip(
         names, predictors, orders, scored, strict=True

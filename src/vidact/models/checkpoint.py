@@ -8,6 +8,7 @@ vidact version.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,21 @@ class CheckpointInfo:
             ),
             version=raw.get("version", "unknown"),
         )
+
+
+def checkpoint_names(paths: Sequence[str | Path]) -> list[str]:
+    """Short names for checkpoints: RUN for RUN/checkpoints/best.ckpt, else the file's stem;
+    made unique with -2, -3... (served models, ensemble members)."""
+    names: list[str] = []
+    for path in map(Path, paths):
+        base = path.parent.parent.name if path.parent.name == "checkpoints" else ""
+        base = base or path.stem
+        name, n = base, 1
+        while name in names:
+            n += 1
+            name = f"{base}-{n}"
+        names.append(name)
+    return names
 
 
 def read_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict[str, Any]:

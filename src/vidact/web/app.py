@@ -51,17 +51,6 @@ class ServeSettings:
         return Limits(self.max_upload_mb * 2**20, self.max_seconds, self.max_pixels)
 
 
-def model_name(checkpoint: Path, taken: set[str]) -> str:
-    """RUN for RUN/checkpoints/best.ckpt, else the file's stem; made unique with -2, -3..."""
-    base = checkpoint.parent.parent.name if checkpoint.parent.name == "checkpoints" else ""
-    base = base or checkpoint.stem
-    name, n = base, 1
-    while name in taken:
-        n += 1
-        name = f"{base}-{n}"
-    return name
-
-
 def describe(name: str, predictor: Predictor) -> dict[str, Any]:
     info = predictor.info
     return {
