@@ -65,7 +65,9 @@ class ModelConfig:
     weights: str | None = None  # a local state dict for backbones without offline weights
     head: str = "lstm"
     head_args: dict[str, Any] = field(default_factory=dict)  # e.g. {"hidden_size": 512}
-    temporal_input: str = "raw"  # raw | diff: features joined with their frame-to-frame change
+    # raw | diff (features joined with their frame-to-frame change) | centre | norm;
+    # None: diff for heads that read frame order, raw for order-free ones (mean, max, stats)
+    temporal_input: str | None = None
     pool: str | None = None  # backbone global pooling, avg | max; None: the backbone's own
     mlp: tuple[int, ...] = (256,)  # hidden widths of the classifier; () for a single linear layer
     dropout: float = 0.3
@@ -73,6 +75,18 @@ class ModelConfig:
     trainable_layers: int = 0  # with freeze=all: unfreeze the last N parameterised layers
     unfreeze_epoch: int | None = None  # unfreeze the whole backbone from this epoch (1-based)
     backbone_lr_mult: float = 1.0  # the backbone's learning rate relative to the head's
+
+    def __post_init__(self) -> None:
+        # defaults resolved here, so config.yaml and checkpoints say what the model was
+        from vidact.models.heads import ORDER_FREE_HEADS, RECORDED_HEAD_ARGS
+
+        if self.temporal_input is None:
+            default = "raw" if self.head in ORDER_FREE_HEADS else "diff"
+            object.__setattr__(self, "temporal_input", default)
+        recorded = RECORDED_HEAD_ARGS.get(self.head, {})
+        if any(name not in self.head_args for name in recorded):
+            defaults = {name: value for name, (value, _) in recorded.items()}
+            object.__setattr__(self, "head_args", {**defaults, **self.head_args})
 
 
 @dataclass(frozen=True)

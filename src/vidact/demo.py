@@ -33,7 +33,7 @@ class DemoSettings:
     epochs: int = 25
     batch_size: int = 16
     seed: int = 0
-    temporal_input: str = "raw"  # what the heads read: raw, diff or norm features
+    temporal_input: str | None = None  # what the heads read; None: each head's default
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ def run_demo(
     """
     for head in heads:  # unknown names fail now, before any video is written
         HEADS.get(head)
-    TemporalInput(settings.temporal_input)
+    if settings.temporal_input is not None:
+        TemporalInput(settings.temporal_input)
     out = Path(out)
     data_dir = out / "data"
     log.info("writing the synthetic dataset to %s", data_dir)
@@ -90,6 +91,8 @@ def run_demo(
         seed=settings.seed,
         cache_dir=str(out / "cache"),  # every head reuses the first one's features
     ).to_dict()
+    if settings.temporal_input is None:  # resolved per head by each run's config
+        del settings_map["model"]["temporal_input"]
     spec = GridSpec(settings_map, {"head": list(heads)})
     rows = [
         DemoRow(

@@ -104,3 +104,13 @@ def test_shipped_grids_plan(grid: Path, tmp_path: Path, synthetic_dataset) -> No
     data = {**spec.settings["data"], "root": str(root), "split_file": str(root / "split.csv")}
     planned = plan_runs(replace(spec, settings={**spec.settings, "data": data}), tmp_path)
     assert len(planned) == len({name for name, _, _ in planned}) >= 2
+
+
+def test_run_names_show_head_arguments_readably() -> None:
+    from vidact.evaluation.compare import run_name
+
+    assert run_name({"head": "lstm"}) == "lstm"
+    assert run_name({"head_args": {"depth": 1, "dim": 128}, "seed": 0}) == (
+        "head_args=depth-1+dim-128_seed=0"
+    )
+    assert run_name({"head_args": {}}) == "none"

@@ -51,9 +51,11 @@ def second_run(synthetic_dataset, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 @pytest.mark.slow
-def test_an_ensemble_of_two_heads_scores_at_least_its_better_member(
+def test_an_ensemble_of_two_trained_heads_keeps_what_they_agree_on(
     trained_run: Path, second_run: Path, synthetic_dataset, tmp_path: Path
 ) -> None:
+    """Two tiny runs' accuracies are luck; what fusion must do on them is not: where both members
+    name one class, so does the ensemble (the better-member property is the constructed case)."""
     members = [trained_run / "checkpoints/best.ckpt", second_run / "checkpoints/best.ckpt"]
     out, saved = tmp_path / "ensemble", tmp_path / "ensemble.ckpt"
     invoke(
@@ -62,13 +64,18 @@ def test_an_ensemble_of_two_heads_scores_at_least_its_better_member(
     )  # fmt: skip
     summary = json.loads((out / "ensemble.json").read_text())
     tops = [m["top1"] for m in summary["members"]]
-    wrong = [
-        {r["path"] for r in csv.DictReader((out / "members" / name / "predictions.csv").open())
-         if r["correct"] == "0"}
+    said = [
+        {r["path"]: r for r in csv.DictReader((out / "members" / name / "predictions.csv").open())}
         for name in ("lstm", "stats")
     ]  # fmt: skip
-    assert wrong[0] != wrong[1]  # they err on different videos
-    assert summary["ensemble"]["top1"] >= max(tops)
+    fused = {r["path"]: r for r in csv.DictReader((out / "predictions.csv").open())}
+    assert set(fused) == set(said[0]) == set(said[1])
+    agreed = [path for path in fused if said[0][path]["predicted"] == said[1][path]["predicted"]]
+    assert all(fused[path]["predicted"] == said[0][path]["predicted"] for path in agreed)
+    both_right = sum(said[0][path]["correct"] == "1" for path in agreed) / len(fused)
+    either_right = sum("1" in (said[0][p]["correct"], said[1][p]["correct"]) for p in fused)
+    assert both_right <= summary["ensemble"]["top1"] <= either_right / len(fused)
+    assert len(tops) == 2
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["top2"] >= metrics["top1"] and metrics["fusion"] == "probs"
     for name, member in zip(("lstm", "stats"), members, strict=True):  # each as evaluate says

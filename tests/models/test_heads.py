@@ -132,11 +132,19 @@ def test_stats_head_sees_motion_but_not_order() -> None:
     assert out_moving.tolist() == [[0.5, 1.0, 0.5, 0.0, 1.0, 0.0]]  # mean, std, mean |change|
 
 
-@pytest.mark.parametrize("mode", ["raw", "diff"])
-def test_temporal_input_keeps_appearance_and_adds_change(mode: str) -> None:
-    features = torch.tensor([[[1.0], [3.0], [6.0]]])  # (B, T, F)
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("raw", [[[1.0], [3.0], [8.0]]]),
+        ("diff", [[[1.0, 0.0], [3.0, 2.0], [8.0, 5.0]]]),  # features, change since last frame
+        ("centre", [[[-3.0, 4.0], [-1.0, 4.0], [4.0, 4.0]]]),  # departure from the mean, mean
+    ],
+)
+def test_temporal_input_keeps_appearance_and_adds_change(
+    mode: str, expected: list[list[list[float]]]
+) -> None:
+    features = torch.tensor([[[1.0], [3.0], [8.0]]])  # (B, T, F)
     out = TemporalInput(mode)(features)
-    expected = [[[1.0], [3.0], [6.0]]] if mode == "raw" else [[[1.0, 0.0], [3.0, 2.0], [6.0, 3.0]]]
     assert out.tolist() == expected
     config = ModelConfig(
         backbone="test_efficientnet", pretrained=False, head="gru", temporal_input=mode
@@ -150,3 +158,46 @@ def test_normalised_temporal_input_puts_frames_on_one_scale() -> None:
     out = TemporalInput("norm", 3)(features)
     assert torch.allclose(out[0, 0], out[0, 1], atol=1e-4)  # scale gone, pattern kept
     assert torch.allclose(out.mean(dim=-1), torch.zeros(1, 2), atol=1e-6)
+
+
+def test_default_head_input_adds_change_for_heads_that_read_order() -> None:
+    assert ModelConfig(head="gru").temporal_input == "diff"
+    assert all(ModelConfig(head=name).temporal_input == "raw" for name in ORDER_FREE_HEADS)
+    assert ModelConfig(head="lstm", temporal_input="raw").temporal_input == "raw"
+    assert ModelConfig(head="transformer").head_args == {"norm": "batch"}
+    assert ModelConfig(head="transformer", head_args={"depth": 1}).head_args == {
+        "norm": "batch",
+        "depth": 1,
+    }
+
+
+def test_a_checkpoint_from_before_the_defaults_changed_loads_as_it_was_trained() -> None:
+    from vidact.data.transforms import InputSpec
+    from vidact.models.checkpoint import METADATA_KEY, CheckpointInfo, classifier_from
+    from vidact.sampling import ClipSampling
+
+    trained = ModelConfig(
+        backbone="test_efficientnet",
+        pretrained=False,
+        head="transformer",
+        head_args={"norm": "layer"},
+        temporal_input="raw",
+    )
+    model = ClipClassifier(trained, num_classes=3).eval()
+    info = CheckpointInfo(
+        ("a", "b", "c"), trained, "none", ClipSampling(4), InputSpec(32, (0.5,) * 3, (0.5,) * 3)
+    )
+    written = info.to_dict()  # as an older vidact wrote it: neither setting recorded
+    del written["model"]["temporal_input"]
+    written["model"]["head_args"] = {}
+    state = {f"model.{k}": v for k, v in model.state_dict().items()}
+    loaded, loaded_info = classifier_from({METADATA_KEY: written, "state_dict": state}, "old.ckpt")
+    assert loaded_info.model.temporal_input == "raw"
+    assert loaded_info.model.head_args == {"norm": "layer"}
+    features = torch.randn(2, 4, model.encoder.num_features)
+    assert torch.allclose(loaded.classify_features(features), model.classify_features(features))
+
+
+def test_the_transformer_trains_on_a_single_frame_with_batch_statistics() -> None:
+    head = create_head("transformer", 8).train()
+    assert head(torch.randn(1, 1, 8)).shape == (1, head.out_features)

@@ -77,7 +77,9 @@ def train(
     head_arg: list[str] | None = typer.Option(None, help="Head argument KEY=VALUE, repeatable."),
     temporal_input: str | None = typer.Option(
         None,
-        help=f"Head input: raw features, or diff (joined with their change). [{_M.temporal_input}]",
+        help="Head input: raw features; diff (joined with their change since the last frame); "
+        "centre (departure from the clip's mean, joined with the mean); norm (layer-normalised). "
+        "Default: diff for heads that read order, raw for mean, max, stats.",
     ),
     mlp: str | None = typer.Option(
         None, help=f"Classifier hidden widths, comma-separated ('' for none). [{_M.mlp}]"

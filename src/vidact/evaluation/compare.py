@@ -88,10 +88,16 @@ def load_grid(path: str | Path) -> GridSpec:
 def run_name(options: dict[str, Any]) -> str:
     """``backbone=x_head=y_seed=0``, or the value alone for a grid of one option (``lstm``):
     one folder name per combination."""
+
+    def shown(value: Any) -> str:  # head_args {depth: 1} -> depth-1
+        if isinstance(value, dict):
+            return "+".join(f"{k}-{shown(v)}" for k, v in value.items()) or "none"
+        return str(value)
+
     if len(options) == 1:
-        text = str(next(iter(options.values())))
+        text = shown(next(iter(options.values())))
     else:
-        text = "_".join(f"{k}={v}" for k, v in options.items())
+        text = "_".join(f"{k}={shown(v)}" for k, v in options.items())
     return "".join(ch if ch.isalnum() or ch in "=._+-" else "-" for ch in text)
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vidact.errors import ConfigError
@@ -143,11 +144,18 @@ class TransformerHead(nn.Module):
         heads: int = 4,
         dropout: float = 0.1,
         max_frames: int = 256,
+        norm: str = "batch",
     ) -> None:
         super().__init__()
         # normalised frame features and sinusoid-initialised (then learned) positions start on
-        # the same scale: with the usual tiny random positions, CNN features drown the order
-        self.project = nn.Sequential(nn.LayerNorm(in_features), nn.Linear(in_features, dim))
+        # the same scale: with the usual tiny random positions, CNN features drown the order.
+        # ``batch`` standardises each feature over the training clips, so the small frame-to-
+        # frame changes of ``--temporal-input diff`` weigh as much as appearance; ``layer``
+        # normalises each frame on its own (checkpoints from before this choice)
+        if norm not in ("layer", "batch"):
+            raise TypeError(f"norm must be layer or batch, got {norm!r}")
+        scale = nn.LayerNorm(in_features) if norm == "layer" else nn.BatchNorm1d(in_features)
+        self.project = nn.Sequential(scale, nn.Linear(in_features, dim))
         self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
         nn.init.trunc_normal_(self.class_token, std=0.02)
         self.positions = nn.Parameter(_sinusoids(max_frames + 1, dim)[None])
@@ -169,7 +177,16 @@ class TransformerHead(nn.Module):
         batch, time = features.shape[:2]
         if time > self.max_frames:
             raise ValueError(f"clips of {time} frames exceed max_frames={self.max_frames}")
-        tokens = self.project(features)  # (B, T, F) -> (B, T, D)
+        scale, linear = self.project
+        frames = features.flatten(0, 1)  # (B * T, F)
+        if isinstance(scale, nn.BatchNorm1d) and self.training and frames.shape[0] == 1:
+            # one frame has no spread to standardise by: use the running statistics
+            frames = F.batch_norm(
+                frames, scale.running_mean, scale.running_var, scale.weight, scale.bias
+            )
+        else:
+            frames = scale(frames)
+        tokens = linear(frames).unflatten(0, (batch, time))  # (B, T, D)
         tokens = torch.cat([self.class_token.expand(batch, -1, -1), tokens], dim=1)  # (B, 1+T, D)
         tokens = tokens + self.positions[:, : time + 1]
         return self.norm(self.encoder(tokens)[:, 0])  # class token: (B, D)
@@ -199,15 +216,22 @@ register_head("stats", StatsHead)
 register_head("transformer", TransformerHead)
 
 ORDER_FREE_HEADS = frozenset({"mean", "max", "stats"})
+# head arguments whose default changed, as (default, the value before): configs record the
+# default, so a checkpoint without the argument was trained with the value before
+RECORDED_HEAD_ARGS: dict[str, dict[str, tuple[Any, Any]]] = {
+    "transformer": {"norm": ("batch", "layer")},
+}
 
 
 class TemporalInput(nn.Module):
     """What a head reads per frame: the features (``raw``); the features joined with their
     change since the previous frame (``diff``: (B, T, F) -> (B, T, 2F), the first change zero),
-    so a head sees motion directly while appearance stays available; or the features layer-
+    so a head sees motion directly while appearance stays available; each frame's departure from
+    the clip's mean joined with that mean (``centre``: (B, T, F) -> (B, T, 2F)), which separates
+    what changes over the clip from what the scene or person looks like; or the features layer-
     normalised per frame (``norm``), which puts any encoder's features on one scale."""
 
-    MODES = ("raw", "diff", "norm")
+    MODES = ("raw", "diff", "centre", "norm")
 
     def __init__(self, mode: str = "raw", in_features: int = 0) -> None:
         super().__init__()
@@ -219,12 +243,15 @@ class TemporalInput(nn.Module):
         self.norm = nn.LayerNorm(in_features) if mode == "norm" else None
 
     def out_features(self, in_features: int) -> int:
-        return in_features * (2 if self.mode == "diff" else 1)
+        return in_features * (2 if self.mode in ("diff", "centre") else 1)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         if self.norm is not None:
             return self.norm(features)
         if self.mode == "raw":
             return features
+        if self.mode == "centre":
+            mean = features.mean(dim=1, keepdim=True).expand_as(features)  # (B, T, F)
+            return torch.cat([features - mean, mean], dim=-1)
         change = torch.diff(features, dim=1, prepend=features[:, :1])  # (B, T, F), first zero
         return torch.cat([features, change], dim=-1)
