@@ -9,7 +9,7 @@ Recurrent and attention heads read the frames in order and so can tell a video f
 | bilstm, bigru | hidden_sizes=[256] (stacked, e.g. [256, 128, 64]), dropout=0      | 004        |
 | rnn           | hidden_size=256, num_layers=1, nonlinearity=tanh (or relu)        | 002        |
 | mean, max     | none                                                              | 003        |
-| transformer   | dim=256, depth=2, heads=4, dropout=0.1, max_frames=256             | 004's next |
+| transformer   | dim=256, depth=2, heads=4, dropout=0.1, max_frames=256, norm=batch | 004's next |
 """
 
 from __future__ import annotations
