@@ -77,16 +77,11 @@ class ModelConfig:
     backbone_lr_mult: float = 1.0  # the backbone's learning rate relative to the head's
 
     def __post_init__(self) -> None:
-        # defaults resolved here, so config.yaml and checkpoints say what the model was
-        from vidact.models.heads import ORDER_FREE_HEADS, RECORDED_HEAD_ARGS
+        if self.temporal_input is None:  # resolved here, so config.yaml and checkpoints say it
+            from vidact.models.heads import ORDER_FREE_HEADS
 
-        if self.temporal_input is None:
             default = "raw" if self.head in ORDER_FREE_HEADS else "diff"
             object.__setattr__(self, "temporal_input", default)
-        recorded = RECORDED_HEAD_ARGS.get(self.head, {})
-        if any(name not in self.head_args for name in recorded):
-            defaults = {name: value for name, (value, _) in recorded.items()}
-            object.__setattr__(self, "head_args", {**defaults, **self.head_args})
 
 
 @dataclass(frozen=True)

@@ -164,14 +164,9 @@ def test_default_head_input_adds_change_for_heads_that_read_order() -> None:
     assert ModelConfig(head="gru").temporal_input == "diff"
     assert all(ModelConfig(head=name).temporal_input == "raw" for name in ORDER_FREE_HEADS)
     assert ModelConfig(head="lstm", temporal_input="raw").temporal_input == "raw"
-    assert ModelConfig(head="transformer").head_args == {"norm": "batch"}
-    assert ModelConfig(head="transformer", head_args={"depth": 1}).head_args == {
-        "norm": "batch",
-        "depth": 1,
-    }
 
 
-def test_a_checkpoint_from_before_the_defaults_changed_loads_as_it_was_trained() -> None:
+def test_a_checkpoint_from_before_the_default_changed_loads_as_it_was_trained() -> None:
     from vidact.data.transforms import InputSpec
     from vidact.models.checkpoint import METADATA_KEY, CheckpointInfo, classifier_from
     from vidact.sampling import ClipSampling
@@ -180,24 +175,21 @@ def test_a_checkpoint_from_before_the_defaults_changed_loads_as_it_was_trained()
         backbone="test_efficientnet",
         pretrained=False,
         head="transformer",
-        head_args={"norm": "layer"},
         temporal_input="raw",
     )
     model = ClipClassifier(trained, num_classes=3).eval()
     info = CheckpointInfo(
         ("a", "b", "c"), trained, "none", ClipSampling(4), InputSpec(32, (0.5,) * 3, (0.5,) * 3)
     )
-    written = info.to_dict()  # as an older vidact wrote it: neither setting recorded
+    written = info.to_dict()  # as an older vidact wrote it: no temporal input recorded
     del written["model"]["temporal_input"]
-    written["model"]["head_args"] = {}
     state = {f"model.{k}": v for k, v in model.state_dict().items()}
     loaded, loaded_info = classifier_from({METADATA_KEY: written, "state_dict": state}, "old.ckpt")
     assert loaded_info.model.temporal_input == "raw"
-    assert loaded_info.model.head_args == {"norm": "layer"}
     features = torch.randn(2, 4, model.encoder.num_features)
     assert torch.allclose(loaded.classify_features(features), model.classify_features(features))
 
 
 def test_the_transformer_trains_on_a_single_frame_with_batch_statistics() -> None:
-    head = create_head("transformer", 8).train()
+    head = create_head("transformer", 8, norm="batch").train()
     assert head(torch.randn(1, 1, 8)).shape == (1, head.out_features)

@@ -20,7 +20,6 @@ from vidact.config import ModelConfig, from_mapping
 from vidact.data.transforms import InputSpec
 from vidact.errors import CheckpointError, VidactError
 from vidact.models.classifier import ClipClassifier
-from vidact.models.heads import RECORDED_HEAD_ARGS
 from vidact.sampling import ClipSampling
 
 METADATA_KEY = "vidact"
@@ -46,13 +45,10 @@ class CheckpointInfo:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> CheckpointInfo:
         spec = raw["input"]
-        # settings added after a checkpoint was written take the value it was trained with
-        model = {"temporal_input": "raw", **raw["model"]}
-        before = {k: old for k, (_, old) in RECORDED_HEAD_ARGS.get(model.get("head"), {}).items()}
-        model["head_args"] = {**before, **model.get("head_args", {})}
         return cls(
             classes=tuple(raw["classes"]),
-            model=from_mapping(ModelConfig, model),
+            # settings added after a checkpoint was written take the value it was trained with
+            model=from_mapping(ModelConfig, {"temporal_input": "raw", **raw["model"]}),
             weight_source=raw["weight_source"],
             sampling=from_mapping(ClipSampling, raw["sampling"]),
             input=InputSpec(
