@@ -12,7 +12,6 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from vidact.config import DataConfig, ModelConfig, TrainConfig
 from vidact.data.synthetic import write_synthetic_dataset
 from vidact.evaluation.compare import GridSpec, run_grid
 from vidact.models.heads import HEADS, TemporalInput
@@ -74,25 +73,22 @@ def run_demo(
         size=settings.size,
         seed=settings.seed,
     )
-    settings_map = TrainConfig(
-        data=DataConfig(
-            root=str(data_dir),
-            split_file=str(data_dir / "split.csv"),
-            frames=settings.clip_frames,
-            size=settings.size,
-            batch_size=settings.batch_size,
-        ),
-        model=ModelConfig(
-            backbone="tf_efficientnet_lite0",
-            pretrained=True,
-            temporal_input=settings.temporal_input,
-        ),
-        epochs=settings.epochs,
-        seed=settings.seed,
-        cache_dir=str(out / "cache"),  # every head reuses the first one's features
-    ).to_dict()
-    if settings.temporal_input is None:  # resolved per head by each run's config
-        del settings_map["model"]["temporal_input"]
+    model = {"backbone": "tf_efficientnet_lite0", "pretrained": True}
+    if settings.temporal_input is not None:  # otherwise each run's head picks its default
+        model["temporal_input"] = settings.temporal_input
+    settings_map = {  # recipe form, as a grid file's settings
+        "data": {
+            "root": str(data_dir),
+            "split_file": str(data_dir / "split.csv"),
+            "frames": settings.clip_frames,
+            "size": settings.size,
+            "batch_size": settings.batch_size,
+        },
+        "model": model,
+        "epochs": settings.epochs,
+        "seed": settings.seed,
+        "cache_dir": str(out / "cache"),  # every head reuses the first one's features
+    }
     spec = GridSpec(settings_map, {"head": list(heads)})
     rows = [
         DemoRow(
