@@ -80,12 +80,20 @@ def test_resume_skips_what_is_done_and_repairs_a_cut_last_line(
     assert len(lines.read_text().splitlines()) == len(videos)
 
 
-def test_shards_split_a_corpus_without_overlap(corpus: Path) -> None:
-    videos = find_videos([corpus, f"{corpus}/part0/*.mp4"])  # a glob repeating files adds none
+def test_shards_split_a_corpus_without_overlap(corpus: Path, tmp_path: Path) -> None:
+    inputs = [corpus, f"{corpus}/part0/*.mp4"]  # a glob repeating files adds none
+    videos = find_videos(inputs)
     assert len(videos) == 10
-    shards = [[v for v in videos if in_shard(v, (i, 3))] for i in (1, 2, 3)]
+    shards = [[v for v in videos if in_shard(v, (i, 3), inputs)] for i in (1, 2, 3)]
     assert sorted(v for shard in shards for v in shard) == sorted(videos)
     assert all(shards)
+    mounted = shutil.copytree(corpus, tmp_path / "elsewhere" / "mnt")  # another machine's mount
+    elsewhere = [
+        [v for v in find_videos([mounted]) if in_shard(v, (i, 3), [mounted])] for i in (1, 2, 3)
+    ]
+    assert [[v.relative_to(mounted) for v in s] for s in elsewhere] == [
+        [v.relative_to(corpus) for v in s] for s in shards
+    ]
     for text in ("0/3", "4/3", "two/3", "1"):
         with pytest.raises(ConfigError, match="--shard"):
             parse_shard(text)

@@ -80,7 +80,7 @@ def predict(
     found = find_videos(videos)
     if shard is not None:
         part = parse_shard(shard)
-        found = [video for video in found if in_shard(video, part)]
+        found = [video for video in found if in_shard(video, part, videos)]
     if output is not None and len(found) != 1:
         raise ConfigError(f"--output {output}: give one video, not {len(found)}")
     predictor = Predictor.from_checkpoint(

@@ -1,10 +1,11 @@
 """Batch tagging: every video of a corpus once, decoded by worker processes while the model runs.
 
 ``find_videos`` turns folders, globs and files into one sorted list; ``in_shard`` keeps the
-videos of shard i of n (by a hash of the path, so machines that list the corpus in different
-orders still split it the same way); ``load_batches`` yields batches of decoded views; ``RowLog``
-writes one CSV or JSON-lines row per video as soon as it is known (flushed, so an interrupted
-batch keeps every finished row) and, when resumed, names the videos already done.
+videos of shard i of n (by a hash of the path below the input folder, so machines that list
+the corpus in different orders, or mount it at different places, still split it the same
+way); ``load_batches`` yields batches of decoded views; ``RowLog`` writes one CSV or JSON-lines
+row per video as soon as it is known (flushed, so an interrupted batch keeps every finished
+row) and, when resumed, names the videos already done.
 """
 
 from __future__ import annotations
@@ -72,9 +73,18 @@ def parse_shard(text: str) -> tuple[int, int]:
     return part, count
 
 
-def in_shard(video: Path, shard: tuple[int, int]) -> bool:
+def in_shard(video: Path, shard: tuple[int, int], inputs: Iterable[str | Path] = ()) -> bool:
+    """Whether ``video`` falls in shard ``(i, n)``.
+
+    The hash is of the path below the first input folder that holds it (the path as given
+    otherwise), so machines that mount the corpus at different places still agree."""
     part, count = shard
-    return zlib.crc32(video.as_posix().encode()) % count == part - 1
+    key = video.as_posix()
+    for given in inputs:
+        if Path(given).is_dir() and video.is_relative_to(given):
+            key = video.relative_to(given).as_posix()
+            break
+    return zlib.crc32(key.encode()) % count == part - 1
 
 
 @dataclass
