@@ -65,9 +65,13 @@ class ModelConfig:
     weights: str | None = None  # a local state dict for backbones without offline weights
     head: str = "lstm"
     head_args: dict[str, Any] = field(default_factory=dict)  # e.g. {"hidden_size": 512}
-    # raw | diff (features joined with their frame-to-frame change) | centre | norm;
-    # None: diff for heads that read frame order, raw for order-free ones (mean, max, stats)
+    # raw | diff (features joined with their frame-to-frame change) | drift (joined with their
+    # change since the clip's first frame) | centre | norm;
+    # None: drift for heads that read frame order, raw for order-free ones (mean, max, stats)
     temporal_input: str | None = None
+    # training only: the appearance half of a diff/drift/centre input is dropped per clip with
+    # this probability; None: 0.5 for those inputs, 0 otherwise
+    appearance_dropout: float | None = None
     pool: str | None = None  # backbone global pooling, avg | max; None: the backbone's own
     mlp: tuple[int, ...] = (256,)  # hidden widths of the classifier; () for a single linear layer
     dropout: float = 0.3
@@ -80,8 +84,13 @@ class ModelConfig:
         if self.temporal_input is None:  # resolved here, so config.yaml and checkpoints say it
             from vidact.models.heads import ORDER_FREE_HEADS
 
-            default = "raw" if self.head in ORDER_FREE_HEADS else "diff"
+            default = "raw" if self.head in ORDER_FREE_HEADS else "drift"
             object.__setattr__(self, "temporal_input", default)
+        if self.appearance_dropout is None:
+            from vidact.models.heads import TemporalInput
+
+            changing = self.temporal_input in TemporalInput.CHANGE_MODES
+            object.__setattr__(self, "appearance_dropout", 0.5 if changing else 0.0)
 
 
 @dataclass(frozen=True)

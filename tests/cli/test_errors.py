@@ -45,6 +45,11 @@ def _fails(args: list[object], *expected: str) -> str:
         (["--augment", "wild"], "unknown augmentation preset 'wild'"),
         (["--mlp", "a,b"], "--mlp 'a,b'"),
         (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
+        (["--appearance-dropout", "1"], "--appearance-dropout must be in [0, 1)"),
+        (
+            ["--temporal-input", "raw", "--appearance-dropout", "0.5"],
+            "--appearance-dropout needs an input with a change half",
+        ),
         (["--precision", "8-bit"], "--precision must be one of"),
         (["--devices", "two"], "--devices must be a count"),
         (["--strategy", "ddpp"], "unknown --strategy 'ddpp'"),

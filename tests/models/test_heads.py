@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -137,6 +139,7 @@ def test_stats_head_sees_motion_but_not_order() -> None:
     [
         ("raw", [[[1.0], [3.0], [8.0]]]),
         ("diff", [[[1.0, 0.0], [3.0, 2.0], [8.0, 5.0]]]),  # features, change since last frame
+        ("drift", [[[1.0, 0.0], [3.0, 2.0], [8.0, 7.0]]]),  # features, change since the first
         ("centre", [[[-3.0, 4.0], [-1.0, 4.0], [4.0, 4.0]]]),  # departure from the mean, mean
     ],
 )
@@ -161,9 +164,35 @@ def test_normalised_temporal_input_puts_frames_on_one_scale() -> None:
 
 
 def test_default_head_input_adds_change_for_heads_that_read_order() -> None:
-    assert ModelConfig(head="gru").temporal_input == "diff"
-    assert all(ModelConfig(head=name).temporal_input == "raw" for name in ORDER_FREE_HEADS)
-    assert ModelConfig(head="lstm", temporal_input="raw").temporal_input == "raw"
+    default = ModelConfig(head="gru")
+    assert (default.temporal_input, default.appearance_dropout) == ("drift", 0.5)
+    for config in (ModelConfig(head=name) for name in ORDER_FREE_HEADS):
+        assert (config.temporal_input, config.appearance_dropout) == ("raw", 0.0)
+    assert ModelConfig(head="lstm", temporal_input="raw").appearance_dropout == 0.0
+    assert ModelConfig(head="lstm", temporal_input="diff").appearance_dropout == 0.5
+    model = ClipClassifier(replace(default, backbone="test_efficientnet", pretrained=False), 3)
+    assert (model.temporal_input.mode, model.temporal_input.appearance_dropout) == ("drift", 0.5)
+
+
+@pytest.mark.parametrize("mode", ["diff", "drift", "centre"])
+def test_appearance_dropout_drops_whole_clips_appearance_in_training_only(mode: str) -> None:
+    torch.manual_seed(0)
+    features = torch.rand(400, 3, 2) + 1.0  # (B, T, F), no zero anywhere
+    change_half = slice(0, 2) if mode == "centre" else slice(2, 4)
+    appearance_half = slice(2, 4) if mode == "centre" else slice(0, 2)
+    layer = TemporalInput(mode, 2, appearance_dropout=0.5)
+    plain = TemporalInput(mode, 2)(features)
+    dropped = layer.train()(features)
+    assert torch.equal(dropped[..., change_half], plain[..., change_half])  # change always kept
+    zeroed = (dropped[..., appearance_half] == 0).flatten(1)
+    assert (zeroed.all(1) | ~zeroed.any(1)).all()  # all of a clip's appearance, or none
+    assert 150 < int(zeroed.all(1).sum()) < 250  # about half of the clips
+    assert torch.equal(layer.eval()(features), plain)  # inference sees everything
+
+
+def test_appearance_dropout_needs_a_change_half() -> None:
+    with pytest.raises(ConfigError, match="--appearance-dropout"):
+        TemporalInput("raw", 2, appearance_dropout=0.5)
 
 
 def test_a_checkpoint_from_before_the_default_changed_loads_as_it_was_trained() -> None:
@@ -182,10 +211,10 @@ def test_a_checkpoint_from_before_the_default_changed_loads_as_it_was_trained() 
         ("a", "b", "c"), trained, "none", ClipSampling(4), InputSpec(32, (0.5,) * 3, (0.5,) * 3)
     )
     written = info.to_dict()  # as an older vidact wrote it: no temporal input recorded
-    del written["model"]["temporal_input"]
+    del written["model"]["temporal_input"], written["model"]["appearance_dropout"]
     state = {f"model.{k}": v for k, v in model.state_dict().items()}
     loaded, loaded_info = classifier_from({METADATA_KEY: written, "state_dict": state}, "old.ckpt")
-    assert loaded_info.model.temporal_input == "raw"
+    assert (loaded_info.model.temporal_input, loaded_info.model.appearance_dropout) == ("raw", 0)
     features = torch.randn(2, 4, model.encoder.num_features)
     assert torch.allclose(loaded.classify_features(features), model.classify_features(features))
 

@@ -28,8 +28,8 @@ def demo(
     seed: int | None = typer.Option(None, help=f"Seed of the data and the runs. [{_S.seed}]"),
     temporal_input: str | None = typer.Option(
         None,
-        help="What the heads read: raw, diff, centre or norm features "
-        "(default: diff for heads that read order, raw for mean, max, stats).",
+        help="What the heads read: raw, diff, drift, centre or norm features "
+        "(default: drift for heads that read order, raw for mean, max, stats).",
     ),
 ) -> None:
     """Train an LSTM and the frame-averaging baseline on a temporal task; compare them on test."""

@@ -78,8 +78,15 @@ def train(
     temporal_input: str | None = typer.Option(
         None,
         help="Head input: raw features; diff (joined with their change since the last frame); "
-        "centre (departure from the clip's mean, joined with the mean); norm (layer-normalised). "
-        "Default: diff for heads that read order, raw for mean, max, stats.",
+        "drift (joined with their change since the clip's first frame); centre (departure from "
+        "the clip's mean, joined with the mean); norm (layer-normalised). "
+        "Default: drift for heads that read order, raw for mean, max, stats.",
+    ),
+    appearance_dropout: float | None = typer.Option(
+        None,
+        help="Training only: drop the appearance half of a diff, drift or centre input for a "
+        "whole clip with this probability, so the head learns from change. "
+        "Default: 0.5 with those inputs.",
     ),
     mlp: str | None = typer.Option(
         None, help=f"Classifier hidden widths, comma-separated ('' for none). [{_M.mlp}]"

@@ -48,7 +48,9 @@ class CheckpointInfo:
         return cls(
             classes=tuple(raw["classes"]),
             # settings added after a checkpoint was written take the value it was trained with
-            model=from_mapping(ModelConfig, {"temporal_input": "raw", **raw["model"]}),
+            model=from_mapping(
+                ModelConfig, {"temporal_input": "raw", "appearance_dropout": 0.0, **raw["model"]}
+            ),
             weight_source=raw["weight_source"],
             sampling=from_mapping(ClipSampling, raw["sampling"]),
             input=InputSpec(

@@ -45,7 +45,9 @@ class ClipClassifier(nn.Module):
             pool=config.pool,
             input_size=input_size,
         )
-        self.temporal_input = TemporalInput(config.temporal_input, self.encoder.num_features)
+        self.temporal_input = TemporalInput(
+            config.temporal_input, self.encoder.num_features, config.appearance_dropout
+        )
         width = self.temporal_input.out_features(self.encoder.num_features)
         self.head = create_head(config.head, width, **config.head_args)
         self.classifier = build_mlp(self.head.out_features, config.mlp, num_classes, config.dropout)

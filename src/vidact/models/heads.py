@@ -150,8 +150,8 @@ class TransformerHead(nn.Module):
         # normalised frame features and sinusoid-initialised (then learned) positions start on
         # the same scale: with the usual tiny random positions, CNN features drown the order.
         # ``layer`` normalises each frame on its own; ``batch`` standardises each feature over
-        # the training clips, so the small frame-to-frame changes of ``--temporal-input diff``
-        # weigh as much as appearance (measured: helps at 224 px, hurts at 112; README)
+        # the training clips, so the small changes of a ``diff`` or ``drift`` input weigh as
+        # much as appearance (measured with ``diff``: a wash; README)
         if norm not in ("layer", "batch"):
             raise TypeError(f"norm must be layer or batch, got {norm!r}")
         scale = nn.LayerNorm(in_features) if norm == "layer" else nn.BatchNorm1d(in_features)
@@ -220,25 +220,39 @@ ORDER_FREE_HEADS = frozenset({"mean", "max", "stats"})
 
 class TemporalInput(nn.Module):
     """What a head reads per frame: the features (``raw``); the features joined with their
-    change since the previous frame (``diff``: (B, T, F) -> (B, T, 2F), the first change zero),
-    so a head sees motion directly while appearance stays available; each frame's departure from
-    the clip's mean joined with that mean (``centre``: (B, T, F) -> (B, T, 2F)), which separates
-    what changes over the clip from what the scene or person looks like; or the features layer-
-    normalised per frame (``norm``), which puts any encoder's features on one scale."""
+    change since the previous frame (``diff``) or since the clip's first frame (``drift``), both
+    (B, T, F) -> (B, T, 2F), so a head sees motion directly while appearance stays available;
+    each frame's departure from the clip's mean joined with that mean (``centre``), which
+    separates what changes over the clip from what the scene or person looks like; or the
+    features layer-normalised per frame (``norm``), which puts any encoder's features on one scale.
 
-    MODES = ("raw", "diff", "centre", "norm")
+    ``appearance_dropout``: in training, the appearance half of a change-reading input (the
+    features, or centre's mean) is zeroed for a whole clip with this probability, so the head
+    learns to name a class from how things change wherever that suffices, instead of memorising
+    the few scenes or people of a small training set (measured: README)."""
 
-    def __init__(self, mode: str = "raw", in_features: int = 0) -> None:
+    MODES = ("raw", "diff", "drift", "centre", "norm")
+    CHANGE_MODES = ("diff", "drift", "centre")
+
+    def __init__(
+        self, mode: str = "raw", in_features: int = 0, appearance_dropout: float = 0.0
+    ) -> None:
         super().__init__()
         if mode not in self.MODES:
             raise ConfigError(
                 f"--temporal-input must be one of {', '.join(self.MODES)}, got {mode!r}"
             )
+        if appearance_dropout and mode not in self.CHANGE_MODES:
+            raise ConfigError(
+                f"--appearance-dropout needs an input with a change half "
+                f"({', '.join(self.CHANGE_MODES)}), not --temporal-input {mode}"
+            )
         self.mode = mode
+        self.appearance_dropout = appearance_dropout
         self.norm = nn.LayerNorm(in_features) if mode == "norm" else None
 
     def out_features(self, in_features: int) -> int:
-        return in_features * (2 if self.mode in ("diff", "centre") else 1)
+        return in_features * (2 if self.mode in self.CHANGE_MODES else 1)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         if self.norm is not None:
@@ -246,7 +260,16 @@ class TemporalInput(nn.Module):
         if self.mode == "raw":
             return features
         if self.mode == "centre":
-            mean = features.mean(dim=1, keepdim=True).expand_as(features)  # (B, T, F)
-            return torch.cat([features - mean, mean], dim=-1)
-        change = torch.diff(features, dim=1, prepend=features[:, :1])  # (B, T, F), first zero
-        return torch.cat([features, change], dim=-1)
+            appearance = features.mean(dim=1, keepdim=True).expand_as(features)  # (B, T, F)
+            change = features - appearance
+        elif self.mode == "drift":
+            appearance, change = features, features - features[:, :1]  # (B, T, F), first zero
+        else:
+            appearance = features
+            change = torch.diff(features, dim=1, prepend=features[:, :1])  # first zero
+        if self.training and self.appearance_dropout:
+            drawn = torch.rand(features.shape[0], 1, 1, device=features.device)
+            appearance = appearance * (drawn >= self.appearance_dropout)  # per clip
+        if self.mode == "centre":
+            return torch.cat([change, appearance], dim=-1)
+        return torch.cat([appearance, change], dim=-1)

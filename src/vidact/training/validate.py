@@ -73,6 +73,7 @@ _DATA_RULES: list[Rule] = [
 _MODEL_RULES: list[Rule] = [
     ("pool", lambda v: v in POOLS, "avg, max or flatten"),
     ("temporal_input", lambda v: v in TemporalInput.MODES, " or ".join(TemporalInput.MODES)),
+    ("appearance_dropout", _fraction, "in [0, 1)"),
     ("freeze", lambda v: v in FREEZE, "all or none"),
     ("mlp", lambda v: all(width >= 1 for width in v), "positive widths, e.g. 512,128"),
     ("dropout", _fraction, "in [0, 1)"),
