@@ -81,14 +81,13 @@ class ModelConfig:
     backbone_lr_mult: float = 1.0  # the backbone's learning rate relative to the head's
 
     def __post_init__(self) -> None:
-        if self.temporal_input is None:  # resolved here, so config.yaml and checkpoints say it
-            from vidact.models.heads import ORDER_FREE_HEADS
+        # resolved here, so config.yaml and checkpoints say what the model was
+        from vidact.models.heads import ORDER_FREE_HEADS, TemporalInput
 
+        if self.temporal_input is None:
             default = "raw" if self.head in ORDER_FREE_HEADS else "drift"
             object.__setattr__(self, "temporal_input", default)
         if self.appearance_dropout is None:
-            from vidact.models.heads import TemporalInput
-
             changing = self.temporal_input in TemporalInput.CHANGE_MODES
             object.__setattr__(self, "appearance_dropout", 0.5 if changing else 0.0)
 

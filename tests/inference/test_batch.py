@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import REAL_SMOKE, invoke, runner
 from vidact.cli.main import app
 from vidact.errors import ConfigError
-from vidact.inference.batch import find_videos, in_shard, parse_shard
+from vidact.inference.batch import find_videos, parse_shard, shard_of
 
 
 @pytest.fixture
@@ -84,13 +84,11 @@ def test_shards_split_a_corpus_without_overlap(corpus: Path, tmp_path: Path) -> 
     inputs = [corpus, f"{corpus}/part0/*.mp4"]  # a glob repeating files adds none
     videos = find_videos(inputs)
     assert len(videos) == 10
-    shards = [[v for v in videos if in_shard(v, (i, 3), inputs)] for i in (1, 2, 3)]
+    shards = [shard_of(videos, inputs, (i, 3)) for i in (1, 2, 3)]
     assert sorted(v for shard in shards for v in shard) == sorted(videos)
     assert all(shards)
     mounted = shutil.copytree(corpus, tmp_path / "elsewhere" / "mnt")  # another machine's mount
-    elsewhere = [
-        [v for v in find_videos([mounted]) if in_shard(v, (i, 3), [mounted])] for i in (1, 2, 3)
-    ]
+    elsewhere = [shard_of(find_videos([mounted]), [mounted], (i, 3)) for i in (1, 2, 3)]
     assert [[v.relative_to(mounted) for v in s] for s in elsewhere] == [
         [v.relative_to(corpus) for v in s] for s in shards
     ]

@@ -14,7 +14,7 @@ from vidact.cli.options import AllowImages, Device, Workers
 from vidact.data.datamodule import default_workers
 from vidact.errors import ConfigError
 from vidact.inference.annotate import check_output
-from vidact.inference.batch import RowLog, find_videos, in_shard, parse_shard
+from vidact.inference.batch import RowLog, find_videos, parse_shard, shard_of
 from vidact.inference.predictor import Predictor
 from vidact.inference.timeline import TimelineSettings
 
@@ -79,8 +79,7 @@ def predict(
         check_output(output)
     found = find_videos(videos)
     if shard is not None:
-        part = parse_shard(shard)
-        found = [video for video in found if in_shard(video, part, videos)]
+        found = shard_of(found, videos, parse_shard(shard))
     if output is not None and len(found) != 1:
         raise ConfigError(f"--output {output}: give one video, not {len(found)}")
     predictor = Predictor.from_checkpoint(

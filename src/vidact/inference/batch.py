@@ -1,6 +1,6 @@
 """Batch tagging: every video of a corpus once, decoded by worker processes while the model runs.
 
-``find_videos`` turns folders, globs and files into one sorted list; ``in_shard`` keeps the
+``find_videos`` turns folders, globs and files into one sorted list; ``shard_of`` keeps the
 videos of shard i of n (by a hash of the path below the input folder, so machines that list
 the corpus in different orders, or mount it at different places, still split it the same
 way); ``load_batches`` yields batches of decoded views; ``RowLog`` writes one CSV or JSON-lines
@@ -73,18 +73,21 @@ def parse_shard(text: str) -> tuple[int, int]:
     return part, count
 
 
-def in_shard(video: Path, shard: tuple[int, int], inputs: Iterable[str | Path] = ()) -> bool:
-    """Whether ``video`` falls in shard ``(i, n)``.
+def shard_of(
+    videos: Sequence[Path], inputs: Iterable[str | Path], shard: tuple[int, int]
+) -> list[Path]:
+    """The videos of shard ``(i, n)``.
 
-    The hash is of the path below the first input folder that holds it (the path as given
+    Each is hashed by its path below the first input folder that holds it (the path as given
     otherwise), so machines that mount the corpus at different places still agree."""
     part, count = shard
-    key = video.as_posix()
-    for given in inputs:
-        if Path(given).is_dir() and video.is_relative_to(given):
-            key = video.relative_to(given).as_posix()
-            break
-    return zlib.crc32(key.encode()) % count == part - 1
+    folders = [Path(given) for given in inputs if Path(given).is_dir()]
+
+    def key(video: Path) -> str:
+        holder = next((f for f in folders if video.is_relative_to(f)), None)
+        return (video.relative_to(holder) if holder else video).as_posix()
+
+    return [v for v in videos if zlib.crc32(key(v).encode()) % count == part - 1]
 
 
 @dataclass
