@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -14,7 +15,12 @@ from vidact.data.index import VideoIndex
 from vidact.data.synthetic import write_synthetic_dataset
 from vidact.io.writer import write_video
 
-REAL_SMOKE = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-smoke"
+# the real clips beside the checkout; VIDACT_REAL_SMOKE points elsewhere (the test that checks
+# that their tests skip when they are absent points it at nothing)
+REAL_SMOKE = Path(
+    os.environ.get("VIDACT_REAL_SMOKE")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "real-smoke"
+)
 # Debian's chromium, driven by Playwright (never a downloaded browser); .ci/run installs it
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"  # screenshots, for people
@@ -24,6 +30,23 @@ needs_chromium = pytest.mark.skipif(
 )
 # a tiny run: frozen Lite0 on cached features, 3 frames of 32 px, no worker processes
 FAST_RUN = ["--frames", "3", "--size", "32", "--batch-size", "8", "--workers", "0", "--no-progress"]
+
+
+def real_clip(*parts: str) -> Path:
+    """A clip of ../shared/data/real-smoke; the test asking for it is skipped (not failed) when
+    the clips are absent, as on a checkout without ../shared."""
+    path = REAL_SMOKE.joinpath(*parts)
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (../shared/data/real-smoke)")
+    return path
+
+
+@pytest.fixture
+def real_smoke() -> Path:
+    """The real clips' folder; asked for first, it skips a test before its costly fixtures."""
+    if not REAL_SMOKE.is_dir():
+        pytest.skip(f"{REAL_SMOKE} is absent (../shared/data/real-smoke)")
+    return REAL_SMOKE
 
 
 def split_args(root: Path) -> list[object]:

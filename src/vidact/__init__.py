@@ -6,7 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the model stack is imported only when a model is loaded
-    from vidact.inference.predictor import Predictor
+    from vidact.inference.predictor import VideoPredictor
 
 try:
     __version__ = version("vidact")
@@ -21,11 +21,12 @@ def load(
     crops: int = 1,
     allow_images: bool = False,
     runtime: str | None = None,
-) -> Predictor:
+) -> VideoPredictor:
     """A model from a checkpoint, loaded once: ``model.predict("v.mp4")`` gives the contract-4
     dict (top-k and timeline), ``model.timeline("long.mp4", TimelineSettings("2s", "1s"))`` the
     segments of a long video, ``model.annotate("v.mp4", "out.mp4")`` the annotated video. A
-    ``.onnx`` file from ``vidact export`` runs in onnxruntime."""
-    from vidact.inference.predictor import Predictor
+    ``.onnx`` file from ``vidact export`` runs in onnxruntime; an ensemble file from ``vidact
+    ensemble --save`` answers with its members' fusion."""
+    from vidact.inference.load import load_predictor
 
-    return Predictor.from_checkpoint(checkpoint, device, clips, crops, allow_images, runtime)
+    return load_predictor(checkpoint, device, clips, crops, allow_images, runtime)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import reprlib
 import types
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -142,7 +144,7 @@ def from_mapping(cls: type, raw: dict[str, Any]) -> Any:
     """Build dataclass ``cls`` from a plain mapping (YAML, JSON), rejecting unknown keys and
     values of the wrong type with a ConfigError that names the setting."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"{cls.__name__}: expected a mapping of settings, got {raw!r}")
+        raise ConfigError(f"{cls.__name__}: expected a mapping of settings, got {quote(raw)}")
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(raw) - set(known))
     if unknown:
@@ -173,7 +175,7 @@ def _check_type(name: str, value: Any, hint: Any) -> None:
     """Plain YAML values against a field's annotation (str, int, float, bool, tuple, dict, None)."""
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         if not isinstance(value, hint):
-            raise ConfigError(f"{name}: expected a mapping of settings, got {value!r}")
+            raise ConfigError(f"{name}: expected a mapping of settings, got {quote(value)}")
         return
     allowed = get_args(hint) if _is_union(hint) else (hint,)
     for option in allowed:
@@ -181,6 +183,8 @@ def _check_type(name: str, value: Any, hint: Any) -> None:
         if option is type(None) and value is None:
             return
         if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"{name}: expected a finite number, got {value!r}")
             return
         if origin is int and isinstance(value, int) and not isinstance(value, bool):
             return
@@ -193,12 +197,14 @@ def _check_type(name: str, value: Any, hint: Any) -> None:
     wanted = " or ".join(getattr(a, "__name__", str(a)) for a in allowed).replace(
         "NoneType", "none"
     )
-    raise ConfigError(f"{name}: expected {wanted}, got {value!r}")
+    raise ConfigError(f"{name}: expected {wanted}, got {quote(value)}")
 
 
 def _fits(value: Any, kind: type) -> bool:
     if kind is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
+        return (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        )
     return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
 
 
@@ -258,6 +264,68 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+MAX_YAML_BYTES = 1_000_000  # recipes and grids are a few hundred bytes
+MAX_YAML_VALUES = 100_000  # values once aliases are expanded (an alias bomb is billions)
+
+
+def quote(value: Any, limit: int = 200) -> str:
+    """``repr(value)`` cut to ``limit`` characters: error messages never carry a huge value."""
+    shorter = reprlib.Repr()
+    shorter.maxstring = shorter.maxother = limit
+    shorter.maxlevel, shorter.maxdict, shorter.maxlist = 3, 8, 8
+    text = shorter.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def read_yaml(path: str | Path, what: str) -> dict[str, Any]:
+    """A YAML mapping from ``path`` with limits: at most 1 MB, and at most 100,000 values once
+    aliases are expanded (a few hundred bytes of nested aliases otherwise expand to gigabytes
+    the moment anything prints or copies them)."""
+    path = Path(path)
+    if path.stat().st_size > MAX_YAML_BYTES:
+        raise ConfigError(f"{path}: over {MAX_YAML_BYTES // 1000} kB; {what} is a short YAML file")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" line {where.line + 1}" if where is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}:{line} is not valid YAML ({quote(problem)})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file; {what} is YAML") from None
+    if _expanded_size(raw, MAX_YAML_VALUES) > MAX_YAML_VALUES:
+        raise ConfigError(
+            f"{path}: expands to over {MAX_YAML_VALUES} values (nested YAML aliases?); refused"
+        )
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: {what} is a YAML mapping of settings")
+    return raw
+
+
+def _expanded_size(value: Any, limit: int) -> int:
+    """How many values ``value`` holds when every alias is counted in full, stopping past
+    ``limit`` (so the count itself stays cheap)."""
+    count, stack = 0, [value]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return count
+
+
+def check_sections(raw: dict[str, Any], where: str | Path) -> None:
+    """Recipe form: ``data`` and ``model`` are mappings."""
+    for section in _SECTIONS:
+        if section in raw and not isinstance(raw[section], dict):
+            raise ConfigError(
+                f"{where}: {section!r} must be a mapping of settings, not {quote(raw[section])}"
+            )
+
+
 def load_recipe(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """A recipe file: a (partial) TrainConfig as YAML, sections ``data`` and ``model``.
 
@@ -268,20 +336,16 @@ def load_recipe(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any
         raise ConfigError(f"{path}: recipes include each other (_base_ loop)")
     if not path.is_file():
         raise ConfigError(f"{path}: recipe not found (--config)")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        where = getattr(err, "problem_mark", None)
-        line = f" line {where.line + 1}" if where is not None else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{path}:{line} is not valid YAML ({problem})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file; a recipe is YAML") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a recipe is a YAML mapping of settings")
+    raw = read_yaml(path, "a recipe")
+    check_sections(raw, path)
     bases = raw.pop("_base_", [])
+    bases = [bases] if isinstance(bases, str) else bases
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise ConfigError(
+            f"{path}: _base_ names a recipe file or a list of them, not {quote(bases)}"
+        )
     merged: dict[str, Any] = {}
-    for base in [bases] if isinstance(bases, str) else bases:
+    for base in bases:
         merged = merge(merged, load_recipe(path.parent / base, (*_seen, path.resolve())))
     raw = merge(merged, raw)
     try:

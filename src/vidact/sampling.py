@@ -16,6 +16,7 @@ clips per video, scores averaged, is the usual test protocol).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -161,17 +162,16 @@ def window_indices(
     return windows[min(int(_phase(clip, num_clips) * len(windows)), len(windows) - 1)]
 
 
-def frames_from_stride(stride: str | int, fps: float) -> int:
-    """A window stride in frames (``16``) or seconds (``"0.5s"``) as a whole number of frames."""
+def frames_from_stride(stride: str | int, fps: float, what: str = "window stride") -> int:
+    """A length in frames (``16``) or seconds (``"0.5s"``) as a whole number of frames
+    (``what`` names the setting in errors: a window stride, a timeline's window...)."""
     text = str(stride).strip().lower()
     try:
         frames = float(text[:-1]) * fps if text.endswith("s") else float(text)
     except ValueError:
-        raise ConfigError(
-            f"window stride {stride!r}: expected frames (16) or seconds (0.5s)"
-        ) from None
-    if frames <= 0:
-        raise ConfigError(f"window stride {stride!r} must be positive")
+        raise ConfigError(f"{what} {stride!r}: expected frames (16) or seconds (0.5s)") from None
+    if not math.isfinite(frames) or frames <= 0:
+        raise ConfigError(f"{what} {stride!r} must be a positive, finite length")
     return max(1, round(frames))
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import FAST_RUN, REAL_SMOKE, invoke, runner, split_args
+from tests.conftest import FAST_RUN, invoke, runner, split_args
 from vidact.cli.main import app
 from vidact.errors import ConfigError
-from vidact.evaluation.ensemble import EnsemblePredictor, check_fusion, fuse
-from vidact.inference.predictor import Predictor
+from vidact.inference.ensemble import EnsemblePredictor, check_fusion, fuse
+from vidact.inference.load import load_predictor
 
 
 def test_fusion_corrects_members_that_err_on_different_videos() -> None:
@@ -31,7 +31,7 @@ def test_fusion_corrects_members_that_err_on_different_videos() -> None:
     softmax = np.exp(mean) / np.exp(mean).sum(1, keepdims=True)
     assert np.allclose(fuse([first, second], (0.5, 0.5), "logits"), softmax)
     assert check_fusion(2, [3, 1], "probs") == (0.75, 0.25)
-    for bad in ([1], [-1, 2], [0, 0]):
+    for bad in ([1], [-1, 2], [0, 0], [0, 1], [float("nan"), 1], [float("inf"), 1]):
         with pytest.raises(ConfigError, match="--weights"):
             check_fusion(2, bad, "probs")
     with pytest.raises(ConfigError, match="--fuse"):
@@ -52,10 +52,11 @@ def second_run(synthetic_dataset, tmp_path_factory: pytest.TempPathFactory) -> P
 
 @pytest.mark.slow
 def test_an_ensemble_of_two_trained_heads_keeps_what_they_agree_on(
-    trained_run: Path, second_run: Path, synthetic_dataset, tmp_path: Path
+    real_smoke: Path, trained_run: Path, second_run: Path, synthetic_dataset, tmp_path: Path
 ) -> None:
     """Two tiny runs' accuracies are luck; what fusion must do on them is not: where both members
     name one class, so does the ensemble (the better-member property is the constructed case)."""
+    clip = real_smoke / "UCF101" / "Punch" / "v_Punch_g03_c01.avi"
     members = [trained_run / "checkpoints/best.ckpt", second_run / "checkpoints/best.ckpt"]
     out, saved = tmp_path / "ensemble", tmp_path / "ensemble.ckpt"
     invoke(
@@ -87,9 +88,23 @@ def test_an_ensemble_of_two_trained_heads_keeps_what_they_agree_on(
             pytest.approx(expected)
         )
     # the saved file is one model to predict and serve
-    loaded = Predictor.from_checkpoint(saved, "cpu")
+    loaded = load_predictor(saved, "cpu")
     assert isinstance(loaded, EnsemblePredictor) and len(loaded.members) == 2
-    clip = REAL_SMOKE / "UCF101" / "Punch" / "v_Punch_g03_c01.avi"
+    # evaluating the saved file scores the fusion: what `vidact ensemble` reported, to 1e-6
+    again = tmp_path / "evaluated"
+    invoke("evaluate", saved, *split_args(synthetic_dataset.root), "--out", again,
+           "--topk", "1,2", "--workers", "0")  # fmt: skip
+    evaluated = json.loads((again / "metrics.json").read_text())
+    for key in ("top1", "top2", "loss", "mean_class_accuracy", "num_videos"):
+        assert evaluated[key] == pytest.approx(metrics[key], abs=1e-6), key
+    assert evaluated["confusion_matrix"] == metrics["confusion_matrix"]
+    rows = [list(csv.DictReader((d / "predictions.csv").open())) for d in (out, again)]
+    assert rows[0] == rows[1]  # each video's label and fused probability, row for row
+    # ... and the web API describes it as what it is
+    described = loaded.describe()
+    assert described["kind"] == "ensemble" and described["fusion"] == "probs"
+    assert [m["head"] for m in described["members"]] == ["lstm", "stats"]
+    assert "ensemble of 2" in described["head"]
     result = json.loads(invoke("predict", saved, clip, "--json", "--window", "1s"))
     assert len(result["timeline"]) >= 1 and result["top_k"][0]["probability"] > 0
     refused = runner.invoke(app, ["export", str(saved), "--out", str(tmp_path / "e.onnx")])

@@ -44,7 +44,12 @@ def test_the_report_opens_in_chromium_with_every_image(
         browser.close()
     assert problems == []
     bad = runner.invoke(app, ["report", str(tmp_path / "nothing"), "--out", str(page_file)])
+    assert bad.exit_code == 2 and "exists; pass --overwrite" in bad.output  # checked first
+    bad = runner.invoke(
+        app, ["report", str(tmp_path / "nothing"), "--out", str(page_file), "--overwrite"]
+    )
     assert bad.exit_code == 2 and "not a run directory, an evaluation or a comparison" in bad.output
+    assert "Misclassified videos" in page_file.read_text()  # the refused run left it as it was
 
 
 def test_dataset_info_has_media_and_a_frames_grid(synthetic_dataset, tmp_path: Path) -> None:

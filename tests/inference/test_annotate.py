@@ -40,11 +40,10 @@ def test_annotated_video_keeps_frames_rate_and_size(trained_run: Path, tmp_path:
     assert (tmp_path / "timeline.png").stat().st_size > 1000
 
 
-def test_output_must_be_a_video_or_a_plot(trained_run: Path, tmp_path: Path) -> None:
-    result = runner.invoke(
-        app, ["predict", str(trained_run / "checkpoints/best.ckpt"), "x.mp4", "--output", "a.gif"]
-    )
-    assert result.exit_code == 2 and "write an .mp4" in result.output
+def test_output_must_be_a_video_or_a_plot(trained_run: Path, tmp_path: Path, make_video) -> None:
+    checkpoint, video = str(trained_run / "checkpoints/best.ckpt"), str(make_video())
+    result = runner.invoke(app, ["predict", checkpoint, video, "--output", "a.gif"])
+    assert result.exit_code == 2 and "must end in .mp4 or .png" in result.output
     assert not Path("a.gif").exists()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REAL_SMOKE, invoke, runner
+from tests.conftest import invoke, real_clip, runner
 from vidact.cli.main import app
 from vidact.errors import ConfigError
 from vidact.inference.batch import find_videos, parse_shard, shard_of
@@ -18,12 +18,13 @@ from vidact.inference.batch import find_videos, parse_shard, shard_of
 @pytest.fixture
 def corpus(tmp_path: Path, synthetic_dataset) -> Path:
     """Nine videos in nested folders, one corrupt file, one hidden file, one text file."""
+    punch = real_clip("UCF101", "Punch", "v_Punch_g03_c01.avi")
     root = tmp_path / "corpus"
     for i, video in enumerate(sorted(Path(synthetic_dataset.root).glob("*/*.mp4"))[:8]):
         target = root / f"part{i % 2}" / video.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(video, target)
-    shutil.copy(REAL_SMOKE / "UCF101" / "Punch" / "v_Punch_g03_c01.avi", root / "punch.avi")
+    shutil.copy(punch, root / "punch.avi")
     (root / "part0" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(500))
     (root / "part1" / ".hidden.mp4").write_bytes(b"not indexed")
     (root / "notes.txt").write_text("not a video")
@@ -70,7 +71,7 @@ def test_resume_skips_what_is_done_and_repairs_a_cut_last_line(
     with lines.open("a") as handle:
         handle.write('{"video": "cut off by a kill')  # an interrupted write
     code, output = _run(checkpoint, corpus, "--jsonl", lines)
-    assert code == 2 and f"{lines} exists: --resume" in output
+    assert code == 2 and f"--jsonl {lines} exists; pass --overwrite" in output
     code, output = _run(checkpoint, corpus, "--jsonl", lines, "--resume", "--workers", "0")
     assert "resuming: 4 video(s) already done" in output
     records = [json.loads(line) for line in lines.read_text().splitlines()]

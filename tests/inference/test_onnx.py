@@ -9,16 +9,21 @@ import onnx
 import pytest
 import torch
 
-from tests.conftest import REAL_SMOKE, invoke, runner
+from tests.conftest import invoke, real_clip, runner
 from vidact.cli.main import app
 from vidact.inference.predictor import Predictor
 from vidact.inference.timeline import TimelineSettings
 from vidact.io.reader import VideoReader
 
 CLIPS = [
-    REAL_SMOKE / "UCF101" / "Biking" / "v_Biking_g05_c02.avi",  # MPEG-4 AVI, 320x240
-    REAL_SMOKE / "Kinetics400" / "arm_wrestling" / "demo.mp4",  # H.264, 340x256
+    ("UCF101", "Biking", "v_Biking_g05_c02.avi"),  # MPEG-4 AVI, 320x240
+    ("Kinetics400", "arm_wrestling", "demo.mp4"),  # H.264, 340x256
 ]
+
+
+@pytest.fixture(scope="module")
+def clips() -> list[Path]:
+    return [real_clip(*parts) for parts in CLIPS]
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +35,14 @@ def exported(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 @pytest.mark.slow
-def test_onnx_probabilities_equal_pytorch_on_real_clips(trained_run: Path, exported: Path) -> None:
+def test_onnx_probabilities_equal_pytorch_on_real_clips(
+    clips: list[Path], trained_run: Path, exported: Path
+) -> None:
     checkpoint = trained_run / "checkpoints" / "best.ckpt"
     reference = Predictor.from_checkpoint(checkpoint, "cpu", clips=2)
     runtime = Predictor.from_checkpoint(exported, "cpu", clips=2)  # .onnx: onnxruntime
     assert runtime.classes == reference.classes
-    for clip in CLIPS:
+    for clip in clips:
         with VideoReader(clip) as reader:
             views = reference.load_views(reader)[None]  # (1, clips, T, 3, S, S)
         batch = torch.cat([views, views.flip(-1)])  # a batch of two: the batch axis is dynamic
@@ -47,7 +54,9 @@ def test_onnx_probabilities_equal_pytorch_on_real_clips(trained_run: Path, expor
 
 
 @pytest.mark.slow
-def test_the_exported_file_describes_itself(trained_run: Path, exported: Path) -> None:
+def test_the_exported_file_describes_itself(
+    clips: list[Path], trained_run: Path, exported: Path
+) -> None:
     model = onnx.load(exported)
     metadata = {entry.key: entry.value for entry in model.metadata_props}
     reference = Predictor.from_checkpoint(trained_run / "checkpoints" / "best.ckpt", "cpu")
@@ -55,7 +64,7 @@ def test_the_exported_file_describes_itself(trained_run: Path, exported: Path) -
     assert "clips: float32 (batch, 4, 3, 32, 32)" in metadata["input"]
     assert [i.name for i in model.graph.input] == ["clips"]
     assert [o.name for o in model.graph.output] == ["logits", "probabilities"]
-    video = str(CLIPS[0])
+    video = str(clips[0])
     via_onnx = json.loads(invoke("predict", exported, video, "--json"))
     via_torch = json.loads(
         invoke("predict", trained_run / "checkpoints/best.ckpt", video, "--json")
@@ -63,13 +72,14 @@ def test_the_exported_file_describes_itself(trained_run: Path, exported: Path) -
     assert [e["label"] for e in via_onnx["top_k"]] == [e["label"] for e in via_torch["top_k"]]
 
 
-def test_export_and_runtime_errors_are_clear(trained_run: Path, tmp_path: Path) -> None:
+def test_export_and_runtime_errors_are_clear(trained_run: Path, tmp_path: Path, make_video) -> None:
     checkpoint = trained_run / "checkpoints" / "best.ckpt"
+    video = str(make_video())
     result = runner.invoke(app, ["export", str(checkpoint), "--out", str(tmp_path / "m.pt")])
     assert result.exit_code == 2 and "must end in .onnx" in result.output
     fake = tmp_path / "fake.onnx"
     fake.write_bytes(b"not a model")
-    result = runner.invoke(app, ["predict", str(fake), str(CLIPS[0])])
-    assert result.exit_code == 2 and "fake.onnx: not an ONNX model" in result.output
-    result = runner.invoke(app, ["predict", str(checkpoint), str(CLIPS[0]), "--runtime", "tf"])
+    result = runner.invoke(app, ["predict", str(fake), video])
+    assert result.exit_code == 2 and "fake.onnx: carries no vidact checksum" in result.output
+    result = runner.invoke(app, ["predict", str(checkpoint), video, "--runtime", "tf"])
     assert result.exit_code == 2 and "--runtime must be torch or onnx" in result.output

@@ -70,8 +70,13 @@ def test_segments_place_the_change_within_one_stride() -> None:
 
 
 def test_bad_settings_are_refused() -> None:
-    with pytest.raises(ConfigError, match="window stride"):
+    with pytest.raises(ConfigError, match="--window 'soon': expected frames"):
         TimelineSettings("soon").check()
+    for endless in ("inf", "nans", "-infs"):
+        with pytest.raises(ConfigError, match="positive, finite"):
+            TimelineSettings("2s", endless).check()
+    with pytest.raises(ConfigError, match="--smooth must be"):
+        TimelineSettings(smooth=10**9).check()
     with pytest.raises(ConfigError, match="--smooth must be"):
         TimelineSettings(smooth=0).check()
 

@@ -226,11 +226,12 @@ def test_killed_run_resumes_to_the_weights_of_an_unbroken_run(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    last = run / "checkpoints" / "last.ckpt"
-    deadline = time.time() + 180
-    while not last.exists() and process.poll() is None and time.time() < deadline:
+    last = run / "checkpoints" / "last.ckpt"  # written at the end of epoch 1
+    while not last.exists() and process.poll() is None:
         time.sleep(0.02)
-    # while it trains, a second training on the same --out is refused, naming the holder
+    # frozen where it stands, so no timing decides how far it gets before the kill
+    process.send_signal(signal.SIGSTOP)
+    # while it holds the run, a second training on the same --out is refused, naming the holder
     _fails(["train", *split_args(root), *PIXELS, "--out", run], f"process {process.pid}")
     process.send_signal(signal.SIGKILL)
     process.wait()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import FAST_RUN, REAL_SMOKE, invoke, split_args
+from tests.conftest import FAST_RUN, invoke, real_clip, split_args
 from vidact.config import DataConfig, ModelConfig, TrainConfig, load_recipe, resolve_config
 from vidact.errors import ConfigError
 from vidact.models.backbones import build_encoder
@@ -34,12 +34,12 @@ def test_flatten_keeps_the_whole_feature_map() -> None:
 def test_a_flattening_model_trains_and_predicts_from_its_checkpoint(
     synthetic_dataset, tmp_path: Path
 ) -> None:
+    clip = real_clip("UCF101", "Punch", "v_Punch_g03_c01.avi")
     run = tmp_path / "run"
     invoke(
         "train", *split_args(synthetic_dataset.root), *FAST_RUN, "--backbone", "lrcn_cnn",
         "--no-pretrained", "--pool", "flatten", "--head", "lstm", "--epochs", "1", "--out", run,
     )  # fmt: skip
-    clip = REAL_SMOKE / "UCF101" / "Punch" / "v_Punch_g03_c01.avi"
     result = json.loads(invoke("predict", run / "checkpoints" / "best.ckpt", clip, "--json"))
     assert len(result["top_k"]) == 5
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import threading
@@ -17,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 from PIL import Image
 
-from tests.conftest import REAL_SMOKE
+from tests.conftest import REAL_SMOKE, real_clip
 from vidact.inference.predictor import Predictor
 from vidact.io.writer import write_video
 from vidact.web.app import create_app
@@ -42,15 +43,14 @@ class Served:
         return self.app.state.store["store"]
 
 
-@pytest.fixture
-def server(served_predictor) -> Iterator[Served]:
-    """The app behind a real uvicorn server on a free loopback port."""
+@contextlib.contextmanager
+def running(app: FastAPI) -> Iterator[Served]:
+    """``app`` behind a real uvicorn server on a free loopback port."""
     import uvicorn
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app = create_app({"lstm": served_predictor})
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -58,9 +58,18 @@ def server(served_predictor) -> Iterator[Served]:
     deadline = time.monotonic() + 30
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield Served(f"http://127.0.0.1:{port}", app)
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield Served(f"http://127.0.0.1:{port}", app)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def server(served_predictor) -> Iterator[Served]:
+    """The app over the session's model behind a real uvicorn server."""
+    with running(create_app({"lstm": served_predictor})) as served:
+        yield served
 
 
 def _with_duration_claim(data: bytes, frames: int) -> bytes:
@@ -94,8 +103,8 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, 
         wav.setsampwidth(2)
         wav.setframerate(8000)
         wav.writeframes(bytes(16000))
-    ucf = UCF_CLIP.read_bytes()
-    kinetics = KINETICS_CLIP.read_bytes()
+    ucf = real_clip(*UCF_CLIP.relative_to(REAL_SMOKE).parts).read_bytes()
+    kinetics = real_clip(*KINETICS_CLIP.relative_to(REAL_SMOKE).parts).read_bytes()
     return {
         "random bytes": ("clip.mp4", rng.bytes(20000)),
         "truncated mp4": ("clip.mp4", kinetics[: len(kinetics) // 3]),

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not UCF_CLIP.is_file(), reason="../shared/data/r
 @pytest.fixture
 def client(served_predictor):
     app = create_app({"lstm": served_predictor, "second": served_predictor})
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url="http://localhost") as test_client:
         yield test_client
 
 
@@ -59,7 +59,7 @@ def test_model_health_docs_and_choosing_a_model(client: TestClient, served_predi
     assert info["models"][0]["classes"] == list(served_predictor.classes)
     assert info["models"][0]["frames"] == 4 and info["models"][0]["head"] == "lstm"
     assert client.get("/api/health").json()["status"] == "ok"
-    assert client.get("/docs").status_code == 200
+    assert client.get("/docs").status_code == 404  # Swagger UI loads from a CDN: off by default
     assert "/api/predict" in client.get("/openapi.json").json()["paths"]
     page = client.get("/")
     assert page.status_code == 200 and "<title>vidact" in page.text
@@ -70,6 +70,9 @@ def test_model_health_docs_and_choosing_a_model(client: TestClient, served_predi
         ("topk", "0", "topk must be between"),
         ("topk", "five", "topk must be a whole number"),
         ("window", "-2s", "window"),
+        ("window", "inf", "window"),
+        ("window", "nan", "window"),
+        ("stride", "infs", "stride"),
     ):
         refused = _post(client, UCF_CLIP, **{field: value})
         assert refused.status_code == 422 and message in refused.json()["error"]
@@ -135,7 +138,7 @@ def _post_raw(client: TestClient, name: str, content: bytes):
 def test_oversize_uploads_are_refused_while_streaming(served_predictor) -> None:
     app = create_app({"m": served_predictor}, ServeSettings(max_upload_mb=1))
     big = bytes(3 * 2**20)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         declared = client.post("/api/predict", files={"file": ("big.mp4", big)})
         assert declared.status_code == 413 and "1 MB" in declared.json()["error"]
 
@@ -167,7 +170,7 @@ def test_a_full_queue_answers_503_with_retry_after(served_predictor, monkeypatch
 
     monkeypatch.setattr(served_predictor, "predict", blocking)
     app = create_app({"m": served_predictor}, ServeSettings(concurrency=1, queue=0))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         first: dict = {}
         thread = threading.Thread(target=lambda: first.update(r=_post(client, UCF_CLIP)))
         thread.start()
@@ -183,7 +186,7 @@ def test_a_full_queue_answers_503_with_retry_after(served_predictor, monkeypatch
 
 def test_annotated_videos_expire_and_shutdown_removes_everything(served_predictor) -> None:
     app = create_app({"m": served_predictor}, ServeSettings(ttl_s=0.01))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         url = _post(client, UCF_CLIP, annotate="true").json()["annotated_url"]
         store = _store(client)
         deadline = time.monotonic() + 5
@@ -204,7 +207,7 @@ def test_model_names_are_unique() -> None:
 def test_a_client_that_hangs_up_mid_upload_leaves_nothing(server) -> None:
     host, port = server.url.removeprefix("http://").split(":")
     head = (
-        "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n"
+        "POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5000000\r\n"
         "Content-Type: multipart/form-data; boundary=zz\r\n\r\n"
         '--zz\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n'
     )

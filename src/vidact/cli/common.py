@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import sys
 import traceback
 import warnings
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from vidact.errors import VidactError
+from vidact.errors import ConfigError, VidactError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,6 +61,7 @@ def friendly_errors(command: F) -> F:
     def wrapper(*args: Any, verbose: bool = False, **kwargs: Any) -> Any:
         setup_logging(verbose)
         try:
+            _check_finite(kwargs)
             return command(*args, **kwargs)
         except VidactError as err:
             if verbose:
@@ -72,3 +74,12 @@ def friendly_errors(command: F) -> F:
         parameters=[*signature.parameters.values(), _VERBOSE]
     )
     return wrapper  # type: ignore[return-value]
+
+
+def _check_finite(options: dict[str, Any]) -> None:
+    """Every number option of every command is finite: ``nan`` or ``inf`` would turn limits off
+    or poison results without a word."""
+    for name, value in options.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            raise ConfigError(f"--{name.replace('_', '-')} {value}: give a finite number")

@@ -18,6 +18,7 @@ from vidact.cli.options import (
     Extensions,
     Fold,
     GroupRegex,
+    Overwrite,
     SkipMissing,
     SplitFile,
     TestFraction,
@@ -31,6 +32,7 @@ from vidact.data.overview import frames_grid as draw_frames_grid
 from vidact.data.overview import media_summary
 from vidact.data.sources import build_index
 from vidact.errors import ConfigError
+from vidact.io.outputs import check_output
 from vidact.progress import progress
 
 app = typer.Typer(
@@ -62,11 +64,14 @@ def info(
         None, help="Also draw sample frames per class into this image (.png)."
     ),
     grid_videos: int = typer.Option(4, help="Videos per class in the frames grid."),
+    overwrite: Overwrite = False,
     workers: Workers = None,
 ) -> None:
     """Print JSON: classes, videos per split and class, groups per split, leaking groups, and
     per class the videos' durations, frame rates and sizes."""
     config = data_config(ctx.params)
+    if frames_grid is not None:  # checked before the dataset is read
+        check_output(frames_grid, [], overwrite, "--frames-grid", (".png", ".jpg"))
     index = build_index(config, seed)
     summary = index.summary()
     if media:

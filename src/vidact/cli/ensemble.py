@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from vidact.cli.common import friendly_errors
-from vidact.cli.evaluate import parse_topk
 from vidact.cli.options import (
     AllowImages,
     Annotations,
@@ -19,12 +18,15 @@ from vidact.cli.options import (
     Device,
     Fold,
     GroupRegex,
+    Overwrite,
     SplitFile,
     ValFraction,
     Workers,
     data_config,
+    parse_topk,
 )
 from vidact.errors import ConfigError
+from vidact.io.outputs import check_output
 
 
 @friendly_errors
@@ -48,6 +50,7 @@ def ensemble(
     save: Path | None = typer.Option(
         None, help="Also write the ensemble as one file predict, watch and serve take."
     ),
+    overwrite: Overwrite = False,
     topk: str = typer.Option("1,5", help="Top-k accuracies to report, e.g. 1,2,5."),
     seed: int = typer.Option(0, help="Seed of the validation carve-out (use the runs')."),
     out: Path = typer.Option(Path("ensemble"), help="Report folder to write."),
@@ -57,8 +60,10 @@ def ensemble(
 ) -> None:
     """Score each model and their fusion on the same videos: OUT/metrics.json (the ensemble),
     OUT/members/<name>/ (each model), OUT/ensemble.json (every headline figure)."""
-    from vidact.evaluation.ensemble import check_fusion, evaluate_ensemble, save_ensemble
+    from vidact.data.datamodule import default_workers
+    from vidact.evaluation.ensemble import evaluate_ensemble
     from vidact.evaluation.report import split_items
+    from vidact.inference.ensemble import EnsemblePredictor, check_fusion, save_ensemble
     from vidact.inference.predictor import Predictor
 
     parsed = None
@@ -69,14 +74,16 @@ def ensemble(
             raise ConfigError(f"--weights {weights!r}: give numbers separated by commas") from None
     normalised = check_fusion(len(checkpoints), parsed, fuse)
     ks = parse_topk(topk)
+    if save is not None:  # before any scoring: never a member, never a file without --overwrite
+        check_output(save, checkpoints, overwrite, "--save")
     config = data_config(ctx.params)
-    predictors = [
+    members = [
         Predictor.from_checkpoint(c, device, allow_images=config.allow_images) for c in checkpoints
     ]
-    items = split_items(config, predictors[0].classes, split, seed)
-    summary = evaluate_ensemble(
-        predictors, items, out, normalised, fuse, batch_size, workers, categories, ks
-    )
+    ensemble = EnsemblePredictor(members, normalised, fuse)
+    items = split_items(config, ensemble.classes, split, seed)
+    workers = default_workers() if workers is None else workers
+    summary = evaluate_ensemble(ensemble, items, out, batch_size, workers, categories, ks)
     for member in summary["members"]:
         typer.echo(f"{member['name']:<24} top1 {member['top1']:.4f}  loss {member['loss']:.4f}")
     fused = summary["ensemble"]
@@ -85,4 +92,5 @@ def ensemble(
     )
     typer.echo(f"report: {out}")
     if save is not None:
-        typer.echo(f"ensemble file: {save_ensemble(checkpoints, save, normalised, fuse)}")
+        saved = save_ensemble(checkpoints, save, normalised, fuse, overwrite)
+        typer.echo(f"ensemble file: {saved}")

@@ -24,22 +24,11 @@ from vidact.cli.options import (
     ValFraction,
     Workers,
     data_config,
+    parse_topk,
 )
-from vidact.errors import ConfigError
 from vidact.evaluation.report import evaluate as run_evaluation
 from vidact.evaluation.report import split_items
-from vidact.inference.predictor import Predictor
-
-
-def parse_topk(text: str) -> list[int]:
-    """``"1,2,5"`` -> [1, 2, 5]."""
-    try:
-        ks = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise ConfigError(f"--topk {text!r}: give whole numbers separated by commas") from None
-    if not ks or min(ks) < 1:
-        raise ConfigError(f"--topk {text!r}: each k must be at least 1")
-    return ks
+from vidact.inference.load import load_predictor
 
 
 @friendly_errors
@@ -75,7 +64,7 @@ def evaluate(
 ) -> None:
     """Write metrics.json, predictions.csv and plots for one split."""
     config = data_config(ctx.params)
-    predictor = Predictor.from_checkpoint(checkpoint, device, clips, crops, config.allow_images)
+    predictor = load_predictor(checkpoint, device, clips, crops, config.allow_images)
     items = split_items(config, predictor.classes, split, seed)
     ks = parse_topk(topk)
     metrics = run_evaluation(predictor, items, out, batch_size, workers, categories, ks)

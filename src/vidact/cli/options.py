@@ -68,6 +68,12 @@ AllowImages = Annotated[
     bool | None,
     typer.Option("--allow-images/--no-allow-images", help="Read still images as one-frame videos."),
 ]
+Overwrite = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite", help="Replace an existing output file (never an input) instead of refusing."
+    ),
+]
 Device = Annotated[
     str | None, typer.Option(help="cpu, cuda or cuda:N (default: cuda when available).")
 ]
@@ -125,3 +131,14 @@ def data_config(params: dict[str, Any], **fixed: Any) -> DataConfig:
     meaning the dataclass default), with ``fixed`` values that the command decides itself."""
     chosen = {k: v for k, v in {**params, **fixed}.items() if k in _DATA_OPTIONS}
     return from_mapping(DataConfig, nest_options(config_values(chosen)).get("data", {}))
+
+
+def parse_topk(text: str) -> list[int]:
+    """``"1,2,5"`` -> [1, 2, 5]."""
+    try:
+        ks = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--topk {text!r}: give whole numbers separated by commas") from None
+    if not ks or min(ks) < 1:
+        raise ConfigError(f"--topk {text!r}: each k must be at least 1")
+    return ks

@@ -10,13 +10,14 @@ from typing import Any
 import typer
 
 from vidact.cli.common import friendly_errors
-from vidact.cli.options import AllowImages, Device, Workers
+from vidact.cli.options import AllowImages, Device, Overwrite, Workers
 from vidact.data.datamodule import default_workers
 from vidact.errors import ConfigError
-from vidact.inference.annotate import check_output
-from vidact.inference.batch import RowLog, find_videos, parse_shard, shard_of
-from vidact.inference.predictor import Predictor
+from vidact.inference.annotate import OUTPUTS
+from vidact.inference.batch import BATCH_OUTPUTS, RowLog, find_videos, parse_shard, shard_of
+from vidact.inference.load import load_predictor
 from vidact.inference.timeline import TimelineSettings
+from vidact.io.outputs import check_output
 
 
 @friendly_errors
@@ -56,6 +57,7 @@ def predict(
     shard: str | None = typer.Option(
         None, help="Batch: only shard i of n (i/n), to split a corpus across machines."
     ),
+    overwrite: Overwrite = False,
     batch_size: int = typer.Option(8, help="Videos per model call."),
     workers: Workers = None,
     runtime: str | None = typer.Option(
@@ -75,21 +77,25 @@ def predict(
     logs = [path for path in (csv_out, jsonl_out) if path is not None]
     if resume and not logs:
         raise ConfigError("--resume continues a --csv or --jsonl file; give one")
-    if output is not None:
-        check_output(output)
+    if resume and overwrite:
+        raise ConfigError("--resume appends to the files and --overwrite replaces them: pick one")
     found = find_videos(videos)
     if shard is not None:
         found = shard_of(found, videos, parse_shard(shard))
-    if output is not None and len(found) != 1:
-        raise ConfigError(f"--output {output}: give one video, not {len(found)}")
-    predictor = Predictor.from_checkpoint(
-        checkpoint, device, clips, crops, bool(allow_images), runtime
-    )
+    reads = [checkpoint, *found]
+    if output is not None:  # checked before the model loads: never an input, never by surprise
+        check_output(output, reads, overwrite, suffixes=OUTPUTS)
+        if len(found) != 1:
+            raise ConfigError(f"--output {output}: give one video, not {len(found)}")
+    for option, path in (("--csv", csv_out), ("--jsonl", jsonl_out)):
+        if path is not None:
+            check_output(path, reads, overwrite or resume, option, BATCH_OUTPUTS)
+    predictor = load_predictor(checkpoint, device, clips, crops, bool(allow_images), runtime)
     if output is not None:
-        show(predictor.predict(found[0], topk, timeline, output), as_json)
+        show(predictor.predict(found[0], topk, timeline, output, overwrite), as_json)
         return
     with ExitStack() as stack:
-        rows = [stack.enter_context(RowLog(path, resume)) for path in logs]
+        rows = [stack.enter_context(RowLog(path, resume, overwrite)) for path in logs]
         done = set.intersection(*(set(row.done) for row in rows)) if rows else set()
         todo = [video for video in found if str(video) not in done]
         if done:

@@ -9,8 +9,12 @@ import typer
 from vidact.cli.common import friendly_errors
 from vidact.cli.options import Device
 from vidact.errors import ConfigError
+from vidact.inference.load import load_predictor
+from vidact.models.checkpoint import checkpoint_names
+from vidact.web.settings import ServeSettings
 
 _INSTALL = "the web app needs the optional packages: pip install -e '.[web]'"
+_S = ServeSettings()
 
 
 @friendly_errors
@@ -18,42 +22,53 @@ def serve(
     checkpoints: list[Path] = typer.Argument(
         ..., help="Checkpoints (or .onnx files) to serve; the first is the default."
     ),
-    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every network)."),
-    port: int = typer.Option(8000, help="Port."),
-    max_upload_mb: int = typer.Option(200, help="Largest upload accepted, MB."),
-    max_seconds: float = typer.Option(600, help="Longest video accepted, seconds."),
-    max_pixels: int = typer.Option(3840 * 2160, help="Largest frame accepted, pixels."),
-    concurrency: int = typer.Option(1, help="Predictions running at once."),
-    queue: int = typer.Option(4, help="Requests waiting beyond those; more get 503."),
-    ttl: float = typer.Option(3600, help="Seconds an annotated video stays available."),
+    host: str = typer.Option(_S.host, help="Address to listen on (0.0.0.0: every network)."),
+    port: int = typer.Option(8000, help="Port (1-65535)."),
+    max_upload_mb: int = typer.Option(_S.max_upload_mb, help="Largest upload accepted, MB."),
+    max_seconds: float = typer.Option(_S.max_seconds, help="Longest video accepted, seconds."),
+    max_pixels: int = typer.Option(_S.max_pixels, help="Largest frame accepted, pixels."),
+    concurrency: int = typer.Option(_S.concurrency, help="Predictions running at once."),
+    queue: int = typer.Option(_S.queue, help="Requests waiting beyond those; more get 503."),
+    ttl: float = typer.Option(_S.ttl_s, help="Seconds an annotated video stays available."),
+    body_timeout: float = typer.Option(
+        _S.body_timeout_s, help="Seconds an upload may take in all; slower ones get 408."
+    ),
+    min_upload_kb_s: float = typer.Option(
+        _S.min_upload_kb_s, help="Slowest upload kept after its first 5 s, kB/s (408 below)."
+    ),
+    allowed_host: list[str] = typer.Option(
+        [],
+        help="Also answer to this Host name (repeatable; * for any). [the bind address, localhost]",
+    ),
     cors_origin: list[str] = typer.Option(
         [], help="Allow pages from this origin to call the API (repeatable; default: none)."
+    ),
+    api_docs: bool = typer.Option(
+        False, help="Serve Swagger UI at /docs (the browser loads it from a CDN)."
     ),
     device: Device = None,
 ) -> None:
     """Load each model once, then serve http://HOST:PORT/ (the page), /api/predict, /api/model,
-    /api/health and the OpenAPI docs at /docs until Ctrl-C."""
+    /api/health and /openapi.json until Ctrl-C."""
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"--port must be between 1 and 65535, got {port}")
+    settings = ServeSettings(
+        max_upload_mb, max_seconds, max_pixels, concurrency, queue, ttl, tuple(cors_origin),
+        body_timeout, min_upload_kb_s, host, tuple(allowed_host), api_docs,
+    )  # fmt: skip
     try:
         import uvicorn
 
-        from vidact.web.app import ServeSettings, create_app
+        from vidact.web.app import create_app
     except ImportError:
         raise ConfigError(_INSTALL) from None
-    from vidact.inference.predictor import Predictor
-    from vidact.models.checkpoint import checkpoint_names
-
-    for name, value in (("--concurrency", concurrency), ("--max-upload-mb", max_upload_mb)):
-        if value < 1:
-            raise ConfigError(f"{name} must be at least 1, got {value}")
-    if queue < 0 or max_seconds <= 0 or max_pixels < 1 or ttl <= 0:
-        raise ConfigError("--queue must be 0 or more; --max-seconds, --max-pixels, --ttl above 0")
     models = {
-        name: Predictor.from_checkpoint(checkpoint, device)
+        name: load_predictor(checkpoint, device)
         for name, checkpoint in zip(checkpoint_names(checkpoints), checkpoints, strict=True)
     }
-    settings = ServeSettings(
-        max_upload_mb, max_seconds, max_pixels, concurrency, queue, ttl, tuple(cors_origin)
-    )
     app = create_app(models, settings)
-    typer.echo(f"serving {', '.join(models)} on http://{host}:{port}/ (API docs: /docs)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    typer.echo(f"serving {', '.join(models)} on http://{host}:{port}/", err=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    except (OSError, SystemExit) as err:  # address in use, not ours, not an address
+        raise ConfigError(f"cannot listen on {host}:{port} ({err})") from None

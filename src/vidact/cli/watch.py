@@ -9,11 +9,11 @@ from typing import Any
 import typer
 
 from vidact.cli.common import friendly_errors
-from vidact.cli.options import Device
-from vidact.errors import ConfigError
+from vidact.cli.options import Device, Overwrite
 from vidact.inference.live import watch as watch_source
-from vidact.inference.predictor import Predictor
+from vidact.inference.load import load_predictor
 from vidact.inference.timeline import TimelineSettings
+from vidact.io.outputs import check_output
 
 
 @friendly_errors
@@ -35,17 +35,18 @@ def watch(
         "--realtime/--no-realtime",
         help="Play a file at its own rate, as a live source [files: yes; streams: as they come].",
     ),
+    overwrite: Overwrite = False,
     runtime: str | None = typer.Option(None, help="torch or onnx. [.onnx files: onnx]"),
     device: Device = None,
 ) -> None:
     """Score the newest window every stride until the stream ends or Ctrl-C; when the model is
     slower than the source, windows are skipped (frames dropped) so the answers keep up; the
     summary on stderr says how many."""
-    if output is not None and output.suffix.lower() != ".mp4":
-        raise ConfigError(f"--output {output}: the recording is written as .mp4")
+    if output is not None:  # never the source, never an existing file without --overwrite
+        check_output(output, [checkpoint, source], overwrite, suffixes=(".mp4",))
     settings = TimelineSettings(window, stride)
     settings.check()
-    predictor = Predictor.from_checkpoint(checkpoint, device, runtime=runtime)
+    predictor = load_predictor(checkpoint, device, runtime=runtime)
 
     def emit(entry: dict[str, Any]) -> None:
         if jsonl:

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch.utils.data import DataLoader, Dataset
 
 from vidact.data.index import VideoIndex, VideoItem
+from vidact.io.outputs import replacing
 from vidact.io.reader import VideoReader, VideoReadError, probe
 from vidact.progress import progress
 
@@ -96,10 +97,9 @@ def frames_grid(
             image = _middle_frame(videos[int(choice)].path, thumb)
             if image is not None:
                 grid.paste(image, (label_width + column * thumb, row * thumb))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    grid.save(path)
-    return path
+    with replacing(path) as partial:
+        grid.save(partial)
+    return Path(path)
 
 
 def _middle_frame(path: Path, thumb: int) -> Image.Image | None:

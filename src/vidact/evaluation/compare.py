@@ -27,10 +27,19 @@ from typing import Any
 
 import yaml
 
-from vidact.config import TrainConfig, load_recipe, merge, nest_options
+from vidact.config import (
+    TrainConfig,
+    check_sections,
+    load_recipe,
+    merge,
+    nest_options,
+    quote,
+    read_yaml,
+)
+from vidact.data.index import SPLITS
 from vidact.errors import ConfigError
 from vidact.evaluation.report import evaluate, split_items
-from vidact.inference.predictor import Predictor
+from vidact.inference.load import load_predictor
 from vidact.plots import plot_grouped_bars
 from vidact.training.trainer import train
 from vidact.training.validate import check_config
@@ -56,15 +65,13 @@ class GridSpec:
 
 
 def load_grid(path: str | Path) -> GridSpec:
+    """A grid file, every part checked (the runs themselves by ``plan_runs``) before any run."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: grid file not found (--config)")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    raw = read_yaml(path, "a grid file")
     unknown = set(raw) - {"recipe", "settings", "grid", "evaluate"}
-    if not isinstance(raw, dict) or unknown:
+    if unknown:
         raise ConfigError(
             f"{path}: a grid file has recipe, settings, grid and evaluate; not {sorted(unknown)}"
         )
@@ -74,15 +81,43 @@ def load_grid(path: str | Path) -> GridSpec:
     for name, values in grid.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{path}: grid {name!r} must be a non-empty list of values")
-    settings = load_recipe(raw["recipe"]) if raw.get("recipe") else {}
-    settings = merge(settings, raw.get("settings") or {})
-    evaluation = raw.get("evaluate") or {}
-    return GridSpec(
-        settings,
-        grid,
-        evaluation.get("split", "test"),
-        tuple(evaluation.get("topk", (1, 5))),
-    )
+        shown = [json.dumps(v, sort_keys=True, default=str) for v in values]
+        repeated = sorted({text for text in shown if shown.count(text) > 1})
+        if repeated:
+            raise ConfigError(
+                f"{path}: grid {name!r} lists {', '.join(repeated)} more than once; each "
+                "combination is one run (use seed: [0, 1] for repeats)"
+            )
+    if raw.get("recipe") is not None and not isinstance(raw["recipe"], str):
+        raise ConfigError(f"{path}: 'recipe' names a recipe file, not {quote(raw['recipe'])}")
+    settings = raw.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path}: 'settings' must be a mapping in recipe form")
+    check_sections(settings, path)
+    recipe = load_recipe(raw["recipe"]) if raw.get("recipe") else {}
+    return GridSpec(merge(recipe, settings), grid, *_evaluation(raw.get("evaluate"), path))
+
+
+def _evaluation(section: Any, path: Path) -> tuple[str, tuple[int, ...]]:
+    """The grid's ``evaluate:`` section (split, topk), checked with everything else."""
+    section = section or {}
+    if not isinstance(section, dict) or set(section) - {"split", "topk"}:
+        raise ConfigError(f"{path}: 'evaluate' takes split and topk, got {quote(section)}")
+    split = section.get("split", "test")
+    if split not in SPLITS:
+        raise ConfigError(
+            f"{path}: evaluate split must be one of {', '.join(SPLITS)}, not {quote(split)}"
+        )
+    topk = section.get("topk", [1, 5])
+    if (
+        not isinstance(topk, list)
+        or not topk
+        or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in topk)
+    ):
+        raise ConfigError(
+            f"{path}: evaluate topk must be a list of whole numbers >= 1, not {quote(topk)}"
+        )
+    return split, tuple(topk)
 
 
 def run_name(options: dict[str, Any]) -> str:
@@ -134,7 +169,7 @@ def run_grid(spec: GridSpec, out: str | Path, progress: bool = False) -> list[di
         else:
             log.info("[%d/%d] %s: training", number, len(planned), name)
             result = train(replace(config, progress=progress))
-            predictor = Predictor.from_checkpoint(result.best_checkpoint)
+            predictor = load_predictor(result.best_checkpoint)
             items = split_items(config.data, predictor.classes, spec.split, config.seed)
             evaluate(predictor, items, eval_dir, topk=spec.topk)
         rows.append(collect_row(run_dir, eval_dir, options))

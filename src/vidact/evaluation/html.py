@@ -14,7 +14,7 @@ import csv
 import html
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from PIL import Image
 
 from vidact.data.datasets import evaluation_positions
 from vidact.errors import ConfigError, VidactError
+from vidact.io.outputs import check_output, replacing
 from vidact.io.reader import VideoReader, VideoReadError
 from vidact.models.checkpoint import METADATA_KEY, CheckpointInfo, read_checkpoint
 from vidact.progress import progress
@@ -51,23 +52,22 @@ pre { background: #f3f4f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 """
 
 
-def build_report(dirs: Sequence[Path], out: str | Path, title: str = "vidact report") -> Path:
+def build_report(
+    dirs: Sequence[Path], out: str | Path, title: str = "vidact report", overwrite: bool = False
+) -> Path:
     """Write ``out`` (.html) from run directories, evaluation folders and compare folders."""
-    out = Path(out)
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise ConfigError(f"--out {out}: the report is one .html file")
+    out = check_output(out, [], overwrite, "--out", (".html", ".htm"))
     sections = []
     for folder in map(Path, dirs):
         found = False
-        if (folder / "comparison.csv").is_file():
-            sections.append(_comparison(folder))
-            found = True
-        if (folder / "summary.json").is_file():
-            sections.append(_run(folder))
-            found = True
-        if (folder / "metrics.json").is_file():
-            sections.append(_evaluation(folder))
-            found = True
+        for name, section in (
+            ("comparison.csv", _comparison),
+            ("summary.json", _run),
+            ("metrics.json", _evaluation),
+        ):
+            if (folder / name).is_file():
+                sections.append(_section(folder, name, section))
+                found = True
         if not found:
             raise ConfigError(
                 f"{folder}: not a run directory, an evaluation or a comparison (no summary.json,"
@@ -81,9 +81,20 @@ def build_report(dirs: Sequence[Path], out: str | Path, title: str = "vidact rep
         + "".join(sections)
         + "</main></body></html>"
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
+    with replacing(out) as partial:
+        partial.write_text(page, encoding="utf-8")
     return out
+
+
+def _section(folder: Path, name: str, build: Callable[[Path], str]) -> str:
+    """One folder's section; a damaged file is an error naming it, not a traceback."""
+    try:
+        return build(folder)
+    except (ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError, csv.Error) as err:
+        raise ConfigError(
+            f"{folder / name}: damaged or not written by vidact ({type(err).__name__}: "
+            f"{str(err)[:120]})"
+        ) from None
 
 
 def _image(path: Path, alt: str) -> str:

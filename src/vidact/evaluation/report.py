@@ -22,20 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch.utils.data import DataLoader
 
 from vidact.config import DataConfig
 from vidact.data.categories import categories_for
 from vidact.data.datamodule import default_workers
-from vidact.data.datasets import ClipDataset, collate_skipping
 from vidact.data.index import SPLITS, VideoItem, read_class_names, scan_folder, select_classes
 from vidact.data.sources import build_index
 from vidact.errors import ConfigError, DatasetError
 from vidact.evaluation.metrics import classification_metrics
-from vidact.inference.predictor import Predictor
+from vidact.inference.predictor import VideoPredictor
 from vidact.plots import plot_accuracy_bars, plot_confusion_matrix
-from vidact.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -83,47 +79,8 @@ def split_items(
     return sorted(items, key=lambda item: item.relpath)
 
 
-def score_items(
-    predictor: Predictor,
-    items: list[VideoItem],
-    batch_size: int = 8,
-    workers: int | None = None,
-) -> tuple[np.ndarray, set[str]]:
-    """(N, K) probabilities of every item, in order (NaN rows for the unreadable ones), and the
-    paths of those that could not be read."""
-    if batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
-    dataset = ClipDataset(
-        items,
-        predictor.info.sampling,
-        predictor.load_views.transform,
-        predictor.load_views.short_side,
-        clips=predictor.clips,
-        views=True,
-        allow_images=predictor.allow_images,
-    )
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=default_workers() if workers is None else workers,
-        pin_memory=predictor.device.type == "cuda",
-        collate_fn=collate_skipping,
-    )
-    scores, unreadable = [], set()
-    for views, _, failed in progress(loader, "evaluating", unit="batches"):
-        unreadable.update(failed)
-        if views is not None:
-            scores.append(predictor.probabilities(views))
-    probabilities = np.full((len(items), len(predictor.classes)), np.nan)
-    readable = [i for i, item in enumerate(items) if str(item.path) not in unreadable]
-    if readable:
-        probabilities[readable] = torch.cat(scores).double().numpy()
-    return probabilities, unreadable
-
-
 def evaluate(
-    predictor: Predictor,
+    predictor: VideoPredictor,
     items: list[VideoItem],
     out: str | Path | None = None,
     batch_size: int = 8,
@@ -139,7 +96,8 @@ def evaluate(
     if any(k < 1 for k in topk):
         raise ConfigError(f"--topk values must be at least 1, got {list(topk)}")
     started = time.perf_counter()
-    all_scores, unreadable = score_items(predictor, items, batch_size, workers)
+    workers = default_workers() if workers is None else workers
+    all_scores, unreadable = predictor.score(items, batch_size, workers)
     keep = [i for i, item in enumerate(items) if str(item.path) not in unreadable]
     if not keep:
         raise DatasetError(f"none of the {len(items)} videos could be read")

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from vidact.errors import ConfigError
 from vidact.inference.timeline import WindowScores
 from vidact.io.reader import VideoReader
 from vidact.io.writer import write_video
@@ -130,14 +129,6 @@ def annotated_frames(
 
 
 OUTPUTS = (".mp4", ".png")
-
-
-def check_output(output: str | Path) -> Path:
-    """An annotated video is written as .mp4; a timeline plot as .png."""
-    output = Path(output)
-    if output.suffix.lower() not in OUTPUTS:
-        raise ConfigError(f"--output {output}: write an .mp4 (annotated video) or a .png (plot)")
-    return output
 
 
 def write_annotated(

@@ -10,9 +10,11 @@ row) and, when resumed, names the videos already done.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import json
+import os
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,10 +28,12 @@ from vidact.data.index import DEFAULT_EXTENSIONS, is_hidden
 from vidact.errors import ConfigError
 from vidact.inference.timeline import TimelineSettings
 from vidact.inference.views import ViewLoader, is_long
+from vidact.io.outputs import replacing
 from vidact.io.reader import VideoReader, VideoReadError
 from vidact.progress import progress
 
 CSV_COLUMNS = ("video", "label", "probability", "top_k", "timeline", "error")
+BATCH_OUTPUTS = (".csv", ".jsonl")
 
 
 def find_videos(inputs: Iterable[str | Path]) -> list[Path]:
@@ -151,49 +155,75 @@ def load_batches(
 
 
 class RowLog:
-    """Prediction rows appended to ``path`` (``.csv`` or ``.jsonl``), one per video."""
+    """Prediction rows written to ``path`` (``.csv`` or ``.jsonl``), one per video, flushed.
 
-    def __init__(self, path: Path, resume: bool) -> None:
-        if path.suffix.lower() not in (".csv", ".jsonl"):
+    A new file is written in place (an interrupted batch keeps its rows for ``resume``);
+    ``resume`` appends to a file vidact wrote, recognised by its CSV header or by every line
+    being a prediction object, and refuses any other file without touching it; ``overwrite``
+    writes a temporary file that replaces the old one only when the batch ends well.
+    """
+
+    def __init__(self, path: Path, resume: bool = False, overwrite: bool = False) -> None:
+        if path.suffix.lower() not in BATCH_OUTPUTS:
             raise ConfigError(f"{path}: batch output must end in .csv or .jsonl")
         self.path = path
         self.is_csv = path.suffix.lower() == ".csv"
         self.done: dict[str, bool] = {}  # video -> whether its row is an error
-        if path.exists() and not resume:
+        exists = path.exists()
+        if exists and not (resume or overwrite):
             raise ConfigError(
-                f"{path} exists: --resume adds the videos not in it yet; or remove it to start over"
+                f"{path} exists: --resume adds the videos not in it yet, --overwrite replaces it"
             )
-        if path.exists():
+        self.replacing = contextlib.ExitStack()
+        target = path
+        if exists and resume:
             self.done = self._read_done()
+        elif exists:
+            target = self.replacing.enter_context(replacing(path))
         path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = not path.exists() or path.stat().st_size == 0
-        self.file = path.open("a", newline="", encoding="utf-8")
+        fresh = not target.exists() or target.stat().st_size == 0
+        self.file = target.open("a", newline="", encoding="utf-8")
         self.writer = csv.DictWriter(self.file, CSV_COLUMNS) if self.is_csv else None
         if self.writer is not None and fresh:
             self.writer.writeheader()
             self.file.flush()
 
     def _read_done(self) -> dict[str, bool]:
-        """Videos with a complete row; a last line cut off by an interruption is removed."""
+        """Videos with a complete row. The whole file is checked first; only then is a last
+        line cut off by an interruption removed."""
         data = self.path.read_bytes()
         complete = data[: data.rfind(b"\n") + 1]
-        if len(complete) != len(data):
-            self.path.write_bytes(complete)
-        lines = complete.decode("utf-8").splitlines()
         try:
-            if self.is_csv:
-                rows = list(csv.DictReader(lines))
-                return {row["video"]: bool(row["error"]) for row in rows}
-            records = [json.loads(line) for line in lines if line.strip()]
-            return {r["video"]: "error" in r for r in records}
-        except (KeyError, json.JSONDecodeError, csv.Error) as err:
+            lines = complete.decode("utf-8").splitlines()
+            done = self._rows(lines) if lines else {}
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError, csv.Error) as err:
             raise ConfigError(
-                f"{self.path}: not a vidact prediction file ({err}); --resume needs one"
+                f"{self.path}: not a prediction file vidact wrote ({type(err).__name__}); "
+                "--resume appends only to those (the file is left as it was)"
             ) from None
+        if len(complete) != len(data):
+            os.truncate(self.path, len(complete))
+        return done
+
+    def _rows(self, lines: list[str]) -> dict[str, bool]:
+        if self.is_csv:
+            if next(csv.reader(lines[:1])) != list(CSV_COLUMNS):
+                raise ValueError("header")
+            rows = list(csv.reader(lines[1:]))
+            if any(len(row) != len(CSV_COLUMNS) for row in rows):
+                raise ValueError("row")
+            return {row[0]: bool(row[-1]) for row in rows}
+        records = [json.loads(line) for line in lines]
+        if not all(
+            isinstance(r, dict) and isinstance(r["video"], str) and ("top_k" in r or "error" in r)
+            for r in records
+        ):
+            raise ValueError("record")
+        return {r["video"]: "error" in r for r in records}
 
     def write(self, result: dict[str, Any]) -> None:
         if self.writer is None:
-            self.file.write(json.dumps(result) + "\n")
+            self.file.write(json.dumps(result, allow_nan=False) + "\n")
         else:
             top = result.get("top_k") or [{"label": "", "probability": ""}]
             self.writer.writerow(
@@ -208,11 +238,9 @@ class RowLog:
             )
         self.file.flush()
 
-    def close(self) -> None:
-        self.file.close()
-
     def __enter__(self) -> RowLog:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, *exc: Any) -> None:
+        self.file.close()
+        self.replacing.__exit__(*exc)  # an --overwrite file replaces the old one on success

@@ -10,6 +10,7 @@ needs nothing else. onnxruntime runs it (``pip install -e '.[onnx]'``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -22,10 +23,15 @@ import torch
 from torch import nn
 
 from vidact.errors import CheckpointError, ConfigError
+from vidact.io.outputs import check_output, replacing
 from vidact.models.checkpoint import CheckpointInfo, load_classifier
 
 METADATA_KEY = "vidact"
+CHECKSUM_KEY = "vidact_sha256"
 OPSET = 18
+_BLANK = b"0" * 64
+# the checksum entry as protobuf writes it: key string, then the value's tag and length (64)
+_CHECKSUM_FIELD = b"\n" + bytes([len(CHECKSUM_KEY)]) + CHECKSUM_KEY.encode() + b"\x12\x40"
 _MISSING = (
     "ONNX needs the optional packages: pip install -e '.[onnx]' (onnx, onnxruntime, onnxscript)"
 )
@@ -55,14 +61,12 @@ def describe_input(info: CheckpointInfo) -> str:
     )
 
 
-def export_onnx(checkpoint: str | Path, out: str | Path) -> CheckpointInfo:
-    """Write the checkpoint's network as ONNX to ``out`` (written whole or not at all); return
-    the checkpoint's description."""
-    onnx = _require("onnx")
+def export_onnx(checkpoint: str | Path, out: str | Path, overwrite: bool = False) -> CheckpointInfo:
+    """Write the checkpoint's network as ONNX to ``out`` (written whole or not at all, with a
+    SHA-256 of its bytes in its metadata); return the checkpoint's description."""
+    _require("onnx")
     _require("onnxscript")
-    out = Path(out)
-    if out.suffix.lower() != ".onnx":
-        raise ConfigError(f"--out {out}: the file name must end in .onnx")
+    out = check_output(out, [checkpoint], overwrite, "--out", suffixes=(".onnx",))
     model, info = load_classifier(checkpoint, "cpu")
     if "pose" in info.model.backbone.split("+"):
         raise ConfigError(
@@ -88,15 +92,37 @@ def export_onnx(checkpoint: str | Path, out: str | Path) -> CheckpointInfo:
         "classes": json.dumps(list(info.classes)),
         "input": describe_input(info),
         "outputs": "logits and probabilities (softmax), float32 (batch, classes)",
+        CHECKSUM_KEY: _BLANK.decode(),  # last: filled in with the digest of the whole file
     }
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    onnx.save_model(proto, partial)
-    partial.replace(out)
+    data = proto.SerializeToString()
+    digest = hashlib.sha256(data).hexdigest().encode()
+    with replacing(out) as partial:
+        partial.write_bytes(data.replace(_CHECKSUM_FIELD + _BLANK, _CHECKSUM_FIELD + digest, 1))
     return info
+
+
+def verified_bytes(path: Path) -> bytes:
+    """The bytes of an exported file whose SHA-256 (taken with its own checksum blanked)
+    matches the one it carries: a changed byte anywhere is refused, not run."""
+    data = path.read_bytes()
+    at = data.find(_CHECKSUM_FIELD)
+    if at < 0:
+        raise CheckpointError(
+            f"{path}: carries no vidact checksum (not exported by vidact, or by an older "
+            "version: export it again)"
+        )
+    start = at + len(_CHECKSUM_FIELD)
+    stored = data[start : start + len(_BLANK)]
+    blanked = data[:start] + _BLANK + data[start + len(_BLANK) :]
+    if hashlib.sha256(blanked).hexdigest().encode() != stored:
+        raise CheckpointError(
+            f"{path}: its bytes do not match the checksum it carries (damaged or altered); "
+            "export it again"
+        )
+    return data
 
 
 class OnnxClassifier:
@@ -115,8 +141,9 @@ class OnnxClassifier:
             providers.insert(0, "CUDAExecutionProvider")
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        data = verified_bytes(path)
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers)
+            self.session = ort.InferenceSession(data, options, providers=providers)
         except Exception as err:  # onnxruntime's errors are untyped
             raise CheckpointError(
                 f"{path}: not an ONNX model onnxruntime can load ({str(err).splitlines()[0]}); "

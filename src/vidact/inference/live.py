@@ -10,7 +10,6 @@ instead of falling behind it. An optional recording writes every frame with the 
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 import time
@@ -23,11 +22,13 @@ from typing import Any
 import av
 import numpy as np
 
+from vidact.errors import VidactError
 from vidact.inference.annotate import Overlay
-from vidact.inference.predictor import Predictor
+from vidact.inference.predictor import VideoPredictor
 from vidact.inference.timeline import TimelineSettings
-from vidact.io.reader import VideoReadError, scaled_size
-from vidact.io.writer import write_video
+from vidact.io.outputs import replacing
+from vidact.io.reader import VideoReadError, upright
+from vidact.io.writer import NoFrames, write_video
 from vidact.sampling import frames_from_stride
 
 _DEFAULT_FPS = 30.0  # when a live source does not say its rate
@@ -120,9 +121,8 @@ class _Feeder(threading.Thread):
                     delay = started + (stamp - first) - time.perf_counter()
                     if delay > 0 and self.stop.wait(delay):
                         break
-                width, height = scaled_size(frame.width, frame.height, self.short_side)
-                small = frame.to_ndarray(width=width, height=height, format="rgb24")
-                full = frame.to_ndarray(format="rgb24") if self.full is not None else None
+                small = upright(frame, self.short_side)
+                full = upright(frame) if self.full is not None else None
                 with self.changed:
                     time_s = (stamp - (first or 0.0)) if stamp is not None else self.count / 30
                     self.ring.append((self.count, time_s, small))
@@ -149,10 +149,11 @@ class _Feeder(threading.Thread):
 class _Recorder:
     """Writes frames with the latest label drawn on, in a thread of its own."""
 
-    def __init__(self, output: Path, fps: float, predictor: Predictor) -> None:
+    def __init__(self, output: Path, fps: float, predictor: VideoPredictor) -> None:
         self.queue: queue.Queue[Any] = queue.Queue()
         self.overlay = Overlay(predictor.classes)
         self.output, self.fps = output, fps
+        self.error: Exception | None = None
         self.thread = threading.Thread(target=self._write, daemon=True)
         self.thread.start()
 
@@ -165,16 +166,24 @@ class _Recorder:
             yield frame if probabilities is None else self.overlay.draw(frame, probabilities)
 
     def _write(self) -> None:
-        with contextlib.suppress(ValueError):  # raised when no frame came
-            write_video(self.output, self._frames(), self.fps)
+        try:
+            with replacing(self.output) as partial:
+                write_video(partial, self._frames(), self.fps)
+        except Exception as err:  # reported by close(), in the main thread
+            self.error = err
+            for _ in iter(self.queue.get, None):  # keep taking frames: the feeder must not block
+                pass
 
     def close(self) -> None:
+        """Wait for the last frame to be written; a failed recording is an error."""
         self.queue.put(None)
         self.thread.join()
+        if self.error is not None and not isinstance(self.error, NoFrames):
+            raise VidactError(f"{self.output}: the recording failed ({self.error})")
 
 
 def watch(
-    predictor: Predictor,
+    predictor: VideoPredictor,
     source: str,
     settings: TimelineSettings | None = None,
     emit: Callable[[dict[str, Any]], None] = print,
@@ -194,7 +203,7 @@ def watch(
     feeder = _Feeder(
         container,
         length,
-        predictor.load_views.short_side,
+        predictor.decode_size,
         not is_live(source) if realtime is None else realtime,
         output is not None,
     )

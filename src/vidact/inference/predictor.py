@@ -1,4 +1,10 @@
-"""Predictor: one loaded model that answers for any number of videos (CLI, evaluation, web)."""
+"""Predictors: loaded models that answer for any number of videos (CLI, evaluation, web).
+
+``VideoPredictor`` holds every answer (top-k, timeline, annotated video, batches) in terms of
+three hooks: the probabilities of a whole video, of every window of it, and of a clip of
+frames. ``Predictor`` implements them with one model; ``inference.ensemble.EnsemblePredictor``
+by fusing its members', so an ensemble's every answer is the fusion.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 
-from vidact.data.datasets import to_views
+from vidact.data.datasets import ClipDataset, collate_skipping, to_views
+from vidact.data.index import VideoItem
 from vidact.data.transforms import eval_transform
-from vidact.errors import ConfigError
-from vidact.inference.annotate import check_output, write_annotated
+from vidact.errors import CheckpointError, ConfigError
+from vidact.inference.annotate import OUTPUTS, write_annotated
 from vidact.inference.batch import load_batches
 from vidact.inference.timeline import (
     TimelineSettings,
@@ -22,6 +30,7 @@ from vidact.inference.timeline import (
     smooth,
 )
 from vidact.inference.views import ViewLoader, is_long
+from vidact.io.outputs import check_output, replacing
 from vidact.io.reader import VideoReader, VideoReadError
 from vidact.models.checkpoint import (
     ENSEMBLE_KEY,
@@ -31,6 +40,7 @@ from vidact.models.checkpoint import (
 )
 from vidact.models.classifier import ClipClassifier
 from vidact.plots import plot_timeline
+from vidact.progress import progress
 
 
 def check_topk(topk: int) -> None:
@@ -60,8 +70,180 @@ def resolve_device(name: str | None = None) -> torch.device:
     return device
 
 
-class Predictor:
-    """Loads a checkpoint once; ``predict(video)`` gives the top-k labels (contract 4).
+class VideoPredictor:
+    """Every answer a loaded model gives, built on three hooks its subclasses implement:
+    ``_whole`` (a video's probabilities), ``_scan`` (its windows') and ``classify_frames``
+    (a clip of decoded frames'), plus ``score`` (many videos, for evaluation) and ``describe``.
+    """
+
+    classes: tuple[str, ...]
+    clips: int
+    crops: int
+    allow_images: bool
+    device: torch.device
+    source: Path | None
+
+    # -- the hooks ---------------------------------------------------------------------------
+    def _whole(self, reader: VideoReader) -> torch.Tensor:
+        """(K,) probabilities of an open video's evaluation views."""
+        raise NotImplementedError
+
+    def _scan(self, reader: VideoReader, settings: TimelineSettings) -> WindowScores:
+        """Smoothed probabilities of every window of an open video."""
+        raise NotImplementedError
+
+    def classify_frames(self, frames: np.ndarray, fps: float) -> torch.Tensor:
+        """(N, H, W, 3) consecutive frames, decoded at ``decode_size`` -> (K,) probabilities
+        of the clip the model samples from them (what live input scores)."""
+        raise NotImplementedError
+
+    def score(
+        self, items: Sequence[VideoItem], batch_size: int = 8, workers: int = 0
+    ) -> tuple[np.ndarray, set[str]]:
+        """(N, K) probabilities of every item, in order (NaN rows for the unreadable ones), and
+        the paths of those that could not be read (what evaluation reports)."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """What the model is, for /api/model: classes, backbone, head, frames, size."""
+        raise NotImplementedError
+
+    @property
+    def decode_size(self) -> int:
+        """The short side frames are decoded at for ``classify_frames``."""
+        raise NotImplementedError
+
+    @property
+    def skeleton(self) -> bool:
+        """Whether annotated videos show the pose the model tracks."""
+        return False
+
+    # -- the answers -------------------------------------------------------------------------
+    def checked(self, probabilities: torch.Tensor) -> torch.Tensor:
+        """Probabilities that are numbers: NaN or infinity comes from damaged weights (or a
+        broken export), never a result to print."""
+        if not torch.isfinite(probabilities).all():
+            raise CheckpointError(
+                f"{self.source or 'the model'}: it gives NaN or infinite probabilities "
+                "(damaged weights?); retrain or restore the file"
+            )
+        return probabilities
+
+    def top_k(self, probabilities: torch.Tensor, k: int) -> list[dict[str, Any]]:
+        values, indices = self.checked(probabilities).topk(min(k, len(self.classes)))
+        return [
+            {"label": self.classes[int(i)], "probability": round(float(v), 6)}
+            for v, i in zip(values, indices, strict=True)
+        ]
+
+    def predict(
+        self,
+        video: str | Path,
+        topk: int = 5,
+        timeline: TimelineSettings | None = None,
+        output: str | Path | None = None,
+        overwrite: bool = False,
+    ) -> dict[str, Any]:
+        """Classify a whole video: ``{"video", "top_k", "timeline"}`` (contract 4).
+
+        The timeline has one segment per activity over time when the video is longer than two
+        windows, else one segment spanning the video with its top label. ``output`` also writes
+        the annotated video or timeline plot (``annotate``) from the same window scores: the
+        video is opened and its windows scored once.
+        """
+        check_topk(topk)
+        settings = timeline or TimelineSettings()
+        settings.check()
+        if output is not None:
+            output = self._check_output(output, video, overwrite)
+        with VideoReader(video, self.allow_images) as reader:
+            whole = self._whole(reader)
+            long = is_long(reader, settings)
+            scan = self._scan(reader, settings) if long or output is not None else None
+            duration = reader.num_frames / reader.fps
+        top = self.top_k(whole, topk)
+        if output is not None and scan is not None:
+            self._write(video, output, scan)
+        return self._result(video, top, duration, scan if long else None)
+
+    def predict_many(
+        self,
+        videos: Sequence[str | Path],
+        topk: int = 5,
+        timeline: TimelineSettings | None = None,
+        workers: int = 0,
+        batch_size: int = 8,
+    ) -> Iterator[dict[str, Any]]:
+        """``predict`` for many videos, in order. An unreadable video gives ``{"video",
+        "error"}`` and the others go on."""
+        check_topk(topk)
+        shown = videos if len(videos) < 2 else progress(videos, "predicting", unit="videos")
+        for video in shown:
+            try:
+                yield self.predict(video, topk, timeline)
+            except VideoReadError as err:
+                yield {"video": str(video), "error": str(err)}
+
+    def _result(
+        self,
+        video: str | Path,
+        top: list[dict[str, Any]],
+        duration: float,
+        scan: WindowScores | None,
+    ) -> dict[str, Any]:
+        """Contract 4: the whole-video top-k and the timeline (one segment unless scanned)."""
+        if scan is not None:
+            self.checked(torch.from_numpy(scan.scores))
+            segments = scan.segments(self.classes)
+        else:
+            segments = [{"start_s": 0.0, "end_s": round(duration, 3), **top[0]}]
+        return {"video": str(video), "top_k": top, "timeline": segments}
+
+    def annotate(
+        self,
+        video: str | Path,
+        output: str | Path,
+        settings: TimelineSettings | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Write ``output``: the video with its activity, top three and timeline drawn on every
+        frame (H.264 MP4), or the timeline as a plot when ``output`` ends in ``.png``."""
+        output = self._check_output(output, video, overwrite)
+        return self._write(video, output, self.scan(video, settings))
+
+    def _check_output(self, output: str | Path, video: str | Path, overwrite: bool) -> Path:
+        reads = [video] if self.source is None else [video, self.source]
+        return check_output(output, reads, overwrite, suffixes=OUTPUTS)
+
+    def _write(self, video: str | Path, output: Path, scan: WindowScores) -> Path:
+        with replacing(output) as partial:
+            if output.suffix.lower() == ".png":
+                duration = scan.num_frames / scan.fps
+                plot_timeline(scan.segments(self.classes), duration, self.classes, partial)
+            else:
+                write_annotated(
+                    video, partial, scan, self.classes, self.allow_images, self.skeleton
+                )
+        return output
+
+    def timeline(
+        self, video: str | Path, settings: TimelineSettings | None = None
+    ) -> list[dict[str, Any]]:
+        """Segments ``{start_s, end_s, label, probability}`` of a video's activities over time
+        (``vidact.inference.timeline``): every needed frame decoded and encoded once."""
+        return self.scan(video, settings).segments(self.classes)
+
+    def scan(self, video: str | Path, settings: TimelineSettings | None = None) -> WindowScores:
+        """Smoothed probabilities of every window of a video (what timelines and annotated
+        videos are made from)."""
+        settings = settings or TimelineSettings()
+        settings.check()
+        with VideoReader(video, self.allow_images) as reader:
+            return self._scan(reader, settings)
+
+
+class Predictor(VideoPredictor):
+    """One model loaded once; ``predict(video)`` gives the top-k labels (contract 4).
 
     ``clips`` evaluation clips per video and ``crops`` (1 or 3) spatial crops per clip are scored
     and their probabilities averaged.
@@ -80,6 +262,7 @@ class Predictor:
             raise ConfigError(f"--clips must be at least 1, got {clips}")
         self.model = model.eval()
         self.info = info
+        self.classes = info.classes
         self.device = device
         self.clips = clips
         self.crops = crops
@@ -93,42 +276,70 @@ class Predictor:
     def from_checkpoint(
         cls,
         path: str | Path,
-        device: str | None = None,
+        device: str | torch.device | None = None,
         clips: int = 1,
         crops: int = 1,
         allow_images: bool = False,
         runtime: str | None = None,
     ) -> Predictor:
-        """Load ``path`` once onto ``device`` (default: cuda when available, else cpu).
+        """One model from ``path`` onto ``device`` (default: cuda when available, else cpu).
 
         ``runtime`` torch reads a vidact checkpoint, onnx a file from ``vidact export``; by
-        default a ``.onnx`` file runs in onnxruntime and anything else in PyTorch."""
-        target = resolve_device(device)
+        default a ``.onnx`` file runs in onnxruntime and anything else in PyTorch. Ensemble
+        files are read by ``inference.load.load_predictor``."""
+        target = device if isinstance(device, torch.device) else resolve_device(device)
         if runtime is None:
             runtime = "onnx" if Path(path).suffix.lower() == ".onnx" else "torch"
         if runtime == "torch":
-            raw = read_checkpoint(path, target)
-            if ENSEMBLE_KEY in raw:
-                from vidact.evaluation.ensemble import EnsemblePredictor
-
-                return EnsemblePredictor.from_contents(
-                    raw[ENSEMBLE_KEY], path, target, clips, crops, allow_images
-                )
-            model, info = classifier_from(raw, path, target)
-            predictor = cls(model, info, target, clips, crops, allow_images)
-        elif runtime == "onnx":
-            from vidact.inference.export import OnnxClassifier
-
-            exported = OnnxClassifier(path, target)
-            predictor = cls(exported, exported.info, target, clips, crops, allow_images)  # type: ignore[arg-type]
-        else:
+            return cls.from_contents(
+                read_checkpoint(path, target), path, target, clips, crops, allow_images
+            )
+        if runtime != "onnx":
             raise ConfigError(f"--runtime must be torch or onnx, got {runtime!r}")
+        from vidact.inference.export import OnnxClassifier
+
+        exported = OnnxClassifier(path, target)
+        predictor = cls(exported, exported.info, target, clips, crops, allow_images)  # type: ignore[arg-type]
+        predictor.source = Path(path)
+        return predictor
+
+    @classmethod
+    def from_contents(
+        cls,
+        raw: dict[str, Any],
+        path: str | Path,
+        device: torch.device,
+        clips: int = 1,
+        crops: int = 1,
+        allow_images: bool = False,
+    ) -> Predictor:
+        """The model of a checkpoint already read (``path`` names it in messages)."""
+        if ENSEMBLE_KEY in raw:
+            raise CheckpointError(f"{path}: an ensemble; vidact.load reads it")
+        model, info = classifier_from(raw, path, device)
+        predictor = cls(model, info, device, clips, crops, allow_images)
         predictor.source = Path(path)
         return predictor
 
     @property
-    def classes(self) -> tuple[str, ...]:
-        return self.info.classes
+    def decode_size(self) -> int:
+        return self.load_views.short_side
+
+    @property
+    def skeleton(self) -> bool:
+        return "pose" in self.info.model.backbone.split("+")  # a pose model shows what it sees
+
+    def describe(self) -> dict[str, Any]:
+        info = self.info
+        return {
+            "kind": "model",
+            "classes": list(info.classes),
+            "backbone": info.model.backbone,
+            "head": info.model.head,
+            "frames": info.sampling.frames,
+            "size": info.input.size,
+            "vidact_version": info.version,
+        }
 
     @torch.inference_mode()
     def probabilities(self, views: torch.Tensor) -> torch.Tensor:
@@ -139,51 +350,45 @@ class Predictor:
         return probabilities.view(batch, count, -1).mean(dim=1)  # (B, V, K) -> (B, K)
 
     def _whole(self, reader: VideoReader) -> torch.Tensor:
-        """(K,) probabilities of an open video's evaluation views."""
         return self.probabilities(self.load_views(reader)[None])[0]
 
     def classify_frames(self, frames: np.ndarray, fps: float) -> torch.Tensor:
-        """(N, H, W, 3) consecutive frames, decoded at ``load_views.short_side`` -> (K,)
-        probabilities of the clip the model samples from them (what live input scores)."""
         positions = self.info.sampling.indices(len(frames), fps)
         views = to_views(frames[positions], positions[None], self.load_views.transform)
         return self.probabilities(views[None])[0]
 
-    def top_k(self, probabilities: torch.Tensor, k: int) -> list[dict[str, Any]]:
-        values, indices = probabilities.topk(min(k, len(self.classes)))
-        return [
-            {"label": self.classes[int(i)], "probability": round(float(v), 6)}
-            for v, i in zip(values, indices, strict=True)
-        ]
-
-    def predict(
-        self,
-        video: str | Path,
-        topk: int = 5,
-        timeline: TimelineSettings | None = None,
-        output: str | Path | None = None,
-    ) -> dict[str, Any]:
-        """Classify a whole video: ``{"video", "top_k", "timeline"}`` (contract 4).
-
-        The timeline has one segment per activity over time (``self.timeline``) when the video
-        is longer than two windows, else one segment spanning the video with its top label.
-        ``output`` also writes the annotated video or timeline plot (``annotate``) from the same
-        window scores: the video is opened and its windows scored once.
-        """
-        check_topk(topk)
-        settings = timeline or TimelineSettings()
-        settings.check()
-        if output is not None:
-            output = check_output(output)
-        with VideoReader(video, self.allow_images) as reader:
-            whole = self._whole(reader)
-            long = is_long(reader, settings)
-            scan = self._scan(reader, settings) if long or output is not None else None
-            duration = reader.num_frames / reader.fps
-        top = self.top_k(whole, topk)
-        if output is not None and scan is not None:
-            self._write(video, output, scan)
-        return self._result(video, top, duration, scan if long else None)
+    def score(
+        self, items: Sequence[VideoItem], batch_size: int = 8, workers: int = 0
+    ) -> tuple[np.ndarray, set[str]]:
+        if batch_size < 1:
+            raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
+        dataset = ClipDataset(
+            list(items),
+            self.info.sampling,
+            self.load_views.transform,
+            self.load_views.short_side,
+            clips=self.clips,
+            views=True,
+            allow_images=self.allow_images,
+        )
+        loader = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=workers,
+            pin_memory=self.device.type == "cuda",
+            collate_fn=collate_skipping,
+        )
+        scores, unreadable = [], set()
+        for views, _, failed in progress(loader, "evaluating", unit="batches"):
+            unreadable.update(failed)
+            if views is not None:
+                scores.append(self.checked(self.probabilities(views)))
+        probabilities = np.full((len(items), len(self.classes)), np.nan)
+        readable = [i for i, item in enumerate(items) if str(item.path) not in unreadable]
+        if readable:
+            probabilities[readable] = torch.cat(scores).double().numpy()
+        return probabilities, unreadable
 
     def predict_many(
         self,
@@ -216,51 +421,8 @@ class Predictor:
                     continue
                 yield self._result(item.video, top, item.duration, scan)
 
-    def _result(
-        self,
-        video: str | Path,
-        top: list[dict[str, Any]],
-        duration: float,
-        scan: WindowScores | None,
-    ) -> dict[str, Any]:
-        """Contract 4: the whole-video top-k and the timeline (one segment unless scanned)."""
-        if scan is not None:
-            segments = scan.segments(self.classes)
-        else:
-            segments = [{"start_s": 0.0, "end_s": round(duration, 3), **top[0]}]
-        return {"video": str(video), "top_k": top, "timeline": segments}
-
-    def annotate(
-        self, video: str | Path, output: str | Path, settings: TimelineSettings | None = None
-    ) -> Path:
-        """Write ``output``: the video with its activity, top three and timeline drawn on every
-        frame (H.264 MP4), or the timeline as a plot when ``output`` ends in ``.png``."""
-        output = check_output(output)
-        return self._write(video, output, self.scan(video, settings))
-
-    def _write(self, video: str | Path, output: Path, scan: WindowScores) -> Path:
-        if output.suffix.lower() == ".png":
-            duration = scan.num_frames / scan.fps
-            return plot_timeline(scan.segments(self.classes), duration, self.classes, output)
-        skeleton = "pose" in self.info.model.backbone.split("+")  # a pose model shows what it sees
-        return write_annotated(video, output, scan, self.classes, self.allow_images, skeleton)
-
-    def timeline(
-        self, video: str | Path, settings: TimelineSettings | None = None
-    ) -> list[dict[str, Any]]:
-        """Segments ``{start_s, end_s, label, probability}`` of a video's activities over time
-        (``vidact.inference.timeline``): every needed frame decoded and encoded once."""
-        return self.scan(video, settings).segments(self.classes)
-
-    def scan(self, video: str | Path, settings: TimelineSettings | None = None) -> WindowScores:
-        """Smoothed probabilities of every window of a video (what timelines and annotated
-        videos are made from)."""
-        with VideoReader(video, self.allow_images) as reader:
-            return self._scan(reader, settings or TimelineSettings())
-
     @torch.inference_mode()
     def _scan(self, reader: VideoReader, settings: TimelineSettings) -> WindowScores:
-        settings.check()
         transform = eval_transform(self.info.input)
         encoder = self.model.encoder
 

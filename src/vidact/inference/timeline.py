@@ -24,6 +24,7 @@ from vidact.errors import ConfigError
 from vidact.sampling import ClipSampling, frames_from_stride
 
 SMOOTHING = ("median", "mean")
+MAX_SMOOTH = 1001  # windows; at 0.5 s strides over 8 minutes (a filter, not an allocation)
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,12 @@ class TimelineSettings:
     smooth_mode: str = "median"
 
     def check(self) -> None:
-        frames_from_stride(self.window, 25.0)
-        frames_from_stride(self.stride, 25.0)
-        if self.smooth < 1:
-            raise ConfigError(f"--smooth must be at least 1 window, got {self.smooth}")
+        frames_from_stride(self.window, 25.0, "--window")
+        frames_from_stride(self.stride, 25.0, "--stride")
+        if not 1 <= self.smooth <= MAX_SMOOTH:
+            raise ConfigError(
+                f"--smooth must be between 1 and {MAX_SMOOTH} windows, got {self.smooth}"
+            )
         if self.smooth_mode not in SMOOTHING:
             raise ConfigError(f"--smooth-mode must be median or mean, got {self.smooth_mode!r}")
 
@@ -62,13 +65,18 @@ def plan_windows(
 
 
 def smooth(probabilities: np.ndarray, size: int, mode: str = "median") -> np.ndarray:
-    """(W, K) window probabilities filtered over ``size`` windows centred on each one."""
+    """(W, K) window probabilities filtered over ``size`` windows centred on each one; in
+    chunks of windows, so memory stays bounded whatever the video's length and the filter's."""
     if size <= 1 or len(probabilities) < 2:
         return probabilities
     half = size // 2
     padded = np.pad(probabilities, ((half, size - 1 - half), (0, 0)), mode="edge")
-    stacked = np.stack([padded[i : i + len(probabilities)] for i in range(size)])
-    return np.median(stacked, axis=0) if mode == "median" else stacked.mean(axis=0)
+    views = np.lib.stride_tricks.sliding_window_view(padded, size, axis=0)  # (W, K, size)
+    reduce = np.median if mode == "median" else np.mean
+    chunk = max(1, 2**22 // (size * probabilities.shape[1]))  # windows per 32 MB of float64
+    return np.concatenate(
+        [reduce(views[i : i + chunk], axis=-1) for i in range(0, len(probabilities), chunk)]
+    )
 
 
 @dataclass(frozen=True)

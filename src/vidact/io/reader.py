@@ -45,6 +45,32 @@ def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, i
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def upright(
+    frame: av.VideoFrame, short_side: int | None = None, interpolation: str | None = None
+) -> np.ndarray:
+    """A decoded frame as uint8 RGB (H, W, 3) the way it is meant to be seen: turned by its
+    display matrix (a phone held upright records sideways and says so there), its short side
+    scaled to ``short_side``."""
+    turns = round((frame.rotation or 0) / 90) % 4  # counterclockwise quarter turns
+    width, height = frame.width, frame.height
+    shown = scaled_size(*((height, width) if turns % 2 else (width, height)), short_side)
+    coded = (shown[1], shown[0]) if turns % 2 else shown
+    array = frame.to_ndarray(
+        width=coded[0], height=coded[1], format="rgb24", interpolation=interpolation
+    )
+    return np.ascontiguousarray(np.rot90(array, turns)) if turns else array
+
+
+def _rotation(packet: av.Packet) -> int | None:
+    """The display rotation of the first frame this packet completes (None: none yet)."""
+    try:
+        for frame in packet.decode():
+            return round(frame.rotation or 0)
+    except av.FFmpegError:  # a damaged first frame: reading it later says so
+        return 0
+    return None
+
+
 class VideoReadError(VidactError):
     """A video could not be opened or decoded; the message names the file and the problem."""
 
@@ -61,6 +87,8 @@ class _PacketIndex:
     pts: tuple[int, ...] | None  # None when some packet has no timestamp: sequential reads only
     keyframes: tuple[int, ...]
     count: int
+    rotation: int = 0  # degrees counterclockwise, from the display matrix
+    seconds: float | None = None  # time the packets' timestamps span (one frame added)
 
     def keyframe_before(self, position: int) -> int:
         at = bisect.bisect_right(self.keyframes, position) - 1
@@ -111,14 +139,29 @@ class VideoReader:
 
     @property
     def width(self) -> int:
-        return int(self._stream.codec_context.width)
+        """As shown: a video turned a quarter by its display matrix swaps width and height."""
+        coded = self._stream.codec_context
+        return int(coded.height if self._packet_index().rotation % 180 else coded.width)
 
     @property
     def height(self) -> int:
-        return int(self._stream.codec_context.height)
+        coded = self._stream.codec_context
+        return int(coded.width if self._packet_index().rotation % 180 else coded.height)
 
     @property
     def fps(self) -> float:
+        """Frames per second: the declared rate, unless the timestamps say otherwise by more
+        than 5% (a variable-frame-rate file declaring 25 fps over 7.5 real ones)."""
+        declared = self._declared_fps
+        index = self._packet_index()
+        if index.seconds and index.count > 1:
+            measured = index.count / index.seconds
+            if abs(measured / declared - 1) > 0.05:
+                return measured
+        return declared
+
+    @property
+    def _declared_fps(self) -> float:
         rate = self._stream.average_rate or self._stream.guessed_rate or Fraction(25)
         return float(rate)
 
@@ -150,7 +193,18 @@ class VideoReader:
                 "(--allow-images reads images as one-frame videos)",
             )
         promised, tolerance = self._promised_frames()
-        if promised and count < promised * tolerance - _SLACK_FRAMES:
+        index = self._index
+        if not self._stream.frames and index is not None and index.seconds:
+            # the header gives a duration, not a count: a variable frame rate makes counts
+            # meaningless, so compare the time the timestamps span with the time promised
+            promised_s = promised / self._declared_fps
+            if index.seconds < promised_s * tolerance - _SLACK_FRAMES / self._declared_fps:
+                raise VideoReadError(
+                    self.path,
+                    f"truncated: its frames span {index.seconds:.1f} s of the {promised_s:.1f} s "
+                    f"its header promises ({index.seconds / promised_s:.0%} readable)",
+                )
+        elif promised and count < promised * tolerance - _SLACK_FRAMES:
             raise VideoReadError(
                 self.path,
                 f"truncated: {count} of the {promised} frames its header promises are in the "
@@ -170,28 +224,38 @@ class VideoReader:
             seconds = self._container.duration / av.time_base
         else:
             return 0, 1.0
-        return round(seconds * self.fps), _DURATION_TOLERANCE
+        return round(seconds * self._declared_fps), _DURATION_TOLERANCE
 
     def _scan(self) -> _PacketIndex:
         # a second handle: demuxing to the end must not disturb the decoding one
         stamps: list[int | None] = []
         keys: list[int | None] = []
+        rotation: int | None = None
         try:
             with av.open(str(self.path)) as container:
                 stream = container.streams.video[0]
+                time_base = stream.time_base
                 for packet in container.demux(stream):
                     if packet.size > 0:
                         stamps.append(packet.pts)
                         if packet.is_keyframe:
                             keys.append(packet.pts)
+                    if rotation is None:  # the display matrix comes with decoded frames
+                        rotation = _rotation(packet)
         except av.FFmpegError as err:
             raise VideoReadError(self.path, f"cannot read the video stream ({err})") from err
+        turned = (rotation or 0) % 360
         if not stamps or any(p is None for p in stamps) or len(set(stamps)) != len(stamps):
-            return _PacketIndex(None, (0,), len(stamps))
+            return _PacketIndex(None, (0,), len(stamps), turned)
         ordered = sorted(stamps)  # type: ignore[type-var]
         position = {pts: i for i, pts in enumerate(ordered)}
         keyframes = sorted(position[k] for k in keys if k is not None) or [0]
-        return _PacketIndex(tuple(ordered), tuple(keyframes), len(stamps))
+        seconds = None
+        if len(ordered) > 1 and time_base:  # the span, plus one average frame
+            seconds = (
+                float((ordered[-1] - ordered[0]) * time_base) * len(ordered) / (len(ordered) - 1)
+            )
+        return _PacketIndex(tuple(ordered), tuple(keyframes), len(stamps), turned, seconds)
 
     def output_size(self, short_side: int | None) -> tuple[int, int]:
         return scaled_size(self.width, self.height, short_side)
@@ -218,19 +282,13 @@ class VideoReader:
                 f"{self.path}: frame indices must lie in [0, {self.num_frames}), "
                 f"got {wanted[0]}..{wanted[-1]}"
             )
-        width, height = self.output_size(short_side)
         expected = iter(wanted)
         try:
             for position, frame in self._decode(wanted):
                 missing = next(expected)
                 if position != missing:
                     break
-                yield (
-                    position,
-                    frame.to_ndarray(
-                        width=width, height=height, format="rgb24", interpolation="AREA"
-                    ),
-                )
+                yield position, upright(frame, short_side, "AREA")
             else:
                 missing = next(expected, None)
                 if missing is None:

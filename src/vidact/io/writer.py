@@ -11,6 +11,11 @@ import numpy as np
 
 from vidact.errors import ConfigError
 
+
+class NoFrames(ValueError):
+    """Nothing was given to write (a stream that ended before its first frame)."""
+
+
 # container suffix -> (codec, pixel format); MPEG-4 Part 2 in AVI is what UCF101 ships
 _CODECS = {
     ".mp4": ("libx264", "yuv420p"),
@@ -67,6 +72,6 @@ def write_video(
             packet_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
             container.mux(stream.encode(packet_frame))
         if stream is None:
-            raise ValueError(f"{path}: no frames to write")
+            raise NoFrames(f"{path}: no frames to write")
         container.mux(stream.encode(None))
     return path

@@ -8,6 +8,7 @@ vidact version.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -89,16 +90,29 @@ def read_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dic
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
-        # Lightning checkpoints hold optimiser and callback state as well: trusted files only
-        checkpoint = torch.load(path, map_location=device, weights_only=False)
+        # weights only: tensors and plain values, nothing that runs code when unpickled
+        # (vidact and Lightning store nothing else: optimiser, callback and RNG states included)
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "weights_only" not in str(err).lower() and "weights only" not in str(err).lower():
+            raise CheckpointError(
+                f"{path}: cannot read the checkpoint (damaged: {_first(err)})"
+            ) from None
+        raise CheckpointError(
+            f"{path}: refused: it holds Python objects other than tensors and plain values, and "
+            "loading those can run code; vidact checkpoints hold none (written by another tool?)"
+        ) from None
     except Exception as err:  # torch raises many types for a file that is not a checkpoint
         raise CheckpointError(
-            f"{path}: cannot read the checkpoint (truncated or not a checkpoint: "
-            f"{str(err).splitlines()[0] if str(err) else type(err).__name__})"
+            f"{path}: cannot read the checkpoint (truncated or not a checkpoint: {_first(err)})"
         ) from None
     if not isinstance(checkpoint, dict) or not {METADATA_KEY, ENSEMBLE_KEY} & set(checkpoint):
         raise CheckpointError(f"{path}: not a vidact checkpoint (no {METADATA_KEY!r} metadata)")
     return checkpoint
+
+
+def _first(err: Exception) -> str:
+    return (str(err).splitlines() or [type(err).__name__])[0][:200]
 
 
 def load_classifier(

@@ -192,7 +192,7 @@ def _epochs_done(checkpoint: Path) -> int:
     """Epochs a Lightning checkpoint completed (it stores the 0-based epoch it was saved in)."""
     try:
         # mmap: only the small "epoch" entry is read, not the weights Lightning loads later
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
         return int(state["epoch"]) + 1
     except Exception as err:  # torch raises many types for a damaged file
         raise CheckpointError(
@@ -312,7 +312,7 @@ def _fit(
         log_every_n_steps=1,
         use_distributed_sampler=False,  # the datamodule's samplers shard and order (data.sampler)
     )
-    trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
 
     rows = recorder.rows
     best = min(rows, key=lambda row: row["val_loss"])

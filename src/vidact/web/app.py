@@ -13,9 +13,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,41 +27,75 @@ from starlette.requests import ClientDisconnect
 
 from vidact import __version__
 from vidact.errors import VidactError
-from vidact.inference.predictor import Predictor
+from vidact.inference.predictor import VideoPredictor
 from vidact.inference.timeline import TimelineSettings
+from vidact.web.settings import ServeSettings
 from vidact.web.store import TempStore
-from vidact.web.uploads import Limits, UploadError, check_video, receive_upload
+from vidact.web.uploads import UploadError, check_video, receive_upload
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 
 
-@dataclass(frozen=True)
-class ServeSettings:
-    max_upload_mb: int = 200
-    max_seconds: float = 600.0
-    max_pixels: int = 3840 * 2160
-    concurrency: int = 1  # predictions running at once
-    queue: int = 4  # requests waiting beyond those
-    ttl_s: float = 3600.0  # how long an annotated video stays
-    cors_origins: tuple[str, ...] = ()  # none: browsers allow same-origin pages only
-
-    @property
-    def limits(self) -> Limits:
-        return Limits(self.max_upload_mb * 2**20, self.max_seconds, self.max_pixels)
+# every answer: scripts and styles from this server only (none inline), no framing, no sniffing
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+}
 
 
-def describe(name: str, predictor: Predictor) -> dict[str, Any]:
-    info = predictor.info
-    return {
-        "name": name,
-        "classes": list(info.classes),
-        "backbone": info.model.backbone,
-        "head": info.model.head,
-        "frames": info.sampling.frames,
-        "size": info.input.size,
-        "vidact_version": info.version,
-    }
+class _Guard:
+    """ASGI middleware in front of every route: answers only to the allowed Host names (a page
+    on another site that rebinds its name to this address gets 421), refuses cross-site POSTs
+    (403) unless their origin is a CORS origin, and adds the security headers to every answer."""
+
+    def __init__(self, app: Any, settings: ServeSettings) -> None:
+        self.app = app
+        self.hosts = settings.hosts
+        self.any_host = "*" in settings.allowed_hosts
+        self.origins = set(settings.cors_origins)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host", "")
+        problem = None
+        if not self.any_host and _hostname(host) not in self.hosts:
+            problem = 421, "this server does not answer to that host name (see --allowed-host)"
+        elif scope["method"] == "POST" and not self._same_origin(headers, host):
+            problem = 403, "cross-site request refused (see --cors-origin)"
+
+        async def secured(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                extra = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        if problem is not None:
+            response = JSONResponse({"error": problem[1]}, problem[0])
+            return await response(scope, receive, secured)
+        return await self.app(scope, receive, secured)
+
+    def _same_origin(self, headers: dict[str, str], host: str) -> bool:
+        origin = headers.get("origin")
+        if origin is None:  # not sent by a browser's cross-site form or fetch
+            return headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+        return origin in self.origins or urlsplit(origin).netloc.lower() == host.lower()
+
+
+def _hostname(host: str) -> str:
+    """``name:port`` or ``[v6]:port`` -> the name alone, lower case."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 class _Admission:
@@ -83,7 +117,9 @@ class _Admission:
             self.inside -= 1
 
 
-def create_app(models: Mapping[str, Predictor], settings: ServeSettings | None = None) -> FastAPI:
+def create_app(
+    models: Mapping[str, VideoPredictor], settings: ServeSettings | None = None
+) -> FastAPI:
     """The app over loaded models (name -> Predictor; the first is the default)."""
     if not models:
         raise VidactError("serve needs at least one checkpoint")
@@ -106,7 +142,10 @@ def create_app(models: Mapping[str, Predictor], settings: ServeSettings | None =
         version=__version__,
         description="Human activity recognition in video: upload a clip, get its activities.",
         lifespan=lifespan,
+        docs_url="/docs" if settings.api_docs else None,  # Swagger UI comes from a CDN
+        redoc_url=None,
     )
+    app.add_middleware(_Guard, settings=settings)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -130,15 +169,15 @@ def create_app(models: Mapping[str, Predictor], settings: ServeSettings | None =
         log.exception("internal error on %s", request.url.path)
         return JSONResponse({"error": "internal error; the server log has the details"}, 500)
 
-    @app.get("/api/health")
+    @app.api_route("/api/health", methods=["GET", "HEAD"])
     async def health() -> dict[str, Any]:
         return {"status": "ok", "models": len(models), "requests_inside": admission.inside}
 
-    @app.get("/api/model")
+    @app.api_route("/api/model", methods=["GET", "HEAD"])
     async def model() -> dict[str, Any]:
         return {
             "default": next(iter(models)),
-            "models": [describe(name, p) for name, p in models.items()],
+            "models": [{"name": name, **p.describe()} for name, p in models.items()],
             "limits": {
                 "max_upload_mb": settings.max_upload_mb,
                 "max_seconds": settings.max_seconds,
@@ -190,26 +229,29 @@ def create_app(models: Mapping[str, Predictor], settings: ServeSettings | None =
                     output.unlink(missing_ok=True)
                 return JSONResponse({"error": "client gone"}, 499)
             result.update(video=received.name, model=name, **facts)
+            if output is not None:
+                output.chmod(0o600)  # like the folder it is in: this user's only
             if media_id is not None:
                 result["annotated_url"] = f"/api/media/{media_id}"
             return JSONResponse(result)
         except UploadError as err:
             return JSONResponse({"error": err.message}, err.status)
         except VidactError as err:  # a setting the model refuses (window, topk, ...)
-            return JSONResponse({"error": str(err).replace(str(upload), "the upload")}, 422)
+            shown = str(err).replace(str(upload), "the upload").replace(str(store.root), "")
+            return JSONResponse({"error": shown}, 422)
         except ClientDisconnect:
             return JSONResponse({"error": "client gone"}, 499)
         finally:
             upload.unlink(missing_ok=True)
 
-    @app.get("/api/media/{media_id}")
+    @app.api_route("/api/media/{media_id}", methods=["GET", "HEAD"])
     async def media(media_id: str) -> FileResponse:
         path = state["store"].media(media_id.removesuffix(".mp4"))
         if path is None:
             raise HTTPException(404, "no such video (annotated videos expire after a while)")
         return FileResponse(path, media_type="video/mp4")
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
@@ -219,8 +261,8 @@ def create_app(models: Mapping[str, Predictor], settings: ServeSettings | None =
 
 
 def _options(
-    fields: dict[str, str], models: Mapping[str, Predictor]
-) -> tuple[str, Predictor, dict[str, Any]]:
+    fields: dict[str, str], models: Mapping[str, VideoPredictor]
+) -> tuple[str, VideoPredictor, dict[str, Any]]:
     """The form's settings, checked: model, topk, window, stride, annotate."""
     name = fields.get("model") or next(iter(models))
     if name not in models:

@@ -20,8 +20,8 @@ class TempStore:
         self.root = Path(tempfile.mkdtemp(prefix="vidact-serve-"))  # mode 0700
         self.uploads = self.root / "uploads"
         self.media_dir = self.root / "media"
-        self.uploads.mkdir()
-        self.media_dir.mkdir()
+        self.uploads.mkdir(mode=0o700)  # no one else lists or reads what clients sent
+        self.media_dir.mkdir(mode=0o700)
 
     def new_upload(self) -> Path:
         return self.uploads / secrets.token_hex(16)
@@ -41,7 +41,9 @@ class TempStore:
         """Delete annotated videos older than the time-to-live; return how many."""
         cutoff = time.time() - self.ttl_s
         removed = 0
-        for path in self.media_dir.iterdir():
+        for path in self.media_dir.glob("*.mp4"):
+            if not _ID.fullmatch(path.stem):  # a video still being written (hidden, partial)
+                continue
             try:
                 if path.stat().st_mtime < cutoff:
                     path.unlink()

@@ -5,7 +5,11 @@ checked by decoding it, whatever its name or MIME type claims (415 when it is no
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +19,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from vidact.io.reader import OPEN_ERRORS, VideoReader, VideoReadError
+from vidact.web.settings import Limits
 
 _MULTIPART_SLACK = 64 * 1024  # boundaries, part headers and small fields around the file
 _FIELD_LIMIT = 1000  # characters in a form field other than the file
@@ -29,13 +34,6 @@ class UploadError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_bytes: int
-    max_seconds: float
-    max_pixels: int
 
 
 @dataclass
@@ -68,7 +66,7 @@ async def receive_upload(request: Request, dest: Path, limits: Limits) -> Upload
     part: dict[str, object] = {}
     written = 0
     upload_name: str | None = None
-    with dest.open("wb") as out:
+    with os.fdopen(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
 
         def on_part_begin() -> None:
             headers.clear()
@@ -129,7 +127,7 @@ async def receive_upload(request: Request, dest: Path, limits: Limits) -> Upload
         )
         received = 0
         try:
-            async for chunk in request.stream():
+            async for chunk in _timed(request.stream(), limits):
                 received += len(chunk)
                 if received > limits.max_bytes + _MULTIPART_SLACK:
                     raise UploadError(413, _too_large(limits))
@@ -140,6 +138,35 @@ async def receive_upload(request: Request, dest: Path, limits: Limits) -> Upload
     if upload_name is None:
         raise UploadError(422, "no file: send the video in the multipart field 'file'")
     return Upload(fields, upload_name)
+
+
+async def _timed(chunks: AsyncIterator[bytes], limits: Limits) -> AsyncIterator[bytes]:
+    """The body's chunks, each awaited only as long as the upload may still take: within
+    ``body_timeout_s`` of the start, and (after ``grace_s``) keeping ``min_bytes_per_s`` on
+    average. A slow or stalled client is dropped (408) and its place in the server freed."""
+    started = time.monotonic()
+    received = 0
+    iterator = aiter(chunks)
+    while True:
+        elapsed = time.monotonic() - started
+        due = min(
+            limits.body_timeout_s, max(limits.grace_s, (received + 1) / limits.min_bytes_per_s)
+        )
+        try:
+            chunk = await asyncio.wait_for(anext(iterator), max(due - elapsed, 0.001))
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            slow = due < limits.body_timeout_s
+            raise UploadError(
+                408,
+                f"the upload was too slow (under {limits.min_bytes_per_s / 1000:.0f} kB/s); "
+                "try again on a faster connection"
+                if slow
+                else f"the upload took longer than {limits.body_timeout_s:.0f} s",
+            ) from None
+        received += len(chunk)
+        yield chunk
 
 
 def check_video(path: Path, limits: Limits) -> dict[str, float]:
@@ -169,14 +196,20 @@ def check_video(path: Path, limits: Limits) -> dict[str, float]:
                 f"this server takes up to {limits.max_pixels} pixels per frame"
             )  # fmt: skip
     try:
-        with VideoReader(path) as reader:
-            return {
+        with VideoReader(path) as reader:  # counts the frames: a stream's header may say nothing
+            facts = {
                 "duration_s": round(reader.duration, 3),
                 "width": reader.width,
                 "height": reader.height,
             }
     except VideoReadError as err:
         raise UploadError(422, err.problem.replace(str(path), "the upload")) from None
+    if facts["duration_s"] > limits.max_seconds:
+        raise UploadError(
+            422, f"the video lasts {facts['duration_s']:.0f} s; this server takes up to "
+            f"{limits.max_seconds:.0f} s"
+        )  # fmt: skip
+    return facts
 
 
 def _declared_seconds(container: av.container.InputContainer, stream: av.VideoStream) -> float:

@@ -1,0 +1,36 @@
+"""Loading whatever file a user points at: a checkpoint, an ensemble file or an ONNX export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vidact.errors import ConfigError
+from vidact.inference.ensemble import EnsemblePredictor
+from vidact.inference.predictor import Predictor, VideoPredictor, resolve_device
+from vidact.models.checkpoint import ENSEMBLE_KEY, read_checkpoint
+
+
+def load_predictor(
+    path: str | Path,
+    device: str | None = None,
+    clips: int = 1,
+    crops: int = 1,
+    allow_images: bool = False,
+    runtime: str | None = None,
+) -> VideoPredictor:
+    """Load ``path`` once onto ``device`` (default: cuda when available, else cpu): a vidact
+    checkpoint, an ensemble file from ``vidact ensemble --save`` (an ``EnsemblePredictor``),
+    or with ``runtime`` onnx (automatic for ``.onnx``) a file from ``vidact export``."""
+    target = resolve_device(device)
+    if runtime is None:
+        runtime = "onnx" if Path(path).suffix.lower() == ".onnx" else "torch"
+    if runtime not in ("torch", "onnx"):
+        raise ConfigError(f"--runtime must be torch or onnx, got {runtime!r}")
+    if runtime == "onnx":
+        return Predictor.from_checkpoint(path, target, clips, crops, allow_images, runtime)
+    raw = read_checkpoint(path, target)
+    if ENSEMBLE_KEY in raw:
+        return EnsemblePredictor.from_contents(
+            raw[ENSEMBLE_KEY], path, target, clips, crops, allow_images
+        )
+    return Predictor.from_contents(raw, path, target, clips, crops, allow_images)
