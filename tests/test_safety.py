@@ -239,6 +239,10 @@ def test_7_bad_paths_recipes_and_ports_are_one_line_errors(
     (evaluation / "metrics.json").write_text('{"top1": ')
     _fails(["report", evaluation, "--out", tmp_path / "r.html"], "metrics.json: damaged")
     _fails(["report", trained_run, "--out", tmp_path], "is a folder")
+    report_file = tmp_path / "r.txt"
+    report_file.write_text("mine")
+    _fails(["evaluate", checkpoint, "--data", tmp_path, "--out", report_file], "is a file")
+    assert report_file.read_text() == "mine"
 
 
 def test_7_a_failed_recording_makes_watch_fail(

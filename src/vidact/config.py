@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-import reprlib
 import types
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-from vidact.errors import ConfigError
+from vidact.errors import ConfigError, quote
 from vidact.sampling import ClipSampling
 
 
@@ -266,15 +265,6 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 MAX_YAML_BYTES = 1_000_000  # recipes and grids are a few hundred bytes
 MAX_YAML_VALUES = 100_000  # values once aliases are expanded (an alias bomb is billions)
-
-
-def quote(value: Any, limit: int = 200) -> str:
-    """``repr(value)`` cut to ``limit`` characters: error messages never carry a huge value."""
-    shorter = reprlib.Repr()
-    shorter.maxstring = shorter.maxother = limit
-    shorter.maxlevel, shorter.maxdict, shorter.maxlist = 3, 8, 8
-    text = shorter.repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def read_yaml(path: str | Path, what: str) -> dict[str, Any]:

@@ -7,6 +7,9 @@ command line prints that line; any other exception is a bug in vidact and keeps 
 
 from __future__ import annotations
 
+import reprlib
+from typing import Any
+
 
 class VidactError(Exception):
     """A problem with the user's input; the message is the whole story."""
@@ -30,3 +33,12 @@ class CacheError(VidactError):
 
 class RunError(VidactError):
     """A run directory cannot be written or resumed (held by another process, already a run)."""
+
+
+def quote(value: Any, limit: int = 200) -> str:
+    """``repr(value)`` cut to ``limit`` characters: error messages never carry a huge value."""
+    shorter = reprlib.Repr()
+    shorter.maxstring = shorter.maxother = limit
+    shorter.maxlevel, shorter.maxdict, shorter.maxlist = 3, 8, 8
+    text = shorter.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from vidact.errors import ConfigError
+from vidact.errors import ConfigError, quote
 
 T = TypeVar("T")
 
@@ -41,7 +41,7 @@ class Registry(Generic[T]):
     def unknown(self, name: object) -> str:
         near = difflib.get_close_matches(str(name), self._items, n=1)
         hint = f" (did you mean {near[0]!r}?)" if near else ""
-        return f"unknown {self.kind} {name!r}{hint}; known: {', '.join(self.names())}"
+        return f"unknown {self.kind} {quote(name)}{hint}; known: {', '.join(self.names())}"
 
     def names(self) -> list[str]:
         return sorted(self._items)

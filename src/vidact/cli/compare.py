@@ -8,6 +8,7 @@ import typer
 
 from vidact.cli.common import friendly_errors
 from vidact.errors import ConfigError
+from vidact.io.outputs import check_folder
 
 
 @friendly_errors
@@ -26,6 +27,7 @@ def compare(
 
     if (config is None) == (not dirs):
         raise ConfigError("give a grid (--config grid.yaml) or run/evaluation folders, not both")
+    check_folder(out)
     if config is not None:
         spec = load_grid(config)
         rows = run_grid(spec, out, progress)

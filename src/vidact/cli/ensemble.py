@@ -26,7 +26,7 @@ from vidact.cli.options import (
     parse_topk,
 )
 from vidact.errors import ConfigError
-from vidact.io.outputs import check_output
+from vidact.io.outputs import check_folder, check_output
 
 
 @friendly_errors
@@ -74,6 +74,7 @@ def ensemble(
             raise ConfigError(f"--weights {weights!r}: give numbers separated by commas") from None
     normalised = check_fusion(len(checkpoints), parsed, fuse)
     ks = parse_topk(topk)
+    check_folder(out)
     if save is not None:  # before any scoring: never a member, never a file without --overwrite
         check_output(save, checkpoints, overwrite, "--save")
     config = data_config(ctx.params)

@@ -29,6 +29,7 @@ from vidact.cli.options import (
 from vidact.evaluation.report import evaluate as run_evaluation
 from vidact.evaluation.report import split_items
 from vidact.inference.load import load_predictor
+from vidact.io.outputs import check_folder
 
 
 @friendly_errors
@@ -63,6 +64,7 @@ def evaluate(
     device: Device = None,
 ) -> None:
     """Write metrics.json, predictions.csv and plots for one split."""
+    check_folder(out)
     config = data_config(ctx.params)
     predictor = load_predictor(checkpoint, device, clips, crops, config.allow_images)
     items = split_items(config, predictor.classes, split, seed)

@@ -33,11 +33,10 @@ from vidact.config import (
     load_recipe,
     merge,
     nest_options,
-    quote,
     read_yaml,
 )
 from vidact.data.index import SPLITS
-from vidact.errors import ConfigError
+from vidact.errors import ConfigError, quote
 from vidact.evaluation.report import evaluate, split_items
 from vidact.inference.load import load_predictor
 from vidact.plots import plot_grouped_bars

@@ -55,6 +55,15 @@ def check_output(
     return path
 
 
+def check_folder(path: str | Path, option: str = "--out") -> Path:
+    """A report folder a command may write into: not a file, and in a writable place."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {path}: is a file; name a folder for the report")
+    _check_writable(path, f"{option} {path}")
+    return path
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         if a.resolve() == b.resolve():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -169,11 +169,20 @@ def create_app(
         log.exception("internal error on %s", request.url.path)
         return JSONResponse({"error": "internal error; the server log has the details"}, 500)
 
-    @app.api_route("/api/health", methods=["GET", "HEAD"])
+    def readable(path: str, **options: Any) -> Callable[[Any], Any]:
+        """GET ``path``, and HEAD too (kept out of the OpenAPI description: one operation)."""
+
+        def register(endpoint: Any) -> Any:
+            app.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False)
+            return app.get(path, **options)(endpoint)
+
+        return register
+
+    @readable("/api/health")
     async def health() -> dict[str, Any]:
         return {"status": "ok", "models": len(models), "requests_inside": admission.inside}
 
-    @app.api_route("/api/model", methods=["GET", "HEAD"])
+    @readable("/api/model")
     async def model() -> dict[str, Any]:
         return {
             "default": next(iter(models)),
@@ -244,14 +253,14 @@ def create_app(
         finally:
             upload.unlink(missing_ok=True)
 
-    @app.api_route("/api/media/{media_id}", methods=["GET", "HEAD"])
+    @readable("/api/media/{media_id}")
     async def media(media_id: str) -> FileResponse:
         path = state["store"].media(media_id.removesuffix(".mp4"))
         if path is None:
             raise HTTPException(404, "no such video (annotated videos expire after a while)")
         return FileResponse(path, media_type="video/mp4")
 
-    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+    @readable("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
