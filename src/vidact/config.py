@@ -30,6 +30,7 @@ class DataConfig:
     val_fraction: float = 0.15  # used when there is no split file, or it has no val rows
     test_fraction: float = 0.15  # used when there is no split file
     group_regex: str | None = None  # None: UCF101-style _gNN_ ids where present
+    groups_file: str | None = None  # CSV 'path,group': each video's group (source, person)
     extensions: tuple[str, ...] = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v")
     frames: int = 8  # frames per clip (T)
     strategy: str = "segment"  # segment | uniform | stride | dense | window
@@ -225,6 +226,7 @@ def default_cache_dir() -> Path:
 # command-line options whose config field has another name
 _OPTION_FIELDS = {
     "data": ("data", "root"),
+    "groups": ("data", "groups_file"),
     "head_arg": ("model", "head_args"),
     "sampling": ("data", "strategy"),  # --strategy is Lightning's
 }

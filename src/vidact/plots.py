@@ -96,6 +96,29 @@ def plot_grouped_bars(
     return path
 
 
+def plot_learning_curve(points: Sequence[dict], path: Path) -> Path:
+    """Pooled cross-validated accuracy against training clips per class, with the spread over
+    folds: how many clips a recipe needs."""
+    clips = [p["train_clips_per_class"] for p in points]
+    pooled = [p["pooled_top1"] for p in points]
+    fig, axis = plt.subplots(figsize=(5.5, 4))
+    axis.errorbar(clips, [p["fold_top1_mean"] for p in points],
+                  yerr=[p["fold_top1_sd"] for p in points], fmt="o--", capsize=3, alpha=0.6,
+                  label="mean over folds (± sd)")  # fmt: skip
+    axis.plot(clips, pooled, "o-", label="pooled over all videos")
+    for x, y in zip(clips, pooled, strict=True):
+        axis.annotate(f"{y:.3f}", (x, y), textcoords="offset points", xytext=(0, 6), fontsize=8)
+    axis.set_xlabel("training clips per class")
+    axis.set_ylabel("test accuracy (group-disjoint)")
+    axis.set_ylim(0, 1.05)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_timeline(
     segments: Sequence[dict], duration: float, classes: Sequence[str], path: Path
 ) -> Path:

@@ -6,6 +6,7 @@ import typer
 
 from vidact.cli import cache, dataset
 from vidact.cli.compare import compare
+from vidact.cli.crossval import crossval
 from vidact.cli.demo import demo
 from vidact.cli.ensemble import ensemble
 from vidact.cli.evaluate import evaluate
@@ -29,6 +30,7 @@ app.command("synth")(synth)
 app.command("train")(train)
 app.command("evaluate")(evaluate)
 app.command("compare")(compare)
+app.command("crossval")(crossval)
 app.command("ensemble")(ensemble)
 app.command("report")(report)
 app.command("predict")(predict)

@@ -47,6 +47,12 @@ GroupRegex = Annotated[
     str | None,
     typer.Option(help="Regex with one capture group: a video's group (default: UCF _gNN_)."),
 ]
+Groups = Annotated[
+    Path | None,
+    typer.Option(
+        "--groups", help="CSV 'path,group': each video's group (source, person), kept in one split."
+    ),
+]
 Extensions = Annotated[
     str | None,
     typer.Option(
@@ -123,7 +129,7 @@ def config_values(options: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-_DATA_OPTIONS = {f.name for f in fields(DataConfig)} | {"data"}  # --data is the root
+_DATA_OPTIONS = {f.name for f in fields(DataConfig)} | {"data", "groups"}  # root, groups_file
 
 
 def data_config(params: dict[str, Any], **fixed: Any) -> DataConfig:

@@ -169,8 +169,10 @@ def scan_folder(
     root: str | Path,
     extensions: Sequence[str] = DEFAULT_EXTENSIONS,
     group_regex: str | None = None,
+    groups_file: str | Path | None = None,
 ) -> VideoIndex:
-    """Index ``ROOT/<class>/<video>``; classes are the sub-folder names, sorted."""
+    """Index ``ROOT/<class>/<video>``; classes are the sub-folder names, sorted. Each video's
+    group comes from ``groups_file`` (CSV ``path,group``) when given, else from its name."""
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset folder not found")
@@ -203,7 +205,37 @@ def scan_folder(
         )
     if group_regex is not None and all(i.group == i.relpath for i in items):
         raise DatasetError(f"--group-regex {group_regex!r} matched none of the {len(items)} files")
+    if groups_file is not None:
+        groups = read_groups_file(groups_file)
+        missing = [item.relpath for item in items if item.relpath not in groups]
+        if missing:
+            raise DatasetError(
+                f"--groups {groups_file}: {len(missing)} video(s) under {root} are not listed "
+                f"(each needs its group): {', '.join(missing[:5])}"
+            )
+        items = [replace(item, group=groups[item.relpath]) for item in items]
     return VideoIndex(root, tuple(classes), tuple(items))
+
+
+def read_groups_file(path: str | Path) -> dict[str, str]:
+    """``path,group`` CSV (paths relative to the dataset root) -> {path: group}."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"--groups {path}: file not found")
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is None or not {"path", "group"} <= set(reader.fieldnames):
+                raise DatasetError(f"--groups {path}: expected a CSV with header 'path,group'")
+            groups = {}
+            for line, row in enumerate(reader, start=2):
+                video, group = (row["path"] or "").strip(), (row["group"] or "").strip()
+                if not video or not group:
+                    raise DatasetError(f"--groups {path}:{line}: a path and a group are needed")
+                groups[video] = group
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DatasetError(f"--groups {path}: not a readable CSV ({err})") from None
+    return groups
 
 
 def _check_group_regex(group_regex: str) -> None:
@@ -327,17 +359,30 @@ def make_split(
 
     A split file without ``val`` rows gets validation carved out of its train rows, group-aware.
     """
+    groups_known = not all(item.group == item.relpath for item in index.items)
+    made_by_vidact = split_file is None
     if split_file is not None:
-        index = carve_validation(read_split_file(index, split_file), val_fraction, seed)
+        given = read_split_file(index, split_file)
+        if groups_known and given.leaking_groups():  # the file itself splits groups
+            leaks = given.leaking_groups()
+            raise DatasetError(
+                f"{split_file}: {len(leaks)} group(s) sit on both sides of the split "
+                f"({', '.join(leaks[:5])}): their clips share people or scenes, so the held-out "
+                "figures would flatter the model; keep each group in one split"
+            )
+        made_by_vidact = bool(val_fraction > 0 and not given.subset("val"))
+        index = carve_validation(given, val_fraction, seed)
     else:
         fractions = {"test": test_fraction, "val": val_fraction}
         items = tuple(split_by_groups(index.items, fractions, len(index.classes), seed))
         index = replace(index, items=items)
-    if all(item.group == item.relpath for item in index.items):
+    if made_by_vidact and not groups_known:  # only when vidact draws the lines itself
         log.warning(
             "no group ids found in the file names: each video is its own group. If clips share "
-            "an actor or a scene, pass --group-regex (e.g. '(person\\d+)_') so they stay in one "
-            "split: otherwise validation and test hold the people or scenes of training"
+            "an actor or a scene, pass --groups groups.csv or --group-regex (e.g. "
+            "'(person\\d+)_') so they stay in one split: otherwise %s holds the people or scenes "
+            "of training",
+            "validation" if split_file is not None else "validation and test",
         )
     check_split(index)
     return index

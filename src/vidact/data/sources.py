@@ -157,7 +157,7 @@ def build_index(data: DataConfig, seed: int) -> VideoIndex:
     wanted = read_class_names(data.classes, data.classes_file)
     if data.dataset == "folder":
         index = make_split(
-            scan_folder(data.root, data.extensions, data.group_regex),
+            scan_folder(data.root, data.extensions, data.group_regex, data.groups_file),
             data.split_file,
             data.val_fraction,
             data.test_fraction,

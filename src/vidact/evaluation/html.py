@@ -61,6 +61,7 @@ def build_report(
     for folder in map(Path, dirs):
         found = False
         for name, section in (
+            ("crossval.json", _crossval),
             ("comparison.csv", _comparison),
             ("summary.json", _run),
             ("metrics.json", _evaluation),
@@ -148,6 +149,24 @@ def _comparison(folder: Path) -> str:
     return (
         f"<section><h2>Comparison: {html.escape(str(folder))}</h2>"
         f"{_table(shown, columns)}<div class='figures'>{charts}</div></section>"
+    )
+
+
+def _crossval(folder: Path) -> str:
+    """The folds of a cross-validation and its learning curve (its pooled report follows as an
+    evaluation: OUT/metrics.json)."""
+    summary = json.loads((folder / "crossval.json").read_text())
+    columns = ["fold", "train_groups", "test_groups", "train_videos", "test_videos", "test_top1"]
+    head = (
+        f"<p>{summary['num_videos']} videos in {summary['num_groups']} groups, "
+        f"{summary['folds']} group-disjoint folds: pooled top-1 "
+        f"<strong>{summary['pooled_top1']:.4f}</strong>, per fold "
+        f"{summary['fold_top1_mean']:.4f} ± {summary['fold_top1_sd']:.4f}</p>"
+    )
+    curve = _image(folder / "learning_curve.png", "accuracy against training clips per class")
+    return (
+        f"<section><h2>Cross-validation: {html.escape(str(folder))}</h2>{head}"
+        f"{_table(summary['per_fold'], columns)}<div class='figures'>{curve}</div></section>"
     )
 
 

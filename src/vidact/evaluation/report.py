@@ -3,6 +3,7 @@
 DIR/metrics.json         top-k, mean class accuracy, loss, per-class and per-category tables,
                          confusion matrix, and any video that could not be read
 DIR/predictions.csv      one row per video: path, label, predicted, probability, correct
+DIR/probabilities.npy    (N, K) probabilities, rows as in predictions.csv, columns as classes
 DIR/confusion_matrix.png rows = true class
 DIR/per_class.png, DIR/per_category.png
 
@@ -54,7 +55,7 @@ def split_items(
                 "--split-file (a run's split is RUN/split.csv), or leave --split out to score "
                 "every video"
             )
-        index = scan_folder(data.root, data.extensions, data.group_regex)
+        index = scan_folder(data.root, data.extensions, data.group_regex, data.groups_file)
         index = select_classes(index, read_class_names(data.classes, data.classes_file))
         chosen = list(index.items)
         log.warning(
@@ -135,6 +136,7 @@ def write_report(
 ) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    np.save(out / "probabilities.npy", probabilities)  # (N, K), rows as in predictions.csv
     with (out / "predictions.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["path", "label", "predicted", "probability", "correct", "file"])

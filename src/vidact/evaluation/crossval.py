@@ -1,0 +1,319 @@
+"""Group-disjoint cross-validation: how well a recipe does on people, places and cameras it has
+never seen, and how many clips it needs.
+
+The videos' groups (a source, a person: ``--groups groups.csv`` or ``--group-regex``) are dealt
+into K folds, stratified by class, whole groups only. Fold k tests on its groups and trains on
+the others, with validation carved from those training groups; every video is tested exactly
+once, so the pooled figures cover the whole dataset. With ``train_sizes`` each fold also trains
+on that share of its training groups (drawn whole), which gives the learning curve. All runs
+share one feature cache, so a frozen encoder reads each video once.
+
+OUT/crossval.json   pooled figures, each fold's, their mean and spread, the learning curve
+OUT/crossval.csv    one row per run (fold, train size): clips, groups, test figures
+OUT/metrics.json    the pooled report in the evaluate contract (and predictions.csv, plots)
+OUT/learning_curve.png  pooled accuracy against training clips per class (with train sizes)
+OUT/folds/<run>/    each run's split.csv, run directory and test report
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import statistics
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from vidact.config import TrainConfig
+from vidact.data.categories import categories_for
+from vidact.data.index import (
+    VideoIndex,
+    VideoItem,
+    carve_validation,
+    scan_folder,
+    split_by_groups,
+)
+from vidact.errors import ConfigError, DatasetError
+from vidact.evaluation.metrics import classification_metrics
+from vidact.evaluation.report import evaluate, split_items, write_report
+from vidact.inference.load import load_predictor
+from vidact.plots import plot_learning_curve
+from vidact.training.trainer import train
+from vidact.training.validate import check_config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FoldRun:
+    name: str  # fold-1, or fold-1_size-0.5
+    fold: int
+    size: float  # share of the fold's training groups
+    config: TrainConfig
+    split: dict[str, str]  # relpath -> train | test (validation is carved by the run)
+    train_groups: int
+    test_groups: int
+
+
+def parse_sizes(text: str | None) -> tuple[float, ...]:
+    """``"0.25,0.5,1"`` -> (0.25, 0.5, 1.0); each in (0, 1], the whole set always included."""
+    if not text:
+        return (1.0,)
+    try:
+        sizes = sorted({float(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise ConfigError(f"--train-sizes {text!r}: give shares such as 0.25,0.5,1") from None
+    if not sizes or not all(0 < size <= 1 for size in sizes):
+        raise ConfigError(f"--train-sizes {text!r}: each share must be above 0 and at most 1")
+    return (*[s for s in sizes if s < 1], 1.0)
+
+
+def deal_folds(index: VideoIndex, folds: int, seed: int) -> dict[str, int]:
+    """Group -> fold (1..K): whole groups, each fold holding about 1/K of every class."""
+    groups = {item.group for item in index.items}
+    if all(item.group == item.relpath for item in index.items):
+        raise DatasetError(
+            f"{index.root}: no groups known, so folds could split the clips of one source or "
+            "person across training and test; give --groups groups.csv (path,group) or "
+            "--group-regex"
+        )
+    if not 2 <= folds <= len(groups):
+        raise ConfigError(f"--folds must be between 2 and the {len(groups)} groups, got {folds}")
+    shares = {f"{k}": 1 / folds for k in range(1, folds)}
+    dealt = split_by_groups(index.items, shares, len(index.classes), seed, rest=str(folds))
+    fold_of = {item.group: int(item.split or folds) for item in dealt}
+    empty = sorted(set(range(1, folds + 1)) - set(fold_of.values()))
+    if empty:
+        raise DatasetError(
+            f"{index.root}: {len(groups)} groups cannot fill {folds} folds (fold(s) "
+            f"{', '.join(map(str, empty))} empty); use fewer --folds"
+        )
+    return fold_of
+
+
+def plan_crossval(
+    base: TrainConfig, folds: int, sizes: tuple[float, ...], out: Path
+) -> tuple[VideoIndex, list[FoldRun]]:
+    """Every run's split and resolved config, all checked before any is trained."""
+    data = base.data
+    if data.dataset != "folder":
+        raise ConfigError("crossval deals folds over a folder dataset (--data ROOT/<class>/...)")
+    if data.split_file is not None:
+        raise ConfigError("crossval makes its own splits; leave --split-file out")
+    index = scan_folder(data.root, data.extensions, data.group_regex, data.groups_file)
+    fold_of = deal_folds(index, folds, base.seed)
+    runs = []
+    for fold in range(1, folds + 1):
+        test = [item for item in index.items if fold_of[item.group] == fold]
+        rest = [item for item in index.items if fold_of[item.group] != fold]
+        for size in sizes:
+            kept = rest if size == 1 else _share(rest, size, len(index.classes), base.seed + fold)
+            name = f"fold-{fold}" if len(sizes) == 1 else f"fold-{fold}_size-{size:g}"
+            folder = out / "folds" / name
+            config = replace(
+                base,
+                data=replace(data, split_file=str(folder / "split.csv")),
+                out=str(folder / "run"),
+                overwrite=True,
+                cache_dir=base.cache_dir or str(out / "cache"),
+            )
+            _check_disjoint(kept, test, name)
+            split = _with_validation(index, kept, test, data.val_fraction, base.seed, name)
+            runs.append(
+                FoldRun(
+                    name,
+                    fold,
+                    size,
+                    config,
+                    split,
+                    len({i.group for i in kept}),
+                    len({i.group for i in test}),
+                )
+            )
+    for run in runs:  # (the split files are written when each run starts)
+        check_config(replace(run.config, data=replace(run.config.data, split_file=None)))
+    return index, runs
+
+
+def _with_validation(
+    index: VideoIndex,
+    train: list[VideoItem],
+    test: list[VideoItem],
+    val_fraction: float,
+    seed: int,
+    name: str,
+) -> dict[str, str]:
+    """relpath -> train | val | test: validation carved from the training groups now, so a
+    fold whose groups cannot give one is refused before any run starts."""
+    items = [replace(i, split="train") for i in train] + [replace(i, split="test") for i in test]
+    carved = carve_validation(replace(index, items=tuple(items)), val_fraction, seed).items
+    split = {item.relpath: str(item.split) for item in carved}
+    if "val" not in split.values():  # every group is larger than the share: the smallest one
+        sizes = Counter(item.group for item in train)
+        if len(sizes) < 2:
+            raise DatasetError(
+                f"{name}: its training videos come in one group, none left to validate on; "
+                "use fewer --folds or larger --train-sizes"
+            )
+        smallest = min(sorted(sizes), key=lambda group: sizes[group])
+        split.update({item.relpath: "val" for item in train if item.group == smallest})
+    return split
+
+
+def _share(items: list[VideoItem], size: float, classes: int, seed: int) -> list[VideoItem]:
+    """About ``size`` of ``items`` per class, whole groups only."""
+    dropped = split_by_groups(items, {"drop": 1 - size}, classes, seed)
+    kept = [item for item in dropped if item.split != "drop"]
+    return kept or items[:1]
+
+
+def _check_disjoint(train: list[VideoItem], test: list[VideoItem], name: str) -> None:
+    shared = {i.group for i in train} & {i.group for i in test}
+    if shared:  # cannot happen with whole groups dealt; a guard, since figures would lie
+        raise DatasetError(f"{name}: group(s) on both sides: {', '.join(sorted(shared)[:5])}")
+
+
+def run_crossval(
+    base: TrainConfig,
+    folds: int,
+    out: str | Path,
+    sizes: tuple[float, ...] = (1.0,),
+    categories: str | Path | None = None,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Train and test every fold (and train size); write the pooled and per-fold reports."""
+    out = Path(out)
+    index, runs = plan_crossval(base, folds, sizes, out)
+    classes = index.classes
+    rows: list[dict[str, Any]] = []
+    pooled: dict[float, tuple[list[VideoItem], list[np.ndarray]]] = {s: ([], []) for s in sizes}
+    for number, run in enumerate(runs, start=1):
+        folder = out / "folds" / run.name
+        eval_dir = folder / "test"
+        counts = Counter(run.split.values())
+        log.info(
+            "[%d/%d] %s: training on %d videos + %d for validation (%d groups), testing on %d "
+            "(%d groups)", number, len(runs), run.name, counts["train"], counts["val"],
+            run.train_groups, counts["test"], run.test_groups,
+        )  # fmt: skip
+        split_file = folder / "split.csv"
+        if not _finished(run, folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            _write_split(split_file, run.split)
+            result = train(run.config)
+            predictor = load_predictor(result.best_checkpoint)
+            items = split_items(run.config.data, predictor.classes, "test", run.config.seed)
+            evaluate(predictor, items, eval_dir, workers=workers)
+        else:
+            log.info("[%d/%d] %s: finished before, kept", number, len(runs), run.name)
+        metrics = json.loads((eval_dir / "metrics.json").read_text())
+        tested, probabilities = _read_predictions(eval_dir, index, classes)
+        pooled[run.size][0].extend(tested)
+        pooled[run.size][1].append(probabilities)
+        rows.append(_row(run, metrics, folder, len(classes)))
+    summary = _pooled_reports(out, index, sizes, pooled, rows, categories)
+    summary["folds"], summary["settings"] = folds, base.to_dict()
+    (out / "crossval.json").write_text(json.dumps(summary, indent=2))
+    with (out / "crossval.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return summary
+
+
+def _finished(run: FoldRun, folder: Path) -> bool:
+    """The same run (settings and split) trained and tested before: kept, not repeated."""
+    files = (folder / "split.csv", folder / "run" / "config.yaml", folder / "test" / "metrics.json")
+    if not all(f.is_file() for f in files):
+        return False
+    with files[0].open(newline="") as handle:
+        split = {row["path"]: row["split"] for row in csv.DictReader(handle)}
+    stored = TrainConfig.from_dict(yaml.safe_load(files[1].read_text()))
+    return split == run.split and replace(stored, progress=run.config.progress) == run.config
+
+
+def _write_split(path: Path, split: dict[str, str]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["path", "split"])
+        writer.writerows(sorted(split.items()))
+
+
+def _read_predictions(
+    eval_dir: Path, index: VideoIndex, classes: tuple[str, ...]
+) -> tuple[list[VideoItem], np.ndarray]:
+    """The fold's tested videos and their (N, K) probabilities, from its predictions.csv and
+    probabilities.npy."""
+    by_path = {item.relpath: item for item in index.items}
+    with (eval_dir / "predictions.csv").open(newline="") as handle:
+        tested = [by_path[row["path"]] for row in csv.DictReader(handle)]
+    probabilities = np.load(eval_dir / "probabilities.npy")
+    if probabilities.shape != (len(tested), len(classes)):
+        raise DatasetError(f"{eval_dir}: its probabilities do not match its predictions.csv")
+    return tested, probabilities
+
+
+def _row(run: FoldRun, metrics: dict[str, Any], folder: Path, classes: int) -> dict[str, Any]:
+    split = json.loads((folder / "run" / "summary.json").read_text()).get("num_videos", {})
+    return {
+        "run": run.name,
+        "fold": run.fold,
+        "train_size": run.size,
+        "train_groups": run.train_groups,
+        "test_groups": run.test_groups,
+        "train_videos": split.get("train"),
+        "val_videos": split.get("val"),
+        "train_clips_per_class": round((split.get("train") or 0) / classes, 2),
+        "test_videos": metrics["num_videos"],
+        "test_top1": metrics["top1"],
+        "test_mean_class_accuracy": metrics["mean_class_accuracy"],
+        "test_loss": metrics["loss"],
+    }
+
+
+def _pooled_reports(
+    out: Path,
+    index: VideoIndex,
+    sizes: tuple[float, ...],
+    pooled: dict[float, tuple[list[VideoItem], list[np.ndarray]]],
+    rows: list[dict[str, Any]],
+    categories: str | Path | None,
+) -> dict[str, Any]:
+    """The whole-set report (every video tested once, at the full train size) and the curve."""
+    classes = index.classes
+    category_map = categories_for(classes, categories)
+    curve = []
+    summary: dict[str, Any] = {}
+    for size in sizes:
+        items, parts = pooled[size]
+        probabilities = np.concatenate(parts)
+        labels = np.array([item.label for item in items])
+        metrics = classification_metrics(probabilities, labels, classes, [1, 5], category_map)
+        mine = [row for row in rows if row["train_size"] == size]
+        tops = [row["test_top1"] for row in mine]
+        figures = {
+            "train_size": size,
+            "pooled_top1": metrics["top1"],
+            "pooled_mean_class_accuracy": metrics["mean_class_accuracy"],
+            "fold_top1_mean": statistics.mean(tops),
+            "fold_top1_sd": statistics.stdev(tops) if len(tops) > 1 else 0.0,
+            "train_clips_per_class": statistics.mean(r["train_clips_per_class"] for r in mine),
+            "num_videos": metrics["num_videos"],
+        }
+        curve.append(figures)
+        if size == 1.0:
+            metrics["crossval"] = {"folds": len(mine), "fold_top1": tops}
+            order = sorted(range(len(items)), key=lambda i: items[i].relpath)
+            write_report(out, metrics, [items[i] for i in order], probabilities[order], classes)
+            summary.update(figures)
+            summary["per_fold"] = mine
+    if len(sizes) > 1:
+        plot_learning_curve(curve, out / "learning_curve.png")
+    summary["learning_curve"] = curve
+    summary["num_groups"] = len({item.group for item in index.items})
+    return summary

@@ -1,0 +1,107 @@
+"""vidact crossval: group-disjoint folds, every video tested once, the learning curve, refusals."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FAST_RUN, invoke, runner
+from vidact.cli.main import app
+from vidact.data.index import group_of
+
+RUN = [*FAST_RUN, "--epochs", "2"]
+TINY = ["--frames", "3", "--size", "32", "--workers", "0"]  # crossval's own flags
+
+
+def _fails(args: list[object], expected: str) -> None:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 2 and expected in result.output, result.output
+
+
+@pytest.mark.slow
+def test_folds_are_group_disjoint_and_every_video_is_tested_once(
+    synthetic_dataset, tmp_path: Path
+) -> None:
+    root, out = synthetic_dataset.root, tmp_path / "cv"
+    args = ["crossval", "--data", root, *TINY, "--epochs", "2", "--folds", "3",
+            "--train-sizes", "0.5,1", "--out", out]  # fmt: skip
+    output = invoke(*args)
+    assert "48 videos in 6 groups, 3 folds: pooled top-1" in output
+    summary = json.loads((out / "crossval.json").read_text())
+    assert summary["num_videos"] == 48 and len(summary["per_fold"]) == 3
+    assert [p["train_size"] for p in summary["learning_curve"]] == [0.5, 1.0]
+    small, whole = summary["learning_curve"]
+    assert small["train_clips_per_class"] < whole["train_clips_per_class"]
+    with (out / "predictions.csv").open() as handle:
+        tested = [row["path"] for row in csv.DictReader(handle)]
+    assert sorted(tested) == sorted(item.relpath for item in synthetic_dataset.items)
+    seen_in_test: set[str] = set()
+    for fold in range(1, 4):
+        with (out / "folds" / f"fold-{fold}_size-1" / "split.csv").open() as handle:
+            split = {row["path"]: row["split"] for row in csv.DictReader(handle)}
+        groups = {
+            s: {group_of(p, None) for p, x in split.items() if x == s} for s in split.values()
+        }
+        assert groups["test"].isdisjoint(groups["train"] | groups["val"])  # sources apart
+        assert groups["val"].isdisjoint(groups["train"])
+        seen_in_test |= {p for p, s in split.items() if s == "test"}
+    assert len(seen_in_test) == 48
+    for name in ("metrics.json", "confusion_matrix.png", "learning_curve.png", "crossval.csv"):
+        assert (out / name).is_file()
+    page = tmp_path / "report.html"
+    invoke("report", out, "--out", page)
+    assert "Cross-validation" in page.read_text() and "group-disjoint folds" in page.read_text()
+    again = invoke(*args)  # finished runs are kept, and the figures are the same
+    assert again.splitlines()[-6:] == output.splitlines()[-6:]
+
+
+def test_crossval_needs_groups_and_takes_them_from_a_file(
+    synthetic_dataset, tmp_path: Path
+) -> None:
+    root = tmp_path / "data"
+    shutil.copytree(synthetic_dataset.root, root)
+    (root / "split.csv").unlink()
+    flat = tmp_path / "flat"  # the same videos with no group ids in their names
+    for video in root.glob("*/*.mp4"):
+        target = flat / video.parent.name / video.name.replace("_g0", "_take0")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(video, target)
+    common = [*TINY, "--epochs", "1", "--out", tmp_path / "cv"]
+    _fails(["crossval", "--data", flat, *common], "no groups known")
+    _fails(["crossval", "--data", root, "--folds", "7", *common], "between 2 and the 6 groups")
+    _fails(["crossval", "--data", root, "--folds", "1", *common], "--folds must be")
+    _fails(["crossval", "--data", root, "--train-sizes", "0,1", *common], "--train-sizes")
+    groups = tmp_path / "groups.csv"
+    with groups.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "group"])
+        for video in sorted(flat.glob("*/*.mp4")):
+            relpath = video.relative_to(flat).as_posix()
+            writer.writerow([relpath, "source-" + video.stem[-1]])  # two videos a source
+    incomplete = tmp_path / "incomplete.csv"
+    incomplete.write_text("path,group\n" + groups.read_text().splitlines()[1] + "\n")
+    _fails(["crossval", "--data", flat, "--groups", incomplete, *common], "are not listed")
+    _fails(["crossval", "--data", flat, "--groups", groups, "--folds", "5", *common], "groups")
+    assert not (tmp_path / "cv").exists()  # every refusal came before any run
+
+
+def test_a_given_split_file_may_not_split_a_group(synthetic_dataset, tmp_path: Path) -> None:
+    root = synthetic_dataset.root
+    with (root / "split.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    moved = next(r for r in rows if r["split"] == "test")
+    moved["split"] = "train"  # one clip of a test source now trains: the source leaks
+    leaking = tmp_path / "leak.csv"
+    with leaking.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["path", "split"])
+        writer.writeheader()
+        writer.writerows(rows)
+    _fails(
+        ["train", "--data", root, "--split-file", leaking, *RUN, "--out", tmp_path / "run"],
+        "sit on both sides of the split",
+    )
+    assert not (tmp_path / "run").exists()
