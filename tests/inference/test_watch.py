@@ -72,7 +72,8 @@ def test_a_slow_model_keeps_real_time_by_dropping_frames(
     started = time.perf_counter()
     report = watch(predictor, str(stream_file), TimelineSettings("3", "1"), entries.append)
     elapsed = time.perf_counter() - started
-    assert elapsed < SECONDS + 1.0  # not 28 windows x 0.4 s
+    # not 28 windows x 0.4 s = 11 s (the margin leaves room for a busy machine)
+    assert elapsed < SECONDS + 3.0
     assert report.frames == int(SECONDS * FPS) and report.windows == len(entries)
     assert report.skipped > 0 and report.dropped > 0
     assert "the model was slower than the source" in report.summary()
