@@ -75,7 +75,9 @@ class ModelConfig:
     # this probability; None: 0.5 for those inputs, 0 otherwise
     appearance_dropout: float | None = None
     pool: str | None = None  # backbone global pooling, avg | max; None: the backbone's own
-    mlp: tuple[int, ...] = (256,)  # hidden widths of the classifier; () for a single linear layer
+    # hidden widths of the classifier, () for a single linear layer; None: (256,), but () for
+    # the linear probe head
+    mlp: tuple[int, ...] | None = None
     dropout: float = 0.3
     freeze: str | None = None  # all | none; None: all when starting from trained weights
     trainable_layers: int = 0  # with freeze=all: unfreeze the last N parameterised layers
@@ -84,7 +86,10 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         # resolved here, so config.yaml and checkpoints say what the model was
-        from vidact.models.heads import ORDER_FREE_HEADS, TemporalInput
+        from vidact.models.heads import LINEAR_HEADS, ORDER_FREE_HEADS, TemporalInput
+
+        if self.mlp is None:
+            object.__setattr__(self, "mlp", () if self.head in LINEAR_HEADS else (256,))
 
         if self.temporal_input is None:
             default = "raw" if self.head in ORDER_FREE_HEADS else "drift"

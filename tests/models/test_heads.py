@@ -46,7 +46,7 @@ def test_head_arguments_and_errors() -> None:
     assert create_head("rnn", 8, nonlinearity="relu").layers[0].nonlinearity == "relu"
     assert create_head("transformer", 8, dim=32, heads=2).out_features == 32
     with pytest.raises(
-        ConfigError, match="known: bigru, bilstm, gru, lstm, max, mean, rnn, stats, transformer"
+        ConfigError, match="known: bigru, bilstm, gru, linear, lstm, max, mean, rnn, stats, transformer"
     ):
         create_head("nope", 8)
     with pytest.raises(ConfigError, match="bad arguments"):
@@ -222,3 +222,17 @@ def test_a_checkpoint_from_before_the_default_changed_loads_as_it_was_trained() 
 def test_the_transformer_trains_on_a_single_frame_with_batch_statistics() -> None:
     head = create_head("transformer", 8, norm="batch").train()
     assert head(torch.randn(1, 1, 8)).shape == (1, head.out_features)
+
+
+def test_linear_probe_head_standardises_statistics_for_one_linear_layer() -> None:
+    from vidact.config import ModelConfig
+
+    head = create_head("linear", 4).train()
+    clips = torch.randn(16, 6, 4) * 5 + 3  # (B, T, F), far from zero mean and unit spread
+    out = head(clips)
+    assert out.shape == (16, 12)
+    assert torch.allclose(out.mean(0), torch.zeros(12), atol=1e-5)  # standardised per feature
+    assert torch.allclose(head.eval()(clips.flip(1))[:, :8], head(clips)[:, :8], atol=1e-5)
+    assert ModelConfig(head="linear").mlp == () and ModelConfig(head="lstm").mlp == (256,)
+    assert ModelConfig(head="linear", mlp=(32,)).mlp == (32,)  # given, it stays
+    assert ModelConfig(head="linear").temporal_input == "raw"

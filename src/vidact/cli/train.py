@@ -91,7 +91,7 @@ def train(
         "Default: 0.5 with those inputs.",
     ),
     mlp: str | None = typer.Option(
-        None, help=f"Classifier hidden widths, comma-separated ('' for none). [{_M.mlp}]"
+        None, help="Classifier hidden widths, comma-separated ('' for none). [256; none: linear]"
     ),
     dropout: float | None = typer.Option(None, help=f"[{_M.dropout}]"),
     freeze: str | None = typer.Option(

@@ -132,6 +132,20 @@ class StatsHead(nn.Module):
         return torch.cat([mean, spread, change], dim=-1)  # (B, 3F)
 
 
+class LinearProbeHead(StatsHead):
+    """The linear probe as a head, a baseline for every comparison: ``stats`` (each feature's
+    mean, spread and mean change over the clip) standardised with the training clips' statistics
+    (a batch norm with no learnt scale or shift: what a StandardScaler does before a logistic
+    regression). Its classifier defaults to one linear layer (``mlp: []``)."""
+
+    def __init__(self, in_features: int) -> None:
+        super().__init__(in_features)
+        self.standardise = nn.BatchNorm1d(self.out_features, affine=False)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.standardise(super().forward(features))  # (B, T, F) -> (B, 3F)
+
+
 class TransformerHead(nn.Module):
     """Temporal self-attention (BERT-style): projected frames plus learned positions, a learned
     class token in front, pre-norm encoder layers; the class token's output is the clip."""
@@ -213,9 +227,11 @@ for _name, _cell, _bidirectional in (
 register_head("mean", functools.partial(PoolHead, mode="mean"))
 register_head("max", functools.partial(PoolHead, mode="max"))
 register_head("stats", StatsHead)
+register_head("linear", LinearProbeHead)
 register_head("transformer", TransformerHead)
 
-ORDER_FREE_HEADS = frozenset({"mean", "max", "stats"})
+ORDER_FREE_HEADS = frozenset({"mean", "max", "stats", "linear"})
+LINEAR_HEADS = frozenset({"linear"})  # their classifier is one linear layer unless mlp is given
 
 
 class TemporalInput(nn.Module):
