@@ -46,7 +46,8 @@ def test_head_arguments_and_errors() -> None:
     assert create_head("rnn", 8, nonlinearity="relu").layers[0].nonlinearity == "relu"
     assert create_head("transformer", 8, dim=32, heads=2).out_features == 32
     with pytest.raises(
-        ConfigError, match="known: bigru, bilstm, gru, linear, lstm, max, mean, rnn, stats, transformer"
+        ConfigError,
+        match="known: bigru, bilstm, gru, linear, lstm, max, mean, rnn, stats, transformer",
     ):
         create_head("nope", 8)
     with pytest.raises(ConfigError, match="bad arguments"):
