@@ -144,8 +144,11 @@ def test_models_lists_backbones_and_heads() -> None:
         "mean",
         "max",
         "stats",
+        "linear",
     }
     assert heads["mean"]["parameters"] == 1280 * 256 + 256 + 256 * 10 + 10
+    assert heads["linear"]["parameters"] == 3 * 1280 * 10 + 10  # one linear layer
+    assert not heads["linear"]["order_aware"]
     assert not heads["max"]["order_aware"] and heads["bilstm"]["order_aware"]
     assert "mobilenetv3_large_100" in invoke("models", "--filter", "mobilenetv3*")
 

@@ -358,16 +358,19 @@ def make_split(
     """The split to use: from ``split_file`` if given, else a group-aware stratified one.
 
     A split file without ``val`` rows gets validation carved out of its train rows, group-aware.
+    A split file that puts a known group both in test and elsewhere is refused (validation
+    sharing groups with training is only warned about: the run records it).
     """
     groups_known = not all(item.group == item.relpath for item in index.items)
     made_by_vidact = split_file is None
     if split_file is not None:
         given = read_split_file(index, split_file)
-        if groups_known and given.leaking_groups():  # the file itself splits groups
-            leaks = given.leaking_groups()
+        test = {item.group for item in given.subset("test")}
+        leaks = sorted(test & {item.group for item in given.items if item.split != "test"})
+        if groups_known and leaks:  # the file itself puts a source on both sides of the test
             raise DatasetError(
                 f"{split_file}: {len(leaks)} group(s) sit on both sides of the split "
-                f"({', '.join(leaks[:5])}): their clips share people or scenes, so the held-out "
+                f"({', '.join(leaks[:5])}): their clips share people or scenes, so the test "
                 "figures would flatter the model; keep each group in one split"
             )
         made_by_vidact = bool(val_fraction > 0 and not given.subset("val"))

@@ -8,6 +8,7 @@ by fusing its members', so an ensemble's every answer is the fusion.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ def resolve_device(name: str | None = None) -> torch.device:
     return device
 
 
-class VideoPredictor:
+class VideoPredictor(abc.ABC):
     """Every answer a loaded model gives, built on three hooks its subclasses implement:
     ``_whole`` (a video's probabilities), ``_scan`` (its windows') and ``classify_frames``
     (a clip of decoded frames'), plus ``score`` (many videos, for evaluation) and ``describe``.
@@ -84,34 +85,34 @@ class VideoPredictor:
     source: Path | None
 
     # -- the hooks ---------------------------------------------------------------------------
+    @abc.abstractmethod
     def _whole(self, reader: VideoReader) -> torch.Tensor:
         """(K,) probabilities of an open video's evaluation views."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _scan(self, reader: VideoReader, settings: TimelineSettings) -> WindowScores:
         """Smoothed probabilities of every window of an open video."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def classify_frames(self, frames: np.ndarray, fps: float) -> torch.Tensor:
         """(N, H, W, 3) consecutive frames, decoded at ``decode_size`` -> (K,) probabilities
         of the clip the model samples from them (what live input scores)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def score(
         self, items: Sequence[VideoItem], batch_size: int = 8, workers: int = 0
     ) -> tuple[np.ndarray, set[str]]:
         """(N, K) probabilities of every item, in order (NaN rows for the unreadable ones), and
         the paths of those that could not be read (what evaluation reports)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def describe(self) -> dict[str, Any]:
         """What the model is, for /api/model: classes, backbone, head, frames, size."""
-        raise NotImplementedError
 
     @property
+    @abc.abstractmethod
     def decode_size(self) -> int:
         """The short side frames are decoded at for ``classify_frames``."""
-        raise NotImplementedError
 
     @property
     def skeleton(self) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 import timm
 from torch import nn
 
+from vidact.config import ModelConfig
 from vidact.errors import ConfigError
 from vidact.models.backbones import (
     FRAME_ENCODERS,
@@ -54,8 +55,11 @@ def _weights(name: str) -> str:
     return "imagenet (offline)" if name in OFFLINE_WEIGHTS else "scratch or --weights"
 
 
-def head_rows(in_features: int, num_classes: int, mlp: tuple[int, ...] = (256,)) -> list[dict]:
-    """Every temporal head with its parameters plus the classifier's, for ``num_classes``."""
+def head_rows(
+    in_features: int, num_classes: int, mlp: tuple[int, ...] | None = None
+) -> list[dict]:
+    """Every temporal head with its parameters plus the classifier's, for ``num_classes``
+    (each head's default classifier unless ``mlp`` is given)."""
     if num_classes < 1 or in_features < 1:
         raise ConfigError(
             f"--num-classes and --features must be at least 1, got {num_classes} and {in_features}"
@@ -63,7 +67,8 @@ def head_rows(in_features: int, num_classes: int, mlp: tuple[int, ...] = (256,))
     rows = []
     for name in list_heads():
         head = create_head(name, in_features)
-        classifier = build_mlp(head.out_features, mlp, num_classes, 0.0)
+        widths = ModelConfig(head=name, mlp=mlp).mlp or ()
+        classifier = build_mlp(head.out_features, widths, num_classes, 0.0)
         rows.append(
             {
                 "name": name,
