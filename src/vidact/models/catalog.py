@@ -55,9 +55,7 @@ def _weights(name: str) -> str:
     return "imagenet (offline)" if name in OFFLINE_WEIGHTS else "scratch or --weights"
 
 
-def head_rows(
-    in_features: int, num_classes: int, mlp: tuple[int, ...] | None = None
-) -> list[dict]:
+def head_rows(in_features: int, num_classes: int, mlp: tuple[int, ...] | None = None) -> list[dict]:
     """Every temporal head with its parameters plus the classifier's, for ``num_classes``
     (each head's default classifier unless ``mlp`` is given)."""
     if num_classes < 1 or in_features < 1:
