@@ -45,6 +45,12 @@ class VideoIndex:
     classes: tuple[str, ...]
     items: tuple[VideoItem, ...]
 
+    @property
+    def groups_known(self) -> bool:
+        """False when every video is its own group: clips sharing a person or scene cannot
+        be kept together, and sharing across splits is invisible."""
+        return not all(item.group == item.relpath for item in self.items)
+
     def subset(self, split: str) -> list[VideoItem]:
         return [item for item in self.items if item.split == split]
 
@@ -76,9 +82,8 @@ class VideoIndex:
         test on new people is at chance), and picks best.ckpt and early stopping blind."""
         train = {item.group for item in self.items if item.split == "train"}
         val = {item.group for item in self.items if item.split == "val"}
-        known = not all(item.group == item.relpath for item in self.items)
         return {
-            "groups_known": known,  # False: every video is its own group, sharing is invisible
+            "groups_known": self.groups_known,
             "val_groups": len(val),
             "groups_shared_with_train": sorted(train & val),
         }
@@ -361,13 +366,12 @@ def make_split(
     A split file that puts a known group both in test and elsewhere is refused (validation
     sharing groups with training is only warned about: the run records it).
     """
-    groups_known = not all(item.group == item.relpath for item in index.items)
     made_by_vidact = split_file is None
     if split_file is not None:
         given = read_split_file(index, split_file)
         test = {item.group for item in given.subset("test")}
         leaks = sorted(test & {item.group for item in given.items if item.split != "test"})
-        if groups_known and leaks:  # the file itself puts a source on both sides of the test
+        if index.groups_known and leaks:  # the file itself puts a source on both sides of the test
             raise DatasetError(
                 f"{split_file}: {len(leaks)} group(s) sit on both sides of the split "
                 f"({', '.join(leaks[:5])}): their clips share people or scenes, so the test "
@@ -379,7 +383,7 @@ def make_split(
         fractions = {"test": test_fraction, "val": val_fraction}
         items = tuple(split_by_groups(index.items, fractions, len(index.classes), seed))
         index = replace(index, items=items)
-    if made_by_vidact and not groups_known:  # only when vidact draws the lines itself
+    if made_by_vidact and not index.groups_known:  # only when vidact draws the lines itself
         log.warning(
             "no group ids found in the file names: each video is its own group. If clips share "
             "an actor or a scene, pass --groups groups.csv or --group-regex (e.g. "

@@ -163,7 +163,7 @@ def run_grid(spec: GridSpec, out: str | Path, progress: bool = False) -> list[di
     planned = plan_runs(spec, out)
     for number, (name, options, config) in enumerate(planned, start=1):
         run_dir, eval_dir = Path(config.out), out / "eval" / name
-        if _finished(run_dir, eval_dir, config):
+        if finished_before(run_dir, eval_dir, config):
             log.info("[%d/%d] %s: finished before, kept", number, len(planned), name)
         else:
             log.info("[%d/%d] %s: training", number, len(planned), name)
@@ -176,7 +176,7 @@ def run_grid(spec: GridSpec, out: str | Path, progress: bool = False) -> list[di
     return rows
 
 
-def _finished(run_dir: Path, eval_dir: Path, config: TrainConfig) -> bool:
+def finished_before(run_dir: Path, eval_dir: Path, config: TrainConfig) -> bool:
     """Whether this very run (same settings) was trained and evaluated before."""
     files = (run_dir / "summary.json", run_dir / "config.yaml", eval_dir / "metrics.json")
     if not all(f.is_file() for f in files):

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from vidact.config import TrainConfig
 from vidact.data.categories import categories_for
@@ -39,6 +38,7 @@ from vidact.data.index import (
     split_by_groups,
 )
 from vidact.errors import ConfigError, DatasetError
+from vidact.evaluation.compare import finished_before
 from vidact.evaluation.metrics import classification_metrics
 from vidact.evaluation.report import evaluate, split_items, write_report
 from vidact.inference.load import load_predictor
@@ -76,7 +76,7 @@ def parse_sizes(text: str | None) -> tuple[float, ...]:
 def deal_folds(index: VideoIndex, folds: int, seed: int) -> dict[str, int]:
     """Group -> fold (1..K): whole groups, each fold holding about 1/K of every class."""
     groups = {item.group for item in index.items}
-    if all(item.group == item.relpath for item in index.items):
+    if not index.groups_known:
         raise DatasetError(
             f"{index.root}: no groups known, so folds could split the clips of one source or "
             "person across training and test; give --groups groups.csv (path,group) or "
@@ -169,7 +169,9 @@ def _share(items: list[VideoItem], size: float, classes: int, seed: int) -> list
     """About ``size`` of ``items`` per class, whole groups only."""
     dropped = split_by_groups(items, {"drop": 1 - size}, classes, seed)
     kept = [item for item in dropped if item.split != "drop"]
-    return kept or items[:1]
+    if not kept:
+        raise DatasetError(f"--train-sizes {size:g} leaves no training group; give larger shares")
+    return kept
 
 
 def _check_disjoint(train: list[VideoItem], test: list[VideoItem], name: str) -> None:
@@ -227,14 +229,13 @@ def run_crossval(
 
 
 def _finished(run: FoldRun, folder: Path) -> bool:
-    """The same run (settings and split) trained and tested before: kept, not repeated."""
-    files = (folder / "split.csv", folder / "run" / "config.yaml", folder / "test" / "metrics.json")
-    if not all(f.is_file() for f in files):
+    """The same run (split and settings) trained and tested before: kept, not repeated."""
+    split_file = folder / "split.csv"
+    if not split_file.is_file():
         return False
-    with files[0].open(newline="") as handle:
+    with split_file.open(newline="") as handle:
         split = {row["path"]: row["split"] for row in csv.DictReader(handle)}
-    stored = TrainConfig.from_dict(yaml.safe_load(files[1].read_text()))
-    return split == run.split and replace(stored, progress=run.config.progress) == run.config
+    return split == run.split and finished_before(folder / "run", folder / "test", run.config)
 
 
 def _write_split(path: Path, split: dict[str, str]) -> None:

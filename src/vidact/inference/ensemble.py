@@ -28,7 +28,6 @@ from vidact.io.reader import VideoReader
 from vidact.models.checkpoint import (
     ENSEMBLE_KEY,
     METADATA_KEY,
-    classifier_from,
     read_checkpoint,
 )
 
@@ -127,11 +126,10 @@ class EnsemblePredictor(VideoPredictor):
         allow_images: bool = False,
     ) -> EnsemblePredictor:
         """The ensemble a file from ``save_ensemble`` holds (already read)."""
-        members = []
-        for number, member in enumerate(contents["members"], start=1):
-            model, info = classifier_from(member, f"{path} (member {number})", device)
-            members.append(Predictor(model, info, device, clips, crops, allow_images))
-            members[-1].source = Path(f"{path}#{number}")
+        members = [
+            Predictor.from_contents(member, f"{path}#{number}", device, clips, crops, allow_images)
+            for number, member in enumerate(contents["members"], start=1)
+        ]
         ensemble = cls(members, contents["weights"], contents["fusion"])
         ensemble.source = Path(path)
         return ensemble

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vidact.errors import ConfigError
 from vidact.inference.ensemble import EnsemblePredictor
-from vidact.inference.predictor import Predictor, VideoPredictor, resolve_device
+from vidact.inference.predictor import Predictor, VideoPredictor, resolve_device, runtime_of
 from vidact.models.checkpoint import ENSEMBLE_KEY, read_checkpoint
 
 
@@ -22,12 +21,8 @@ def load_predictor(
     checkpoint, an ensemble file from ``vidact ensemble --save`` (an ``EnsemblePredictor``),
     or with ``runtime`` onnx (automatic for ``.onnx``) a file from ``vidact export``."""
     target = resolve_device(device)
-    if runtime is None:
-        runtime = "onnx" if Path(path).suffix.lower() == ".onnx" else "torch"
-    if runtime not in ("torch", "onnx"):
-        raise ConfigError(f"--runtime must be torch or onnx, got {runtime!r}")
-    if runtime == "onnx":
-        return Predictor.from_checkpoint(path, target, clips, crops, allow_images, runtime)
+    if runtime_of(path, runtime) == "onnx":
+        return Predictor.from_onnx(path, target, clips, crops, allow_images)
     raw = read_checkpoint(path, target)
     if ENSEMBLE_KEY in raw:
         return EnsemblePredictor.from_contents(

@@ -49,6 +49,15 @@ def check_topk(topk: int) -> None:
         raise ConfigError(f"--topk must be at least 1, got {topk}")
 
 
+def runtime_of(path: str | Path, runtime: str | None) -> str:
+    """``runtime`` checked (torch or onnx); by default onnx for a ``.onnx`` file."""
+    if runtime is None:
+        return "onnx" if Path(path).suffix.lower() == ".onnx" else "torch"
+    if runtime not in ("torch", "onnx"):
+        raise ConfigError(f"--runtime must be torch or onnx, got {runtime!r}")
+    return runtime
+
+
 def resolve_device(name: str | None = None) -> torch.device:
     """The device to run on: ``name`` (cpu, cuda, cuda:N), or cuda when there is one."""
     if name is None:
@@ -289,18 +298,25 @@ class Predictor(VideoPredictor):
         default a ``.onnx`` file runs in onnxruntime and anything else in PyTorch. Ensemble
         files are read by ``inference.load.load_predictor``."""
         target = device if isinstance(device, torch.device) else resolve_device(device)
-        if runtime is None:
-            runtime = "onnx" if Path(path).suffix.lower() == ".onnx" else "torch"
-        if runtime == "torch":
-            return cls.from_contents(
-                read_checkpoint(path, target), path, target, clips, crops, allow_images
-            )
-        if runtime != "onnx":
-            raise ConfigError(f"--runtime must be torch or onnx, got {runtime!r}")
-        from vidact.inference.export import OnnxClassifier
+        if runtime_of(path, runtime) == "onnx":
+            return cls.from_onnx(path, target, clips, crops, allow_images)
+        raw = read_checkpoint(path, target)
+        return cls.from_contents(raw, path, target, clips, crops, allow_images)
 
-        exported = OnnxClassifier(path, target)
-        predictor = cls(exported, exported.info, target, clips, crops, allow_images)  # type: ignore[arg-type]
+    @classmethod
+    def from_onnx(
+        cls,
+        path: str | Path,
+        device: torch.device,
+        clips: int = 1,
+        crops: int = 1,
+        allow_images: bool = False,
+    ) -> Predictor:
+        """A file from ``vidact export``, run by onnxruntime behind the same calls."""
+        from vidact.inference.export import OnnxClassifier  # onnxruntime: an optional extra
+
+        exported = OnnxClassifier(path, device)
+        predictor = cls(exported, exported.info, device, clips, crops, allow_images)  # type: ignore[arg-type]
         predictor.source = Path(path)
         return predictor
 

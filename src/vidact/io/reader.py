@@ -11,6 +11,7 @@ converted to RGB and resized.
 from __future__ import annotations
 
 import bisect
+import functools
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -61,16 +62,6 @@ def upright(
     return np.ascontiguousarray(np.rot90(array, turns)) if turns else array
 
 
-def _rotation(packet: av.Packet) -> int | None:
-    """The display rotation of the first frame this packet completes (None: none yet)."""
-    try:
-        for frame in packet.decode():
-            return round(frame.rotation or 0)
-    except av.FFmpegError:  # a damaged first frame: reading it later says so
-        return 0
-    return None
-
-
 class VideoReadError(VidactError):
     """A video could not be opened or decoded; the message names the file and the problem."""
 
@@ -87,7 +78,6 @@ class _PacketIndex:
     pts: tuple[int, ...] | None  # None when some packet has no timestamp: sequential reads only
     keyframes: tuple[int, ...]
     count: int
-    rotation: int = 0  # degrees counterclockwise, from the display matrix
     seconds: float | None = None  # time the packets' timestamps span (one frame added)
 
     def keyframe_before(self, position: int) -> int:
@@ -141,12 +131,25 @@ class VideoReader:
     def width(self) -> int:
         """As shown: a video turned a quarter by its display matrix swaps width and height."""
         coded = self._stream.codec_context
-        return int(coded.height if self._packet_index().rotation % 180 else coded.width)
+        return int(coded.height if self._quarter_turned else coded.width)
 
     @property
     def height(self) -> int:
         coded = self._stream.codec_context
-        return int(coded.width if self._packet_index().rotation % 180 else coded.height)
+        return int(coded.width if self._quarter_turned else coded.height)
+
+    @functools.cached_property
+    def _quarter_turned(self) -> bool:
+        """Whether the display matrix turns the picture by 90 degrees. PyAV shows the matrix
+        only on decoded frames, so the first frame is decoded on a handle of its own; asked
+        only for the size (decoding turns every frame by itself, see ``upright``)."""
+        try:
+            with av.open(str(self.path)) as container:
+                for frame in container.decode(video=0):
+                    return round(frame.rotation or 0) % 180 == 90
+        except av.FFmpegError:  # a damaged first frame: reading it says so
+            pass
+        return False
 
     @property
     def fps(self) -> float:
@@ -176,11 +179,12 @@ class VideoReader:
     def _packet_index(self) -> _PacketIndex:
         if self._index is None:
             self._index = self._scan()
-            self._check_plausible(self._index.count)
+            self._check_plausible(self._index)
         return self._index
 
-    def _check_plausible(self, count: int) -> None:
+    def _check_plausible(self, index: _PacketIndex) -> None:
         """Refuse empty streams, still images and files cut short of what their header says."""
+        count = index.count
         if count == 0:
             raise VideoReadError(self.path, "the video stream holds no frames")
         image_format = self._container.format.name == "image2" or any(
@@ -192,19 +196,25 @@ class VideoReader:
                 f"a still image ({count} frame, {self._container.format.name}), not a video "
                 "(--allow-images reads images as one-frame videos)",
             )
-        promised, tolerance = self._promised_frames()
-        index = self._index
-        if not self._stream.frames and index is not None and index.seconds:
-            # the header gives a duration, not a count: a variable frame rate makes counts
-            # meaningless, so compare the time the timestamps span with the time promised
-            promised_s = promised / self._declared_fps
-            if index.seconds < promised_s * tolerance - _SLACK_FRAMES / self._declared_fps:
+        promised_s = self._promised_seconds()
+        if not self._stream.frames and promised_s and index.seconds:
+            # the header gives a duration: compare it with the time the timestamps span (a
+            # variable frame rate makes counts at the declared rate meaningless)
+            slack = _SLACK_FRAMES / self._declared_fps
+            if index.seconds < promised_s * _DURATION_TOLERANCE - slack:
                 raise VideoReadError(
                     self.path,
                     f"truncated: its frames span {index.seconds:.1f} s of the {promised_s:.1f} s "
                     f"its header promises ({index.seconds / promised_s:.0%} readable)",
                 )
-        elif promised and count < promised * tolerance - _SLACK_FRAMES:
+            return
+        # the header's frame count, else (no timestamps) its duration at the declared rate
+        promised, tolerance = (
+            (int(self._stream.frames), _COUNT_TOLERANCE)
+            if self._stream.frames
+            else (round(promised_s * self._declared_fps), _DURATION_TOLERANCE)
+        )
+        if promised and count < promised * tolerance - _SLACK_FRAMES:
             raise VideoReadError(
                 self.path,
                 f"truncated: {count} of the {promised} frames its header promises are in the "
@@ -213,24 +223,18 @@ class VideoReader:
         if promised and promised != count:
             log.debug("%s: header says %d frames, stream has %d", self.path, promised, count)
 
-    def _promised_frames(self) -> tuple[int, float]:
-        """Frames the header promises (its frame count, else its duration x fps), and how close
-        the real count must come."""
-        if self._stream.frames:
-            return int(self._stream.frames), _COUNT_TOLERANCE
+    def _promised_seconds(self) -> float:
+        """The duration the headers state (0: none)."""
         if self._stream.duration and self._stream.time_base:
-            seconds = float(self._stream.duration * self._stream.time_base)
-        elif self._container.duration:
-            seconds = self._container.duration / av.time_base
-        else:
-            return 0, 1.0
-        return round(seconds * self._declared_fps), _DURATION_TOLERANCE
+            return float(self._stream.duration * self._stream.time_base)
+        if self._container.duration:
+            return self._container.duration / av.time_base
+        return 0.0
 
     def _scan(self) -> _PacketIndex:
         # a second handle: demuxing to the end must not disturb the decoding one
         stamps: list[int | None] = []
         keys: list[int | None] = []
-        rotation: int | None = None
         try:
             with av.open(str(self.path)) as container:
                 stream = container.streams.video[0]
@@ -240,13 +244,10 @@ class VideoReader:
                         stamps.append(packet.pts)
                         if packet.is_keyframe:
                             keys.append(packet.pts)
-                    if rotation is None:  # the display matrix comes with decoded frames
-                        rotation = _rotation(packet)
         except av.FFmpegError as err:
             raise VideoReadError(self.path, f"cannot read the video stream ({err})") from err
-        turned = (rotation or 0) % 360
         if not stamps or any(p is None for p in stamps) or len(set(stamps)) != len(stamps):
-            return _PacketIndex(None, (0,), len(stamps), turned)
+            return _PacketIndex(None, (0,), len(stamps))
         ordered = sorted(stamps)  # type: ignore[type-var]
         position = {pts: i for i, pts in enumerate(ordered)}
         keyframes = sorted(position[k] for k in keys if k is not None) or [0]
@@ -255,10 +256,7 @@ class VideoReader:
             seconds = (
                 float((ordered[-1] - ordered[0]) * time_base) * len(ordered) / (len(ordered) - 1)
             )
-        return _PacketIndex(tuple(ordered), tuple(keyframes), len(stamps), turned, seconds)
-
-    def output_size(self, short_side: int | None) -> tuple[int, int]:
-        return scaled_size(self.width, self.height, short_side)
+        return _PacketIndex(tuple(ordered), tuple(keyframes), len(stamps), seconds)
 
     def read(self, indices: Sequence[int], short_side: int | None = None) -> np.ndarray:
         """Decode the frames at ``indices`` (any order, repeats allowed).

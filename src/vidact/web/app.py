@@ -60,6 +60,7 @@ class _Guard:
         self.hosts = settings.hosts
         self.any_host = "*" in settings.allowed_hosts
         self.origins = set(settings.cors_origins)
+        self.headers = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -74,8 +75,7 @@ class _Guard:
 
         async def secured(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                extra = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
             await send(message)
 
         if problem is not None:

@@ -13,8 +13,8 @@ class Limits:
     max_bytes: int
     max_seconds: float
     max_pixels: int
-    body_timeout_s: float = 300.0  # the whole upload, however fast
-    min_bytes_per_s: float = 16_000.0  # after the first grace_s: a trickle is dropped
+    body_timeout_s: float  # the whole upload, however fast
+    min_bytes_per_s: float  # after the first grace_s: a trickle is dropped
     grace_s: float = 5.0
 
 

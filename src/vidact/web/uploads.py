@@ -184,11 +184,7 @@ def check_video(path: Path, limits: Limits) -> dict[str, float]:
             raise UploadError(415, "a still image, not a video")
         stream = container.streams.video[0]
         seconds = _declared_seconds(container, stream)
-        if seconds > limits.max_seconds:
-            raise UploadError(
-                422, f"the video lasts {seconds:.0f} s; this server takes up to "
-                f"{limits.max_seconds:.0f} s"
-            )  # fmt: skip
+        _check_duration(seconds, limits)  # by the header, before any decoding
         pixels = (stream.codec_context.width or 0) * (stream.codec_context.height or 0)
         if pixels > limits.max_pixels:
             raise UploadError(
@@ -204,12 +200,16 @@ def check_video(path: Path, limits: Limits) -> dict[str, float]:
             }
     except VideoReadError as err:
         raise UploadError(422, err.problem.replace(str(path), "the upload")) from None
-    if facts["duration_s"] > limits.max_seconds:
+    _check_duration(facts["duration_s"], limits)  # by the frames, when the header said nothing
+    return facts
+
+
+def _check_duration(seconds: float, limits: Limits) -> None:
+    if seconds > limits.max_seconds:
         raise UploadError(
-            422, f"the video lasts {facts['duration_s']:.0f} s; this server takes up to "
+            422, f"the video lasts {seconds:.0f} s; this server takes up to "
             f"{limits.max_seconds:.0f} s"
         )  # fmt: skip
-    return facts
 
 
 def _declared_seconds(container: av.container.InputContainer, stream: av.VideoStream) -> float:
