@@ -51,8 +51,9 @@ class DataConfig:
     classes: tuple[str, ...] | None = None  # a subset of the dataset's classes (names)
     classes_file: str | None = None  # the same, one name per line
 
-    def sampling(self) -> ClipSampling:
-        return ClipSampling(self.frames, self.strategy, self.interval, self.window_stride)
+    def sampling(self, pairs: bool = False) -> ClipSampling:
+        """``pairs``: the encoder reads each frame with the next (``backbones.reads_pairs``)."""
+        return ClipSampling(self.frames, self.strategy, self.interval, self.window_stride, pairs)
 
     def augmentation(self) -> dict[str, Any]:
         """The individual augmentation overrides, for ``transforms.resolve_augment``."""

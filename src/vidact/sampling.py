@@ -224,6 +224,7 @@ class ClipSampling:
     strategy: str = "segment"
     interval: int = 1  # frames between picks for stride, dense and window
     window_stride: str | None = None  # window starts: frames ("16") or seconds ("0.5s")
+    pairs: bool = False  # each frame read with the next one (a motion encoder's input)
 
     def indices(
         self,
@@ -247,6 +248,21 @@ class ClipSampling:
             clip=clip,
             num_clips=num_clips,
         )
+
+
+def read_frames(sampling: ClipSampling) -> int:
+    """Frames a clip of the model reads: T, or 2T in (frame, next frame) pairs."""
+    return sampling.frames * (2 if sampling.pairs else 1)
+
+
+def with_next(positions: np.ndarray, num_frames: int) -> np.ndarray:
+    """(..., T) positions -> (..., 2T): each frame followed by the video's next frame (the
+    last frame by itself), the pairs a motion encoder turns into frame differences. Every
+    path that reads pixels for such a model pairs its positions here, so training, evaluation,
+    timelines and live input give it the same frames."""
+    positions = np.asarray(positions, dtype=np.int64)
+    following = np.minimum(positions + 1, num_frames - 1)
+    return np.stack([positions, following], axis=-1).reshape(*positions.shape[:-1], -1)
 
 
 def spread_indices(num_frames: int, most: int) -> np.ndarray:

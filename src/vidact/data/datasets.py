@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,8 +29,9 @@ from vidact.data.cache import ArrayCache, CachedVideo, DamagedEntry
 from vidact.data.index import VideoItem
 from vidact.data.sampler import ItemKey, derived_seed
 from vidact.data.transforms import ClipTransform
+from vidact.errors import ConfigError
 from vidact.io.reader import VideoReader, VideoReadError
-from vidact.sampling import ClipSampling, spread_indices
+from vidact.sampling import ClipSampling, spread_indices, with_next
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +46,24 @@ class EntrySource(Protocol):
 
 
 def read_spread_frames(
-    path: Path, most: int, short_side: int | None, allow_images: bool = False
+    path: Path, most: int, short_side: int | None, allow_images: bool = False, pairs: bool = False
 ) -> CachedVideo:
-    """Every frame of a short video, else ``most`` evenly spread ones, decoded at ``short_side``."""
+    """Every frame of a short video, else ``most`` evenly spread ones, decoded at ``short_side``;
+    with ``pairs``, each followed by the video's next frame (2N rows)."""
     with VideoReader(path, allow_images) as reader:
         positions = spread_indices(reader.num_frames, most)
+        if pairs:
+            positions = with_next(positions, reader.num_frames)
         return CachedVideo(reader.read(positions, short_side), reader.num_frames, reader.fps)
+
+
+def read_clips(
+    reader: VideoReader, positions: np.ndarray, sampling: ClipSampling, short_side: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The frames of K clips at (K, T) ``positions``, and the positions as read: (K, 2T) with
+    each frame's next one after it when the model reads pairs (``sampling.pairs``)."""
+    read = with_next(positions, reader.num_frames) if sampling.pairs else positions
+    return reader.read(read.reshape(-1), short_side), read
 
 
 def evaluation_positions(
@@ -150,6 +164,11 @@ class ClipDataset(_SampledClips):
         allow_images: bool = False,
     ) -> None:
         super().__init__(items, sampling, train, seed, allow_images)
+        if cache is not None and sampling.pairs:
+            raise ConfigError(
+                "a motion encoder's clips are frame pairs, which the clip cache does not hold; "
+                "train it on cached features (--feature-cache)"
+            )
         self.transform = transform
         self.short_side = short_side
         self.clips = clips
@@ -179,7 +198,7 @@ class ClipDataset(_SampledClips):
         else:
             with VideoReader(item.path, self.allow_images) as reader:
                 positions = self.positions(reader.num_frames, reader.fps, rng, self.clips)
-                frames = reader.read(positions.reshape(-1), short_side=self.short_side)
+                frames, positions = read_clips(reader, positions, self.sampling, self.short_side)
         if not self.views:
             return self.transform(frames)  # one clip: (T, 3, S, S)
         return to_views(frames, positions, self.transform)  # (K*C, T, 3, S, S)
@@ -204,7 +223,8 @@ class FeatureClipDataset(_SampledClips):
         seed: int = 0,
         augment: FeatureAugment | None = None,
     ) -> None:
-        super().__init__(items, sampling, train, seed)
+        # a cached row is one frame's features, its pair already encoded: T rows per clip
+        super().__init__(items, replace(sampling, pairs=False), train, seed)
         self.caches = list(caches)
         self.rebuild = list(rebuild) if rebuild is not None else None
         self.augment = augment

@@ -25,6 +25,7 @@ from torch import nn
 from vidact.errors import CheckpointError, ConfigError
 from vidact.io.outputs import check_output, replacing
 from vidact.models.checkpoint import CheckpointInfo, load_classifier
+from vidact.sampling import read_frames
 
 METADATA_KEY = "vidact"
 CHECKSUM_KEY = "vidact_sha256"
@@ -54,10 +55,13 @@ def describe_input(info: CheckpointInfo) -> str:
         if spec.fit == "crop"
         else f"resize the long side to {spec.size} px and pad to {spec.size}x{spec.size} with black"
     )
+    frames = f"{sampling.frames} RGB frames sampled {sampling.strategy} over the video"
+    if sampling.pairs:
+        frames += ", each followed by the video's next frame (the last by itself)"
     return (
-        f"clips: float32 (batch, {sampling.frames}, 3, {spec.size}, {spec.size}); "
-        f"{sampling.frames} RGB frames sampled {sampling.strategy} over the video; each frame: "
-        f"{fit}, scale to [0, 1], subtract mean {list(spec.mean)}, divide by std {list(spec.std)}"
+        f"clips: float32 (batch, {read_frames(sampling)}, 3, {spec.size}, {spec.size}); "
+        f"{frames}; each frame: {fit}, scale to [0, 1], subtract mean {list(spec.mean)}, "
+        f"divide by std {list(spec.std)}"
     )
 
 
@@ -73,8 +77,8 @@ def export_onnx(checkpoint: str | Path, out: str | Path, overwrite: bool = False
             f"{checkpoint}: its frame encoder includes MediaPipe pose, which is not a PyTorch "
             "network and cannot be exported; predict with the checkpoint itself"
         )
-    size, frames = info.input.size, info.sampling.frames
-    example = torch.zeros(2, frames, 3, size, size)
+    size = info.input.size
+    example = torch.zeros(2, read_frames(info.sampling), 3, size, size)
     batch = torch.export.Dim("batch", min=1, max=4096)
     with _quiet():
         program = torch.onnx.export(

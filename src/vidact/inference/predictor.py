@@ -26,6 +26,7 @@ from vidact.inference.batch import load_batches
 from vidact.inference.timeline import (
     TimelineSettings,
     WindowScores,
+    paired_frames,
     plan_windows,
     score_windows,
     smooth,
@@ -42,6 +43,7 @@ from vidact.models.checkpoint import (
 from vidact.models.classifier import ClipClassifier
 from vidact.plots import plot_timeline
 from vidact.progress import progress
+from vidact.sampling import with_next
 
 
 def check_topk(topk: int) -> None:
@@ -371,6 +373,8 @@ class Predictor(VideoPredictor):
 
     def classify_frames(self, frames: np.ndarray, fps: float) -> torch.Tensor:
         positions = self.info.sampling.indices(len(frames), fps)
+        if self.info.sampling.pairs:
+            positions = with_next(positions, len(frames))
         views = to_views(frames[positions], positions[None], self.load_views.transform)
         return self.probabilities(views[None])[0]
 
@@ -444,6 +448,7 @@ class Predictor(VideoPredictor):
         encoder = self.model.encoder
 
         def encode(frames: np.ndarray) -> torch.Tensor:
+            frames = frames.reshape(-1, *frames.shape[-3:])  # pairs (N, 2, H, W, 3): 2N frames
             return encoder(transform(frames).to(self.device)).float().cpu()  # (N, F)
 
         def classify(clips: torch.Tensor) -> torch.Tensor:
@@ -451,9 +456,14 @@ class Predictor(VideoPredictor):
             return logits.float().softmax(dim=-1).cpu()  # (B, K)
 
         windows = plan_windows(reader.num_frames, reader.fps, settings, self.info.sampling)
-        needed = sorted({int(p) for w in windows for p in w.positions})
-        scores = score_windows(
-            windows, reader.frames(needed, self.info.input.short_side), encode, classify
-        )
+        needed = np.unique(np.concatenate([w.positions for w in windows]))
+        if self.info.sampling.pairs:
+            read = np.unique(with_next(needed, reader.num_frames))
+            frames = paired_frames(
+                reader.frames(read, self.info.input.short_side), needed, reader.num_frames
+            )
+        else:
+            frames = reader.frames(needed, self.info.input.short_side)
+        scores = score_windows(windows, frames, encode, classify)
         scores = smooth(scores, settings.smooth, settings.smooth_mode)
         return WindowScores(windows, scores, reader.fps, reader.num_frames)

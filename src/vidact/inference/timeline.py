@@ -132,6 +132,22 @@ def segments(
     return result
 
 
+def paired_frames(
+    frames: Iterator[tuple[int, np.ndarray]], wanted: np.ndarray, num_frames: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, frame) in increasing order, each wanted index with its next frame among them ->
+    (index, (2, H, W, 3) the frame and the next), the pairs a motion encoder reads
+    (``sampling.with_next``: the last frame is paired with itself)."""
+    wanted_set = {int(i) for i in wanted}
+    previous: tuple[int, np.ndarray] | None = None
+    for index, frame in frames:
+        if previous is not None and previous[0] == index - 1 and previous[0] in wanted_set:
+            yield previous[0], np.stack([previous[1], frame])
+        if index == num_frames - 1 and index in wanted_set:
+            yield index, np.stack([frame, frame])
+        previous = (index, frame)
+
+
 def score_windows(
     windows: Sequence[Window],
     frames: Iterator[tuple[int, np.ndarray]],

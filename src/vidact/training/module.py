@@ -15,7 +15,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from vidact.config import TrainConfig
 from vidact.data.index import VideoItem
-from vidact.models.backbones import weight_source
+from vidact.models.backbones import reads_pairs, weight_source
 from vidact.models.checkpoint import METADATA_KEY, CheckpointInfo
 from vidact.models.classifier import ClipClassifier, uses_pretrained
 from vidact.training import optim
@@ -69,7 +69,7 @@ class ClipClassifierModule(L.LightningModule):
             classes=self.classes,
             model=model,
             weight_source=weight_source(model.backbone, uses_pretrained(model), model.weights),
-            sampling=self.config.data.sampling(),
+            sampling=self.config.data.sampling(reads_pairs(model.backbone)),
             input=self.spec,
         )
 

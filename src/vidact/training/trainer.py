@@ -38,7 +38,7 @@ from vidact.data.index import VideoIndex
 from vidact.data.sources import build_index
 from vidact.data.transforms import Augment, resolve_augment
 from vidact.errors import CheckpointError, ConfigError, DatasetError, RunError
-from vidact.models.backbones import encoder_names, weight_source
+from vidact.models.backbones import encoder_names, reads_pairs, weight_source
 from vidact.models.classifier import frozen_throughout, uses_pretrained
 from vidact.plots import plot_curves
 from vidact.training.callbacks import (
@@ -267,7 +267,7 @@ def _fit(
     datamodule = VideoDataModule(
         index,
         spec,
-        data.sampling(),
+        data.sampling(reads_pairs(config.model.backbone)),
         data.batch_size,
         data.workers,
         run.augment,

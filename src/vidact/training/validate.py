@@ -26,6 +26,7 @@ from vidact.models.backbones import (
     OFFLINE_WEIGHTS,
     encoder_names,
     has_trained_weights,
+    reads_pairs,
 )
 from vidact.models.classifier import frozen_throughout
 from vidact.models.heads import HEADS, TemporalInput, create_head
@@ -126,6 +127,11 @@ def check_config(config: TrainConfig) -> None:
             "--feature-views caches augmented views of a frozen backbone's features; this run "
             "trains on pixels (a trainable backbone or --no-feature-cache), which are augmented "
             "anew every epoch already"
+        )
+    if reads_pairs(config.model.backbone) and not config.feature_cache and config.cache_dir:
+        raise ConfigError(
+            f"--backbone {config.model.backbone} reads frame pairs, which the clip cache does not "
+            "hold: leave --feature-cache on, or --cache-dir out"
         )
 
 

@@ -1,0 +1,128 @@
+"""The motion encoder: frame differences read in (frame, next frame) pairs, alike on every path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import FAST_RUN, invoke, real_clip, split_args
+from vidact.data.transforms import eval_transform
+from vidact.inference.load import load_predictor
+from vidact.inference.timeline import TimelineSettings, paired_frames
+from vidact.io.reader import VideoReader
+from vidact.models.backbones import MotionEncoder, build_encoder, reads_pairs
+from vidact.sampling import with_next
+
+
+def test_each_frame_is_read_with_the_next_and_the_last_alone() -> None:
+    assert with_next(np.array([0, 3, 5]), 6).tolist() == [0, 1, 3, 4, 5, 5]
+    assert with_next(np.array([[0, 2], [1, 4]]), 5).tolist() == [[0, 1, 2, 3], [1, 2, 4, 4]]
+    frames = ((i, np.full((1, 1, 3), i, np.uint8)) for i in (0, 1, 3, 4, 5))
+    pairs = list(paired_frames(frames, np.array([0, 3, 5]), 6))
+    assert [(i, pair[:, 0, 0, 0].tolist()) for i, pair in pairs] == [
+        (0, [0, 1]),
+        (3, [3, 4]),
+        (5, [5, 5]),
+    ]
+    assert reads_pairs("motion") and reads_pairs("tf_efficientnet_lite0+motion")
+    assert not reads_pairs("tf_efficientnet_lite0")
+
+
+@torch.no_grad()
+def test_motion_features_see_what_moves_not_how_the_scene_looks() -> None:
+    encoder = MotionEncoder().eval()
+    scenes = torch.rand(2, 3, 64, 64) * 2 - 1  # two different scenes, normalised
+    still = encoder(scenes.repeat_interleave(2, dim=0))  # (scene, same scene) pairs
+    assert still.shape == (2, encoder.num_features)
+    torch.testing.assert_close(still[0], still[1])  # nothing moved: the scene does not matter
+    shifted = torch.stack([scenes[0], scenes[0].roll(4, dims=-1)])
+    assert (encoder(shifted)[0] - still[0]).abs().max() > 0.1
+
+
+@torch.no_grad()
+def test_on_a_real_clip_appearance_comes_from_the_first_of_each_pair() -> None:
+    video = real_clip("Kinetics400", "arm_wrestling", "demo.mp4")
+    fused = build_encoder("tf_efficientnet_lite0+motion", pretrained=True).eval()
+    alone = build_encoder("tf_efficientnet_lite0", pretrained=True).eval()
+    with VideoReader(video) as reader:
+        positions = np.array([0, 10, 20])
+        frames = reader.read(with_next(positions, reader.num_frames), 73)
+    features = fused(eval_transform(fused.input_spec(64))(frames))  # 6 frames -> (3, 2 x 1280)
+    appearance = alone(eval_transform(alone.input_spec(64))(frames[0::2]))  # what lite0 caches
+    torch.testing.assert_close(features[:, :1280], appearance, atol=1e-4, rtol=1e-4)
+    assert features[:, 1280:].abs().sum() > 0  # people moved between neighbouring frames
+
+
+@pytest.fixture(scope="module")
+def motion_run(synthetic_dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("motion") / "run"
+    invoke(
+        "train",
+        *split_args(synthetic_dataset.root),
+        *FAST_RUN,
+        "--backbone",
+        "tf_efficientnet_lite0+motion",
+        "--head",
+        "stats",
+        "--epochs",
+        "2",
+        "--cache-dir",
+        tmp_path_factory.mktemp("cache"),
+        "--out",
+        run,
+    )
+    return run / "checkpoints" / "best.ckpt"
+
+
+@pytest.mark.slow
+def test_training_cache_prediction_timeline_and_live_frames_agree(
+    motion_run: Path, synthetic_dataset
+) -> None:
+    """Cached features were computed from spread pairs; predict reads pairs from the file, a
+    timeline window over the whole video pairs its stream, watch pairs decoded frames: all
+    must give the model the same frames, hence the same probabilities."""
+    predictor = load_predictor(motion_run)
+    assert predictor.info.sampling.pairs and predictor.describe()["frames"] == 3
+    video = synthetic_dataset.items[0].path
+    whole = predictor.probabilities(predictor.load_views(VideoReader(video))[None])[0]
+    with VideoReader(video) as reader:
+        length, fps = reader.num_frames, reader.fps
+        frames = reader.read(range(length), predictor.decode_size)  # as watch decodes them
+    torch.testing.assert_close(predictor.classify_frames(frames, fps), whole)
+    scan = predictor.scan(video, TimelineSettings(window=str(length), stride=str(length)))
+    np.testing.assert_allclose(scan.scores[0], whole.numpy(), atol=1e-5)
+    # validation during training read cached features (encoded from spread pairs); evaluate
+    # reads the pairs of the files: the same loss
+    run = motion_run.parents[1]
+    invoke(
+        "evaluate",
+        motion_run,
+        *split_args(synthetic_dataset.root),
+        "--split",
+        "val",
+        "--out",
+        run / "val",
+    )
+    rows = (run / "metrics.csv").read_text().splitlines()[1:]
+    trained = min(float(row.split(",")[3]) for row in rows)
+    evaluated = json.loads((run / "val" / "metrics.json").read_text())["loss"]
+    assert evaluated == pytest.approx(trained, abs=1e-3)  # features cached as float16
+
+
+@pytest.mark.slow
+def test_a_motion_model_exports_and_runs_in_onnxruntime(
+    motion_run: Path, synthetic_dataset, tmp_path: Path
+) -> None:
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "motion.onnx"
+    invoke("export", motion_run, "--out", out)
+    video = synthetic_dataset.items[0].path
+    torch_result = load_predictor(motion_run).predict(video, topk=3)
+    onnx_result = load_predictor(out).predict(video, topk=3)
+    assert [p["label"] for p in onnx_result["top_k"]] == [p["label"] for p in torch_result["top_k"]]
+    for a, b in zip(onnx_result["top_k"], torch_result["top_k"], strict=True):
+        assert a["probability"] == pytest.approx(b["probability"], abs=1e-4)
