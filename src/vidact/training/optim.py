@@ -28,6 +28,38 @@ OPTIMIZERS.register(
 OPTIMIZERS.register(
     "adamw", lambda groups, c: torch.optim.AdamW(groups, lr=c.lr, weight_decay=c.weight_decay)
 )
+
+
+class DecayedLBFGS(torch.optim.LBFGS):
+    """Full-batch L-BFGS with an L2 penalty (``weight_decay`` / 2 * ||W||^2 on the weight
+    matrices, not on biases, as a logistic regression's): fits a linear probe to its convex
+    optimum in a few steps, where a stochastic optimiser stops short of it. torch's L-BFGS
+    takes one parameter group and has no weight decay, hence this wrapper."""
+
+    def __init__(self, params: list[torch.nn.Parameter], lr: float, weight_decay: float) -> None:
+        super().__init__(params, lr=lr, max_iter=50, history_size=20, line_search_fn="strong_wolfe")
+        self.weight_decay = weight_decay
+
+    def step(self, closure: Callable[[], Any]) -> Any:  # type: ignore[override]
+        def regularised() -> Any:
+            loss = closure()
+            weights = [p for p in self.param_groups[0]["params"] if p.dim() > 1]
+            with torch.no_grad():
+                for weight in weights:
+                    if weight.grad is not None:
+                        weight.grad.add_(weight, alpha=self.weight_decay)
+                penalty = sum(float((w * w).sum()) for w in weights)
+            return loss + 0.5 * self.weight_decay * penalty
+
+        return super().step(regularised)
+
+
+OPTIMIZERS.register(
+    "lbfgs",
+    lambda groups, c: DecayedLBFGS(
+        [p for g in groups for p in g["params"] if p.requires_grad], c.lr, c.weight_decay
+    ),
+)
 SCHEDULERS: Registry[Callable[[torch.optim.Optimizer, TrainConfig], dict[str, Any] | None]] = (
     Registry("scheduler")
 )

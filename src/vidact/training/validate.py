@@ -128,6 +128,11 @@ def check_config(config: TrainConfig) -> None:
             "trains on pixels (a trainable backbone or --no-feature-cache), which are augmented "
             "anew every epoch already"
         )
+    if config.optimizer == "lbfgs" and not frozen_throughout(config.model):
+        raise ConfigError(
+            "--optimizer lbfgs fits a head on fixed frame features (full batch, to convergence); "
+            "this run trains the backbone: use adam, adamw or sgd"
+        )
     if reads_pairs(config.model.backbone) and not config.feature_cache and config.cache_dir:
         raise ConfigError(
             f"--backbone {config.model.backbone} reads frame pairs, which the clip cache does not "

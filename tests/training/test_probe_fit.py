@@ -1,0 +1,82 @@
+"""`--optimizer lbfgs`: a linear probe fitted to the convex optimum of its regularised loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tests.conftest import FAST_RUN, invoke, split_args
+from vidact.config import TrainConfig
+from vidact.errors import ConfigError
+from vidact.training import optim
+from vidact.training.validate import check_config
+
+
+def _fit(features: torch.Tensor, labels: torch.Tensor, weight_decay: float) -> torch.nn.Linear:
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(features.shape[1], 3)
+    config = TrainConfig(optimizer="lbfgs", lr=1.0, weight_decay=weight_decay)
+    optimizer = optim.configure([{"params": list(layer.parameters())}], config)["optimizer"]
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(layer(features), labels)
+        loss.backward()
+        return loss
+
+    for _ in range(5):
+        optimizer.step(closure)
+    return layer
+
+
+def test_lbfgs_reaches_the_optimum_of_the_l2_regularised_loss() -> None:
+    generator = torch.Generator().manual_seed(1)
+    features = torch.randn(60, 20, generator=generator)
+    labels = torch.randint(0, 3, (60,), generator=generator)
+    layer = _fit(features, labels, 0.1)
+    objective = F.cross_entropy(layer(features), labels) + 0.05 * (layer.weight**2).sum()
+    gradients = torch.autograd.grad(objective, [layer.weight, layer.bias])
+    assert max(float(g.abs().max()) for g in gradients) < 1e-4  # stationary: the optimum
+    stronger = _fit(features, labels, 1.0)
+    assert stronger.weight.norm() < 0.5 * layer.weight.norm()  # the decay is applied
+    assert stronger.bias.abs().sum() > 0  # biases are not decayed to zero
+
+
+def test_lbfgs_is_refused_for_a_backbone_that_trains() -> None:
+    config = TrainConfig(optimizer="lbfgs")
+    check_config(config)  # frozen offline Lite0: fine
+    trains = TrainConfig(optimizer="lbfgs", model=config.model.__class__(freeze="none"))
+    with pytest.raises(ConfigError, match="fixed frame features"):
+        check_config(trains)
+
+
+@pytest.mark.slow
+def test_a_probe_run_trains_full_batch_and_beats_chance(synthetic_dataset, tmp_path) -> None:
+    run = tmp_path / "probe"
+    invoke(
+        "train",
+        *split_args(synthetic_dataset.root),
+        *FAST_RUN,
+        "--head",
+        "linear",
+        "--optimizer",
+        "lbfgs",
+        "--lr",
+        "1",
+        "--weight-decay",
+        "0.1",
+        "--scheduler",
+        "none",
+        "--batch-size",
+        "1024",
+        "--epochs",
+        "3",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--out",
+        run,
+    )
+    rows = (run / "metrics.csv").read_text().splitlines()[1:]
+    train_acc = [float(row.split(",")[2]) for row in rows]
+    assert len(rows) == 3 and max(train_acc) > 0.5  # 8 classes: chance is 0.125
