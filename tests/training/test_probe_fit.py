@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from tests.conftest import FAST_RUN, invoke, split_args
 from vidact.config import TrainConfig
+from vidact.data.datasets import FeatureClipDataset
 from vidact.errors import ConfigError
+from vidact.sampling import ClipSampling
 from vidact.training import optim
 from vidact.training.validate import check_config
 
@@ -68,8 +71,6 @@ def test_a_probe_run_trains_full_batch_and_beats_chance(synthetic_dataset, tmp_p
         "0.1",
         "--scheduler",
         "none",
-        "--batch-size",
-        "1024",
         "--epochs",
         "3",
         "--cache-dir",
@@ -80,3 +81,17 @@ def test_a_probe_run_trains_full_batch_and_beats_chance(synthetic_dataset, tmp_p
     rows = (run / "metrics.csv").read_text().splitlines()[1:]
     train_acc = [float(row.split(",")[2]) for row in rows]
     assert len(rows) == 3 and max(train_acc) > 0.5  # 8 classes: chance is 0.125
+    # one optimiser step per epoch: the whole training set (32 videos) in one batch, although
+    # FAST_RUN asks for batches of 8
+    saved = torch.load(run / "checkpoints" / "best.ckpt", weights_only=True)
+    assert saved["global_step"] == saved["epoch"] + 1
+
+
+def test_a_full_batch_fit_reads_fixed_positions_and_others_draw_them() -> None:
+    sampling = ClipSampling(frames=4)
+    evaluation = FeatureClipDataset([], [], sampling).positions(40, 10.0, None)
+    fixed = FeatureClipDataset([], [], sampling, train=True, jitter=False)
+    drawn = FeatureClipDataset([], [], sampling, train=True)
+    rng = np.random.default_rng(0)
+    assert all((fixed.positions(40, 10.0, rng) == evaluation).all() for _ in range(5))
+    assert any((drawn.positions(40, 10.0, rng) != evaluation).any() for _ in range(5))

@@ -54,6 +54,7 @@ class VideoDataModule(L.LightningDataModule):
         rebuild_features: Sequence[Callable[[VideoItem], CachedVideo]] | None = None,
         start_epoch: int = 0,
         feature_augment: FeatureAugment | None = None,
+        jitter: bool = True,
     ) -> None:
         super().__init__()
         self.index = index
@@ -70,6 +71,7 @@ class VideoDataModule(L.LightningDataModule):
         self.rebuild_features = rebuild_features
         self.start_epoch = start_epoch  # epochs a resumed run has done already
         self.feature_augment = feature_augment  # training only, on cached features
+        self.jitter = jitter  # random training positions (off for a full-batch fit)
 
     def dataset(self, split: str, train: bool = False) -> Dataset:
         items = self.index.subset(split)
@@ -82,6 +84,7 @@ class VideoDataModule(L.LightningDataModule):
                 self.rebuild_features,
                 self.seed,
                 self.feature_augment if train else None,
+                jitter=self.jitter,
             )
         transform = train_transform(self.spec, self.augment) if train else eval_transform(self.spec)
         return ClipDataset(
@@ -94,6 +97,7 @@ class VideoDataModule(L.LightningDataModule):
             cache_frames=self.cache_frames,
             seed=self.seed,
             allow_images=self.allow_images,
+            jitter=self.jitter,
         )
 
     def _loader(self, split: str, train: bool) -> DataLoader:

@@ -103,12 +103,16 @@ class _SampledClips(Dataset):
         train: bool,
         seed: int = 0,
         allow_images: bool = False,
+        jitter: bool = True,
     ) -> None:
         self.items = list(items)
         self.sampling = sampling
         self.train = train
         self.seed = seed
         self.allow_images = allow_images
+        # training positions drawn at random; off: the evaluation positions, so a full-batch
+        # fit (L-BFGS) minimises one fixed objective instead of a new draw every epoch
+        self.jitter = jitter
 
     def __len__(self) -> int:
         return len(self.items)
@@ -117,7 +121,7 @@ class _SampledClips(Dataset):
         self, num_frames: int, fps: float, rng: np.random.Generator | None, clips: int = 1
     ) -> np.ndarray:
         """(clips, T) frame positions: one random clip from ``rng`` in training."""
-        if self.train:
+        if self.train and self.jitter:
             return self.sampling.indices(num_frames, fps, True, rng)[None]
         return evaluation_positions(self.sampling, num_frames, fps, clips)
 
@@ -162,8 +166,9 @@ class ClipDataset(_SampledClips):
         cache_frames: int = 64,
         seed: int = 0,
         allow_images: bool = False,
+        jitter: bool = True,
     ) -> None:
-        super().__init__(items, sampling, train, seed, allow_images)
+        super().__init__(items, sampling, train, seed, allow_images, jitter)
         if cache is not None and sampling.pairs:
             raise ConfigError(
                 "a motion encoder's clips are frame pairs, which the clip cache does not hold; "
@@ -222,9 +227,10 @@ class FeatureClipDataset(_SampledClips):
         rebuild: Sequence[Callable[[VideoItem], CachedVideo]] | None = None,
         seed: int = 0,
         augment: FeatureAugment | None = None,
+        jitter: bool = True,
     ) -> None:
         # a cached row is one frame's features, its pair already encoded: T rows per clip
-        super().__init__(items, replace(sampling, pairs=False), train, seed)
+        super().__init__(items, replace(sampling, pairs=False), train, seed, jitter=jitter)
         self.caches = list(caches)
         self.rebuild = list(rebuild) if rebuild is not None else None
         self.augment = augment

@@ -54,12 +54,21 @@ class DecayedLBFGS(torch.optim.LBFGS):
         return super().step(regularised)
 
 
-OPTIMIZERS.register(
-    "lbfgs",
-    lambda groups, c: DecayedLBFGS(
+@OPTIMIZERS.register("lbfgs")
+def _lbfgs(groups: ParamGroups, c: TrainConfig) -> torch.optim.Optimizer:
+    return DecayedLBFGS(
         [p for g in groups for p in g["params"] if p.requires_grad], c.lr, c.weight_decay
-    ),
-)
+    )
+
+
+_lbfgs.full_batch = True  # type: ignore[attr-defined]
+
+
+def full_batch(name: str) -> bool:
+    """Whether the optimiser ``name`` takes the whole training set as one batch."""
+    return bool(getattr(OPTIMIZERS.get(name), "full_batch", False))
+
+
 SCHEDULERS: Registry[Callable[[torch.optim.Optimizer, TrainConfig], dict[str, Any] | None]] = (
     Registry("scheduler")
 )

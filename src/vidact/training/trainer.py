@@ -54,6 +54,7 @@ from vidact.training.features import (
     feature_augmenter,
 )
 from vidact.training.module import ClipClassifierModule, FeatureJob
+from vidact.training.optim import full_batch
 from vidact.training.rundir import RunDirectory
 from vidact.training.validate import check_config
 
@@ -268,7 +269,8 @@ def _fit(
         index,
         spec,
         data.sampling(reads_pairs(config.model.backbone)),
-        data.batch_size,
+        # L-BFGS fits the whole training set at once
+        max(data.batch_size, len(index.items)) if full_batch(config.optimizer) else data.batch_size,
         data.workers,
         run.augment,
         stores or None,
@@ -279,6 +281,7 @@ def _fit(
         [extractor.rebuild for extractor in extractors] or None,
         start_epoch=done,
         feature_augment=feature_augmenter(module.model.encoder) if stores else None,
+        jitter=not full_batch(config.optimizer),
     )
     recorder = EpochRecorder(run_dir / "metrics.csv", done_epochs=done)
     monitor = UnreadableVideos(
