@@ -93,7 +93,8 @@ class ModelConfig:
             object.__setattr__(self, "mlp", () if self.head in LINEAR_HEADS else (256,))
 
         if self.temporal_input is None:
-            default = "raw" if self.head in ORDER_FREE_HEADS else "drift"
+            plain = self.head in ORDER_FREE_HEADS | LINEAR_HEADS  # probes read the features
+            default = "raw" if plain else "drift"
             object.__setattr__(self, "temporal_input", default)
         if self.appearance_dropout is None:
             changing = self.temporal_input in TemporalInput.CHANGE_MODES

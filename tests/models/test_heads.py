@@ -47,7 +47,8 @@ def test_head_arguments_and_errors() -> None:
     assert create_head("transformer", 8, dim=32, heads=2).out_features == 32
     with pytest.raises(
         ConfigError,
-        match="known: bigru, bilstm, gru, linear, lstm, max, mean, rnn, stats, transformer",
+        match="known: bigru, bilstm, gru, linear, linear_sequence, lstm, max, mean, rnn, stats, "
+        "transformer",
     ):
         create_head("nope", 8)
     with pytest.raises(ConfigError, match="bad arguments"):
@@ -237,3 +238,16 @@ def test_linear_probe_head_standardises_statistics_for_one_linear_layer() -> Non
     assert ModelConfig(head="linear").mlp == () and ModelConfig(head="lstm").mlp == (256,)
     assert ModelConfig(head="linear", mlp=(32,)).mlp == (32,)  # given, it stays
     assert ModelConfig(head="linear").temporal_input == "raw"
+
+
+def test_the_sequence_probe_reads_order_and_any_clip_length() -> None:
+    head = create_head("linear_sequence", 3, frames=4).eval()
+    assert head.out_features == 12
+    clip = torch.arange(24, dtype=torch.float32).view(1, 8, 3)  # 8 frames, resampled to 4
+    assert head(clip).shape == head(clip[:, ::2]).shape == (1, 12)
+    flat = head(clip)[0]  # fresh statistics standardise nothing (up to batch norm's epsilon)
+    torch.testing.assert_close(flat[:3], clip[0, 0], rtol=1e-4, atol=1e-5)  # first frame first
+    torch.testing.assert_close(flat[-3:], clip[0, -1], rtol=1e-4, atol=1e-5)  # and last last
+    assert not torch.allclose(head(clip), head(clip.flip(1)))  # order matters, unlike `linear`
+    probe = create_head("linear", 3).eval()
+    torch.testing.assert_close(probe(clip), probe(clip.flip(1)))

@@ -9,6 +9,8 @@ Recurrent and attention heads read the frames in order and so can tell a video f
 | bilstm, bigru | hidden_sizes=[256] (stacked, e.g. [256, 128, 64]), dropout=0      | 004        |
 | rnn           | hidden_size=256, num_layers=1, nonlinearity=tanh (or relu)        | 002        |
 | mean, max     | none                                                              | 003        |
+| stats, linear | none (linear: stats standardised, the probe of clip statistics)   | ours       |
+| linear_sequence | frames=16 (resampled, flattened, standardised: the sequence probe) | ours     |
 | transformer   | dim=256, depth=2, heads=4, dropout=0.1, max_frames=256, norm=layer | 004's next |
 """
 
@@ -146,6 +148,28 @@ class LinearProbeHead(StatsHead):
         return self.standardise(super().forward(features))  # (B, T, F) -> (B, 3F)
 
 
+class SequenceProbeHead(nn.Module):
+    """The linear probe of the whole sequence: the clip resampled to ``frames`` frames (linear
+    interpolation over time) and flattened, every feature of every frame side by side, then
+    standardised over the training clips. Unlike ``linear`` it reads frame order: a logistic
+    regression on the flattened, resampled sequence (what beat the pose recipe on arm gestures)."""
+
+    def __init__(self, in_features: int, frames: int = 16) -> None:
+        super().__init__()
+        if frames < 1:
+            raise ValueError(f"frames must be at least 1, got {frames}")
+        self.frames = frames
+        self.out_features = frames * in_features
+        self.standardise = nn.BatchNorm1d(self.out_features, affine=False)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if features.shape[1] != self.frames:  # (B, T, F) -> (B, frames, F)
+            features = F.interpolate(
+                features.transpose(1, 2), self.frames, mode="linear", align_corners=True
+            ).transpose(1, 2)
+        return self.standardise(features.flatten(1))  # (B, frames * F)
+
+
 class TransformerHead(nn.Module):
     """Temporal self-attention (BERT-style): projected frames plus learned positions, a learned
     class token in front, pre-norm encoder layers; the class token's output is the clip."""
@@ -228,10 +252,12 @@ register_head("mean", functools.partial(PoolHead, mode="mean"))
 register_head("max", functools.partial(PoolHead, mode="max"))
 register_head("stats", StatsHead)
 register_head("linear", LinearProbeHead)
+register_head("linear_sequence", SequenceProbeHead)
 register_head("transformer", TransformerHead)
 
 ORDER_FREE_HEADS = frozenset({"mean", "max", "stats", "linear"})
-LINEAR_HEADS = frozenset({"linear"})  # their classifier is one linear layer unless mlp is given
+# probes: their classifier is one linear layer unless mlp is given; they read the raw features
+LINEAR_HEADS = frozenset({"linear", "linear_sequence"})
 
 
 class TemporalInput(nn.Module):
