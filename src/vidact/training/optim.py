@@ -43,6 +43,8 @@ class DecayedLBFGS(torch.optim.LBFGS):
     def step(self, closure: Callable[[], Any]) -> Any:  # type: ignore[override]
         def regularised() -> Any:
             loss = closure()
+            if loss is None:  # a batch with nothing readable: nothing to fit
+                return loss
             weights = [p for p in self.param_groups[0]["params"] if p.dim() > 1]
             with torch.no_grad():
                 for weight in weights:

@@ -36,7 +36,7 @@ from vidact.data.cache import ArrayCache
 from vidact.data.datamodule import VideoDataModule, default_workers
 from vidact.data.index import VideoIndex
 from vidact.data.sources import build_index
-from vidact.data.transforms import Augment, resolve_augment
+from vidact.data.transforms import AUGMENT_PRESETS, Augment, resolve_augment
 from vidact.errors import CheckpointError, ConfigError, DatasetError, RunError
 from vidact.models.backbones import encoder_names, reads_pairs, weight_source
 from vidact.models.classifier import frozen_throughout, uses_pretrained
@@ -265,14 +265,16 @@ def _fit(
             "clips",
             {"short_side": spec.short_side, "max_frames": config.max_cached_frames},
         )
+    # a full-batch fit (L-BFGS) minimises one fixed objective: every training video at its
+    # evaluation positions, unaugmented, in one batch
+    fixed = full_batch(config.optimizer)
     datamodule = VideoDataModule(
         index,
         spec,
         data.sampling(reads_pairs(config.model.backbone)),
-        # L-BFGS fits the whole training set at once
-        max(data.batch_size, len(index.items)) if full_batch(config.optimizer) else data.batch_size,
+        max(data.batch_size, len(index.items)) if fixed else data.batch_size,
         data.workers,
-        run.augment,
+        AUGMENT_PRESETS.get("none") if fixed else run.augment,
         stores or None,
         clip_cache,
         config.max_cached_frames,
@@ -280,8 +282,8 @@ def _fit(
         data.allow_images,
         [extractor.rebuild for extractor in extractors] or None,
         start_epoch=done,
-        feature_augment=feature_augmenter(module.model.encoder) if stores else None,
-        jitter=not full_batch(config.optimizer),
+        feature_augment=feature_augmenter(module.model.encoder) if stores and not fixed else None,
+        jitter=not fixed,
     )
     recorder = EpochRecorder(run_dir / "metrics.csv", done_epochs=done)
     monitor = UnreadableVideos(
