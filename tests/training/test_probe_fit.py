@@ -85,6 +85,9 @@ def test_a_probe_run_trains_full_batch_and_beats_chance(synthetic_dataset, tmp_p
     # FAST_RUN asks for batches of 8
     saved = torch.load(run / "checkpoints" / "best.ckpt", weights_only=True)
     assert saved["global_step"] == saved["epoch"] + 1
+    # last.ckpt is the last epoch's, whichever was best (a resume goes on from there)
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (last["epoch"], last["global_step"]) == (2, 3)
 
 
 def test_a_full_batch_fit_reads_fixed_positions_and_others_draw_them() -> None:

@@ -145,6 +145,7 @@ def test_models_lists_backbones_and_heads() -> None:
         "max",
         "stats",
         "linear",
+        "linear_sequence",
     }
     assert heads["mean"]["parameters"] == 1280 * 256 + 256 + 256 * 10 + 10
     assert heads["linear"]["parameters"] == 3 * 1280 * 10 + 10  # one linear layer

@@ -163,3 +163,16 @@ def test_the_store_is_private_and_settings_check_themselves() -> None:
     ):
         with pytest.raises(Exception, match="must be"):
             ServeSettings(**bad)
+
+
+def test_an_annotated_video_deleted_while_asked_for_is_a_404(tmp_path: Path) -> None:
+    """The sweeper may delete a video between the id check and the file's answer."""
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from vidact.web.app import _ExpiringFile
+
+    gone = Starlette(routes=[Route("/v", lambda request: _ExpiringFile(tmp_path / "gone.mp4"))])
+    with TestClient(gone) as client:
+        answer = client.get("/v")
+    assert answer.status_code == 404 and "expire" in answer.json()["error"]

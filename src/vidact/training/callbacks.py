@@ -68,6 +68,22 @@ class RunCheckpoint(ModelCheckpoint):
         state["dirpath"] = self.dirpath
         super().load_state_dict(state)
 
+    # Lightning (2.6) writes last.ckpt only along with a new best; a resume must go on from the
+    # epoch the run had reached, so it is written after every epoch, where Lightning saves
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._save_last_every_epoch(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._save_last_every_epoch(trainer)
+
+    def _save_last_every_epoch(self, trainer: L.Trainer) -> None:
+        if not self._should_skip_saving_checkpoint(trainer):  # not saved with a new best
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
     def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
         partial = f"{filepath}.partial"
         super()._save_checkpoint(trainer, partial)

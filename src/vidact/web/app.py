@@ -117,6 +117,30 @@ class _Admission:
             self.inside -= 1
 
 
+_EXPIRED = "no such video (annotated videos expire after a while)"
+
+
+class _ExpiringFile(FileResponse):
+    """An annotated video that the sweeper may delete while it is being asked for: gone before
+    its answer starts, it is a 404 like any expired video, not a server error."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        started = False
+
+        async def tracking(message: Any) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, tracking)
+        except (FileNotFoundError, RuntimeError):  # Starlette words a vanished file either way
+            if Path(self.path).exists():
+                raise
+            if not started:  # (deleted between the headers and the bytes: it stops short)
+                await JSONResponse({"error": _EXPIRED}, 404)(scope, receive, send)
+
+
 def create_app(
     models: Mapping[str, VideoPredictor], settings: ServeSettings | None = None
 ) -> FastAPI:
@@ -257,8 +281,8 @@ def create_app(
     async def media(media_id: str) -> FileResponse:
         path = state["store"].media(media_id.removesuffix(".mp4"))
         if path is None:
-            raise HTTPException(404, "no such video (annotated videos expire after a while)")
-        return FileResponse(path, media_type="video/mp4")
+            raise HTTPException(404, _EXPIRED)
+        return _ExpiringFile(path, media_type="video/mp4")
 
     @readable("/", include_in_schema=False)
     async def page() -> FileResponse:
