@@ -108,9 +108,7 @@ class TrainConfig:
     out: str = "runs/run"
     epochs: int = 30
     lr: float = 1e-3
-    optimizer: str = (
-        "adam"  # adam | adamw | sgd | lbfgs (full batch: a probe fitted to convergence)
-    )
+    optimizer: str = "adam"  # adam | adamw | sgd | lbfgs (full batch, to the optimum)
     momentum: float = 0.9  # sgd only
     nesterov: bool = False  # sgd only
     weight_decay: float = 0.0  # the seeds' L2 regularisation

@@ -249,10 +249,15 @@ class ClipSampling:
             num_clips=num_clips,
         )
 
+    @property
+    def frames_read(self) -> int:
+        """Frames a clip of the model reads: T, or 2T in (frame, next frame) pairs."""
+        return self.frames * (2 if self.pairs else 1)
 
-def read_frames(sampling: ClipSampling) -> int:
-    """Frames a clip of the model reads: T, or 2T in (frame, next frame) pairs."""
-    return sampling.frames * (2 if sampling.pairs else 1)
+    def as_read(self, positions: np.ndarray, num_frames: int) -> np.ndarray:
+        """(..., T) positions as the model reads them: with each frame's next (``with_next``)
+        when it reads pairs, as they are otherwise."""
+        return with_next(positions, num_frames) if self.pairs else positions
 
 
 def with_next(positions: np.ndarray, num_frames: int) -> np.ndarray:

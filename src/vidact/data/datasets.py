@@ -62,7 +62,7 @@ def read_clips(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The frames of K clips at (K, T) ``positions``, and the positions as read: (K, 2T) with
     each frame's next one after it when the model reads pairs (``sampling.pairs``)."""
-    read = with_next(positions, reader.num_frames) if sampling.pairs else positions
+    read = sampling.as_read(positions, reader.num_frames)
     return reader.read(read.reshape(-1), short_side), read
 
 

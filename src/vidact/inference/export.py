@@ -25,7 +25,6 @@ from torch import nn
 from vidact.errors import CheckpointError, ConfigError
 from vidact.io.outputs import check_output, replacing
 from vidact.models.checkpoint import CheckpointInfo, load_classifier
-from vidact.sampling import read_frames
 
 METADATA_KEY = "vidact"
 CHECKSUM_KEY = "vidact_sha256"
@@ -59,7 +58,7 @@ def describe_input(info: CheckpointInfo) -> str:
     if sampling.pairs:
         frames += ", each followed by the video's next frame (the last by itself)"
     return (
-        f"clips: float32 (batch, {read_frames(sampling)}, 3, {spec.size}, {spec.size}); "
+        f"clips: float32 (batch, {sampling.frames_read}, 3, {spec.size}, {spec.size}); "
         f"{frames}; each frame: {fit}, scale to [0, 1], subtract mean {list(spec.mean)}, "
         f"divide by std {list(spec.std)}"
     )
@@ -78,7 +77,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, overwrite: bool = False
             "network and cannot be exported; predict with the checkpoint itself"
         )
     size = info.input.size
-    example = torch.zeros(2, read_frames(info.sampling), 3, size, size)
+    example = torch.zeros(2, info.sampling.frames_read, 3, size, size)
     batch = torch.export.Dim("batch", min=1, max=4096)
     with _quiet():
         program = torch.onnx.export(

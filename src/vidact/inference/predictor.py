@@ -43,7 +43,6 @@ from vidact.models.checkpoint import (
 from vidact.models.classifier import ClipClassifier
 from vidact.plots import plot_timeline
 from vidact.progress import progress
-from vidact.sampling import with_next
 
 
 def check_topk(topk: int) -> None:
@@ -372,9 +371,8 @@ class Predictor(VideoPredictor):
         return self.probabilities(self.load_views(reader)[None])[0]
 
     def classify_frames(self, frames: np.ndarray, fps: float) -> torch.Tensor:
-        positions = self.info.sampling.indices(len(frames), fps)
-        if self.info.sampling.pairs:
-            positions = with_next(positions, len(frames))
+        sampling = self.info.sampling
+        positions = sampling.as_read(sampling.indices(len(frames), fps), len(frames))
         views = to_views(frames[positions], positions[None], self.load_views.transform)
         return self.probabilities(views[None])[0]
 
@@ -458,7 +456,7 @@ class Predictor(VideoPredictor):
         windows = plan_windows(reader.num_frames, reader.fps, settings, self.info.sampling)
         needed = np.unique(np.concatenate([w.positions for w in windows]))
         if self.info.sampling.pairs:
-            read = np.unique(with_next(needed, reader.num_frames))
+            read = np.unique(self.info.sampling.as_read(needed, reader.num_frames))
             frames = paired_frames(
                 reader.frames(read, self.info.input.short_side), needed, reader.num_frames
             )
