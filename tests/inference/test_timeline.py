@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -13,10 +14,11 @@ from tests.conftest import FAST_RUN, invoke
 from vidact.errors import ConfigError
 from vidact.inference.timeline import (
     TimelineSettings,
+    WindowScores,
     plan_windows,
     score_windows,
-    segments,
     smooth,
+    window_bounds,
 )
 from vidact.io.writer import write_video
 from vidact.sampling import ClipSampling
@@ -63,7 +65,11 @@ def test_segments_place_the_change_within_one_stride() -> None:
     windows = plan_windows(80, 10.0, TimelineSettings("1s", "0.5s"), SAMPLING)
     cut = 40  # frames 0-39 are "walk", 40-79 "run"
     first = np.array([(w.start + w.length / 2) < cut for w in windows], dtype=float)
-    parts = segments(windows, np.stack([first, 1 - first], 1), ("walk", "run"), 10.0, 80)
+    bounds = window_bounds(windows, 10.0, 80)
+    assert bounds[0][0] == 0.0 and bounds[-1][1] == 8.0
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    scan = WindowScores(windows, np.stack([first, 1 - first], 1), 10.0, 80)
+    parts = scan.segments(("walk", "run"))
     assert [p["label"] for p in parts] == ["walk", "run"]
     assert parts[0]["start_s"] == 0.0 and parts[-1]["end_s"] == 8.0
     assert abs(parts[0]["end_s"] - 4.0) <= 0.5 and parts[0]["end_s"] == parts[1]["start_s"]

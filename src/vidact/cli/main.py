@@ -14,6 +14,7 @@ from vidact.cli.export import export
 from vidact.cli.models import models
 from vidact.cli.predict import predict
 from vidact.cli.report import report
+from vidact.cli.score_timeline import score_timeline
 from vidact.cli.serve import serve
 from vidact.cli.synth import synth
 from vidact.cli.train import train
@@ -34,6 +35,7 @@ app.command("crossval")(crossval)
 app.command("ensemble")(ensemble)
 app.command("report")(report)
 app.command("predict")(predict)
+app.command("score-timeline")(score_timeline)
 app.command("watch")(watch)
 app.command("serve")(serve)
 app.command("models")(models)

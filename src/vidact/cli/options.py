@@ -148,3 +148,19 @@ def parse_topk(text: str) -> list[int]:
     if not ks or min(ks) < 1:
         raise ConfigError(f"--topk {text!r}: each k must be at least 1")
     return ks
+
+
+# how window scores become segments (predict, watch): inference.timeline and inference.events
+Smooth = Annotated[int, typer.Option(help="Smooth window probabilities over N windows.")]
+SmoothMode = Annotated[str, typer.Option(help="Smoothing: median or mean.")]
+Hold = Annotated[
+    float, typer.Option(help="Seconds a new activity must lead before its segment opens.")
+]
+MinSegment = Annotated[float, typer.Option(help="Seconds; a shorter segment joins its neighbour.")]
+Raw = Annotated[
+    bool,
+    typer.Option(
+        "--raw",
+        help="Segments are runs of the windows' own top labels: no smoothing, hold, minimum.",
+    ),
+]

@@ -10,7 +10,17 @@ from typing import Any
 import typer
 
 from vidact.cli.common import friendly_errors
-from vidact.cli.options import AllowImages, Device, Overwrite, Workers
+from vidact.cli.options import (
+    AllowImages,
+    Device,
+    Hold,
+    MinSegment,
+    Overwrite,
+    Raw,
+    Smooth,
+    SmoothMode,
+    Workers,
+)
 from vidact.data.datamodule import default_workers
 from vidact.errors import ConfigError
 from vidact.inference.annotate import OUTPUTS
@@ -36,10 +46,11 @@ def predict(
     stride: str = typer.Option(
         TimelineSettings.stride, help="Timeline stride between windows, seconds or frames."
     ),
-    smooth: int = typer.Option(
-        TimelineSettings.smooth, help="Smooth window probabilities over N windows."
-    ),
-    smooth_mode: str = typer.Option(TimelineSettings.smooth_mode, help="median or mean."),
+    smooth: Smooth = TimelineSettings.smooth,
+    smooth_mode: SmoothMode = TimelineSettings.smooth_mode,
+    hold: Hold = TimelineSettings.hold,
+    min_segment: MinSegment = TimelineSettings.min_segment,
+    raw: Raw = False,
     output: Path | None = typer.Option(
         None,
         help="Write the video annotated with its activity (.mp4, H.264, no audio) or its "
@@ -51,8 +62,15 @@ def predict(
     jsonl_out: Path | None = typer.Option(
         None, "--jsonl", help="Batch: one JSON object per video (as --json prints)."
     ),
+    segments_out: Path | None = typer.Option(
+        None,
+        "--segments",
+        help="Write every video's timeline segments to a CSV: video,start_s,end_s,label,"
+        "mean_p,peak_p (what vidact score-timeline reads).",
+    ),
     resume: bool = typer.Option(
-        False, help="Batch: skip the videos already in the --csv/--jsonl file and append."
+        False,
+        help="Batch: skip the videos already in the --csv/--jsonl/--segments file and append.",
     ),
     shard: str | None = typer.Option(
         None, help="Batch: only shard i of n (i/n), to split a corpus across machines."
@@ -72,11 +90,11 @@ def predict(
     A video that cannot be read is reported (on stderr, and as a row with its error) and the
     others go on; the exit status is 2 when any failed.
     """
-    timeline = TimelineSettings(window, stride, smooth, smooth_mode)
+    timeline = TimelineSettings(window, stride, smooth, smooth_mode, hold, min_segment, raw)
     timeline.check()
-    logs = [path for path in (csv_out, jsonl_out) if path is not None]
+    logs = [path for path in (csv_out, jsonl_out, segments_out) if path is not None]
     if resume and not logs:
-        raise ConfigError("--resume continues a --csv or --jsonl file; give one")
+        raise ConfigError("--resume continues a --csv, --jsonl or --segments file; give one")
     if resume and overwrite:
         raise ConfigError("--resume appends to the files and --overwrite replaces them: pick one")
     found = find_videos(videos)
@@ -87,30 +105,38 @@ def predict(
         check_output(output, reads, overwrite, suffixes=OUTPUTS)
         if len(found) != 1:
             raise ConfigError(f"--output {output}: give one video, not {len(found)}")
-    for option, path in (("--csv", csv_out), ("--jsonl", jsonl_out)):
+    for option, path, suffixes in (
+        ("--csv", csv_out, BATCH_OUTPUTS),
+        ("--jsonl", jsonl_out, BATCH_OUTPUTS),
+        ("--segments", segments_out, (".csv",)),
+    ):
         if path is not None:
-            check_output(path, reads, overwrite or resume, option, BATCH_OUTPUTS)
+            check_output(path, reads, overwrite or resume, option, suffixes)
     predictor = load_predictor(checkpoint, device, clips, crops, bool(allow_images), runtime)
-    if output is not None:
-        show(predictor.predict(found[0], topk, timeline, output, overwrite), as_json)
-        return
     with ExitStack() as stack:
-        rows = [stack.enter_context(RowLog(path, resume, overwrite)) for path in logs]
+        rows = [
+            stack.enter_context(RowLog(path, resume, overwrite, path == segments_out))
+            for path in logs
+        ]
         done = set.intersection(*(set(row.done) for row in rows)) if rows else set()
         todo = [video for video in found if str(video) not in done]
         if done:
             typer.echo(f"resuming: {len(found) - len(todo)} video(s) already done", err=True)
         if workers is None:
             workers = 0 if len(todo) < 2 else min(default_workers(), 4)
+        if output is not None:  # one video: its answer and its annotated video from one scan
+            results = iter([predictor.predict(found[0], topk, timeline, output, overwrite)])
+        else:
+            results = predictor.predict_many(todo, topk, timeline, workers, batch_size)
         failed = 0
-        for result in predictor.predict_many(todo, topk, timeline, workers, batch_size):
+        for result in results:
             for row in rows:
                 if result["video"] not in row.done:
                     row.write(result)
             if "error" in result:
                 typer.secho(f"error: {result['error']}", err=True, fg=typer.colors.RED)
                 failed += 1
-            elif not rows:
+            elif csv_out is None and jsonl_out is None:
                 show(result, as_json)
     if rows:
         typer.echo(

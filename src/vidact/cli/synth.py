@@ -1,4 +1,4 @@
-"""vidact synth: write the synthetic temporal dataset."""
+"""vidact synth: write the synthetic temporal dataset, or long videos with known timelines."""
 
 from __future__ import annotations
 
@@ -7,19 +7,39 @@ from pathlib import Path
 import typer
 
 from vidact.cli.common import friendly_errors
-from vidact.data.synthetic import PAIRS, write_synthetic_dataset
+from vidact.cli.options import Overwrite
+from vidact.data.synthetic import PAIRS, write_long_videos, write_synthetic_dataset
+from vidact.errors import ConfigError
 
 
 @friendly_errors
 def synth(
     out: Path = typer.Argument(..., help="Folder to write OUT/<class>/<video> and OUT/split.csv."),
     videos_per_class: int = typer.Option(24, help="Videos per class."),
-    frames: int = typer.Option(24, help="Frames per video."),
+    frames: int = typer.Option(
+        24, help="Frames per video (with --long: frames per repetition of an activity)."
+    ),
     size: int = typer.Option(112, help="Width and height in pixels."),
     seed: int = typer.Option(0, help="Random seed (scenes, jitter, split)."),
     extension: str = typer.Option(".mp4", help="Container: .mp4 (H.264), .avi (MPEG-4), .mkv."),
+    long: bool = typer.Option(
+        False,
+        "--long",
+        help="Write long videos whose activity changes at known times (OUT/long_NN and "
+        "OUT/truth.csv: video,start_s,end_s,label), for vidact score-timeline.",
+    ),
+    videos: int = typer.Option(4, help="With --long: how many long videos."),
+    seconds: float = typer.Option(60.0, help="With --long: the length of each, in seconds."),
+    overwrite: Overwrite = False,
 ) -> None:
-    """Write videos whose classes differ only in temporal order (each class reversed is another)."""
+    """Write videos whose classes differ only in temporal order (each class reversed is another);
+    with --long, long videos of those activities and their true timelines."""
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ConfigError(f"{out}: not empty; pass --overwrite to write into it anyway")
+    if long:
+        truth = write_long_videos(out, videos, seconds, frames, size, seed, extension=extension)
+        typer.echo(f"wrote {videos} videos of {seconds:g} s to {out}; true segments -> {truth}")
+        return
     index = write_synthetic_dataset(
         out,
         videos_per_class=videos_per_class,

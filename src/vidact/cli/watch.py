@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from vidact.cli.common import friendly_errors
-from vidact.cli.options import Device, Overwrite
+from vidact.cli.options import Device, Hold, MinSegment, Overwrite, Raw, Smooth, SmoothMode
 from vidact.inference.live import watch as watch_source
 from vidact.inference.load import load_predictor
 from vidact.inference.timeline import TimelineSettings
@@ -30,10 +31,21 @@ def watch(
     output: Path | None = typer.Option(
         None, help="Also record the stream with the activity drawn on (.mp4)."
     ),
+    events_out: Path | None = typer.Option(
+        None,
+        "--events",
+        help="Append each activity segment to this JSON-lines file when it closes: "
+        "{source, start_s, end_s, label, mean_p, peak_p}.",
+    ),
+    smooth: Smooth = TimelineSettings.smooth,
+    smooth_mode: SmoothMode = TimelineSettings.smooth_mode,
+    hold: Hold = TimelineSettings.hold,
+    min_segment: MinSegment = TimelineSettings.min_segment,
+    raw: Raw = False,
     realtime: bool | None = typer.Option(
         None,
         "--realtime/--no-realtime",
-        help="Play a file at its own rate, as a live source [files: yes; streams: as they come].",
+        help="Play a file at its own rate, as a live source (files: yes; streams: as they come).",
     ),
     overwrite: Overwrite = False,
     runtime: str | None = typer.Option(None, help="torch or onnx. [.onnx files: onnx]"),
@@ -44,7 +56,9 @@ def watch(
     summary on stderr says how many."""
     if output is not None:  # never the source, never an existing file without --overwrite
         check_output(output, [checkpoint, source], overwrite, suffixes=(".mp4",))
-    settings = TimelineSettings(window, stride)
+    if events_out is not None:  # appended to, never replaced; never an input
+        check_output(events_out, [checkpoint, source], True, "--events", (".jsonl",))
+    settings = TimelineSettings(window, stride, smooth, smooth_mode, hold, min_segment, raw)
     settings.check()
     predictor = load_predictor(checkpoint, device, runtime=runtime)
 
@@ -54,7 +68,17 @@ def watch(
         else:
             typer.echo(f"{entry['time_s']:9.2f} s  {entry['label']:<24} {entry['probability']:.4f}")
 
-    report = watch_source(predictor, source, settings, emit, output, realtime)
+    with ExitStack() as stack:
+        log = stack.enter_context(events_out.open("a", encoding="utf-8")) if events_out else None
+
+        def closed(event: dict[str, Any]) -> None:
+            if log is not None:
+                log.write(json.dumps({"source": source, **event}) + "\n")
+                log.flush()  # each event is there as soon as it closes
+
+        report = watch_source(
+            predictor, source, settings, emit, output, realtime, closed if log else None
+        )
     typer.echo(report.summary(), err=True)
     if output is not None and report.frames:
         typer.echo(f"recording: {output}", err=True)

@@ -9,8 +9,9 @@ ImageNet CNN sees them. Clips of one group share a scene, as UCF101's groups sha
 
 from __future__ import annotations
 
+import csv
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,3 +170,80 @@ def write_synthetic_dataset(
     index.write_split_csv(out / "split.csv")
     log.info("wrote %d videos of %d classes to %s", len(items), len(index.classes), out)
     return index
+
+
+def _long_plan(
+    rng: np.random.Generator, seconds: float, shortest: float, longest: float, fps: float
+) -> list[tuple[float, float, int, bool]]:
+    """(start_s, end_s, pair, reverse) segments covering ``seconds``, each class unlike the last."""
+    plan: list[tuple[float, float, int, bool]] = []
+    start, last = 0.0, -1
+    while seconds - start > 1e-9:
+        length = round(float(rng.uniform(shortest, longest)) * fps) / fps  # on a frame
+        if seconds - (start + length) < shortest:
+            length = seconds - start  # no tail shorter than a segment may be
+        choice = last
+        while choice == last:
+            choice = int(rng.integers(2 * len(PAIRS)))
+        plan.append((start, start + length, choice // 2, bool(choice % 2)))
+        start, last = start + length, choice
+    return plan
+
+
+def write_long_videos(
+    out: str | Path,
+    videos: int = 4,
+    seconds: float = 60.0,
+    cycle_frames: int = 24,
+    size: int = 112,
+    seed: int = 0,
+    fps: float = 8.0,
+    extension: str = ".mp4",
+    shortest: float = 4.0,
+    longest: float = 12.0,
+) -> Path:
+    """Write ``OUT/long_NN<ext>``: one scene each, whose activity changes at known times, and
+    ``OUT/truth.csv`` (video,start_s,end_s,label). Returns the truth file.
+
+    Within a segment the scene's quantity moves at the pace of a training clip of
+    ``write_synthetic_dataset`` with the same frames and rate, starting over when it reaches
+    its end; the quantity runs on across a boundary (growing turns into shrinking from the size
+    it had reached), and boundaries fall anywhere, not at clip ends: motion, not glued clips.
+    """
+    seconds = round(seconds * fps) / fps
+    if seconds < shortest:
+        raise ConfigError(f"--seconds must be at least {shortest:g} (one activity)")
+    if cycle_frames < 2 or size < 16:
+        raise ConfigError("--frames must be at least 2 and --size at least 16 pixels")
+    out = Path(out)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for number in range(1, videos + 1):
+        scene = _scene(np.random.default_rng((seed, 1000 + number)), size)
+        plan = _long_plan(rng, seconds, shortest, longest, fps)
+        name = f"long_{number:02d}{extension}"
+
+        def frames(scene: Scene = scene, plan: list = plan) -> Iterator[np.ndarray]:
+            jittered, level, step = scene, 0.0, 1.0 / (cycle_frames - 1)
+            for index in range(round(seconds * fps)):
+                _, _, pair, reverse = next(p for p in plan if index / fps < p[1] - 1e-9)
+                level += -step if reverse else step
+                if not 0.0 <= level <= 1.0:  # a new repetition: back to its start, varied
+                    level, jittered = (1.0 if reverse else 0.0), _jitter(scene, rng)
+                canvas = jittered.background.copy()
+                PAIRS[pair][2](canvas, jittered, level)
+                canvas += rng.normal(0, 0.02, canvas.shape).astype(np.float32)
+                yield (np.clip(canvas, 0, 1) * 255).astype(np.uint8)
+
+        write_video(out / name, frames(), fps, keyframe_interval=1, bit_rate=8_000_000)
+        rows += [
+            (name, start, end, PAIRS[pair][1 if reverse else 0])
+            for start, end, pair, reverse in plan
+        ]
+    truth = out / "truth.csv"
+    with truth.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("video", "start_s", "end_s", "label"))
+        writer.writerows((name, f"{a:.3f}", f"{b:.3f}", label) for name, a, b, label in rows)
+    log.info("wrote %d long videos (%d segments) to %s", videos, len(rows), out)
+    return truth

@@ -28,6 +28,7 @@ PALETTE = [
     (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
     (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
 ]  # fmt: skip
+UNKNOWN_RGBA = (160, 160, 160, 240)  # the "none of these" segments
 
 
 class Overlay:
@@ -46,10 +47,12 @@ class Overlay:
         strip: Sequence[tuple[float, float, str]] = (),
         playhead: float | None = None,
         skeleton: np.ndarray | None = None,
+        label: str | None = None,
     ) -> np.ndarray:
         """``frame`` (H, W, 3) with the overlay; ``strip`` holds (start, end, label) as fractions
         of the width, ``playhead`` the fraction where the frame sits, ``skeleton`` (33, 4) pose
-        landmarks (x, y as fractions of the image, z, visibility) to draw as bones."""
+        landmarks (x, y as fractions of the image, z, visibility) to draw as bones, ``label``
+        the title (the timeline's segment; by default the top class)."""
         image = Image.fromarray(frame)
         height, width = frame.shape[:2]
         unit = max(height // 24, 8)
@@ -59,7 +62,11 @@ class Overlay:
             self._bones(draw, skeleton, width, height, max(unit // 6, 2))
         order = [int(i) for i in np.argsort(probabilities)[::-1][:3]]
         margin, bar = unit // 2, width // 8
-        title = f"{self.classes[order[0]]}  {probabilities[order[0]]:.2f}"
+        if label is None or label in self.classes:
+            shown = order[0] if label is None else self.classes.index(label)
+            title = f"{self.classes[shown]}  {probabilities[shown]:.2f}"
+        else:
+            title = label  # unknown: none of the classes is likely enough
         rows = [f"{self.classes[i]} {probabilities[i]:.2f}" for i in order]
         title_box = draw.textbbox((0, 0), title, font=font)
         row_width = max(draw.textbbox((0, 0), row)[2] for row in rows)
@@ -79,8 +86,8 @@ class Overlay:
             draw.rectangle((margin, y, margin + filled, y + unit * 3 // 4), fill=self.colour(label))
             draw.text((2 * margin + bar, y), rows[rank], fill=(255, 255, 255))
         top = height - unit
-        for start, end, label in strip:
-            colour = self.colour(self.classes.index(label))
+        for start, end, part in strip:
+            colour = self.colour(self.classes.index(part)) if part in self.classes else UNKNOWN_RGBA
             draw.rectangle((int(start * width), top, int(end * width), height), fill=colour)
         if playhead is not None:
             x = int(playhead * width)
@@ -115,17 +122,22 @@ def annotated_frames(
     with ``skeleton`` the pose MediaPipe tracks through the frames."""
     owner = scan.per_frame()
     duration = scan.num_frames / scan.fps
+    segments = scan.segments(classes)
     strip = [
-        (part["start_s"] / duration, part["end_s"] / duration, part["label"])
-        for part in scan.segments(classes)
+        (part["start_s"] / duration, part["end_s"] / duration, part["label"]) for part in segments
     ]
+    ends = np.array([part["end_s"] for part in segments])
+    scores = scan.smoothed()
     overlay = Overlay(classes)
     with contextlib.ExitStack() as stack:
         track = stack.enter_context(PoseTracker()) if skeleton else None
         for index, frame in enumerate(frames):
             playhead = (index + 0.5) / scan.num_frames
             points = track(frame) if track is not None else None
-            yield overlay.draw(frame, scan.scores[owner[index]], strip, playhead, points)
+            part = segments[
+                min(int(np.searchsorted(ends, playhead * duration, "right")), len(segments) - 1)
+            ]
+            yield overlay.draw(frame, scores[owner[index]], strip, playhead, points, part["label"])
 
 
 OUTPUTS = (".mp4", ".png")

@@ -33,6 +33,7 @@ from vidact.io.reader import VideoReader, VideoReadError
 from vidact.progress import progress
 
 CSV_COLUMNS = ("video", "label", "probability", "top_k", "timeline", "error")
+SEGMENT_COLUMNS = ("video", "start_s", "end_s", "label", "mean_p", "peak_p")
 BATCH_OUTPUTS = (".csv", ".jsonl")
 
 
@@ -155,7 +156,8 @@ def load_batches(
 
 
 class RowLog:
-    """Prediction rows written to ``path`` (``.csv`` or ``.jsonl``), one per video, flushed.
+    """Prediction rows written to ``path`` (``.csv`` or ``.jsonl``), one per video, flushed;
+    with ``segments``, a CSV of one row per timeline segment (``SEGMENT_COLUMNS``).
 
     A new file is written in place (an interrupted batch keeps its rows for ``resume``);
     ``resume`` appends to a file vidact wrote, recognised by its CSV header or by every line
@@ -163,11 +165,15 @@ class RowLog:
     writes a temporary file that replaces the old one only when the batch ends well.
     """
 
-    def __init__(self, path: Path, resume: bool = False, overwrite: bool = False) -> None:
-        if path.suffix.lower() not in BATCH_OUTPUTS:
+    def __init__(
+        self, path: Path, resume: bool = False, overwrite: bool = False, segments: bool = False
+    ) -> None:
+        if path.suffix.lower() not in ((".csv",) if segments else BATCH_OUTPUTS):
             raise ConfigError(f"{path}: batch output must end in .csv or .jsonl")
         self.path = path
         self.is_csv = path.suffix.lower() == ".csv"
+        self.segments = segments
+        self.columns = SEGMENT_COLUMNS if segments else CSV_COLUMNS
         self.done: dict[str, bool] = {}  # video -> whether its row is an error
         exists = path.exists()
         if exists and not (resume or overwrite):
@@ -183,7 +189,7 @@ class RowLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not target.exists() or target.stat().st_size == 0
         self.file = target.open("a", newline="", encoding="utf-8")
-        self.writer = csv.DictWriter(self.file, CSV_COLUMNS) if self.is_csv else None
+        self.writer = csv.DictWriter(self.file, self.columns) if self.is_csv else None
         if self.writer is not None and fresh:
             self.writer.writeheader()
             self.file.flush()
@@ -207,12 +213,12 @@ class RowLog:
 
     def _rows(self, lines: list[str]) -> dict[str, bool]:
         if self.is_csv:
-            if next(csv.reader(lines[:1])) != list(CSV_COLUMNS):
+            if next(csv.reader(lines[:1])) != list(self.columns):
                 raise ValueError("header")
             rows = list(csv.reader(lines[1:]))
-            if any(len(row) != len(CSV_COLUMNS) for row in rows):
+            if any(len(row) != len(self.columns) for row in rows):
                 raise ValueError("row")
-            return {row[0]: bool(row[-1]) for row in rows}
+            return {row[0]: not self.segments and bool(row[-1]) for row in rows}
         records = [json.loads(line) for line in lines]
         if not all(
             isinstance(r, dict) and isinstance(r["video"], str) and ("top_k" in r or "error" in r)
@@ -222,7 +228,12 @@ class RowLog:
         return {r["video"]: "error" in r for r in records}
 
     def write(self, result: dict[str, Any]) -> None:
-        if self.writer is None:
+        if self.segments:  # an unreadable video has no segments; stderr and --csv tell why
+            assert self.writer is not None
+            for part in result.get("timeline", ()):
+                row = {"video": result["video"], **part}
+                self.writer.writerow({column: row[column] for column in self.columns})
+        elif self.writer is None:
             self.file.write(json.dumps(result, allow_nan=False) + "\n")
         else:
             top = result.get("top_k") or [{"label": "", "probability": ""}]

@@ -167,7 +167,8 @@ class EnsemblePredictor(VideoPredictor):
     def _scan(self, reader: VideoReader, settings: TimelineSettings) -> WindowScores:
         scans = [m._scan(reader, settings) for m in self.members]
         fused = self._fused([scan.scores for scan in scans])
-        return WindowScores(scans[0].windows, fused, scans[0].fps, scans[0].num_frames)
+        first = scans[0]
+        return WindowScores(first.windows, fused, first.fps, first.num_frames, settings)
 
     def classify_frames(self, frames: np.ndarray, fps: float) -> torch.Tensor:
         return torch.from_numpy(

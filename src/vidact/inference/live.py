@@ -24,6 +24,7 @@ import numpy as np
 
 from vidact.errors import VidactError
 from vidact.inference.annotate import Overlay
+from vidact.inference.events import EventTracker
 from vidact.inference.predictor import VideoPredictor
 from vidact.inference.timeline import TimelineSettings
 from vidact.io.outputs import replacing
@@ -189,12 +190,22 @@ def watch(
     emit: Callable[[dict[str, Any]], None] = print,
     output: str | Path | None = None,
     realtime: bool | None = None,
+    events: Callable[[dict[str, Any]], None] | None = None,
 ) -> WatchReport:
     """Score the newest window of ``source`` every stride and ``emit`` ``{time_s, label,
     probability}``; a file plays at its own rate unless ``realtime`` is False. Stops at the end of
-    the stream or on Ctrl-C, and reports what it scored and dropped."""
+    the stream or on Ctrl-C, and reports what it scored and dropped.
+
+    ``events`` receives each segment ``{start_s, end_s, label, mean_p, peak_p}`` when it closes,
+    from the tracker timelines use (``inference.events``) over the window scores smoothed by
+    the ``smooth`` windows before each (a live filter cannot wait for later ones)."""
     settings = settings or TimelineSettings()
     settings.check()
+    hold, shortest = (0.0, 0.0) if settings.raw else (settings.hold, settings.min_segment)
+    tracker = EventTracker(predictor.classes, hold, shortest) if events is not None else None
+    recent: deque[np.ndarray] = deque(maxlen=1 if settings.raw else settings.smooth)
+    reduce = np.median if settings.smooth_mode == "median" else np.mean
+    spoken_to: float | None = None  # the end of the time the last window spoke for
     container = open_source(source)
     stream = container.streams.video[0]
     fps = float(stream.average_rate or stream.guessed_rate or _DEFAULT_FPS)
@@ -235,6 +246,12 @@ def watch(
                     "probability": round(float(probabilities[best]), 6),
                 }
             )
+            if tracker is not None and events is not None:
+                recent.append(probabilities)
+                start = window[0][1] if spoken_to is None else spoken_to
+                spoken_to = window[-1][1] + 1 / fps  # a window speaks for its newest frames
+                for event in tracker.update(start, spoken_to, reduce(np.stack(recent), axis=0)):
+                    events(event)
             report.windows += 1
             report.covered += received - max(window[0][0], scored_to)
             scored_to, due = received, received + step
@@ -246,6 +263,9 @@ def watch(
         feeder.stop.set()
         feeder.join()
         container.close()
+        if tracker is not None and events is not None:
+            for event in tracker.finish():
+                events(event)
         report.frames = feeder.count
         report.seconds = time.perf_counter() - started
         if recorder is not None:

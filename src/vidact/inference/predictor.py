@@ -29,7 +29,6 @@ from vidact.inference.timeline import (
     paired_frames,
     plan_windows,
     score_windows,
-    smooth,
 )
 from vidact.inference.views import ViewLoader, is_long
 from vidact.io.outputs import check_output, replacing
@@ -101,7 +100,7 @@ class VideoPredictor(abc.ABC):
 
     @abc.abstractmethod
     def _scan(self, reader: VideoReader, settings: TimelineSettings) -> WindowScores:
-        """Smoothed probabilities of every window of an open video."""
+        """Probabilities of every window of an open video."""
 
     @abc.abstractmethod
     def classify_frames(self, frames: np.ndarray, fps: float) -> torch.Tensor:
@@ -207,7 +206,16 @@ class VideoPredictor(abc.ABC):
             self.checked(torch.from_numpy(scan.scores))
             segments = scan.segments(self.classes)
         else:
-            segments = [{"start_s": 0.0, "end_s": round(duration, 3), **top[0]}]
+            best = top[0]["probability"]
+            segments = [
+                {
+                    "start_s": 0.0,
+                    "end_s": round(duration, 3),
+                    **top[0],
+                    "mean_p": best,
+                    "peak_p": best,
+                }
+            ]
         return {"video": str(video), "top_k": top, "timeline": segments}
 
     def annotate(
@@ -245,8 +253,8 @@ class VideoPredictor(abc.ABC):
         return self.scan(video, settings).segments(self.classes)
 
     def scan(self, video: str | Path, settings: TimelineSettings | None = None) -> WindowScores:
-        """Smoothed probabilities of every window of a video (what timelines and annotated
-        videos are made from)."""
+        """Probabilities of every window of a video (what timelines and annotated videos are
+        made from)."""
         settings = settings or TimelineSettings()
         settings.check()
         with VideoReader(video, self.allow_images) as reader:
@@ -463,5 +471,4 @@ class Predictor(VideoPredictor):
         else:
             frames = reader.frames(needed, self.info.input.short_side)
         scores = score_windows(windows, frames, encode, classify)
-        scores = smooth(scores, settings.smooth, settings.smooth_mode)
-        return WindowScores(windows, scores, reader.fps, reader.num_frames)
+        return WindowScores(windows, scores, reader.fps, reader.num_frames, settings)

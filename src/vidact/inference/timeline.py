@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from vidact.errors import ConfigError
+from vidact.inference.events import track
 from vidact.sampling import ClipSampling, frames_from_stride
 
 SMOOTHING = ("median", "mean")
@@ -33,10 +34,16 @@ class TimelineSettings:
     stride: str = "0.5s"
     smooth: int = 1  # windows in the smoothing filter (1: none)
     smooth_mode: str = "median"
+    hold: float = 1.0  # seconds a new label must lead before its segment opens
+    min_segment: float = 1.0  # seconds; a shorter segment joins its neighbour
+    raw: bool = False  # runs of the windows' top labels: no smoothing, hold or minimum
 
     def check(self) -> None:
         frames_from_stride(self.window, 25.0, "--window")
         frames_from_stride(self.stride, 25.0, "--stride")
+        for name, value in (("--hold", self.hold), ("--min-segment", self.min_segment)):
+            if not 0 <= value <= 3600:
+                raise ConfigError(f"{name} must be between 0 and 3600 seconds, got {value}")
         if not 1 <= self.smooth <= MAX_SMOOTH:
             raise ConfigError(
                 f"--smooth must be between 1 and {MAX_SMOOTH} windows, got {self.smooth}"
@@ -81,15 +88,32 @@ def smooth(probabilities: np.ndarray, size: int, mode: str = "median") -> np.nda
 
 @dataclass(frozen=True)
 class WindowScores:
-    """The (smoothed) probabilities of every window of one video."""
+    """The probabilities of every window of one video, and how to read them."""
 
     windows: list[Window]
     scores: np.ndarray  # (W, K)
     fps: float
     num_frames: int
 
-    def segments(self, classes: Sequence[str]) -> list[dict[str, Any]]:
-        return segments(self.windows, self.scores, classes, self.fps, self.num_frames)
+    settings: TimelineSettings = TimelineSettings()
+
+    def segments(
+        self, classes: Sequence[str], threshold: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Labelled segments (``events.track``): clean by default, runs of window labels when
+        the settings say raw. Windows below ``threshold`` vote unknown."""
+        bounds = window_bounds(self.windows, self.fps, self.num_frames)
+        settings = self.settings
+        if settings.raw:
+            return track(bounds, self.scores, classes, 0.0, 0.0, threshold)
+        hold, shortest = settings.hold, settings.min_segment
+        return track(bounds, self.smoothed(), classes, hold, shortest, threshold)
+
+    def smoothed(self) -> np.ndarray:
+        """(W, K) the scores timelines read: filtered over ``smooth`` windows unless raw."""
+        if self.settings.raw:
+            return self.scores
+        return smooth(self.scores, self.settings.smooth, self.settings.smooth_mode)
 
     def per_frame(self) -> np.ndarray:
         """(N,) the window that speaks for each frame: the one whose centre is nearest."""
@@ -98,38 +122,14 @@ class WindowScores:
         return np.searchsorted(bounds, np.arange(self.num_frames) + 0.5)
 
 
-def segments(
-    windows: Sequence[Window],
-    probabilities: np.ndarray,
-    classes: Sequence[str],
-    fps: float,
-    num_frames: int,
-) -> list[dict[str, Any]]:
-    """Runs of windows with the same top label as ``{start_s, end_s, label, probability}``.
-
-    Each window owns the time between the midpoints to its neighbours' centres; the first
-    starts at 0 and the last ends with the video. ``probability`` is the label's mean
-    probability over the run.
-    """
+def window_bounds(
+    windows: Sequence[Window], fps: float, num_frames: int
+) -> list[tuple[float, float]]:
+    """The seconds each window speaks for: the time between the midpoints to its neighbours'
+    centres; the first starts at 0 and the last ends with the video."""
     centres = [w.start + w.length / 2 for w in windows]
-    bounds = [0.0, *((a + b) / 2 for a, b in pairwise(centres)), num_frames]
-    labels = probabilities.argmax(axis=1)
-    result: list[dict[str, Any]] = []
-    first = 0
-    for i in range(1, len(windows) + 1):
-        if i < len(windows) and labels[i] == labels[first]:
-            continue
-        label = int(labels[first])
-        result.append(
-            {
-                "start_s": round(bounds[first] / fps, 3),
-                "end_s": round(bounds[i] / fps, 3),
-                "label": classes[label],
-                "probability": round(float(probabilities[first:i, label].mean()), 6),
-            }
-        )
-        first = i
-    return result
+    bounds = [0.0, *((a + b) / 2 for a, b in pairwise(centres)), float(num_frames)]
+    return [(a / fps, b / fps) for a, b in pairwise(bounds)]
 
 
 def paired_frames(

@@ -1,0 +1,173 @@
+"""Window scores -> events: labelled segments that do not flicker.
+
+Window labels flip whenever two activities score alike; a reader of a long recording wants
+"A until 8 s, then B". ``EventTracker`` turns a stream of scored windows into segments with
+hysteresis: a new label opens a segment only once it has been the top label for ``hold``
+seconds, and the segment then starts where that run began (so the hold costs no onset time);
+shorter runs stay part of the segment they interrupt. A finished segment shorter than
+``min_segment`` seconds (the first one, or any when ``min_segment`` > ``hold``) joins its
+neighbour. Windows whose top probability is below the rejection ``threshold`` vote ``unknown``.
+The same tracker runs over a whole video (timelines) and live (``watch --events``), one window
+at a time, so both give the same events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+UNKNOWN = "unknown"
+
+
+@dataclass
+class _Run:
+    """Consecutive windows that share a label, with running statistics of their scores."""
+
+    label: int  # class index, or -1 for unknown
+    start: float  # seconds
+    end: float
+    windows: int = 0
+    total: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (K + 1,) sum of scores
+    peak: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (K + 1,) max of scores
+
+    def add(self, end: float, scores: np.ndarray) -> None:
+        self.end = end
+        if self.windows == 0:
+            self.total, self.peak = scores.copy(), scores.copy()
+        else:
+            self.total += scores
+            np.maximum(self.peak, scores, out=self.peak)
+        self.windows += 1
+
+    def absorb(self, other: _Run) -> None:
+        """Take in a neighbouring run's time and windows, keeping this run's label."""
+        self.start, self.end = min(self.start, other.start), max(self.end, other.end)
+        if other.windows:
+            self.total = other.total.copy() if not self.windows else self.total + other.total
+            self.peak = other.peak.copy() if not self.windows else np.maximum(self.peak, other.peak)
+            self.windows += other.windows
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def as_segment(self, classes: Sequence[str]) -> dict[str, Any]:
+        # scores carry the top probability last: what an unknown segment is measured by
+        column = self.label if self.label >= 0 else -1
+        mean = float(self.total[column] / max(self.windows, 1))
+        return {
+            "start_s": round(self.start, 3),
+            "end_s": round(self.end, 3),
+            "label": classes[self.label] if self.label >= 0 else UNKNOWN,
+            "probability": round(mean, 6),  # contract 4: the label's mean over the segment
+            "mean_p": round(mean, 6),
+            "peak_p": round(float(self.peak[column]), 6),
+        }
+
+
+class EventTracker:
+    """Scored windows in time order -> closed segments (see the module docstring)."""
+
+    def __init__(
+        self,
+        classes: Sequence[str],
+        hold: float,
+        min_segment: float,
+        threshold: float | None = None,
+    ) -> None:
+        self.classes = classes
+        self.hold, self.min_segment, self.threshold = hold, min_segment, threshold
+        self._current: _Run | None = None
+        self._candidate: _Run | None = None
+        self._held: _Run | None = None  # closed, waiting to see whether the next one is short
+
+    def label_of(self, probabilities: np.ndarray) -> int:
+        best = int(probabilities.argmax())
+        if self.threshold is not None and probabilities[best] < self.threshold:
+            return -1
+        return best
+
+    def update(self, start: float, end: float, probabilities: np.ndarray) -> list[dict[str, Any]]:
+        """One window speaking for ``[start, end)`` seconds; returns the segments it closed."""
+        closed = self._step(start, end, probabilities)
+        held, current = self._held, self._current
+        if held is not None and current is not None and current.duration + 1e-9 >= self.min_segment:
+            closed.append(held.as_segment(self.classes))  # nothing can join it any more
+            self._held = None
+        return closed
+
+    def _step(self, start: float, end: float, probabilities: np.ndarray) -> list[dict[str, Any]]:
+        label = self.label_of(probabilities)
+        scores = np.append(probabilities, probabilities.max())
+        current, candidate = self._current, self._candidate
+        if current is None:
+            self._current = _Run(label, start, end)
+            self._current.add(end, scores)
+            return []
+        if label == current.label:
+            if candidate is not None:  # an interruption that did not hold
+                current.absorb(candidate)
+                self._candidate = None
+            current.add(end, scores)
+            return []
+        if candidate is not None and label == candidate.label:
+            candidate.add(end, scores)
+        else:
+            if candidate is not None:
+                current.absorb(candidate)
+            candidate = self._candidate = _Run(label, start, end)
+            candidate.add(end, scores)
+        if candidate.duration + 1e-9 < self.hold:
+            return []
+        self._current, self._candidate = candidate, None
+        return self._close(current, candidate)
+
+    def finish(self) -> list[dict[str, Any]]:
+        """The segments still open, at the end of the stream."""
+        current = self._current
+        if current is None:
+            return []
+        if self._candidate is not None:
+            current.absorb(self._candidate)
+        closed = self._close(current, None)
+        if self._held is not None:
+            closed.append(self._held.as_segment(self.classes))
+        self._current = self._candidate = self._held = None
+        return closed
+
+    def _close(self, run: _Run, following: _Run | None) -> list[dict[str, Any]]:
+        """A finished run: a short one joins its neighbour; the one before it is then final."""
+        held = self._held
+        if held is None:
+            if run.duration + 1e-9 < self.min_segment and following is not None:
+                following.absorb(run)  # the first segment, too short: the next one takes it
+                return []
+            self._held = run
+            return []
+        if run.duration + 1e-9 < self.min_segment:
+            held.absorb(run)
+            if following is not None and following.label == held.label:
+                following.absorb(held)  # a short run between two of one label: one segment
+                self._held = None
+            return []
+        self._held = run
+        return [held.as_segment(self.classes)]
+
+
+def track(
+    bounds: Sequence[tuple[float, float]],
+    probabilities: np.ndarray,
+    classes: Sequence[str],
+    hold: float,
+    min_segment: float,
+    threshold: float | None = None,
+) -> list[dict[str, Any]]:
+    """Segments of a whole sequence of windows (``bounds``: the seconds each speaks for)."""
+    tracker = EventTracker(classes, hold, min_segment, threshold)
+    segments: list[dict[str, Any]] = []
+    for (start, end), scores in zip(bounds, probabilities, strict=True):
+        segments += tracker.update(start, end, scores)
+    return segments + tracker.finish()

@@ -1,0 +1,74 @@
+"""Events from window scores: hysteresis, minimum length, rejection, streaming = whole."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vidact.inference.events import UNKNOWN, EventTracker, track
+
+CLASSES = ("walk", "run", "jump")
+
+
+def _windows(labels: str, stride: float = 0.5) -> tuple[list[tuple[float, float]], np.ndarray]:
+    """One window per character (w, r, j, or ? for a flat score), each ``stride`` long."""
+    rows = {"w": [0.8, 0.1, 0.1], "r": [0.1, 0.8, 0.1], "j": [0.1, 0.1, 0.8], "?": [0.4, 0.3, 0.3]}
+    bounds = [(i * stride, (i + 1) * stride) for i in range(len(labels))]
+    return bounds, np.array([rows[c] for c in labels])
+
+
+def _summary(segments: list[dict]) -> list[tuple[str, float, float]]:
+    return [(s["label"], s["start_s"], s["end_s"]) for s in segments]
+
+
+def test_a_blip_shorter_than_the_hold_stays_in_its_segment() -> None:
+    bounds, scores = _windows("wwwwrwwwwwjjjjjjj")
+    parts = track(bounds, scores, CLASSES, hold=1.0, min_segment=1.0)
+    assert _summary(parts) == [("walk", 0.0, 5.0), ("jump", 5.0, 8.5)]
+    # the change opens where the new label began to lead: the hold costs no onset time
+    raw = track(bounds, scores, CLASSES, hold=0.0, min_segment=0.0)
+    assert [p["label"] for p in raw] == ["walk", "run", "walk", "jump"]
+
+
+def test_segments_carry_mean_and_peak_of_their_label() -> None:
+    bounds, scores = _windows("wwww")
+    scores[1, 0] = 0.95
+    (part,) = track(bounds, scores, CLASSES, hold=1.0, min_segment=1.0)
+    assert part["peak_p"] == 0.95 and part["mean_p"] == round((0.8 * 3 + 0.95) / 4, 6)
+    assert part["probability"] == part["mean_p"]
+
+
+def test_a_short_first_segment_joins_the_next() -> None:
+    bounds, scores = _windows("rwwwwwww")
+    parts = track(bounds, scores, CLASSES, hold=1.0, min_segment=1.0)
+    assert _summary(parts) == [("walk", 0.0, 4.0)]
+
+
+def test_a_minimum_longer_than_the_hold_joins_short_segments_to_a_neighbour() -> None:
+    bounds, scores = _windows("wwwwwwrrrwwwwww")
+    assert len(track(bounds, scores, CLASSES, hold=1.0, min_segment=1.0)) == 3
+    parts = track(bounds, scores, CLASSES, hold=1.0, min_segment=2.0)
+    assert _summary(parts) == [("walk", 0.0, 7.5)]
+
+
+def test_windows_below_the_threshold_are_unknown() -> None:
+    bounds, scores = _windows("wwww????????rrrr")
+    parts = track(bounds, scores, CLASSES, hold=1.0, min_segment=1.0, threshold=0.5)
+    assert [p["label"] for p in parts] == ["walk", UNKNOWN, "run"]
+    assert parts[1]["mean_p"] == 0.4  # an unknown segment: its windows' top probability
+    assert [p["label"] for p in track(bounds, scores, CLASSES, 1.0, 1.0)] == ["walk", "run"]
+
+
+def test_streaming_closes_each_event_once_and_agrees_with_the_whole() -> None:
+    bounds, scores = _windows("wwwwwwrrrrrrrjjjjjjjwwwwww")
+    tracker = EventTracker(CLASSES, hold=1.0, min_segment=1.0)
+    closed_after = []
+    for i, ((start, end), row) in enumerate(zip(bounds, scores, strict=True)):
+        for event in tracker.update(start, end, row):
+            closed_after.append((event["label"], i))
+    closed_after += [(event["label"], len(bounds)) for event in tracker.finish()]
+    assert [label for label, _ in closed_after] == ["walk", "run", "jump", "walk"]
+    # an event is known once the next one has held (and lasted its minimum)
+    assert all(i <= len(bounds) for _, i in closed_after)
+    assert closed_after[0][1] < 13
+    whole = track(bounds, scores, CLASSES, hold=1.0, min_segment=1.0)
+    assert [p["label"] for p in whole] == [label for label, _ in closed_after]
