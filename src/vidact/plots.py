@@ -126,12 +126,12 @@ def plot_timeline(
     colours = plt.get_cmap("tab10")
     fig, axis = plt.subplots(figsize=(10, 1.8))
     for part in segments:
-        index = list(classes).index(part["label"])
+        known = part["label"] in classes
         axis.barh(
             0,
             part["end_s"] - part["start_s"],
             left=part["start_s"],
-            color=colours(index % 10),
+            color=colours(list(classes).index(part["label"]) % 10) if known else "0.6",
             alpha=0.4 + 0.6 * part["probability"],
         )
         axis.text((part["start_s"] + part["end_s"]) / 2, 0, part["label"], ha="center", va="center")

@@ -20,6 +20,7 @@ from vidact.cli.options import (
     Fold,
     GroupRegex,
     Groups,
+    Reject,
     SkipMissing,
     SplitFile,
     ValFraction,
@@ -29,6 +30,7 @@ from vidact.cli.options import (
 )
 from vidact.evaluation.report import evaluate as run_evaluation
 from vidact.evaluation.report import split_items
+from vidact.inference.batch import find_videos
 from vidact.inference.load import load_predictor
 from vidact.io.outputs import check_folder
 
@@ -59,19 +61,26 @@ def evaluate(
     clips: int = typer.Option(1, help="Clips per video; their scores are averaged."),
     crops: int = typer.Option(1, help="Spatial crops per clip: 1 (centre) or 3."),
     seed: int = typer.Option(0, help="Seed of the validation carve-out (use the run's)."),
+    unknown_dir: Path | None = typer.Option(
+        None,
+        help="Videos of activities the model was not trained on (searched recursively): "
+        "reports the open-set AUROC and how many the --reject threshold holds out.",
+    ),
     out: Path = typer.Option(Path("eval"), help="Report folder to write."),
     topk: str = typer.Option("1,5", help="Top-k accuracies to report, e.g. 1,2,5."),
     batch_size: int = typer.Option(8, help="Videos per batch."),
     workers: Workers = None,
+    reject: Reject = "auto",
     device: Device = None,
 ) -> None:
     """Write metrics.json, predictions.csv and plots for one split."""
     check_folder(out)
     config = data_config(ctx.params)
-    predictor = load_predictor(checkpoint, device, clips, crops, config.allow_images)
+    predictor = load_predictor(checkpoint, device, clips, crops, config.allow_images, reject=reject)
     items = split_items(config, predictor.classes, split, seed)
     ks = parse_topk(topk)
-    metrics = run_evaluation(predictor, items, out, batch_size, workers, categories, ks)
+    outside = find_videos([unknown_dir]) if unknown_dir is not None else []
+    metrics = run_evaluation(predictor, items, out, batch_size, workers, categories, ks, outside)
     accuracies = "  ".join(f"top{k} {metrics[f'top{k}']:.4f}" for k in sorted({1, 5, *ks}))
     typer.echo(
         f"{metrics['num_videos']} videos x {clips * crops} views: {accuracies}  "
@@ -82,6 +91,21 @@ def evaluate(
         typer.echo(f"  {name:<{width}}  acc {row['accuracy']:.3f}  support {row['support']}")
     for name, row in metrics.get("per_category", {}).items():
         typer.echo(f"  [{name}]  acc {row['accuracy']:.3f}  videos {row['num_videos']}")
+    rejection = metrics["rejection"]
+    threshold = rejection["threshold"]
+    line = (
+        "rejection: off (--reject P, or a model trained with 8+ validation clips)"
+        if threshold is None
+        else f"rejection below {threshold:.3f}: {rejection['known_rejected']:.1%} of these "
+        "videos answered unknown"
+    )
+    if "unknown_videos" in rejection:
+        line += (
+            f"; {rejection['unknown_videos']} unknown-class videos: open-set AUROC "
+            f"{rejection['open_set_auroc']:.3f}, {rejection['unknown_rejected']:.1%} held "
+            f"out, open-set accuracy {rejection['open_set_accuracy']:.3f}"
+        )
+    typer.echo(line)
     if metrics["unreadable"]:
         typer.echo(f"unreadable, left out: {', '.join(metrics['unreadable'])}")
     typer.echo(f"report: {out}")

@@ -164,3 +164,10 @@ Raw = Annotated[
         help="Segments are runs of the windows' own top labels: no smoothing, hold, minimum.",
     ),
 ]
+Reject = Annotated[
+    str,
+    typer.Option(
+        help="Answer unknown when the top probability is below: off, auto (the threshold the "
+        "model was calibrated with when trained: 95% of its validation clips reach it) or P."
+    ),
+]

@@ -17,6 +17,7 @@ from vidact.cli.options import (
     MinSegment,
     Overwrite,
     Raw,
+    Reject,
     Smooth,
     SmoothMode,
     Workers,
@@ -82,6 +83,7 @@ def predict(
         None, help="torch or onnx (a file from vidact export). [.onnx files: onnx]"
     ),
     allow_images: AllowImages = None,
+    reject: Reject = "auto",
     device: Device = None,
 ) -> None:
     """Print the top-k activities of each video with their probabilities, and the activities
@@ -112,7 +114,9 @@ def predict(
     ):
         if path is not None:
             check_output(path, reads, overwrite or resume, option, suffixes)
-    predictor = load_predictor(checkpoint, device, clips, crops, bool(allow_images), runtime)
+    predictor = load_predictor(
+        checkpoint, device, clips, crops, bool(allow_images), runtime, reject
+    )
     with ExitStack() as stack:
         rows = [
             stack.enter_context(RowLog(path, resume, overwrite, path == segments_out))

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from vidact.cli.common import friendly_errors
-from vidact.cli.options import Device
+from vidact.cli.options import Device, Reject
 from vidact.errors import ConfigError
 from vidact.inference.load import load_predictor
 from vidact.models.checkpoint import checkpoint_names
@@ -46,6 +46,7 @@ def serve(
     api_docs: bool = typer.Option(
         False, help="Serve Swagger UI at /docs (the browser loads it from a CDN)."
     ),
+    reject: Reject = "auto",
     device: Device = None,
 ) -> None:
     """Load each model once, then serve http://HOST:PORT/ (the page), /api/predict, /api/model,
@@ -63,7 +64,7 @@ def serve(
     except ImportError:
         raise ConfigError(_INSTALL) from None
     models = {
-        name: load_predictor(checkpoint, device)
+        name: load_predictor(checkpoint, device, reject=reject)
         for name, checkpoint in zip(checkpoint_names(checkpoints), checkpoints, strict=True)
     }
     app = create_app(models, settings)

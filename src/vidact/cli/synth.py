@@ -28,6 +28,12 @@ def synth(
         help="Write long videos whose activity changes at known times (OUT/long_NN and "
         "OUT/truth.csv: video,start_s,end_s,label), for vidact score-timeline.",
     ),
+    continuous: bool = typer.Option(
+        False,
+        "--continuous",
+        help="Each clip is a window into an activity repeated back to back (starting "
+        "anywhere), as windows of a --long video are: training data for timelines.",
+    ),
     videos: int = typer.Option(4, help="With --long: how many long videos."),
     seconds: float = typer.Option(60.0, help="With --long: the length of each, in seconds."),
     overwrite: Overwrite = False,
@@ -47,6 +53,7 @@ def synth(
         size=size,
         seed=seed,
         extension=extension,
+        continuous=continuous,
     )
     counts = {split: sum(c.values()) for split, c in index.counts().items()}
     pairs = ", ".join(f"{a}/{b}" for a, b, _ in PAIRS)

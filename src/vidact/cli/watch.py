@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from vidact.cli.common import friendly_errors
-from vidact.cli.options import Device, Hold, MinSegment, Overwrite, Raw, Smooth, SmoothMode
+from vidact.cli.options import Device, Hold, MinSegment, Overwrite, Raw, Reject, Smooth, SmoothMode
 from vidact.inference.live import watch as watch_source
 from vidact.inference.load import load_predictor
 from vidact.inference.timeline import TimelineSettings
@@ -49,6 +49,7 @@ def watch(
     ),
     overwrite: Overwrite = False,
     runtime: str | None = typer.Option(None, help="torch or onnx. [.onnx files: onnx]"),
+    reject: Reject = "auto",
     device: Device = None,
 ) -> None:
     """Score the newest window every stride until the stream ends or Ctrl-C; when the model is
@@ -60,7 +61,7 @@ def watch(
         check_output(events_out, [checkpoint, source], True, "--events", (".jsonl",))
     settings = TimelineSettings(window, stride, smooth, smooth_mode, hold, min_segment, raw)
     settings.check()
-    predictor = load_predictor(checkpoint, device, runtime=runtime)
+    predictor = load_predictor(checkpoint, device, runtime=runtime, reject=reject)
 
     def emit(entry: dict[str, Any]) -> None:
         if jsonl:

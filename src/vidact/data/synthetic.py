@@ -111,19 +111,26 @@ def _jitter(scene: Scene, rng: np.random.Generator) -> Scene:
 
 
 def render_clip(
-    renderer: Renderer, scene: Scene, frames: int, reverse: bool, rng: np.random.Generator
+    renderer: Renderer, scene: Scene, levels: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """(frames, S, S, 3) uint8: the scene's quantity moving low -> high, or backwards."""
-    times = np.linspace(0.0, 1.0, frames)
-    if reverse:
-        times = times[::-1]
+    """(frames, S, S, 3) uint8: the scene with its quantity at each of ``levels`` in [0, 1]."""
     out = []
-    for t in times:
+    for level in levels:
         canvas = scene.background.copy()
-        renderer(canvas, scene, float(t))
+        renderer(canvas, scene, float(level))
         canvas += rng.normal(0, 0.02, canvas.shape).astype(np.float32)  # sensor noise per frame
         out.append((np.clip(canvas, 0, 1) * 255).astype(np.uint8))
     return np.stack(out)
+
+
+def clip_levels(frames: int, rng: np.random.Generator, continuous: bool) -> np.ndarray:
+    """The forward class's levels: one sweep low -> high, or with ``continuous`` a window of
+    ``frames`` into sweeps repeated back to back (each ``frames`` long, starting anywhere):
+    what a window of a long video (``write_long_videos``) sees."""
+    if not continuous:
+        return np.linspace(0.0, 1.0, frames)
+    start = int(rng.integers(frames))
+    return ((start + np.arange(frames)) % frames) / (frames - 1)
 
 
 def write_synthetic_dataset(
@@ -137,10 +144,13 @@ def write_synthetic_dataset(
     test_fraction: float = 0.2,
     fps: float = 8.0,
     extension: str = ".mp4",
+    continuous: bool = False,
 ) -> VideoIndex:
     """Write ``OUT/<class>/v_<class>_gGG_cCC<ext>`` for every class and ``OUT/split.csv``.
 
     The split is group-aware and stratified (whole groups per split). Returns the split index.
+    With ``continuous`` each clip is a window into repeated sweeps (``clip_levels``), the
+    training data of a model meant for long videos.
     """
     if frames < 2:
         raise ConfigError("--frames must be at least 2: the classes differ in time")
@@ -156,8 +166,9 @@ def write_synthetic_dataset(
             for clip in range(clips_per_group):
                 if group * clips_per_group + clip >= videos_per_class:
                     break
-                for name, reverse in ((forward, False), (backward, True)):
-                    video = render_clip(renderer, _jitter(scene, rng), frames, reverse, rng)
+                levels = clip_levels(frames, rng, continuous)
+                for name, order in ((forward, levels), (backward, levels[::-1])):
+                    video = render_clip(renderer, _jitter(scene, rng), order, rng)
                     path = out / name / f"v_{name}_g{group + 1:02d}_c{clip + 1:02d}{extension}"
                     # intra-only at a high rate: with predicted frames the first frame would be
                     # the sharpest, and blur alone would tell a video from its reverse
@@ -205,10 +216,11 @@ def write_long_videos(
     """Write ``OUT/long_NN<ext>``: one scene each, whose activity changes at known times, and
     ``OUT/truth.csv`` (video,start_s,end_s,label). Returns the truth file.
 
-    Within a segment the scene's quantity moves at the pace of a training clip of
-    ``write_synthetic_dataset`` with the same frames and rate, starting over when it reaches
-    its end; the quantity runs on across a boundary (growing turns into shrinking from the size
-    it had reached), and boundaries fall anywhere, not at clip ends: motion, not glued clips.
+    Within a segment the scene's quantity sweeps at the pace of a clip of
+    ``write_synthetic_dataset`` with the same frames and rate, starting over at the end of each
+    sweep (what its ``continuous`` clips show); the quantity runs on across a boundary (growing
+    turns into shrinking from the size it had reached), and boundaries fall anywhere, not at
+    clip ends: motion, not glued clips.
     """
     seconds = round(seconds * fps) / fps
     if seconds < shortest:
@@ -224,16 +236,13 @@ def write_long_videos(
         name = f"long_{number:02d}{extension}"
 
         def frames(scene: Scene = scene, plan: list = plan) -> Iterator[np.ndarray]:
-            jittered, level, step = scene, 0.0, 1.0 / (cycle_frames - 1)
+            position = 0  # along the sweep: level position / (cycle_frames - 1)
             for index in range(round(seconds * fps)):
                 _, _, pair, reverse = next(p for p in plan if index / fps < p[1] - 1e-9)
-                level += -step if reverse else step
-                if not 0.0 <= level <= 1.0:  # a new repetition: back to its start, varied
-                    level, jittered = (1.0 if reverse else 0.0), _jitter(scene, rng)
-                canvas = jittered.background.copy()
-                PAIRS[pair][2](canvas, jittered, level)
-                canvas += rng.normal(0, 0.02, canvas.shape).astype(np.float32)
-                yield (np.clip(canvas, 0, 1) * 255).astype(np.uint8)
+                if index:  # sweeps repeat back to back, as continuous training clips show
+                    position = (position + (-1 if reverse else 1)) % cycle_frames
+                level = np.array([position / (cycle_frames - 1)])
+                yield render_clip(PAIRS[pair][2], scene, level, rng)[0]
 
         write_video(out / name, frames(), fps, keyframe_interval=1, bit_rate=8_000_000)
         rows += [

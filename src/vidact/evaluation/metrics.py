@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 from torchmetrics.functional.classification import (
+    binary_auroc,
     multiclass_accuracy,
     multiclass_confusion_matrix,
     multiclass_f1_score,
@@ -90,3 +91,40 @@ def _per_category(
             "num_classes": sum(1 for c in classes if categories[c] == category),
         }
     return table
+
+
+def rejection_metrics(
+    known: np.ndarray,
+    labels: np.ndarray,
+    threshold: float | None,
+    unknown: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """How the "none of these" threshold behaves: the share of known videos it rejects and,
+    given (M, K) scores of videos of classes outside the model, the open-set AUROC of the top
+    probability (known = positive), the share of those it rejects, and the open-set accuracy
+    (known videos accepted with the right label, plus unknown videos rejected, over all)."""
+    top = known.max(axis=1)
+    below = top < threshold if threshold is not None else np.zeros(len(top), bool)
+    result: dict[str, Any] = {
+        "threshold": threshold,
+        "known_videos": len(top),
+        "known_rejected": round(float(below.mean()), 4),
+    }
+    if unknown is None or not len(unknown):
+        return result
+    other = unknown.max(axis=1)
+    rejected = other < threshold if threshold is not None else np.zeros(len(other), bool)
+    scores = torch.as_tensor(np.concatenate([top, other]), dtype=torch.float64)
+    target = torch.cat([torch.ones(len(top)), torch.zeros(len(other))]).long()
+    right = (known.argmax(axis=1) == labels) & ~below
+    result.update(
+        {
+            "unknown_videos": len(other),
+            "unknown_rejected": round(float(rejected.mean()), 4),
+            "open_set_auroc": round(float(binary_auroc(scores, target)), 4),
+            "open_set_accuracy": round(
+                float((right.sum() + rejected.sum()) / (len(top) + len(other))), 4
+            ),
+        }
+    )
+    return result

@@ -30,7 +30,7 @@ from vidact.data.datamodule import default_workers
 from vidact.data.index import SPLITS, VideoItem, read_class_names, scan_folder, select_classes
 from vidact.data.sources import build_index
 from vidact.errors import ConfigError, DatasetError
-from vidact.evaluation.metrics import classification_metrics
+from vidact.evaluation.metrics import classification_metrics, rejection_metrics
 from vidact.inference.predictor import VideoPredictor
 from vidact.plots import plot_accuracy_bars, plot_confusion_matrix
 
@@ -88,9 +88,11 @@ def evaluate(
     workers: int | None = None,
     categories: str | Path | None = None,
     topk: Sequence[int] = (1, 5),
+    unknown: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Score every item once; write the report to ``out`` when given; return the metrics
-    (``top1``, ``top5`` and each k of ``topk``).
+    (``top1``, ``top5`` and each k of ``topk``), and under ``rejection`` how the predictor's
+    unknown threshold treats them and the ``unknown`` videos (classes outside the model).
 
     A video that cannot be read is reported under ``unreadable`` and left out of the figures.
     """
@@ -109,6 +111,13 @@ def evaluate(
     metrics = classification_metrics(
         probabilities, labels, predictor.classes, sorted({1, 5, *topk}), category_map
     )
+    outside = None
+    if unknown:
+        others = [VideoItem(Path(p), str(p), 0, "unknown") for p in unknown]
+        outside, failed = predictor.score(others, batch_size, workers)
+        outside = outside[[str(item.path) not in failed for item in others]]
+        unreadable |= failed
+    metrics["rejection"] = rejection_metrics(probabilities, labels, predictor.reject, outside)
     seconds = time.perf_counter() - started
     metrics["checkpoint"] = str(predictor.source) if predictor.source else None
     metrics["seconds"] = round(seconds, 3)

@@ -19,7 +19,26 @@ from typing import Any
 
 import numpy as np
 
+from vidact.errors import ConfigError
+
 UNKNOWN = "unknown"
+REJECT_MODES = "off, auto or a probability in (0, 1)"
+
+
+def resolve_reject(mode: str | float | None, calibrated: float | None) -> float | None:
+    """``--reject`` -> the threshold: off (None), auto (``calibrated``: the model's own, None
+    when it has none) or a probability strictly between 0 and 1."""
+    if mode is None or mode == "off":
+        return None
+    if mode == "auto":
+        return calibrated
+    try:
+        value = float(mode)
+    except ValueError:
+        raise ConfigError(f"--reject {mode!r}: use {REJECT_MODES}") from None
+    if not 0 < value < 1:
+        raise ConfigError(f"--reject {mode!r}: use {REJECT_MODES}")
+    return value
 
 
 @dataclass

@@ -202,7 +202,11 @@ def watch(
     settings = settings or TimelineSettings()
     settings.check()
     hold, shortest = (0.0, 0.0) if settings.raw else (settings.hold, settings.min_segment)
-    tracker = EventTracker(predictor.classes, hold, shortest) if events is not None else None
+    tracker = (
+        EventTracker(predictor.classes, hold, shortest, predictor.reject)
+        if events is not None
+        else None
+    )
     recent: deque[np.ndarray] = deque(maxlen=1 if settings.raw else settings.smooth)
     reduce = np.median if settings.smooth_mode == "median" else np.mean
     spoken_to: float | None = None  # the end of the time the last window spoke for
@@ -238,12 +242,11 @@ def watch(
             report.skipped += max(0, (received - due) // step)
             frames = np.stack([frame for _, _, frame in window])
             probabilities = predictor.classify_frames(frames, fps).numpy()
-            best = int(probabilities.argmax())
             emit(
                 {
                     "time_s": round(window[-1][1], 3),
-                    "label": predictor.classes[best],
-                    "probability": round(float(probabilities[best]), 6),
+                    "label": predictor.answer(probabilities),
+                    "probability": round(float(probabilities.max()), 6),
                 }
             )
             if tracker is not None and events is not None:

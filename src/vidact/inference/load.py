@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vidact.inference.ensemble import EnsemblePredictor
+from vidact.inference.events import resolve_reject
 from vidact.inference.predictor import Predictor, VideoPredictor, resolve_device, runtime_of
 from vidact.models.checkpoint import ENSEMBLE_KEY, read_checkpoint
 
@@ -16,16 +17,24 @@ def load_predictor(
     crops: int = 1,
     allow_images: bool = False,
     runtime: str | None = None,
+    reject: str = "auto",
 ) -> VideoPredictor:
     """Load ``path`` once onto ``device`` (default: cuda when available, else cpu): a vidact
     checkpoint, an ensemble file from ``vidact ensemble --save`` (an ``EnsemblePredictor``),
-    or with ``runtime`` onnx (automatic for ``.onnx``) a file from ``vidact export``."""
+    or with ``runtime`` onnx (automatic for ``.onnx``) a file from ``vidact export``.
+    ``reject``: off, auto or P (``VideoPredictor.use_reject``)."""
     target = resolve_device(device)
+    resolve_reject(reject, None)  # a bad value is refused before the model loads
+    predictor: VideoPredictor
     if runtime_of(path, runtime) == "onnx":
-        return Predictor.from_onnx(path, target, clips, crops, allow_images)
-    raw = read_checkpoint(path, target)
-    if ENSEMBLE_KEY in raw:
-        return EnsemblePredictor.from_contents(
-            raw[ENSEMBLE_KEY], path, target, clips, crops, allow_images
-        )
-    return Predictor.from_contents(raw, path, target, clips, crops, allow_images)
+        predictor = Predictor.from_onnx(path, target, clips, crops, allow_images)
+    else:
+        raw = read_checkpoint(path, target)
+        if ENSEMBLE_KEY in raw:
+            predictor = EnsemblePredictor.from_contents(
+                raw[ENSEMBLE_KEY], path, target, clips, crops, allow_images
+            )
+        else:
+            predictor = Predictor.from_contents(raw, path, target, clips, crops, allow_images)
+    predictor.use_reject(reject)
+    return predictor

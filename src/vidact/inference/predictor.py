@@ -9,6 +9,7 @@ by fusing its members', so an ensemble's every answer is the fusion.
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from vidact.data.transforms import eval_transform
 from vidact.errors import CheckpointError, ConfigError
 from vidact.inference.annotate import OUTPUTS, write_annotated
 from vidact.inference.batch import load_batches
+from vidact.inference.events import UNKNOWN, resolve_reject
 from vidact.inference.timeline import (
     TimelineSettings,
     WindowScores,
@@ -92,6 +94,7 @@ class VideoPredictor(abc.ABC):
     allow_images: bool
     device: torch.device
     source: Path | None
+    reject: float | None = None  # top probability below which the answer is unknown
 
     # -- the hooks ---------------------------------------------------------------------------
     @abc.abstractmethod
@@ -128,7 +131,24 @@ class VideoPredictor(abc.ABC):
         """Whether annotated videos show the pose the model tracks."""
         return False
 
+    @property
+    def calibrated_reject(self) -> float | None:
+        """The rejection threshold calibrated when the model was trained (``--reject auto``)."""
+        return None
+
     # -- the answers -------------------------------------------------------------------------
+    def use_reject(self, mode: str | float | None) -> None:
+        """``--reject``: off, auto (the calibrated threshold, when the model has one) or a
+        top probability P in (0, 1); answers whose top probability is lower are unknown."""
+        self.reject = resolve_reject(mode, self.calibrated_reject)
+
+    def answer(self, probabilities: torch.Tensor | np.ndarray) -> str:
+        """The top label, or unknown when its probability is below the rejection threshold."""
+        best = int(probabilities.argmax())
+        if self.reject is not None and float(probabilities[best]) < self.reject:
+            return UNKNOWN
+        return self.classes[best]
+
     def checked(self, probabilities: torch.Tensor) -> torch.Tensor:
         """Probabilities that are numbers: NaN or infinity comes from damaged weights (or a
         broken export), never a result to print."""
@@ -169,12 +189,11 @@ class VideoPredictor(abc.ABC):
         with VideoReader(video, self.allow_images) as reader:
             whole = self._whole(reader)
             long = is_long(reader, settings)
-            scan = self._scan(reader, settings) if long or output is not None else None
+            scan = self._scanned(reader, settings) if long or output is not None else None
             duration = reader.num_frames / reader.fps
-        top = self.top_k(whole, topk)
         if output is not None and scan is not None:
             self._write(video, output, scan)
-        return self._result(video, top, duration, scan if long else None)
+        return self._result(video, whole, topk, duration, scan if long else None)
 
     def predict_many(
         self,
@@ -197,26 +216,23 @@ class VideoPredictor(abc.ABC):
     def _result(
         self,
         video: str | Path,
-        top: list[dict[str, Any]],
+        whole: torch.Tensor,
+        topk: int,
         duration: float,
         scan: WindowScores | None,
     ) -> dict[str, Any]:
-        """Contract 4: the whole-video top-k and the timeline (one segment unless scanned)."""
+        """Contract 4: the whole-video top-k and the timeline (one segment unless scanned),
+        and ``label``, the answer: the top label or unknown."""
+        top = self.top_k(whole, topk)
+        label = self.answer(whole)
         if scan is not None:
             self.checked(torch.from_numpy(scan.scores))
             segments = scan.segments(self.classes)
         else:
-            best = top[0]["probability"]
-            segments = [
-                {
-                    "start_s": 0.0,
-                    "end_s": round(duration, 3),
-                    **top[0],
-                    "mean_p": best,
-                    "peak_p": best,
-                }
-            ]
-        return {"video": str(video), "top_k": top, "timeline": segments}
+            best = top[0]["probability"] if label != UNKNOWN else float(whole.max())
+            whole_video = {"start_s": 0.0, "end_s": round(duration, 3), "label": label}
+            segments = [{**whole_video, "probability": best, "mean_p": best, "peak_p": best}]
+        return {"video": str(video), "label": label, "top_k": top, "timeline": segments}
 
     def annotate(
         self,
@@ -258,7 +274,10 @@ class VideoPredictor(abc.ABC):
         settings = settings or TimelineSettings()
         settings.check()
         with VideoReader(video, self.allow_images) as reader:
-            return self._scan(reader, settings)
+            return self._scanned(reader, settings)
+
+    def _scanned(self, reader: VideoReader, settings: TimelineSettings) -> WindowScores:
+        return dataclasses.replace(self._scan(reader, settings), reject=self.reject)
 
 
 class Predictor(VideoPredictor):
@@ -287,6 +306,7 @@ class Predictor(VideoPredictor):
         self.crops = crops
         self.allow_images = allow_images
         self.source: Path | None = None  # the file it was loaded from
+        self.reject = info.reject  # --reject auto until told otherwise
         self.load_views = ViewLoader(
             info.sampling, info.input, eval_transform(info.input, crops), clips, crops, allow_images
         )
@@ -350,6 +370,10 @@ class Predictor(VideoPredictor):
     @property
     def decode_size(self) -> int:
         return self.load_views.short_side
+
+    @property
+    def calibrated_reject(self) -> float | None:
+        return self.info.reject
 
     @property
     def skeleton(self) -> bool:
@@ -440,13 +464,13 @@ class Predictor(VideoPredictor):
                 if item.views is None:
                     yield {"video": item.video, "error": item.error}
                     continue
-                top = self.top_k(next(scores), topk)
+                whole = next(scores)
                 try:
                     scan = self.scan(item.video, settings) if item.long else None
                 except VideoReadError as err:
                     yield {"video": item.video, "error": str(err)}
                     continue
-                yield self._result(item.video, top, item.duration, scan)
+                yield self._result(item.video, whole, topk, item.duration, scan)
 
     @torch.inference_mode()
     def _scan(self, reader: VideoReader, settings: TimelineSettings) -> WindowScores:

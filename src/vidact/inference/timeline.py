@@ -96,18 +96,17 @@ class WindowScores:
     num_frames: int
 
     settings: TimelineSettings = TimelineSettings()
+    reject: float | None = None  # windows whose top probability is lower vote unknown
 
-    def segments(
-        self, classes: Sequence[str], threshold: float | None = None
-    ) -> list[dict[str, Any]]:
+    def segments(self, classes: Sequence[str]) -> list[dict[str, Any]]:
         """Labelled segments (``events.track``): clean by default, runs of window labels when
-        the settings say raw. Windows below ``threshold`` vote unknown."""
+        the settings say raw."""
         bounds = window_bounds(self.windows, self.fps, self.num_frames)
-        settings = self.settings
+        settings, reject = self.settings, self.reject
         if settings.raw:
-            return track(bounds, self.scores, classes, 0.0, 0.0, threshold)
+            return track(bounds, self.scores, classes, 0.0, 0.0, reject)
         hold, shortest = settings.hold, settings.min_segment
-        return track(bounds, self.smoothed(), classes, hold, shortest, threshold)
+        return track(bounds, self.smoothed(), classes, hold, shortest, reject)
 
     def smoothed(self) -> np.ndarray:
         """(W, K) the scores timelines read: filtered over ``smooth`` windows unless raw."""

@@ -35,6 +35,7 @@ class CheckpointInfo:
     sampling: ClipSampling
     input: InputSpec
     version: str = __version__
+    reject: float | None = None  # top probability below which the answer is unknown (calibrated)
 
     def to_dict(self) -> dict[str, Any]:
         raw = asdict(self)
@@ -62,6 +63,7 @@ class CheckpointInfo:
                 spec.get("fit", "crop"),
             ),
             version=raw.get("version", "unknown"),
+            reject=raw.get("reject"),
         )
 
 

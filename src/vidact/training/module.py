@@ -10,7 +10,7 @@ import lightning as L
 import numpy as np
 import torch
 from torch import nn
-from torchmetrics import MeanMetric
+from torchmetrics import CatMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from vidact.config import TrainConfig
@@ -20,6 +20,9 @@ from vidact.models.checkpoint import METADATA_KEY, CheckpointInfo
 from vidact.models.classifier import ClipClassifier, uses_pretrained
 from vidact.training import optim
 from vidact.training.features import FeatureExtractor
+
+KNOWN_ACCEPTED = 0.95  # share of validation clips the calibrated rejection keeps
+MIN_CALIBRATION = 8  # validation clips needed to calibrate it (fewer: mostly noise)
 
 Batch = tuple[torch.Tensor | None, torch.Tensor | None, list[str]]
 
@@ -49,6 +52,8 @@ class ClipClassifierModule(L.LightningModule):
             metrics[f"{split}_loss"] = MeanMetric()
             metrics[f"{split}_acc"] = MulticlassAccuracy(len(classes), average="micro")
         self.metrics = nn.ModuleDict(metrics)
+        self.confidence = CatMetric()  # top probability of each validation clip, all ranks
+        self.reject: float | None = None  # calibrated on the latest validation epoch
         # unreadable videos seen, per split; a callback reports them and enforces the limit
         self.unreadable: dict[str, set[str]] = {"train": set(), "val": set(), "extraction": set()}
         self.feature_job: FeatureJob | None = None  # set when training on cached features
@@ -71,6 +76,7 @@ class ClipClassifierModule(L.LightningModule):
             weight_source=weight_source(model.backbone, uses_pretrained(model), model.weights),
             sampling=self.config.data.sampling(reads_pairs(model.backbone)),
             input=self.spec,
+            reject=self.reject,
         )
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
@@ -85,6 +91,8 @@ class ClipClassifierModule(L.LightningModule):
             return None
         logits = self(inputs)
         loss = self.loss(logits, labels)
+        if split == "val":
+            self.confidence.update(logits.detach().float().softmax(dim=-1).amax(dim=-1))
         self.metrics[f"{split}_loss"].update(loss.detach(), weight=len(labels))
         self.metrics[f"{split}_acc"].update(logits.detach(), labels)
         return loss
@@ -111,6 +119,9 @@ class ClipClassifierModule(L.LightningModule):
         for name, metric in self.metrics.items():
             if metric.update_count:
                 self.log(name, metric.compute(), prog_bar=name.startswith("val"))
+        if self.confidence.update_count:
+            self.reject = calibrate_rejection(self.confidence.compute())
+        self.confidence.reset()
 
     def configure_optimizers(self) -> dict[str, Any]:
         # the backbone is its own group (its learning rate scaled) from the start, frozen or not:
@@ -139,6 +150,15 @@ class ClipClassifierModule(L.LightningModule):
         # dropout and anything else drawing from the global generators continues where the
         # interrupted run was, from the next epoch's start (data order has its own seeds)
         self._rng_to_restore = checkpoint.get("rng_states")
+
+
+def calibrate_rejection(confidence: torch.Tensor) -> float | None:
+    """The top probability that ``KNOWN_ACCEPTED`` of validation clips reach: below it a clip
+    looks less like any trained class than nearly all clips of those classes do, and the
+    answer is unknown. None with fewer than ``MIN_CALIBRATION`` clips (too few to tell)."""
+    if confidence.numel() < MIN_CALIBRATION:
+        return None
+    return round(float(torch.quantile(confidence.double(), 1 - KNOWN_ACCEPTED)), 6)
 
 
 def _rng_states() -> dict[str, Any]:
