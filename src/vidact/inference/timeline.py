@@ -32,10 +32,12 @@ MAX_SMOOTH = 1001  # windows; at 0.5 s strides over 8 minutes (a filter, not an 
 class TimelineSettings:
     window: str = "2s"  # seconds ("2s") or frames ("48")
     stride: str = "0.5s"
-    smooth: int = 1  # windows in the smoothing filter (1: none)
-    smooth_mode: str = "median"
+    # the decoding defaults: the best segment F1 on long videos with known truth (README,
+    # "Timelines"; docs/experiments/timeline_defaults.py)
+    smooth: int = 3  # windows in the smoothing filter (1: none)
+    smooth_mode: str = "mean"
     hold: float = 1.0  # seconds a new label must lead before its segment opens
-    min_segment: float = 1.0  # seconds; a shorter segment joins its neighbour
+    min_segment: float = 3.0  # seconds; a shorter segment joins its neighbour
     raw: bool = False  # runs of the windows' top labels: no smoothing, hold or minimum
 
     def check(self) -> None:

@@ -29,15 +29,83 @@ function choose(file) {
   $("submit").disabled = false;
 }
 
+const UNKNOWN = "unknown";  // the answer when no trained activity is likely enough
+const UNKNOWN_COLOUR = "#a0a0a0";
+
 function colour(model, label) {
   const index = (classes[model] || []).indexOf(label);
-  return PALETTE[(index < 0 ? 0 : index) % PALETTE.length];
+  if (index < 0) return UNKNOWN_COLOUR;
+  return PALETTE[index % PALETTE.length];
+}
+
+function seconds(value) { return `${value.toFixed(1)} s`; }
+
+function percent(value) { return `${(value * 100).toFixed(1)}%`; }
+
+function seek(result, start) {
+  const target = result.annotated_url ? $("annotated") : $("preview");
+  target.currentTime = start;
+  target.play().catch(() => {});
+}
+
+function renderSegments(result) {
+  const strip = $("timeline");
+  const legend = $("legend");
+  const rows = $("segments").tBodies[0];
+  strip.replaceChildren();
+  legend.replaceChildren();
+  rows.replaceChildren();
+  const seen = [];
+  for (const part of result.timeline) {
+    const text = `${part.label}, ${seconds(part.start_s)} to ${seconds(part.end_s)}, ` +
+      `mean ${percent(part.mean_p)}, peak ${percent(part.peak_p)}`;
+    const segment = document.createElement("button");
+    segment.type = "button";
+    segment.setAttribute("role", "listitem");
+    segment.style.flex = `${Math.max(part.end_s - part.start_s, 0.001)} 1 0`;
+    segment.style.background = colour(result.model, part.label);
+    segment.title = text;
+    segment.setAttribute("aria-label", text);
+    segment.addEventListener("click", () => seek(result, part.start_s));
+    strip.append(segment);
+    const row = rows.insertRow();
+    row.tabIndex = 0;
+    row.style.setProperty("--swatch", colour(result.model, part.label));
+    for (const value of [seconds(part.start_s), seconds(part.end_s), part.label,
+                         percent(part.mean_p), percent(part.peak_p)]) {
+      row.insertCell().textContent = value;
+    }
+    if (part.label === UNKNOWN) row.cells[2].className = "unknown";
+    row.addEventListener("click", () => seek(result, part.start_s));
+    row.addEventListener("keydown", (e) => { if (e.key === "Enter") seek(result, part.start_s); });
+    if (!seen.includes(part.label)) seen.push(part.label);
+  }
+  for (const label of seen) {
+    const item = document.createElement("li");
+    item.textContent = label === UNKNOWN ? "unknown (none of the trained activities)" : label;
+    item.style.setProperty("--swatch", colour(result.model, label));
+    legend.append(item);
+  }
+  return seen;
 }
 
 function render(result) {
   const top = result.top_k[0];
-  $("label").textContent = top.label;
-  $("probability").textContent = `${(top.probability * 100).toFixed(1)}%`;
+  const labels = renderSegments(result);
+  const total = result.timeline.length ? result.timeline[result.timeline.length - 1].end_s : 0;
+  const several = labels.length > 1;
+  if (several) {  // the segments are the answer: lead with them, not one label for it all
+    $("label").textContent = `Activities over ${seconds(total)}:`;
+    $("probability").textContent = labels.join(", ");
+    $("result").insertBefore($("over-time"), $("overall"));
+  } else {
+    const answer = result.label || top.label;
+    $("label").textContent = answer === UNKNOWN ? "unknown: none of the trained activities" : answer;
+    $("probability").textContent = answer === UNKNOWN
+      ? `(most likely ${top.label}, ${percent(top.probability)})` : percent(top.probability);
+    $("result").insertBefore($("overall"), $("over-time"));
+  }
+  $("label").classList.toggle("unknown", !several && result.label === UNKNOWN);
   const list = $("topk");
   list.replaceChildren();
   for (const entry of result.top_k) {
@@ -69,28 +137,9 @@ function render(result) {
     video.removeAttribute("src");
     show("annotated", false);
   }
-  const strip = $("timeline");
-  strip.replaceChildren();
-  const total = result.timeline.length ? result.timeline[result.timeline.length - 1].end_s : 0;
-  for (const part of result.timeline) {
-    const segment = document.createElement("button");
-    segment.type = "button";
-    segment.setAttribute("role", "listitem");
-    segment.style.flex = `${Math.max(part.end_s - part.start_s, 0.001)} 1 0`;
-    segment.style.background = colour(result.model, part.label);
-    const text = `${part.label}, ${part.start_s.toFixed(1)} to ${part.end_s.toFixed(1)} s`;
-    segment.title = text;
-    segment.setAttribute("aria-label", text);
-    segment.addEventListener("click", () => {
-      const target = result.annotated_url ? video : $("preview");
-      target.currentTime = part.start_s;
-      target.play().catch(() => {});
-    });
-    strip.append(segment);
-  }
   $("timeline-note").textContent = result.timeline.length > 1
-    ? `${result.timeline.length} segments over ${total.toFixed(1)} s; choose one to jump to it.`
-    : `One activity over ${total.toFixed(1)} s.`;
+    ? `${result.timeline.length} segments over ${seconds(total)}; choose one to jump to it.`
+    : `One activity over ${seconds(total)}.`;
   show("result", true);
 }
 
