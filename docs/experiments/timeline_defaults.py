@@ -57,8 +57,15 @@ def main(checkpoint: str, folders: list[str]) -> None:
         )
     rows.sort(key=lambda row: -row[0])
     raw = next(r for r in rows if r[3].startswith("smooth 1 median, hold 0 s, min segment 0 s"))
-    print("f1     frame_acc  latency_s  settings")
-    for f1, accuracy, latency, name in [*rows[:10], raw]:
+    default = TimelineSettings()
+    chosen = next(
+        r
+        for r in rows
+        if r[3] == f"smooth {default.smooth} {default.smooth_mode}, hold {default.hold:g} s, "
+        f"min segment {default.min_segment:g} s"
+    )
+    print("f1     frame_acc  latency_s  settings (the best ten, the default, raw)")
+    for f1, accuracy, latency, name in [*rows[:10], chosen, raw]:
         print(f"{f1:.3f}  {accuracy:.3f}      {latency:+.2f}      {name}")
 
 

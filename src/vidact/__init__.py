@@ -21,12 +21,15 @@ def load(
     crops: int = 1,
     allow_images: bool = False,
     runtime: str | None = None,
+    reject: str = "auto",
 ) -> VideoPredictor:
     """A model from a checkpoint, loaded once: ``model.predict("v.mp4")`` gives the contract-4
     dict (top-k and timeline), ``model.timeline("long.mp4", TimelineSettings("2s", "1s"))`` the
     segments of a long video, ``model.annotate("v.mp4", "out.mp4")`` the annotated video. A
     ``.onnx`` file from ``vidact export`` runs in onnxruntime; an ensemble file from ``vidact
-    ensemble --save`` answers with its members' fusion."""
+    ensemble --save`` answers with its members' fusion. ``reject`` (off, auto or P): below
+    which top probability the answer is ``unknown`` (auto: the threshold calibrated in
+    training)."""
     from vidact.inference.load import load_predictor
 
-    return load_predictor(checkpoint, device, clips, crops, allow_images, runtime)
+    return load_predictor(checkpoint, device, clips, crops, allow_images, runtime, reject)

@@ -75,3 +75,17 @@ def test_synth_long_writes_videos_and_their_truth(tmp_path: Path) -> None:
     assert scores["f1"] == 1.0 and scores["videos"] == 2
     refused = runner.invoke(app, ["synth", str(out), "--long"])
     assert refused.exit_code == 2 and "not empty; pass --overwrite" in refused.output
+
+
+def test_continuous_clips_are_windows_of_repeated_sweeps() -> None:
+    import numpy as np
+
+    from vidact.data.synthetic import clip_levels
+
+    rng = np.random.default_rng(0)
+    assert clip_levels(5, rng).tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]  # one sweep per clip
+    for _ in range(5):
+        levels = clip_levels(16, rng, sweep=8)
+        steps = np.diff(levels).round(6)
+        # rising by one step of the sweep, falling back to the start once per sweep
+        assert set(steps) <= {round(1 / 7, 6), -1.0} and (steps == -1.0).sum() in (1, 2)

@@ -72,3 +72,18 @@ def test_streaming_closes_each_event_once_and_agrees_with_the_whole() -> None:
     assert closed_after[0][1] < 13
     whole = track(bounds, scores, CLASSES, hold=1.0, min_segment=1.0)
     assert [p["label"] for p in whole] == [label for label, _ in closed_after]
+
+
+def test_unsure_windows_abstain_and_the_change_falls_between_the_sure_ones() -> None:
+    # two activities glued together: the windows over the cut are unsure, not a third activity
+    bounds, scores = _windows("wwwwww???rrrrrr")
+    parts = track(bounds, scores, CLASSES, hold=1.0, min_segment=3.0, threshold=0.5)
+    # halfway between the centre of the last sure walk window (2.75) and the first run (4.75)
+    assert _summary(parts) == [("walk", 0.0, 3.75), ("run", 3.75, 7.5)]
+    # one sure window among unsure ones holds once the hold has passed
+    bounds, scores = _windows("wwwwwwr?????")
+    parts = track(bounds, scores, CLASSES, hold=1.0, min_segment=3.0, threshold=0.5)
+    assert _summary(parts) == [("walk", 0.0, 3.0), ("run", 3.0, 6.0)]
+    # but abstaining for min_segment seconds is unknown
+    parts = track(bounds, scores, CLASSES, hold=1.0, min_segment=1.0, threshold=0.5)
+    assert [p["label"] for p in parts] == ["walk", "run", UNKNOWN]

@@ -96,7 +96,7 @@ def evaluate(
     line = (
         "rejection: off (--reject P, or a model trained with 8+ validation clips)"
         if threshold is None
-        else f"rejection below {threshold:.3f}: {rejection['known_rejected']:.1%} of these "
+        else f"rejection below {threshold:.4g}: {rejection['known_rejected']:.1%} of these "
         "videos answered unknown"
     )
     if "unknown_videos" in rejection:

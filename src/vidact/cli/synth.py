@@ -16,9 +16,7 @@ from vidact.errors import ConfigError
 def synth(
     out: Path = typer.Argument(..., help="Folder to write OUT/<class>/<video> and OUT/split.csv."),
     videos_per_class: int = typer.Option(24, help="Videos per class."),
-    frames: int = typer.Option(
-        24, help="Frames per video (with --long: frames per repetition of an activity)."
-    ),
+    frames: int = typer.Option(24, help="Frames per video."),
     size: int = typer.Option(112, help="Width and height in pixels."),
     seed: int = typer.Option(0, help="Random seed (scenes, jitter, split)."),
     extension: str = typer.Option(".mp4", help="Container: .mp4 (H.264), .avi (MPEG-4), .mkv."),
@@ -34,6 +32,10 @@ def synth(
         help="Each clip is a window into an activity repeated back to back (starting "
         "anywhere), as windows of a --long video are: training data for timelines.",
     ),
+    sweep: int | None = typer.Option(
+        None,
+        help="With --continuous or --long: frames per repetition of an activity [--frames].",
+    ),
     videos: int = typer.Option(4, help="With --long: how many long videos."),
     seconds: float = typer.Option(60.0, help="With --long: the length of each, in seconds."),
     overwrite: Overwrite = False,
@@ -43,7 +45,8 @@ def synth(
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ConfigError(f"{out}: not empty; pass --overwrite to write into it anyway")
     if long:
-        truth = write_long_videos(out, videos, seconds, frames, size, seed, extension=extension)
+        repetition = sweep or frames
+        truth = write_long_videos(out, videos, seconds, repetition, size, seed, extension=extension)
         typer.echo(f"wrote {videos} videos of {seconds:g} s to {out}; true segments -> {truth}")
         return
     index = write_synthetic_dataset(
@@ -53,7 +56,7 @@ def synth(
         size=size,
         seed=seed,
         extension=extension,
-        continuous=continuous,
+        sweep=(sweep or frames) if continuous else None,
     )
     counts = {split: sum(c.values()) for split, c in index.counts().items()}
     pairs = ", ".join(f"{a}/{b}" for a, b, _ in PAIRS)

@@ -123,14 +123,14 @@ def render_clip(
     return np.stack(out)
 
 
-def clip_levels(frames: int, rng: np.random.Generator, continuous: bool) -> np.ndarray:
-    """The forward class's levels: one sweep low -> high, or with ``continuous`` a window of
-    ``frames`` into sweeps repeated back to back (each ``frames`` long, starting anywhere):
-    what a window of a long video (``write_long_videos``) sees."""
-    if not continuous:
+def clip_levels(frames: int, rng: np.random.Generator, sweep: int | None = None) -> np.ndarray:
+    """The forward class's levels: one sweep low -> high over the clip, or with ``sweep`` a
+    window of ``frames`` into sweeps of ``sweep`` frames repeated back to back, starting
+    anywhere: what a window of a long video (``write_long_videos``) sees."""
+    if sweep is None:
         return np.linspace(0.0, 1.0, frames)
-    start = int(rng.integers(frames))
-    return ((start + np.arange(frames)) % frames) / (frames - 1)
+    start = int(rng.integers(sweep))
+    return ((start + np.arange(frames)) % sweep) / (sweep - 1)
 
 
 def write_synthetic_dataset(
@@ -144,16 +144,16 @@ def write_synthetic_dataset(
     test_fraction: float = 0.2,
     fps: float = 8.0,
     extension: str = ".mp4",
-    continuous: bool = False,
+    sweep: int | None = None,
 ) -> VideoIndex:
     """Write ``OUT/<class>/v_<class>_gGG_cCC<ext>`` for every class and ``OUT/split.csv``.
 
     The split is group-aware and stratified (whole groups per split). Returns the split index.
-    With ``continuous`` each clip is a window into repeated sweeps (``clip_levels``), the
-    training data of a model meant for long videos.
+    With ``sweep`` each clip is a window into sweeps of that many frames repeated
+    (``clip_levels``): the training data of a model meant for long videos.
     """
-    if frames < 2:
-        raise ConfigError("--frames must be at least 2: the classes differ in time")
+    if frames < 2 or (sweep is not None and sweep < 2):
+        raise ConfigError("--frames and --sweep must be at least 2: the classes differ in time")
     if size < 16:
         raise ConfigError("--size must be at least 16 pixels")
     out = Path(out)
@@ -166,7 +166,7 @@ def write_synthetic_dataset(
             for clip in range(clips_per_group):
                 if group * clips_per_group + clip >= videos_per_class:
                     break
-                levels = clip_levels(frames, rng, continuous)
+                levels = clip_levels(frames, rng, sweep)
                 for name, order in ((forward, levels), (backward, levels[::-1])):
                     video = render_clip(renderer, _jitter(scene, rng), order, rng)
                     path = out / name / f"v_{name}_g{group + 1:02d}_c{clip + 1:02d}{extension}"

@@ -1,12 +1,17 @@
 """Window scores -> events: labelled segments that do not flicker.
 
 Window labels flip whenever two activities score alike; a reader of a long recording wants
-"A until 8 s, then B". ``EventTracker`` turns a stream of scored windows into segments with
-hysteresis: a new label opens a segment only once it has been the top label for ``hold``
-seconds, and the segment then starts where that run began (so the hold costs no onset time);
-shorter runs stay part of the segment they interrupt. A finished segment shorter than
-``min_segment`` seconds (the first one, or any when ``min_segment`` > ``hold``) joins its
-neighbour. Windows whose top probability is below the rejection ``threshold`` vote ``unknown``.
+"A until 8 s, then B". ``EventTracker`` turns a stream of scored windows into segments:
+
+- a window whose top probability is below the rejection ``threshold`` abstains: it extends
+  what is going on, and only ``unknown_after`` seconds of abstaining windows in a row open an
+  ``unknown`` segment (a window straddling two activities is unsure, not a third activity, so
+  callers give the window's length plus ``min_segment``);
+- hysteresis: a new label opens a segment once it has led for ``hold`` seconds; the change is
+  then placed halfway between the last window sure of the old label and the first sure of the
+  new one (so the hold costs no onset time); shorter runs stay in the segment they interrupt;
+- a finished segment shorter than ``min_segment`` seconds joins its neighbour.
+
 The same tracker runs over a whole video (timelines) and live (``watch --events``), one window
 at a time, so both give the same events.
 """
@@ -51,6 +56,8 @@ class _Run:
     windows: int = 0
     total: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (K + 1,) sum of scores
     peak: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (K + 1,) max of scores
+    first: float | None = None  # centre of its first window that voted for its label
+    voted: float | None = None  # centre of its latest such window
 
     def add(self, end: float, scores: np.ndarray) -> None:
         self.end = end
@@ -96,51 +103,85 @@ class EventTracker:
         hold: float,
         min_segment: float,
         threshold: float | None = None,
+        unknown_after: float | None = None,
     ) -> None:
         self.classes = classes
         self.hold, self.min_segment, self.threshold = hold, min_segment, threshold
+        self.unknown_after = min_segment if unknown_after is None else unknown_after
         self._current: _Run | None = None
         self._candidate: _Run | None = None
         self._held: _Run | None = None  # closed, waiting to see whether the next one is short
+        self._quiet: _Run | None = None  # windows that abstained since the current's last vote
 
-    def label_of(self, probabilities: np.ndarray) -> int:
-        best = int(probabilities.argmax())
-        if self.threshold is not None and probabilities[best] < self.threshold:
-            return -1
-        return best
+    def update(
+        self,
+        start: float,
+        end: float,
+        probabilities: np.ndarray,
+        vote: np.ndarray | None = None,
+    ) -> list[dict[str, Any]]:
+        """One window speaking for ``[start, end)`` seconds; returns the segments it closed.
 
-    def update(self, start: float, end: float, probabilities: np.ndarray) -> list[dict[str, Any]]:
-        """One window speaking for ``[start, end)`` seconds; returns the segments it closed."""
-        closed = self._step(start, end, probabilities)
+        ``probabilities`` (K,) are the window's own: below the threshold it abstains. ``vote``
+        (K,), when given, decides the label of a window that does not (smoothed scores)."""
+        closed = self._step(start, end, probabilities, probabilities if vote is None else vote)
         held, current = self._held, self._current
         if held is not None and current is not None and current.duration + 1e-9 >= self.min_segment:
             closed.append(held.as_segment(self.classes))  # nothing can join it any more
             self._held = None
         return closed
 
-    def _step(self, start: float, end: float, probabilities: np.ndarray) -> list[dict[str, Any]]:
-        label = self.label_of(probabilities)
+    def _step(
+        self, start: float, end: float, probabilities: np.ndarray, vote: np.ndarray
+    ) -> list[dict[str, Any]]:
+        unsure = self.threshold is not None and probabilities.max() < self.threshold
+        label = -1 if unsure else int(vote.argmax())
         scores = np.append(probabilities, probabilities.max())
+        centre = (start + end) / 2
         current, candidate = self._current, self._candidate
         if current is None:
-            self._current = _Run(label, start, end)
+            self._current = _Run(label, start, end, voted=None if unsure else centre)
             self._current.add(end, scores)
             return []
+        if unsure:  # no vote: it extends what is going on, unless it lasts (then: unknown)
+            target = candidate or (current if current.label < 0 else None)
+            if target is not None:
+                target.add(end, scores)
+                return self._switch_if_held()
+            quiet = self._quiet = self._quiet or _Run(-1, start, end)
+            quiet.add(end, scores)
+            if quiet.duration + 1e-9 < self.unknown_after:
+                return []
+            self._current, self._quiet = quiet, None  # nothing known for a while
+            return self._close(current, quiet)
         if label == current.label:
-            if candidate is not None:  # an interruption that did not hold
-                current.absorb(candidate)
-                self._candidate = None
+            for interruption in (candidate, self._quiet):  # did not hold
+                if interruption is not None:
+                    current.absorb(interruption)
+            self._candidate = self._quiet = None
             current.add(end, scores)
+            current.voted = centre
             return []
-        if candidate is not None and label == candidate.label:
-            candidate.add(end, scores)
-        else:
-            if candidate is not None:
-                current.absorb(candidate)
-            candidate = self._candidate = _Run(label, start, end)
-            candidate.add(end, scores)
-        if candidate.duration + 1e-9 < self.hold:
+        if candidate is None or label != candidate.label:
+            for interruption in (candidate, self._quiet):
+                if interruption is not None:
+                    current.absorb(interruption)
+            self._quiet = None
+            candidate = self._candidate = _Run(label, start, end, first=centre)
+        candidate.add(end, scores)
+        candidate.voted = centre
+        return self._switch_if_held()
+
+    def _switch_if_held(self) -> list[dict[str, Any]]:
+        """The candidate takes over once it has led ``hold`` seconds. The change is placed
+        halfway between the last window sure of the old label and the first sure of the new
+        one: the windows between them hold some of both."""
+        current, candidate = self._current, self._candidate
+        if current is None or candidate is None or candidate.duration + 1e-9 < self.hold:
             return []
+        if current.label >= 0 and current.voted is not None and candidate.first is not None:
+            cut = (current.voted + candidate.first) / 2
+            current.end = candidate.start = min(max(cut, current.start), candidate.end)
         self._current, self._candidate = candidate, None
         return self._close(current, candidate)
 
@@ -149,12 +190,13 @@ class EventTracker:
         current = self._current
         if current is None:
             return []
-        if self._candidate is not None:
-            current.absorb(self._candidate)
+        for rest in (self._candidate, self._quiet):
+            if rest is not None:
+                current.absorb(rest)
         closed = self._close(current, None)
         if self._held is not None:
             closed.append(self._held.as_segment(self.classes))
-        self._current = self._candidate = self._held = None
+        self._current = self._candidate = self._held = self._quiet = None
         return closed
 
     def _close(self, run: _Run, following: _Run | None) -> list[dict[str, Any]]:
@@ -183,10 +225,14 @@ def track(
     hold: float,
     min_segment: float,
     threshold: float | None = None,
+    votes: np.ndarray | None = None,
+    unknown_after: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Segments of a whole sequence of windows (``bounds``: the seconds each speaks for)."""
-    tracker = EventTracker(classes, hold, min_segment, threshold)
+    """Segments of a whole sequence of windows (``bounds``: the seconds each speaks for;
+    ``votes``: the scores that label them, by default their ``probabilities``)."""
+    tracker = EventTracker(classes, hold, min_segment, threshold, unknown_after)
     segments: list[dict[str, Any]] = []
-    for (start, end), scores in zip(bounds, probabilities, strict=True):
-        segments += tracker.update(start, end, scores)
+    votes = probabilities if votes is None else votes
+    for (start, end), scores, vote in zip(bounds, probabilities, votes, strict=True):
+        segments += tracker.update(start, end, scores, vote)
     return segments + tracker.finish()

@@ -198,23 +198,24 @@ def watch(
 
     ``events`` receives each segment ``{start_s, end_s, label, mean_p, peak_p}`` when it closes,
     from the tracker timelines use (``inference.events``) over the window scores smoothed by
-    the ``smooth`` windows before each (a live filter cannot wait for later ones)."""
+    the latest ``smooth`` windows sure enough to vote (a live filter cannot wait for later
+    ones)."""
     settings = settings or TimelineSettings()
     settings.check()
+    container = open_source(source)
+    stream = container.streams.video[0]
+    fps = float(stream.average_rate or stream.guessed_rate or _DEFAULT_FPS)
+    length = frames_from_stride(settings.window, fps)
+    step = frames_from_stride(settings.stride, fps)
     hold, shortest = (0.0, 0.0) if settings.raw else (settings.hold, settings.min_segment)
     tracker = (
-        EventTracker(predictor.classes, hold, shortest, predictor.reject)
+        EventTracker(predictor.classes, hold, shortest, predictor.reject, length / fps + shortest)
         if events is not None
         else None
     )
     recent: deque[np.ndarray] = deque(maxlen=1 if settings.raw else settings.smooth)
     reduce = np.median if settings.smooth_mode == "median" else np.mean
     spoken_to: float | None = None  # the end of the time the last window spoke for
-    container = open_source(source)
-    stream = container.streams.video[0]
-    fps = float(stream.average_rate or stream.guessed_rate or _DEFAULT_FPS)
-    length = frames_from_stride(settings.window, fps)
-    step = frames_from_stride(settings.stride, fps)
     feeder = _Feeder(
         container,
         length,
@@ -250,10 +251,12 @@ def watch(
                 }
             )
             if tracker is not None and events is not None:
-                recent.append(probabilities)
+                if predictor.reject is None or probabilities.max() >= predictor.reject:
+                    recent.append(probabilities)  # the latest windows sure enough to vote
                 start = window[0][1] if spoken_to is None else spoken_to
                 spoken_to = window[-1][1] + 1 / fps  # a window speaks for its newest frames
-                for event in tracker.update(start, spoken_to, reduce(np.stack(recent), axis=0)):
+                vote = reduce(np.stack(recent), axis=0) if recent else probabilities
+                for event in tracker.update(start, spoken_to, probabilities, vote):
                     events(event)
             report.windows += 1
             report.covered += received - max(window[0][0], scored_to)

@@ -11,6 +11,7 @@ stride of time around its centre, so a change of activity is placed within one s
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -73,19 +74,31 @@ def plan_windows(
     return [Window(start, length, start + sampling.indices(length, fps)) for start in starts]
 
 
-def smooth(probabilities: np.ndarray, size: int, mode: str = "median") -> np.ndarray:
-    """(W, K) window probabilities filtered over ``size`` windows centred on each one; in
+def smooth(
+    probabilities: np.ndarray,
+    size: int,
+    mode: str = "median",
+    sure: np.ndarray | None = None,
+) -> np.ndarray:
+    """(W, K) window probabilities filtered over ``size`` windows centred on each one; with
+    ``sure`` (W,) only the windows it marks count (a window with none keeps its own). In
     chunks of windows, so memory stays bounded whatever the video's length and the filter's."""
     if size <= 1 or len(probabilities) < 2:
         return probabilities
+    values = probabilities.astype(np.float64)
+    if sure is not None:
+        values[~sure] = np.nan
     half = size // 2
-    padded = np.pad(probabilities, ((half, size - 1 - half), (0, 0)), mode="edge")
+    padded = np.pad(values, ((half, size - 1 - half), (0, 0)), mode="edge")
     views = np.lib.stride_tricks.sliding_window_view(padded, size, axis=0)  # (W, K, size)
-    reduce = np.median if mode == "median" else np.mean
+    reduce = np.nanmedian if mode == "median" else np.nanmean
     chunk = max(1, 2**22 // (size * probabilities.shape[1]))  # windows per 32 MB of float64
-    return np.concatenate(
-        [reduce(views[i : i + chunk], axis=-1) for i in range(0, len(probabilities), chunk)]
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a neighbourhood of unsure windows
+        filtered = np.concatenate(
+            [reduce(views[i : i + chunk], axis=-1) for i in range(0, len(values), chunk)]
+        )
+    return np.where(np.isnan(filtered), probabilities, filtered)
 
 
 @dataclass(frozen=True)
@@ -108,13 +121,18 @@ class WindowScores:
         if settings.raw:
             return track(bounds, self.scores, classes, 0.0, 0.0, reject)
         hold, shortest = settings.hold, settings.min_segment
-        return track(bounds, self.smoothed(), classes, hold, shortest, reject)
+        window = max(w.length for w in self.windows) / self.fps
+        return track(
+            bounds, self.scores, classes, hold, shortest, reject, self.smoothed(), window + shortest
+        )
 
     def smoothed(self) -> np.ndarray:
-        """(W, K) the scores timelines read: filtered over ``smooth`` windows unless raw."""
+        """(W, K) the scores that label windows: filtered over ``smooth`` windows (those sure
+        enough to vote, when there is a rejection threshold) unless raw."""
         if self.settings.raw:
             return self.scores
-        return smooth(self.scores, self.settings.smooth, self.settings.smooth_mode)
+        sure = None if self.reject is None else self.scores.max(axis=1) >= self.reject
+        return smooth(self.scores, self.settings.smooth, self.settings.smooth_mode, sure)
 
     def per_frame(self) -> np.ndarray:
         """(N,) the window that speaks for each frame: the one whose centre is nearest."""
