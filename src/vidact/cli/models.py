@@ -26,6 +26,8 @@ def models(
         typer.echo(json.dumps({"backbones": backbones, "heads": heads}, indent=2))
         return
     typer.echo("backbones" + (f" matching {filter!r}" if filter else ""))
+    name_width = max((len(row["name"]) for row in [*backbones, *heads]), default=12)
+    weights_width = max((len(row["weights"]) for row in backbones), default=22)
     for row in backbones:
         sizes = (
             f"{row['parameters'] / 1e6:7.2f} M params  {row['features']:5d} features  "
@@ -33,9 +35,10 @@ def models(
             if "parameters" in row
             else ""
         )
-        typer.echo(f"  {row['name']:<24} {row['weights']:<22} {sizes}")
+        typer.echo(f"  {row['name']:<{name_width}}  {row['weights']:<{weights_width}}  {sizes}")
     if heads:
         typer.echo(f"heads (on {features} features, classifier for {num_classes} classes)")
         for row in heads:
             order = "order-aware" if row["order_aware"] else "order-free"
-            typer.echo(f"  {row['name']:<12} {order:<12} {row['parameters'] / 1e6:7.3f} M params")
+            size = f"{row['parameters'] / 1e6:7.3f} M params"
+            typer.echo(f"  {row['name']:<{name_width}}  {order:<12} {size}")
