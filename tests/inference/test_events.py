@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidact.inference.events import UNKNOWN, EventTracker, track
+from vidact.inference.events import UNKNOWN, EventTracker
 
 CLASSES = ("walk", "run", "jump")
+
+
+def track(bounds, scores, classes, hold, min_segment, threshold=None) -> list[dict]:
+    """A whole sequence of windows through a fresh tracker."""
+    return EventTracker(classes, hold, min_segment, threshold).track(bounds, scores)
 
 
 def _windows(labels: str, stride: float = 0.5) -> tuple[list[tuple[float, float]], np.ndarray]:

@@ -127,6 +127,8 @@ def annotated_frames(
         (part["start_s"] / duration, part["end_s"] / duration, part["label"]) for part in segments
     ]
     ends = np.array([part["end_s"] for part in segments])
+    times = (np.arange(scan.num_frames) + 0.5) / scan.fps
+    segment_of = np.minimum(np.searchsorted(ends, times, "right"), len(segments) - 1)
     scores = scan.smoothed()
     overlay = Overlay(classes)
     with contextlib.ExitStack() as stack:
@@ -134,10 +136,8 @@ def annotated_frames(
         for index, frame in enumerate(frames):
             playhead = (index + 0.5) / scan.num_frames
             points = track(frame) if track is not None else None
-            part = segments[
-                min(int(np.searchsorted(ends, playhead * duration, "right")), len(segments) - 1)
-            ]
-            yield overlay.draw(frame, scores[owner[index]], strip, playhead, points, part["label"])
+            label = segments[segment_of[index]]["label"]
+            yield overlay.draw(frame, scores[owner[index]], strip, playhead, points, label)
 
 
 OUTPUTS = (".mp4", ".png")

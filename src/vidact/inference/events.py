@@ -46,6 +46,11 @@ def resolve_reject(mode: str | float | None, calibrated: float | None) -> float 
     return value
 
 
+def is_sure(probabilities: np.ndarray, threshold: float | None) -> np.ndarray | bool:
+    """Whether a window's (or each row's) top probability reaches the rejection threshold."""
+    return threshold is None or probabilities.max(axis=-1) >= threshold
+
+
 @dataclass
 class _Run:
     """Consecutive windows that share a label, with running statistics of their scores."""
@@ -60,13 +65,8 @@ class _Run:
     voted: float | None = None  # centre of its latest such window
 
     def add(self, end: float, scores: np.ndarray) -> None:
-        self.end = end
-        if self.windows == 0:
-            self.total, self.peak = scores.copy(), scores.copy()
-        else:
-            self.total += scores
-            np.maximum(self.peak, scores, out=self.peak)
-        self.windows += 1
+        """One more window, ending at ``end``."""
+        self.absorb(_Run(self.label, self.start, end, 1, scores, scores))
 
     def absorb(self, other: _Run) -> None:
         """Take in a neighbouring run's time and windows, keeping this run's label."""
@@ -79,6 +79,9 @@ class _Run:
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+    def lasts(self, seconds: float) -> bool:
+        return self.duration + 1e-9 >= seconds
 
     def as_segment(self, classes: Sequence[str]) -> dict[str, Any]:
         # scores carry the top probability last: what an unknown segment is measured by
@@ -126,7 +129,7 @@ class EventTracker:
         (K,), when given, decides the label of a window that does not (smoothed scores)."""
         closed = self._step(start, end, probabilities, probabilities if vote is None else vote)
         held, current = self._held, self._current
-        if held is not None and current is not None and current.duration + 1e-9 >= self.min_segment:
+        if held is not None and current is not None and current.lasts(self.min_segment):
             closed.append(held.as_segment(self.classes))  # nothing can join it any more
             self._held = None
         return closed
@@ -134,7 +137,7 @@ class EventTracker:
     def _step(
         self, start: float, end: float, probabilities: np.ndarray, vote: np.ndarray
     ) -> list[dict[str, Any]]:
-        unsure = self.threshold is not None and probabilities.max() < self.threshold
+        unsure = not is_sure(probabilities, self.threshold)
         label = -1 if unsure else int(vote.argmax())
         scores = np.append(probabilities, probabilities.max())
         centre = (start + end) / 2
@@ -150,23 +153,17 @@ class EventTracker:
                 return self._switch_if_held()
             quiet = self._quiet = self._quiet or _Run(-1, start, end)
             quiet.add(end, scores)
-            if quiet.duration + 1e-9 < self.unknown_after:
+            if not quiet.lasts(self.unknown_after):
                 return []
             self._current, self._quiet = quiet, None  # nothing known for a while
             return self._close(current, quiet)
         if label == current.label:
-            for interruption in (candidate, self._quiet):  # did not hold
-                if interruption is not None:
-                    current.absorb(interruption)
-            self._candidate = self._quiet = None
+            self._settle(current)  # the interruptions did not hold
             current.add(end, scores)
             current.voted = centre
             return []
         if candidate is None or label != candidate.label:
-            for interruption in (candidate, self._quiet):
-                if interruption is not None:
-                    current.absorb(interruption)
-            self._quiet = None
+            self._settle(current)
             candidate = self._candidate = _Run(label, start, end, first=centre)
         candidate.add(end, scores)
         candidate.voted = centre
@@ -177,7 +174,7 @@ class EventTracker:
         halfway between the last window sure of the old label and the first sure of the new
         one: the windows between them hold some of both."""
         current, candidate = self._current, self._candidate
-        if current is None or candidate is None or candidate.duration + 1e-9 < self.hold:
+        if current is None or candidate is None or not candidate.lasts(self.hold):
             return []
         if current.label >= 0 and current.voted is not None and candidate.first is not None:
             cut = (current.voted + candidate.first) / 2
@@ -190,25 +187,44 @@ class EventTracker:
         current = self._current
         if current is None:
             return []
-        for rest in (self._candidate, self._quiet):
-            if rest is not None:
-                current.absorb(rest)
+        self._settle(current)
         closed = self._close(current, None)
         if self._held is not None:
             closed.append(self._held.as_segment(self.classes))
         self._current = self._candidate = self._held = self._quiet = None
         return closed
 
+    def _settle(self, current: _Run) -> None:
+        """The candidate and the abstaining windows that did not take over join ``current``."""
+        for rest in (self._candidate, self._quiet):
+            if rest is not None:
+                current.absorb(rest)
+        self._candidate = self._quiet = None
+
+    def track(
+        self,
+        bounds: Sequence[tuple[float, float]],
+        probabilities: np.ndarray,
+        votes: np.ndarray | None = None,
+    ) -> list[dict[str, Any]]:
+        """Segments of a whole sequence of windows (``bounds``: the seconds each speaks for;
+        ``votes``: the scores that label them, by default their ``probabilities``)."""
+        segments: list[dict[str, Any]] = []
+        votes = probabilities if votes is None else votes
+        for (start, end), scores, vote in zip(bounds, probabilities, votes, strict=True):
+            segments += self.update(start, end, scores, vote)
+        return segments + self.finish()
+
     def _close(self, run: _Run, following: _Run | None) -> list[dict[str, Any]]:
         """A finished run: a short one joins its neighbour; the one before it is then final."""
         held = self._held
         if held is None:
-            if run.duration + 1e-9 < self.min_segment and following is not None:
+            if not run.lasts(self.min_segment) and following is not None:
                 following.absorb(run)  # the first segment, too short: the next one takes it
                 return []
             self._held = run
             return []
-        if run.duration + 1e-9 < self.min_segment:
+        if not run.lasts(self.min_segment):
             held.absorb(run)
             if following is not None and following.label == held.label:
                 following.absorb(held)  # a short run between two of one label: one segment
@@ -216,23 +232,3 @@ class EventTracker:
             return []
         self._held = run
         return [held.as_segment(self.classes)]
-
-
-def track(
-    bounds: Sequence[tuple[float, float]],
-    probabilities: np.ndarray,
-    classes: Sequence[str],
-    hold: float,
-    min_segment: float,
-    threshold: float | None = None,
-    votes: np.ndarray | None = None,
-    unknown_after: float | None = None,
-) -> list[dict[str, Any]]:
-    """Segments of a whole sequence of windows (``bounds``: the seconds each speaks for;
-    ``votes``: the scores that label them, by default their ``probabilities``)."""
-    tracker = EventTracker(classes, hold, min_segment, threshold, unknown_after)
-    segments: list[dict[str, Any]] = []
-    votes = probabilities if votes is None else votes
-    for (start, end), scores, vote in zip(bounds, probabilities, votes, strict=True):
-        segments += tracker.update(start, end, scores, vote)
-    return segments + tracker.finish()

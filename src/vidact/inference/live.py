@@ -24,7 +24,7 @@ import numpy as np
 
 from vidact.errors import VidactError
 from vidact.inference.annotate import Overlay
-from vidact.inference.events import EventTracker
+from vidact.inference.events import is_sure
 from vidact.inference.predictor import VideoPredictor
 from vidact.inference.timeline import TimelineSettings
 from vidact.io.outputs import replacing
@@ -183,6 +183,38 @@ class _Recorder:
             raise VidactError(f"{self.output}: the recording failed ({self.error})")
 
 
+class _LiveEvents:
+    """Window scores as they come -> events, with the tracker timelines use; the smoothing
+    averages the latest windows sure enough to vote (a live filter cannot wait for later ones)."""
+
+    def __init__(
+        self,
+        predictor: VideoPredictor,
+        settings: TimelineSettings,
+        window_s: float,
+        emit: Callable[[dict[str, Any]], None],
+    ) -> None:
+        self.tracker = settings.tracker(predictor.classes, predictor.reject, window_s)
+        self.reject, self.emit = predictor.reject, emit
+        self.recent: deque[np.ndarray] = deque(maxlen=settings.smoothing)
+        self.reduce = np.median if settings.smooth_mode == "median" else np.mean
+        self.spoken_to: float | None = None  # the end of the time the last window spoke for
+
+    def window(self, first_s: float, end_s: float, probabilities: np.ndarray) -> None:
+        """A window whose frames start at ``first_s`` and whose newest ends at ``end_s``."""
+        if is_sure(probabilities, self.reject):
+            self.recent.append(probabilities)
+        start = first_s if self.spoken_to is None else self.spoken_to
+        self.spoken_to = end_s
+        vote = self.reduce(np.stack(self.recent), axis=0) if self.recent else probabilities
+        for event in self.tracker.update(start, end_s, probabilities, vote):
+            self.emit(event)
+
+    def finish(self) -> None:
+        for event in self.tracker.finish():
+            self.emit(event)
+
+
 def watch(
     predictor: VideoPredictor,
     source: str,
@@ -207,15 +239,7 @@ def watch(
     fps = float(stream.average_rate or stream.guessed_rate or _DEFAULT_FPS)
     length = frames_from_stride(settings.window, fps)
     step = frames_from_stride(settings.stride, fps)
-    hold, shortest = (0.0, 0.0) if settings.raw else (settings.hold, settings.min_segment)
-    tracker = (
-        EventTracker(predictor.classes, hold, shortest, predictor.reject, length / fps + shortest)
-        if events is not None
-        else None
-    )
-    recent: deque[np.ndarray] = deque(maxlen=1 if settings.raw else settings.smooth)
-    reduce = np.median if settings.smooth_mode == "median" else np.mean
-    spoken_to: float | None = None  # the end of the time the last window spoke for
+    live = _LiveEvents(predictor, settings, length / fps, events) if events else None
     feeder = _Feeder(
         container,
         length,
@@ -250,14 +274,8 @@ def watch(
                     "probability": round(float(probabilities.max()), 6),
                 }
             )
-            if tracker is not None and events is not None:
-                if predictor.reject is None or probabilities.max() >= predictor.reject:
-                    recent.append(probabilities)  # the latest windows sure enough to vote
-                start = window[0][1] if spoken_to is None else spoken_to
-                spoken_to = window[-1][1] + 1 / fps  # a window speaks for its newest frames
-                vote = reduce(np.stack(recent), axis=0) if recent else probabilities
-                for event in tracker.update(start, spoken_to, probabilities, vote):
-                    events(event)
+            if live is not None:  # a window speaks for its newest frames
+                live.window(window[0][1], window[-1][1] + 1 / fps, probabilities)
             report.windows += 1
             report.covered += received - max(window[0][0], scored_to)
             scored_to, due = received, received + step
@@ -269,9 +287,8 @@ def watch(
         feeder.stop.set()
         feeder.join()
         container.close()
-        if tracker is not None and events is not None:
-            for event in tracker.finish():
-                events(event)
+        if live is not None:
+            live.finish()
         report.frames = feeder.count
         report.seconds = time.perf_counter() - started
         if recorder is not None:

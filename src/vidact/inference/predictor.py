@@ -24,7 +24,7 @@ from vidact.data.transforms import eval_transform
 from vidact.errors import CheckpointError, ConfigError
 from vidact.inference.annotate import OUTPUTS, write_annotated
 from vidact.inference.batch import load_batches
-from vidact.inference.events import UNKNOWN, resolve_reject
+from vidact.inference.events import UNKNOWN, is_sure, resolve_reject
 from vidact.inference.timeline import (
     TimelineSettings,
     WindowScores,
@@ -144,10 +144,9 @@ class VideoPredictor(abc.ABC):
 
     def answer(self, probabilities: torch.Tensor | np.ndarray) -> str:
         """The top label, or unknown when its probability is below the rejection threshold."""
-        best = int(probabilities.argmax())
-        if self.reject is not None and float(probabilities[best]) < self.reject:
+        if not is_sure(np.asarray(probabilities), self.reject):
             return UNKNOWN
-        return self.classes[best]
+        return self.classes[int(probabilities.argmax())]
 
     def checked(self, probabilities: torch.Tensor) -> torch.Tensor:
         """Probabilities that are numbers: NaN or infinity comes from damaged weights (or a
@@ -229,7 +228,7 @@ class VideoPredictor(abc.ABC):
             self.checked(torch.from_numpy(scan.scores))
             segments = scan.segments(self.classes)
         else:
-            best = top[0]["probability"] if label != UNKNOWN else float(whole.max())
+            best = round(float(whole.max()), 6)
             whole_video = {"start_s": 0.0, "end_s": round(duration, 3), "label": label}
             segments = [{**whole_video, "probability": best, "mean_p": best, "peak_p": best}]
         return {"video": str(video), "label": label, "top_k": top, "timeline": segments}

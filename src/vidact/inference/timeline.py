@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from vidact.errors import ConfigError
-from vidact.inference.events import track
+from vidact.inference.events import EventTracker, is_sure
 from vidact.sampling import ClipSampling, frames_from_stride
 
 SMOOTHING = ("median", "mean")
@@ -53,6 +53,22 @@ class TimelineSettings:
             )
         if self.smooth_mode not in SMOOTHING:
             raise ConfigError(f"--smooth-mode must be median or mean, got {self.smooth_mode!r}")
+
+    @property
+    def smoothing(self) -> int:
+        """Windows in the smoothing filter as used: none when raw."""
+        return 1 if self.raw else self.smooth
+
+    def tracker(
+        self, classes: Sequence[str], reject: float | None, window_s: float
+    ) -> EventTracker:
+        """The event tracker these settings describe for windows ``window_s`` long: raw, each
+        change of window label (an unsure window is unknown at once); else with the hold and
+        minimum, unknown only after a window's length plus the minimum of unsure windows."""
+        if self.raw:
+            return EventTracker(classes, 0.0, 0.0, reject, 0.0)
+        shortest = self.min_segment
+        return EventTracker(classes, self.hold, shortest, reject, window_s + shortest)
 
 
 @dataclass(frozen=True)
@@ -114,25 +130,18 @@ class WindowScores:
     reject: float | None = None  # windows whose top probability is lower vote unknown
 
     def segments(self, classes: Sequence[str]) -> list[dict[str, Any]]:
-        """Labelled segments (``events.track``): clean by default, runs of window labels when
-        the settings say raw."""
+        """Labelled segments (``inference.events``): clean by default, runs of window labels
+        when the settings say raw."""
         bounds = window_bounds(self.windows, self.fps, self.num_frames)
-        settings, reject = self.settings, self.reject
-        if settings.raw:
-            return track(bounds, self.scores, classes, 0.0, 0.0, reject)
-        hold, shortest = settings.hold, settings.min_segment
         window = max(w.length for w in self.windows) / self.fps
-        return track(
-            bounds, self.scores, classes, hold, shortest, reject, self.smoothed(), window + shortest
-        )
+        tracker = self.settings.tracker(classes, self.reject, window)
+        return tracker.track(bounds, self.scores, self.smoothed())
 
     def smoothed(self) -> np.ndarray:
         """(W, K) the scores that label windows: filtered over ``smooth`` windows (those sure
         enough to vote, when there is a rejection threshold) unless raw."""
-        if self.settings.raw:
-            return self.scores
-        sure = None if self.reject is None else self.scores.max(axis=1) >= self.reject
-        return smooth(self.scores, self.settings.smooth, self.settings.smooth_mode, sure)
+        sure = None if self.reject is None else is_sure(self.scores, self.reject)
+        return smooth(self.scores, self.settings.smoothing, self.settings.smooth_mode, sure)
 
     def per_frame(self) -> np.ndarray:
         """(N,) the window that speaks for each frame: the one whose centre is nearest."""

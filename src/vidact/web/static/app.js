@@ -125,7 +125,7 @@ function render(result) {
     bar.append(fill);
     const value = document.createElement("span");
     value.className = "value";
-    value.textContent = `${(entry.probability * 100).toFixed(1)}%`;
+    value.textContent = percent(entry.probability);
     item.append(name, bar, value);
     list.append(item);
   }
