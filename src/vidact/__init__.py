@@ -22,6 +22,7 @@ def load(
     allow_images: bool = False,
     runtime: str | None = None,
     reject: str = "auto",
+    encoder_runtime: str | None = None,
 ) -> VideoPredictor:
     """A model from a checkpoint, loaded once: ``model.predict("v.mp4")`` gives the contract-4
     dict (top-k and timeline), ``model.timeline("long.mp4", TimelineSettings("2s", "1s"))`` the
@@ -29,7 +30,10 @@ def load(
     ``.onnx`` file from ``vidact export`` runs in onnxruntime; an ensemble file from ``vidact
     ensemble --save`` answers with its members' fusion. ``reject`` (off, auto or P): below
     which top probability the answer is ``unknown`` (auto: the threshold calibrated in
-    training)."""
+    training). ``encoder_runtime`` (auto, torch or onnx): where a frozen frame encoder runs
+    (auto: onnxruntime when the `onnx` extra is installed, on a CPU)."""
     from vidact.inference.load import load_predictor
 
-    return load_predictor(checkpoint, device, clips, crops, allow_images, runtime, reject)
+    return load_predictor(
+        checkpoint, device, clips, crops, allow_images, runtime, reject, encoder_runtime
+    )

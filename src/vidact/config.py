@@ -130,6 +130,7 @@ class TrainConfig:
     strategy: str = "auto"  # Lightning strategy: ddp, ddp_spawn, fsdp, ...
     tensorboard: bool = True  # TensorBoard logs in RUN/tensorboard next to metrics.csv
     feature_cache: bool = True  # frozen backbone: train the head on cached frame features
+    encoder_runtime: str = "auto"  # a frozen encoder's runtime: ENCODER_RUNTIMES
     cache_dir: str | None = None  # features: here or ~/.cache/vidact; clips: only when given
     max_cached_frames: int = 64  # frames per video whose features are cached (evenly spread)
     feature_views: int = 1  # cached views per video: the plain one, then augmented ones
@@ -224,6 +225,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+# where a frozen frame encoder runs (models.encoder_runtime): auto picks onnx where it can
+ENCODER_RUNTIMES = ("auto", "torch", "onnx")
 
 
 def default_cache_dir() -> Path:

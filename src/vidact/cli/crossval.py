@@ -10,6 +10,7 @@ import typer
 from vidact.cli.common import friendly_errors
 from vidact.cli.options import (
     Categories,
+    EncoderRuntime,
     Extensions,
     GroupRegex,
     Groups,
@@ -42,6 +43,7 @@ def crossval(
     cache_dir: Path | None = typer.Option(
         None, help="Feature cache shared by the runs. [OUT/cache]"
     ),
+    encoder_runtime: EncoderRuntime = None,
     categories: Categories = None,
     workers: Workers = None,
     progress: bool = typer.Option(False, help="Show each run's training progress."),
@@ -58,6 +60,7 @@ def crossval(
         "data": data, "groups": groups, "group_regex": group_regex, "extensions": extensions,
         "head": head, "backbone": backbone, "epochs": epochs, "frames": frames, "size": size,
         "seed": seed, "workers": workers, "cache_dir": cache_dir, "progress": progress,
+        "encoder_runtime": encoder_runtime,
     }  # fmt: skip
     base = resolve_config(config, config_values(options))
     summary = run_crossval(base, folds, out, sizes, categories, workers)

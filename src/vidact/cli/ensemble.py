@@ -16,6 +16,7 @@ from vidact.cli.options import (
     DataRoot,
     DatasetKind,
     Device,
+    EncoderRuntime,
     Fold,
     GroupRegex,
     Groups,
@@ -59,6 +60,7 @@ def ensemble(
     batch_size: int = typer.Option(8, help="Videos per batch."),
     workers: Workers = None,
     device: Device = None,
+    encoder_runtime: EncoderRuntime = None,
 ) -> None:
     """Score each model and their fusion on the same videos: OUT/metrics.json (the ensemble),
     OUT/members/<name>/ (each model), OUT/ensemble.json (every headline figure)."""
@@ -84,6 +86,7 @@ def ensemble(
         Predictor.from_checkpoint(c, device, allow_images=config.allow_images) for c in checkpoints
     ]
     ensemble = EnsemblePredictor(members, normalised, fuse)
+    ensemble.use_encoder_runtime(encoder_runtime)  # as predict and evaluate will run it
     items = split_items(config, ensemble.classes, split, seed)
     workers = default_workers() if workers is None else workers
     summary = evaluate_ensemble(ensemble, items, out, batch_size, workers, categories, ks)

@@ -16,6 +16,7 @@ from vidact.cli.options import (
     DataRoot,
     DatasetKind,
     Device,
+    EncoderRuntime,
     Extensions,
     Fold,
     GroupRegex,
@@ -71,12 +72,15 @@ def evaluate(
     batch_size: int = typer.Option(8, help="Videos per batch."),
     workers: Workers = None,
     reject: Reject = "auto",
+    encoder_runtime: EncoderRuntime = None,
     device: Device = None,
 ) -> None:
     """Write metrics.json, predictions.csv and plots for one split."""
     check_folder(out)
     config = data_config(ctx.params)
-    predictor = load_predictor(checkpoint, device, clips, crops, config.allow_images, reject=reject)
+    predictor = load_predictor(
+        checkpoint, device, clips, crops, config.allow_images, None, reject, encoder_runtime
+    )
     items = split_items(config, predictor.classes, split, seed)
     ks = parse_topk(topk)
     outside = find_videos([unknown_dir]) if unknown_dir is not None else []

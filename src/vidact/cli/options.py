@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from vidact.config import DataConfig, from_mapping, nest_options
+from vidact.config import ENCODER_RUNTIMES, DataConfig, from_mapping, nest_options
 from vidact.errors import ConfigError
 
 _D = DataConfig()
@@ -162,6 +162,15 @@ Raw = Annotated[
     typer.Option(
         "--raw",
         help="Segments are runs of the windows' own top labels: no smoothing, hold, minimum.",
+    ),
+]
+EncoderRuntime = Annotated[
+    str | None,
+    typer.Option(
+        "--encoder-runtime",
+        help=f"Where a frozen frame encoder runs: {', '.join(ENCODER_RUNTIMES)} (auto: "
+        "onnxruntime when the onnx extra is installed and the encoder exports, on a CPU; "
+        "else PyTorch). Fine-tuned encoders run in PyTorch. [auto]",
     ),
 ]
 Reject = Annotated[

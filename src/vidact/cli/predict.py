@@ -13,6 +13,7 @@ from vidact.cli.common import friendly_errors
 from vidact.cli.options import (
     AllowImages,
     Device,
+    EncoderRuntime,
     Hold,
     MinSegment,
     Overwrite,
@@ -84,6 +85,7 @@ def predict(
     ),
     allow_images: AllowImages = None,
     reject: Reject = "auto",
+    encoder_runtime: EncoderRuntime = None,
     device: Device = None,
 ) -> None:
     """Print the top-k activities of each video with their probabilities, and the activities
@@ -115,7 +117,7 @@ def predict(
         if path is not None:
             check_output(path, reads, overwrite or resume, option, suffixes)
     predictor = load_predictor(
-        checkpoint, device, clips, crops, bool(allow_images), runtime, reject
+        checkpoint, device, clips, crops, bool(allow_images), runtime, reject, encoder_runtime
     )
     with ExitStack() as stack:
         rows = [

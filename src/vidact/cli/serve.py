@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from vidact.cli.common import friendly_errors
-from vidact.cli.options import Device, Reject
+from vidact.cli.options import Device, EncoderRuntime, Reject
 from vidact.errors import ConfigError
 from vidact.inference.load import load_predictor
 from vidact.models.checkpoint import checkpoint_names
@@ -47,6 +47,7 @@ def serve(
         False, help="Serve Swagger UI at /docs (the browser loads it from a CDN)."
     ),
     reject: Reject = "auto",
+    encoder_runtime: EncoderRuntime = None,
     device: Device = None,
 ) -> None:
     """Load each model once, then serve http://HOST:PORT/ (the page), /api/predict, /api/model,
@@ -64,7 +65,7 @@ def serve(
     except ImportError:
         raise ConfigError(_INSTALL) from None
     models = {
-        name: load_predictor(checkpoint, device, reject=reject)
+        name: load_predictor(checkpoint, device, reject=reject, encoder_runtime=encoder_runtime)
         for name, checkpoint in zip(checkpoint_names(checkpoints), checkpoints, strict=True)
     }
     app = create_app(models, settings)

@@ -13,6 +13,7 @@ from vidact.cli.options import (
     Classes,
     ClassesFile,
     DatasetKind,
+    EncoderRuntime,
     Extensions,
     Fold,
     GroupRegex,
@@ -185,6 +186,7 @@ def train(
         help="Frozen backbone: cache K views per video (the plain one and K-1 augmented with "
         f"--augment), one drawn per epoch. [{_T.feature_views}]",
     ),
+    encoder_runtime: EncoderRuntime = None,
     cache_dir: Path | None = typer.Option(
         None, help="Cache folder: frame features (default ~/.cache/vidact) and decoded clips."
     ),

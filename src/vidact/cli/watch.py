@@ -10,7 +10,17 @@ from typing import Any
 import typer
 
 from vidact.cli.common import friendly_errors
-from vidact.cli.options import Device, Hold, MinSegment, Overwrite, Raw, Reject, Smooth, SmoothMode
+from vidact.cli.options import (
+    Device,
+    EncoderRuntime,
+    Hold,
+    MinSegment,
+    Overwrite,
+    Raw,
+    Reject,
+    Smooth,
+    SmoothMode,
+)
 from vidact.inference.live import watch as watch_source
 from vidact.inference.load import load_predictor
 from vidact.inference.timeline import TimelineSettings
@@ -50,6 +60,7 @@ def watch(
     overwrite: Overwrite = False,
     runtime: str | None = typer.Option(None, help="torch or onnx. [.onnx files: onnx]"),
     reject: Reject = "auto",
+    encoder_runtime: EncoderRuntime = None,
     device: Device = None,
 ) -> None:
     """Score the newest window every stride until the stream ends or Ctrl-C; when the model is
@@ -61,7 +72,9 @@ def watch(
         check_output(events_out, [checkpoint, source], True, "--events", (".jsonl",))
     settings = TimelineSettings(window, stride, smooth, smooth_mode, hold, min_segment, raw)
     settings.check()
-    predictor = load_predictor(checkpoint, device, runtime=runtime, reject=reject)
+    predictor = load_predictor(
+        checkpoint, device, runtime=runtime, reject=reject, encoder_runtime=encoder_runtime
+    )
 
     def emit(entry: dict[str, Any]) -> None:
         if jsonl:

@@ -168,7 +168,9 @@ def run_grid(spec: GridSpec, out: str | Path, progress: bool = False) -> list[di
         else:
             log.info("[%d/%d] %s: training", number, len(planned), name)
             result = train(replace(config, progress=progress))
-            predictor = load_predictor(result.best_checkpoint)
+            predictor = load_predictor(
+                result.best_checkpoint, encoder_runtime=config.encoder_runtime
+            )
             items = split_items(config.data, predictor.classes, spec.split, config.seed)
             evaluate(predictor, items, eval_dir, topk=spec.topk)
         rows.append(collect_row(run_dir, eval_dir, options))

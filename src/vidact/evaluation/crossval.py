@@ -208,7 +208,9 @@ def run_crossval(
             folder.mkdir(parents=True, exist_ok=True)
             _write_split(split_file, run.split)
             result = train(run.config)
-            predictor = load_predictor(result.best_checkpoint)
+            predictor = load_predictor(
+                result.best_checkpoint, encoder_runtime=run.config.encoder_runtime
+            )
             items = split_items(run.config.data, predictor.classes, "test", run.config.seed)
             evaluate(predictor, items, eval_dir, workers=workers)
         else:

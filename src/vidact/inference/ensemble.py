@@ -138,6 +138,10 @@ class EnsemblePredictor(VideoPredictor):
         reordered = [p[..., order] for p, order in zip(per_member, self.orders, strict=True)]
         return fuse(reordered, self.weights, self.fusion)
 
+    def use_encoder_runtime(self, runtime: str | None) -> str:
+        used = {member.use_encoder_runtime(runtime) for member in self.members}
+        return used.pop() if len(used) == 1 else "mixed"
+
     @property
     def decode_size(self) -> int:
         # the largest decode size serves every member: each transform resizes to its own

@@ -8,6 +8,7 @@ from vidact.inference.ensemble import EnsemblePredictor
 from vidact.inference.events import resolve_reject
 from vidact.inference.predictor import Predictor, VideoPredictor, resolve_device, runtime_of
 from vidact.models.checkpoint import ENSEMBLE_KEY, read_checkpoint
+from vidact.models.encoder_runtime import check_runtime
 
 
 def load_predictor(
@@ -18,13 +19,16 @@ def load_predictor(
     allow_images: bool = False,
     runtime: str | None = None,
     reject: str = "auto",
+    encoder_runtime: str | None = None,
 ) -> VideoPredictor:
     """Load ``path`` once onto ``device`` (default: cuda when available, else cpu): a vidact
     checkpoint, an ensemble file from ``vidact ensemble --save`` (an ``EnsemblePredictor``),
     or with ``runtime`` onnx (automatic for ``.onnx``) a file from ``vidact export``.
-    ``reject``: off, auto or P (``VideoPredictor.use_reject``)."""
+    ``reject``: off, auto or P (``VideoPredictor.use_reject``); ``encoder_runtime``: auto,
+    torch or onnx (``VideoPredictor.use_encoder_runtime``)."""
     target = resolve_device(device)
-    resolve_reject(reject, None)  # a bad value is refused before the model loads
+    resolve_reject(reject, None)  # bad values are refused before the model loads
+    check_runtime(encoder_runtime)
     predictor: VideoPredictor
     if runtime_of(path, runtime) == "onnx":
         predictor = Predictor.from_onnx(path, target, clips, crops, allow_images)
@@ -37,4 +41,5 @@ def load_predictor(
         else:
             predictor = Predictor.from_contents(raw, path, target, clips, crops, allow_images)
     predictor.use_reject(reject)
+    predictor.use_encoder_runtime(encoder_runtime)
     return predictor

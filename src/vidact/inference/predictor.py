@@ -42,6 +42,7 @@ from vidact.models.checkpoint import (
     read_checkpoint,
 )
 from vidact.models.classifier import ClipClassifier
+from vidact.models.encoder_runtime import use_encoder_runtime
 from vidact.plots import plot_timeline
 from vidact.progress import progress
 
@@ -116,6 +117,11 @@ class VideoPredictor(abc.ABC):
     ) -> tuple[np.ndarray, set[str]]:
         """(N, K) probabilities of every item, in order (NaN rows for the unreadable ones), and
         the paths of those that could not be read (what evaluation reports)."""
+
+    @abc.abstractmethod
+    def use_encoder_runtime(self, runtime: str | None) -> str:
+        """``--encoder-runtime`` auto, torch or onnx: where a frozen frame encoder runs;
+        returns the runtime that runs it."""
 
     @abc.abstractmethod
     def describe(self) -> dict[str, Any]:
@@ -369,6 +375,12 @@ class Predictor(VideoPredictor):
     @property
     def decode_size(self) -> int:
         return self.load_views.short_side
+
+    def use_encoder_runtime(self, runtime: str | None) -> str:
+        if not isinstance(self.model, ClipClassifier):
+            return "onnx"  # a file from vidact export runs whole in onnxruntime
+        size = self.info.input.size
+        return use_encoder_runtime(self.model, runtime, size, self.device)
 
     @property
     def calibrated_reject(self) -> float | None:

@@ -214,6 +214,8 @@ class FrameEncoder(nn.Module):
             "crop_pct": float(config.get("crop_pct", 0.875)),
         }
         self.model.to(memory_format=torch.channels_last)  # faster convolutions, CPU and GPU
+        # set by models.encoder_runtime when a frozen copy runs in onnxruntime instead
+        self.runtime: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def input_spec(self, size: int | None = None) -> InputSpec:
         """Crop size as given, else the backbone's; mean, std and crop ratio always its own."""
@@ -225,6 +227,11 @@ class FrameEncoder(nn.Module):
         return [self]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.runtime is not None:
+            return self.runtime(images)
+        return self.torch_forward(images)
+
+    def torch_forward(self, images: torch.Tensor) -> torch.Tensor:
         images = images.contiguous(memory_format=torch.channels_last)
         if self.pool == "flatten":
             return self.model.forward_features(images).flatten(1)

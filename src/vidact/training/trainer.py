@@ -40,6 +40,7 @@ from vidact.data.transforms import AUGMENT_PRESETS, Augment, resolve_augment
 from vidact.errors import CheckpointError, ConfigError, DatasetError, RunError
 from vidact.models.backbones import encoder_names, reads_pairs, weight_source
 from vidact.models.classifier import frozen_throughout, uses_pretrained
+from vidact.models.encoder_runtime import use_encoder_runtime
 from vidact.plots import plot_curves
 from vidact.training.callbacks import (
     EpochRecorder,
@@ -229,6 +230,9 @@ def _fit(
             weight_source(name, uses_pretrained(model), model.weights)
             for name in encoder_names(model.backbone)
         ]
+        device = "cuda" if torch.cuda.is_available() and config.accelerator != "cpu" else "cpu"
+        runtime = use_encoder_runtime(module.model, config.encoder_runtime, spec.size, device)
+        log.info("frame encoder: %s, frozen, run by %s", model.backbone, runtime)
         # view 0: the evaluation transform (validation reads it); views 1..K-1: augmented
         views = [None] + [
             FeatureView(i, run.augment, config.seed) for i in range(1, config.feature_views)
@@ -257,7 +261,7 @@ def _fit(
             index.subset("train") + index.subset("val"),
             extractors,
             workers,
-            "cuda" if torch.cuda.is_available() and config.accelerator != "cpu" else "cpu",
+            device,
         )
     elif config.cache_dir is not None:
         clip_cache = ArrayCache(

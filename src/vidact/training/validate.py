@@ -17,7 +17,7 @@ import torch
 from lightning.fabric.connector import _PRECISION_INPUT_STR
 from lightning.pytorch.strategies import StrategyRegistry
 
-from vidact.config import DataConfig, ModelConfig, TrainConfig
+from vidact.config import ENCODER_RUNTIMES, DataConfig, ModelConfig, TrainConfig
 from vidact.data.sources import DATASETS
 from vidact.data.transforms import resolve_augment
 from vidact.errors import ConfigError
@@ -102,6 +102,7 @@ _TRAIN_RULES: list[Rule] = [
     ("num_nodes", _positive, "at least 1"),
     ("max_cached_frames", _positive, "at least 1"),
     ("feature_views", _positive, "at least 1"),
+    ("encoder_runtime", lambda v: v in ENCODER_RUNTIMES, f"one of {', '.join(ENCODER_RUNTIMES)}"),
 ]
 
 

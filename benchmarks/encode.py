@@ -1,0 +1,116 @@
+"""Frame-encoding speed of the frozen path: PyTorch against onnxruntime, and filling the cache.
+
+Measures, in one process on the CPU, EfficientNet-Lite0 (offline ImageNet weights, no classifier)
+at 224 px on batches of 16 frames:
+
+  torch_frames_per_s   PyTorch (channels-last, inference mode), what `--encoder-runtime torch` runs
+  onnx_frames_per_s    onnxruntime on the exported encoder, what `auto` runs where it can
+  onnx_max_abs_diff    the largest difference between their features on frames of real-looking clips
+  cache_fill_speedup   wall time of filling the feature cache of the same generated clips (decode,
+                       resize, encode 64 frames a video, write) with torch, divided by auto's
+
+and prints them as one JSON line (with the thread count).
+
+    python benchmarks/encode.py              # 12 generated 320x240 clips of 4 s
+    python benchmarks/encode.py --videos 24
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidact.config import ModelConfig, default_cache_dir
+from vidact.data.index import VideoItem
+from vidact.data.transforms import eval_transform
+from vidact.io.reader import VideoReader
+from vidact.io.writer import write_video
+from vidact.models.backbones import weight_source
+from vidact.models.classifier import ClipClassifier
+from vidact.models.encoder_runtime import use_encoder_runtime
+from vidact.training.features import FeatureExtractor, FeatureStore
+
+SIZE = 224
+MOST = 64  # frames a video whose features the cache holds (TrainConfig.max_cached_frames)
+
+
+def make_clips(folder: Path, count: int) -> list[Path]:
+    """320x240, 25 fps, 4 s: a figure crossing a textured scene, so encoding is realistic."""
+    rng = np.random.default_rng(0)
+    paths = []
+    for n in range(count):
+        scene = rng.integers(40, 200, (240, 320, 3), dtype=np.uint8)
+        frames = []
+        for t in range(100):
+            frame = scene.copy()
+            x = int(260 * (0.5 + 0.5 * np.sin(t / 15 + n)))
+            frame[60:180, x : x + 50] = (220, 120, 60)
+            frames.append(frame)
+        paths.append(write_video(folder / f"clip{n:02d}.mp4", frames, 25))
+    return paths
+
+
+def frames_per_second(model: ClipClassifier, batch: torch.Tensor, rounds: int = 6) -> float:
+    with torch.inference_mode():
+        model.encoder(batch)  # warm-up
+        started = time.perf_counter()
+        for _ in range(rounds):
+            model.encoder(batch)
+    return rounds * len(batch) / (time.perf_counter() - started)
+
+
+def fill_seconds(model: ClipClassifier, videos: list[Path], cache: Path) -> float:
+    """Fill a fresh feature cache of ``videos`` as training does (no worker processes)."""
+    spec = model.encoder.input_spec(SIZE)
+    source = [weight_source("tf_efficientnet_lite0", True, None)]
+    store = FeatureStore(cache, model.encoder, source, spec, MOST)
+    items = [VideoItem(path, path.name, 0, "x") for path in videos]
+    started = time.perf_counter()
+    failed = FeatureExtractor(model.encoder, store, spec, MOST).extract(items)
+    if failed:
+        raise RuntimeError(f"unreadable: {failed}")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--videos", type=int, default=12)
+    args = parser.parse_args()
+    model = ClipClassifier(ModelConfig(head="mean"), 2).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        videos = make_clips(root, args.videos)
+        with VideoReader(videos[0]) as reader:
+            frames = reader.read(np.linspace(0, reader.num_frames - 1, 16).astype(int), 256)
+        batch = eval_transform(model.encoder.input_spec(SIZE))(frames)
+        use_encoder_runtime(model, "onnx", SIZE)  # exported once, outside the timings
+        figures: dict[str, float | int | str] = {"threads": torch.get_num_threads()}
+        with torch.inference_mode():
+            onnx_features = model.encoder(batch)
+        figures["onnx_frames_per_s"] = round(frames_per_second(model, batch), 1)
+        use_encoder_runtime(model, "torch", SIZE)
+        with torch.inference_mode():
+            torch_features = model.encoder(batch)
+        figures["torch_frames_per_s"] = round(frames_per_second(model, batch), 1)
+        figures["onnx_speedup"] = round(
+            figures["onnx_frames_per_s"] / figures["torch_frames_per_s"], 2
+        )
+        figures["onnx_max_abs_diff"] = float((onnx_features - torch_features).abs().max())
+        reference = fill_seconds(model, videos, root / "cache-torch")
+        figures["default_runtime"] = use_encoder_runtime(model, "auto", SIZE)
+        default = fill_seconds(model, videos, root / "cache-default")
+        figures["cache_fill_s_torch"] = round(reference, 2)
+        figures["cache_fill_s_default"] = round(default, 2)
+        figures["cache_fill_speedup"] = round(reference / default, 2)
+        figures["exports_in"] = str(default_cache_dir() / "encoders")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Where a frozen frame encoder runs: PyTorch, or onnxruntime on an exported copy kept on disk.
+
+onnxruntime runs EfficientNet-Lite0 faster than PyTorch on a CPU with the same features (within
+1e-4; ``python benchmarks/encode.py`` measures both), and frame encoding is nearly all the time
+of the frozen path. Only a frozen encoder switches (a fine-tuned one must run in PyTorch to
+learn), and only on the CPU. The exported file is named by a digest of the encoder's name,
+pooling, input size, weights and the exporter's version, so changed weights never reuse a stale
+file; it is sealed with a SHA-256 of its bytes, and a damaged one is exported again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from vidact.config import ENCODER_RUNTIMES, ModelConfig, default_cache_dir
+from vidact.errors import CheckpointError, ConfigError
+from vidact.io.outputs import replacing
+from vidact.models.backbones import FrameEncoder
+from vidact.models.classifier import ClipClassifier, frozen_throughout, uses_pretrained
+from vidact.models.onnx_files import OPSET, export_graph, open_session, require, verified_bytes
+
+log = logging.getLogger(__name__)
+
+
+class OnnxFrames:
+    """A frozen FrameEncoder's forward, (N, 3, S, S) -> (N, F), run by onnxruntime from the
+    exported file at ``path``. Pickles as its path (a process it is sent to opens its own)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.session = open_session(path, torch.device("cpu"), torch.get_num_threads())
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        array = np.ascontiguousarray(images.detach().cpu().numpy(), dtype=np.float32)
+        (features,) = self.session.run(None, {"frames": array})
+        return torch.from_numpy(features).to(images.device)
+
+    def __getstate__(self) -> dict[str, Path]:
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict[str, Path]) -> None:
+        self.__init__(state["path"])  # type: ignore[misc]
+
+
+def check_runtime(runtime: str | None) -> str:
+    """``runtime`` if it is one of ENCODER_RUNTIMES (None: auto), else a ConfigError."""
+    runtime = runtime or "auto"
+    if runtime not in ENCODER_RUNTIMES:
+        choices = ", ".join(ENCODER_RUNTIMES)
+        raise ConfigError(f"--encoder-runtime must be one of {choices}, got {runtime!r}")
+    return runtime
+
+
+def use_encoder_runtime(
+    model: ClipClassifier,
+    runtime: str | None,
+    size: int,
+    device: torch.device | str = "cpu",
+) -> str:
+    """Run the frame encoders inside ``model``'s encoder (a backbone, or the members of a
+    motion or fused encoder) in ``runtime`` at ``size`` px. Auto exports only a frozen encoder
+    with trained weights (offline ImageNet weights or a user's file). The files go to
+    ~/.cache/vidact/encoders, shared like downloaded weights. Returns the runtime now in use
+    ("torch" or "onnx")."""
+    runtime = check_runtime(runtime)
+    device = torch.device(device)
+    parts = [m for m in model.encoder.modules() if isinstance(m, FrameEncoder)]
+    for part in parts:
+        part.runtime = None
+    if runtime == "torch" or not parts:
+        return "torch"
+    why_not = _why_torch(model, device)
+    if why_not is None and runtime == "auto" and not _trained(model.config):
+        return "torch"  # random frozen features: a test or a toy, not worth an export
+    if why_not is not None:
+        if runtime == "onnx":
+            raise ConfigError(f"--encoder-runtime onnx: {why_not}; use torch or auto")
+        return "torch"
+    folder = default_cache_dir() / "encoders"
+    try:
+        sessions = [OnnxFrames(_exported(part, size, folder)) for part in parts]
+    except Exception as err:  # an exporter failure is as varied as the models it meets
+        if runtime == "onnx":
+            raise ConfigError(f"--encoder-runtime onnx: cannot export the encoder ({err})") from err
+        log.warning("frame encoder stays in PyTorch: exporting it failed (%s)", err)
+        return "torch"
+    for part, session in zip(parts, sessions, strict=True):
+        part.runtime = session
+    return "onnx"
+
+
+def _trained(config: ModelConfig) -> bool:
+    return uses_pretrained(config) or config.weights is not None
+
+
+def _why_torch(model: ClipClassifier, device: torch.device) -> str | None:
+    if not frozen_throughout(model.config) or not model.fully_frozen:
+        return "the backbone is trained (fine-tuned), so it runs in PyTorch"
+    if device.type != "cpu":
+        return f"the encoder runs on {device.type}, where PyTorch is used"
+    try:
+        for name in ("onnx", "onnxscript", "onnxruntime"):
+            require(name)
+    except ConfigError as err:
+        return str(err)
+    return None
+
+
+def _exported(part: FrameEncoder, size: int, folder: Path) -> Path:
+    """The file holding ``part`` at ``size`` px, exported now unless a sound one exists."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([part.name, part.pool, size, torch.__version__, OPSET]).encode())
+    for key, tensor in part.state_dict().items():
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    path = folder / f"{part.name}-{size}px-{digest.hexdigest()[:16]}.onnx"
+    if path.is_file():
+        try:
+            verified_bytes(path)
+            return path
+        except CheckpointError as err:
+            log.warning("%s; exporting it again", err)
+    log.info("exporting the frame encoder %s at %d px to %s (once)", part.name, size, path)
+    example = torch.zeros(2, 3, size, size)
+    data = export_graph(
+        _Frames(part), example, "frames", ["features"], {"vidact_encoder": part.name}
+    )
+    with replacing(path) as partial:
+        partial.write_bytes(data)
+    return path
+
+
+class _Frames(nn.Module):
+    """The encoder's PyTorch forward, whatever runtime it is set to (what is exported)."""
+
+    def __init__(self, part: FrameEncoder) -> None:
+        super().__init__()
+        self.part = part
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.part.torch_forward(images)
