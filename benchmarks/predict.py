@@ -9,7 +9,10 @@ then prints one JSON line:
   warm_latency_s            Predictor.predict on the 7 s clip with the model loaded (median of 3)
   timeline_s_per_video_min  Predictor.timeline on the 60 s clip (2 s windows, 0.5 s stride)
   annotate_x_realtime_*     seconds of video written per second by Predictor.annotate, per clip
-  onnx_speedup              onnxruntime / PyTorch throughput on the same batch of clips (CPU)
+  onnx_speedup              the exported model (`vidact export`, all in onnxruntime) / the
+                            checkpoint's throughput on the same batch of clips (CPU; the
+                            checkpoint's frozen encoder runs in onnxruntime too: auto)
+  onnx_speedup_torch_encoder  the same against the checkpoint with `--encoder-runtime torch`
   batch_videos_per_s_*      predict_many over 16 copies of the 7 s clip, 0 and 2 workers
   batch_workers_speedup     the ratio of those two
 
@@ -97,10 +100,12 @@ def main() -> None:
         runtime = Predictor.from_checkpoint(root / "model.onnx", "cpu")
         with VideoReader(short) as reader:
             views = predictor.load_views(reader)[None].repeat(8, 1, 1, 1, 1, 1)
-        runtime.probabilities(views), predictor.probabilities(views)  # warm-up
-        pytorch = min(_timed(lambda: predictor.probabilities(views)) for _ in range(3))
-        onnx = min(_timed(lambda: runtime.probabilities(views)) for _ in range(3))
-        figures["onnx_speedup"] = round(pytorch / onnx, 2)
+        in_torch = Predictor.from_checkpoint(checkpoint, "cpu", encoder_runtime="torch")
+        for name, model in (("onnx_speedup", predictor), ("onnx_speedup_torch_encoder", in_torch)):
+            runtime.probabilities(views), model.probabilities(views)  # warm-up
+            checkpoint_s = min(_timed(lambda m=model: m.probabilities(views)) for _ in range(3))
+            onnx = min(_timed(lambda: runtime.probabilities(views)) for _ in range(3))
+            figures[name] = round(checkpoint_s / onnx, 2)
 
         corpus = root / "corpus"
         corpus.mkdir()

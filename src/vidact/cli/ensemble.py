@@ -83,10 +83,12 @@ def ensemble(
         check_output(save, checkpoints, overwrite, "--save")
     config = data_config(ctx.params)
     members = [
-        Predictor.from_checkpoint(c, device, allow_images=config.allow_images) for c in checkpoints
+        Predictor.from_checkpoint(
+            c, device, allow_images=config.allow_images, encoder_runtime=encoder_runtime
+        )
+        for c in checkpoints
     ]
     ensemble = EnsemblePredictor(members, normalised, fuse)
-    ensemble.use_encoder_runtime(encoder_runtime)  # as predict and evaluate will run it
     items = split_items(config, ensemble.classes, split, seed)
     workers = default_workers() if workers is None else workers
     summary = evaluate_ensemble(ensemble, items, out, batch_size, workers, categories, ks)

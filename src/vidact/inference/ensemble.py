@@ -124,10 +124,13 @@ class EnsemblePredictor(VideoPredictor):
         clips: int = 1,
         crops: int = 1,
         allow_images: bool = False,
+        encoder_runtime: str | None = None,
     ) -> EnsemblePredictor:
         """The ensemble a file from ``save_ensemble`` holds (already read)."""
         members = [
-            Predictor.from_contents(member, f"{path}#{number}", device, clips, crops, allow_images)
+            Predictor.from_contents(
+                member, f"{path}#{number}", device, clips, crops, allow_images, encoder_runtime
+            )
             for number, member in enumerate(contents["members"], start=1)
         ]
         ensemble = cls(members, contents["weights"], contents["fusion"])

@@ -36,10 +36,11 @@ def load_predictor(
         raw = read_checkpoint(path, target)
         if ENSEMBLE_KEY in raw:
             predictor = EnsemblePredictor.from_contents(
-                raw[ENSEMBLE_KEY], path, target, clips, crops, allow_images
+                raw[ENSEMBLE_KEY], path, target, clips, crops, allow_images, encoder_runtime
             )
         else:
-            predictor = Predictor.from_contents(raw, path, target, clips, crops, allow_images)
+            predictor = Predictor.from_contents(
+                raw, path, target, clips, crops, allow_images, encoder_runtime
+            )
     predictor.use_reject(reject)
-    predictor.use_encoder_runtime(encoder_runtime)
     return predictor

@@ -325,17 +325,20 @@ class Predictor(VideoPredictor):
         crops: int = 1,
         allow_images: bool = False,
         runtime: str | None = None,
+        encoder_runtime: str | None = None,
     ) -> Predictor:
         """One model from ``path`` onto ``device`` (default: cuda when available, else cpu).
 
         ``runtime`` torch reads a vidact checkpoint, onnx a file from ``vidact export``; by
-        default a ``.onnx`` file runs in onnxruntime and anything else in PyTorch. Ensemble
-        files are read by ``inference.load.load_predictor``."""
+        default a ``.onnx`` file runs in onnxruntime and anything else in PyTorch.
+        ``encoder_runtime``: where a checkpoint's frozen frame encoder runs (auto, torch or
+        onnx; ``use_encoder_runtime``). Ensemble files are read by
+        ``inference.load.load_predictor``."""
         target = device if isinstance(device, torch.device) else resolve_device(device)
         if runtime_of(path, runtime) == "onnx":
             return cls.from_onnx(path, target, clips, crops, allow_images)
         raw = read_checkpoint(path, target)
-        return cls.from_contents(raw, path, target, clips, crops, allow_images)
+        return cls.from_contents(raw, path, target, clips, crops, allow_images, encoder_runtime)
 
     @classmethod
     def from_onnx(
@@ -363,6 +366,7 @@ class Predictor(VideoPredictor):
         clips: int = 1,
         crops: int = 1,
         allow_images: bool = False,
+        encoder_runtime: str | None = None,
     ) -> Predictor:
         """The model of a checkpoint already read (``path`` names it in messages)."""
         if ENSEMBLE_KEY in raw:
@@ -370,6 +374,7 @@ class Predictor(VideoPredictor):
         model, info = classifier_from(raw, path, device)
         predictor = cls(model, info, device, clips, crops, allow_images)
         predictor.source = Path(path)
+        predictor.use_encoder_runtime(encoder_runtime)
         return predictor
 
     @property
