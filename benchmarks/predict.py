@@ -93,7 +93,9 @@ def main() -> None:
             _timed(lambda: predictor.timeline(long, settings)), 2
         )
         for name, clip, seconds in (("7s_320x240", short, 7), ("60s_640x360", long, 60)):
-            took = _timed(lambda c=clip: predictor.annotate(c, root / "annotated.mp4", settings))
+            took = _timed(
+                lambda c=clip: predictor.annotate(c, root / f"annotated-{c.stem}.mp4", settings)
+            )
             figures[f"annotate_x_realtime_{name}"] = round(seconds / took, 2)
 
         export_onnx(checkpoint, root / "model.onnx")
