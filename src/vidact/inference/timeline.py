@@ -181,7 +181,7 @@ def score_windows(
     frames: Iterator[tuple[int, np.ndarray]],
     encode: Any,
     classify: Any,
-    chunk: int = 32,
+    chunk: int = 16,  # frames a run: onnxruntime keeps memory for its largest (serve peak)
 ) -> np.ndarray:
     """(W, K) probabilities: ``frames`` (index, frame) in increasing order are encoded in
     chunks (``encode``: (N, H, W, 3) uint8 -> (N, F)), and each window is classified
