@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
+
+from vidact.version import __version__
 
 if TYPE_CHECKING:  # the model stack is imported only when a model is loaded
     from vidact.inference.predictor import VideoPredictor
 
-try:
-    __version__ = version("vidact")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+unknown"
-
+__all__ = ["__version__", "load"]
 
 def load(
     checkpoint: str,

@@ -16,12 +16,12 @@ from typing import Any
 
 import torch
 
-from vidact import __version__
 from vidact.config import ModelConfig, from_mapping
 from vidact.data.transforms import InputSpec
 from vidact.errors import CheckpointError, VidactError
 from vidact.models.classifier import ClipClassifier
 from vidact.sampling import ClipSampling
+from vidact.version import __version__
 
 METADATA_KEY = "vidact"
 ENSEMBLE_KEY = "vidact_ensemble"  # a file holding several checkpoints and how to fuse them

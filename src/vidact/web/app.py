@@ -25,10 +25,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from vidact import __version__
 from vidact.errors import VidactError
 from vidact.inference.predictor import VideoPredictor
 from vidact.inference.timeline import TimelineSettings
+from vidact.version import __version__
 from vidact.web.settings import ServeSettings
 from vidact.web.store import TempStore
 from vidact.web.uploads import UploadError, check_video, receive_upload
