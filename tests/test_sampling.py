@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vidact.errors import ConfigError
-from vidact.sampling import frames_from_stride, list_samplers, sample_indices, sliding_windows
+from vidact.sampling import length_in_frames, list_samplers, sample_indices, sliding_windows
 
 # (num_frames, clip_len, expected evaluation indices): short, exact-fit and long videos
 EVAL_CASES = [
@@ -119,13 +119,13 @@ def test_sliding_windows_cover_the_whole_video() -> None:
     ("stride", "fps", "frames"), [("16", 25, 16), (8, 30, 8), ("0.5s", 30, 15), ("2S", 29.97, 60)]
 )
 def test_window_stride_in_frames_or_seconds(stride, fps, frames) -> None:
-    assert frames_from_stride(stride, fps) == frames
+    assert length_in_frames(stride, fps, "--window-stride") == frames
 
 
 @pytest.mark.parametrize("stride", ["abc", "-1", "0s"])
 def test_bad_window_stride(stride) -> None:
-    with pytest.raises(ConfigError, match="window stride"):
-        frames_from_stride(stride, 25)
+    with pytest.raises(ConfigError, match="--window-stride"):
+        length_in_frames(stride, 25, "--window-stride")
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # the model stack is imported only when a model is loaded
 
 __all__ = ["__version__", "load"]
 
+
 def load(
     checkpoint: str,
     device: str | None = None,

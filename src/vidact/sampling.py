@@ -162,16 +162,16 @@ def window_indices(
     return windows[min(int(_phase(clip, num_clips) * len(windows)), len(windows) - 1)]
 
 
-def frames_from_stride(stride: str | int, fps: float, what: str = "window stride") -> int:
+def length_in_frames(length: str | int, fps: float, what: str) -> int:
     """A length in frames (``16``) or seconds (``"0.5s"``) as a whole number of frames
-    (``what`` names the setting in errors: a window stride, a timeline's window...)."""
-    text = str(stride).strip().lower()
+    (``what`` names the setting in errors: ``--window-stride``, ``--window``...)."""
+    text = str(length).strip().lower()
     try:
         frames = float(text[:-1]) * fps if text.endswith("s") else float(text)
     except ValueError:
-        raise ConfigError(f"{what} {stride!r}: expected frames (16) or seconds (0.5s)") from None
+        raise ConfigError(f"{what} {length!r}: expected frames (16) or seconds (0.5s)") from None
     if not math.isfinite(frames) or frames <= 0:
-        raise ConfigError(f"{what} {stride!r} must be a positive, finite length")
+        raise ConfigError(f"{what} {length!r} must be a positive, finite length")
     return max(1, round(frames))
 
 
@@ -236,7 +236,8 @@ class ClipSampling:
         num_clips: int = 1,
     ) -> np.ndarray:
         """Indices of clip ``clip`` of ``num_clips`` (evaluation) or a random clip (training)."""
-        step = frames_from_stride(self.window_stride, fps) if self.window_stride else None
+        stride = self.window_stride
+        step = length_in_frames(stride, fps, "--window-stride") if stride else None
         return sample_indices(
             num_frames,
             self.frames,

@@ -77,14 +77,14 @@ def test_segments_place_the_change_within_one_stride() -> None:
 
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ConfigError, match="--window 'soon': expected frames"):
-        TimelineSettings("soon").check()
+        TimelineSettings("soon")
     for endless in ("inf", "nans", "-infs"):
         with pytest.raises(ConfigError, match="positive, finite"):
-            TimelineSettings("2s", endless).check()
+            TimelineSettings("2s", endless)
     with pytest.raises(ConfigError, match="--smooth must be"):
-        TimelineSettings(smooth=10**9).check()
+        TimelineSettings(smooth=10**9)
     with pytest.raises(ConfigError, match="--smooth must be"):
-        TimelineSettings(smooth=0).check()
+        TimelineSettings(smooth=0)
 
 
 def _constant_videos(root: Path, name: str, level: int, count: int) -> None:

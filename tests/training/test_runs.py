@@ -171,6 +171,6 @@ def test_bad_sampling_is_refused_before_the_run_directory_is_written(
         str(tmp_path / "run"),
     ]
     result = runner.invoke(app, args)
-    assert result.exit_code == 2 and "window stride 'soon'" in result.output
+    assert result.exit_code == 2 and "--window-stride 'soon'" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "run").exists()

@@ -95,7 +95,6 @@ def predict(
     others go on; the exit status is 2 when any failed.
     """
     timeline = TimelineSettings(window, stride, smooth, smooth_mode, hold, min_segment, raw)
-    timeline.check()
     logs = [path for path in (csv_out, jsonl_out, segments_out) if path is not None]
     if resume and not logs:
         raise ConfigError("--resume continues a --csv, --jsonl or --segments file; give one")

@@ -71,7 +71,6 @@ def watch(
     if events_out is not None:  # appended to, never replaced; never an input
         check_output(events_out, [checkpoint, source], True, "--events", (".jsonl",))
     settings = TimelineSettings(window, stride, smooth, smooth_mode, hold, min_segment, raw)
-    settings.check()
     predictor = load_predictor(
         checkpoint, device, runtime=runtime, reject=reject, encoder_runtime=encoder_runtime
     )

@@ -30,7 +30,6 @@ from vidact.inference.timeline import TimelineSettings
 from vidact.io.outputs import replacing
 from vidact.io.reader import VideoReadError, upright
 from vidact.io.writer import NoFrames, write_video
-from vidact.sampling import frames_from_stride
 
 _DEFAULT_FPS = 30.0  # when a live source does not say its rate
 
@@ -233,12 +232,10 @@ def watch(
     the latest ``smooth`` windows sure enough to vote (a live filter cannot wait for later
     ones)."""
     settings = settings or TimelineSettings()
-    settings.check()
     container = open_source(source)
     stream = container.streams.video[0]
     fps = float(stream.average_rate or stream.guessed_rate or _DEFAULT_FPS)
-    length = frames_from_stride(settings.window, fps)
-    step = frames_from_stride(settings.stride, fps)
+    length, step = settings.frames(fps)
     live = _LiveEvents(predictor, settings, length / fps, events) if events else None
     feeder = _Feeder(
         container,

@@ -188,7 +188,6 @@ class VideoPredictor(abc.ABC):
         """
         check_topk(topk)
         settings = timeline or TimelineSettings()
-        settings.check()
         if output is not None:
             output = self._check_output(output, video, overwrite)
         with VideoReader(video, self.allow_images) as reader:
@@ -277,7 +276,6 @@ class VideoPredictor(abc.ABC):
         """Probabilities of every window of a video (what timelines and annotated videos are
         made from)."""
         settings = settings or TimelineSettings()
-        settings.check()
         with VideoReader(video, self.allow_images) as reader:
             return self._scanned(reader, settings)
 
@@ -470,7 +468,6 @@ class Predictor(VideoPredictor):
         video's timeline is scanned here in the main process after its views."""
         check_topk(topk)
         settings = timeline or TimelineSettings()
-        settings.check()
         for batch in load_batches(videos, self.load_views, settings, workers, batch_size):
             readable = [item for item in batch if item.views is not None]
             if readable:

@@ -23,7 +23,7 @@ import torch
 
 from vidact.errors import ConfigError
 from vidact.inference.events import EventTracker, is_sure
-from vidact.sampling import ClipSampling, frames_from_stride
+from vidact.sampling import ClipSampling, length_in_frames
 
 SMOOTHING = ("median", "mean")
 MAX_SMOOTH = 1001  # windows; at 0.5 s strides over 8 minutes (a filter, not an allocation)
@@ -41,9 +41,10 @@ class TimelineSettings:
     min_segment: float = 3.0  # seconds; a shorter segment joins its neighbour
     raw: bool = False  # runs of the windows' top labels: no smoothing, hold or minimum
 
-    def check(self) -> None:
-        frames_from_stride(self.window, 25.0, "--window")
-        frames_from_stride(self.stride, 25.0, "--stride")
+    def __post_init__(self) -> None:
+        """Checked when made: every caller (CLI, web app, Python) gets valid settings or a
+        ConfigError naming the option."""
+        self.frames(25.0)
         for name, value in (("--hold", self.hold), ("--min-segment", self.min_segment)):
             if not 0 <= value <= 3600:
                 raise ConfigError(f"{name} must be between 0 and 3600 seconds, got {value}")
@@ -53,6 +54,13 @@ class TimelineSettings:
             )
         if self.smooth_mode not in SMOOTHING:
             raise ConfigError(f"--smooth-mode must be median or mean, got {self.smooth_mode!r}")
+
+    def frames(self, fps: float) -> tuple[int, int]:
+        """The window and the stride in frames at ``fps``."""
+        return (
+            length_in_frames(self.window, fps, "--window"),
+            length_in_frames(self.stride, fps, "--stride"),
+        )
 
     @property
     def smoothing(self) -> int:
@@ -82,8 +90,8 @@ def plan_windows(
     num_frames: int, fps: float, settings: TimelineSettings, sampling: ClipSampling
 ) -> list[Window]:
     """Windows covering the whole video, the last one ending at its last frame."""
-    length = min(frames_from_stride(settings.window, fps), num_frames)
-    step = frames_from_stride(settings.stride, fps)
+    length, step = settings.frames(fps)
+    length = min(length, num_frames)
     starts = list(range(0, num_frames - length + 1, step))
     if starts[-1] + length < num_frames:
         starts.append(num_frames - length)

@@ -10,12 +10,12 @@ from vidact.data.datasets import evaluation_positions, read_clips, to_views
 from vidact.data.transforms import ClipTransform, InputSpec
 from vidact.inference.timeline import TimelineSettings
 from vidact.io.reader import VideoReader
-from vidact.sampling import ClipSampling, frames_from_stride
+from vidact.sampling import ClipSampling
 
 
 def is_long(reader: VideoReader, settings: TimelineSettings) -> bool:
     """Whether a video gets a timeline of its own: longer than two windows."""
-    return reader.num_frames > 2 * frames_from_stride(settings.window, reader.fps)
+    return reader.num_frames > 2 * settings.frames(reader.fps)[0]
 
 
 @dataclass(frozen=True)

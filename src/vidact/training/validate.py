@@ -31,7 +31,7 @@ from vidact.models.backbones import (
 from vidact.models.classifier import frozen_throughout
 from vidact.models.heads import HEADS, TemporalInput, create_head
 from vidact.models.pose import check_available as check_pose_available
-from vidact.sampling import SAMPLERS, frames_from_stride
+from vidact.sampling import SAMPLERS, length_in_frames
 from vidact.training.optim import OPTIMIZERS, SCHEDULERS
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
@@ -149,7 +149,7 @@ def _check_data(data: DataConfig) -> None:
         )
     SAMPLERS.get(data.strategy)
     if data.window_stride is not None:
-        frames_from_stride(data.window_stride, 25.0)
+        length_in_frames(data.window_stride, 25.0, "--window-stride")
     data.sampling().indices(num_frames=100, fps=25.0)
     resolve_augment(data.augment, **data.augmentation())
     for name in ("split_file", "annotations"):

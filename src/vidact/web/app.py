@@ -307,11 +307,10 @@ def _options(
     if not 1 <= topk <= 100:
         raise UploadError(422, "topk must be between 1 and 100")
     defaults = TimelineSettings()
-    timeline = TimelineSettings(
-        fields.get("window") or defaults.window, fields.get("stride") or defaults.stride
-    )
     try:
-        timeline.check()
+        timeline = TimelineSettings(
+            fields.get("window") or defaults.window, fields.get("stride") or defaults.stride
+        )
     except VidactError as err:
         raise UploadError(422, str(err).replace("--", "")) from None
     annotate = (fields.get("annotate") or "false").lower() in ("1", "true", "yes", "on")
