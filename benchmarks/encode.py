@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from vidact.config import ModelConfig, default_cache_dir
-from vidact.data.datamodule import default_workers
+from vidact.data.datasets import default_workers
 from vidact.data.index import VideoItem
 from vidact.data.transforms import eval_transform
 from vidact.io.reader import VideoReader

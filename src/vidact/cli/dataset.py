@@ -28,7 +28,7 @@ from vidact.cli.options import (
     data_config,
 )
 from vidact.data.check import verify_videos
-from vidact.data.datamodule import default_workers
+from vidact.data.datasets import default_workers
 from vidact.data.overview import frames_grid as draw_frames_grid
 from vidact.data.overview import media_summary
 from vidact.data.sources import build_index

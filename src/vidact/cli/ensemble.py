@@ -64,7 +64,7 @@ def ensemble(
 ) -> None:
     """Score each model and their fusion on the same videos: OUT/metrics.json (the ensemble),
     OUT/members/<name>/ (each model), OUT/ensemble.json (every headline figure)."""
-    from vidact.data.datamodule import default_workers
+    from vidact.data.datasets import default_workers
     from vidact.evaluation.ensemble import evaluate_ensemble
     from vidact.evaluation.report import split_items
     from vidact.inference.ensemble import EnsemblePredictor, check_fusion, save_ensemble

@@ -23,7 +23,7 @@ from vidact.cli.options import (
     SmoothMode,
     Workers,
 )
-from vidact.data.datamodule import default_workers
+from vidact.data.datasets import default_workers
 from vidact.errors import ConfigError
 from vidact.inference.annotate import OUTPUTS
 from vidact.inference.batch import BATCH_OUTPUTS, RowLog, find_videos, parse_shard, shard_of

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 
 import lightning as L
@@ -16,6 +15,7 @@ from vidact.data.datasets import (
     FeatureAugment,
     FeatureClipDataset,
     collate_skipping,
+    default_workers,
 )
 from vidact.data.index import VideoIndex, VideoItem
 from vidact.data.sampler import EpochSampler
@@ -23,12 +23,8 @@ from vidact.data.transforms import Augment, InputSpec, eval_transform, train_tra
 from vidact.sampling import ClipSampling
 
 
-def default_workers() -> int:
-    return os.cpu_count() or 1
-
-
 class VideoDataModule(L.LightningDataModule):
-    """Train / val / test loaders over a split index.
+    """Training and validation loaders over a split index (test figures come from the predictor).
 
     With ``feature_cache`` the datasets read cached frame features (the frozen-backbone fast path)
     instead of pixels; spatial augmentation then does not apply, temporal jitter does. With
@@ -124,6 +120,3 @@ class VideoDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", train=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)

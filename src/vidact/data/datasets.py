@@ -16,6 +16,7 @@ counts and reports the failures (training stops only past a set fraction).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -37,6 +38,12 @@ log = logging.getLogger(__name__)
 
 Sample = tuple[torch.Tensor, int] | tuple[None, str]
 FeatureAugment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+def default_workers() -> int:
+    """Loader worker processes when none are asked for: one per CPU. Here, not beside the
+    Lightning data module, so predicting does not import Lightning to learn it."""
+    return os.cpu_count() or 1
 
 
 class EntrySource(Protocol):

@@ -26,7 +26,7 @@ import numpy as np
 
 from vidact.config import DataConfig
 from vidact.data.categories import categories_for
-from vidact.data.datamodule import default_workers
+from vidact.data.datasets import default_workers
 from vidact.data.index import SPLITS, VideoItem, read_class_names, scan_folder, select_classes
 from vidact.data.sources import build_index
 from vidact.errors import ConfigError, DatasetError

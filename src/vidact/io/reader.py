@@ -301,10 +301,6 @@ class VideoReader:
             "(truncated or damaged file)",
         )
 
-    def read_all(self, short_side: int | None = None) -> np.ndarray:
-        """Decode every frame: (N, H, W, 3) uint8."""
-        return self.read(range(self.num_frames), short_side=short_side)
-
     def verify(self) -> int:
         """Decode every frame without converting it; raise VideoReadError unless all decode."""
         try:

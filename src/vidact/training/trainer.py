@@ -33,7 +33,8 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from vidact.config import TrainConfig, default_cache_dir, merge, nest_options
 from vidact.data.cache import ArrayCache
-from vidact.data.datamodule import VideoDataModule, default_workers
+from vidact.data.datamodule import VideoDataModule
+from vidact.data.datasets import default_workers
 from vidact.data.index import VideoIndex
 from vidact.data.sources import build_index
 from vidact.data.transforms import AUGMENT_PRESETS, Augment, resolve_augment
