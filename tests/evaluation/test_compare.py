@@ -11,6 +11,7 @@ import yaml
 
 from tests.conftest import invoke, runner
 from vidact.cli.main import app
+from vidact.io.reader import VideoReader
 
 
 def _grid(path: Path, root: Path, cache: Path, epochs: int = 2) -> Path:
@@ -30,11 +31,28 @@ def _grid(path: Path, root: Path, cache: Path, epochs: int = 2) -> Path:
 
 
 @pytest.mark.slow
-def test_a_grid_matches_its_individual_evaluations(synthetic_dataset, tmp_path: Path) -> None:
+def test_a_grid_matches_its_individual_evaluations(
+    synthetic_dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = Path(synthetic_dataset.root)
     grid = _grid(tmp_path / "grid.yaml", root, tmp_path / "cache")
     out = tmp_path / "cmp"
+    log = tmp_path / "opened.txt"  # appended to by loader worker processes too
+    original = VideoReader.__init__
+
+    def counting(self, path, *args, **kwargs) -> None:
+        with log.open("a") as handle:
+            handle.write(f"{Path(path).resolve()}\n")
+        original(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(VideoReader, "__init__", counting)
     output = invoke("compare", "--config", grid, "--out", out)
+    monkeypatch.undo()
+    # six heads on one frozen encoder: each test video decoded (and encoded) once in all
+    test = [(root / r["path"]).resolve() for r in csv.DictReader((root / "split.csv").open())
+            if r["split"] == "test"]  # fmt: skip
+    opened = [Path(line) for line in log.read_text().splitlines()]
+    assert test and [opened.count(video) for video in test] == [1] * len(test)
     assert "| lstm |" in output.replace("tf_efficientnet_lite0 ", "") or "lstm" in output
     runs = list(csv.DictReader((out / "runs.csv").open()))
     assert len(runs) == 6

@@ -9,7 +9,8 @@ A grid file (YAML) holds the shared settings in recipe form (or ``recipe: FILE``
     grid: {backbone: [tf_efficientnet_lite0], head: [lstm, gru, mean], seed: [0, 1]}
     evaluate: {split: test, topk: [1, 2, 5]}
 
-Runs share one feature cache, so heads on one frozen encoder cost seconds each. A run whose
+Runs share one feature cache, so heads on one frozen encoder cost seconds each: the training
+videos are encoded once, and so are the test videos (``Predictor.cache_views``). A run whose
 evaluation is already written is not repeated. ``collect_row`` reads any run directory and
 evaluation folder, so runs made by hand are tabulated the same way.
 """
@@ -30,6 +31,7 @@ import yaml
 from vidact.config import (
     TrainConfig,
     check_sections,
+    default_cache_dir,
     load_recipe,
     merge,
     nest_options,
@@ -171,6 +173,7 @@ def run_grid(spec: GridSpec, out: str | Path, progress: bool = False) -> list[di
             predictor = load_predictor(
                 result.best_checkpoint, encoder_runtime=config.encoder_runtime
             )
+            predictor.cache_views(config.cache_dir or default_cache_dir())  # frozen: read once
             items = split_items(config.data, predictor.classes, spec.split, config.seed)
             evaluate(predictor, items, eval_dir, topk=spec.topk)
         rows.append(collect_row(run_dir, eval_dir, options))

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from vidact.config import TrainConfig
+from vidact.config import TrainConfig, default_cache_dir
 from vidact.data.categories import categories_for
 from vidact.data.index import (
     VideoIndex,
@@ -211,6 +211,7 @@ def run_crossval(
             predictor = load_predictor(
                 result.best_checkpoint, encoder_runtime=run.config.encoder_runtime
             )
+            predictor.cache_views(run.config.cache_dir or default_cache_dir())
             items = split_items(run.config.data, predictor.classes, "test", run.config.seed)
             evaluate(predictor, items, eval_dir, workers=workers)
         else:

@@ -32,6 +32,7 @@ from vidact.inference.timeline import (
     plan_windows,
     score_windows,
 )
+from vidact.inference.view_cache import ViewFeatureCache
 from vidact.inference.views import ViewLoader, is_long
 from vidact.io.outputs import check_output, replacing
 from vidact.io.reader import VideoReader, VideoReadError
@@ -117,6 +118,11 @@ class VideoPredictor(abc.ABC):
     ) -> tuple[np.ndarray, set[str]]:
         """(N, K) probabilities of every item, in order (NaN rows for the unreadable ones), and
         the paths of those that could not be read (what evaluation reports)."""
+
+    def cache_views(self, root: str | Path) -> bool:
+        """Share the frame features ``score`` computes through the feature cache at ``root``
+        (one model's frozen encoder: ``Predictor``); returns whether they will be."""
+        return False
 
     @abc.abstractmethod
     def use_encoder_runtime(self, runtime: str | None) -> str:
@@ -310,6 +316,7 @@ class Predictor(VideoPredictor):
         self.allow_images = allow_images
         self.source: Path | None = None  # the file it was loaded from
         self.reject = info.reject  # --reject auto until told otherwise
+        self.view_cache: ViewFeatureCache | None = None  # see cache_views
         self.load_views = ViewLoader(
             info.sampling, info.input, eval_transform(info.input, crops), clips, crops, allow_images
         )
@@ -422,13 +429,30 @@ class Predictor(VideoPredictor):
         views = to_views(frames[positions], positions[None], self.load_views.transform)
         return self.probabilities(views[None])[0]
 
+    def cache_views(self, root: str | Path) -> bool:
+        """Keep the frame features of the videos ``score`` reads in the feature cache at
+        ``root``, and read them from there when another model with the same frozen encoder and
+        sampling scored them before (a grid of heads decodes each video once). Only a frozen
+        encoder's features are shared; returns whether they will be."""
+        applies = ViewFeatureCache.applies(self.model, self.info)
+        self.view_cache = (
+            ViewFeatureCache(root, self.model, self.info, self.clips, self.crops)  # type: ignore[arg-type]
+            if applies
+            else None
+        )
+        return applies
+
     def score(
         self, items: Sequence[VideoItem], batch_size: int = 8, workers: int = 0
     ) -> tuple[np.ndarray, set[str]]:
         if batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
+        probabilities = np.full((len(items), len(self.classes)), np.nan)
+        todo = list(range(len(items)))
+        if self.view_cache is not None:
+            todo = self._score_cached(items, batch_size, probabilities)
         dataset = ClipDataset(
-            list(items),
+            [items[i] for i in todo],
             self.info.sampling,
             self.load_views.transform,
             self.load_views.short_side,
@@ -444,16 +468,55 @@ class Predictor(VideoPredictor):
             pin_memory=self.device.type == "cuda",
             collate_fn=collate_skipping,
         )
-        scores, unreadable = [], set()
-        for views, _, failed in progress(loader, "evaluating", unit="batches"):
+        unreadable: set[str] = set()
+        batches = progress(loader, "evaluating", unit="batches") if todo else []
+        for number, (views, _, failed) in enumerate(batches):
             unreadable.update(failed)
-            if views is not None:
-                scores.append(self.checked(self.probabilities(views)))
-        probabilities = np.full((len(items), len(self.classes)), np.nan)
-        readable = [i for i, item in enumerate(items) if str(item.path) not in unreadable]
-        if readable:
-            probabilities[readable] = torch.cat(scores).double().numpy()
+            chunk = todo[number * batch_size : (number + 1) * batch_size]
+            read = [i for i in chunk if str(items[i].path) not in failed]
+            if views is None:
+                continue
+            if self.view_cache is None:
+                scores = self.checked(self.probabilities(views))
+            else:  # the same network in two steps, so the features can be kept
+                features = self._encoded(views)
+                for index, video in zip(read, features, strict=True):
+                    self.view_cache.save(items[index], video)
+                scores = self._classified(features)
+            probabilities[read] = scores.double().numpy()
         return probabilities, unreadable
+
+    def _score_cached(
+        self, items: Sequence[VideoItem], batch_size: int, probabilities: np.ndarray
+    ) -> list[int]:
+        """Fill in the rows of the videos whose features are cached (batched as a decoding run
+        would batch them); return the indices of the others, damaged entries included."""
+        assert self.view_cache is not None
+        found = [i for i, item in enumerate(items) if self.view_cache.contains(item)]
+        missing = sorted(set(range(len(items))) - set(found))
+        for start in range(0, len(found), batch_size):
+            loaded = {i: self.view_cache.load(items[i]) for i in found[start : start + batch_size]}
+            missing += [i for i, features in loaded.items() if features is None]
+            ready = {i: features for i, features in loaded.items() if features is not None}
+            if ready:
+                scores = self._classified(torch.stack(list(ready.values())))
+                probabilities[list(ready)] = scores.double().numpy()
+        return sorted(missing)
+
+    @torch.inference_mode()
+    def _encoded(self, views: torch.Tensor) -> torch.Tensor:
+        """(B, V, T, 3, S, S) views -> (B, V, T', F) frame features."""
+        batch, count = views.shape[:2]
+        features = self.model.encode(views.flatten(0, 1).to(self.device, non_blocking=True))
+        return features.float().cpu().view(batch, count, *features.shape[1:])
+
+    @torch.inference_mode()
+    def _classified(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, V, T', F) frame features -> (B, K) probabilities averaged over the views."""
+        batch, count = features.shape[:2]
+        logits = self.model.classify_features(features.flatten(0, 1).to(self.device))
+        probabilities = logits.float().softmax(dim=-1).cpu().view(batch, count, -1)
+        return self.checked(probabilities.mean(dim=1))
 
     def predict_many(
         self,

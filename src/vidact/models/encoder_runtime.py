@@ -96,6 +96,12 @@ def use_encoder_runtime(
     return "onnx"
 
 
+def runtime_in_use(model: ClipClassifier) -> str:
+    """Where ``model``'s frame encoders run now: onnx when any runs in onnxruntime."""
+    parts = [m for m in model.encoder.modules() if isinstance(m, FrameEncoder)]
+    return "onnx" if any(part.runtime is not None for part in parts) else "torch"
+
+
 def _trained(config: ModelConfig) -> bool:
     return uses_pretrained(config) or config.weights is not None
 

@@ -1,0 +1,67 @@
+"""Frame features of a model's evaluation views, kept on disk, so that another model on the same
+frozen encoder and sampling scores the same videos without decoding or encoding them again: the
+six heads of a comparison grid, or the train sizes of a cross-validation fold.
+
+The namespace hashes everything that decides the features: the encoder's weights (a digest of
+its state), where it runs, the input preparation, the sampling and the views per video. The
+features are kept in float32, so a score from the cache equals a score from the video (to
+float32 rounding: the head may add in another order).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidact.data.cache import ArrayCache, CachedVideo
+from vidact.data.index import VideoItem
+from vidact.models.checkpoint import CheckpointInfo
+from vidact.models.classifier import ClipClassifier, frozen_throughout
+from vidact.models.encoder_runtime import runtime_in_use
+
+
+class ViewFeatureCache:
+    """(V, T, F) features per video of the V evaluation views a predictor reads."""
+
+    def __init__(
+        self, root: str | Path, model: ClipClassifier, info: CheckpointInfo, clips: int, crops: int
+    ) -> None:
+        digest = hashlib.sha256()
+        for key, tensor in model.encoder.state_dict().items():
+            digest.update(key.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        settings = {
+            "evaluation_views": clips * crops,
+            "clips": clips,
+            "crops": crops,
+            "backbone": info.model.backbone,
+            "encoder_sha256": digest.hexdigest(),
+            "runtime": runtime_in_use(model),
+            "input": dataclasses.asdict(info.input),
+            "sampling": dataclasses.asdict(info.sampling),
+        }
+        self.cache = ArrayCache(root, "features", settings)
+
+    @staticmethod
+    def applies(model: object, info: CheckpointInfo) -> bool:
+        """Only a frozen encoder's features stay the same from one model to the next."""
+        return (
+            isinstance(model, ClipClassifier)
+            and frozen_throughout(info.model)
+            and model.fully_frozen
+        )
+
+    def contains(self, item: VideoItem) -> bool:
+        return self.cache.contains(item.path)
+
+    def load(self, item: VideoItem) -> torch.Tensor | None:
+        entry = self.cache.load(item.path)
+        return None if entry is None else torch.from_numpy(np.asarray(entry.array))
+
+    def save(self, item: VideoItem, features: torch.Tensor) -> None:
+        array = features.detach().float().cpu().numpy()
+        self.cache.save(item.path, CachedVideo(array, len(array), 0.0))
