@@ -6,6 +6,9 @@ at 224 px on batches of 16 frames:
   torch_frames_per_s   PyTorch (channels-last, inference mode), what `--encoder-runtime torch` runs
   onnx_frames_per_s    onnxruntime on the exported encoder, what `auto` runs where it can
   onnx_max_abs_diff    the largest difference between their features on frames of real-looking clips
+  int8_frames_per_s    onnxruntime on the int8 copy (`--encoder-precision int8`, calibrated on the
+                       same frames), and int8_feature_cosine_min its features' least cosine
+                       similarity to PyTorch's (accuracy: README, measured by crossval)
   cache_fill_speedup   wall time of filling the feature cache of the same generated clips (decode,
                        resize, encode 64 frames a video, write) with torch, divided by auto's
                        (each the faster of two fills, alternated)
@@ -35,7 +38,7 @@ from vidact.io.reader import VideoReader
 from vidact.io.writer import write_video
 from vidact.models.backbones import weight_source
 from vidact.models.classifier import ClipClassifier
-from vidact.models.encoder_runtime import use_encoder_runtime
+from vidact.models.encoder_runtime import install_int8, quantise_encoder, use_encoder_runtime
 from vidact.training.features import FeatureExtractor, FeatureStore
 
 SIZE = 224
@@ -105,6 +108,14 @@ def main() -> None:
             figures["onnx_frames_per_s"] / figures["torch_frames_per_s"], 2
         )
         figures["onnx_max_abs_diff"] = float((onnx_features - torch_features).abs().max())
+        int8 = ClipClassifier(ModelConfig(head="mean", encoder_precision="int8"), 2).eval()
+        install_int8(int8, quantise_encoder(int8, SIZE, batch))  # calibrated on these frames
+        with torch.inference_mode():
+            int8_features = int8.encoder(batch)
+        figures["int8_frames_per_s"] = round(frames_per_second(int8, batch), 1)
+        figures["int8_feature_cosine_min"] = round(
+            float(torch.cosine_similarity(int8_features, torch_features, dim=1).min()), 4
+        )
         # alternated and the faster of two fills kept: a busy moment must not decide the ratio
         fills: dict[str, list[float]] = {"torch": [], "auto": []}
         for attempt in range(2):

@@ -84,6 +84,9 @@ class ModelConfig:
     trainable_layers: int = 0  # with freeze=all: unfreeze the last N parameterised layers
     unfreeze_epoch: int | None = None  # unfreeze the whole backbone from this epoch (1-based)
     backbone_lr_mult: float = 1.0  # the backbone's learning rate relative to the head's
+    # fp32 | int8: a frozen CNN encoder quantised by onnxruntime (static, QDQ, per-channel
+    # weights), calibrated on the training frames; the quantised copy travels in the checkpoint
+    encoder_precision: str = "fp32"
 
     def __post_init__(self) -> None:
         # resolved here, so config.yaml and checkpoints say what the model was
@@ -229,6 +232,7 @@ def _plain(value: Any) -> Any:
 
 # where a frozen frame encoder runs (models.encoder_runtime): auto picks onnx where it can
 ENCODER_RUNTIMES = ("auto", "torch", "onnx")
+ENCODER_PRECISIONS = ("fp32", "int8")
 
 
 def default_cache_dir() -> Path:

@@ -15,7 +15,13 @@ from vidact.errors import ConfigError
 from vidact.io.reader import VideoReader
 from vidact.models.backbones import FrameEncoder
 from vidact.models.classifier import ClipClassifier
-from vidact.models.encoder_runtime import OnnxFrames, use_encoder_runtime
+from vidact.models.encoder_runtime import (
+    OnnxFrames,
+    install_int8,
+    quantise_encoder,
+    runtime_in_use,
+    use_encoder_runtime,
+)
 from vidact.sampling import with_next
 
 pytest.importorskip("onnxruntime")
@@ -85,3 +91,29 @@ def test_trained_or_random_encoders_stay_in_pytorch_unless_asked() -> None:
     pose_free = ClipClassifier(ModelConfig(head="mean"), 2)
     with pytest.raises(ConfigError, match="--encoder-runtime must be one of auto, torch, onnx"):
         use_encoder_runtime(pose_free, "fast", 32)
+
+
+@torch.inference_mode()
+def test_an_int8_encoder_keeps_the_features_of_a_real_clip() -> None:
+    model = ClipClassifier(
+        ModelConfig(backbone="motion", head="mean", encoder_precision="int8"), 2
+    ).eval()
+    spec = model.encoder.input_spec(96)
+    pairs = eval_transform(spec)(_frames("motion", True))  # (12, 3, 96, 96): 6 pairs
+    reference = model.encoder(pairs)
+    model.encoder.train()  # as a new training module holds it: calibrating must not touch BN
+    before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    quantised = quantise_encoder(model, 96, pairs)
+    after = model.encoder.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    model.eval()
+    assert list(quantised) == ["0"] and len(quantised["0"]) < 8e6  # int8: about a quarter
+    install_int8(model, quantised)
+    assert runtime_in_use(model) == "onnx-int8"
+    assert use_encoder_runtime(model, "auto", 96) == "onnx-int8"  # stays int8
+    with pytest.raises(ConfigError, match="int8, which runs in onnxruntime only"):
+        use_encoder_runtime(model, "torch", 96)
+    features = model.encoder(pairs)
+    cosine = torch.nn.functional.cosine_similarity(features, reference, dim=1)
+    assert features.shape == reference.shape and cosine.min() > 0.9
+    assert (features - reference).abs().max() > 1e-4  # quantised, not the float encoder

@@ -10,6 +10,7 @@ import typer
 from vidact.cli.common import friendly_errors
 from vidact.cli.options import (
     Categories,
+    EncoderPrecision,
     EncoderRuntime,
     Extensions,
     GroupRegex,
@@ -44,6 +45,7 @@ def crossval(
         None, help="Feature cache shared by the runs. [OUT/cache]"
     ),
     encoder_runtime: EncoderRuntime = None,
+    encoder_precision: EncoderPrecision = None,
     categories: Categories = None,
     workers: Workers = None,
     progress: bool = typer.Option(False, help="Show each run's training progress."),
@@ -60,7 +62,7 @@ def crossval(
         "data": data, "groups": groups, "group_regex": group_regex, "extensions": extensions,
         "head": head, "backbone": backbone, "epochs": epochs, "frames": frames, "size": size,
         "seed": seed, "workers": workers, "cache_dir": cache_dir, "progress": progress,
-        "encoder_runtime": encoder_runtime,
+        "encoder_runtime": encoder_runtime, "encoder_precision": encoder_precision,
     }  # fmt: skip
     base = resolve_config(config, config_values(options))
     summary = run_crossval(base, folds, out, sizes, categories, workers)

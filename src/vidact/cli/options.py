@@ -14,7 +14,13 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from vidact.config import ENCODER_RUNTIMES, DataConfig, from_mapping, nest_options
+from vidact.config import (
+    ENCODER_PRECISIONS,
+    ENCODER_RUNTIMES,
+    DataConfig,
+    from_mapping,
+    nest_options,
+)
 from vidact.errors import ConfigError
 
 _D = DataConfig()
@@ -171,6 +177,14 @@ EncoderRuntime = Annotated[
         help=f"Where a frozen frame encoder runs: {', '.join(ENCODER_RUNTIMES)} (auto: "
         "onnxruntime when the onnx extra is installed and the encoder exports, on a CPU; "
         "else PyTorch). Fine-tuned encoders run in PyTorch. [auto]",
+    ),
+]
+EncoderPrecision = Annotated[
+    str | None,
+    typer.Option(
+        "--encoder-precision",
+        help=f"{' or '.join(ENCODER_PRECISIONS)}: int8 quantises a frozen CNN encoder with "
+        "onnxruntime, calibrated on 16 training videos; the checkpoint carries it. [fp32]",
     ),
 ]
 Reject = Annotated[

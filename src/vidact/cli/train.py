@@ -13,6 +13,7 @@ from vidact.cli.options import (
     Classes,
     ClassesFile,
     DatasetKind,
+    EncoderPrecision,
     EncoderRuntime,
     Extensions,
     Fold,
@@ -187,6 +188,7 @@ def train(
         f"--augment), one drawn per epoch. [{_T.feature_views}]",
     ),
     encoder_runtime: EncoderRuntime = None,
+    encoder_precision: EncoderPrecision = None,
     cache_dir: Path | None = typer.Option(
         None, help="Cache folder: frame features (default ~/.cache/vidact) and decoded clips."
     ),

@@ -56,6 +56,11 @@ def export_onnx(checkpoint: str | Path, out: str | Path, overwrite: bool = False
     SHA-256 of its bytes in its metadata); return the checkpoint's description."""
     out = check_output(out, [checkpoint], overwrite, "--out", suffixes=(".onnx",))
     model, info = load_classifier(checkpoint, "cpu")
+    if info.model.encoder_precision == "int8":
+        raise ConfigError(
+            f"{checkpoint}: its frame encoder is quantised to int8, which the exported graph "
+            "(PyTorch's, float) would not be; predict, watch and serve take the checkpoint itself"
+        )
     if "pose" in info.model.backbone.split("+"):
         raise ConfigError(
             f"{checkpoint}: its frame encoder includes MediaPipe pose, which is not a PyTorch "

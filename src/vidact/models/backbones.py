@@ -216,6 +216,7 @@ class FrameEncoder(nn.Module):
         self.model.to(memory_format=torch.channels_last)  # faster convolutions, CPU and GPU
         # set by models.encoder_runtime when a frozen copy runs in onnxruntime instead
         self.runtime: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self.quantised: Callable[[torch.Tensor], torch.Tensor] | None = None  # an int8 copy
 
     def input_spec(self, size: int | None = None) -> InputSpec:
         """Crop size as given, else the backbone's; mean, std and crop ratio always its own."""

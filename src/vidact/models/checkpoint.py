@@ -20,10 +20,12 @@ from vidact.config import ModelConfig, from_mapping
 from vidact.data.transforms import InputSpec
 from vidact.errors import CheckpointError, VidactError
 from vidact.models.classifier import ClipClassifier
+from vidact.models.encoder_runtime import install_int8
 from vidact.sampling import ClipSampling
 from vidact.version import __version__
 
 METADATA_KEY = "vidact"
+INT8_KEY = "vidact_int8_encoders"  # ONNX bytes of an int8 model's quantised frame encoders
 ENSEMBLE_KEY = "vidact_ensemble"  # a file holding several checkpoints and how to fuse them
 
 
@@ -154,4 +156,15 @@ def classifier_from(
         raise CheckpointError(
             f"{path}: its weights do not match the model its metadata describes ({first})"
         ) from None
+    if info.model.encoder_precision == "int8":
+        stored = checkpoint.get(INT8_KEY)
+        if not isinstance(stored, dict) or not stored:
+            raise CheckpointError(f"{path}: an int8 model without its quantised encoder")
+        install_int8(model, {k: v.numpy().tobytes() for k, v in stored.items()})
     return model.to(device).eval(), info
+
+
+def int8_entry(quantised: dict[str, bytes]) -> dict[str, torch.Tensor]:
+    """The quantised encoders as a checkpoint holds them: bytes in uint8 tensors (loadable
+    with weights_only)."""
+    return {k: torch.frombuffer(bytearray(v), dtype=torch.uint8) for k, v in quantised.items()}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,14 @@ from vidact.errors import CheckpointError, ConfigError
 from vidact.io.outputs import replacing
 from vidact.models.backbones import FrameEncoder
 from vidact.models.classifier import ClipClassifier, frozen_throughout, uses_pretrained
-from vidact.models.onnx_files import OPSET, export_graph, open_session, require, verified_bytes
+from vidact.models.onnx_files import (
+    OPSET,
+    export_graph,
+    open_session,
+    require,
+    sealed,
+    verified_bytes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +79,9 @@ def use_encoder_runtime(
     ("torch" or "onnx")."""
     runtime = check_runtime(runtime)
     device = torch.device(device)
-    parts = [m for m in model.encoder.modules() if isinstance(m, FrameEncoder)]
+    parts = frame_parts(model)
+    if model.config.encoder_precision == "int8":
+        return _use_int8(parts, runtime)
     for part in parts:
         part.runtime = None
     if runtime == "torch" or not parts:
@@ -96,10 +106,116 @@ def use_encoder_runtime(
     return "onnx"
 
 
+def frame_parts(model: ClipClassifier) -> list[FrameEncoder]:
+    """The CNN frame encoders inside ``model``'s encoder, in order (a motion or fused encoder
+    holds one per CNN member; pose holds none)."""
+    return [m for m in model.encoder.modules() if isinstance(m, FrameEncoder)]
+
+
 def runtime_in_use(model: ClipClassifier) -> str:
-    """Where ``model``'s frame encoders run now: onnx when any runs in onnxruntime."""
-    parts = [m for m in model.encoder.modules() if isinstance(m, FrameEncoder)]
+    """Where ``model``'s frame encoders run now: onnx (or onnx-int8) when in onnxruntime."""
+    parts = frame_parts(model)
+    if any(part.quantised is not None for part in parts):
+        return "onnx-int8"
     return "onnx" if any(part.runtime is not None for part in parts) else "torch"
+
+
+def _use_int8(parts: list[FrameEncoder], runtime: str) -> str:
+    if runtime == "torch":
+        raise ConfigError(
+            "this model's frame encoder is quantised to int8, which runs in onnxruntime only; "
+            "use --encoder-runtime auto or onnx"
+        )
+    for part in parts:
+        if part.quantised is None:
+            raise ConfigError("an int8 model without its quantised encoder (quantise_encoder)")
+        part.runtime = part.quantised
+    return "onnx-int8"
+
+
+def quantise_encoder(
+    model: ClipClassifier, size: int, frames: torch.Tensor, batch: int = 8
+) -> dict[str, bytes]:
+    """int8 copies (ONNX, sealed) of ``model``'s CNN frame encoders at ``size`` px: onnxruntime
+    static quantisation (QDQ, int8 weights per channel, uint8 activations) calibrated on what
+    each encoder sees of ``frames`` (the encoder's input: frames, or pairs for motion)."""
+    require("onnx")
+    require("onnxruntime")
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    parts = frame_parts(model)
+    if not parts:
+        raise ConfigError("--encoder-precision int8 quantises a CNN frame encoder; pose has none")
+    seen: dict[int, list[np.ndarray]] = {i: [] for i in range(len(parts))}
+    hooks = [
+        part.register_forward_pre_hook(
+            lambda _, args, i=i: seen[i].append(args[0].detach().float().cpu().numpy())
+        )
+        for i, part in enumerate(parts)
+    ]
+    was_training = model.encoder.training
+    model.encoder.eval()  # batch norm must read its statistics, not update them
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(frames), 2 * batch):  # even: pairs stay whole
+                model.encoder(frames[start : start + 2 * batch])
+    finally:
+        model.encoder.train(was_training)
+        for hook in hooks:
+            hook.remove()
+
+    class _Calibration(CalibrationDataReader):
+        def __init__(self, arrays: list[np.ndarray]) -> None:
+            self.arrays = iter(arrays)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            array = next(self.arrays, None)
+            return None if array is None else {"frames": array}
+
+    import onnx
+
+    folder = default_cache_dir() / "encoders"
+    quantised = {}
+    for index, part in enumerate(parts):
+        log.info("quantising the frame encoder %s to int8 (%d calibration frames)", part.name,
+                 sum(len(a) for a in seen[index]))  # fmt: skip
+        with tempfile.TemporaryDirectory() as tmp:
+            prepared, result = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
+            quant_pre_process(str(_exported(part, size, folder)), str(prepared),
+                              skip_symbolic_shape=True)  # fmt: skip
+            quantize_static(
+                str(prepared), str(result), _Calibration(seen[index]),
+                quant_format=QuantFormat.QDQ, per_channel=True,
+                weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
+            )  # fmt: skip
+            proto = onnx.load(str(result))
+        del proto.metadata_props[:]  # the fp32 file's seal no longer holds
+        quantised[str(index)] = sealed(proto, {"vidact_encoder": part.name, "precision": "int8"})
+    return quantised
+
+
+def install_int8(model: ClipClassifier, quantised: dict[str, bytes]) -> None:
+    """Run ``model``'s CNN frame encoders as the int8 copies ``quantise_encoder`` made (kept
+    in ~/.cache/vidact/encoders under the digest of their bytes, which are checked)."""
+    parts = frame_parts(model)
+    if sorted(quantised) != [str(i) for i in range(len(parts))]:
+        raise CheckpointError(
+            f"the int8 encoders ({len(quantised)}) do not match the model's ({len(parts)})"
+        )
+    folder = default_cache_dir() / "encoders"
+    for index, part in enumerate(parts):
+        data = quantised[str(index)]
+        path = folder / f"{part.name}-int8-{hashlib.sha256(data).hexdigest()[:16]}.onnx"
+        if not path.is_file() or path.read_bytes() != data:
+            with replacing(path) as partial:
+                partial.write_bytes(data)
+        part.quantised = part.runtime = OnnxFrames(path)
 
 
 def _trained(config: ModelConfig) -> bool:

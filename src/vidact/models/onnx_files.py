@@ -60,7 +60,12 @@ def export_graph(
             opset_version=OPSET,
             dynamo=True,
         )
-    proto = program.model_proto
+    return sealed(program.model_proto, metadata)
+
+
+def sealed(proto: Any, metadata: dict[str, str]) -> bytes:
+    """An ONNX ModelProto's bytes with ``metadata`` and, last, the SHA-256 of the whole file
+    (taken with that digest blanked), which ``verified_bytes`` checks."""
     for key, value in {**metadata, CHECKSUM_KEY: _BLANK.decode()}.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value

@@ -24,6 +24,7 @@ from vidact.data.index import VideoItem
 from vidact.data.sampler import derived_seed
 from vidact.data.transforms import Augment, InputSpec, eval_transform, train_transform
 from vidact.io.reader import VideoReadError
+from vidact.models.backbones import FrameEncoder
 from vidact.progress import progress
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,13 @@ class FeatureStore:
                 settings["pool"] = member.pool
             if view is not None:
                 settings["view"] = view.settings()
+            quantised = [
+                part.quantised.path.stem  # type: ignore[union-attr]
+                for part in member.modules()
+                if isinstance(part, FrameEncoder) and part.quantised is not None
+            ]
+            if quantised:  # an int8 copy: other features, named by the digest of its bytes
+                settings["precision"] = quantised
             self.caches.append(ArrayCache(root, "features", settings))
 
     @property
@@ -134,6 +142,32 @@ class _SpreadFrames(Dataset):
                 seed = derived_seed(self.view.seed, self.view.index, key)
                 torch.random.default_generator.manual_seed(seed)
             return (entry.num_frames, entry.fps), self.transform(entry.array)
+
+
+def calibration_frames(
+    items: Sequence[VideoItem],
+    spec: InputSpec,
+    pairs: bool,
+    allow_images: bool = False,
+    videos: int = 16,
+    frames: int = 8,
+) -> torch.Tensor:
+    """The encoder's input for int8 calibration: ``frames`` evenly spread frames (pairs for a
+    motion encoder) of the first ``videos`` readable training videos by path, prepared as the
+    cache prepares them; the same videos every time, so a run quantises the same way again."""
+    chosen = sorted(items, key=lambda item: item.relpath)
+    found = []
+    for item in chosen:
+        facts, prepared = _SpreadFrames([item], spec, frames, allow_images, None, pairs)[0]
+        if facts is not None:
+            found.append(prepared)
+        if len(found) == videos:
+            break
+    if not found:
+        raise VideoReadError(
+            chosen[0].path if chosen else Path("."), "no readable video to calibrate on"
+        )
+    return torch.cat(found)  # type: ignore[arg-type]
 
 
 class FeatureExtractor:

@@ -16,7 +16,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from vidact.config import TrainConfig
 from vidact.data.index import VideoItem
 from vidact.models.backbones import reads_pairs, weight_source
-from vidact.models.checkpoint import METADATA_KEY, CheckpointInfo
+from vidact.models.checkpoint import INT8_KEY, METADATA_KEY, CheckpointInfo, int8_entry
 from vidact.models.classifier import ClipClassifier, uses_pretrained
 from vidact.training import optim
 from vidact.training.features import FeatureExtractor
@@ -58,6 +58,7 @@ class ClipClassifierModule(L.LightningModule):
         self.unreadable: dict[str, set[str]] = {"train": set(), "val": set(), "extraction": set()}
         self.feature_job: FeatureJob | None = None  # set when training on cached features
         self._rng_to_restore: dict[str, Any] | None = None  # set when resuming
+        self.quantised: dict[str, bytes] | None = None  # --encoder-precision int8: the encoders
 
     def prepare_data(self) -> None:
         # Lightning calls this once per node, then waits for it on every process: the place
@@ -145,6 +146,8 @@ class ClipClassifierModule(L.LightningModule):
         checkpoint[METADATA_KEY] = self.info().to_dict()
         checkpoint["vidact_config"] = self.config.to_dict()
         checkpoint["rng_states"] = _rng_states()
+        if self.quantised is not None:
+            checkpoint[INT8_KEY] = int8_entry(self.quantised)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # dropout and anything else drawing from the global generators continues where the

@@ -41,7 +41,7 @@ from vidact.data.transforms import AUGMENT_PRESETS, Augment, resolve_augment
 from vidact.errors import CheckpointError, ConfigError, DatasetError, RunError
 from vidact.models.backbones import encoder_names, reads_pairs, weight_source
 from vidact.models.classifier import frozen_throughout, uses_pretrained
-from vidact.models.encoder_runtime import use_encoder_runtime
+from vidact.models.encoder_runtime import install_int8, quantise_encoder, use_encoder_runtime
 from vidact.plots import plot_curves
 from vidact.training.callbacks import (
     EpochRecorder,
@@ -53,6 +53,7 @@ from vidact.training.features import (
     FeatureExtractor,
     FeatureStore,
     FeatureView,
+    calibration_frames,
     feature_augmenter,
 )
 from vidact.training.module import ClipClassifierModule, FeatureJob
@@ -232,6 +233,12 @@ def _fit(
             for name in encoder_names(model.backbone)
         ]
         device = "cuda" if torch.cuda.is_available() and config.accelerator != "cpu" else "cpu"
+        if model.encoder_precision == "int8":  # calibrated on the training frames, kept
+            frames = calibration_frames(
+                index.subset("train"), spec, reads_pairs(model.backbone), data.allow_images
+            )
+            module.quantised = quantise_encoder(module.model, spec.size, frames)
+            install_int8(module.model, module.quantised)
         runtime = use_encoder_runtime(module.model, config.encoder_runtime, spec.size, device)
         log.info("frame encoder: %s, frozen, run by %s", model.backbone, runtime)
         # view 0: the evaluation transform (validation reads it); views 1..K-1: augmented

@@ -17,7 +17,13 @@ import torch
 from lightning.fabric.connector import _PRECISION_INPUT_STR
 from lightning.pytorch.strategies import StrategyRegistry
 
-from vidact.config import ENCODER_RUNTIMES, DataConfig, ModelConfig, TrainConfig
+from vidact.config import (
+    ENCODER_PRECISIONS,
+    ENCODER_RUNTIMES,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+)
 from vidact.data.sources import DATASETS
 from vidact.data.transforms import resolve_augment
 from vidact.errors import ConfigError
@@ -81,6 +87,7 @@ _MODEL_RULES: list[Rule] = [
     ("trainable_layers", _at_least(0), "0 or more"),
     ("unfreeze_epoch", _optional(_positive), "at least 1"),
     ("backbone_lr_mult", _at_least(0), "0 or more"),
+    ("encoder_precision", lambda v: v in ENCODER_PRECISIONS, " or ".join(ENCODER_PRECISIONS)),
 ]
 _TRAIN_RULES: list[Rule] = [
     ("epochs", _positive, "at least 1"),
@@ -128,6 +135,13 @@ def check_config(config: TrainConfig) -> None:
             "--feature-views caches augmented views of a frozen backbone's features; this run "
             "trains on pixels (a trainable backbone or --no-feature-cache), which are augmented "
             "anew every epoch already"
+        )
+    if config.model.encoder_precision == "int8" and not (
+        config.feature_cache and frozen_throughout(config.model)
+    ):
+        raise ConfigError(
+            "--encoder-precision int8 quantises a frozen encoder whose features are cached; "
+            "this run trains the backbone or turns the feature cache off"
         )
     if config.optimizer == "lbfgs" and not frozen_throughout(config.model):
         raise ConfigError(
