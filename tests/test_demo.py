@@ -20,8 +20,13 @@ def test_demo_writes_runs_reports_and_the_comparison(tmp_path: Path) -> None:
         assert 0.0 <= row.test_top1 <= 1.0
     table = json.loads((tmp_path / "comparison.json").read_text())
     assert [entry["head"] for entry in table] == ["gru", "max"]
-    # the second head reused the first one's frame features: one cache namespace
-    assert len(list((tmp_path / "cache" / "features").iterdir())) == 1
+    # the second head reused the first one's frame features, for training and for its test
+    # videos: one cache namespace of each
+    kinds = sorted(
+        "evaluation_views" in json.loads(settings.read_text())
+        for settings in (tmp_path / "cache" / "features").glob("*/settings.json")
+    )
+    assert kinds == [False, True]
 
 
 def test_demo_names_unknown_heads(tmp_path: Path) -> None:
