@@ -11,7 +11,6 @@ float32 rounding: the head may add in another order).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from vidact.data.cache import ArrayCache, CachedVideo
 from vidact.data.index import VideoItem
 from vidact.models.checkpoint import CheckpointInfo
 from vidact.models.classifier import ClipClassifier, frozen_throughout
-from vidact.models.encoder_runtime import runtime_in_use
+from vidact.models.encoder_runtime import runtime_in_use, weights_digest
 
 
 class ViewFeatureCache:
@@ -30,16 +29,12 @@ class ViewFeatureCache:
     def __init__(
         self, root: str | Path, model: ClipClassifier, info: CheckpointInfo, clips: int, crops: int
     ) -> None:
-        digest = hashlib.sha256()
-        for key, tensor in model.encoder.state_dict().items():
-            digest.update(key.encode())
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         settings = {
             "evaluation_views": clips * crops,
             "clips": clips,
             "crops": crops,
             "backbone": info.model.backbone,
-            "encoder_sha256": digest.hexdigest(),
+            "encoder_sha256": weights_digest(model.encoder),
             "runtime": runtime_in_use(model),
             "input": dataclasses.asdict(info.input),
             "sampling": dataclasses.asdict(info.sampling),
@@ -64,4 +59,4 @@ class ViewFeatureCache:
 
     def save(self, item: VideoItem, features: torch.Tensor) -> None:
         array = features.detach().float().cpu().numpy()
-        self.cache.save(item.path, CachedVideo(array, len(array), 0.0))
+        self.cache.save(item.path, CachedVideo(array, len(array), 0.0))  # no video facts needed

@@ -5,7 +5,8 @@ onnxruntime runs EfficientNet-Lite0 faster than PyTorch on a CPU with the same f
 of the frozen path. Only a frozen encoder switches (a fine-tuned one must run in PyTorch to
 learn), and only on the CPU. The exported file is named by a digest of the encoder's name,
 pooling, input size, weights and the exporter's version, so changed weights never reuse a stale
-file; it is sealed with a SHA-256 of its bytes, and a damaged one is exported again.
+file; it is sealed with a SHA-256 of its bytes, and a damaged one is exported again. An int8 copy
+(``quantise_encoder``) is calibrated on a run's training frames and travels in its checkpoint.
 """
 
 from __future__ import annotations
@@ -235,14 +236,19 @@ def _why_torch(model: ClipClassifier, device: torch.device) -> str | None:
     return None
 
 
-def _exported(part: FrameEncoder, size: int, folder: Path) -> Path:
-    """The file holding ``part`` at ``size`` px, exported now unless a sound one exists."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps([part.name, part.pool, size, torch.__version__, OPSET]).encode())
-    for key, tensor in part.state_dict().items():
+def weights_digest(module: nn.Module, *context: object) -> str:
+    """SHA-256 of ``module``'s state (names and bytes) and ``context``: what names a copy of it."""
+    digest = hashlib.sha256(json.dumps([str(c) for c in context]).encode())
+    for key, tensor in module.state_dict().items():
         digest.update(key.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    path = folder / f"{part.name}-{size}px-{digest.hexdigest()[:16]}.onnx"
+    return digest.hexdigest()
+
+
+def _exported(part: FrameEncoder, size: int, folder: Path) -> Path:
+    """The file holding ``part`` at ``size`` px, exported now unless a sound one exists."""
+    digest = weights_digest(part, part.name, part.pool, size, torch.__version__, OPSET)
+    path = folder / f"{part.name}-{size}px-{digest[:16]}.onnx"
     if path.is_file():
         try:
             verified_bytes(path)
