@@ -42,9 +42,10 @@ class OnnxFrames:
     """A frozen FrameEncoder's forward, (N, 3, S, S) -> (N, F), run by onnxruntime from the
     exported file at ``path``. Pickles as its path (a process it is sent to opens its own)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, data: bytes | None = None) -> None:
+        """``data``: the file's bytes, already verified (else read and checked here)."""
         self.path = path
-        self.session = open_session(path, torch.device("cpu"), torch.get_num_threads())
+        self.session = open_session(path, torch.device("cpu"), torch.get_num_threads(), data)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         array = np.ascontiguousarray(images.detach().cpu().numpy(), dtype=np.float32)
@@ -96,7 +97,13 @@ def use_encoder_runtime(
         return "torch"
     folder = default_cache_dir() / "encoders"
     try:
-        sessions = [OnnxFrames(_exported(part, size, folder)) for part in parts]
+        opened: dict[Path, OnnxFrames] = {}  # members with the same weights share one session
+        sessions = []
+        for part in parts:
+            path, data = _exported(part, size, folder)
+            if path not in opened:
+                opened[path] = OnnxFrames(path, data)
+            sessions.append(opened[path])
     except Exception as err:  # an exporter failure is as varied as the models it meets
         if runtime == "onnx":
             raise ConfigError(f"--encoder-runtime onnx: cannot export the encoder ({err})") from err
@@ -188,7 +195,7 @@ def quantise_encoder(
                  sum(len(a) for a in seen[index]))  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp:
             prepared, result = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
-            quant_pre_process(str(_exported(part, size, folder)), str(prepared),
+            quant_pre_process(str(_exported(part, size, folder)[0]), str(prepared),
                               skip_symbolic_shape=True)  # fmt: skip
             quantize_static(
                 str(prepared), str(result), _Calibration(seen[index]),
@@ -213,9 +220,14 @@ def install_int8(model: ClipClassifier, quantised: dict[str, bytes]) -> None:
     for index, part in enumerate(parts):
         data = quantised[str(index)]
         path = folder / f"{part.name}-int8-{hashlib.sha256(data).hexdigest()[:16]}.onnx"
-        if not path.is_file() or path.read_bytes() != data:
-            with replacing(path) as partial:
-                partial.write_bytes(data)
+        if path.is_file():
+            try:  # opening verifies the seal: a damaged file is written again below
+                part.quantised = part.runtime = OnnxFrames(path)
+                continue
+            except CheckpointError as err:
+                log.warning("%s; writing it again from the checkpoint", err)
+        with replacing(path) as partial:
+            partial.write_bytes(data)
         part.quantised = part.runtime = OnnxFrames(path)
 
 
@@ -245,14 +257,14 @@ def weights_digest(module: nn.Module, *context: object) -> str:
     return digest.hexdigest()
 
 
-def _exported(part: FrameEncoder, size: int, folder: Path) -> Path:
-    """The file holding ``part`` at ``size`` px, exported now unless a sound one exists."""
+def _exported(part: FrameEncoder, size: int, folder: Path) -> tuple[Path, bytes]:
+    """The file holding ``part`` at ``size`` px and its verified bytes, exported now unless a
+    sound one exists."""
     digest = weights_digest(part, part.name, part.pool, size, torch.__version__, OPSET)
     path = folder / f"{part.name}-{size}px-{digest[:16]}.onnx"
     if path.is_file():
         try:
-            verified_bytes(path)
-            return path
+            return path, verified_bytes(path)
         except CheckpointError as err:
             log.warning("%s; exporting it again", err)
     log.info("exporting the frame encoder %s at %d px to %s (once)", part.name, size, path)
@@ -262,7 +274,7 @@ def _exported(part: FrameEncoder, size: int, folder: Path) -> Path:
     )
     with replacing(path) as partial:
         partial.write_bytes(data)
-    return path
+    return path, data
 
 
 class _Frames(nn.Module):

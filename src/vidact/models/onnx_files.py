@@ -95,9 +95,12 @@ def verified_bytes(path: Path) -> bytes:
     return data
 
 
-def open_session(path: Path, device: torch.device, threads: int | None = None) -> Any:
+def open_session(
+    path: Path, device: torch.device, threads: int | None = None, data: bytes | None = None
+) -> Any:
     """An onnxruntime session on the verified bytes of ``path`` (CUDA when ``device`` is and
-    onnxruntime has it); ``threads``: intra-op threads (default: onnxruntime's)."""
+    onnxruntime has it); ``threads``: intra-op threads (default: onnxruntime's); ``data``: the
+    file's bytes when the caller has just verified them (read once, not twice)."""
     ort = require("onnxruntime")
     providers = ["CPUExecutionProvider"]
     if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
@@ -106,7 +109,7 @@ def open_session(path: Path, device: torch.device, threads: int | None = None) -
     options.log_severity_level = 3
     if threads:
         options.intra_op_num_threads = threads
-    data = verified_bytes(path)
+    data = verified_bytes(path) if data is None else data
     try:
         return ort.InferenceSession(data, options, providers=providers)
     except Exception as err:  # onnxruntime's errors are untyped
