@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 
 from vidact.errors import ConfigError
-from vidact.sampling import length_in_frames, list_samplers, sample_indices, sliding_windows
+from vidact.sampling import (
+    CACHE_ANY_START,
+    CACHE_DRAWS,
+    ClipSampling,
+    length_in_frames,
+    list_samplers,
+    sample_indices,
+    sliding_windows,
+    spread_indices,
+)
 
 # (num_frames, clip_len, expected evaluation indices): short, exact-fit and long videos
 EVAL_CASES = [
@@ -146,3 +155,29 @@ def test_bad_arguments_are_explained(kwargs, message) -> None:
 
 def test_registry_lists_every_strategy() -> None:
     assert list_samplers() == ["dense", "segment", "stride", "uniform", "window"]
+
+
+@pytest.mark.parametrize("num_frames", [5, 40, 60, 61, 137, 1000])
+@pytest.mark.parametrize("clip_len", [4, 8, 16])
+def test_a_cache_of_segment_clips_holds_what_sampling_reads(num_frames, clip_len) -> None:
+    """Clips drawn over the cached rows are clips of the video: in evaluation exactly its
+    evaluation frames, in training one of the cached candidates of each segment."""
+    sampling = ClipSampling(frames=clip_len)
+    rows = sampling.frames_to_cache(jitter=True)
+    assert rows == clip_len * CACHE_DRAWS
+    cached = spread_indices(num_frames, rows)  # the video frames the cache holds, in order
+    from_cache = cached[sampling.indices(len(cached), 25.0)]
+    assert from_cache.tolist() == sampling.indices(num_frames, 25.0).tolist()
+    rng = np.random.default_rng(0)
+    bounds = np.arange(clip_len + 1) * num_frames / clip_len  # the video's segments
+    first, last = np.floor(bounds[:-1]), np.ceil(bounds[1:]) - 1
+    for _ in range(20):
+        drawn = cached[sampling.indices(len(cached), 25.0, True, rng)]
+        assert ((drawn >= first) & (drawn <= last)).all()
+    # without jitter (a full-batch fit) training reads the evaluation frames only
+    fixed = spread_indices(num_frames, sampling.frames_to_cache(jitter=False))
+    assert fixed[sampling.indices(len(fixed), 25.0)].tolist() == from_cache.tolist()
+
+
+def test_strategies_that_start_anywhere_cache_a_spread() -> None:
+    assert ClipSampling(strategy="dense", frames=8).frames_to_cache() == CACHE_ANY_START

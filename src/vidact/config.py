@@ -135,7 +135,9 @@ class TrainConfig:
     feature_cache: bool = True  # frozen backbone: train the head on cached frame features
     encoder_runtime: str = "auto"  # a frozen encoder's runtime: ENCODER_RUNTIMES
     cache_dir: str | None = None  # features: here or ~/.cache/vidact; clips: only when given
-    max_cached_frames: int = 64  # frames per video whose features are cached (evenly spread)
+    # frames per video a cache keeps (evenly spread); None: what the sampling can read
+    # (ClipSampling.frames_to_cache)
+    max_cached_frames: int | None = None
     feature_views: int = 1  # cached views per video: the plain one, then augmented ones
     progress: bool = True
     overwrite: bool = False

@@ -26,6 +26,12 @@ from vidact.errors import ConfigError
 from vidact.registry import Registry
 
 SamplerFn = Callable[..., np.ndarray]
+# a cache of segment-sampled clips keeps this many candidate frames per segment for training
+# draws: odd, so each segment's middle candidate is its evaluation frame (README: the saving and
+# its accuracy)
+CACHE_DRAWS = 5
+# frames per video a cache keeps for strategies that can start a clip anywhere
+CACHE_ANY_START = 64
 SAMPLERS: Registry[SamplerFn] = Registry("sampling strategy")
 
 
@@ -255,6 +261,16 @@ class ClipSampling:
         """Frames a clip of the model reads: T, or 2T in (frame, next frame) pairs."""
         return self.frames * (2 if self.pairs else 1)
 
+    def frames_to_cache(self, jitter: bool = True) -> int:
+        """Frames per video (evenly spread, ``spread_indices``) a cache keeps so clips drawn
+        from it are the clips sampling the video draws. Segment sampling: the T evaluation
+        frames, and with training ``jitter`` ``CACHE_DRAWS`` candidates per segment (a segment
+        drawn over the cached rows lands on one of them, its middle one in evaluation: the very
+        frame evaluating the video reads); the other strategies can start anywhere."""
+        if self.strategy != "segment":
+            return CACHE_ANY_START
+        return self.frames * (CACHE_DRAWS if jitter else 1)
+
     def as_read(self, positions: np.ndarray, num_frames: int) -> np.ndarray:
         """(..., T) positions as the model reads them: with each frame's next (``with_next``)
         when it reads pairs, as they are otherwise."""
@@ -271,6 +287,6 @@ def with_next(positions: np.ndarray, num_frames: int) -> np.ndarray:
     return np.stack([positions, following], axis=-1).reshape(*positions.shape[:-1], -1)
 
 
-def spread_indices(num_frames: int, most: int) -> np.ndarray:
-    """Every frame of a short video, else ``most`` evenly spread ones: what caches store."""
-    return sample_indices(num_frames, min(num_frames, most), "segment")
+def spread_indices(num_frames: int, cached_frames: int) -> np.ndarray:
+    """Every frame of a short video, else ``cached_frames`` evenly spread: what caches store."""
+    return sample_indices(num_frames, min(num_frames, cached_frames), "segment")

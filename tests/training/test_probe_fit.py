@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -88,6 +91,10 @@ def test_a_probe_run_trains_full_batch_and_beats_chance(synthetic_dataset, tmp_p
     # last.ckpt is the last epoch's, whichever was best (a resume goes on from there)
     last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert (last["epoch"], last["global_step"]) == (2, 3)
+    # the fit reads each video's 3 evaluation frames and nothing else: only those are encoded
+    summary = json.loads((run / "summary.json").read_text())
+    entries = list(Path(summary["feature_cache"]).rglob("*.npy"))
+    assert entries and {np.load(entry).shape[0] for entry in entries} == {3}
 
 
 def test_a_full_batch_fit_reads_fixed_positions_and_others_draw_them() -> None:

@@ -44,7 +44,7 @@ class VideoDataModule(L.LightningDataModule):
         augment: Augment | None = None,
         feature_cache: Sequence[EntrySource] | None = None,
         clip_cache: ArrayCache | None = None,
-        cache_frames: int = 64,
+        cached_frames: int = 64,
         seed: int = 0,
         allow_images: bool = False,
         rebuild_features: Sequence[Callable[[VideoItem], CachedVideo]] | None = None,
@@ -61,7 +61,7 @@ class VideoDataModule(L.LightningDataModule):
         self.augment = augment
         self.feature_cache = feature_cache
         self.clip_cache = clip_cache
-        self.cache_frames = cache_frames
+        self.cached_frames = cached_frames
         self.seed = seed
         self.allow_images = allow_images
         self.rebuild_features = rebuild_features
@@ -90,7 +90,7 @@ class VideoDataModule(L.LightningDataModule):
             self.spec.short_side,
             train,
             cache=self.clip_cache,
-            cache_frames=self.cache_frames,
+            cached_frames=self.cached_frames,
             seed=self.seed,
             allow_images=self.allow_images,
             jitter=self.jitter,

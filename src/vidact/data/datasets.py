@@ -53,12 +53,16 @@ class EntrySource(Protocol):
 
 
 def read_spread_frames(
-    path: Path, most: int, short_side: int | None, allow_images: bool = False, pairs: bool = False
+    path: Path,
+    cached_frames: int,
+    short_side: int | None,
+    allow_images: bool = False,
+    pairs: bool = False,
 ) -> CachedVideo:
-    """Every frame of a short video, else ``most`` evenly spread ones, decoded at ``short_side``;
-    with ``pairs``, each followed by the video's next frame (2N rows)."""
+    """Every frame of a short video, else ``cached_frames`` evenly spread ones, decoded at
+    ``short_side``; with ``pairs``, each followed by the video's next frame (2N rows)."""
     with VideoReader(path, allow_images) as reader:
-        positions = spread_indices(reader.num_frames, most)
+        positions = spread_indices(reader.num_frames, cached_frames)
         if pairs:
             positions = with_next(positions, reader.num_frames)
         return CachedVideo(reader.read(positions, short_side), reader.num_frames, reader.fps)
@@ -156,8 +160,9 @@ class ClipDataset(_SampledClips):
     """Transformed pixel clips: (float (T, 3, S, S), label), or (float (V, T, 3, S, S), label)
     with ``clips`` x ``crops`` views per video for evaluation.
 
-    With ``cache``, each video is decoded once (every frame up to ``cache_frames``, evenly spread)
-    and later reads come from the cache; clips are sampled from the cached frames.
+    With ``cache``, each video is decoded once (every frame up to ``cached_frames``, evenly
+    spread: ``ClipSampling.frames_to_cache``) and later reads come from the cache; clips are
+    sampled from the cached frames.
     """
 
     def __init__(
@@ -170,7 +175,7 @@ class ClipDataset(_SampledClips):
         clips: int = 1,
         views: bool = False,
         cache: ArrayCache | None = None,
-        cache_frames: int = 64,
+        cached_frames: int = 64,
         seed: int = 0,
         allow_images: bool = False,
         jitter: bool = True,
@@ -186,14 +191,14 @@ class ClipDataset(_SampledClips):
         self.clips = clips
         self.views = views
         self.cache = cache
-        self.cache_frames = cache_frames
+        self.cached_frames = cached_frames
 
     def cached(self, item: VideoItem, rebuild: bool = False) -> CachedVideo:
         assert self.cache is not None
         entry = None if rebuild else self.cache.load(item.path, mmap=True)
         if entry is None:  # absent, or damaged: (re)built in place
             entry = read_spread_frames(
-                item.path, self.cache_frames, self.short_side, self.allow_images
+                item.path, self.cached_frames, self.short_side, self.allow_images
             )
             self.cache.save(item.path, entry)
         return entry

@@ -1,8 +1,8 @@
 """The frozen-backbone fast path: encode every video's frames once, train heads on the cache.
 
 With a frozen backbone the frame features never change, so computing them again each epoch (and
-again for each head compared) is waste. Features of up to ``most`` evenly spread frames per video
-are stored as float16 (N, F) arrays; clips are then sampled from them.
+again for each head compared) is waste. Features of the ``cached_frames`` evenly spread frames
+a video's clips can read are stored as float16 (N, F) arrays; clips are then sampled from them.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class FeatureStore:
         encoder: nn.Module,
         sources: Sequence[str],
         spec: InputSpec,
-        most: int,
+        cached_frames: int,
         view: FeatureView | None = None,
     ) -> None:
         self.caches = []
@@ -54,7 +54,7 @@ class FeatureStore:
                 "short_side": spec.short_side,
                 "mean": list(own.mean),
                 "std": list(own.std),
-                "max_frames": most,
+                "cached_frames": cached_frames,
             }
             if getattr(member, "pool", None) is not None:  # other pooling, other features
                 settings["pool"] = member.pool
@@ -110,12 +110,12 @@ class _SpreadFrames(Dataset):
         self,
         items: Sequence[VideoItem],
         spec: InputSpec,
-        most: int,
+        cached_frames: int,
         allow_images: bool,
         view: FeatureView | None = None,
         pairs: bool = False,
     ) -> None:
-        self.items, self.spec, self.most = list(items), spec, most
+        self.items, self.spec, self.cached_frames = list(items), spec, cached_frames
         self.allow_images = allow_images
         self.view = view
         self.pairs = pairs  # each frame with the next: (2N, 3, S, S) for a motion encoder
@@ -131,7 +131,7 @@ class _SpreadFrames(Dataset):
         item = self.items[index]
         try:
             entry = read_spread_frames(
-                item.path, self.most, self.spec.short_side, self.allow_images, self.pairs
+                item.path, self.cached_frames, self.spec.short_side, self.allow_images, self.pairs
             )
         except VideoReadError as err:
             log.warning("skipping %s", err)
@@ -180,7 +180,7 @@ class FeatureExtractor:
         encoder: nn.Module,
         store: FeatureStore,
         spec: InputSpec,
-        most: int,
+        cached_frames: int,
         allow_images: bool = False,
         view: FeatureView | None = None,
         chunk: int = 64,
@@ -189,7 +189,7 @@ class FeatureExtractor:
         self.store = store
         self.view = view
         self.spec = spec
-        self.most = most
+        self.cached_frames = cached_frames
         self.allow_images = allow_images
         self.chunk = chunk  # frames per forward pass: even, so no pair is cut
         self.pairs = bool(getattr(encoder, "paired", False))
@@ -229,7 +229,7 @@ class FeatureExtractor:
         """Decode and encode one video now; raises VideoReadError when it cannot be decoded."""
         log.info("%s: rebuilding its cached features", item.path)
         dataset = _SpreadFrames(
-            [item], self.spec, self.most, self.allow_images, self.view, self.pairs
+            [item], self.spec, self.cached_frames, self.allow_images, self.view, self.pairs
         )
         facts, frames = dataset[0]
         if facts is None:
@@ -253,7 +253,9 @@ class FeatureExtractor:
         log.info("encoding %s of %d video(s) (cached features are reused later)", what, len(todo))
         # a private generator: whether a cache was already full must not shift the seeded RNG
         loader = DataLoader(
-            _SpreadFrames(todo, self.spec, self.most, self.allow_images, self.view, self.pairs),
+            _SpreadFrames(
+                todo, self.spec, self.cached_frames, self.allow_images, self.view, self.pairs
+            ),
             batch_size=None,
             num_workers=workers,
             generator=torch.Generator(),

@@ -223,6 +223,11 @@ def _fit(
     data = config.data
     spec = module.spec
     workers = default_workers() if data.workers is None else data.workers
+    sampling = data.sampling(reads_pairs(config.model.backbone))
+    # a full-batch fit (L-BFGS) minimises one fixed objective: every training video at its
+    # evaluation positions, unaugmented, in one batch
+    fixed = full_batch(config.optimizer)
+    cached_frames = config.max_cached_frames or sampling.frames_to_cache(jitter=not fixed)
     stores: list[FeatureStore] = []
     extractors: list[FeatureExtractor] = []
     clip_cache = None
@@ -251,7 +256,7 @@ def _fit(
                 module.model.encoder,
                 sources,
                 spec,
-                config.max_cached_frames,
+                cached_frames,
                 view,
             )
             stores.append(store)
@@ -260,7 +265,7 @@ def _fit(
                     module.model.encoder,
                     store,
                     spec,
-                    config.max_cached_frames,
+                    cached_frames,
                     data.allow_images,
                     view,
                 )
@@ -275,21 +280,18 @@ def _fit(
         clip_cache = ArrayCache(
             config.cache_dir,
             "clips",
-            {"short_side": spec.short_side, "max_frames": config.max_cached_frames},
+            {"short_side": spec.short_side, "cached_frames": cached_frames},
         )
-    # a full-batch fit (L-BFGS) minimises one fixed objective: every training video at its
-    # evaluation positions, unaugmented, in one batch
-    fixed = full_batch(config.optimizer)
     datamodule = VideoDataModule(
         index,
         spec,
-        data.sampling(reads_pairs(config.model.backbone)),
+        sampling,
         max(data.batch_size, len(index.items)) if fixed else data.batch_size,
         data.workers,
         AUGMENT_PRESETS.get("none") if fixed else run.augment,
         stores or None,
         clip_cache,
-        config.max_cached_frames,
+        cached_frames,
         config.seed,
         data.allow_images,
         [extractor.rebuild for extractor in extractors] or None,

@@ -107,7 +107,7 @@ _TRAIN_RULES: list[Rule] = [
     ("seed", lambda v: 0 <= v < 2**32, "in [0, 2^32)"),
     ("accelerator", lambda v: v in ACCELERATORS, f"one of {', '.join(ACCELERATORS)}"),
     ("num_nodes", _positive, "at least 1"),
-    ("max_cached_frames", _positive, "at least 1"),
+    ("max_cached_frames", _optional(_positive), "at least 1"),
     ("feature_views", _positive, "at least 1"),
     ("encoder_runtime", lambda v: v in ENCODER_RUNTIMES, f"one of {', '.join(ENCODER_RUNTIMES)}"),
 ]
