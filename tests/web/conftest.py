@@ -40,7 +40,7 @@ class Served:
 
     @property
     def store(self) -> TempStore:
-        return self.app.state.store["store"]
+        return self.app.state.store
 
 
 @contextlib.contextmanager

@@ -27,7 +27,7 @@ def client(served_predictor):
 
 
 def _store(client: TestClient):
-    return client.app.state.store["store"]
+    return client.app.state.store
 
 
 def _post(client: TestClient, path: Path | None = None, name: str | None = None, **data):

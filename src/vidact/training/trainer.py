@@ -43,6 +43,7 @@ from vidact.models.backbones import encoder_names, reads_pairs, weight_source
 from vidact.models.classifier import frozen_throughout, uses_pretrained
 from vidact.models.encoder_runtime import install_int8, quantise_encoder, use_encoder_runtime
 from vidact.plots import plot_curves
+from vidact.sampling import ClipSampling
 from vidact.training.callbacks import (
     EpochRecorder,
     RunCheckpoint,
@@ -210,6 +211,20 @@ def _parse_devices(devices: str | int) -> int | str:
     return int(text) if text.lstrip("-").isdigit() else text
 
 
+@dataclass
+class _Inputs:
+    """What the run's batches come from: the feature extractors of a frozen encoder (one per
+    cached view) or a clip cache of decoded pixels, or neither (decode every epoch)."""
+
+    extractors: list[FeatureExtractor]
+    clip_cache: ArrayCache | None
+    cached_frames: int  # frames per video a cache keeps
+
+    @property
+    def stores(self) -> list[FeatureStore]:
+        return [extractor.store for extractor in self.extractors]
+
+
 def _fit(
     run: RunPlan,
     run_dir: Path,
@@ -218,90 +233,19 @@ def _fit(
     done: int = 0,
 ) -> TrainResult:
     """Train ``run`` into ``run_dir``; resuming, from ``checkpoint`` after ``done`` epochs."""
-    config, index, module = run.config, run.index, run.module
     started = time.perf_counter()
-    data = config.data
-    spec = module.spec
-    workers = default_workers() if data.workers is None else data.workers
-    sampling = data.sampling(reads_pairs(config.model.backbone))
+    config = run.config
+    sampling = config.data.sampling(reads_pairs(config.model.backbone))
     # a full-batch fit (L-BFGS) minimises one fixed objective: every training video at its
     # evaluation positions, unaugmented, in one batch
     fixed = full_batch(config.optimizer)
     cached_frames = config.max_cached_frames or sampling.frames_to_cache(jitter=not fixed)
-    stores: list[FeatureStore] = []
-    extractors: list[FeatureExtractor] = []
-    clip_cache = None
-    if config.feature_cache and frozen_throughout(config.model):
-        model = config.model
-        sources = [
-            weight_source(name, uses_pretrained(model), model.weights)
-            for name in encoder_names(model.backbone)
-        ]
-        device = "cuda" if torch.cuda.is_available() and config.accelerator != "cpu" else "cpu"
-        if model.encoder_precision == "int8":  # calibrated on the training frames, kept
-            frames = calibration_frames(
-                index.subset("train"), spec, reads_pairs(model.backbone), data.allow_images
-            )
-            module.quantised = quantise_encoder(module.model, spec.size, frames)
-            install_int8(module.model, module.quantised)
-        runtime = use_encoder_runtime(module.model, config.encoder_runtime, spec.size, device)
-        log.info("frame encoder: %s, frozen, run by %s", model.backbone, runtime)
-        # view 0: the evaluation transform (validation reads it); views 1..K-1: augmented
-        views = [None] + [
-            FeatureView(i, run.augment, config.seed) for i in range(1, config.feature_views)
-        ]
-        for view in views:
-            store = FeatureStore(
-                config.cache_dir or default_cache_dir(),
-                module.model.encoder,
-                sources,
-                spec,
-                cached_frames,
-                view,
-            )
-            stores.append(store)
-            extractors.append(
-                FeatureExtractor(
-                    module.model.encoder,
-                    store,
-                    spec,
-                    cached_frames,
-                    data.allow_images,
-                    view,
-                )
-            )
-        module.feature_job = FeatureJob(
-            index.subset("train") + index.subset("val"),
-            extractors,
-            workers,
-            device,
-        )
-    elif config.cache_dir is not None:
-        clip_cache = ArrayCache(
-            config.cache_dir,
-            "clips",
-            {"short_side": spec.short_side, "cached_frames": cached_frames},
-        )
-    datamodule = VideoDataModule(
-        index,
-        spec,
-        sampling,
-        max(data.batch_size, len(index.items)) if fixed else data.batch_size,
-        data.workers,
-        AUGMENT_PRESETS.get("none") if fixed else run.augment,
-        stores or None,
-        clip_cache,
-        cached_frames,
-        config.seed,
-        data.allow_images,
-        [extractor.rebuild for extractor in extractors] or None,
-        start_epoch=done,
-        feature_augment=feature_augmenter(module.model.encoder) if stores and not fixed else None,
-        jitter=not fixed,
-    )
+    inputs = _inputs(run, cached_frames)
+    datamodule = _datamodule(run, sampling, inputs, fixed, done)
     recorder = EpochRecorder(run_dir / "metrics.csv", done_epochs=done)
     monitor = UnreadableVideos(
-        data.max_bad_fraction, len(index.subset("train")) + len(index.subset("val"))
+        config.data.max_bad_fraction,
+        len(run.index.subset("train")) + len(run.index.subset("val")),
     )
     callbacks: list[Callback] = [
         RunCheckpoint(run_dir / "checkpoints", directory.commit if directory else None),
@@ -311,7 +255,100 @@ def _fit(
     ]
     if config.model.unfreeze_epoch is not None:
         callbacks.append(UnfreezeBackbone(config.model.unfreeze_epoch))
-    trainer = L.Trainer(
+    trainer = _lightning_trainer(config, run_dir, callbacks)
+    trainer.fit(run.module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
+
+    summary = {
+        **_summary(run, recorder.rows, inputs, sorted(monitor.seen)),
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "resumed_from_epoch": done if checkpoint else None,
+    }
+    if trainer.is_global_zero:
+        plot_curves(recorder.rows, run_dir / "curves.png")
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return TrainResult(
+        run_dir,
+        run_dir / "checkpoints" / "best.ckpt",
+        run_dir / "checkpoints" / "last.ckpt",
+        summary,
+    )
+
+
+def _inputs(run: RunPlan, cached_frames: int) -> _Inputs:
+    """A frozen encoder's feature caches (int8 calibration and the encoder runtime chosen first,
+    since they decide the features) and the job that fills them, or a clip cache, or neither."""
+    config, module, spec = run.config, run.module, run.module.spec
+    if not (config.feature_cache and frozen_throughout(config.model)):
+        clip_cache = None
+        if config.cache_dir is not None:
+            settings = {"short_side": spec.short_side, "cached_frames": cached_frames}
+            clip_cache = ArrayCache(config.cache_dir, "clips", settings)
+        return _Inputs([], clip_cache, cached_frames)
+    model, data = config.model, config.data
+    sources = [
+        weight_source(name, uses_pretrained(model), model.weights)
+        for name in encoder_names(model.backbone)
+    ]
+    device = "cuda" if torch.cuda.is_available() and config.accelerator != "cpu" else "cpu"
+    if model.encoder_precision == "int8":  # calibrated on the training frames, kept
+        frames = calibration_frames(
+            run.index.subset("train"), spec, reads_pairs(model.backbone), data.allow_images
+        )
+        module.quantised = quantise_encoder(module.model, spec.size, frames)
+        install_int8(module.model, module.quantised)
+    runtime = use_encoder_runtime(module.model, config.encoder_runtime, spec.size, device)
+    log.info("frame encoder: %s, frozen, run by %s", model.backbone, runtime)
+    # view 0: the evaluation transform (validation reads it); views 1..K-1: augmented
+    views = [None] + [
+        FeatureView(i, run.augment, config.seed) for i in range(1, config.feature_views)
+    ]
+    encoder = module.model.encoder
+    root = config.cache_dir or default_cache_dir()
+    extractors = [
+        FeatureExtractor(
+            encoder,
+            FeatureStore(root, encoder, sources, spec, cached_frames, view),
+            spec,
+            cached_frames,
+            data.allow_images,
+            view,
+        )
+        for view in views
+    ]
+    workers = default_workers() if data.workers is None else data.workers
+    videos = run.index.subset("train") + run.index.subset("val")
+    module.feature_job = FeatureJob(videos, extractors, workers, device)
+    return _Inputs(extractors, None, cached_frames)
+
+
+def _datamodule(
+    run: RunPlan, sampling: ClipSampling, inputs: _Inputs, fixed: bool, done: int
+) -> VideoDataModule:
+    data, stores = run.config.data, inputs.stores
+    return VideoDataModule(
+        run.index,
+        run.module.spec,
+        sampling,
+        batch_size=max(data.batch_size, len(run.index.items)) if fixed else data.batch_size,
+        workers=data.workers,
+        augment=AUGMENT_PRESETS.get("none") if fixed else run.augment,
+        feature_cache=stores or None,
+        clip_cache=inputs.clip_cache,
+        cached_frames=inputs.cached_frames,
+        seed=run.config.seed,
+        allow_images=data.allow_images,
+        rebuild_features=[extractor.rebuild for extractor in inputs.extractors] or None,
+        start_epoch=done,
+        feature_augment=(
+            feature_augmenter(run.module.model.encoder) if stores and not fixed else None
+        ),
+        jitter=not fixed,
+    )
+
+
+def _lightning_trainer(config: TrainConfig, run_dir: Path, callbacks: list[Callback]) -> L.Trainer:
+    logger = TensorBoardLogger(run_dir, name="tensorboard", version="")
+    return L.Trainer(
         max_epochs=config.epochs,
         accelerator=config.accelerator,
         devices=_parse_devices(config.devices),
@@ -320,9 +357,7 @@ def _fit(
         precision=config.precision,
         accumulate_grad_batches=config.accumulate,
         gradient_clip_val=config.grad_clip,
-        logger=TensorBoardLogger(run_dir, name="tensorboard", version="")
-        if config.tensorboard
-        else False,
+        logger=logger if config.tensorboard else False,
         callbacks=callbacks,
         enable_progress_bar=config.progress,
         enable_model_summary=False,
@@ -331,37 +366,30 @@ def _fit(
         log_every_n_steps=1,
         use_distributed_sampler=False,  # the datamodule's samplers shard and order (data.sampler)
     )
-    trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
 
-    rows = recorder.rows
+
+def _summary(
+    run: RunPlan, rows: list[dict[str, float]], inputs: _Inputs, unreadable: list[str]
+) -> dict[str, Any]:
+    """summary.json's figures of a finished run (contract 2)."""
+    config, index, model = run.config, run.index, run.module.model
     best = min(rows, key=lambda row: row["val_loss"])
-    parameters = sum(p.numel() for p in module.model.parameters())
-    trainable = sum(p.numel() for p in module.model.parameters() if p.requires_grad)
-    summary = {
+    stores = inputs.stores
+    return {
         "best_epoch": int(best["epoch"]),
         "best_val_loss": best["val_loss"],
         "best_val_acc": best["val_acc"],
         "epochs": config.epochs,
         "epochs_run": len(rows),
         "stopped_early": len(rows) < config.epochs,
-        "wall_seconds": round(time.perf_counter() - started, 2),
-        "resumed_from_epoch": done if checkpoint else None,
-        "parameters": parameters,
-        "trainable_parameters": trainable,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "feature_cache": stores[0].description if stores else None,
         "feature_views": len(stores),
-        "clip_cache": str(clip_cache.dir) if clip_cache else None,
-        "unreadable_videos": sorted(monitor.seen),
+        "cached_frames": inputs.cached_frames if stores or inputs.clip_cache else None,
+        "clip_cache": str(inputs.clip_cache.dir) if inputs.clip_cache else None,
+        "unreadable_videos": unreadable,
         "classes": list(index.classes),
         "num_videos": {split: len(index.subset(split)) for split in ("train", "val", "test")},
         "validation": index.validation_report(),
     }
-    if trainer.is_global_zero:
-        plot_curves(rows, run_dir / "curves.png")
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    return TrainResult(
-        run_dir,
-        run_dir / "checkpoints" / "best.ckpt",
-        run_dir / "checkpoints" / "last.ckpt",
-        summary,
-    )

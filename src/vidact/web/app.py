@@ -141,41 +141,46 @@ class _ExpiringFile(FileResponse):
                 await JSONResponse({"error": _EXPIRED}, 404)(scope, receive, send)
 
 
-def create_app(
-    models: Mapping[str, VideoPredictor], settings: ServeSettings | None = None
-) -> FastAPI:
-    """The app over loaded models (name -> Predictor; the first is the default)."""
-    if not models:
-        raise VidactError("serve needs at least one checkpoint")
-    settings = settings or ServeSettings()
-    admission = _Admission(settings)
-    state: dict[str, TempStore] = {}
+# the multipart form of /api/predict, for the OpenAPI description: the upload is streamed and
+# checked by hand (receive_upload), so FastAPI cannot infer its fields
+_PREDICT_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "model": {"type": "string"},
+                        "topk": {"type": "integer", "default": 5},
+                        "window": {"type": "string", "example": "2s"},
+                        "stride": {"type": "string", "example": "0.5s"},
+                        "annotate": {"type": "boolean", "default": False},
+                    },
+                }
+            }
+        },
+    }
+}
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = state["store"] = TempStore(settings.ttl_s)
-        sweeper = asyncio.create_task(_sweep(store))
-        try:
-            yield
-        finally:
-            sweeper.cancel()
-            store.close()
 
-    app = FastAPI(
-        title="vidact",
-        version=__version__,
-        description="Human activity recognition in video: upload a clip, get its activities.",
-        lifespan=lifespan,
-        docs_url="/docs" if settings.api_docs else None,  # Swagger UI comes from a CDN
-        redoc_url=None,
-    )
-    app.add_middleware(_Guard, settings=settings)
-    if settings.cors_origins:
-        from fastapi.middleware.cors import CORSMiddleware
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The app's store of uploads and annotated videos (``app.state.store``), swept while the
+    app runs and removed when it stops."""
+    store = app.state.store = TempStore(app.state.settings.ttl_s)
+    sweeper = asyncio.create_task(_sweep(store))
+    try:
+        yield
+    finally:
+        sweeper.cancel()
+        store.close()
 
-        app.add_middleware(
-            CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"]
-        )
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error answers ``{"error": "..."}``; an unexpected one is logged, never shown."""
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -192,6 +197,74 @@ def create_app(
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error on %s", request.url.path)
         return JSONResponse({"error": "internal error; the server log has the details"}, 500)
+
+
+async def _predict(
+    request: Request,
+    models: Mapping[str, VideoPredictor],
+    settings: ServeSettings,
+    admission: _Admission,
+) -> JSONResponse:
+    """Receive, check and predict one upload (annotated on request); the upload is removed
+    whatever happens, an annotated video kept in the store until it expires."""
+    store: TempStore = request.app.state.store
+    upload = store.new_upload()
+    try:
+        with admission.enter():
+            received = await receive_upload(request, upload, settings.limits)
+            name, predictor, options = _options(received.fields, models)
+            facts = await run_in_threadpool(check_video, upload, settings.limits)
+            media_id, output = store.new_media() if options.pop("annotate") else (None, None)
+            async with admission.running:
+                result = await run_in_threadpool(
+                    predictor.predict, upload, output=output, **options
+                )
+        if await request.is_disconnected():
+            if output is not None:
+                output.unlink(missing_ok=True)
+            return JSONResponse({"error": "client gone"}, 499)
+        result.update(video=received.name, model=name, **facts)
+        if output is not None:
+            output.chmod(0o600)  # like the folder it is in: this user's only
+        if media_id is not None:
+            result["annotated_url"] = f"/api/media/{media_id}"
+        return JSONResponse(result)
+    except UploadError as err:
+        return JSONResponse({"error": err.message}, err.status)
+    except VidactError as err:  # a setting the model refuses (window, topk, ...)
+        shown = str(err).replace(str(upload), "the upload").replace(str(store.root), "")
+        return JSONResponse({"error": shown}, 422)
+    except ClientDisconnect:
+        return JSONResponse({"error": "client gone"}, 499)
+    finally:
+        upload.unlink(missing_ok=True)
+
+
+def create_app(
+    models: Mapping[str, VideoPredictor], settings: ServeSettings | None = None
+) -> FastAPI:
+    """The app over loaded models (name -> Predictor; the first is the default)."""
+    if not models:
+        raise VidactError("serve needs at least one checkpoint")
+    settings = settings or ServeSettings()
+    admission = _Admission(settings)
+    app = FastAPI(
+        title="vidact",
+        version=__version__,
+        description="Human activity recognition in video: upload a clip, get its activities.",
+        lifespan=_lifespan,
+        docs_url="/docs" if settings.api_docs else None,  # Swagger UI comes from a CDN
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.add_middleware(_Guard, settings=settings)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"]
+        )
+    _add_error_handlers(app)
 
     def readable(path: str, **options: Any) -> Callable[[Any], Any]:
         """GET ``path``, and HEAD too (kept out of the OpenAPI description: one operation)."""
@@ -218,68 +291,15 @@ def create_app(
             },
         }
 
-    @app.post(
-        "/api/predict",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["file"],
-                            "properties": {
-                                "file": {"type": "string", "format": "binary"},
-                                "model": {"type": "string"},
-                                "topk": {"type": "integer", "default": 5},
-                                "window": {"type": "string", "example": "2s"},
-                                "stride": {"type": "string", "example": "0.5s"},
-                                "annotate": {"type": "boolean", "default": False},
-                            },
-                        }
-                    }
-                },
-            }
-        },
-    )
+    @app.post("/api/predict", openapi_extra=_PREDICT_FORM)
     async def predict(request: Request) -> JSONResponse:
         """The prediction JSON of contract 4 for an uploaded video, plus ``annotated_url`` when
         ``annotate=true``."""
-        store = state["store"]
-        upload = store.new_upload()
-        try:
-            with admission.enter():
-                received = await receive_upload(request, upload, settings.limits)
-                name, predictor, options = _options(received.fields, models)
-                facts = await run_in_threadpool(check_video, upload, settings.limits)
-                media_id, output = store.new_media() if options.pop("annotate") else (None, None)
-                async with admission.running:
-                    result = await run_in_threadpool(
-                        predictor.predict, upload, output=output, **options
-                    )
-            if await request.is_disconnected():
-                if output is not None:
-                    output.unlink(missing_ok=True)
-                return JSONResponse({"error": "client gone"}, 499)
-            result.update(video=received.name, model=name, **facts)
-            if output is not None:
-                output.chmod(0o600)  # like the folder it is in: this user's only
-            if media_id is not None:
-                result["annotated_url"] = f"/api/media/{media_id}"
-            return JSONResponse(result)
-        except UploadError as err:
-            return JSONResponse({"error": err.message}, err.status)
-        except VidactError as err:  # a setting the model refuses (window, topk, ...)
-            shown = str(err).replace(str(upload), "the upload").replace(str(store.root), "")
-            return JSONResponse({"error": shown}, 422)
-        except ClientDisconnect:
-            return JSONResponse({"error": "client gone"}, 499)
-        finally:
-            upload.unlink(missing_ok=True)
+        return await _predict(request, models, settings, admission)
 
     @readable("/api/media/{media_id}")
-    async def media(media_id: str) -> FileResponse:
-        path = state["store"].media(media_id.removesuffix(".mp4"))
+    async def media(request: Request, media_id: str) -> FileResponse:
+        path = request.app.state.store.media(media_id.removesuffix(".mp4"))
         if path is None:
             raise HTTPException(404, _EXPIRED)
         return _ExpiringFile(path, media_type="video/mp4")
@@ -289,7 +309,6 @@ def create_app(
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.state.store = state  # tests look inside
     return app
 
 

@@ -9,9 +9,10 @@ import asyncio
 import os
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 from python_multipart.exceptions import MultipartParseError
@@ -51,6 +52,76 @@ def display_name(raw: str) -> str:
     return raw[:_NAME_LIMIT] or "upload"
 
 
+class _FormParts:
+    """The multipart parser's callbacks: the ``file`` part streamed to ``out`` with its size
+    counted, every other field kept (short) in ``fields``."""
+
+    def __init__(self, out: BinaryIO, limits: Limits) -> None:
+        self.out, self.limits = out, limits
+        self.fields: dict[str, str] = {}
+        self.upload_name: str | None = None
+        self.written = 0
+        self.headers: dict[bytes, bytes] = {}
+        self.name_parts: list[bytes] = []
+        self.value_parts: list[bytes] = []
+        self.part: dict[str, object] = {}
+
+    def callbacks(self) -> dict[str, Callable[..., None]]:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+        }
+
+    def on_part_begin(self) -> None:
+        self.headers.clear()
+        self.part.clear()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.name_parts.append(data[start:end])
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.value_parts.append(data[start:end])
+
+    def on_header_end(self) -> None:
+        self.headers[b"".join(self.name_parts).lower()] = b"".join(self.value_parts).strip()
+        self.name_parts.clear()
+        self.value_parts.clear()
+
+    def on_headers_finished(self) -> None:
+        _, options = parse_options_header(self.headers.get(b"content-disposition", b""))
+        field = options.get(b"name", b"").decode("utf-8", "replace")
+        if field == "file":
+            if self.upload_name is not None:
+                raise UploadError(422, "send one file per request")
+            raw_name = options.get(b"filename", b"").decode("utf-8", "replace")
+            self.upload_name = display_name(raw_name)
+            self.part["file"] = True
+        else:
+            self.part["field"], self.part["value"] = field, bytearray()
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.part.get("file"):
+            self.written += end - start
+            if self.written > self.limits.max_bytes:
+                raise UploadError(413, _too_large(self.limits))
+            self.out.write(data[start:end])
+            return
+        value = self.part.get("value")
+        if isinstance(value, bytearray):
+            value += data[start:end]
+            if len(value) > _FIELD_LIMIT:
+                raise UploadError(422, f"form field {self.part['field']!r} is too long")
+
+    def on_part_end(self) -> None:
+        if "field" in self.part and isinstance(self.part["value"], bytearray):
+            self.fields[str(self.part["field"])] = self.part["value"].decode("utf-8", "replace")
+
+
 async def receive_upload(request: Request, dest: Path, limits: Limits) -> Upload:
     """Stream the multipart body's ``file`` part into ``dest``; return the other fields."""
     kind, params = parse_options_header(request.headers.get("content-type", ""))
@@ -59,72 +130,9 @@ async def receive_upload(request: Request, dest: Path, limits: Limits) -> Upload
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_bytes + _MULTIPART_SLACK:
         raise UploadError(413, _too_large(limits))
-    fields: dict[str, str] = {}
-    headers: dict[bytes, bytes] = {}
-    name_parts: list[bytes] = []
-    value_parts: list[bytes] = []
-    part: dict[str, object] = {}
-    written = 0
-    upload_name: str | None = None
     with os.fdopen(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
-
-        def on_part_begin() -> None:
-            headers.clear()
-            part.clear()
-
-        def on_header_field(data: bytes, start: int, end: int) -> None:
-            name_parts.append(data[start:end])
-
-        def on_header_value(data: bytes, start: int, end: int) -> None:
-            value_parts.append(data[start:end])
-
-        def on_header_end() -> None:
-            headers[b"".join(name_parts).lower()] = b"".join(value_parts).strip()
-            name_parts.clear()
-            value_parts.clear()
-
-        def on_headers_finished() -> None:
-            nonlocal upload_name
-            _, options = parse_options_header(headers.get(b"content-disposition", b""))
-            field = options.get(b"name", b"").decode("utf-8", "replace")
-            if field == "file":
-                if upload_name is not None:
-                    raise UploadError(422, "send one file per request")
-                upload_name = display_name(options.get(b"filename", b"").decode("utf-8", "replace"))
-                part["file"] = True
-            else:
-                part["field"], part["value"] = field, bytearray()
-
-        def on_part_data(data: bytes, start: int, end: int) -> None:
-            nonlocal written
-            if part.get("file"):
-                written += end - start
-                if written > limits.max_bytes:
-                    raise UploadError(413, _too_large(limits))
-                out.write(data[start:end])
-                return
-            value = part.get("value")
-            if isinstance(value, bytearray):
-                value += data[start:end]
-                if len(value) > _FIELD_LIMIT:
-                    raise UploadError(422, f"form field {part['field']!r} is too long")
-
-        def on_part_end() -> None:
-            if "field" in part and isinstance(part["value"], bytearray):
-                fields[str(part["field"])] = part["value"].decode("utf-8", "replace")
-
-        parser = MultipartParser(
-            params[b"boundary"],
-            {
-                "on_part_begin": on_part_begin,
-                "on_header_field": on_header_field,
-                "on_header_value": on_header_value,
-                "on_header_end": on_header_end,
-                "on_headers_finished": on_headers_finished,
-                "on_part_data": on_part_data,
-                "on_part_end": on_part_end,
-            },
-        )
+        form = _FormParts(out, limits)
+        parser = MultipartParser(params[b"boundary"], form.callbacks())
         received = 0
         try:
             async for chunk in _timed(request.stream(), limits):
@@ -135,9 +143,9 @@ async def receive_upload(request: Request, dest: Path, limits: Limits) -> Upload
             parser.finalize()
         except MultipartParseError:
             raise UploadError(400, "the multipart body is malformed") from None
-    if upload_name is None:
+    if form.upload_name is None:
         raise UploadError(422, "no file: send the video in the multipart field 'file'")
-    return Upload(fields, upload_name)
+    return Upload(form.fields, form.upload_name)
 
 
 async def _timed(chunks: AsyncIterator[bytes], limits: Limits) -> AsyncIterator[bytes]:
