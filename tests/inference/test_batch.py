@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import invoke, real_clip, runner
 from vidact.cli.main import app
 from vidact.errors import ConfigError
-from vidact.inference.batch import find_videos, parse_shard, shard_of
+from vidact.inference.corpus import find_videos, parse_shard, shard_of
 
 
 @pytest.fixture
@@ -96,3 +96,30 @@ def test_shards_split_a_corpus_without_overlap(corpus: Path, tmp_path: Path) -> 
     for text in ("0/3", "4/3", "two/3", "1"):
         with pytest.raises(ConfigError, match="--shard"):
             parse_shard(text)
+
+
+def test_python_callers_tag_a_shard_resumably(
+    trained_run: Path, corpus: Path, tmp_path: Path
+) -> None:
+    """What `vidact predict --csv --shard --resume` does, from vidact.load and Corpus."""
+    import vidact
+    from vidact.inference.corpus import Corpus
+
+    checkpoint = trained_run / "checkpoints" / "best.ckpt"
+    model = vidact.load(str(checkpoint), device="cpu")
+    table = tmp_path / "tags.csv"
+    existing = tmp_path / "old.csv"
+    existing.write_text("kept")
+    with pytest.raises(ConfigError, match="exists"):  # checked before any model runs
+        Corpus.find([corpus], rows=[existing])
+    assert existing.read_text() == "kept"
+    shard = Corpus.find([corpus], rows=[table], shard="1/2")
+    first = list(shard.tag(model, topk=2, workers=0))
+    assert [r["video"] for r in first] == [str(v) for v in shard.videos]
+    assert [r["video"] for r in csv.DictReader(table.open())] == [r["video"] for r in first]
+    # resumed over the whole corpus: the shard's videos are not predicted again
+    rest = list(Corpus.find([corpus], rows=[table], resume=True).tag(model, workers=0))
+    assert {r["video"] for r in rest} == {str(v) for v in find_videos([corpus])} - {
+        r["video"] for r in first
+    }
+    assert len(list(csv.DictReader(table.open()))) == len(find_videos([corpus]))

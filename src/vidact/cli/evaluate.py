@@ -31,7 +31,7 @@ from vidact.cli.options import (
 )
 from vidact.evaluation.report import evaluate as run_evaluation
 from vidact.evaluation.report import split_items
-from vidact.inference.batch import find_videos
+from vidact.inference.corpus import find_videos
 from vidact.inference.load import load_predictor
 from vidact.io.outputs import check_folder
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,9 @@ from vidact.cli.options import (
     SmoothMode,
     Workers,
 )
-from vidact.data.datasets import default_workers
-from vidact.errors import ConfigError
-from vidact.inference.annotate import OUTPUTS
-from vidact.inference.batch import BATCH_OUTPUTS, RowLog, find_videos, parse_shard, shard_of
+from vidact.inference.corpus import Corpus
 from vidact.inference.load import load_predictor
 from vidact.inference.timeline import TimelineSettings
-from vidact.io.outputs import check_output
 
 
 @friendly_errors
@@ -95,57 +90,25 @@ def predict(
     others go on; the exit status is 2 when any failed.
     """
     timeline = TimelineSettings(window, stride, smooth, smooth_mode, hold, min_segment, raw)
-    logs = [path for path in (csv_out, jsonl_out, segments_out) if path is not None]
-    if resume and not logs:
-        raise ConfigError("--resume continues a --csv, --jsonl or --segments file; give one")
-    if resume and overwrite:
-        raise ConfigError("--resume appends to the files and --overwrite replaces them: pick one")
-    found = find_videos(videos)
-    if shard is not None:
-        found = shard_of(found, videos, parse_shard(shard))
-    reads = [checkpoint, *found]
-    if output is not None:  # checked before the model loads: never an input, never by surprise
-        check_output(output, reads, overwrite, suffixes=OUTPUTS)
-        if len(found) != 1:
-            raise ConfigError(f"--output {output}: give one video, not {len(found)}")
-    for option, path, suffixes in (
-        ("--csv", csv_out, BATCH_OUTPUTS),
-        ("--jsonl", jsonl_out, BATCH_OUTPUTS),
-        ("--segments", segments_out, (".csv",)),
-    ):
-        if path is not None:
-            check_output(path, reads, overwrite or resume, option, suffixes)
+    rows = [path for path in (csv_out, jsonl_out) if path is not None]
+    corpus = Corpus.find(
+        videos, rows, segments_out, output, resume, overwrite, shard, protect=[checkpoint]
+    )
     predictor = load_predictor(
         checkpoint, device, clips, crops, bool(allow_images), runtime, reject, encoder_runtime
     )
-    with ExitStack() as stack:
-        rows = [
-            stack.enter_context(RowLog(path, resume, overwrite, path == segments_out))
-            for path in logs
-        ]
-        done = set.intersection(*(set(row.done) for row in rows)) if rows else set()
-        todo = [video for video in found if str(video) not in done]
-        if done:
-            typer.echo(f"resuming: {len(found) - len(todo)} video(s) already done", err=True)
-        if workers is None:
-            workers = 0 if len(todo) < 2 else min(default_workers(), 4)
-        if output is not None:  # one video: its answer and its annotated video from one scan
-            results = iter([predictor.predict(found[0], topk, timeline, output, overwrite)])
-        else:
-            results = predictor.predict_many(todo, topk, timeline, workers, batch_size)
-        failed = 0
-        for result in results:
-            for row in rows:
-                if result["video"] not in row.done:
-                    row.write(result)
-            if "error" in result:
-                typer.secho(f"error: {result['error']}", err=True, fg=typer.colors.RED)
-                failed += 1
-            elif csv_out is None and jsonl_out is None:
-                show(result, as_json)
-    if rows:
+    tagged = failed = 0
+    for result in corpus.tag(predictor, topk, timeline, workers, batch_size):
+        tagged += 1
+        if "error" in result:
+            typer.secho(f"error: {result['error']}", err=True, fg=typer.colors.RED)
+            failed += 1
+        elif not rows:
+            show(result, as_json)
+    logs = [*rows, *([segments_out] if segments_out else [])]
+    if logs:
         typer.echo(
-            f"{len(todo) - failed} of {len(todo)} video(s) tagged"
+            f"{tagged - failed} of {tagged} video(s) tagged"
             + (f", {failed} unreadable (rows with their error)" if failed else "")
             + f" -> {', '.join(map(str, logs))}",
             err=True,
