@@ -34,6 +34,20 @@ def test_demo_names_unknown_heads(tmp_path: Path) -> None:
         run_demo(tmp_path, heads=("lstm", "cnn3d"))
 
 
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"videos_per_class": 0}, "--videos-per-class must be a whole number >= 3"),
+        ({"epochs": 1.5}, "--epochs must be a whole number >= 1"),
+        ({"seed": -1}, "--seed must lie in"),
+        ({"temporal_input": "speed"}, "--temporal-input must be one of raw"),
+    ],
+)
+def test_demo_settings_check_themselves(settings: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        DemoSettings(**settings)
+
+
 @pytest.mark.slow
 def test_demo_promise_the_temporal_head_beats_frame_averaging(tmp_path: Path) -> None:
     """The README's promise on a smaller demo (64 px, 24 videos per class, 20 epochs): the LSTM

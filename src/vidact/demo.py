@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vidact.data.synthetic import write_synthetic_dataset
+from vidact.errors import ConfigError
 from vidact.evaluation.compare import GridSpec, run_grid
 from vidact.models.heads import HEADS, TemporalInput
 
@@ -33,6 +34,24 @@ class DemoSettings:
     batch_size: int = 16
     seed: int = 0
     temporal_input: str | None = None  # what the heads read; None: each head's default
+
+    def __post_init__(self) -> None:
+        for name, least in (
+            ("videos_per_class", 3),  # one group each for train, validation and test
+            ("video_frames", 2),
+            ("clip_frames", 1),
+            ("size", 16),
+            ("epochs", 1),
+            ("batch_size", 1),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                flag = name.replace("_", "-")
+                raise ConfigError(f"demo --{flag} must be a whole number >= {least}, got {value!r}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"demo --seed must lie in [0, 2^32), got {self.seed}")
+        if self.temporal_input is not None:
+            TemporalInput(self.temporal_input)  # refuses an unknown mode, naming the known ones
 
 
 @dataclass(frozen=True)
@@ -61,8 +80,6 @@ def run_demo(
     """
     for head in heads:  # unknown names fail now, before any video is written
         HEADS.get(head)
-    if settings.temporal_input is not None:
-        TemporalInput(settings.temporal_input)
     out = Path(out)
     data_dir = out / "data"
     log.info("writing the synthetic dataset to %s", data_dir)

@@ -10,7 +10,7 @@ import typer
 
 from vidact.cli.common import friendly_errors
 from vidact.demo import DEMO_HEADS, DemoSettings, run_demo
-from vidact.models.heads import list_heads
+from vidact.models.heads import TemporalInput, list_heads
 
 _S = DemoSettings()  # the demo's defaults, quoted in help texts
 
@@ -28,8 +28,8 @@ def demo(
     seed: int | None = typer.Option(None, help=f"Seed of the data and the runs. [{_S.seed}]"),
     temporal_input: str | None = typer.Option(
         None,
-        help="What the heads read: raw, diff, drift, centre or norm features "
-        "(default: drift for heads that read order, raw for mean, max, stats).",
+        help=f"What the heads read: {', '.join(TemporalInput.MODES)} "
+        "(default: each head's own, README).",
     ),
 ) -> None:
     """Train an LSTM and the frame-averaging baseline on a temporal task; compare them on test."""
