@@ -12,7 +12,7 @@ at 224 px on batches of 16 frames:
   cache_fill_speedup   wall time of filling the feature cache of the same generated clips (decode,
                        resize, encode, write) with torch, divided by auto's: the default recipe
                        (64 frames a video both ways); cache_fill_speedup_probe the same against
-                       auto filling what a full-batch fit reads (people_rgb.yaml: the 16
+                       auto filling what a full-batch fit reads (people_rgb.yaml: the 48
                        evaluation frames). Each the faster of two fills, alternated.
 
 and prints them as one JSON line (with the thread count).
@@ -46,7 +46,7 @@ from vidact.training.features import FeatureExtractor, FeatureStore
 
 SIZE = 224
 DEFAULT = ClipSampling()  # the default recipe's sampling, training jitter and all
-PROBE = ClipSampling(frames=16)  # people_rgb.yaml's, fitted full-batch (no jitter)
+PROBE = ClipSampling(frames=48)  # people_rgb.yaml's, fitted full-batch (no jitter)
 
 
 def make_clips(folder: Path, count: int) -> list[Path]:

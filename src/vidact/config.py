@@ -63,6 +63,10 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """A model's settings. None means "the component's default" (as timm's create_model):
+    models.heads.resolve_model makes each explicit from the head's traits when a run is
+    planned or a model built, so config.yaml and checkpoints hold the values."""
+
     backbone: str = "tf_efficientnet_lite0"
     pretrained: bool | None = None  # None: offline ImageNet weights where the backbone has them
     weights: str | None = None  # a local state dict for backbones without offline weights
@@ -70,14 +74,14 @@ class ModelConfig:
     head_args: dict[str, Any] = field(default_factory=dict)  # e.g. {"hidden_size": 512}
     # raw | diff (features joined with their frame-to-frame change) | drift (joined with their
     # change since the clip's first frame) | centre | norm;
-    # None: drift for heads that read frame order, raw for order-free ones (mean, max, stats)
+    # None: drift for heads that read frame order, raw for order-free heads and probes
     temporal_input: str | None = None
     # training only: the appearance half of a diff/drift/centre input is dropped per clip with
     # this probability; None: 0.5 for those inputs, 0 otherwise
     appearance_dropout: float | None = None
     pool: str | None = None  # backbone global pooling, avg | max; None: the backbone's own
     # hidden widths of the classifier, () for a single linear layer; None: (256,), but () for
-    # the linear probe head
+    # the linear probe heads
     mlp: tuple[int, ...] | None = None
     dropout: float = 0.3
     freeze: str | None = None  # all | none; None: all when starting from trained weights
@@ -87,21 +91,6 @@ class ModelConfig:
     # fp32 | int8: a frozen CNN encoder quantised by onnxruntime (static, QDQ, per-channel
     # weights), calibrated on the training frames; the quantised copy travels in the checkpoint
     encoder_precision: str = "fp32"
-
-    def __post_init__(self) -> None:
-        # resolved here, so config.yaml and checkpoints say what the model was
-        from vidact.models.heads import LINEAR_HEADS, ORDER_FREE_HEADS, TemporalInput
-
-        if self.mlp is None:
-            object.__setattr__(self, "mlp", () if self.head in LINEAR_HEADS else (256,))
-
-        if self.temporal_input is None:
-            plain = self.head in ORDER_FREE_HEADS | LINEAR_HEADS  # probes read the features
-            default = "raw" if plain else "drift"
-            object.__setattr__(self, "temporal_input", default)
-        if self.appearance_dropout is None:
-            changing = self.temporal_input in TemporalInput.CHANGE_MODES
-            object.__setattr__(self, "appearance_dropout", 0.5 if changing else 0.0)
 
 
 @dataclass(frozen=True)

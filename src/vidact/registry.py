@@ -1,10 +1,11 @@
-"""A named registry: one way to register and look up heads, samplers, optimisers and schedules."""
+"""A named registry: one way to register and look up heads, samplers, optimisers and schedules,
+each entry with its traits (what the rest of vidact needs to know of it without building it)."""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from vidact.errors import ConfigError, quote
 
@@ -17,9 +18,14 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._traits: dict[str, Any] = {}
 
-    def register(self, name: str, item: T | None = None) -> Callable[[T], T] | T:
-        """``registry.register("x", obj)``, or ``@registry.register("x")`` as a decorator."""
+    def register(
+        self, name: str, item: T | None = None, traits: Any = None
+    ) -> Callable[[T], T] | T:
+        """``registry.register("x", obj)``, or ``@registry.register("x")`` as a decorator;
+        ``traits``: what ``traits("x")`` answers."""
+        self._traits[name] = traits
         if item is not None:
             self._items[name] = item
             return item
@@ -29,6 +35,11 @@ class Registry(Generic[T]):
             return obj
 
         return decorator
+
+    def traits(self, name: str) -> Any:
+        """The traits ``name`` was registered with; an unknown name fails as ``get`` does."""
+        self.get(name)
+        return self._traits[name]
 
     def get(self, name: str) -> T:
         try:

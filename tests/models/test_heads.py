@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 import torch
 
@@ -14,7 +12,14 @@ from vidact.models.classifier import (
     parameterised_layers,
     uses_pretrained,
 )
-from vidact.models.heads import ORDER_FREE_HEADS, TemporalInput, create_head, list_heads
+from vidact.models.heads import (
+    TemporalInput,
+    create_head,
+    head_traits,
+    heads_with_input,
+    list_heads,
+    resolve_model,
+)
 
 
 @pytest.mark.parametrize("name", list_heads())
@@ -36,7 +41,7 @@ def test_only_temporal_heads_see_frame_order(name: str) -> None:
     head = create_head(name, 8).eval()
     features = torch.randn(2, 6, 8)
     same = torch.allclose(head(features), head(features.flip(1)), atol=1e-6)
-    assert same == (name in ORDER_FREE_HEADS)
+    assert same == (not head_traits(name).reads_order)  # the registry's trait is the truth
 
 
 def test_head_arguments_and_errors() -> None:
@@ -166,14 +171,24 @@ def test_normalised_temporal_input_puts_frames_on_one_scale() -> None:
 
 
 def test_default_head_input_adds_change_for_heads_that_read_order() -> None:
-    default = ModelConfig(head="gru")
-    assert (default.temporal_input, default.appearance_dropout) == ("drift", 0.5)
-    for config in (ModelConfig(head=name) for name in ORDER_FREE_HEADS):
+    default = resolve_model(ModelConfig(head="gru"))
+    assert (default.temporal_input, default.appearance_dropout, default.mlp) == (
+        "drift",
+        0.5,
+        (256,),
+    )
+    assert heads_with_input("raw") == ["linear", "linear_sequence", "max", "mean", "stats"]
+    for config in (resolve_model(ModelConfig(head=name)) for name in heads_with_input("raw")):
         assert (config.temporal_input, config.appearance_dropout) == ("raw", 0.0)
-    assert ModelConfig(head="lstm", temporal_input="raw").appearance_dropout == 0.0
-    assert ModelConfig(head="lstm", temporal_input="diff").appearance_dropout == 0.5
-    model = ClipClassifier(replace(default, backbone="test_efficientnet", pretrained=False), 3)
+    assert resolve_model(ModelConfig(head="linear")).mlp == ()  # probes: one linear layer
+    assert resolve_model(ModelConfig(head="lstm", temporal_input="raw")).appearance_dropout == 0.0
+    assert resolve_model(ModelConfig(head="lstm", temporal_input="diff")).appearance_dropout == 0.5
+    assert resolve_model(default) == default  # resolving twice changes nothing
+    with pytest.raises(ConfigError, match="unknown head"):
+        resolve_model(ModelConfig(head="cnn3d"))
+    model = ClipClassifier(ModelConfig(backbone="test_efficientnet", pretrained=False), 3)
     assert (model.temporal_input.mode, model.temporal_input.appearance_dropout) == ("drift", 0.5)
+    assert model.config.mlp == (256,)  # the model holds the resolved settings
 
 
 @pytest.mark.parametrize("mode", ["diff", "drift", "centre"])
@@ -235,9 +250,10 @@ def test_linear_probe_head_standardises_statistics_for_one_linear_layer() -> Non
     assert out.shape == (16, 12)
     assert torch.allclose(out.mean(0), torch.zeros(12), atol=1e-5)  # standardised per feature
     assert torch.allclose(head.eval()(clips.flip(1))[:, :8], head(clips)[:, :8], atol=1e-5)
-    assert ModelConfig(head="linear").mlp == () and ModelConfig(head="lstm").mlp == (256,)
-    assert ModelConfig(head="linear", mlp=(32,)).mlp == (32,)  # given, it stays
-    assert ModelConfig(head="linear").temporal_input == "raw"
+    probe, lstm = (resolve_model(ModelConfig(head=name)) for name in ("linear", "lstm"))
+    assert probe.mlp == () and lstm.mlp == (256,)
+    assert resolve_model(ModelConfig(head="linear", mlp=(32,))).mlp == (32,)  # given, it stays
+    assert probe.temporal_input == "raw"
 
 
 def test_the_sequence_probe_reads_order_and_any_clip_length() -> None:

@@ -29,7 +29,7 @@ from vidact.cli.options import (
 from vidact.config import DataConfig, ModelConfig, TrainConfig, resolve_config
 from vidact.data.transforms import AUGMENT_PRESETS
 from vidact.errors import ConfigError
-from vidact.models.heads import LINEAR_HEADS, ORDER_FREE_HEADS, list_heads
+from vidact.models.heads import heads_with_input, list_heads
 from vidact.sampling import list_samplers
 from vidact.training.optim import OPTIMIZERS
 from vidact.training.trainer import TrainResult, is_main_process
@@ -84,7 +84,7 @@ def train(
         help="Head input: raw features; diff (joined with their change since the last frame); "
         "drift (joined with their change since the clip's first frame); centre (departure from "
         "the clip's mean, joined with the mean); norm (layer-normalised). "
-        f"Default: raw for {', '.join(sorted(ORDER_FREE_HEADS | LINEAR_HEADS))}; drift otherwise.",
+        f"Default: raw for {', '.join(heads_with_input('raw'))}; drift otherwise.",
     ),
     appearance_dropout: float | None = typer.Option(
         None,

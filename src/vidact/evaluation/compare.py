@@ -41,6 +41,7 @@ from vidact.data.index import SPLITS
 from vidact.errors import ConfigError, quote
 from vidact.evaluation.report import evaluate, split_items
 from vidact.inference.load import load_predictor
+from vidact.models.heads import resolve_model
 from vidact.plots import plot_grouped_bars
 from vidact.training.trainer import train
 from vidact.training.validate import check_config
@@ -186,8 +187,9 @@ def finished_before(run_dir: Path, eval_dir: Path, config: TrainConfig) -> bool:
     files = (run_dir / "summary.json", run_dir / "config.yaml", eval_dir / "metrics.json")
     if not all(f.is_file() for f in files):
         return False
-    stored = TrainConfig.from_dict(yaml.safe_load(files[1].read_text()))
-    return replace(stored, progress=False, overwrite=True) == replace(config, progress=False)
+    stored = TrainConfig.from_dict(yaml.safe_load(files[1].read_text()))  # defaults resolved
+    asked = replace(config, model=resolve_model(config.model), progress=False, overwrite=True)
+    return replace(stored, progress=False, overwrite=True) == asked
 
 
 def collect_row(

@@ -17,7 +17,7 @@ from vidact.models.backbones import (
     featured_backbones,
 )
 from vidact.models.classifier import build_mlp
-from vidact.models.heads import ORDER_FREE_HEADS, create_head, list_heads
+from vidact.models.heads import create_head, head_traits, list_heads, resolve_model
 
 
 def _count(module: nn.Module) -> int:
@@ -65,12 +65,12 @@ def head_rows(in_features: int, num_classes: int, mlp: tuple[int, ...] | None = 
     rows = []
     for name in list_heads():
         head = create_head(name, in_features)
-        widths = ModelConfig(head=name, mlp=mlp).mlp or ()
+        widths = resolve_model(ModelConfig(head=name, mlp=mlp)).mlp or ()
         classifier = build_mlp(head.out_features, widths, num_classes, 0.0)
         rows.append(
             {
                 "name": name,
-                "order_aware": name not in ORDER_FREE_HEADS,
+                "order_aware": head_traits(name).reads_order,
                 "out_features": head.out_features,
                 "parameters": _count(head) + _count(classifier),
             }

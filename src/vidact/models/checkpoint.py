@@ -21,6 +21,7 @@ from vidact.data.transforms import InputSpec
 from vidact.errors import CheckpointError, VidactError
 from vidact.models.classifier import ClipClassifier
 from vidact.models.encoder_runtime import install_int8
+from vidact.models.heads import resolve_model
 from vidact.sampling import ClipSampling
 from vidact.version import __version__
 
@@ -38,6 +39,10 @@ class CheckpointInfo:
     input: InputSpec
     version: str = __version__
     reject: float | None = None  # top probability below which the answer is unknown (calibrated)
+
+    def __post_init__(self) -> None:
+        # a checkpoint says what the model was: every default made explicit
+        object.__setattr__(self, "model", resolve_model(self.model))
 
     def to_dict(self) -> dict[str, Any]:
         raw = asdict(self)

@@ -8,7 +8,7 @@ from torch import nn
 from vidact.config import ModelConfig
 from vidact.errors import ConfigError
 from vidact.models.backbones import build_encoder, has_trained_weights
-from vidact.models.heads import TemporalInput, create_head
+from vidact.models.heads import TemporalInput, create_head, resolve_model
 
 
 def build_mlp(
@@ -37,7 +37,7 @@ class ClipClassifier(nn.Module):
         """``load_weights=False`` skips the starting weights: a checkpoint's state follows.
         ``input_size`` (frame crop size) matters only to a flattening encoder."""
         super().__init__()
-        self.config = config
+        self.config = config = resolve_model(config)
         self.encoder = build_encoder(
             config.backbone,
             pretrained=load_weights and uses_pretrained(config),

@@ -19,12 +19,14 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidact.config import ModelConfig
 from vidact.errors import ConfigError
 from vidact.registry import Registry
 
@@ -34,8 +36,48 @@ HEADS: Registry[HeadFactory] = Registry("head")
 _CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
-def register_head(name: str, factory: HeadFactory) -> None:
-    HEADS.register(name, factory)
+@dataclass(frozen=True)
+class HeadTraits:
+    """What vidact needs to know of a head without building it."""
+
+    reads_order: bool = True  # can tell a video from its reverse
+    probe: bool = False  # a linear probe: one linear layer (unless mlp is given) on raw features
+
+    @property
+    def default_input(self) -> str:
+        """The temporal input when none is asked for: motion for heads that read order, the
+        features themselves for order-free heads and probes."""
+        return "drift" if self.reads_order and not self.probe else "raw"
+
+    @property
+    def default_mlp(self) -> tuple[int, ...]:
+        return () if self.probe else (256,)
+
+
+def register_head(name: str, factory: HeadFactory, traits: HeadTraits | None = None) -> None:
+    HEADS.register(name, factory, traits or HeadTraits())
+
+
+def head_traits(name: str) -> HeadTraits:
+    return HEADS.traits(name)
+
+
+def heads_with_input(mode: str) -> list[str]:
+    """The heads whose default temporal input is ``mode``."""
+    return [name for name in list_heads() if head_traits(name).default_input == mode]
+
+
+def resolve_model(model: ModelConfig) -> ModelConfig:
+    """``model`` with each None that means "the head's default" made explicit (classifier
+    widths, temporal input, appearance dropout), so config.yaml and checkpoints say what the
+    model was and a later change of default never changes a saved model."""
+    traits = head_traits(model.head)
+    mode = model.temporal_input or traits.default_input
+    dropout = model.appearance_dropout
+    if dropout is None:
+        dropout = 0.5 if mode in TemporalInput.CHANGE_MODES else 0.0
+    mlp = traits.default_mlp if model.mlp is None else model.mlp
+    return replace(model, mlp=mlp, temporal_input=mode, appearance_dropout=dropout)
 
 
 def list_heads() -> list[str]:
@@ -248,16 +290,13 @@ for _name, _cell, _bidirectional in (
     ("bigru", "gru", True),
 ):
     register_head(_name, functools.partial(RecurrentHead, cell=_cell, bidirectional=_bidirectional))
-register_head("mean", functools.partial(PoolHead, mode="mean"))
-register_head("max", functools.partial(PoolHead, mode="max"))
-register_head("stats", StatsHead)
-register_head("linear", LinearProbeHead)
-register_head("linear_sequence", SequenceProbeHead)
+_ORDER_FREE = HeadTraits(reads_order=False)
+register_head("mean", functools.partial(PoolHead, mode="mean"), _ORDER_FREE)
+register_head("max", functools.partial(PoolHead, mode="max"), _ORDER_FREE)
+register_head("stats", StatsHead, _ORDER_FREE)
+register_head("linear", LinearProbeHead, HeadTraits(reads_order=False, probe=True))
+register_head("linear_sequence", SequenceProbeHead, HeadTraits(probe=True))
 register_head("transformer", TransformerHead)
-
-ORDER_FREE_HEADS = frozenset({"mean", "max", "stats", "linear"})
-# probes: their classifier is one linear layer unless mlp is given; they read the raw features
-LINEAR_HEADS = frozenset({"linear", "linear_sequence"})
 
 
 class TemporalInput(nn.Module):

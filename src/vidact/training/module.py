@@ -70,7 +70,7 @@ class ClipClassifierModule(L.LightningModule):
                 self.unreadable["extraction"].update(failed)
 
     def info(self) -> CheckpointInfo:
-        model = self.config.model
+        model = self.model.config  # every default resolved
         return CheckpointInfo(
             classes=self.classes,
             model=model,

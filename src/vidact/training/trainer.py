@@ -20,7 +20,7 @@ import contextlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from vidact.errors import CheckpointError, ConfigError, DatasetError, RunError
 from vidact.models.backbones import encoder_names, reads_pairs, weight_source
 from vidact.models.classifier import frozen_throughout, uses_pretrained
 from vidact.models.encoder_runtime import install_int8, quantise_encoder, use_encoder_runtime
+from vidact.models.heads import resolve_model
 from vidact.plots import plot_curves
 from vidact.sampling import ClipSampling
 from vidact.training.callbacks import (
@@ -93,8 +94,10 @@ def is_main_process() -> bool:
 
 def plan(config: TrainConfig) -> RunPlan:
     """Check everything a run needs (settings, dataset and split, model and weights) and build
-    it, writing nothing: a failure here leaves every file as it was."""
+    it, writing nothing: a failure here leaves every file as it was. The plan's config says
+    what each default resolved to (``resolve_model``): config.yaml records that."""
     check_config(config)
+    config = replace(config, model=resolve_model(config.model))
     index = build_index(config.data, config.seed)
     _check_validation_split(index, config)
     augment = resolve_augment(config.data.augment, **config.data.augmentation())
@@ -141,7 +144,9 @@ def train(config: TrainConfig) -> TrainResult:
         run_dir = Path(config.out)
         if is_main_process():
             run.index.write_split_csv(run_dir / "split.csv")
-            (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+            (run_dir / "config.yaml").write_text(
+                yaml.safe_dump(run.config.to_dict(), sort_keys=False)
+            )
         return _fit(run, run_dir, checkpoint=None, directory=directory)
 
 

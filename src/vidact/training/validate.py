@@ -35,7 +35,7 @@ from vidact.models.backbones import (
     reads_pairs,
 )
 from vidact.models.classifier import frozen_throughout
-from vidact.models.heads import HEADS, TemporalInput, create_head
+from vidact.models.heads import HEADS, TemporalInput, create_head, resolve_model
 from vidact.models.pose import check_available as check_pose_available
 from vidact.sampling import SAMPLERS, length_in_frames
 from vidact.training.optim import OPTIMIZERS, SCHEDULERS
@@ -123,7 +123,7 @@ def _apply(rules: list[Rule], settings: object) -> None:
 def check_config(config: TrainConfig) -> None:
     """Raise ConfigError for the first setting that cannot work; touch no file but inputs."""
     _apply(_DATA_RULES, config.data)
-    _apply(_MODEL_RULES, config.model)
+    _apply(_MODEL_RULES, resolve_model(config.model))
     _apply(_TRAIN_RULES, config)
     _check_data(config.data)
     _check_model(config.model)
