@@ -9,6 +9,7 @@ import dataclasses
 import difflib
 import math
 import types
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -17,6 +18,20 @@ import yaml
 
 from vidact.errors import ConfigError, quote
 from vidact.sampling import ClipSampling
+
+# the video files vidact looks for in a folder (dataset layouts, corpus tagging)
+VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v")
+
+
+def check_topk(values: int | Sequence[int], what: str = "--topk") -> list[int]:
+    """The top-k value(s) asked for (predict, evaluate, report, grids, the web form), each a
+    whole number of at least 1; otherwise a ConfigError naming ``what``."""
+    given = [values] if isinstance(values, int) else list(values)
+    if not given or not all(
+        isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in given
+    ):
+        raise ConfigError(f"{what} must be at least 1 (whole numbers), got {quote(values)}")
+    return given
 
 
 @dataclass(frozen=True)
@@ -31,7 +46,7 @@ class DataConfig:
     test_fraction: float = 0.15  # used when there is no split file
     group_regex: str | None = None  # None: UCF101-style _gNN_ ids where present
     groups_file: str | None = None  # CSV 'path,group': each video's group (source, person)
-    extensions: tuple[str, ...] = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v")
+    extensions: tuple[str, ...] = VIDEO_EXTENSIONS
     frames: int = 8  # frames per clip (T)
     strategy: str = "segment"  # segment | uniform | stride | dense | window
     interval: int = 1  # frames between picks (stride, dense, window)

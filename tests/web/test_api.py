@@ -67,7 +67,8 @@ def test_model_health_docs_and_choosing_a_model(client: TestClient, served_predi
     wrong = _post(client, UCF_CLIP, model="third")
     assert wrong.status_code == 422 and "no model 'third'" in wrong.json()["error"]
     for field, value, message in (
-        ("topk", "0", "topk must be between"),
+        ("topk", "0", "topk must be at least 1"),
+        ("topk", "101", "topk must be between 1 and 100"),
         ("topk", "five", "topk must be a whole number"),
         ("window", "-2s", "window"),
         ("window", "inf", "window"),

@@ -18,6 +18,7 @@ from vidact.config import (
     ENCODER_PRECISIONS,
     ENCODER_RUNTIMES,
     DataConfig,
+    check_topk,
     from_mapping,
     nest_options,
 )
@@ -151,9 +152,7 @@ def parse_topk(text: str) -> list[int]:
         ks = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise ConfigError(f"--topk {text!r}: give whole numbers separated by commas") from None
-    if not ks or min(ks) < 1:
-        raise ConfigError(f"--topk {text!r}: each k must be at least 1")
-    return ks
+    return check_topk(ks, f"--topk {text!r}: each k")
 
 
 # how window scores become segments (predict, watch): inference.timeline and inference.events

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from vidact.config import VIDEO_EXTENSIONS
 from vidact.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
-DEFAULT_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v")
 UCF_GROUP_REGEX = r"_(g\d+)_"
 
 
@@ -172,7 +172,7 @@ def group_of(relpath: str, group_regex: str | None) -> str:
 
 def scan_folder(
     root: str | Path,
-    extensions: Sequence[str] = DEFAULT_EXTENSIONS,
+    extensions: Sequence[str] = VIDEO_EXTENSIONS,
     group_regex: str | None = None,
     groups_file: str | Path | None = None,
 ) -> VideoIndex:

@@ -31,6 +31,7 @@ import yaml
 from vidact.config import (
     TrainConfig,
     check_sections,
+    check_topk,
     default_cache_dir,
     load_recipe,
     merge,
@@ -111,15 +112,11 @@ def _evaluation(section: Any, path: Path) -> tuple[str, tuple[int, ...]]:
             f"{path}: evaluate split must be one of {', '.join(SPLITS)}, not {quote(split)}"
         )
     topk = section.get("topk", [1, 5])
-    if (
-        not isinstance(topk, list)
-        or not topk
-        or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in topk)
-    ):
+    if not isinstance(topk, list):
         raise ConfigError(
             f"{path}: evaluate topk must be a list of whole numbers >= 1, not {quote(topk)}"
         )
-    return split, tuple(topk)
+    return split, tuple(check_topk(topk, f"{path}: evaluate topk"))
 
 
 def run_name(options: dict[str, Any]) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from vidact.config import DataConfig
+from vidact.config import DataConfig, check_topk
 from vidact.data.categories import categories_for
 from vidact.data.datasets import default_workers
 from vidact.data.index import SPLITS, VideoItem, read_class_names, scan_folder, select_classes
@@ -96,8 +96,7 @@ def evaluate(
 
     A video that cannot be read is reported under ``unreadable`` and left out of the figures.
     """
-    if any(k < 1 for k in topk):
-        raise ConfigError(f"--topk values must be at least 1, got {list(topk)}")
+    check_topk(topk)
     started = time.perf_counter()
     workers = default_workers() if workers is None else workers
     all_scores, unreadable = predictor.score(items, batch_size, workers)

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vidact.config import VIDEO_EXTENSIONS
 from vidact.data.datasets import default_workers
-from vidact.data.index import DEFAULT_EXTENSIONS, is_hidden
+from vidact.data.index import is_hidden
 from vidact.errors import ConfigError
 from vidact.inference.annotate import OUTPUTS
 from vidact.inference.predictor import VideoPredictor
@@ -51,7 +52,7 @@ def find_videos(inputs: Iterable[str | Path]) -> list[Path]:
                 p
                 for p in path.rglob("*")
                 if p.is_file()
-                and p.suffix.lower() in DEFAULT_EXTENSIONS
+                and p.suffix.lower() in VIDEO_EXTENSIONS
                 and not any(is_hidden(part) for part in p.relative_to(path).parts)
             )
         elif path.exists():

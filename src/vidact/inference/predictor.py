@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from vidact.config import check_topk
 from vidact.data.datasets import ClipDataset, collate_skipping, to_views
 from vidact.data.index import VideoItem
 from vidact.data.transforms import eval_transform
@@ -46,11 +47,6 @@ from vidact.models.classifier import ClipClassifier
 from vidact.models.encoder_runtime import use_encoder_runtime
 from vidact.plots import plot_timeline
 from vidact.progress import progress
-
-
-def check_topk(topk: int) -> None:
-    if topk < 1:
-        raise ConfigError(f"--topk must be at least 1, got {topk}")
 
 
 def runtime_of(path: str | Path, runtime: str | None) -> str:

@@ -30,6 +30,7 @@ from vidact.errors import ConfigError
 from vidact.models.backbones import (
     FRAME_ENCODERS,
     OFFLINE_WEIGHTS,
+    POOLS,
     encoder_names,
     has_trained_weights,
     reads_pairs,
@@ -42,7 +43,6 @@ from vidact.training.optim import OPTIMIZERS, SCHEDULERS
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 PRECISIONS = tuple(get_args(_PRECISION_INPUT_STR))
-POOLS = (None, "avg", "max", "flatten")
 FREEZE = (None, "all", "none")
 
 Rule = tuple[str, Callable[[Any], bool], str]
@@ -78,7 +78,7 @@ _DATA_RULES: list[Rule] = [
     ("extensions", bool, "at least one file suffix, e.g. .mp4,.avi"),
 ]
 _MODEL_RULES: list[Rule] = [
-    ("pool", lambda v: v in POOLS, "avg, max or flatten"),
+    ("pool", lambda v: v in (None, *POOLS), " or ".join(POOLS)),
     ("temporal_input", lambda v: v in TemporalInput.MODES, " or ".join(TemporalInput.MODES)),
     ("appearance_dropout", _fraction, "in [0, 1)"),
     ("freeze", lambda v: v in FREEZE, "all or none"),

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from vidact.config import check_topk
 from vidact.errors import VidactError
 from vidact.inference.predictor import VideoPredictor
 from vidact.inference.timeline import TimelineSettings
@@ -323,7 +324,11 @@ def _options(
         topk = int(fields.get("topk") or 5)
     except ValueError:
         raise UploadError(422, "topk must be a whole number") from None
-    if not 1 <= topk <= 100:
+    try:
+        check_topk(topk, "topk")
+    except VidactError as err:
+        raise UploadError(422, str(err)) from None
+    if topk > 100:  # an answer of reasonable size
         raise UploadError(422, "topk must be between 1 and 100")
     defaults = TimelineSettings()
     try:
