@@ -55,3 +55,21 @@ def test_demo_promise_the_temporal_head_beats_frame_averaging(tmp_path: Path) ->
     settings = DemoSettings(videos_per_class=24, size=64, epochs=20)
     rows = {row.head: row.test_top1 for row in run_demo(tmp_path, settings, heads=("lstm", "mean"))}
     assert rows["lstm"] >= 0.75 and rows["lstm"] - rows["mean"] >= 0.3, rows
+
+
+def test_the_demo_recipe_is_the_demos_lstm_run() -> None:
+    """configs/demo.yaml reproduces the demo's LSTM run: the two must not drift apart."""
+    from vidact.config import TrainConfig, load_recipe
+
+    recipe = TrainConfig.from_dict(load_recipe(Path(__file__).parents[1] / "configs" / "demo.yaml"))
+    demo = DemoSettings()
+    assert recipe.data.frames == demo.clip_frames and recipe.data.size == demo.size
+    assert recipe.data.batch_size == demo.batch_size and recipe.epochs == demo.epochs
+    assert (recipe.model.backbone, recipe.model.head) == ("tf_efficientnet_lite0", "lstm")
+    defaults = TrainConfig()  # what the demo leaves to the defaults, the recipe must too
+    assert (recipe.optimizer, recipe.lr, recipe.seed) == (
+        defaults.optimizer,
+        defaults.lr,
+        demo.seed,
+    )
+    assert demo.videos_per_class == 36 and demo.video_frames == 24  # `vidact synth`'s, as it says

@@ -94,7 +94,8 @@ class ModelConfig:
     # training only: the appearance half of a diff/drift/centre input is dropped per clip with
     # this probability; None: 0.5 for those inputs, 0 otherwise
     appearance_dropout: float | None = None
-    pool: str | None = None  # backbone global pooling, avg | max; None: the backbone's own
+    # backbone pooling: avg | max | flatten (the whole feature map); None: the backbone's own
+    pool: str | None = None
     # hidden widths of the classifier, () for a single linear layer; None: (256,), but () for
     # the linear probe heads
     mlp: tuple[int, ...] | None = None
@@ -122,7 +123,7 @@ class TrainConfig:
     weight_decay_scope: str = "all"  # all | classifier (the seeds' L2 on Dense layers only)
     lr_decay: float = 0.0  # --scheduler decay: lr / (1 + lr_decay * step), Keras' old `decay`
     label_smoothing: float = 0.0
-    scheduler: str = "plateau"  # plateau | cosine | none
+    scheduler: str = "plateau"  # plateau | cosine | decay | none
     warmup_epochs: int = 0  # cosine only
     patience: int = 8  # early stopping on val_loss, in epochs
     plateau_patience: int = 3  # ReduceLROnPlateau on val_loss

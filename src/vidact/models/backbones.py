@@ -54,15 +54,20 @@ OFFLINE_WEIGHTS: dict[str, OfflineWeights] = {
 }
 
 
+def unknown_backbone(name: str) -> ConfigError:
+    """The error for a backbone name neither timm nor vidact knows, with similar names."""
+    close = timm.list_models(f"*{name}*")[:8]
+    hint = f"; similar names: {', '.join(close)}" if close else ""
+    return ConfigError(f"unknown backbone {name!r} (see `vidact models`){hint}")
+
+
 def _create_timm(name: str, **kwargs: object) -> nn.Module:
     try:
         return timm.create_model(name, pretrained=False, **kwargs)
     except RuntimeError as err:
         if "Unknown model" not in str(err):
             raise
-        close = timm.list_models(f"*{name}*")[:10]
-        hint = f"; similar names: {', '.join(close)}" if close else ""
-        raise ConfigError(f"unknown backbone {name!r} (see `vidact models`){hint}") from None
+        raise unknown_backbone(name) from None
 
 
 def _load_offline(model: nn.Module, name: str) -> None:

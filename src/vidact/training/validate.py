@@ -34,6 +34,7 @@ from vidact.models.backbones import (
     encoder_names,
     has_trained_weights,
     reads_pairs,
+    unknown_backbone,
 )
 from vidact.models.classifier import frozen_throughout
 from vidact.models.heads import HEADS, TemporalInput, create_head, resolve_model
@@ -180,9 +181,7 @@ def _check_model(model: ModelConfig) -> None:
                 check_pose_available()
             continue
         if not timm.is_model(name):
-            close = timm.list_models(f"*{name}*")[:8]
-            hint = f"; similar names: {', '.join(close)}" if close else ""
-            raise ConfigError(f"unknown backbone {name!r} (see `vidact models`){hint}")
+            raise unknown_backbone(name)
     fused = len(names) > 1
     if (fused or model.backbone in FRAME_ENCODERS) and (
         model.weights is not None
