@@ -161,7 +161,7 @@ def create_image_model(
 def featured_backbones() -> list[str]:
     """Backbones worth listing first: those with offline weights, the other registered
     encoders (pose), then the seeds' scratch CNNs."""
-    return [*OFFLINE_WEIGHTS, *FRAME_ENCODERS.names(), *scratch.SCRATCH_BACKBONES]
+    return [*OFFLINE_WEIGHTS, *FRAME_ENCODERS.names(), *scratch.scratch_backbones()]
 
 
 def weight_source(name: str, pretrained: bool, weights: str | None) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import timm
 import torch
 from timm.layers import SelectAdaptivePool2d
 from timm.models import register_model
@@ -121,4 +122,6 @@ def alexnet(pretrained: bool = False, **kwargs: Any) -> ScratchCNN:
     return ScratchCNN(nn.Sequential(*layers), 256, 224, **kwargs)
 
 
-SCRATCH_BACKBONES = ("convnet", "lrcn_cnn", "alexnet")
+def scratch_backbones() -> list[str]:
+    """The CNNs this module registered, as timm's own registry lists them."""
+    return timm.list_models(module=__name__.rsplit(".", 1)[-1])
