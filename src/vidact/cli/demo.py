@@ -12,7 +12,7 @@ from vidact.cli.common import friendly_errors
 from vidact.demo import DEMO_HEADS, DemoSettings, run_demo
 from vidact.models.heads import TemporalInput, list_heads
 
-_S = DemoSettings()  # the demo's defaults, quoted in help texts
+_DEMO = DemoSettings()  # the demo's defaults, quoted in help texts
 
 
 @friendly_errors
@@ -23,9 +23,9 @@ def demo(
         ",".join(DEMO_HEADS), help="Heads to compare, comma-separated, or 'all'."
     ),
     videos_per_class: int | None = typer.Option(
-        None, help=f"Synthetic videos per class. [{_S.videos_per_class}]"
+        None, help=f"Synthetic videos per class. [{_DEMO.videos_per_class}]"
     ),
-    seed: int | None = typer.Option(None, help=f"Seed of the data and the runs. [{_S.seed}]"),
+    seed: int | None = typer.Option(None, help=f"Seed of the data and the runs. [{_DEMO.seed}]"),
     temporal_input: str | None = typer.Option(
         None,
         help=f"What the heads read: {', '.join(TemporalInput.MODES)} "
@@ -34,7 +34,7 @@ def demo(
 ) -> None:
     """Train an LSTM and the frame-averaging baseline on a temporal task; compare them on test."""
     given = {"videos_per_class": videos_per_class, "seed": seed, "temporal_input": temporal_input}
-    settings = replace(_S, **{k: v for k, v in given.items() if v is not None})
+    settings = replace(_DEMO, **{k: v for k, v in given.items() if v is not None})
     started = time.perf_counter()
     chosen = tuple(list_heads()) if heads == "all" else tuple(h.strip() for h in heads.split(","))
     rows = run_demo(out, settings, progress=progress, heads=chosen)

@@ -24,18 +24,20 @@ from vidact.config import (
 )
 from vidact.errors import ConfigError
 
-_D = DataConfig()
+_DATA = DataConfig()
 
 DataRoot = Annotated[Path, typer.Option("--data", help="Dataset root: ROOT/<class>/<video>.")]
 DatasetKind = Annotated[
     str | None,
-    typer.Option("--dataset", help=f"folder, ucf101 or hmdb51 (official splits). [{_D.dataset}]"),
+    typer.Option(
+        "--dataset", help=f"folder, ucf101 or hmdb51 (official splits). [{_DATA.dataset}]"
+    ),
 ]
 Annotations = Annotated[
     Path | None,
     typer.Option(help="Official split files: ucfTrainTestlist/ or testTrainMulti_7030_splits/."),
 ]
-Fold = Annotated[int | None, typer.Option(help=f"Official split 1, 2 or 3. [{_D.fold}]")]
+Fold = Annotated[int | None, typer.Option(help=f"Official split 1, 2 or 3. [{_DATA.fold}]")]
 SkipMissing = Annotated[
     bool | None,
     typer.Option(
@@ -45,10 +47,11 @@ SkipMissing = Annotated[
 SplitFile = Annotated[Path | None, typer.Option(help="CSV 'path,split' (train/val/test).")]
 ValFraction = Annotated[
     float | None,
-    typer.Option(help=f"Validation share carved from train, by group. [{_D.val_fraction}]"),
+    typer.Option(help=f"Validation share carved from train, by group. [{_DATA.val_fraction}]"),
 ]
 TestFraction = Annotated[
-    float | None, typer.Option(help=f"Test share when nothing else gives one. [{_D.test_fraction}]")
+    float | None,
+    typer.Option(help=f"Test share when nothing else gives one. [{_DATA.test_fraction}]"),
 ]
 GroupRegex = Annotated[
     str | None,
@@ -63,7 +66,7 @@ Groups = Annotated[
 Extensions = Annotated[
     str | None,
     typer.Option(
-        help=f"Video file suffixes to index, comma-separated. [{','.join(_D.extensions)}]"
+        help=f"Video file suffixes to index, comma-separated. [{','.join(_DATA.extensions)}]"
     ),
 ]
 Categories = Annotated[

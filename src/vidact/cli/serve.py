@@ -14,7 +14,7 @@ from vidact.models.checkpoint import checkpoint_names
 from vidact.web.settings import ServeSettings
 
 _INSTALL = "the web app needs the optional packages: pip install -e '.[web]'"
-_S = ServeSettings()
+_SERVE = ServeSettings()
 
 
 @friendly_errors
@@ -22,19 +22,19 @@ def serve(
     checkpoints: list[Path] = typer.Argument(
         ..., help="Checkpoints (or .onnx files) to serve; the first is the default."
     ),
-    host: str = typer.Option(_S.host, help="Address to listen on (0.0.0.0: every network)."),
+    host: str = typer.Option(_SERVE.host, help="Address to listen on (0.0.0.0: every network)."),
     port: int = typer.Option(8000, help="Port (1-65535)."),
-    max_upload_mb: int = typer.Option(_S.max_upload_mb, help="Largest upload accepted, MB."),
-    max_seconds: float = typer.Option(_S.max_seconds, help="Longest video accepted, seconds."),
-    max_pixels: int = typer.Option(_S.max_pixels, help="Largest frame accepted, pixels."),
-    concurrency: int = typer.Option(_S.concurrency, help="Predictions running at once."),
-    queue: int = typer.Option(_S.queue, help="Requests waiting beyond those; more get 503."),
-    ttl: float = typer.Option(_S.ttl_s, help="Seconds an annotated video stays available."),
+    max_upload_mb: int = typer.Option(_SERVE.max_upload_mb, help="Largest upload accepted, MB."),
+    max_seconds: float = typer.Option(_SERVE.max_seconds, help="Longest video accepted, seconds."),
+    max_pixels: int = typer.Option(_SERVE.max_pixels, help="Largest frame accepted, pixels."),
+    concurrency: int = typer.Option(_SERVE.concurrency, help="Predictions running at once."),
+    queue: int = typer.Option(_SERVE.queue, help="Requests waiting beyond those; more get 503."),
+    ttl: float = typer.Option(_SERVE.ttl_s, help="Seconds an annotated video stays available."),
     body_timeout: float = typer.Option(
-        _S.body_timeout_s, help="Seconds an upload may take in all; slower ones get 408."
+        _SERVE.body_timeout_s, help="Seconds an upload may take in all; slower ones get 408."
     ),
     min_upload_kb_s: float = typer.Option(
-        _S.min_upload_kb_s, help="Slowest upload kept after its first 5 s, kB/s (408 below)."
+        _SERVE.min_upload_kb_s, help="Slowest upload kept after its first 5 s, kB/s (408 below)."
     ),
     allowed_host: list[str] = typer.Option(
         [],

@@ -37,7 +37,7 @@ from vidact.training.trainer import resume as resume_training
 from vidact.training.trainer import train as run_training
 
 # the defaults quoted in help texts: the config dataclasses hold them, not this file
-_D, _M, _T = DataConfig(), ModelConfig(), TrainConfig()
+_DATA, _MODEL, _TRAIN = DataConfig(), ModelConfig(), TrainConfig()
 
 
 @friendly_errors
@@ -65,7 +65,7 @@ def train(
     classes: Classes = None,
     classes_file: ClassesFile = None,
     allow_images: AllowImages = None,
-    backbone: str | None = typer.Option(None, help=f"Any timm model name. [{_M.backbone}]"),
+    backbone: str | None = typer.Option(None, help=f"Any timm model name. [{_MODEL.backbone}]"),
     pretrained: bool | None = typer.Option(
         None,
         "--pretrained/--no-pretrained",
@@ -76,7 +76,7 @@ def train(
         None, help="Backbone pooling: avg, max, or flatten (the whole feature map, seeds 003/004)."
     ),
     head: str | None = typer.Option(
-        None, help=f"Temporal head: {', '.join(list_heads())}. [{_M.head}]"
+        None, help=f"Temporal head: {', '.join(list_heads())}. [{_MODEL.head}]"
     ),
     head_arg: list[str] | None = typer.Option(None, help="Head argument KEY=VALUE, repeatable."),
     temporal_input: str | None = typer.Option(
@@ -95,7 +95,7 @@ def train(
     mlp: str | None = typer.Option(
         None, help="Classifier hidden widths, comma-separated ('' for none). [256; none: linear]"
     ),
-    dropout: float | None = typer.Option(None, help=f"[{_M.dropout}]"),
+    dropout: float | None = typer.Option(None, help=f"[{_MODEL.dropout}]"),
     freeze: str | None = typer.Option(
         None,
         help="Backbone: all (frozen) or none (trained); default: all when it starts "
@@ -111,21 +111,21 @@ def train(
         None, help="Unfreeze the whole backbone from this epoch on (1-based)."
     ),
     backbone_lr_mult: float | None = typer.Option(
-        None, help=f"Backbone learning rate / head's. [{_M.backbone_lr_mult}]"
+        None, help=f"Backbone learning rate / head's. [{_MODEL.backbone_lr_mult}]"
     ),
-    frames: int | None = typer.Option(None, help=f"Frames per clip (T). [{_D.frames}]"),
+    frames: int | None = typer.Option(None, help=f"Frames per clip (T). [{_DATA.frames}]"),
     sampling: str | None = typer.Option(
-        None, help=f"{', '.join(list_samplers())}. [{_D.strategy}]"
+        None, help=f"{', '.join(list_samplers())}. [{_DATA.strategy}]"
     ),
     interval: int | None = typer.Option(
-        None, help=f"Frames between picks (stride, dense, window). [{_D.interval}]"
+        None, help=f"Frames between picks (stride, dense, window). [{_DATA.interval}]"
     ),
     window_stride: str | None = typer.Option(
         None, help="Window starts, frames (16) or seconds (0.5s); default back to back."
     ),
     size: int | None = typer.Option(None, help="Input size in pixels (default: the backbone's)."),
     augment: str | None = typer.Option(
-        None, help=f"Preset: {', '.join(AUGMENT_PRESETS.names())}. [{_D.augment}]"
+        None, help=f"Preset: {', '.join(AUGMENT_PRESETS.names())}. [{_DATA.augment}]"
     ),
     flip: bool | None = typer.Option(None, "--flip/--no-flip", help="Horizontal flips."),
     rotation: float | None = typer.Option(None, help="Rotation, degrees."),
@@ -133,49 +133,49 @@ def train(
     zoom: float | None = typer.Option(None, help="Zoom, +- fraction."),
     color_jitter: float | None = typer.Option(None, help="Brightness/contrast/saturation."),
     crop_scale: float | None = typer.Option(None, help="Random resized crop: smallest area."),
-    epochs: int | None = typer.Option(None, help=f"[{_T.epochs}]"),
-    batch_size: int | None = typer.Option(None, help=f"[{_D.batch_size}]"),
-    lr: float | None = typer.Option(None, help=f"[{_T.lr}]"),
+    epochs: int | None = typer.Option(None, help=f"[{_TRAIN.epochs}]"),
+    batch_size: int | None = typer.Option(None, help=f"[{_DATA.batch_size}]"),
+    lr: float | None = typer.Option(None, help=f"[{_TRAIN.lr}]"),
     optimizer: str | None = typer.Option(
-        None, help=f"{', '.join(OPTIMIZERS.names())}. [{_T.optimizer}]"
+        None, help=f"{', '.join(OPTIMIZERS.names())}. [{_TRAIN.optimizer}]"
     ),
-    momentum: float | None = typer.Option(None, help=f"SGD momentum. [{_T.momentum}]"),
+    momentum: float | None = typer.Option(None, help=f"SGD momentum. [{_TRAIN.momentum}]"),
     nesterov: bool | None = typer.Option(
         None, "--nesterov/--no-nesterov", help="SGD with Nesterov momentum."
     ),
     weight_decay_scope: str | None = typer.Option(
         None,
         help=f"Decay all weights, or the classifier's only (Keras L2 on Dense layers). "
-        f"[{_T.weight_decay_scope}]",
+        f"[{_TRAIN.weight_decay_scope}]",
     ),
     lr_decay: float | None = typer.Option(
-        None, help=f"--scheduler decay: lr / (1 + lr_decay x step), seed 002. [{_T.lr_decay}]"
+        None, help=f"--scheduler decay: lr / (1 + lr_decay x step), seed 002. [{_TRAIN.lr_decay}]"
     ),
     weight_decay: float | None = typer.Option(
-        None, help=f"L2 / decoupled weight decay. [{_T.weight_decay}]"
+        None, help=f"L2 / decoupled weight decay. [{_TRAIN.weight_decay}]"
     ),
-    label_smoothing: float | None = typer.Option(None, help=f"[{_T.label_smoothing}]"),
+    label_smoothing: float | None = typer.Option(None, help=f"[{_TRAIN.label_smoothing}]"),
     scheduler: str | None = typer.Option(
-        None, help=f"plateau (on val_loss), cosine, decay or none. [{_T.scheduler}]"
+        None, help=f"plateau (on val_loss), cosine, decay or none. [{_TRAIN.scheduler}]"
     ),
     warmup_epochs: int | None = typer.Option(
-        None, help=f"Linear warm-up before the cosine decay. [{_T.warmup_epochs}]"
+        None, help=f"Linear warm-up before the cosine decay. [{_TRAIN.warmup_epochs}]"
     ),
     grad_clip: float | None = typer.Option(None, help="Clip the gradient norm to this."),
     accumulate: int | None = typer.Option(
-        None, help=f"Batches per optimiser step. [{_T.accumulate}]"
+        None, help=f"Batches per optimiser step. [{_TRAIN.accumulate}]"
     ),
     precision: str | None = typer.Option(
-        None, help=f"32-true, 16-mixed or bf16-mixed (GPU). [{_T.precision}]"
+        None, help=f"32-true, 16-mixed or bf16-mixed (GPU). [{_TRAIN.precision}]"
     ),
     patience: int | None = typer.Option(
-        None, help=f"Early stopping patience on val_loss, in epochs. [{_T.patience}]"
+        None, help=f"Early stopping patience on val_loss, in epochs. [{_TRAIN.patience}]"
     ),
-    seed: int | None = typer.Option(None, help=f"[{_T.seed}]"),
+    seed: int | None = typer.Option(None, help=f"[{_TRAIN.seed}]"),
     workers: Workers = None,
     max_bad_fraction: float | None = typer.Option(
         None,
-        help=f"Stop when more than this share of videos is unreadable. [{_D.max_bad_fraction}]",
+        help=f"Stop when more than this share of videos is unreadable. [{_DATA.max_bad_fraction}]",
     ),
     feature_cache: bool | None = typer.Option(
         None,
@@ -185,15 +185,17 @@ def train(
     feature_views: int | None = typer.Option(
         None,
         help="Frozen backbone: cache K views per video (the plain one and K-1 augmented with "
-        f"--augment), one drawn per epoch. [{_T.feature_views}]",
+        f"--augment), one drawn per epoch. [{_TRAIN.feature_views}]",
     ),
     encoder_runtime: EncoderRuntime = None,
     encoder_precision: EncoderPrecision = None,
     cache_dir: Path | None = typer.Option(
         None, help="Cache folder: frame features (default ~/.cache/vidact) and decoded clips."
     ),
-    accelerator: str | None = typer.Option(None, help=f"cpu, gpu or auto. [{_T.accelerator}]"),
-    devices: str | None = typer.Option(None, help=f"Number of devices or 'auto'. [{_T.devices}]"),
+    accelerator: str | None = typer.Option(None, help=f"cpu, gpu or auto. [{_TRAIN.accelerator}]"),
+    devices: str | None = typer.Option(
+        None, help=f"Number of devices or 'auto'. [{_TRAIN.devices}]"
+    ),
     num_nodes: int | None = typer.Option(None, help="Machines (torchrun / SLURM)."),
     strategy: str | None = typer.Option(None, help="Lightning strategy: ddp, ddp_spawn, ..."),
     tensorboard: bool | None = typer.Option(
@@ -202,7 +204,7 @@ def train(
     progress: bool | None = typer.Option(
         None, "--progress/--no-progress", help="Show a progress bar."
     ),
-    out: Path | None = typer.Option(None, help=f"Run directory to write. [{_T.out}]"),
+    out: Path | None = typer.Option(None, help=f"Run directory to write. [{_TRAIN.out}]"),
     overwrite: bool | None = typer.Option(
         None,
         "--overwrite/--no-overwrite",

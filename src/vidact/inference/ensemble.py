@@ -168,8 +168,10 @@ class EnsemblePredictor(VideoPredictor):
             "members": members,
         }
 
-    def _whole(self, reader: VideoReader) -> torch.Tensor:
-        return torch.from_numpy(self._fused([m._whole(reader).numpy() for m in self.members]))
+    def _video_probabilities(self, reader: VideoReader) -> torch.Tensor:
+        return torch.from_numpy(
+            self._fused([m._video_probabilities(reader).numpy() for m in self.members])
+        )
 
     def _scan(self, reader: VideoReader, settings: TimelineSettings) -> WindowScores:
         scans = [m._scan(reader, settings) for m in self.members]

@@ -82,7 +82,7 @@ def resolve_device(name: str | None = None) -> torch.device:
 
 class VideoPredictor(abc.ABC):
     """Every answer a loaded model gives, built on three hooks its subclasses implement:
-    ``_whole`` (a video's probabilities), ``_scan`` (its windows') and ``classify_frames``
+    ``_video_probabilities`` (a video's), ``_scan`` (its windows') and ``classify_frames``
     (a clip of decoded frames'), plus ``score`` (many videos, for evaluation) and ``describe``.
     """
 
@@ -96,7 +96,7 @@ class VideoPredictor(abc.ABC):
 
     # -- the hooks ---------------------------------------------------------------------------
     @abc.abstractmethod
-    def _whole(self, reader: VideoReader) -> torch.Tensor:
+    def _video_probabilities(self, reader: VideoReader) -> torch.Tensor:
         """(K,) probabilities of an open video's evaluation views."""
 
     @abc.abstractmethod
@@ -193,7 +193,7 @@ class VideoPredictor(abc.ABC):
         if output is not None:
             output = self._check_output(output, video, overwrite)
         with VideoReader(video, self.allow_images) as reader:
-            whole = self._whole(reader)
+            whole = self._video_probabilities(reader)
             long = is_long(reader, settings)
             scan = self._scanned(reader, settings) if long or output is not None else None
             duration = reader.num_frames / reader.fps
@@ -416,7 +416,7 @@ class Predictor(VideoPredictor):
         probabilities = logits.float().softmax(dim=-1).cpu()  # (B*V, K)
         return probabilities.view(batch, count, -1).mean(dim=1)  # (B, V, K) -> (B, K)
 
-    def _whole(self, reader: VideoReader) -> torch.Tensor:
+    def _video_probabilities(self, reader: VideoReader) -> torch.Tensor:
         return self.probabilities(self.load_views(reader)[None])[0]
 
     def classify_frames(self, frames: np.ndarray, fps: float) -> torch.Tensor:
