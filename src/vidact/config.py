@@ -47,10 +47,11 @@ class DataConfig:
     group_regex: str | None = None  # None: UCF101-style _gNN_ ids where present
     groups_file: str | None = None  # CSV 'path,group': each video's group (source, person)
     extensions: tuple[str, ...] = VIDEO_EXTENSIONS
-    frames: int = 8  # frames per clip (T)
-    strategy: str = "segment"  # segment | uniform | stride | dense | window
-    interval: int = 1  # frames between picks (stride, dense, window)
-    window_stride: str | None = None  # window starts, frames ("16") or seconds ("0.5s")
+    # the sampling's settings, with ClipSampling's defaults (sampling.py says what each means)
+    frames: int = ClipSampling.frames  # frames per clip (T)
+    strategy: str = ClipSampling.strategy  # segment | uniform | stride | dense | window
+    interval: int = ClipSampling.interval  # frames between picks (stride, dense, window)
+    window_stride: str | None = ClipSampling.window_stride  # window starts: frames or seconds
     size: int | None = None  # crop size; None: the backbone's input size
     batch_size: int = 8
     workers: int | None = None  # None: the number of CPU cores
