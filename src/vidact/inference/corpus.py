@@ -147,7 +147,9 @@ class Corpus:
             if len(videos) != 1:
                 raise ConfigError(f"--output {output}: give one video, not {len(videos)}")
         for path in row_files:
-            option = "--csv" if path.suffix.lower() == ".csv" else "--jsonl"
+            option = {".csv": "--csv", ".jsonl": "--jsonl"}.get(
+                path.suffix.lower(), "--csv/--jsonl"
+            )
             check_output(path, reads, overwrite or resume, option, BATCH_OUTPUTS)
         if segment_file is not None:
             check_output(segment_file, reads, overwrite or resume, "--segments", (".csv",))
