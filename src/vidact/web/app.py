@@ -225,8 +225,9 @@ async def _predict(
                 output.unlink(missing_ok=True)
             return JSONResponse({"error": "client gone"}, 499)
         result.update(video=received.name, model=name, **facts)
-        if output is not None:
-            output.chmod(0o600)  # like the folder it is in: this user's only
+        if output is not None:  # like the folder it is in: this user's only; a file the
+            with contextlib.suppress(FileNotFoundError):  # sweeper took already has expired
+                output.chmod(0o600)
         if media_id is not None:
             result["annotated_url"] = f"/api/media/{media_id}"
         return JSONResponse(result)
