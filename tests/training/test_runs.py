@@ -127,6 +127,23 @@ def test_runs_repeat_for_a_seed(synthetic_dataset, tmp_path: Path) -> None:
     assert tables[0] == tables[1]
 
 
+def test_epochs_show_in_a_log_file(synthetic_dataset, tmp_path: Path) -> None:
+    """Output that is not a terminal (a batch job's log) gets one line per epoch, not a bar."""
+    quiet = [flag for flag in FAST_RUN if flag != "--no-progress"]
+    output = invoke(
+        "train", *split_args(synthetic_dataset.root), "--epochs", "2", *quiet,
+        "--cache-dir", tmp_path / "cache", "--out", tmp_path / "run",
+    )  # fmt: skip
+    lines = [line for line in output.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert "train loss" in lines[0] and "val loss" in lines[0] and "\r" not in output
+    silent = invoke(
+        "train", *split_args(synthetic_dataset.root), "--epochs", "1", *FAST_RUN,
+        "--cache-dir", tmp_path / "cache", "--out", tmp_path / "quiet",
+    )  # fmt: skip
+    assert "epoch 1/1" not in silent  # --no-progress: neither bar nor lines
+
+
 @pytest.mark.slow
 def test_models_lists_backbones_and_heads() -> None:
     listing = json.loads(invoke("models", "--num-classes", "10", "--json"))

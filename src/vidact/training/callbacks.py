@@ -96,15 +96,17 @@ class RunCheckpoint(ModelCheckpoint):
 
 
 class EpochRecorder(Callback):
-    """One row per epoch in metrics.csv, written before that epoch's checkpoint.
+    """One row per epoch in metrics.csv, written before that epoch's checkpoint, and one log
+    line per epoch when ``log_epochs`` (a log file, where Lightning's bar shows nothing).
 
     Lightning runs checkpoint callbacks last, so the row of an epoch is on disk before its
     checkpoint; a resumed run drops rows of epochs that no checkpoint holds (``done_epochs``), so
     the table stays continuous however the run was interrupted.
     """
 
-    def __init__(self, path: Path, done_epochs: int = 0) -> None:
+    def __init__(self, path: Path, done_epochs: int = 0, log_epochs: bool = False) -> None:
         self.path = path
+        self.log_epochs = log_epochs
         self.rows = [row for row in read_epoch_rows(path) if row["epoch"] <= done_epochs]
         self._started = 0.0
         self._rewrite = True
@@ -122,6 +124,14 @@ class EpochRecorder(Callback):
         row["lr"] = trainer.optimizers[0].param_groups[0]["lr"]
         row["seconds"] = round(time.perf_counter() - self._started, 3)
         self.rows.append(row)
+        if self.log_epochs and trainer.is_global_zero:
+            log.info(
+                "epoch %d/%d: train loss %.4f acc %.3f, val loss %.4f acc %.3f (%.0f s)",
+                row["epoch"],
+                trainer.max_epochs,
+                *(row[name] for name in EPOCH_COLUMNS[1:5]),
+                row["seconds"],
+            )
         if trainer.is_global_zero:
             with self.path.open("w" if self._rewrite else "a", newline="") as handle:
                 writer = csv.DictWriter(handle, fieldnames=EPOCH_COLUMNS)

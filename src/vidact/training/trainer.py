@@ -44,6 +44,7 @@ from vidact.models.classifier import frozen_throughout, uses_pretrained
 from vidact.models.encoder_runtime import install_int8, quantise_encoder, use_encoder_runtime
 from vidact.models.heads import resolve_model
 from vidact.plots import plot_curves
+from vidact.progress import on_terminal
 from vidact.sampling import ClipSampling
 from vidact.training.callbacks import (
     EpochRecorder,
@@ -247,7 +248,9 @@ def _fit(
     cached_frames = config.max_cached_frames or sampling.frames_to_cache(jitter=not fixed)
     inputs = _inputs(run, cached_frames)
     datamodule = _datamodule(run, sampling, inputs, fixed, done)
-    recorder = EpochRecorder(run_dir / "metrics.csv", done_epochs=done)
+    recorder = EpochRecorder(
+        run_dir / "metrics.csv", done_epochs=done, log_epochs=config.progress and not on_terminal()
+    )
     monitor = UnreadableVideos(
         config.data.max_bad_fraction,
         len(run.index.subset("train")) + len(run.index.subset("val")),
@@ -364,7 +367,7 @@ def _lightning_trainer(config: TrainConfig, run_dir: Path, callbacks: list[Callb
         gradient_clip_val=config.grad_clip,
         logger=logger if config.tensorboard else False,
         callbacks=callbacks,
-        enable_progress_bar=config.progress,
+        enable_progress_bar=config.progress and on_terminal(),
         enable_model_summary=False,
         num_sanity_val_steps=0,
         deterministic="warn",
