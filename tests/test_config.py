@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vidact.config import TrainConfig, nest_options, resolve_config
+from vidact.config import DataConfig, ModelConfig, TrainConfig, nest_options, resolve_config
 from vidact.errors import ConfigError
 
 RECIPE = """\
@@ -72,6 +72,24 @@ def test_every_option_has_a_place() -> None:
 def test_values_of_the_wrong_type_are_named(raw: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         TrainConfig.from_dict(raw)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: TrainConfig(epochs=0), "--epochs must be at least 1, got 0"),
+        (lambda: TrainConfig(lr=float("nan")), "--lr must be above 0, got nan"),
+        (lambda: TrainConfig(accelerator="abacus"), "--accelerator must be auto, cpu, gpu"),
+        (lambda: DataConfig(val_fraction=0.6, test_fraction=0.4), "leave nothing to train on"),
+        (lambda: DataConfig(frames="8"), "--frames must be at least 1, got '8'"),
+        (lambda: ModelConfig(dropout=1.0), r"--dropout must be in \[0, 1\), got 1.0"),
+        (lambda: ModelConfig(appearance_dropout=-0.1), "--appearance-dropout must be in"),
+    ],
+)
+def test_settings_check_themselves_when_made(make, message: str) -> None:
+    """Python callers get the CLI's checks: a settings object out of range never exists."""
+    with pytest.raises(ConfigError, match=message):
+        make()
 
 
 def test_config_round_trips_through_a_dict() -> None:

@@ -9,7 +9,7 @@ import dataclasses
 import difflib
 import math
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -21,6 +21,51 @@ from vidact.sampling import ClipSampling
 
 # the video files vidact looks for in a folder (dataset layouts, corpus tagging)
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v")
+ENCODER_RUNTIMES = ("auto", "torch", "onnx")
+ENCODER_PRECISIONS = ("fp32", "int8")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+FREEZE = (None, "all", "none")
+
+# (setting, check, what it accepts): ranges and fixed choices, which each settings class checks
+# when made; choices that live in registries (heads, samplers, optimisers) are checked against
+# them by training.validate.check_config
+Rule = tuple[str, Callable[[Any], bool], str]
+
+
+def _positive(value: Any) -> bool:
+    return value > 0
+
+
+def _at_least(low: float) -> Callable[[Any], bool]:
+    return lambda value: value >= low
+
+
+def _fraction(value: Any) -> bool:
+    return 0 <= value < 1
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: value is None or check(value)
+
+
+def _one_of(choices: Sequence[Any]) -> Rule:
+    """The check and wording of a setting with fixed ``choices``."""
+    shown = [str(c) for c in choices if c is not None]
+    wording = f"{', '.join(shown[:-1])} or {shown[-1]}" if len(shown) > 1 else shown[0]
+    return (lambda value: value in choices, wording)  # type: ignore[return-value]
+
+
+def check_rules(rules: Sequence[Rule], settings: object) -> None:
+    """Raise a ConfigError naming the first setting of ``settings`` that breaks its rule (NaN
+    breaks every range)."""
+    for name, check, wanted in rules:
+        value = getattr(settings, name)
+        try:
+            valid = bool(check(value))
+        except TypeError:  # a value of another type (Python callers): not in range either
+            valid = False
+        if not valid:
+            raise ConfigError(f"--{name.replace('_', '-')} must be {wanted}, got {quote(value)}")
 
 
 def check_topk(values: int | Sequence[int], what: str = "--topk") -> list[int]:
@@ -32,6 +77,51 @@ def check_topk(values: int | Sequence[int], what: str = "--topk") -> list[int]:
     ):
         raise ConfigError(f"{what} must be at least 1 (whole numbers), got {quote(values)}")
     return given
+
+
+_DATA_RULES: list[Rule] = [
+    ("frames", _positive, "at least 1"),
+    ("interval", _positive, "at least 1"),
+    ("size", _optional(_at_least(16)), "at least 16 pixels (or unset: the backbone's size)"),
+    ("batch_size", _positive, "at least 1"),
+    ("workers", _optional(_at_least(0)), "0 or more"),
+    ("val_fraction", _fraction, "in [0, 1)"),
+    ("test_fraction", _fraction, "in [0, 1)"),
+    ("max_bad_fraction", lambda v: 0 <= v <= 1, "in [0, 1]"),
+    ("fold", *_one_of((1, 2, 3))),
+    ("extensions", bool, "at least one file suffix, e.g. .mp4,.avi"),
+]
+_MODEL_RULES: list[Rule] = [
+    ("appearance_dropout", _optional(_fraction), "in [0, 1)"),
+    ("freeze", *_one_of(FREEZE)),
+    ("mlp", _optional(lambda v: all(width >= 1 for width in v)), "positive widths, e.g. 512,128"),
+    ("dropout", _fraction, "in [0, 1)"),
+    ("trainable_layers", _at_least(0), "0 or more"),
+    ("unfreeze_epoch", _optional(_positive), "at least 1"),
+    ("backbone_lr_mult", _at_least(0), "0 or more"),
+    ("encoder_precision", *_one_of(ENCODER_PRECISIONS)),
+]
+_TRAIN_RULES: list[Rule] = [
+    ("epochs", _positive, "at least 1"),
+    ("lr", _positive, "above 0"),
+    ("momentum", _at_least(0), "0 or more"),
+    ("weight_decay", _at_least(0), "0 or more"),
+    ("weight_decay_scope", *_one_of(("all", "classifier"))),
+    ("lr_decay", _at_least(0), "0 or more"),
+    ("label_smoothing", _fraction, "in [0, 1)"),
+    ("warmup_epochs", _at_least(0), "0 or more"),
+    ("patience", _at_least(0), "0 or more"),
+    ("plateau_patience", _at_least(0), "0 or more"),
+    ("plateau_factor", lambda v: 0 < v < 1, "in (0, 1)"),
+    ("grad_clip", _optional(_positive), "above 0"),
+    ("accumulate", _positive, "at least 1"),
+    ("seed", lambda v: 0 <= v < 2**32, "in [0, 2^32)"),
+    ("accelerator", *_one_of(ACCELERATORS)),
+    ("num_nodes", _positive, "at least 1"),
+    ("max_cached_frames", _optional(_positive), "at least 1"),
+    ("feature_views", _positive, "at least 1"),
+    ("encoder_runtime", *_one_of(ENCODER_RUNTIMES)),
+]
 
 
 @dataclass(frozen=True)
@@ -66,6 +156,14 @@ class DataConfig:
     allow_images: bool = False  # read still images as one-frame videos (otherwise refused)
     classes: tuple[str, ...] | None = None  # a subset of the dataset's classes (names)
     classes_file: str | None = None  # the same, one name per line
+
+    def __post_init__(self) -> None:
+        check_rules(_DATA_RULES, self)
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ConfigError(
+                f"--val-fraction {self.val_fraction} and --test-fraction {self.test_fraction} "
+                "leave nothing to train on"
+            )
 
     def sampling(self, pairs: bool = False) -> ClipSampling:
         """``pairs``: the encoder reads each frame with the next (``backbones.reads_pairs``)."""
@@ -109,6 +207,9 @@ class ModelConfig:
     # weights), calibrated on the training frames; the quantised copy travels in the checkpoint
     encoder_precision: str = "fp32"
 
+    def __post_init__(self) -> None:
+        check_rules(_MODEL_RULES, self)
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -147,6 +248,9 @@ class TrainConfig:
     feature_views: int = 1  # cached views per video: the plain one, then augmented ones
     progress: bool = True
     overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        check_rules(_TRAIN_RULES, self)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(asdict(self))
@@ -239,8 +343,6 @@ def _plain(value: Any) -> Any:
 
 
 # where a frozen frame encoder runs (models.encoder_runtime): auto picks onnx where it can
-ENCODER_RUNTIMES = ("auto", "torch", "onnx")
-ENCODER_PRECISIONS = ("fp32", "int8")
 
 
 def default_cache_dir() -> Path:

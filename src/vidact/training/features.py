@@ -24,7 +24,7 @@ from vidact.data.index import VideoItem
 from vidact.data.sampler import derived_seed
 from vidact.data.transforms import Augment, InputSpec, eval_transform, train_transform
 from vidact.io.reader import VideoReadError
-from vidact.models.backbones import FrameEncoder
+from vidact.models.backbones import FrameEncoder, encoder_traits, reads_pairs
 from vidact.progress import progress
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ class FeatureExtractor:
         self.cached_frames = cached_frames
         self.allow_images = allow_images
         self.chunk = chunk  # frames per forward pass: even, so no pair is cut
-        self.pairs = bool(getattr(encoder, "paired", False))
+        self.pairs = reads_pairs(encoder.name)
 
     def _member_input(self, index: int, frames: torch.Tensor) -> torch.Tensor:
         if hasattr(self.encoder, "member_input"):  # a fusion: frames in [0, 1], each its own way
@@ -277,9 +277,8 @@ def feature_augmenter(
     and small scale, rotation and shift jitter), at their offset in the joined features."""
     offset = 0
     for member in encoder.members:
-        if member.name == "pose":
-            from vidact.models.pose import PoseJitter
-
-            return PoseJitter(offset)
+        traits = encoder_traits(member.name).get(member.name)
+        if traits is not None and traits.feature_augment is not None:
+            return traits.feature_augment(offset)
         offset += int(member.num_features)
     return None

@@ -8,22 +8,15 @@ allocated) and raises one ConfigError naming the setting and what it accepts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, get_args
+from typing import get_args
 
 import timm
 import torch
 from lightning.fabric.connector import _PRECISION_INPUT_STR
 from lightning.pytorch.strategies import StrategyRegistry
 
-from vidact.config import (
-    ENCODER_PRECISIONS,
-    ENCODER_RUNTIMES,
-    DataConfig,
-    ModelConfig,
-    TrainConfig,
-)
+from vidact.config import DataConfig, ModelConfig, Rule, TrainConfig, check_rules
 from vidact.data.sources import DATASETS
 from vidact.data.transforms import resolve_augment
 from vidact.errors import ConfigError
@@ -38,94 +31,27 @@ from vidact.models.backbones import (
 )
 from vidact.models.classifier import frozen_throughout
 from vidact.models.heads import HEADS, TemporalInput, create_head, resolve_model
-from vidact.models.pose import check_available as check_pose_available
 from vidact.sampling import SAMPLERS, length_in_frames
 from vidact.training.optim import OPTIMIZERS, SCHEDULERS
 
-ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 PRECISIONS = tuple(get_args(_PRECISION_INPUT_STR))
-FREEZE = (None, "all", "none")
 
-Rule = tuple[str, Callable[[Any], bool], str]
-
-
-def _positive(value: Any) -> bool:
-    return value > 0
-
-
-def _at_least(low: float) -> Callable[[Any], bool]:
-    return lambda value: value >= low
-
-
-def _fraction(value: Any) -> bool:
-    return 0 <= value < 1
-
-
-def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    return lambda value: value is None or check(value)
-
-
-_DATA_RULES: list[Rule] = [
-    ("frames", _positive, "at least 1"),
-    ("interval", _positive, "at least 1"),
-    ("size", _optional(_at_least(16)), "at least 16 pixels (or unset: the backbone's size)"),
-    ("batch_size", _positive, "at least 1"),
-    ("workers", _optional(_at_least(0)), "0 or more"),
-    ("val_fraction", _fraction, "in [0, 1)"),
-    ("test_fraction", _fraction, "in [0, 1)"),
-    ("max_bad_fraction", lambda v: 0 <= v <= 1, "in [0, 1]"),
-    ("fold", lambda v: v in (1, 2, 3), "1, 2 or 3"),
-    ("dataset", lambda v: v in DATASETS, f"one of {', '.join(DATASETS)}"),
-    ("extensions", bool, "at least one file suffix, e.g. .mp4,.avi"),
-]
-_MODEL_RULES: list[Rule] = [
+# the choices that live in registries above config.py (its settings check their own ranges)
+_DATA_CHOICES: list[Rule] = [("dataset", lambda v: v in DATASETS, f"one of {', '.join(DATASETS)}")]
+_MODEL_CHOICES: list[Rule] = [
     ("pool", lambda v: v in (None, *POOLS), " or ".join(POOLS)),
     ("temporal_input", lambda v: v in TemporalInput.MODES, " or ".join(TemporalInput.MODES)),
-    ("appearance_dropout", _fraction, "in [0, 1)"),
-    ("freeze", lambda v: v in FREEZE, "all or none"),
-    ("mlp", lambda v: all(width >= 1 for width in v), "positive widths, e.g. 512,128"),
-    ("dropout", _fraction, "in [0, 1)"),
-    ("trainable_layers", _at_least(0), "0 or more"),
-    ("unfreeze_epoch", _optional(_positive), "at least 1"),
-    ("backbone_lr_mult", _at_least(0), "0 or more"),
-    ("encoder_precision", lambda v: v in ENCODER_PRECISIONS, " or ".join(ENCODER_PRECISIONS)),
 ]
-_TRAIN_RULES: list[Rule] = [
-    ("epochs", _positive, "at least 1"),
-    ("lr", _positive, "above 0"),
-    ("momentum", _at_least(0), "0 or more"),
-    ("weight_decay", _at_least(0), "0 or more"),
-    ("weight_decay_scope", lambda v: v in ("all", "classifier"), "all or classifier"),
-    ("lr_decay", _at_least(0), "0 or more"),
-    ("label_smoothing", _fraction, "in [0, 1)"),
-    ("warmup_epochs", _at_least(0), "0 or more"),
-    ("patience", _at_least(0), "0 or more"),
-    ("plateau_patience", _at_least(0), "0 or more"),
-    ("plateau_factor", lambda v: 0 < v < 1, "in (0, 1)"),
-    ("grad_clip", _optional(_positive), "above 0"),
-    ("accumulate", _positive, "at least 1"),
+_TRAIN_CHOICES: list[Rule] = [
     ("precision", lambda v: v in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
-    ("seed", lambda v: 0 <= v < 2**32, "in [0, 2^32)"),
-    ("accelerator", lambda v: v in ACCELERATORS, f"one of {', '.join(ACCELERATORS)}"),
-    ("num_nodes", _positive, "at least 1"),
-    ("max_cached_frames", _optional(_positive), "at least 1"),
-    ("feature_views", _positive, "at least 1"),
-    ("encoder_runtime", lambda v: v in ENCODER_RUNTIMES, f"one of {', '.join(ENCODER_RUNTIMES)}"),
 ]
-
-
-def _apply(rules: list[Rule], settings: object) -> None:
-    for name, check, wanted in rules:
-        value = getattr(settings, name)
-        if not check(value):
-            raise ConfigError(f"--{name.replace('_', '-')} must be {wanted}, got {value!r}")
 
 
 def check_config(config: TrainConfig) -> None:
     """Raise ConfigError for the first setting that cannot work; touch no file but inputs."""
-    _apply(_DATA_RULES, config.data)
-    _apply(_MODEL_RULES, resolve_model(config.model))
-    _apply(_TRAIN_RULES, config)
+    check_rules(_DATA_CHOICES, config.data)
+    check_rules(_MODEL_CHOICES, resolve_model(config.model))
+    check_rules(_TRAIN_CHOICES, config)
     _check_data(config.data)
     _check_model(config.model)
     OPTIMIZERS.get(config.optimizer)
@@ -157,11 +83,6 @@ def check_config(config: TrainConfig) -> None:
 
 
 def _check_data(data: DataConfig) -> None:
-    if data.val_fraction + data.test_fraction >= 1:
-        raise ConfigError(
-            f"--val-fraction {data.val_fraction} and --test-fraction {data.test_fraction} "
-            "leave nothing to train on"
-        )
     SAMPLERS.get(data.strategy)
     if data.window_stride is not None:
         length_in_frames(data.window_stride, 25.0, "--window-stride")
@@ -177,8 +98,9 @@ def _check_model(model: ModelConfig) -> None:
     names = encoder_names(model.backbone)
     for name in names:
         if name in FRAME_ENCODERS:
-            if name == "pose":
-                check_pose_available()
+            installed = FRAME_ENCODERS.traits(name).check_installed
+            if installed is not None:
+                installed()
             continue
         if not timm.is_model(name):
             raise unknown_backbone(name)
