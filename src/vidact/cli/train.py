@@ -29,9 +29,10 @@ from vidact.cli.options import (
 from vidact.config import DataConfig, ModelConfig, TrainConfig, resolve_config
 from vidact.data.transforms import AUGMENT_PRESETS
 from vidact.errors import ConfigError
+from vidact.models.backbones import POOLS
 from vidact.models.heads import heads_with_input, list_heads
 from vidact.sampling import list_samplers
-from vidact.training.optim import OPTIMIZERS
+from vidact.training.optim import OPTIMIZERS, SCHEDULERS
 from vidact.training.trainer import TrainResult, is_main_process
 from vidact.training.trainer import resume as resume_training
 from vidact.training.trainer import train as run_training
@@ -73,7 +74,9 @@ def train(
     ),
     weights: Path | None = typer.Option(None, help="Local backbone state dict to start from."),
     pool: str | None = typer.Option(
-        None, help="Backbone pooling: avg, max, or flatten (the whole feature map, seeds 003/004)."
+        None,
+        help=f"Backbone pooling: {', '.join(POOLS)} (the whole feature map, seeds 003/004). "
+        "[the backbone's own]",
     ),
     head: str | None = typer.Option(
         None, help=f"Temporal head: {', '.join(list_heads())}. [{_MODEL.head}]"
@@ -156,7 +159,7 @@ def train(
     ),
     label_smoothing: float | None = typer.Option(None, help=f"[{_TRAIN.label_smoothing}]"),
     scheduler: str | None = typer.Option(
-        None, help=f"plateau (on val_loss), cosine, decay or none. [{_TRAIN.scheduler}]"
+        None, help=f"{', '.join(SCHEDULERS.names())} (plateau: on val_loss). [{_TRAIN.scheduler}]"
     ),
     warmup_epochs: int | None = typer.Option(
         None, help=f"Linear warm-up before the cosine decay. [{_TRAIN.warmup_epochs}]"
