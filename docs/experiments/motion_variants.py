@@ -76,12 +76,29 @@ def motion_features(model: torch.nn.Module, path: Path, variant: tuple) -> np.nd
     return torch.cat(pooled, dim=1).numpy()
 
 
-def summary(features: np.ndarray) -> np.ndarray:
-    change = np.abs(np.diff(features, axis=0)).mean(0)
-    return np.concatenate([features.mean(0), features.std(0), change])
+def summary(features: np.ndarray, parts: str = "msc") -> np.ndarray:
+    """Each feature's mean (m), spread (s) and mean change (c) over the clip."""
+    stats = {
+        "m": features.mean(0),
+        "s": features.std(0),
+        "c": np.abs(np.diff(features, axis=0)).mean(0),
+    }
+    return np.concatenate([stats[part] for part in parts])
 
 
-def scores(folds: list[list[dict]], features: dict, extra: dict | None = None) -> list[float]:
+SUMMARIES = {  # variants of the recipe's features: (summary parts, per-frame transform)
+    "spread and change only": ("sc", None),
+    "mean and change": ("mc", None),
+    "mean only": ("m", None),
+    "square-rooted": ("msc", lambda x: np.sqrt(np.maximum(x, 0))),
+    "logged": ("msc", lambda x: np.log1p(np.maximum(x, 0))),
+    "L2-normalised per frame": ("msc", lambda x: x / (np.linalg.norm(x, axis=1, keepdims=True))),
+}
+
+
+def scores(
+    folds: list[list[dict]], features: dict, extra: dict | None = None, parts: str = "msc"
+) -> list[float]:
     """Pooled top-1 at each L2 strength; ``extra`` (mirrored copies) join the training clips."""
     pooled = []
     for strength in STRENGTHS:
@@ -89,12 +106,12 @@ def scores(folds: list[list[dict]], features: dict, extra: dict | None = None) -
         for rows in folds:
             train = [r["path"] for r in rows if r["split"] == "train"]
             test = [r["path"] for r in rows if r["split"] == "test"]
-            x = [summary(features[p]) for p in train]
-            x += [summary(extra[p]) for p in train] if extra else []
+            x = [summary(features[p], parts) for p in train]
+            x += [summary(extra[p], parts) for p in train] if extra else []
             y = [p.split("/")[0] for p in train] * (2 if extra else 1)
             model = make_pipeline(StandardScaler(), LogisticRegression(C=strength, max_iter=5000))
             model.fit(np.stack(x), y)
-            predicted = model.predict(np.stack([summary(features[p]) for p in test]))
+            predicted = model.predict(np.stack([summary(features[p], parts) for p in test]))
             right += sum(a == p.split("/")[0] for a, p in zip(predicted, test, strict=True))
             total += len(test)
         pooled.append(round(right / total, 3))
@@ -110,13 +127,28 @@ def main(crossval: Path, root: Path, out: Path) -> None:
     model = create_image_model("tf_efficientnet_lite0", True, None, num_classes=0).eval()
     out.mkdir(parents=True, exist_ok=True)
     results, encoded = {}, {}
+
+    def report(name: str, pooled: list[float]) -> None:
+        results[name] = pooled
+        print(json.dumps({"variant": name, "pooled_top1_by_C": pooled}), flush=True)
+
     for name, variant in VARIANTS.items():
-        encoded[name] = {p: motion_features(model, root / p, variant) for p in videos}
+        saved = out / f"{name.replace(' ', '_').replace('/', '-')}.npz"
+        if not saved.exists():  # encoded once: a rerun only scores
+            found = {p: motion_features(model, root / p, variant) for p in videos}
+            np.savez(saved, **{p.replace("/", "__"): x for p, x in found.items()})
+        with np.load(saved) as stored:
+            encoded[name] = {k.replace("__", "/"): stored[k] for k in stored.files}
         if variant[3]:  # mirrored copies of the training clips, tested on the plain ones
-            results[name] = scores(folds, encoded[next(iter(VARIANTS))], encoded[name])
+            report(name, scores(folds, encoded[next(iter(VARIANTS))], encoded[name]))
         else:
-            results[name] = scores(folds, encoded[name])
-        print(json.dumps({"variant": name, "pooled_top1_by_C": results[name]}), flush=True)
+            report(name, scores(folds, encoded[name]))
+    recipe, second = encoded["gap 1 (the recipe)"], encoded["gap 2"]
+    both = {p: np.concatenate([recipe[p], second[p]], axis=1) for p in videos}
+    report("gap 1 and gap 2 side by side", scores(folds, both))
+    for name, (parts, transform) in SUMMARIES.items():
+        changed = {p: transform(x) for p, x in recipe.items()} if transform else recipe
+        report(name, scores(folds, changed, parts=parts))
     (out / "motion_variants.json").write_text(json.dumps({"C": STRENGTHS, **results}, indent=1))
 
 

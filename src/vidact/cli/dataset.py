@@ -9,23 +9,11 @@ import typer
 
 from vidact.cli.common import friendly_errors
 from vidact.cli.options import (
-    AllowImages,
-    Annotations,
-    Classes,
-    ClassesFile,
     DataRoot,
-    DatasetKind,
-    Extensions,
-    Fold,
-    GroupRegex,
-    Groups,
     Overwrite,
-    SkipMissing,
-    SplitFile,
-    TestFraction,
-    ValFraction,
     Workers,
     data_config,
+    dataset_options,
 )
 from vidact.data.check import verify_videos
 from vidact.data.datasets import default_workers
@@ -43,21 +31,10 @@ app = typer.Typer(
 
 @app.command("info")
 @friendly_errors
+@dataset_options("allow_images")
 def info(
     ctx: typer.Context,
     data: DataRoot,
-    dataset: DatasetKind = None,
-    annotations: Annotations = None,
-    fold: Fold = None,
-    skip_missing: SkipMissing = None,
-    split_file: SplitFile = None,
-    val_fraction: ValFraction = None,
-    test_fraction: TestFraction = None,
-    group_regex: GroupRegex = None,
-    groups: Groups = None,
-    extensions: Extensions = None,
-    classes: Classes = None,
-    classes_file: ClassesFile = None,
     seed: int = typer.Option(0, help="Seed of the automatic split (as in train)."),
     media: bool = typer.Option(
         True, help="Open every video for durations, frame rates and sizes per class."
@@ -87,20 +64,10 @@ def info(
 
 @app.command("check")
 @friendly_errors
+@dataset_options("val_fraction", "test_fraction")
 def check(
     ctx: typer.Context,
     data: DataRoot,
-    dataset: DatasetKind = None,
-    annotations: Annotations = None,
-    fold: Fold = None,
-    skip_missing: SkipMissing = None,
-    split_file: SplitFile = None,
-    group_regex: GroupRegex = None,
-    groups: Groups = None,
-    extensions: Extensions = None,
-    classes: Classes = None,
-    classes_file: ClassesFile = None,
-    allow_images: AllowImages = None,
     workers: Workers = None,
 ) -> None:
     """Decode every video; list the unreadable and truncated ones (exit status 1 if any)."""

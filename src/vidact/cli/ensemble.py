@@ -8,23 +8,14 @@ import typer
 
 from vidact.cli.common import friendly_errors
 from vidact.cli.options import (
-    AllowImages,
-    Annotations,
     Categories,
-    Classes,
-    ClassesFile,
     DataRoot,
-    DatasetKind,
     Device,
     EncoderRuntime,
-    Fold,
-    GroupRegex,
-    Groups,
     Overwrite,
-    SplitFile,
-    ValFraction,
     Workers,
     data_config,
+    dataset_options,
     parse_topk,
 )
 from vidact.errors import ConfigError
@@ -32,20 +23,11 @@ from vidact.io.outputs import check_folder, check_output
 
 
 @friendly_errors
+@dataset_options("skip_missing", "test_fraction", "extensions")
 def ensemble(
     ctx: typer.Context,
     checkpoints: list[Path] = typer.Argument(..., help="Two or more checkpoints (same classes)."),
     data: DataRoot = ...,  # type: ignore[assignment]
-    dataset: DatasetKind = None,
-    annotations: Annotations = None,
-    fold: Fold = None,
-    split_file: SplitFile = None,
-    val_fraction: ValFraction = None,
-    group_regex: GroupRegex = None,
-    groups: Groups = None,
-    classes: Classes = None,
-    classes_file: ClassesFile = None,
-    allow_images: AllowImages = None,
     categories: Categories = None,
     split: str | None = typer.Option(None, help="train, val or test (default test)."),
     weights: str | None = typer.Option(None, help="One weight per model, e.g. 2,1 (equal)."),

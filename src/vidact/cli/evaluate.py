@@ -8,25 +8,14 @@ import typer
 
 from vidact.cli.common import friendly_errors
 from vidact.cli.options import (
-    AllowImages,
-    Annotations,
     Categories,
-    Classes,
-    ClassesFile,
     DataRoot,
-    DatasetKind,
     Device,
     EncoderRuntime,
-    Extensions,
-    Fold,
-    GroupRegex,
-    Groups,
     Reject,
-    SkipMissing,
-    SplitFile,
-    ValFraction,
     Workers,
     data_config,
+    dataset_options,
     parse_topk,
 )
 from vidact.evaluation.report import evaluate as run_evaluation
@@ -37,22 +26,11 @@ from vidact.io.outputs import check_folder
 
 
 @friendly_errors
+@dataset_options("test_fraction")
 def evaluate(
     ctx: typer.Context,
     checkpoint: Path = typer.Argument(..., help="A checkpoint (RUN/checkpoints/best.ckpt)."),
     data: DataRoot = ...,  # type: ignore[assignment]
-    dataset: DatasetKind = None,
-    annotations: Annotations = None,
-    fold: Fold = None,
-    skip_missing: SkipMissing = None,
-    split_file: SplitFile = None,
-    val_fraction: ValFraction = None,
-    group_regex: GroupRegex = None,
-    groups: Groups = None,
-    extensions: Extensions = None,
-    classes: Classes = None,
-    classes_file: ClassesFile = None,
-    allow_images: AllowImages = None,
     categories: Categories = None,
     split: str | None = typer.Option(
         None,

@@ -7,9 +7,12 @@ defaults rather than restating them.
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 import yaml
@@ -23,6 +26,9 @@ from vidact.config import (
     nest_options,
 )
 from vidact.errors import ConfigError
+from vidact.inference.timeline import TimelineSettings
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _DATA = DataConfig()
 
@@ -196,3 +202,71 @@ Reject = Annotated[
         "model was calibrated with when trained: 95% of its validation clips reach it) or P."
     ),
 ]
+
+
+def _with_options(
+    block: dict[str, tuple[Any, Any]], after: str, into: str | None = None
+) -> Callable[[F], F]:
+    """Add the options of ``block`` (name: (annotated type, default)) to a command's signature
+    after its parameter ``after``, so a group of options is declared once for every command
+    that takes it. With ``into``, the command gets their values as one dict argument of that
+    name; otherwise it reads them from ``ctx.params``."""
+
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command, eval_str=True)  # typer reads real annotations
+        params = [p for p in signature.parameters.values() if p.name != into]
+        at = [p.name for p in params].index(after) + 1
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        added = [inspect.Parameter(n, kind, default=d, annotation=t) for n, (t, d) in block.items()]
+
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            chosen = {name: kwargs.pop(name) for name in block if name in kwargs}
+            if into is not None:
+                kwargs[into] = chosen
+            return command(*args, **kwargs)
+
+        run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*params[:at], *added, *params[at:]]
+        )
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+# the dataset options, in the order --help lists them after --data
+_DATASET_OPTIONS: dict[str, Any] = {
+    "dataset": DatasetKind,
+    "annotations": Annotations,
+    "fold": Fold,
+    "skip_missing": SkipMissing,
+    "split_file": SplitFile,
+    "val_fraction": ValFraction,
+    "test_fraction": TestFraction,
+    "group_regex": GroupRegex,
+    "groups": Groups,
+    "extensions": Extensions,
+    "classes": Classes,
+    "classes_file": ClassesFile,
+    "allow_images": AllowImages,
+}
+
+
+def dataset_options(*leave_out: str) -> Callable[[F], F]:
+    """The dataset options (all but ``leave_out``) after the command's ``--data``; the command
+    reads them from ``ctx.params`` (``data_config``)."""
+    chosen = {n: (t, None) for n, t in _DATASET_OPTIONS.items() if n not in leave_out}
+    return _with_options(chosen, after="data")
+
+
+def decoding_options(command: F) -> F:
+    """How window scores become segments (``TimelineSettings``' smoothing, hold, minimum and
+    raw), after the command's ``--stride``; the command gets them as ``decoding``."""
+    block = {
+        "smooth": (Smooth, TimelineSettings.smooth),
+        "smooth_mode": (SmoothMode, TimelineSettings.smooth_mode),
+        "hold": (Hold, TimelineSettings.hold),
+        "min_segment": (MinSegment, TimelineSettings.min_segment),
+        "raw": (Raw, TimelineSettings.raw),
+    }
+    return _with_options(block, after="stride", into="decoding")(command)

@@ -13,14 +13,10 @@ from vidact.cli.options import (
     AllowImages,
     Device,
     EncoderRuntime,
-    Hold,
-    MinSegment,
     Overwrite,
-    Raw,
     Reject,
-    Smooth,
-    SmoothMode,
     Workers,
+    decoding_options,
 )
 from vidact.inference.corpus import Corpus
 from vidact.inference.load import load_predictor
@@ -28,6 +24,7 @@ from vidact.inference.timeline import TimelineSettings
 
 
 @friendly_errors
+@decoding_options
 def predict(
     checkpoint: Path = typer.Argument(..., help="A vidact checkpoint, or an exported .onnx."),
     videos: list[str] = typer.Argument(
@@ -43,11 +40,6 @@ def predict(
     stride: str = typer.Option(
         TimelineSettings.stride, help="Timeline stride between windows, seconds or frames."
     ),
-    smooth: Smooth = TimelineSettings.smooth,
-    smooth_mode: SmoothMode = TimelineSettings.smooth_mode,
-    hold: Hold = TimelineSettings.hold,
-    min_segment: MinSegment = TimelineSettings.min_segment,
-    raw: Raw = False,
     output: Path | None = typer.Option(
         None,
         help="Write the video annotated with its activity (.mp4, H.264, no audio) or its "
@@ -82,6 +74,8 @@ def predict(
     reject: Reject = "auto",
     encoder_runtime: EncoderRuntime = None,
     device: Device = None,
+    *,
+    decoding: dict[str, Any],  # smoothing, hold, minimum, raw: decoding_options
 ) -> None:
     """Print the top-k activities of each video with their probabilities, and the activities
     over time of a video longer than two windows; or tag a whole corpus into --csv / --jsonl.
@@ -89,7 +83,7 @@ def predict(
     A video that cannot be read is reported (on stderr, and as a row with its error) and the
     others go on; the exit status is 2 when any failed.
     """
-    timeline = TimelineSettings(window, stride, smooth, smooth_mode, hold, min_segment, raw)
+    timeline = TimelineSettings(window, stride, **decoding)
     rows = [path for path in (csv_out, jsonl_out) if path is not None]
     corpus = Corpus.find(
         videos, rows, segments_out, output, resume, overwrite, shard, protect=[checkpoint]

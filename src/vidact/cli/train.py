@@ -8,23 +8,11 @@ import typer
 
 from vidact.cli.common import friendly_errors
 from vidact.cli.options import (
-    AllowImages,
-    Annotations,
-    Classes,
-    ClassesFile,
-    DatasetKind,
     EncoderPrecision,
     EncoderRuntime,
-    Extensions,
-    Fold,
-    GroupRegex,
-    Groups,
-    SkipMissing,
-    SplitFile,
-    TestFraction,
-    ValFraction,
     Workers,
     config_values,
+    dataset_options,
 )
 from vidact.config import DataConfig, ModelConfig, TrainConfig, resolve_config
 from vidact.data.transforms import AUGMENT_PRESETS
@@ -42,6 +30,7 @@ _DATA, _MODEL, _TRAIN = DataConfig(), ModelConfig(), TrainConfig()
 
 
 @friendly_errors
+@dataset_options()
 def train(
     ctx: typer.Context,
     data: Path | None = typer.Option(None, "--data", help="Dataset root: ROOT/<class>/<video>."),
@@ -53,19 +42,6 @@ def train(
         help="Continue the run in this directory from its last.ckpt (--epochs may raise "
         "the total; --workers and device flags may change).",
     ),
-    dataset: DatasetKind = None,
-    annotations: Annotations = None,
-    fold: Fold = None,
-    skip_missing: SkipMissing = None,
-    split_file: SplitFile = None,
-    val_fraction: ValFraction = None,
-    test_fraction: TestFraction = None,
-    group_regex: GroupRegex = None,
-    groups: Groups = None,
-    extensions: Extensions = None,
-    classes: Classes = None,
-    classes_file: ClassesFile = None,
-    allow_images: AllowImages = None,
     backbone: str | None = typer.Option(None, help=f"Any timm model name. [{_MODEL.backbone}]"),
     pretrained: bool | None = typer.Option(
         None,

@@ -13,13 +13,9 @@ from vidact.cli.common import friendly_errors
 from vidact.cli.options import (
     Device,
     EncoderRuntime,
-    Hold,
-    MinSegment,
     Overwrite,
-    Raw,
     Reject,
-    Smooth,
-    SmoothMode,
+    decoding_options,
 )
 from vidact.inference.live import watch as watch_source
 from vidact.inference.load import load_predictor
@@ -28,6 +24,7 @@ from vidact.io.outputs import check_output
 
 
 @friendly_errors
+@decoding_options
 def watch(
     checkpoint: Path = typer.Argument(..., help="A vidact checkpoint, or an exported .onnx."),
     source: str = typer.Argument(..., help="A video file, an RTSP/HTTP URL, or /dev/videoN."),
@@ -47,11 +44,6 @@ def watch(
         help="Append each activity segment to this JSON-lines file when it closes: "
         "{source, start_s, end_s, label, mean_p, peak_p}.",
     ),
-    smooth: Smooth = TimelineSettings.smooth,
-    smooth_mode: SmoothMode = TimelineSettings.smooth_mode,
-    hold: Hold = TimelineSettings.hold,
-    min_segment: MinSegment = TimelineSettings.min_segment,
-    raw: Raw = False,
     realtime: bool | None = typer.Option(
         None,
         "--realtime/--no-realtime",
@@ -62,6 +54,8 @@ def watch(
     reject: Reject = "auto",
     encoder_runtime: EncoderRuntime = None,
     device: Device = None,
+    *,
+    decoding: dict[str, Any],  # smoothing, hold, minimum, raw: decoding_options
 ) -> None:
     """Score the newest window every stride until the stream ends or Ctrl-C; when the model is
     slower than the source, windows are skipped (frames dropped) so the answers keep up; the
@@ -70,7 +64,7 @@ def watch(
         check_output(output, [checkpoint, source], overwrite, suffixes=(".mp4",))
     if events_out is not None:  # appended to, never replaced; never an input
         check_output(events_out, [checkpoint, source], True, "--events", (".jsonl",))
-    settings = TimelineSettings(window, stride, smooth, smooth_mode, hold, min_segment, raw)
+    settings = TimelineSettings(window, stride, **decoding)
     predictor = load_predictor(
         checkpoint, device, runtime=runtime, reject=reject, encoder_runtime=encoder_runtime
     )

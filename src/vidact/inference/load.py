@@ -21,11 +21,16 @@ def load_predictor(
     reject: str = "auto",
     encoder_runtime: str | None = None,
 ) -> VideoPredictor:
-    """Load ``path`` once onto ``device`` (default: cuda when available, else cpu): a vidact
-    checkpoint, an ensemble file from ``vidact ensemble --save`` (an ``EnsemblePredictor``),
-    or with ``runtime`` onnx (automatic for ``.onnx``) a file from ``vidact export``.
-    ``reject``: off, auto or P (``VideoPredictor.use_reject``); ``encoder_runtime``: auto,
-    torch or onnx (``VideoPredictor.use_encoder_runtime``)."""
+    """A model loaded once onto ``device`` (default: cuda when available, else cpu), what
+    ``vidact.load`` is: ``model.predict("v.mp4")`` gives the contract-4 dict (top-k and
+    timeline), ``model.timeline("long.mp4", TimelineSettings("2s", "1s"))`` the segments of a
+    long video, ``model.annotate("v.mp4", "out.mp4")`` the annotated video. ``path``: a vidact
+    checkpoint, an ensemble file from ``vidact ensemble --save`` (an ``EnsemblePredictor``,
+    answering with its members' fusion), or with ``runtime`` onnx (automatic for ``.onnx``) a
+    file from ``vidact export``, run in onnxruntime. ``reject`` (off, auto or P): below which
+    top probability the answer is ``unknown`` (auto: the threshold calibrated in training).
+    ``encoder_runtime`` (auto, torch or onnx): where a frozen frame encoder runs (auto:
+    onnxruntime when the `onnx` extra is installed, on a CPU)."""
     target = resolve_device(device)
     resolve_reject(reject, None)  # bad values are refused before the model loads
     check_runtime(encoder_runtime)
