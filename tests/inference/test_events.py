@@ -92,3 +92,25 @@ def test_unsure_windows_abstain_and_the_change_falls_between_the_sure_ones() -> 
     # but abstaining for min_segment seconds is unknown
     parts = track(bounds, scores, CLASSES, hold=1.0, min_segment=1.0, threshold=0.5)
     assert [p["label"] for p in parts] == ["walk", "run", UNKNOWN]
+
+
+def test_unsure_windows_at_the_start_belong_to_the_first_activity() -> None:
+    """Abstaining windows are unknown only after ``unknown_after`` seconds in a row, at the
+    start of a video as anywhere (the first windows of clips joined together straddle two)."""
+    bounds, scores = _windows("????wwwwwwww")
+    parts = EventTracker(CLASSES, 1.0, 1.0, 0.5, unknown_after=3.0).track(bounds, scores)
+    assert _summary(parts) == [("walk", 0.0, 6.0)]
+    bounds, scores = _windows("????????wwwwww")  # 4 s of abstaining: unknown, then walk
+    parts = EventTracker(CLASSES, 1.0, 1.0, 0.5, unknown_after=3.0).track(bounds, scores)
+    assert [p["label"] for p in parts] == [UNKNOWN, "walk"] and parts[1]["start_s"] == 4.0
+    bounds, scores = _windows("???")  # nothing sure at all, however short
+    parts = EventTracker(CLASSES, 1.0, 1.0, 0.5, unknown_after=3.0).track(bounds, scores)
+    assert _summary(parts) == [(UNKNOWN, 0.0, 1.5)]
+
+
+def test_a_run_shortened_by_the_next_change_never_splits_one_activity_in_two() -> None:
+    """A segment is final only once the run after it lasts its minimum up to its latest sure
+    window: the next change may still move that run's end back to there."""
+    bounds, scores = _windows("wwwwwwr?????wwwwww")
+    parts = track(bounds, scores, CLASSES, hold=1.0, min_segment=3.0, threshold=0.5)
+    assert _summary(parts) == [("walk", 0.0, 9.0)]

@@ -83,6 +83,14 @@ class _Run:
     def lasts(self, seconds: float) -> bool:
         return self.duration + 1e-9 >= seconds
 
+    def surely_lasts(self, seconds: float) -> bool:
+        """Whether it lasts ``seconds`` however the next change is placed: a labelled run may
+        lose its windows after its latest vote (the change falls between that vote and the
+        next label's first), never the time up to that vote."""
+        if self.label < 0 or self.voted is None:
+            return self.lasts(seconds)
+        return self.voted - self.start + 1e-9 >= seconds
+
     def as_segment(self, classes: Sequence[str]) -> dict[str, Any]:
         # scores carry the top probability last: what an unknown segment is measured by
         column = self.label if self.label >= 0 else -1
@@ -129,7 +137,7 @@ class EventTracker:
         (K,), when given, decides the label of a window that does not (smoothed scores)."""
         closed = self._step(start, end, probabilities, probabilities if vote is None else vote)
         held, current = self._held, self._current
-        if held is not None and current is not None and current.lasts(self.min_segment):
+        if held is not None and current is not None and current.surely_lasts(self.min_segment):
             closed.append(held.as_segment(self.classes))  # nothing can join it any more
             self._held = None
         return closed
@@ -142,21 +150,21 @@ class EventTracker:
         scores = np.append(probabilities, probabilities.max())
         centre = (start + end) / 2
         current, candidate = self._current, self._candidate
-        if current is None:
-            self._current = _Run(label, start, end, voted=None if unsure else centre)
+        if current is None:  # the first windows: abstaining ones wait for the first vote
+            if unsure:
+                self._abstain(start, end, scores)
+                return []
+            self._current = _Run(label, start, end, voted=centre)
             self._current.add(end, scores)
+            self._settle(self._current)  # the first activity began with the video
             return []
         if unsure:  # no vote: it extends what is going on, unless it lasts (then: unknown)
             target = candidate or (current if current.label < 0 else None)
             if target is not None:
                 target.add(end, scores)
                 return self._switch_if_held()
-            quiet = self._quiet = self._quiet or _Run(-1, start, end)
-            quiet.add(end, scores)
-            if not quiet.lasts(self.unknown_after):
-                return []
-            self._current, self._quiet = quiet, None  # nothing known for a while
-            return self._close(current, quiet)
+            quiet = self._abstain(start, end, scores)
+            return [] if quiet is None else self._close(current, quiet)
         if label == current.label:
             self._settle(current)  # the interruptions did not hold
             current.add(end, scores)
@@ -168,6 +176,16 @@ class EventTracker:
         candidate.add(end, scores)
         candidate.voted = centre
         return self._switch_if_held()
+
+    def _abstain(self, start: float, end: float, scores: np.ndarray) -> _Run | None:
+        """One more abstaining window; once they have lasted ``unknown_after`` seconds in a row
+        they are the current, unknown, run (returned)."""
+        quiet = self._quiet = self._quiet or _Run(-1, start, end)
+        quiet.add(end, scores)
+        if not quiet.lasts(self.unknown_after):
+            return None
+        self._current, self._quiet = quiet, None  # nothing known for a while
+        return quiet
 
     def _switch_if_held(self) -> list[dict[str, Any]]:
         """The candidate takes over once it has led ``hold`` seconds. The change is placed
@@ -185,6 +203,8 @@ class EventTracker:
     def finish(self) -> list[dict[str, Any]]:
         """The segments still open, at the end of the stream."""
         current = self._current
+        if current is None:  # only abstaining windows, too few to be unknown: still unknown
+            current, self._quiet = self._quiet, None
         if current is None:
             return []
         self._settle(current)
