@@ -114,3 +114,12 @@ def test_a_run_shortened_by_the_next_change_never_splits_one_activity_in_two() -
     bounds, scores = _windows("wwwwwwr?????wwwwww")
     parts = track(bounds, scores, CLASSES, hold=1.0, min_segment=3.0, threshold=0.5)
     assert _summary(parts) == [("walk", 0.0, 9.0)]
+
+
+def test_a_short_run_between_two_activities_is_split_between_them() -> None:
+    """Windows over a change are often sure of a third label (two sweeps joined look like the
+    reverse sweep): the change falls in the middle of that run, not at its end."""
+    bounds, scores = _windows("wwwwwwwwjjjrrrrrrrr")
+    parts = track(bounds, scores, CLASSES, hold=1.0, min_segment=3.0)
+    # the jump run spans 4.0-5.5 s (changes halfway between votes): split at 4.75
+    assert _summary(parts) == [("walk", 0.0, 4.75), ("run", 4.75, 9.5)]

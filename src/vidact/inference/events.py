@@ -10,7 +10,9 @@ Window labels flip whenever two activities score alike; a reader of a long recor
 - hysteresis: a new label opens a segment once it has led for ``hold`` seconds; the change is
   then placed halfway between the last window sure of the old label and the first sure of the
   new one (so the hold costs no onset time); shorter runs stay in the segment they interrupt;
-- a finished segment shorter than ``min_segment`` seconds joins its neighbour.
+- a finished segment shorter than ``min_segment`` seconds joins its neighbour; between two
+  segments of other labels it is split between them at its middle (windows straddling a change
+  are often sure of a third label: a sawtooth of two sweeps looks like their reverse).
 
 The same tracker runs over a whole video (timelines) and live (``watch --events``), one window
 at a time, so both give the same events.
@@ -249,6 +251,8 @@ class EventTracker:
             if following is not None and following.label == held.label:
                 following.absorb(held)  # a short run between two of one label: one segment
                 self._held = None
+            elif following is not None:  # between two activities: the change falls inside it
+                held.end = following.start = (run.start + run.end) / 2
             return []
         self._held = run
         return [held.as_segment(self.classes)]
