@@ -57,12 +57,12 @@ def framed(frames: np.ndarray, geometry: str, size: int = 224) -> torch.Tensor:
     return (x - 0.5) / 0.5
 
 
-def motion_features(model: torch.nn.Module, path: Path, variant: tuple) -> np.ndarray:
+def motion_features(
+    model: torch.nn.Module, frames: np.ndarray, fps: float, variant: tuple
+) -> np.ndarray:
     """(48, F) features of one clip's frame differences under ``variant``."""
     gap, geometry, pooling, mirrored = variant
-    with VideoReader(path) as reader:
-        frames = reader.read(range(reader.num_frames), short_side=256)
-        step = gap if isinstance(gap, int) else max(1, round(reader.fps / int(gap)))
+    step = gap if isinstance(gap, int) else max(1, round(fps / int(gap)))
     positions = segment_indices(len(frames), 48, False, np.random.default_rng(0)).astype(int)
     later = np.minimum(positions + step, len(frames) - 1)
     change = ((framed(frames[later], geometry) - framed(frames[positions], geometry)) * 2).clamp(
@@ -132,12 +132,18 @@ def main(crossval: Path, root: Path, out: Path) -> None:
         results[name] = pooled
         print(json.dumps({"variant": name, "pooled_top1_by_C": pooled}), flush=True)
 
+    saved = {name: out / f"{name.replace(' ', '_').replace('/', '-')}.npz" for name in VARIANTS}
+    pending = [name for name in VARIANTS if not saved[name].exists()]  # a rerun only scores
+    found: dict[str, dict[str, np.ndarray]] = {name: {} for name in pending}
+    for path in videos if pending else []:  # each video decoded once for every variant
+        with VideoReader(root / path) as reader:
+            frames, fps = reader.read(range(reader.num_frames), short_side=256), reader.fps
+        for name in pending:
+            found[name][path] = motion_features(model, frames, fps, VARIANTS[name])
+    for name in pending:
+        np.savez(saved[name], **{p.replace("/", "__"): x for p, x in found[name].items()})
     for name, variant in VARIANTS.items():
-        saved = out / f"{name.replace(' ', '_').replace('/', '-')}.npz"
-        if not saved.exists():  # encoded once: a rerun only scores
-            found = {p: motion_features(model, root / p, variant) for p in videos}
-            np.savez(saved, **{p.replace("/", "__"): x for p, x in found.items()})
-        with np.load(saved) as stored:
+        with np.load(saved[name]) as stored:
             encoded[name] = {k.replace("__", "/"): stored[k] for k in stored.files}
         if variant[3]:  # mirrored copies of the training clips, tested on the plain ones
             report(name, scores(folds, encoded[next(iter(VARIANTS))], encoded[name]))

@@ -21,6 +21,7 @@ from vidact.sampling import ClipSampling
 
 # the video files vidact looks for in a folder (dataset layouts, corpus tagging)
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v")
+# where a frozen frame encoder runs (models.encoder_runtime): auto picks onnx where it can
 ENCODER_RUNTIMES = ("auto", "torch", "onnx")
 ENCODER_PRECISIONS = ("fp32", "int8")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
@@ -340,9 +341,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
-
-
-# where a frozen frame encoder runs (models.encoder_runtime): auto picks onnx where it can
 
 
 def default_cache_dir() -> Path:
