@@ -2,11 +2,13 @@
 with the default timeline and with --raw; does the timeline say "A, then B" at the cut?
 
     vidact synth data/synthetic --seed 102
-    python docs/experiments/joined_clips.py RUN/checkpoints/best.ckpt data/synthetic OUT
+    python docs/experiments/joined_clips.py RUN/checkpoints/best.ckpt data/synthetic OUT \
+        [SPLIT [DRAWS]]
 
-Clips come from the test split of SPLIT (default: DATA/split.csv). Prints one line per video
-and how many meet each point: at most 4 segments, begins with the first class, ends with the
-second, a segment of the second class starting within 1 s of the cut.
+Clips come from the test split of SPLIT (default: DATA/split.csv), DRAWS (default 2) sets of
+them per class pair (4 pairs: 4 x DRAWS videos). Prints one line per video and how many meet
+each point: at most 4 segments, begins with the first class, ends with the second, a segment
+of the second class starting within 1 s of the cut.
 """
 
 from __future__ import annotations
@@ -38,10 +40,10 @@ def timeline(checkpoint: str, video: Path, *extra: str) -> list[dict]:
     return json.loads(output.strip().splitlines()[-1])["timeline"]
 
 
-def main(checkpoint: str, root: Path, out: Path, split: Path | None = None) -> None:
+def main(checkpoint: str, root: Path, out: Path, split: Path | None = None, draws: int = 2) -> None:
     rows = list(csv.DictReader((split or root / "split.csv").open()))
     met = np.zeros(4, int)
-    for draw in (1, 2):
+    for draw in range(1, draws + 1):
         rng = np.random.default_rng(draw)
         for first, second in PAIRS:
             clips = []
@@ -71,10 +73,11 @@ def main(checkpoint: str, root: Path, out: Path, split: Path | None = None) -> N
             shown = [(p["label"], p["start_s"], p["end_s"]) for p in parts]
             print(f"{video.name}: raw {len(raw)} segments; default {shown} {points}")
     print(
-        f"of {2 * len(PAIRS)}: <=4 segments {met[0]}, first class first {met[1]}, "
+        f"of {draws * len(PAIRS)}: <=4 segments {met[0]}, first class first {met[1]}, "
         f"second class last {met[2]}, change within 1 s of the cut {met[3]}"
     )
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), *map(Path, sys.argv[4:5]))
+    split = Path(sys.argv[4]) if len(sys.argv) > 4 else None
+    main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), split, *map(int, sys.argv[5:6]))

@@ -5,8 +5,9 @@ Each clip's 48 evaluation frames (segment sampling, as the recipe reads them) ar
 later frame and Lite0 encodes the amplified difference, as `MotionEncoder` does; the variants
 change one thing: the gap to the later frame (frames, or a fraction of a second), what part of
 the frame Lite0 sees (centre crop, whole frame, squashed), pooling (average, average and max),
-mirrored training copies. Each clip is then summarised (mean, spread, mean change), standardised
-and fitted at several L2 strengths on each fold's training clips. Needs scikit-learn.
+mirrored training copies, the input size (more pixels for small, distant people). Each clip
+is then summarised (mean, spread, mean change), standardised and fitted at several L2 strengths
+on each fold's training clips. Needs scikit-learn.
 
     python docs/experiments/motion_variants.py crossval/fight-motion ../shared/data/fight-dev OUT
 """
@@ -29,16 +30,18 @@ from vidact.io.reader import VideoReader
 from vidact.models.backbones import create_image_model
 from vidact.sampling import segment_indices
 
-VARIANTS = {  # name: (gap, geometry, pooling, mirrored)
-    "gap 1 (the recipe)": (1, "crop", "avg", False),
-    "gap 2": (2, "crop", "avg", False),
-    "gap 3": (3, "crop", "avg", False),
-    "gap 1/15 s": ("15", "crop", "avg", False),
-    "gap 1/10 s": ("10", "crop", "avg", False),
-    "whole frame (short side 224)": (1, "full", "avg", False),
-    "whole frame squashed to 224 x 224": (1, "squash", "avg", False),
-    "average and max pooling": (1, "crop", "avgmax", False),
-    "mirrored": (1, "crop", "avg", True),
+VARIANTS = {  # name: (gap, geometry, pooling, mirrored, input size)
+    "gap 1 (the recipe)": (1, "crop", "avg", False, 224),
+    "gap 2": (2, "crop", "avg", False, 224),
+    "gap 3": (3, "crop", "avg", False, 224),
+    "gap 1/15 s": ("15", "crop", "avg", False, 224),
+    "gap 1/10 s": ("10", "crop", "avg", False, 224),
+    "whole frame (short side 224)": (1, "full", "avg", False, 224),
+    "whole frame squashed to 224 x 224": (1, "squash", "avg", False, 224),
+    "average and max pooling": (1, "crop", "avgmax", False, 224),
+    "mirrored": (1, "crop", "avg", True, 224),
+    "input 320": (1, "crop", "avg", False, 320),
+    "input 384": (1, "crop", "avg", False, 384),
 }
 STRENGTHS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # scikit-learn's C
 
@@ -61,13 +64,12 @@ def motion_features(
     model: torch.nn.Module, frames: np.ndarray, fps: float, variant: tuple
 ) -> np.ndarray:
     """(48, F) features of one clip's frame differences under ``variant``."""
-    gap, geometry, pooling, mirrored = variant
+    gap, geometry, pooling, mirrored, size = variant
     step = gap if isinstance(gap, int) else max(1, round(fps / int(gap)))
     positions = segment_indices(len(frames), 48, False, np.random.default_rng(0)).astype(int)
     later = np.minimum(positions + step, len(frames) - 1)
-    change = ((framed(frames[later], geometry) - framed(frames[positions], geometry)) * 2).clamp(
-        -1, 1
-    )
+    change = framed(frames[later], geometry, size) - framed(frames[positions], geometry, size)
+    change = (change * 2).clamp(-1, 1)
     if mirrored:
         change = change.flip(-1)
     with torch.no_grad():
@@ -135,11 +137,16 @@ def main(crossval: Path, root: Path, out: Path) -> None:
     saved = {name: out / f"{name.replace(' ', '_').replace('/', '-')}.npz" for name in VARIANTS}
     pending = [name for name in VARIANTS if not saved[name].exists()]  # a rerun only scores
     found: dict[str, dict[str, np.ndarray]] = {name: {} for name in pending}
-    for path in videos if pending else []:  # each video decoded once for every variant
+    for path in videos if pending else []:  # decoded once per input size the variants need
+        decoded = {}
         with VideoReader(root / path) as reader:
-            frames, fps = reader.read(range(reader.num_frames), short_side=256), reader.fps
+            for size in {VARIANTS[name][4] for name in pending}:
+                side = round(size / 0.875)  # the centre crop's short side
+                decoded[size] = reader.read(range(reader.num_frames), short_side=side)
+            fps = reader.fps
         for name in pending:
-            found[name][path] = motion_features(model, frames, fps, VARIANTS[name])
+            variant = VARIANTS[name]
+            found[name][path] = motion_features(model, decoded[variant[4]], fps, variant)
     for name in pending:
         np.savez(saved[name], **{p.replace("/", "__"): x for p, x in found[name].items()})
     for name, variant in VARIANTS.items():
