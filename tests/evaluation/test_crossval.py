@@ -31,6 +31,7 @@ def test_folds_are_group_disjoint_and_every_video_is_tested_once(
             "--train-sizes", "0.5,1", "--out", out]  # fmt: skip
     output = invoke(*args)
     assert "48 videos in 6 groups, 3 folds: pooled top-1" in output
+    assert output.count("epoch 2/2: train loss") == 6  # each run's epochs show in a log
     summary = json.loads((out / "crossval.json").read_text())
     assert summary["num_videos"] == 48 and len(summary["per_fold"]) == 3
     assert [p["train_size"] for p in summary["learning_curve"]] == [0.5, 1.0]

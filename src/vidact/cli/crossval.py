@@ -48,7 +48,11 @@ def crossval(
     encoder_precision: EncoderPrecision = None,
     categories: Categories = None,
     workers: Workers = None,
-    progress: bool = typer.Option(False, help="Show each run's training progress."),
+    progress: bool = typer.Option(
+        True,
+        "--progress/--no-progress",
+        help="Each run's training progress: a line per epoch in a log file, a bar on a terminal.",
+    ),
     out: Path = typer.Option(Path("crossval"), help="Folder for the folds, runs and reports."),
 ) -> None:
     """Deal the groups into K folds (whole groups, stratified by class), train on K-1 and test on
