@@ -53,6 +53,7 @@ def test_a_grid_matches_its_individual_evaluations(
             if r["split"] == "test"]  # fmt: skip
     opened = [Path(line) for line in log.read_text().splitlines()]
     assert test and [opened.count(video) for video in test] == [1] * len(test)
+    assert output.count("epoch 2/2: train loss") == 6  # each run's epochs show in a log
     assert "| lstm |" in output.replace("tf_efficientnet_lite0 ", "") or "lstm" in output
     runs = list(csv.DictReader((out / "runs.csv").open()))
     assert len(runs) == 6
