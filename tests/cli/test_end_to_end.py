@@ -37,6 +37,7 @@ def test_synth_writes_a_split_dataset(tmp_path: Path) -> None:
         "2",
     )
     assert "wrote 24 videos of 8 classes" in output
+    assert "writing: 12/12 clip pairs (100%" in output  # progress, also in a log
     rows = list(csv.DictReader((tmp_path / "d" / "split.csv").open()))
     assert len(rows) == 24 and {r["split"] for r in rows} <= {"train", "val", "test"}
 

@@ -57,9 +57,10 @@ def test_bad_files_are_refused_by_name(tmp_path: Path) -> None:
 
 def test_synth_long_writes_videos_and_their_truth(tmp_path: Path) -> None:
     out = tmp_path / "long"
-    invoke(
+    output = invoke(
         "synth", out, "--long", "--videos", "2", "--seconds", "12", "--size", "32", "--frames", "8"
     )
+    assert "writing: 2/2 long videos (100%" in output
     rows = list(csv.DictReader((out / "truth.csv").open()))
     for name in ("long_01.mp4", "long_02.mp4"):
         parts = [r for r in rows if r["video"] == name]

@@ -10,7 +10,6 @@ ImageNet CNN sees them. Clips of one group share a scene, as UCF101's groups sha
 from __future__ import annotations
 
 import csv
-import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +19,7 @@ import numpy as np
 from vidact.data.index import VideoIndex, scan_folder, split_by_groups
 from vidact.errors import ConfigError
 from vidact.io.writer import write_video
-
-log = logging.getLogger(__name__)
+from vidact.progress import progress
 
 Renderer = Callable[[np.ndarray, "Scene", float], None]
 
@@ -159,27 +157,29 @@ def write_synthetic_dataset(
     out = Path(out)
     rng = np.random.default_rng(seed)
     groups = -(-videos_per_class // clips_per_group)
-    for pair_id, (forward, backward, renderer) in enumerate(PAIRS):
-        for group in range(groups):
-            # one scene per (pair, group): both directions of a pair see the same scenes
-            scene = _scene(np.random.default_rng((seed, pair_id, group)), size)
-            for clip in range(clips_per_group):
-                if group * clips_per_group + clip >= videos_per_class:
-                    break
-                levels = clip_levels(frames, rng, sweep)
-                for name, order in ((forward, levels), (backward, levels[::-1])):
-                    video = render_clip(renderer, _jitter(scene, rng), order, rng)
-                    path = out / name / f"v_{name}_g{group + 1:02d}_c{clip + 1:02d}{extension}"
-                    # intra-only at a high rate: with predicted frames the first frame would be
-                    # the sharpest, and blur alone would tell a video from its reverse
-                    write_video(path, video, fps, keyframe_interval=1, bit_rate=8_000_000)
+    clips = [  # (pair, group, clip), each written forward and backward
+        (pair_id, group, clip)
+        for pair_id in range(len(PAIRS))
+        for group in range(groups)
+        for clip in range(min(clips_per_group, videos_per_class - group * clips_per_group))
+    ]
+    for pair_id, group, clip in progress(clips, "writing", unit="clip pairs"):
+        forward, backward, renderer = PAIRS[pair_id]
+        # one scene per (pair, group): both directions of a pair see the same scenes
+        scene = _scene(np.random.default_rng((seed, pair_id, group)), size)
+        levels = clip_levels(frames, rng, sweep)
+        for name, order in ((forward, levels), (backward, levels[::-1])):
+            video = render_clip(renderer, _jitter(scene, rng), order, rng)
+            path = out / name / f"v_{name}_g{group + 1:02d}_c{clip + 1:02d}{extension}"
+            # intra-only at a high rate: with predicted frames the first frame would be the
+            # sharpest, and blur alone would tell a video from its reverse
+            write_video(path, video, fps, keyframe_interval=1, bit_rate=8_000_000)
     index = scan_folder(out, extensions=(extension,))
     items = split_by_groups(
         index.items, {"test": test_fraction, "val": val_fraction}, len(index.classes), seed
     )
     index = VideoIndex(index.root, index.classes, tuple(items))
     index.write_split_csv(out / "split.csv")
-    log.info("wrote %d videos of %d classes to %s", len(items), len(index.classes), out)
     return index
 
 
@@ -230,7 +230,7 @@ def write_long_videos(
     out = Path(out)
     rng = np.random.default_rng(seed)
     rows = []
-    for number in range(1, videos + 1):
+    for number in progress(range(1, videos + 1), "writing", unit="long videos"):
         scene = _scene(np.random.default_rng((seed, 1000 + number)), size)
         plan = _long_plan(rng, seconds, shortest, longest, fps)
         name = f"long_{number:02d}{extension}"
@@ -254,5 +254,4 @@ def write_long_videos(
         writer = csv.writer(handle)
         writer.writerow(("video", "start_s", "end_s", "label"))
         writer.writerows((name, f"{a:.3f}", f"{b:.3f}", label) for name, a, b, label in rows)
-    log.info("wrote %d long videos (%d segments) to %s", videos, len(rows), out)
     return truth
