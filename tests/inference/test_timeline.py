@@ -12,6 +12,7 @@ import torch
 
 from tests.conftest import FAST_RUN, invoke
 from vidact.errors import ConfigError
+from vidact.inference import predictor
 from vidact.inference.timeline import (
     TimelineSettings,
     WindowScores,
@@ -96,7 +97,9 @@ def _constant_videos(root: Path, name: str, level: int, count: int) -> None:
 
 
 @pytest.mark.slow
-def test_a_video_of_two_activities_gets_two_segments(tmp_path: Path) -> None:
+def test_a_video_of_two_activities_gets_two_segments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = tmp_path / "data"
     _constant_videos(data, "dark", 40, 8)
     _constant_videos(data, "bright", 210, 8)
@@ -118,11 +121,15 @@ def test_a_video_of_two_activities_gets_two_segments(tmp_path: Path) -> None:
         "--window", "1s", "--stride", "0.5s", "--reject", "off",
     )  # fmt: skip
     result = json.loads(output.strip().splitlines()[-1])
+    assert "scanning" not in output  # 80 frames: no progress for so short a scan
+    monkeypatch.setattr(predictor, "LONG_SCAN_FRAMES", 2)  # as if it were long
     raw = invoke(
         "predict", run / "checkpoints" / "best.ckpt", joined, "--json",
         "--window", "1s", "--stride", "0.5s", "--reject", "off", "--raw",
     )  # fmt: skip
     cut = json.loads(raw.strip().splitlines()[-1])["timeline"][0]["end_s"]
+    scanned = [line for line in raw.splitlines() if line.startswith("scanning: ")]
+    assert scanned and "frames (100%" in scanned[-1]  # progress, also in a log
     assert abs(cut - 4.0) <= 0.5  # unsmoothed: the cut within one stride
     labels = [part["label"] for part in result["timeline"]]
     assert labels == ["dark", "bright"], result["timeline"]

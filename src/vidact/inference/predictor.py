@@ -49,6 +49,9 @@ from vidact.models.encoder_runtime import use_encoder_runtime
 from vidact.plots import plot_timeline
 from vidact.progress import progress
 
+# frames a timeline encodes from which its scan shows progress (half a minute or more on 2 cores)
+LONG_SCAN_FRAMES = 1000
+
 
 def runtime_of(path: str | Path, runtime: str | None) -> str:
     """``runtime`` checked (torch or onnx); by default onnx for a ``.onnx`` file."""
@@ -568,5 +571,7 @@ class Predictor(VideoPredictor):
             )
         else:
             frames = reader.frames(needed, self.info.input.short_side)
+        if len(needed) >= LONG_SCAN_FRAMES:  # a long video: say how far the scan has come
+            frames = progress(frames, "scanning", total=len(needed), unit="frames")
         scores = score_windows(windows, frames, encode, classify)
         return WindowScores(windows, scores, reader.fps, reader.num_frames, settings)
