@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from vidact.cli.common import friendly_errors
+from vidact.cli.options import RunProgress
 from vidact.errors import ConfigError
 from vidact.io.outputs import check_folder
 
@@ -18,11 +19,7 @@ def compare(
     ),
     config: Path | None = typer.Option(None, help="A grid file: settings, grid, evaluate."),
     out: Path = typer.Option(Path("comparison"), help="Folder for runs, reports and tables."),
-    progress: bool = typer.Option(
-        True,
-        "--progress/--no-progress",
-        help="Each run's training progress: a line per epoch in a log file, a bar on a terminal.",
-    ),
+    progress: RunProgress = True,
 ) -> None:
     """With --config: train every combination of the grid (sharing the feature cache), evaluate
     each on the test split, and write comparison.csv / .md and bar charts; runs already

@@ -15,6 +15,7 @@ from vidact.cli.options import (
     Extensions,
     GroupRegex,
     Groups,
+    RunProgress,
     Workers,
     config_values,
 )
@@ -48,11 +49,7 @@ def crossval(
     encoder_precision: EncoderPrecision = None,
     categories: Categories = None,
     workers: Workers = None,
-    progress: bool = typer.Option(
-        True,
-        "--progress/--no-progress",
-        help="Each run's training progress: a line per epoch in a log file, a bar on a terminal.",
-    ),
+    progress: RunProgress = True,
     out: Path = typer.Option(Path("crossval"), help="Folder for the folds, runs and reports."),
 ) -> None:
     """Deal the groups into K folds (whole groups, stratified by class), train on K-1 and test on

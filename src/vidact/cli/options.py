@@ -195,6 +195,13 @@ EncoderPrecision = Annotated[
         "onnxruntime, calibrated on 16 training videos; the checkpoint carries it. [fp32]",
     ),
 ]
+RunProgress = Annotated[
+    bool,
+    typer.Option(
+        "--progress/--no-progress",
+        help="Each run's training progress: a line per epoch in a log file, a bar on a terminal.",
+    ),
+]
 Reject = Annotated[
     str,
     typer.Option(

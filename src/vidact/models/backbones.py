@@ -296,7 +296,8 @@ class FusedEncoder(nn.Module):
         self.num_features = sum(int(m.num_features) for m in members)
         # with a motion member every clip holds (frame, next frame) pairs; the others read
         # the first of each pair, the very frames they read alone (so their caches are shared)
-        self.paired = reads_pairs(self.name)
+        self.member_pairs = [reads_pairs(m.name) for m in members]
+        self.paired = any(self.member_pairs)
 
     @property
     def members(self) -> list[nn.Module]:
@@ -310,7 +311,7 @@ class FusedEncoder(nn.Module):
         """[0, 1] frames normalised as member ``index`` expects; of each (frame, next frame)
         pair along ``dim`` only the frame, unless the member reads pairs."""
         member = self.parts[index]
-        if self.paired and not reads_pairs(member.name):
+        if self.paired and not self.member_pairs[index]:
             images = images[(slice(None),) * dim + (slice(0, None, 2),)]
         spec = member.input_spec()
         mean = images.new_tensor(spec.mean).view(-1, 1, 1)

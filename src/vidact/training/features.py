@@ -24,7 +24,7 @@ from vidact.data.index import VideoItem
 from vidact.data.sampler import derived_seed
 from vidact.data.transforms import Augment, InputSpec, eval_transform, train_transform
 from vidact.io.reader import VideoReadError
-from vidact.models.backbones import FrameEncoder, encoder_traits, reads_pairs
+from vidact.models.backbones import FRAME_ENCODERS, FrameEncoder, reads_pairs
 from vidact.progress import progress
 
 log = logging.getLogger(__name__)
@@ -277,8 +277,10 @@ def feature_augmenter(
     and small scale, rotation and shift jitter), at their offset in the joined features."""
     offset = 0
     for member in encoder.members:
-        traits = encoder_traits(member.name).get(member.name)
-        if traits is not None and traits.feature_augment is not None:
-            return traits.feature_augment(offset)
+        augment = (
+            member.name in FRAME_ENCODERS and FRAME_ENCODERS.traits(member.name).feature_augment
+        )
+        if augment:
+            return augment(offset)
         offset += int(member.num_features)
     return None
