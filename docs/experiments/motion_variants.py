@@ -5,9 +5,11 @@ Each clip's 48 evaluation frames (segment sampling, as the recipe reads them) ar
 later frame and Lite0 encodes the amplified difference, as `MotionEncoder` does; the variants
 change one thing: the gap to the later frame (frames, or a fraction of a second), what part of
 the frame Lite0 sees (centre crop, whole frame, squashed), pooling (average, average and max),
-mirrored training copies, the input size (more pixels for small, distant people). Each clip
-is then summarised (mean, spread, mean change), standardised and fitted at several L2 strengths
-on each fold's training clips. Needs scikit-learn.
+mirrored training copies, the input size (more pixels for small, distant people), the layer
+(an inner stage of Lite0), the network (Lite1, Lite2), or optical flow (OpenCV's DIS) in place
+of the difference, drawn for Lite0 or summarised by hand. Each clip is then summarised (mean,
+spread, mean change), standardised and fitted at several L2 strengths on each fold's training
+clips. Needs scikit-learn (and OpenCV, which the pose extra installs, for the flow variants).
 
     python docs/experiments/motion_variants.py crossval/fight-motion ../shared/data/fight-dev OUT
 """
@@ -17,8 +19,10 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -30,18 +34,39 @@ from vidact.io.reader import VideoReader
 from vidact.models.backbones import create_image_model
 from vidact.sampling import segment_indices
 
-VARIANTS = {  # name: (gap, geometry, pooling, mirrored, input size)
-    "gap 1 (the recipe)": (1, "crop", "avg", False, 224),
-    "gap 2": (2, "crop", "avg", False, 224),
-    "gap 3": (3, "crop", "avg", False, 224),
-    "gap 1/15 s": ("15", "crop", "avg", False, 224),
-    "gap 1/10 s": ("10", "crop", "avg", False, 224),
-    "whole frame (short side 224)": (1, "full", "avg", False, 224),
-    "whole frame squashed to 224 x 224": (1, "squash", "avg", False, 224),
-    "average and max pooling": (1, "crop", "avgmax", False, 224),
-    "mirrored": (1, "crop", "avg", True, 224),
-    "input 320": (1, "crop", "avg", False, 320),
-    "input 384": (1, "crop", "avg", False, 384),
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to make a clip's motion features; the defaults are the recipe's."""
+
+    gap: int | str = 1  # frames to the later frame, or "15": a 15th of a second
+    geometry: str = "crop"  # crop (centre 224 of short side 256), full (short side 224), squash
+    pooling: str = "avg"  # avg, or avgmax: average and max pooling side by side
+    mirrored: bool = False  # mirrored copies of the training clips join them
+    size: int = 224  # the encoder's input size
+    backbone: str = "tf_efficientnet_lite0"
+    stage: int | None = None  # an inner stage's features (timm's feature index), not the head's
+    flow: str | None = None  # optical flow, not the RGB difference: "image" for Lite0, "stats"
+
+
+VARIANTS = {
+    "gap 1 (the recipe)": Variant(),
+    "gap 2": Variant(gap=2),
+    "gap 3": Variant(gap=3),
+    "gap 1/15 s": Variant(gap="15"),
+    "gap 1/10 s": Variant(gap="10"),
+    "whole frame (short side 224)": Variant(geometry="full"),
+    "whole frame squashed to 224 x 224": Variant(geometry="squash"),
+    "average and max pooling": Variant(pooling="avgmax"),
+    "mirrored": Variant(mirrored=True),
+    "input 320": Variant(size=320),
+    "input 384": Variant(size=384),
+    "Lite0 stage 4 (112 channels, 14 x 14)": Variant(stage=3),
+    "Lite0 stage 5 (320 channels, 7 x 7)": Variant(stage=4),
+    "Lite1 (240)": Variant(size=240, backbone="tf_efficientnet_lite1"),
+    "Lite2 (260)": Variant(size=260, backbone="tf_efficientnet_lite2"),
+    "optical flow drawn for Lite0": Variant(flow="image"),
+    "optical flow statistics (no CNN)": Variant(flow="stats"),
 }
 STRENGTHS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # scikit-learn's C
 
@@ -60,21 +85,65 @@ def framed(frames: np.ndarray, geometry: str, size: int = 224) -> torch.Tensor:
     return (x - 0.5) / 0.5
 
 
+def flow_image(flow: np.ndarray, scale: float = 4.0) -> np.ndarray:
+    """(h, w, 2) flow in pixels -> (3, h, w) in [-1, 1]: x, y and speed, still parts at 0."""
+    speed = np.linalg.norm(flow, axis=-1, keepdims=True)
+    return np.clip(np.concatenate([flow, speed], -1) / scale, -1, 1).transpose(2, 0, 1)
+
+
+def flow_statistics(flow: np.ndarray, grid: int = 4) -> np.ndarray:
+    """Speed and direction on a grid (mean speed and 8 speed-weighted direction bins per cell)
+    and the share of pixels in 12 log-spaced speed bins: a hand-made descriptor of the frame."""
+    speed = np.linalg.norm(flow, axis=-1)
+    direction = ((np.arctan2(flow[..., 1], flow[..., 0]) + np.pi) / (2 * np.pi) * 8).astype(int) % 8
+    height, width = speed.shape
+    cells = []
+    for row in range(grid):
+        for col in range(grid):
+            window = np.s_[
+                row * height // grid : (row + 1) * height // grid,
+                col * width // grid : (col + 1) * width // grid,
+            ]
+            weights = np.bincount(direction[window].ravel(), speed[window].ravel(), minlength=8)
+            cells.append(np.concatenate([[speed[window].mean()], weights / speed[window].size]))
+    bins = np.histogram(speed, bins=np.geomspace(0.05, 20, 13))[0] / speed.size
+    return np.concatenate([*cells, bins]).astype(np.float32)
+
+
+def gray(x: torch.Tensor) -> list[np.ndarray]:
+    """(N, 3, h, w) in [-1, 1] -> N uint8 grey images for OpenCV's optical flow."""
+    images = ((x + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    return [cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY) for image in images]
+
+
 def motion_features(
-    model: torch.nn.Module, frames: np.ndarray, fps: float, variant: tuple
+    model: torch.nn.Module, frames: np.ndarray, fps: float, variant: Variant
 ) -> np.ndarray:
-    """(48, F) features of one clip's frame differences under ``variant``."""
-    gap, geometry, pooling, mirrored, size = variant
+    """(48, F) features of one clip's frame differences (or optical flow) under ``variant``."""
+    gap = variant.gap
     step = gap if isinstance(gap, int) else max(1, round(fps / int(gap)))
     positions = segment_indices(len(frames), 48, False, np.random.default_rng(0)).astype(int)
     later = np.minimum(positions + step, len(frames) - 1)
-    change = framed(frames[later], geometry, size) - framed(frames[positions], geometry, size)
-    change = (change * 2).clamp(-1, 1)
-    if mirrored:
+    first = framed(frames[positions], variant.geometry, variant.size)
+    second = framed(frames[later], variant.geometry, variant.size)
+    if variant.flow:
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        flows = [dis.calc(a, b, None) for a, b in zip(gray(first), gray(second), strict=True)]
+        if variant.flow == "stats":
+            return np.stack([flow_statistics(flow) for flow in flows])
+        change = torch.from_numpy(np.stack([flow_image(flow) for flow in flows])).float()
+    else:
+        change = ((second - first) * 2).clamp(-1, 1)
+    if variant.mirrored:
         change = change.flip(-1)
     with torch.no_grad():
-        maps = model.forward_features(change)  # (48, C, h, w)
-    pooled = [maps.mean((-2, -1))] + ([maps.amax((-2, -1))] if pooling == "avgmax" else [])
+        if variant.stage is None:
+            maps = model.forward_features(change)  # (48, C, h, w)
+        else:
+            maps = model.forward_intermediates(
+                change, indices=[variant.stage], intermediates_only=True
+            )[0]
+    pooled = [maps.mean((-2, -1))] + ([maps.amax((-2, -1))] if variant.pooling == "avgmax" else [])
     return torch.cat(pooled, dim=1).numpy()
 
 
@@ -126,7 +195,6 @@ def main(crossval: Path, root: Path, out: Path) -> None:
         list(csv.DictReader((f / "split.csv").open())) for f in sorted(crossval.glob("folds/*"))
     ]
     videos = sorted({row["path"] for row in folds[0]})
-    model = create_image_model("tf_efficientnet_lite0", True, None, num_classes=0).eval()
     out.mkdir(parents=True, exist_ok=True)
     results, encoded = {}, {}
 
@@ -137,22 +205,28 @@ def main(crossval: Path, root: Path, out: Path) -> None:
     saved = {name: out / f"{name.replace(' ', '_').replace('/', '-')}.npz" for name in VARIANTS}
     pending = [name for name in VARIANTS if not saved[name].exists()]  # a rerun only scores
     found: dict[str, dict[str, np.ndarray]] = {name: {} for name in pending}
+    models = {
+        backbone: create_image_model(backbone, True, None, num_classes=0).eval()
+        for backbone in {VARIANTS[name].backbone for name in pending}
+    }
     for path in videos if pending else []:  # decoded once per input size the variants need
         decoded = {}
         with VideoReader(root / path) as reader:
-            for size in {VARIANTS[name][4] for name in pending}:
+            for size in {VARIANTS[name].size for name in pending}:
                 side = round(size / 0.875)  # the centre crop's short side
                 decoded[size] = reader.read(range(reader.num_frames), short_side=side)
             fps = reader.fps
         for name in pending:
             variant = VARIANTS[name]
-            found[name][path] = motion_features(model, decoded[variant[4]], fps, variant)
+            found[name][path] = motion_features(
+                models[variant.backbone], decoded[variant.size], fps, variant
+            )
     for name in pending:
         np.savez(saved[name], **{p.replace("/", "__"): x for p, x in found[name].items()})
     for name, variant in VARIANTS.items():
         with np.load(saved[name]) as stored:
             encoded[name] = {k.replace("__", "/"): stored[k] for k in stored.files}
-        if variant[3]:  # mirrored copies of the training clips, tested on the plain ones
+        if variant.mirrored:  # mirrored copies of the training clips, tested on the plain ones
             report(name, scores(folds, encoded[next(iter(VARIANTS))], encoded[name]))
         else:
             report(name, scores(folds, encoded[name]))
