@@ -21,6 +21,7 @@ from typing import Any
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from vidact.errors import VidactError
 from vidact.inference.annotate import Overlay
@@ -101,6 +102,7 @@ class _Feeder(threading.Thread):
         self.ring: deque[tuple[int, float, np.ndarray]] = deque(maxlen=length)
         self.full: list[np.ndarray] | None = [] if record else None
         self.count = 0
+        self.scalers = (VideoReformatter(), VideoReformatter())  # the ring's, the recording's
         self.error: str | None = None
         self.finished = False
         self.stop = threading.Event()
@@ -121,8 +123,8 @@ class _Feeder(threading.Thread):
                     delay = started + (stamp - first) - time.perf_counter()
                     if delay > 0 and self.stop.wait(delay):
                         break
-                small = upright(frame, self.short_side)
-                full = upright(frame) if self.full is not None else None
+                small = upright(frame, self.short_side, reformatter=self.scalers[0])
+                full = None if self.full is None else upright(frame, None, None, self.scalers[1])
                 with self.changed:
                     time_s = (stamp - (first or 0.0)) if stamp is not None else self.count / 30
                     self.ring.append((self.count, time_s, small))
