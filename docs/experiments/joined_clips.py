@@ -3,12 +3,13 @@ with the default timeline and with --raw; does the timeline say "A, then B" at t
 
     vidact synth data/synthetic --seed 102
     python docs/experiments/joined_clips.py RUN/checkpoints/best.ckpt data/synthetic OUT \
-        [SPLIT [DRAWS]]
+        [SPLIT [DRAWS [PREDICT OPTIONS]]]
 
 Clips come from the test split of SPLIT (default: DATA/split.csv), DRAWS (default 2) sets of
 them per class pair (4 pairs: 4 x DRAWS videos). Prints one line per video and how many meet
 each point: at most 4 segments, begins with the first class, ends with the second, a segment
-of the second class starting within 1 s of the cut.
+of the second class starting within 1 s of the cut. PREDICT OPTIONS (``--cuts off``) go to every
+`vidact predict`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,14 @@ def timeline(checkpoint: str, video: Path, *extra: str) -> list[dict]:
     return json.loads(output.strip().splitlines()[-1])["timeline"]
 
 
-def main(checkpoint: str, root: Path, out: Path, split: Path | None = None, draws: int = 2) -> None:
+def main(
+    checkpoint: str,
+    root: Path,
+    out: Path,
+    split: Path | None = None,
+    draws: int = 2,
+    options: list[str] | None = None,
+) -> None:
     rows = list(csv.DictReader((split or root / "split.csv").open()))
     met = np.zeros(4, int)
     for draw in range(1, draws + 1):
@@ -61,8 +69,8 @@ def main(checkpoint: str, root: Path, out: Path, split: Path | None = None, draw
                     fps = reader.fps
             video = write_video(out / f"joined_{first}_{second}_{draw}.mp4", np.stack(frames), fps)
             cut = len(frames) / fps / 2
-            parts = timeline(checkpoint, video)
-            raw = timeline(checkpoint, video, "--raw")
+            parts = timeline(checkpoint, video, *(options or []))
+            raw = timeline(checkpoint, video, "--raw", *(options or []))
             points = (
                 len(parts) <= 4,
                 parts[0]["label"] == first,
@@ -80,4 +88,5 @@ def main(checkpoint: str, root: Path, out: Path, split: Path | None = None, draw
 
 if __name__ == "__main__":
     split = Path(sys.argv[4]) if len(sys.argv) > 4 else None
-    main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), split, *map(int, sys.argv[5:6]))
+    draws = int(sys.argv[5]) if len(sys.argv) > 5 else 2
+    main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), split, draws, sys.argv[6:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -11,8 +12,10 @@ import pytest
 import torch
 
 from tests.conftest import FAST_RUN, invoke
+from vidact.data.index import VideoIndex
 from vidact.errors import ConfigError
 from vidact.inference import predictor
+from vidact.inference.load import load_predictor
 from vidact.inference.timeline import (
     TimelineSettings,
     WindowScores,
@@ -21,6 +24,7 @@ from vidact.inference.timeline import (
     smooth,
     window_bounds,
 )
+from vidact.io.reader import VideoReader
 from vidact.io.writer import write_video
 from vidact.sampling import ClipSampling
 
@@ -34,6 +38,27 @@ def test_windows_cover_the_video_and_end_at_its_end() -> None:
     assert windows[-1].positions.max() < 53
     short = plan_windows(7, 10.0, TimelineSettings("2s", "0.5s"), SAMPLING)
     assert len(short) == 1 and short[0].length == 7
+
+
+def test_windows_stay_inside_shots() -> None:
+    settings = TimelineSettings("2s", "0.5s")
+    windows = plan_windows(60, 10.0, settings, SAMPLING, cuts=[25, 35])
+    for window in windows:  # none straddles a cut
+        assert window.shot <= window.positions.min() and window.start >= window.shot
+        assert window.start + window.length <= {0: 25, 25: 35, 35: 60}[window.shot]
+    short = [w for w in windows if w.shot == 25]
+    assert [(w.start, w.length) for w in short] == [(25, 10)]  # shorter than a window: one
+    bounds = window_bounds(windows, 10.0, 60)
+    assert (2.5, 3.5) in bounds  # the short shot's window speaks for its shot, cut to cut
+    first = np.array([w.shot == 0 for w in windows], dtype=float)
+    scores = np.stack([first, 1 - first], 1)
+    decoding = TimelineSettings("2s", "0.5s", smooth=5, min_segment=1.0)
+    scan = WindowScores(windows, scores, 10.0, 60, decoding)
+    assert scan.smoothed().tolist() == scores.tolist()  # smoothing stops at the cuts
+    assert scan.per_frame()[24] == 1 and scan.per_frame()[25] == 2
+    parts = scan.segments(("walk", "run"))
+    assert [p["label"] for p in parts] == ["walk", "run"] and parts[-1]["end_s"] == 6.0
+    assert abs(parts[0]["end_s"] - 2.5) <= 0.25  # between the two shots' windows: at the cut
 
 
 def test_smoothing_removes_a_one_window_blip() -> None:
@@ -86,6 +111,8 @@ def test_bad_settings_are_refused() -> None:
         TimelineSettings(smooth=10**9)
     with pytest.raises(ConfigError, match="--smooth must be"):
         TimelineSettings(smooth=0)
+    with pytest.raises(ConfigError, match="--cuts must be auto, on or off"):
+        TimelineSettings(cuts="maybe")
 
 
 def _constant_videos(root: Path, name: str, level: int, count: int) -> None:
@@ -138,3 +165,29 @@ def test_a_video_of_two_activities_gets_two_segments(
     assert result["timeline"][-1]["end_s"] == 8.0
     short = invoke("predict", run / "checkpoints" / "best.ckpt", joined, "--json", "--window", "8s")
     assert len(json.loads(short.strip().splitlines()[-1])["timeline"]) == 1  # one window long
+
+
+def test_windows_stay_inside_shots_when_the_model_never_saw_a_jump(
+    trained_run: Path, synthetic_dataset: VideoIndex, tmp_path: Path
+) -> None:
+    clips = [item.path for item in synthetic_dataset.subset("test")[:3]]  # three scenes
+    frames = []
+    for clip in clips:
+        with VideoReader(clip) as reader:
+            frames += [frame for _, frame in reader.frames(range(reader.num_frames))]
+            fps = reader.fps
+    joined = write_video(tmp_path / "joined.mp4", np.stack(frames), fps)
+    model = load_predictor(trained_run / "checkpoints" / "best.ckpt", "cpu")
+    assert model.trained_jumps == 0.0  # single-shot training clips: recorded when trained
+    settings = TimelineSettings("8", "2")
+    shots = {w.shot for w in model.scan(joined, settings).windows}
+    assert shots == {0, len(frames) // 3, 2 * len(frames) // 3}  # auto: inside shots
+    off = dataclasses.replace(settings, cuts="off")
+    assert {w.shot for w in model.scan(joined, off).windows} == {0}
+    jumpy = dataclasses.replace(model.info, jumps=0.5)  # trained on jumps: they are activity
+    model.info = jumpy
+    assert not model.inside_shots(settings) and model.inside_shots(
+        dataclasses.replace(settings, cuts="on")
+    )
+    model.info = dataclasses.replace(jumpy, jumps=None)  # written before vidact looked
+    assert not model.inside_shots(settings)

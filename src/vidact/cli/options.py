@@ -178,6 +178,13 @@ Raw = Annotated[
         help="Segments are runs of the windows' own top labels: no smoothing, hold, minimum.",
     ),
 ]
+Cuts = Annotated[
+    str,
+    typer.Option(
+        help="Timeline windows inside the shots of an edited video (none straddles a cut): "
+        "on, off, or auto (when the model's training videos had no such jumps).",
+    ),
+]
 EncoderRuntime = Annotated[
     str | None,
     typer.Option(

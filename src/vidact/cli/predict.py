@@ -11,6 +11,7 @@ import typer
 from vidact.cli.common import friendly_errors
 from vidact.cli.options import (
     AllowImages,
+    Cuts,
     Device,
     EncoderRuntime,
     Overwrite,
@@ -40,6 +41,7 @@ def predict(
     stride: str = typer.Option(
         TimelineSettings.stride, help="Timeline stride between windows, seconds or frames."
     ),
+    cuts: Cuts = TimelineSettings.cuts,
     output: Path | None = typer.Option(
         None,
         help="Write the video annotated with its activity (.mp4, H.264, no audio) or its "
@@ -83,7 +85,7 @@ def predict(
     A video that cannot be read is reported (on stderr, and as a row with its error) and the
     others go on; the exit status is 2 when any failed.
     """
-    timeline = TimelineSettings(window, stride, **decoding)
+    timeline = TimelineSettings(window, stride, cuts=cuts, **decoding)
     rows = [path for path in (csv_out, jsonl_out) if path is not None]
     corpus = Corpus.find(
         videos, rows, segments_out, output, resume, overwrite, shard, protect=[checkpoint]

@@ -173,8 +173,15 @@ class EnsemblePredictor(VideoPredictor):
             self._fused([m._video_probabilities(reader).numpy() for m in self.members])
         )
 
-    def _scan(self, reader: VideoReader, settings: TimelineSettings) -> WindowScores:
-        scans = [m._scan(reader, settings) for m in self.members]
+    @property
+    def trained_jumps(self) -> float | None:
+        shares = [member.trained_jumps for member in self.members]
+        return None if None in shares else float(np.mean(shares))
+
+    def _scan(
+        self, reader: VideoReader, settings: TimelineSettings, cuts: Sequence[int]
+    ) -> WindowScores:
+        scans = [m._scan(reader, settings, cuts) for m in self.members]
         fused = self._fused([scan.scores for scan in scans])
         first = scans[0]
         return WindowScores(first.windows, fused, first.fps, first.num_frames, settings)

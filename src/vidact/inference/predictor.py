@@ -37,6 +37,7 @@ from vidact.inference.view_cache import ViewFeatureCache
 from vidact.inference.views import ViewLoader, is_long
 from vidact.io.outputs import check_output, replacing
 from vidact.io.reader import VideoReader, VideoReadError
+from vidact.io.shots import CUT_SIDE, shot_cuts
 from vidact.models.backbones import encoder_traits
 from vidact.models.checkpoint import (
     ENSEMBLE_KEY,
@@ -51,6 +52,19 @@ from vidact.progress import progress
 
 # frames a timeline encodes from which its scan shows progress (half a minute or more on 2 cores)
 LONG_SCAN_FRAMES = 1000
+# the share of training videos with jumps from which a jump is part of the activities (--cuts
+# auto): 3% of fight-dev's real clips and no single-sweep synthetic clip have one, half of
+# --continuous ones (their sweeps start over) do (README, "Windows inside shots")
+JUMPY = 0.1
+
+
+def video_cuts(reader: VideoReader) -> list[int]:
+    """The frames that begin a shot (``io.shots``): every frame decoded small once more,
+    with progress on a long video."""
+    frames = reader.frames(range(reader.num_frames), CUT_SIDE)
+    if reader.num_frames >= LONG_SCAN_FRAMES:
+        frames = progress(frames, "finding cuts", total=reader.num_frames, unit="frames")
+    return shot_cuts(frames, reader.fps)
 
 
 def runtime_of(path: str | Path, runtime: str | None) -> str:
@@ -104,8 +118,10 @@ class VideoPredictor(abc.ABC):
         """(K,) probabilities of an open video's evaluation views."""
 
     @abc.abstractmethod
-    def _scan(self, reader: VideoReader, settings: TimelineSettings) -> WindowScores:
-        """Probabilities of every window of an open video."""
+    def _scan(
+        self, reader: VideoReader, settings: TimelineSettings, cuts: Sequence[int]
+    ) -> WindowScores:
+        """Probabilities of every window of an open video whose shots begin at ``cuts``."""
 
     @abc.abstractmethod
     def classify_frames(self, frames: np.ndarray, fps: float) -> torch.Tensor:
@@ -146,6 +162,12 @@ class VideoPredictor(abc.ABC):
     @property
     def calibrated_reject(self) -> float | None:
         """The rejection threshold calibrated when the model was trained (``--reject auto``)."""
+        return None
+
+    @property
+    def trained_jumps(self) -> float | None:
+        """The share of its training videos with a jump between frames (``io.shots``); None
+        when unknown (a checkpoint written before vidact looked)."""
         return None
 
     # -- the answers -------------------------------------------------------------------------
@@ -286,7 +308,18 @@ class VideoPredictor(abc.ABC):
             return self._scanned(reader, settings)
 
     def _scanned(self, reader: VideoReader, settings: TimelineSettings) -> WindowScores:
-        return dataclasses.replace(self._scan(reader, settings), reject=self.reject)
+        cuts = video_cuts(reader) if self.inside_shots(settings) else []
+        return dataclasses.replace(self._scan(reader, settings, cuts), reject=self.reject)
+
+    def inside_shots(self, settings: TimelineSettings) -> bool:
+        """Whether timeline windows stay inside shots: ``--cuts`` on or off; auto, when the
+        model's training videos did not jump between frames (fewer than ``JUMPY`` of them
+        did). A jump may be a cut between shots or part of an activity (a sweep that starts
+        over), which pixels cannot tell apart; what the model was trained on can: a model that
+        never saw a jump inside a clip reads a window across one as neither shot."""
+        if settings.cuts == "auto":
+            return self.trained_jumps is not None and self.trained_jumps < JUMPY
+        return settings.cuts == "on"
 
 
 class Predictor(VideoPredictor):
@@ -395,6 +428,10 @@ class Predictor(VideoPredictor):
     @property
     def calibrated_reject(self) -> float | None:
         return self.info.reject
+
+    @property
+    def trained_jumps(self) -> float | None:
+        return self.info.jumps
 
     @property
     def skeleton(self) -> bool:
@@ -550,7 +587,9 @@ class Predictor(VideoPredictor):
                 yield self._result(item.video, whole, topk, item.duration, scan)
 
     @torch.inference_mode()
-    def _scan(self, reader: VideoReader, settings: TimelineSettings) -> WindowScores:
+    def _scan(
+        self, reader: VideoReader, settings: TimelineSettings, cuts: Sequence[int]
+    ) -> WindowScores:
         transform = eval_transform(self.info.input)
         encoder = self.model.encoder
 
@@ -562,7 +601,7 @@ class Predictor(VideoPredictor):
             logits = self.model.classify_features(clips.to(self.device))
             return logits.float().softmax(dim=-1).cpu()  # (B, K)
 
-        windows = plan_windows(reader.num_frames, reader.fps, settings, self.info.sampling)
+        windows = plan_windows(reader.num_frames, reader.fps, settings, self.info.sampling, cuts)
         needed = np.unique(np.concatenate([w.positions for w in windows]))
         if self.info.sampling.pairs:
             read = np.unique(self.info.sampling.as_read(needed, reader.num_frames))

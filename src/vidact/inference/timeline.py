@@ -6,7 +6,10 @@ window needs is decoded and encoded once, in order, and each window is scored as
 frames are in, then forgotten: an hour of video streams through in bounded memory. Window
 probabilities are smoothed over ``smooth`` neighbouring windows (median or mean) and runs of the
 same top label become segments ``{start_s, end_s, label, probability}``; a window speaks for the
-stride of time around its centre, so a change of activity is placed within one stride.
+stride of time around its centre, so a change of activity is placed within one stride. Windows
+may also stay inside the shots of an edited video (``io.shots``, ``cuts``): none straddles a cut,
+a shot shorter than a window is one window, smoothing stops at a cut and a window speaks for its
+own shot only.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from vidact.inference.events import EventTracker, is_sure
 from vidact.sampling import ClipSampling, length_in_frames
 
 SMOOTHING = ("median", "mean")
+CUT_MODES = ("auto", "on", "off")
 MAX_SMOOTH = 1001  # windows; at 0.5 s strides over 8 minutes (a filter, not an allocation)
 
 
@@ -40,6 +44,9 @@ class TimelineSettings:
     hold: float = 1.0  # seconds a new label must lead before its segment opens
     min_segment: float = 3.0  # seconds; a shorter segment joins its neighbour
     raw: bool = False  # runs of the windows' top labels: no smoothing, hold or minimum
+    # windows inside shots (an edited video's cuts, ``io.shots``): on, off, or auto: when the
+    # model never saw such a jump in training (``VideoPredictor.inside_shots``)
+    cuts: str = "auto"
 
     def __post_init__(self) -> None:
         """Checked when made: every caller (CLI, web app, Python) gets valid settings or a
@@ -54,6 +61,8 @@ class TimelineSettings:
             )
         if self.smooth_mode not in SMOOTHING:
             raise ConfigError(f"--smooth-mode must be median or mean, got {self.smooth_mode!r}")
+        if self.cuts not in CUT_MODES:
+            raise ConfigError(f"--cuts must be auto, on or off, got {self.cuts!r}")
 
     def frames(self, fps: float) -> tuple[int, int]:
         """The window and the stride in frames at ``fps``."""
@@ -84,18 +93,27 @@ class Window:
     start: int  # first frame of the window
     length: int  # frames it spans
     positions: np.ndarray  # (T,) the frames its clip reads
+    shot: int = 0  # the first frame of its shot
 
 
 def plan_windows(
-    num_frames: int, fps: float, settings: TimelineSettings, sampling: ClipSampling
+    num_frames: int,
+    fps: float,
+    settings: TimelineSettings,
+    sampling: ClipSampling,
+    cuts: Sequence[int] = (),
 ) -> list[Window]:
-    """Windows covering the whole video, the last one ending at its last frame."""
+    """Windows covering the whole video shot by shot (``cuts``: the frames that begin one),
+    the last of each shot ending with it; a shot shorter than a window is one window."""
     length, step = settings.frames(fps)
-    length = min(length, num_frames)
-    starts = list(range(0, num_frames - length + 1, step))
-    if starts[-1] + length < num_frames:
-        starts.append(num_frames - length)
-    return [Window(start, length, start + sampling.indices(length, fps)) for start in starts]
+    windows = []
+    for shot, end in pairwise([0, *cuts, num_frames]):
+        span = min(length, end - shot)
+        starts = list(range(shot, end - span + 1, step))
+        if starts[-1] + span < end:
+            starts.append(end - span)
+        windows += [Window(s, span, s + sampling.indices(span, fps), shot) for s in starts]
+    return windows
 
 
 def smooth(
@@ -146,25 +164,40 @@ class WindowScores:
         return tracker.track(bounds, self.scores, self.smoothed())
 
     def smoothed(self) -> np.ndarray:
-        """(W, K) the scores that label windows: filtered over ``smooth`` windows (those sure
-        enough to vote, when there is a rejection threshold) unless raw."""
+        """(W, K) the scores that label windows: filtered over ``smooth`` windows of one shot
+        (those sure enough to vote, when there is a rejection threshold) unless raw."""
         sure = None if self.reject is None else is_sure(self.scores, self.reject)
-        return smooth(self.scores, self.settings.smoothing, self.settings.smooth_mode, sure)
+        shots = np.array([w.shot for w in self.windows])
+        ends = [*(np.flatnonzero(np.diff(shots)) + 1), len(shots)]
+        return np.concatenate(
+            [
+                smooth(
+                    self.scores[a:b],
+                    self.settings.smoothing,
+                    self.settings.smooth_mode,
+                    None if sure is None else sure[a:b],
+                )
+                for a, b in pairwise([0, *ends])
+            ]
+        )
 
     def per_frame(self) -> np.ndarray:
-        """(N,) the window that speaks for each frame: the one whose centre is nearest."""
-        centres = np.array([w.start + w.length / 2 for w in self.windows])
-        bounds = (centres[1:] + centres[:-1]) / 2  # where one window hands over to the next
-        return np.searchsorted(bounds, np.arange(self.num_frames) + 0.5)
+        """(N,) the window that speaks for each frame (``window_bounds``)."""
+        ends = [end for _, end in window_bounds(self.windows, 1.0, self.num_frames)]
+        return np.searchsorted(ends[:-1], np.arange(self.num_frames) + 0.5)
 
 
 def window_bounds(
     windows: Sequence[Window], fps: float, num_frames: int
 ) -> list[tuple[float, float]]:
     """The seconds each window speaks for: the time between the midpoints to its neighbours'
-    centres; the first starts at 0 and the last ends with the video."""
-    centres = [w.start + w.length / 2 for w in windows]
-    bounds = [0.0, *((a + b) / 2 for a, b in pairwise(centres)), float(num_frames)]
+    centres, or the cut between their shots; the first starts at 0 and the last ends with the
+    video."""
+    handovers = [
+        (a.start + a.length / 2 + b.start + b.length / 2) / 2 if a.shot == b.shot else b.shot
+        for a, b in pairwise(windows)
+    ]
+    bounds = [0.0, *handovers, float(num_frames)]
     return [(a / fps, b / fps) for a, b in pairwise(bounds)]
 
 

@@ -39,6 +39,7 @@ class CheckpointInfo:
     input: InputSpec
     version: str = __version__
     reject: float | None = None  # top probability below which the answer is unknown (calibrated)
+    jumps: float | None = None  # share of training videos with a jump as at a cut (io.shots)
 
     def __post_init__(self) -> None:
         # a checkpoint says what the model was: every default made explicit
@@ -71,6 +72,7 @@ class CheckpointInfo:
             ),
             version=raw.get("version", "unknown"),
             reject=raw.get("reject"),
+            jumps=raw.get("jumps"),
         )
 
 

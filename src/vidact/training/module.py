@@ -54,6 +54,7 @@ class ClipClassifierModule(L.LightningModule):
         self.metrics = nn.ModuleDict(metrics)
         self.confidence = CatMetric()  # top probability of each validation clip, all ranks
         self.reject: float | None = None  # calibrated on the latest validation epoch
+        self.jumps: float | None = None  # share of training videos with a cut (io.shots)
         # unreadable videos seen, per split; a callback reports them and enforces the limit
         self.unreadable: dict[str, set[str]] = {"train": set(), "val": set(), "extraction": set()}
         self.feature_job: FeatureJob | None = None  # set when training on cached features
@@ -78,6 +79,7 @@ class ClipClassifierModule(L.LightningModule):
             sampling=self.config.data.sampling(reads_pairs(model.backbone)),
             input=self.spec,
             reject=self.reject,
+            jumps=self.jumps,
         )
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:

@@ -39,6 +39,7 @@ from vidact.data.index import VideoIndex
 from vidact.data.sources import build_index
 from vidact.data.transforms import AUGMENT_PRESETS, Augment, resolve_augment
 from vidact.errors import CheckpointError, ConfigError, DatasetError, RunError
+from vidact.io.shots import share_with_jumps
 from vidact.models.backbones import encoder_names, reads_pairs, weight_source
 from vidact.models.classifier import frozen_throughout, uses_pretrained
 from vidact.models.encoder_runtime import install_int8, quantise_encoder, use_encoder_runtime
@@ -264,6 +265,8 @@ def _fit(
     if config.model.unfreeze_epoch is not None:
         callbacks.append(UnfreezeBackbone(config.model.unfreeze_epoch))
     trainer = _lightning_trainer(config, run_dir, callbacks)
+    # whether a jump between frames is part of what the model learned (timelines, --cuts auto)
+    run.module.jumps = share_with_jumps([item.path for item in run.index.subset("train")])
     trainer.fit(run.module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
 
     summary = {
