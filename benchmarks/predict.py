@@ -7,7 +7,9 @@ then prints one JSON line:
 
   cold_latency_s            `vidact predict` on the 7 s clip in a new process (imports, model load)
   warm_latency_s            Predictor.predict on the 7 s clip with the model loaded (median of 3)
-  timeline_s_per_video_min  Predictor.timeline on the 60 s clip (2 s windows, 0.5 s stride)
+  timeline_s_per_video_min  Predictor.timeline on the 60 s clip (2 s windows, 0.5 s stride;
+                            a model trained on single shots: windows inside shots, cuts found)
+  cuts_s_per_video_min      of which finding the cuts (one more decoding pass, 48 px frames)
   annotate_x_realtime_*     seconds of video written per second by Predictor.annotate, per clip
   onnx_speedup              the exported model (`vidact export`, all in onnxruntime) / the
                             checkpoint's throughput on the same batch of clips (CPU; the
@@ -35,7 +37,7 @@ import torch
 
 from vidact.config import TrainConfig
 from vidact.inference.export import export_onnx
-from vidact.inference.predictor import Predictor
+from vidact.inference.predictor import Predictor, video_cuts
 from vidact.inference.timeline import TimelineSettings
 from vidact.io.reader import VideoReader
 from vidact.io.writer import write_video
@@ -60,8 +62,10 @@ def _clip(path: Path, seconds: int, width: int, height: int) -> Path:
 
 
 def write_default_checkpoint(path: Path) -> Path:
-    """The default model (Lite0 at 224, LSTM, 8 frames, 10 classes), its head untrained."""
+    """The default model (Lite0 at 224, LSTM, 8 frames, 10 classes), its head untrained,
+    as if trained on single-shot clips (timelines keep their windows inside shots)."""
     module = ClipClassifierModule(TrainConfig(), tuple(f"class{i}" for i in range(10)))
+    module.jumps = 0.0
     torch.save({"vidact": module.info().to_dict(), "state_dict": module.state_dict()}, path)
     return path
 
@@ -92,6 +96,8 @@ def main() -> None:
         figures["timeline_s_per_video_min"] = round(
             _timed(lambda: predictor.timeline(long, settings)), 2
         )
+        with VideoReader(long) as reader:
+            figures["cuts_s_per_video_min"] = round(_timed(lambda: video_cuts(reader)), 2)
         for name, clip, seconds in (("7s_320x240", short, 7), ("60s_640x360", long, 60)):
             took = _timed(
                 lambda c=clip: predictor.annotate(c, root / f"annotated-{c.stem}.mp4", settings)
