@@ -6,7 +6,7 @@ them), because the count in a container header can lie (AVI files cut short, MP4
 The same pass records where the keyframes are, so a read of sparse frames can seek to the keyframe
 before each wanted frame instead of decoding everything in between. Only the frames kept are
 converted to RGB and resized, by one reformatter per reader: FFmpeg's scaler, set up once rather
-than for every frame, converts a frame three times faster.
+than for every frame, converts a frame two to three times faster.
 """
 
 from __future__ import annotations
