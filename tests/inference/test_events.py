@@ -15,8 +15,10 @@ def track(bounds, scores, classes, hold, min_segment, threshold=None) -> list[di
 
 
 def _windows(labels: str, stride: float = 0.5) -> tuple[list[tuple[float, float]], np.ndarray]:
-    """One window per character (w, r, j, or ? for a flat score), each ``stride`` long."""
+    """One window per character (w, r, j; ? for a flat score; W and R unsure, leaning to walk
+    and run), each ``stride`` long."""
     rows = {"w": [0.8, 0.1, 0.1], "r": [0.1, 0.8, 0.1], "j": [0.1, 0.1, 0.8], "?": [0.4, 0.3, 0.3]}
+    rows |= {"W": [0.45, 0.3, 0.25], "R": [0.3, 0.45, 0.25]}
     bounds = [(i * stride, (i + 1) * stride) for i in range(len(labels))]
     return bounds, np.array([rows[c] for c in labels])
 
@@ -81,10 +83,14 @@ def test_streaming_closes_each_event_once_and_agrees_with_the_whole() -> None:
 
 def test_unsure_windows_abstain_and_the_change_falls_between_the_sure_ones() -> None:
     # two activities glued together: the windows over the cut are unsure, not a third activity
-    bounds, scores = _windows("wwwwww???rrrrrr")
+    bounds, scores = _windows("wwwwwwWRRrrrrrr")
     parts = track(bounds, scores, CLASSES, hold=1.0, min_segment=3.0, threshold=0.5)
-    # halfway between the centre of the last sure walk window (2.75) and the first run (4.75)
-    assert _summary(parts) == [("walk", 0.0, 3.75), ("run", 3.75, 7.5)]
+    # halfway between the centres of the last window leaning to walk (3.25) and the first
+    # leaning to run (3.75): sure windows, and unsure ones by their top label
+    assert _summary(parts) == [("walk", 0.0, 3.5), ("run", 3.5, 7.5)]
+    bounds, scores = _windows("wwwwwwRRWrrrrrr")  # leaning back: the last walk window counts
+    parts = track(bounds, scores, CLASSES, hold=1.0, min_segment=3.0, threshold=0.5)
+    assert _summary(parts) == [("walk", 0.0, 4.5), ("run", 4.5, 7.5)]
     # one sure window among unsure ones holds once the hold has passed
     bounds, scores = _windows("wwwwwwr?????")
     parts = track(bounds, scores, CLASSES, hold=1.0, min_segment=3.0, threshold=0.5)

@@ -8,8 +8,10 @@ Window labels flip whenever two activities score alike; a reader of a long recor
   ``unknown`` segment (a window straddling two activities is unsure, not a third activity, so
   callers give the window's length plus ``min_segment``);
 - hysteresis: a new label opens a segment once it has led for ``hold`` seconds; the change is
-  then placed halfway between the last window sure of the old label and the first sure of the
-  new one (so the hold costs no onset time); shorter runs stay in the segment they interrupt;
+  then placed halfway between the last window leaning to the old label and the first leaning to
+  the new one (so the hold costs no onset time): sure windows, and between them abstaining ones
+  by their top label (unsure whether it is known, not of which label it is nearer); shorter runs
+  stay in the segment they interrupt;
 - a finished segment shorter than ``min_segment`` seconds joins its neighbour; between two
   segments of other labels it is split between them at its middle (windows straddling a change
   are often sure of a third label: a sawtooth of two sweeps looks like their reverse).
@@ -125,6 +127,7 @@ class EventTracker:
         self._candidate: _Run | None = None
         self._held: _Run | None = None  # closed, waiting to see whether the next one is short
         self._quiet: _Run | None = None  # windows that abstained since the current's last vote
+        self._leaning: list[tuple[float, int]] = []  # their centres and top labels, in order
 
     def update(
         self,
@@ -148,7 +151,8 @@ class EventTracker:
         self, start: float, end: float, probabilities: np.ndarray, vote: np.ndarray
     ) -> list[dict[str, Any]]:
         unsure = not is_sure(probabilities, self.threshold)
-        label = -1 if unsure else int(vote.argmax())
+        top = int(vote.argmax())
+        label = -1 if unsure else top
         scores = np.append(probabilities, probabilities.max())
         centre = (start + end) / 2
         current, candidate = self._current, self._candidate
@@ -161,6 +165,8 @@ class EventTracker:
             self._settle(self._current)  # the first activity began with the video
             return []
         if unsure:  # no vote: it extends what is going on, unless it lasts (then: unknown)
+            if current.label >= 0:  # bounded: unknown_after seconds at most
+                self._leaning.append((centre, top))
             target = candidate or (current if current.label < 0 else None)
             if target is not None:
                 target.add(end, scores)
@@ -171,6 +177,7 @@ class EventTracker:
             self._settle(current)  # the interruptions did not hold
             current.add(end, scores)
             current.voted = centre
+            self._leaning = []
             return []
         if candidate is None or label != candidate.label:
             self._settle(current)
@@ -186,20 +193,24 @@ class EventTracker:
         quiet.add(end, scores)
         if not quiet.lasts(self.unknown_after):
             return None
-        self._current, self._quiet = quiet, None  # nothing known for a while
+        self._current, self._quiet, self._leaning = quiet, None, []  # nothing known for a while
         return quiet
 
     def _switch_if_held(self) -> list[dict[str, Any]]:
         """The candidate takes over once it has led ``hold`` seconds. The change is placed
-        halfway between the last window sure of the old label and the first sure of the new
-        one: the windows between them hold some of both."""
+        halfway between the last window leaning to the old label and the first leaning to the
+        new one: the windows between them hold some of both."""
         current, candidate = self._current, self._candidate
         if current is None or candidate is None or not candidate.lasts(self.hold):
             return []
         if current.label >= 0 and current.voted is not None and candidate.first is not None:
-            cut = (current.voted + candidate.first) / 2
+            first = candidate.first
+            old = [c for c, top in self._leaning if top == current.label and c < first]
+            last = max([current.voted, *old])
+            new = [c for c, top in self._leaning if top == candidate.label and last < c]
+            cut = (last + min([first, *new])) / 2
             current.end = candidate.start = min(max(cut, current.start), candidate.end)
-        self._current, self._candidate = candidate, None
+        self._current, self._candidate, self._leaning = candidate, None, []
         return self._close(current, candidate)
 
     def finish(self) -> list[dict[str, Any]]:
@@ -214,6 +225,7 @@ class EventTracker:
         if self._held is not None:
             closed.append(self._held.as_segment(self.classes))
         self._current = self._candidate = self._held = self._quiet = None
+        self._leaning = []
         return closed
 
     def _settle(self, current: _Run) -> None:
