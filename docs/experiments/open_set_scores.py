@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,24 @@ def outputs(predictor: Predictor, items: list[VideoItem]) -> tuple[torch.Tensor,
     return torch.stack(logits).double(), torch.stack(embeddings).double()
 
 
+def mahalanobis(train: torch.Tensor, labels: torch.Tensor, classes: int) -> Callable:
+    """Embeddings (N, D) -> (N,) squared distance to the nearest class mean of ``train``, under
+    one covariance of the training embeddings around their class means (shrunk by 0.1 of its
+    mean variance: more dimensions than videos)."""
+    means = torch.stack([train[labels == k].mean(0) for k in range(classes)])
+    centred = train - means[labels]
+    covariance = centred.T @ centred / len(centred)
+    size = covariance.shape[0]
+    covariance += 0.1 * torch.trace(covariance) / size * torch.eye(size, dtype=covariance.dtype)
+    precision = torch.linalg.inv(covariance)
+
+    def distance(embeddings: torch.Tensor) -> np.ndarray:
+        gaps = embeddings[:, None] - means[None]  # (N, K, D)
+        return torch.einsum("nkd,de,nke->nk", gaps, precision, gaps).min(-1).values.numpy()
+
+    return distance
+
+
 def auroc(known: np.ndarray, unknown: np.ndarray) -> float:
     """P(a known video scores above an unknown one), ties counting half."""
     above = (known[:, None] > unknown[None]).mean()
@@ -74,24 +93,18 @@ def main(checkpoint: str, train_root: Path, test_root: Path) -> None:
     for name, items in sets.items():
         logits[name], embeddings[name] = outputs(predictor, items)
     labels = torch.tensor([item.label for item in sets["train"]])
+    distance = mahalanobis(embeddings["train"], labels, len(classes))
     means = torch.stack([embeddings["train"][labels == k].mean(0) for k in range(len(classes))])
-    centred = embeddings["train"] - means[labels]
-    covariance = centred.T @ centred / len(centred)
-    size = covariance.shape[0]
-    covariance += 0.1 * torch.trace(covariance) / size * torch.eye(size, dtype=covariance.dtype)
-    precision = torch.linalg.inv(covariance)
     unit_means = torch.nn.functional.normalize(means, dim=-1)
 
     def scores(name: str) -> dict[str, np.ndarray]:
         z, e = logits[name], embeddings[name]
-        gaps = e[:, None] - means[None]  # (N, K, D)
-        distance = torch.einsum("nkd,de,nke->nk", gaps, precision, gaps).min(-1).values
         cosine = (torch.nn.functional.normalize(e, dim=-1) @ unit_means.T).max(-1).values
         return {
             "msp": z.softmax(-1).max(-1).values.numpy(),
             "maxlogit": z.max(-1).values.numpy(),
             "energy": torch.logsumexp(z, -1).numpy(),
-            "mahalanobis": -distance.numpy(),
+            "mahalanobis": -distance(e),
             "cosine": cosine.numpy(),
         }
 
