@@ -71,18 +71,30 @@ def main(
             cut = len(frames) / fps / 2
             parts = timeline(checkpoint, video, *(options or []))
             raw = timeline(checkpoint, video, "--raw", *(options or []))
-            points = (
-                len(parts) <= 4,
-                parts[0]["label"] == first,
-                parts[-1]["label"] == second,
-                any(p["label"] == second and abs(p["start_s"] - cut) <= 1 for p in parts[1:]),
-            )
-            met += points
-            shown = [(p["label"], p["start_s"], p["end_s"]) for p in parts]
-            print(f"{video.name}: raw {len(raw)} segments; default {shown} {points}")
-    print(
-        f"of {draws * len(PAIRS)}: <=4 segments {met[0]}, first class first {met[1]}, "
-        f"second class last {met[2]}, change within 1 s of the cut {met[3]}"
+            met += (points := four_points(parts, first, second, cut))
+            print(f"{video.name}: raw {len(raw)} segments; default {shown(parts)} {points}")
+    print(f"of {draws * len(PAIRS)}: {described(met)}")
+
+
+def four_points(parts: list[dict], first: str, second: str, cut: float) -> tuple[bool, ...]:
+    """At most 4 segments, begins with the first class, ends with the second, and a segment
+    of the second class starts within 1 s of the cut."""
+    return (
+        len(parts) <= 4,
+        parts[0]["label"] == first,
+        parts[-1]["label"] == second,
+        any(p["label"] == second and abs(p["start_s"] - cut) <= 1 for p in parts[1:]),
+    )
+
+
+def shown(parts: list[dict]) -> list[tuple]:
+    return [(p["label"], p["start_s"], p["end_s"]) for p in parts]
+
+
+def described(met: np.ndarray) -> str:
+    return (
+        f"<=4 segments {met[0]}, first class first {met[1]}, second class last {met[2]}, "
+        f"change within 1 s of the cut {met[3]}"
     )
 
 

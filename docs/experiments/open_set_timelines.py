@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from joined_clips import PAIRS
+from joined_clips import PAIRS, described, four_points, shown
 from open_set_scores import mahalanobis, outputs, videos
 
 from vidact.inference.predictor import Predictor
@@ -55,21 +55,12 @@ def main(checkpoint: str, train_root: Path, joined: Path) -> None:
             bounds = window_bounds(scan.windows, scan.fps, scan.num_frames)
             window = max(w.length for w in scan.windows) / scan.fps
             parts = settings.tracker(classes, 0.5, window).track(bounds, flags, votes)
-            cut = scan.num_frames / scan.fps / 2
-            points = (
-                len(parts) <= 4,
-                parts[0]["label"] == first,
-                parts[-1]["label"] == second,
-                any(p["label"] == second and abs(p["start_s"] - cut) <= 1 for p in parts[1:]),
-            )
+            points = four_points(parts, first, second, scan.num_frames / scan.fps / 2)
             met += points
             all_four += all(points)
-            shown = [(p["label"], p["start_s"], p["end_s"]) for p in parts]
-            print(f"{video.name}: {int((~sure).sum())} of {len(sure)} windows unsure; {shown}")
-    print(
-        f"<=4 segments {met[0]}, first class first {met[1]}, second class last {met[2]}, "
-        f"change within 1 s of the cut {met[3]}; all four {all_four}"
-    )
+            unsure = f"{int((~sure).sum())} of {len(sure)} windows unsure"
+            print(f"{video.name}: {unsure}; {shown(parts)}")
+    print(f"{described(met)}; all four {all_four}")
 
 
 if __name__ == "__main__":
