@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidact.evaluation.metrics import classification_metrics
+from vidact.evaluation.metrics import classification_metrics, rejection_metrics
 
 CLASSES = ("jump", "run", "walk")
 
@@ -56,3 +56,28 @@ def test_per_category_accuracy() -> None:
 def test_mismatched_scores_are_refused() -> None:
     with pytest.raises(ValueError, match="do not match"):
         classification_metrics(np.ones((2, 2)), np.array([0, 1]), CLASSES)
+
+
+def test_rejection_operating_points_let_through_no_more_unknown_videos_than_asked() -> None:
+    """20 unknown videos with top probabilities 0.40 .. 0.97 and 10 known ones: letting through
+    1 in 20 (5%) needs a threshold just above the second highest unknown one (0.94)."""
+    unknown = _top(np.linspace(0.40, 0.97, 20))
+    known = _top(np.array([0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.96, 0.98, 0.99, 0.999]))
+    labels = known.argmax(axis=1)
+    points = rejection_metrics(known, labels, 0.9, unknown)["operating_points"]
+    assert [p["false_accept_target"] for p in points] == [0.01, 0.05, 0.1]
+    tight, five, ten = points
+    assert tight["threshold"] == pytest.approx(0.970001) and tight["unknown_accepted"] == 0
+    assert tight["known_rejected"] == pytest.approx(0.7)  # only 0.98, 0.99, 0.999 pass
+    assert five["threshold"] == pytest.approx(0.940001) and five["unknown_accepted"] == 0.05
+    assert five["known_rejected"] == pytest.approx(0.5)
+    assert ten["unknown_accepted"] == 0.1 and ten["threshold"] < five["threshold"]
+    for point in points:  # what the answers would do at that threshold
+        passed = unknown.max(axis=1) >= point["threshold"]
+        assert passed.mean() == pytest.approx(point["unknown_accepted"])
+        assert passed.mean() <= point["false_accept_target"]
+
+
+def _top(values: np.ndarray) -> np.ndarray:
+    """Rows of two-class probabilities whose top probability is each value."""
+    return np.stack([values, 1 - values], axis=1)

@@ -75,3 +75,6 @@ def test_evaluate_reports_rejection_and_open_set_scores(
     assert rejection["unknown_videos"] == 3 and 0 <= rejection["open_set_auroc"] <= 1
     assert 0 <= rejection["known_rejected"] <= 1 and 0 <= rejection["unknown_rejected"] <= 1
     assert "open-set AUROC" in printed
+    for point in rejection["operating_points"]:  # at most the share asked lets unknown through
+        assert point["unknown_accepted"] <= point["false_accept_target"]
+        assert 0 < point["threshold"] < 1 and f"--reject {point['threshold']:.6g}" in printed

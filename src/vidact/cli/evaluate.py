@@ -88,6 +88,13 @@ def evaluate(
             f"out, open-set accuracy {rejection['open_set_accuracy']:.3f}"
         )
     typer.echo(line)
+    if "operating_points" in rejection:
+        choices = "; ".join(
+            f"{point['false_accept_target']:.0%} of unknown videos let through: --reject "
+            f"{point['threshold']:.6g} (rejects {point['known_rejected']:.1%} of the known)"
+            for point in rejection["operating_points"]
+        )
+        typer.echo(f"thresholds: {choices}")
     if metrics["unreadable"]:
         typer.echo(f"unreadable, left out: {', '.join(metrics['unreadable'])}")
     typer.echo(f"report: {out}")

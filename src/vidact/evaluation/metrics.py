@@ -93,6 +93,9 @@ def _per_category(
     return table
 
 
+FALSE_ACCEPTS = (0.01, 0.05, 0.1)  # shares of unknown videos let through, for --reject P
+
+
 def rejection_metrics(
     known: np.ndarray,
     labels: np.ndarray,
@@ -102,7 +105,10 @@ def rejection_metrics(
     """How the "none of these" threshold behaves: the share of known videos it rejects and,
     given (M, K) scores of videos of classes outside the model, the open-set AUROC of the top
     probability (known = positive), the share of those it rejects, and the open-set accuracy
-    (known videos accepted with the right label, plus unknown videos rejected, over all)."""
+    (known videos accepted with the right label, plus unknown videos rejected, over all), and
+    ``operating_points``: for each share of unknown videos a user would let through
+    (``FALSE_ACCEPTS``), the ``--reject`` threshold that lets through no more of them and the
+    share of known videos it rejects (what a threshold for a chosen false-accept rate costs)."""
     top = known.max(axis=1)
     below = top < threshold if threshold is not None else np.zeros(len(top), bool)
     result: dict[str, Any] = {
@@ -125,6 +131,21 @@ def rejection_metrics(
             "open_set_accuracy": round(
                 float((right.sum() + rejected.sum()) / (len(top) + len(other))), 4
             ),
+            "operating_points": [_operating_point(top, other, share) for share in FALSE_ACCEPTS],
         }
     )
     return result
+
+
+def _operating_point(known: np.ndarray, unknown: np.ndarray, share: float) -> dict[str, Any]:
+    """The lowest threshold (6 decimals, as ``--reject P`` takes it) that accepts at most
+    ``share`` of the unknown videos' top probabilities, and what it does to the known ones."""
+    allowed = int(np.floor(share * len(unknown) + 1e-9))  # unknown videos that may pass
+    boundary = np.sort(unknown)[::-1][allowed]  # the highest one that must not
+    threshold = float(min(np.ceil(boundary * 1e6 + 1e-6) / 1e6, 0.999999))
+    return {
+        "false_accept_target": share,
+        "threshold": threshold,
+        "unknown_accepted": round(float((unknown >= threshold).mean()), 4),
+        "known_rejected": round(float((known < threshold).mean()), 4),
+    }
