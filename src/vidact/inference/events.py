@@ -22,6 +22,7 @@ at a time, so both give the same events.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ from vidact.errors import ConfigError
 
 UNKNOWN = "unknown"
 REJECT_MODES = "off, auto or a probability in (0, 1)"
+LEANING_WINDOWS = 10_000  # abstaining windows kept for placing a change (83 min at 0.5 s)
 
 
 def resolve_reject(mode: str | float | None, calibrated: float | None) -> float | None:
@@ -127,7 +129,9 @@ class EventTracker:
         self._candidate: _Run | None = None
         self._held: _Run | None = None  # closed, waiting to see whether the next one is short
         self._quiet: _Run | None = None  # windows that abstained since the current's last vote
-        self._leaning: list[tuple[float, int]] = []  # their centres and top labels, in order
+        # abstaining windows since the current's last vote: centres and top labels, in order
+        # (bounded: a live stream flickering between two candidates for hours keeps the last)
+        self._leaning: deque[tuple[float, int]] = deque(maxlen=LEANING_WINDOWS)
 
     def update(
         self,
@@ -165,7 +169,7 @@ class EventTracker:
             self._settle(self._current)  # the first activity began with the video
             return []
         if unsure:  # no vote: it extends what is going on, unless it lasts (then: unknown)
-            if current.label >= 0:  # bounded: unknown_after seconds at most
+            if current.label >= 0:
                 self._leaning.append((centre, top))
             target = candidate or (current if current.label < 0 else None)
             if target is not None:
@@ -177,7 +181,7 @@ class EventTracker:
             self._settle(current)  # the interruptions did not hold
             current.add(end, scores)
             current.voted = centre
-            self._leaning = []
+            self._leaning.clear()
             return []
         if candidate is None or label != candidate.label:
             self._settle(current)
@@ -193,7 +197,8 @@ class EventTracker:
         quiet.add(end, scores)
         if not quiet.lasts(self.unknown_after):
             return None
-        self._current, self._quiet, self._leaning = quiet, None, []  # nothing known for a while
+        self._current, self._quiet = quiet, None  # nothing known for a while
+        self._leaning.clear()
         return quiet
 
     def _switch_if_held(self) -> list[dict[str, Any]]:
@@ -210,7 +215,8 @@ class EventTracker:
             new = [c for c, top in self._leaning if top == candidate.label and last < c]
             cut = (last + min([first, *new])) / 2
             current.end = candidate.start = min(max(cut, current.start), candidate.end)
-        self._current, self._candidate, self._leaning = candidate, None, []
+        self._current, self._candidate = candidate, None
+        self._leaning.clear()
         return self._close(current, candidate)
 
     def finish(self) -> list[dict[str, Any]]:
@@ -225,7 +231,7 @@ class EventTracker:
         if self._held is not None:
             closed.append(self._held.as_segment(self.classes))
         self._current = self._candidate = self._held = self._quiet = None
-        self._leaning = []
+        self._leaning.clear()
         return closed
 
     def _settle(self, current: _Run) -> None:
