@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import ARTIFACTS, CHROMIUM, invoke, needs_chromium, runner, split_args
 from vidact.cli.main import app
 from vidact.evaluation.compare import tabulate_dirs, write_comparison
+from vidact.io.writer import write_video
 
 
 @pytest.mark.slow
@@ -18,9 +20,12 @@ def test_the_report_opens_in_chromium_with_every_image(
     trained_run: Path, synthetic_dataset, tmp_path: Path
 ) -> None:
     playwright = pytest.importorskip("playwright.sync_api")
-    evaluation = tmp_path / "eval"
+    evaluation, outside = tmp_path / "eval", tmp_path / "outside"
+    noise = np.random.default_rng(0).integers(0, 255, (3, 12, 32, 32, 3), np.uint8)
+    for i, frames in enumerate(noise):  # videos of no activity the model knows
+        write_video(outside / f"noise_{i}.mp4", frames, 8.0)
     invoke("evaluate", trained_run / "checkpoints/best.ckpt", *split_args(synthetic_dataset.root),
-           "--out", evaluation, "--workers", "0")  # fmt: skip
+           "--out", evaluation, "--workers", "0", "--unknown-dir", outside)  # fmt: skip
     table = tmp_path / "table"
     write_comparison(tabulate_dirs([trained_run, evaluation]), table, ["run"])
     page_file = tmp_path / "report.html"
@@ -38,7 +43,9 @@ def test_the_report_opens_in_chromium_with_every_image(
         loaded = page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth > 0)")
         assert len(loaded) >= 6 and all(loaded)  # charts, curves, confusion, bars, strips
         assert page.locator("img.strip").count() == min(wrong, 40)
-        assert "Misclassified videos" in page.inner_text("body")
+        body = page.inner_text("body")
+        assert "Misclassified videos" in body
+        assert "None of these" in body and "open-set AUROC" in body and "--reject" in body
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
         browser.close()

@@ -228,9 +228,44 @@ def _evaluation(folder: Path) -> str:
         + (f"<p class='muted'>checkpoint {html.escape(checkpoint)}</p>" if checkpoint else "")
         + _table([headline], list(headline))
         + f"<div class='figures'>{figures}</div>"
+        + _rejection(metrics.get("rejection"))
         + _mistakes(folder, _sampling(checkpoint))
         + "</section>"
     )
+
+
+def _rejection(rejection: dict[str, Any] | None) -> str:
+    """How "none of these" behaved (``evaluate --reject``, ``--unknown-dir``): its threshold and
+    shares, and the thresholds for chosen false-accept rates, to pick ``--reject P`` from."""
+    off = rejection is None or rejection.get("threshold") is None
+    if rejection is None or (off and "unknown_videos" not in rejection):
+        return ""
+    names = {
+        "threshold": "threshold",
+        "known_rejected": "known rejected",
+        "unknown_videos": "unknown videos",
+        "unknown_rejected": "unknown held out",
+        "open_set_auroc": "open-set AUROC",
+        "open_set_accuracy": "open-set accuracy",
+    }
+    shares = ("known_rejected", "unknown_rejected")
+    row = {
+        label: f"{rejection[key]:.1%}" if key in shares else rejection[key]
+        for key, label in names.items()
+        if key in rejection
+    }
+    row["threshold"] = "off" if off else f"{rejection['threshold']:.6g}"
+    points = [
+        {
+            "unknown let through (at most)": f"{point['false_accept_target']:.0%}",
+            "--reject": f"{point['threshold']:.6g}",
+            "unknown let through": f"{point['unknown_accepted']:.1%}",
+            "known rejected": f"{point['known_rejected']:.1%}",
+        }
+        for point in rejection.get("operating_points", [])
+    ]
+    table = _table(points, list(points[0])) if points else ""
+    return f"<h3>None of these</h3>{_table([row], list(row))}{table}"
 
 
 def _sampling(checkpoint: str | None) -> ClipSampling:
