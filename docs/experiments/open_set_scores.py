@@ -4,8 +4,10 @@ or distances of the head's clip embedding to the training classes (Mahalanobis, 
 Each video's views are encoded and classified as `vidact predict` does (logits and head outputs
 averaged over the views). Thresholds are set on the training run's validation videos (the share
 of them accepted: 0.95, as training calibrates, and 0.99) and applied to the known and unknown
-videos of another set; ``oracle5`` is the share of unknown videos held out at the threshold that
-rejects 5% of the known test videos. Mahalanobis: class means and one covariance (shrunk by 0.1
+videos of another set; ``shuffled5``: the threshold that lets through 5% of generated unknowns
+(each validation video's frames in 4 random orders: unknowns any training set can make);
+``oracle5`` is the share of unknown videos held out at the threshold that rejects 5% of the
+known test videos. Mahalanobis: class means and one covariance (shrunk by 0.1
 of its mean variance) of the training videos' embeddings.
 
     vidact synth data/s7 --seed 7 && vidact synth data/s102 --seed 102
@@ -44,15 +46,29 @@ def videos(root: Path, classes: list[str], split: str | None, known: bool) -> li
     return found
 
 
-def outputs(predictor: Predictor, items: list[VideoItem]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, K) logits and (N, D) head outputs, each averaged over the views of a video."""
+def outputs(
+    predictor: Predictor, items: list[VideoItem], shuffles: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, K) logits and (N, D) head outputs, each averaged over the views of a video; with
+    ``shuffles``, of that many time-shuffled copies of each video instead (its frame features
+    in a seeded random order: the same frames, no activity)."""
     model, logits, embeddings = predictor.model, [], []
+    generator = torch.Generator().manual_seed(0)
     with torch.inference_mode():
         for item in items:
-            features = predictor._encoded(predictor.load_views(VideoReader(item.path))[None])[0]
-            embedding = model.head(model.temporal_input(features))  # (V, D)
-            logits.append(model.classifier(embedding).mean(0))
-            embeddings.append(embedding.mean(0))
+            encoded = predictor._encoded(predictor.load_views(VideoReader(item.path))[None])[0]
+            copies = (
+                [encoded]
+                if not shuffles
+                else [
+                    encoded[:, torch.randperm(encoded.shape[1], generator=generator)]
+                    for _ in range(shuffles)
+                ]
+            )
+            for features in copies:
+                embedding = model.head(model.temporal_input(features))  # (V, D)
+                logits.append(model.classifier(embedding).mean(0))
+                embeddings.append(embedding.mean(0))
     return torch.stack(logits).double(), torch.stack(embeddings).double()
 
 
@@ -92,6 +108,8 @@ def main(checkpoint: str, train_root: Path, test_root: Path) -> None:
     logits, embeddings = {}, {}
     for name, items in sets.items():
         logits[name], embeddings[name] = outputs(predictor, items)
+    # generated unknowns: each validation video's frames in 4 random orders
+    logits["shuffled"], embeddings["shuffled"] = outputs(predictor, sets["val"], shuffles=4)
     labels = torch.tensor([item.label for item in sets["train"]])
     distance = mahalanobis(embeddings["train"], labels, len(classes))
     means = torch.stack([embeddings["train"][labels == k].mean(0) for k in range(len(classes))])
@@ -108,7 +126,7 @@ def main(checkpoint: str, train_root: Path, test_root: Path) -> None:
             "cosine": cosine.numpy(),
         }
 
-    by_set = {name: scores(name) for name in ("val", "known", "unknown")}
+    by_set = {name: scores(name) for name in ("val", "known", "unknown", "shuffled")}
     right = logits["known"].argmax(-1).numpy() == np.array([i.label for i in sets["known"]])
     result: dict = {"checkpoint": checkpoint, "known_top1": round(float(right.mean()), 3)}
     result["videos"] = {name: len(items) for name, items in sets.items()}
@@ -119,6 +137,9 @@ def main(checkpoint: str, train_root: Path, test_root: Path) -> None:
             threshold = np.quantile(val, 1 - accepted)
             rejected = [(known < threshold).mean(), (unknown < threshold).mean()]
             row[f"val{accepted}"] = [round(float(share), 3) for share in rejected]
+        threshold = np.quantile(by_set["shuffled"][score], 0.95)  # lets 5% of them through
+        rejected = [(known < threshold).mean(), (unknown < threshold).mean()]
+        row["shuffled5"] = [round(float(share), 3) for share in rejected]
         row["oracle5"] = round(float((unknown < np.quantile(known, 0.05)).mean()), 3)
         result[score] = row
     print(json.dumps(result))
