@@ -7,15 +7,16 @@ import threading
 import time
 from itertools import pairwise
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from tests.conftest import runner
 from vidact.cli.main import app
-from vidact.inference.live import watch
+from vidact.inference.live import _LiveEvents, watch
 from vidact.inference.predictor import Predictor
-from vidact.inference.timeline import TimelineSettings
+from vidact.inference.timeline import TimelineSettings, Window, WindowScores
 from vidact.io.reader import VideoReader, VideoReadError
 from vidact.io.writer import write_video
 
@@ -128,3 +129,37 @@ def test_events_are_appended_as_they_close_and_tile_the_stream(
     runs = [label for i, label in enumerate(w["label"] for w in windows)
             if i == 0 or windows[i - 1]["label"] != label]  # fmt: skip
     assert [event["label"] for event in closed] == runs
+
+
+@pytest.mark.parametrize(
+    "decoding",
+    [
+        {},  # the defaults: smooth 3 mean, hold 1 s, minimum 3 s
+        {"smooth": 5, "smooth_mode": "median", "hold": 0.5, "min_segment": 1.0},
+        {"smooth": 4, "hold": 2.0},
+        {"raw": True},
+    ],
+)
+@pytest.mark.parametrize("reject", [None, 0.6])
+def test_live_events_are_the_timeline_of_the_same_windows(decoding: dict, reject) -> None:
+    """Events written live equal the segments a timeline makes of the same window scores:
+    the same smoothing (centred: a window waits for the later ones its filter reads) and the
+    same times (midpoints between window centres), only later."""
+    rng = np.random.default_rng(1)
+    activities = np.repeat(rng.integers(0, 3, 12), rng.integers(3, 15, 12))  # runs of windows
+    scores = rng.dirichlet(np.ones(3) * 0.7, len(activities)) * 0.5
+    scores[np.arange(len(activities)), activities] += 0.5  # mostly the activity, often unsure
+    settings = TimelineSettings("2s", "0.5s", **decoding)
+    fps, length, step = 10.0, 20, 5
+    windows = [Window(i * step, length, np.arange(i * step, i * step + length, 4))
+               for i in range(len(scores))]  # fmt: skip
+    num_frames = windows[-1].start + length
+    timeline = WindowScores(windows, scores, fps, num_frames, settings, reject)
+    model = SimpleNamespace(classes=("walk", "run", "jump"), reject=reject)
+    events: list[dict] = []
+    live = _LiveEvents(model, settings, length / fps, events.append)
+    for window, probabilities in zip(windows, scores, strict=True):
+        live.window(window.start / fps, (window.start + length) / fps, probabilities)
+    live.finish()
+    assert events == timeline.segments(model.classes)
+    assert len(events) > 1

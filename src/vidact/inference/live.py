@@ -27,7 +27,7 @@ from vidact.errors import VidactError
 from vidact.inference.annotate import Overlay
 from vidact.inference.events import is_sure
 from vidact.inference.predictor import VideoPredictor
-from vidact.inference.timeline import TimelineSettings
+from vidact.inference.timeline import TimelineSettings, smooth
 from vidact.io.outputs import replacing
 from vidact.io.reader import VideoReadError, upright
 from vidact.io.writer import NoFrames, write_video
@@ -185,8 +185,11 @@ class _Recorder:
 
 
 class _LiveEvents:
-    """Window scores as they come -> events, with the tracker timelines use; the smoothing
-    averages the latest windows sure enough to vote (a live filter cannot wait for later ones)."""
+    """Window scores as they come -> the events a timeline of the same windows gives. Each
+    window goes to the tracker once the later windows its smoothing filter reads have come (the
+    filter centred as offline, ``timeline.smooth``; at least one, whose centre ends its time),
+    speaking for the time between the midpoints to its neighbours' centres as
+    ``window_bounds`` has it: events come a stride or so later, at the times a timeline gives."""
 
     def __init__(
         self,
@@ -196,24 +199,47 @@ class _LiveEvents:
         emit: Callable[[dict[str, Any]], None],
     ) -> None:
         self.tracker = settings.tracker(predictor.classes, predictor.reject, window_s)
-        self.reject, self.emit = predictor.reject, emit
-        self.recent: deque[np.ndarray] = deque(maxlen=settings.smoothing)
-        self.reduce = np.median if settings.smooth_mode == "median" else np.mean
-        self.spoken_to: float | None = None  # the end of the time the last window spoke for
+        self.settings, self.reject, self.emit = settings, predictor.reject, emit
+        size = settings.smoothing
+        self.before, self.later = size // 2, size - 1 - size // 2  # the filter's reach
+        self.wait = max(self.later, 1)  # windows after one before it is handed over
+        # (centre, end, probabilities) of the latest windows: all the oldest one handed over needs
+        self.recent: deque[tuple[float, float, np.ndarray]] = deque(
+            maxlen=self.before + 1 + self.wait
+        )
+        self.received = self.handed = 0
+        self.spoken_to = 0.0  # the end of the time the last window handed over spoke for
 
     def window(self, first_s: float, end_s: float, probabilities: np.ndarray) -> None:
         """A window whose frames start at ``first_s`` and whose newest ends at ``end_s``."""
-        if is_sure(probabilities, self.reject):
-            self.recent.append(probabilities)
-        start = first_s if self.spoken_to is None else self.spoken_to
-        self.spoken_to = end_s
-        vote = self.reduce(np.stack(self.recent), axis=0) if self.recent else probabilities
-        for event in self.tracker.update(start, end_s, probabilities, vote):
-            self.emit(event)
+        self.recent.append(((first_s + end_s) / 2, end_s, probabilities))
+        self.received += 1
+        while self.handed + self.wait < self.received:
+            self._hand_over()
 
     def finish(self) -> None:
+        while self.handed < self.received:
+            self._hand_over()
         for event in self.tracker.finish():
             self.emit(event)
+
+    def _hand_over(self) -> None:
+        """The oldest window not yet handed over, smoothed over the windows around it (those
+        at hand: at the stream's start and end the filter pads as offline)."""
+        windows = list(self.recent)
+        position = self.handed - (self.received - len(windows))
+        low, high = max(0, position - self.before), position + self.later + 1
+        scores = np.stack([p for _, _, p in windows[low:high]])
+        sure = None if self.reject is None else is_sure(scores, self.reject)
+        size, mode = self.settings.smoothing, self.settings.smooth_mode
+        vote = smooth(scores, size, mode, sure)[position - low]
+        centre, end, probabilities = windows[position]
+        if position + 1 < len(windows):
+            end = (centre + windows[position + 1][0]) / 2
+        for event in self.tracker.update(self.spoken_to, end, probabilities, vote):
+            self.emit(event)
+        self.spoken_to = end
+        self.handed += 1
 
 
 def watch(
@@ -229,10 +255,8 @@ def watch(
     probability}``; a file plays at its own rate unless ``realtime`` is False. Stops at the end of
     the stream or on Ctrl-C, and reports what it scored and dropped.
 
-    ``events`` receives each segment ``{start_s, end_s, label, mean_p, peak_p}`` when it closes,
-    from the tracker timelines use (``inference.events``) over the window scores smoothed by
-    the latest ``smooth`` windows sure enough to vote (a live filter cannot wait for later
-    ones)."""
+    ``events`` receives each segment ``{start_s, end_s, label, mean_p, peak_p}`` when it closes:
+    the segments a timeline of the scored windows gives (``_LiveEvents``)."""
     settings = settings or TimelineSettings()
     container = open_source(source)
     stream = container.streams.video[0]
@@ -273,7 +297,7 @@ def watch(
                     "probability": round(float(probabilities.max()), 6),
                 }
             )
-            if live is not None:  # a window speaks for its newest frames
+            if live is not None:
                 live.window(window[0][1], window[-1][1] + 1 / fps, probabilities)
             report.windows += 1
             report.covered += received - max(window[0][0], scored_to)
