@@ -10,8 +10,8 @@ Window labels flip whenever two activities score alike; a reader of a long recor
 - hysteresis: a new label opens a segment once it has led for ``hold`` seconds; the change is
   then placed halfway between the last window leaning to the old label and the first leaning to
   the new one (so the hold costs no onset time): sure windows, and between them abstaining ones
-  by their top label (unsure whether it is known, not of which label it is nearer); shorter runs
-  stay in the segment they interrupt;
+  by the top label of their ``vote`` (smoothed over the sure windows around them: unsure whether
+  it is known, not of which label it is nearer); shorter runs stay in the segment they interrupt;
 - a finished segment shorter than ``min_segment`` seconds joins its neighbour; between two
   segments of other labels it is split between them at its middle (windows straddling a change
   are often sure of a third label: a sawtooth of two sweeps looks like their reverse).
