@@ -37,9 +37,10 @@ import torch
 
 from vidact.config import TrainConfig
 from vidact.inference.export import export_onnx
-from vidact.inference.predictor import Predictor, video_cuts
+from vidact.inference.predictor import Predictor
 from vidact.inference.timeline import TimelineSettings
 from vidact.io.reader import VideoReader
+from vidact.io.shots import video_cuts
 from vidact.io.writer import write_video
 from vidact.training.module import ClipClassifierModule
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from tests.conftest import REAL_SMOKE
 from vidact.io.reader import VideoReader
-from vidact.io.shots import CUT_SIDE, find_cuts, share_with_jumps, shot_cuts
+from vidact.io.shots import find_cuts, share_with_jumps, video_cuts
 from vidact.io.writer import write_video
 
 
@@ -25,7 +25,7 @@ def _scene(seed: int, count: int, drift: int = 1) -> np.ndarray:
 
 def _cuts(path: Path) -> list[int]:
     with VideoReader(path) as reader:
-        return shot_cuts(reader.frames(range(reader.num_frames), CUT_SIDE), reader.fps)
+        return video_cuts(reader)
 
 
 def test_a_jump_to_another_scene_is_a_cut(tmp_path: Path) -> None:

@@ -241,7 +241,6 @@ def _rejection(rejection: dict[str, Any] | None) -> str:
     if rejection is None or (off and "unknown_videos" not in rejection):
         return ""
     names = {
-        "threshold": "threshold",
         "known_rejected": "known rejected",
         "unknown_videos": "unknown videos",
         "unknown_rejected": "unknown held out",
@@ -249,12 +248,12 @@ def _rejection(rejection: dict[str, Any] | None) -> str:
         "open_set_accuracy": "open-set accuracy",
     }
     shares = ("known_rejected", "unknown_rejected")
-    row = {
+    row = {"threshold": "off" if off else f"{rejection['threshold']:.6g}"}
+    row |= {
         label: f"{rejection[key]:.1%}" if key in shares else rejection[key]
         for key, label in names.items()
         if key in rejection
     }
-    row["threshold"] = "off" if off else f"{rejection['threshold']:.6g}"
     points = [
         {
             "unknown let through (at most)": f"{point['false_accept_target']:.0%}",

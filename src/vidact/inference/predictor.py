@@ -37,7 +37,7 @@ from vidact.inference.view_cache import ViewFeatureCache
 from vidact.inference.views import ViewLoader, is_long
 from vidact.io.outputs import check_output, replacing
 from vidact.io.reader import VideoReader, VideoReadError
-from vidact.io.shots import CUT_SIDE, shot_cuts
+from vidact.io.shots import video_cuts
 from vidact.models.backbones import encoder_traits
 from vidact.models.checkpoint import (
     ENSEMBLE_KEY,
@@ -56,15 +56,6 @@ LONG_SCAN_FRAMES = 1000
 # auto): 3% of fight-dev's real clips and no single-sweep synthetic clip have one, half of
 # --continuous ones (their sweeps start over) do (README, "Windows inside shots")
 JUMPY = 0.1
-
-
-def video_cuts(reader: VideoReader) -> list[int]:
-    """The frames that begin a shot (``io.shots``): every frame decoded small once more,
-    with progress on a long video."""
-    frames = reader.frames(range(reader.num_frames), CUT_SIDE)
-    if reader.num_frames >= LONG_SCAN_FRAMES:
-        frames = progress(frames, "finding cuts", total=reader.num_frames, unit="frames")
-    return shot_cuts(frames, reader.fps)
 
 
 def runtime_of(path: str | Path, runtime: str | None) -> str:
@@ -308,7 +299,9 @@ class VideoPredictor(abc.ABC):
             return self._scanned(reader, settings)
 
     def _scanned(self, reader: VideoReader, settings: TimelineSettings) -> WindowScores:
-        cuts = video_cuts(reader) if self.inside_shots(settings) else []
+        long = reader.num_frames >= LONG_SCAN_FRAMES  # say how far the cut pass has come
+        shown = "finding cuts" if long else None
+        cuts = video_cuts(reader, shown) if self.inside_shots(settings) else []
         return dataclasses.replace(self._scan(reader, settings, cuts), reject=self.reject)
 
     def inside_shots(self, settings: TimelineSettings) -> bool:

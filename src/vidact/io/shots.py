@@ -17,12 +17,13 @@ videos of 8 synthetic clips each is found.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from vidact.io.reader import VideoReader, VideoReadError
+from vidact.progress import progress
 
 CUT_SIDE = 48  # short side, in pixels, of the frames compared
 MIN_CHANGE = 8.0  # mean absolute difference of 0-255 values
@@ -62,10 +63,13 @@ def find_cuts(changes: np.ndarray, fps: float) -> list[int]:
     return cuts
 
 
-def shot_cuts(frames: Iterator[tuple[int, np.ndarray]], fps: float) -> list[int]:
-    """The cuts of a video from all its (index, frame) pairs in order, decoded small
-    (``CUT_SIDE``)."""
-    return find_cuts(frame_changes(frame for _, frame in frames), fps)
+def video_cuts(reader: VideoReader, shown_as: str | None = None) -> list[int]:
+    """The frames that begin a shot of an open video: every frame decoded small once more
+    (``CUT_SIDE``), with a progress line ``shown_as`` when given."""
+    frames: Iterable[tuple[int, np.ndarray]] = reader.frames(range(reader.num_frames), CUT_SIDE)
+    if shown_as is not None:
+        frames = progress(frames, shown_as, total=reader.num_frames, unit="frames")
+    return find_cuts(frame_changes(frame for _, frame in frames), reader.fps)
 
 
 def share_with_jumps(videos: Sequence[Path], sample: int = JUMPS_SAMPLE) -> float | None:
@@ -77,8 +81,7 @@ def share_with_jumps(videos: Sequence[Path], sample: int = JUMPS_SAMPLE) -> floa
     for path in chosen:
         try:
             with VideoReader(path) as reader:
-                frames = reader.frames(range(reader.num_frames), CUT_SIDE)
-                jumps += bool(shot_cuts(frames, reader.fps))
+                jumps += bool(video_cuts(reader))
             read += 1
         except VideoReadError:
             continue  # the training run reports unreadable videos
