@@ -46,7 +46,7 @@ def test_onnx_probabilities_equal_pytorch_on_real_clips(
         with VideoReader(clip) as reader:
             views = reference.load_views(reader)[None]  # (1, clips, T, 3, S, S)
         batch = torch.cat([views, views.flip(-1)])  # a batch of two: the batch axis is dynamic
-        expected, got = reference.probabilities(batch), runtime.probabilities(batch)
+        expected, got = reference.probabilities(batch)[0], runtime.probabilities(batch)[0]
         assert torch.allclose(got, expected, atol=1e-4, rtol=0), (got - expected).abs().max()
         settings = TimelineSettings("1s", "0.5s")
         torch_scan, onnx_scan = reference.scan(clip, settings), runtime.scan(clip, settings)

@@ -11,12 +11,13 @@ import torch
 
 from tests.conftest import invoke, runner
 from vidact.cli.main import app
-from vidact.errors import ConfigError
+from vidact.errors import CheckpointError, ConfigError
 from vidact.inference.events import UNKNOWN, resolve_reject
 from vidact.inference.load import load_predictor
 from vidact.io.writer import write_video
 from vidact.models.checkpoint import METADATA_KEY, read_checkpoint
-from vidact.training.module import KNOWN_ACCEPTED, calibrate_rejection
+from vidact.models.open_set import OPEN_SET_KEY, OpenSet
+from vidact.training.module import KNOWN_ACCEPTED, calibrate_rejection, fit_open_set
 
 
 def test_the_threshold_keeps_the_chosen_share_of_validation_clips() -> None:
@@ -26,6 +27,37 @@ def test_the_threshold_keeps_the_chosen_share_of_validation_clips() -> None:
     kept = float((confidence >= threshold).double().mean())
     assert kept == pytest.approx(KNOWN_ACCEPTED, abs=0.011)
     assert calibrate_rejection(torch.tensor([0.9, 0.8, 0.7])) is None  # too few to tell
+
+
+def test_the_distance_keeps_the_chosen_share_of_validation_clips_and_tells_strangers() -> None:
+    """Two classes in 8 dimensions: the distance threshold keeps 95% of validation clips of
+    those classes, and clips far from both are beyond it whatever their top label."""
+    generator = torch.Generator().manual_seed(0)
+    means = torch.zeros(2, 8)
+    means[1, 0] = 6.0
+    labels = torch.arange(400) % 2
+    train = means[labels] + torch.randn(400, 8, generator=generator)
+    validation = means[torch.arange(200) % 2] + torch.randn(200, 8, generator=generator)
+    fitted = fit_open_set(train, labels.float(), 2, validation)
+    assert fitted is not None
+    kept = float((fitted.distance(validation) <= fitted.threshold).double().mean())
+    assert kept == pytest.approx(KNOWN_ACCEPTED, abs=0.011)
+    strangers = torch.randn(50, 8, generator=generator) * 0.5
+    strangers[:, 3] += 8.0  # nowhere near a class
+    assert (fitted.distance(strangers) > fitted.threshold).all()
+    assert fit_open_set(train, labels.float(), 2, validation[:3]) is None  # too few to tell
+    assert fit_open_set(train, torch.zeros(400), 2, validation) is None  # a class unseen
+
+
+def test_a_damaged_distance_entry_is_refused_naming_the_file(
+    trained_run: Path, tmp_path: Path
+) -> None:
+    raw = read_checkpoint(trained_run / "checkpoints" / "best.ckpt")
+    raw[OPEN_SET_KEY]["means"] = raw[OPEN_SET_KEY]["means"][:1]  # one class short
+    damaged = tmp_path / "damaged.ckpt"
+    torch.save(raw, damaged)
+    with pytest.raises(CheckpointError, match=r"damaged\.ckpt.*distance statistics"):
+        load_predictor(damaged, "cpu")
 
 
 def test_reject_modes() -> None:
@@ -41,10 +73,16 @@ def test_a_trained_checkpoint_carries_its_threshold_and_answers_unknown_below_it
     trained_run: Path, synthetic_dataset, tmp_path: Path
 ) -> None:
     checkpoint = trained_run / "checkpoints" / "best.ckpt"
-    calibrated = read_checkpoint(checkpoint)[METADATA_KEY]["reject"]
+    raw = read_checkpoint(checkpoint)
+    calibrated = raw[METADATA_KEY]["reject"]  # the top probability, for --reject P and ONNX
     assert calibrated is not None and 0 < calibrated < 1
-    assert load_predictor(checkpoint, "cpu").reject == calibrated  # auto by default
+    distance = OpenSet.from_dict(raw[OPEN_SET_KEY], len(raw[METADATA_KEY]["classes"]))
+    auto = load_predictor(checkpoint, "cpu")  # auto by default: by open-set distance
+    assert auto.rejection == {"score": "distance", "threshold": round(distance.threshold, 6)}
+    assert auto.reject == -distance.threshold
     assert load_predictor(checkpoint, "cpu", reject="off").reject is None
+    chosen = load_predictor(checkpoint, "cpu", reject="0.5")
+    assert chosen.rejection == {"score": "probability", "threshold": 0.5}
     video = synthetic_dataset.items[0].path
     sure = json.loads(invoke("predict", checkpoint, video, "--json", "--reject", "off"))
     assert sure["label"] == sure["top_k"][0]["label"] and sure["timeline"][0]["label"] != UNKNOWN
@@ -74,7 +112,9 @@ def test_evaluate_reports_rejection_and_open_set_scores(
     rejection = json.loads((out / "metrics.json").read_text())["rejection"]
     assert rejection["unknown_videos"] == 3 and 0 <= rejection["open_set_auroc"] <= 1
     assert 0 <= rejection["known_rejected"] <= 1 and 0 <= rejection["unknown_rejected"] <= 1
-    assert "open-set AUROC" in printed
+    assert "open-set AUROC" in printed and "beyond open-set distance" in printed
+    assert rejection["score"] == "distance" and rejection["threshold"] > 0
+    assert 0 <= rejection["open_set_auroc_top_probability"] <= 1
     for point in rejection["operating_points"]:  # at most the share asked lets unknown through
         assert point["unknown_accepted"] <= point["false_accept_target"]
         assert 0 < point["threshold"] < 1 and f"--reject {point['threshold']:.6g}" in printed

@@ -21,11 +21,11 @@ def test_cached_features_score_exactly_what_decoding_scores(
     predictor = load_predictor(checkpoint, "cpu")
     data = DataConfig(root=str(root), split_file=str(root / "split.csv"))
     items = split_items(data, predictor.classes)
-    reference, unreadable = predictor.score(items, batch_size=4)
+    reference, _, unreadable = predictor.score(items, batch_size=4)
     assert not unreadable and np.isfinite(reference).all()
 
     assert predictor.cache_views(tmp_path / "cache")
-    first, _ = predictor.score(items, batch_size=4)  # decodes, keeps the features
+    first, _, _ = predictor.score(items, batch_size=4)  # decodes, keeps the features
     np.testing.assert_allclose(first, reference, rtol=1e-6, atol=1e-7)
     (namespace,) = (tmp_path / "cache" / "features").iterdir()
     entries = sorted(namespace.glob("*.npy"))
@@ -40,12 +40,12 @@ def test_cached_features_score_exactly_what_decoding_scores(
     )
     other = load_predictor(checkpoint, "cpu")  # another model object, the same frozen encoder
     assert other.cache_views(tmp_path / "cache")
-    again, _ = other.score(items, batch_size=4)
+    again, _, _ = other.score(items, batch_size=4)
     np.testing.assert_allclose(again, reference, rtol=1e-6, atol=1e-7)
     assert decoded == []  # nothing decoded: every video's features came from the cache
 
     entries[0].write_bytes(entries[0].read_bytes()[:-64])  # a damaged entry is decoded again
-    repaired, _ = other.score(items, batch_size=4)
+    repaired, _, _ = other.score(items, batch_size=4)
     np.testing.assert_allclose(repaired, reference, rtol=1e-6, atol=1e-7)
     assert len(decoded) == 1
 

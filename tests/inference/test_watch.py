@@ -141,11 +141,12 @@ def test_events_are_appended_as_they_close_and_tile_the_stream(
         {"raw": True},
     ],
 )
-@pytest.mark.parametrize("reject", [None, 0.6])
+@pytest.mark.parametrize("reject", [None, 0.6, "distance"])
 def test_live_events_are_the_timeline_of_the_same_windows(decoding: dict, reject) -> None:
     """Events written live equal the segments a timeline makes of the same window scores:
     the same smoothing (centred: a window waits for the later ones its filter reads) and the
-    same times (midpoints between window centres), only later."""
+    same times (midpoints between window centres), only later; also when windows are sure by
+    their open-set distance rather than their top probability."""
     rng = np.random.default_rng(1)
     activities = np.repeat(rng.integers(0, 3, 12), rng.integers(3, 15, 12))  # runs of windows
     scores = rng.dirichlet(np.ones(3) * 0.7, len(activities)) * 0.5
@@ -155,12 +156,15 @@ def test_live_events_are_the_timeline_of_the_same_windows(decoding: dict, reject
     windows = [Window(i * step, length, np.arange(i * step, i * step + length, 4))
                for i in range(len(scores))]  # fmt: skip
     num_frames = windows[-1].start + length
-    timeline = WindowScores(windows, scores, fps, num_frames, settings, reject)
+    sureness = scores.max(axis=1)
+    if reject == "distance":  # negated distances, unrelated to the probabilities
+        sureness, reject = -rng.gamma(4.0, 1.0, len(scores)), -6.0
+    timeline = WindowScores(windows, scores, fps, num_frames, settings, reject, sureness)
     model = SimpleNamespace(classes=("walk", "run", "jump"), reject=reject)
     events: list[dict] = []
     live = _LiveEvents(model, settings, length / fps, events.append)
-    for window, probabilities in zip(windows, scores, strict=True):
-        live.window(window.start / fps, (window.start + length) / fps, probabilities)
+    for window, probabilities, sure in zip(windows, scores, sureness, strict=True):
+        live.window(window.start / fps, (window.start + length) / fps, probabilities, sure)
     live.finish()
     assert events == timeline.segments(model.classes)
     assert len(events) > 1

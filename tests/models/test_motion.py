@@ -88,11 +88,11 @@ def test_training_cache_prediction_timeline_and_live_frames_agree(
     predictor = load_predictor(motion_run)
     assert predictor.info.sampling.pairs and predictor.describe()["frames"] == 3
     video = synthetic_dataset.items[0].path
-    whole = predictor.probabilities(predictor.load_views(VideoReader(video))[None])[0]
+    whole = predictor.probabilities(predictor.load_views(VideoReader(video))[None])[0][0]
     with VideoReader(video) as reader:
         length, fps = reader.num_frames, reader.fps
         frames = reader.read(range(length), predictor.decode_size)  # as watch decodes them
-    torch.testing.assert_close(predictor.classify_frames(frames, fps), whole)
+    torch.testing.assert_close(predictor.classify_frames(frames, fps)[0], whole)
     scan = predictor.scan(video, TimelineSettings(window=str(length), stride=str(length)))
     np.testing.assert_allclose(scan.scores[0], whole.numpy(), atol=1e-5)
     # validation during training read cached features (encoded from spread pairs); evaluate

@@ -75,17 +75,21 @@ def evaluate(
         typer.echo(f"  [{name}]  acc {row['accuracy']:.3f}  videos {row['num_videos']}")
     rejection = metrics["rejection"]
     threshold = rejection["threshold"]
+    distance = rejection.get("score") == "distance"
+    rule = "beyond open-set distance" if distance else "below top probability"
     line = (
         "rejection: off (--reject P, or a model trained with 8+ validation clips)"
         if threshold is None
-        else f"rejection below {threshold:.4g}: {rejection['known_rejected']:.1%} of these "
+        else f"rejection {rule} {threshold:.4g}: {rejection['known_rejected']:.1%} of these "
         "videos answered unknown"
     )
     if "unknown_videos" in rejection:
         line += (
             f"; {rejection['unknown_videos']} unknown-class videos: open-set AUROC "
-            f"{rejection['open_set_auroc']:.3f}, {rejection['unknown_rejected']:.1%} held "
-            f"out, open-set accuracy {rejection['open_set_accuracy']:.3f}"
+            f"{rejection['open_set_auroc']:.3f} (top probability "
+            f"{rejection['open_set_auroc_top_probability']:.3f}), "
+            f"{rejection['unknown_rejected']:.1%} held out, open-set accuracy "
+            f"{rejection['open_set_accuracy']:.3f}"
         )
     typer.echo(line)
     if "operating_points" in rejection:

@@ -212,8 +212,10 @@ RunProgress = Annotated[
 Reject = Annotated[
     str,
     typer.Option(
-        help="Answer unknown when the top probability is below: off, auto (the threshold the "
-        "model was calibrated with when trained: 95% of its validation clips reach it) or P."
+        help="When to answer unknown: off; auto (the model's calibration from training: farther "
+        "from its classes' clip embeddings than 95% of its validation clips, or for a model "
+        "without that, e.g. an ONNX export, a top probability below what 95% of them reach); "
+        "or P: a top probability below P."
     ),
 ]
 

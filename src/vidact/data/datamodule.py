@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -21,6 +22,8 @@ from vidact.data.index import VideoIndex, VideoItem
 from vidact.data.sampler import EpochSampler
 from vidact.data.transforms import Augment, InputSpec, eval_transform, train_transform
 from vidact.sampling import ClipSampling
+
+OPEN_SET_VIDEOS = 1024  # training videos the open-set distance is fitted on: enough to measure
 
 
 class VideoDataModule(L.LightningDataModule):
@@ -69,8 +72,12 @@ class VideoDataModule(L.LightningDataModule):
         self.feature_augment = feature_augment  # training only, on cached features
         self.jitter = jitter  # random training positions (off for a full-batch fit)
 
-    def dataset(self, split: str, train: bool = False) -> Dataset:
+    def dataset(self, split: str, train: bool = False, most: int | None = None) -> Dataset:
+        """The clips of ``split``; with ``most``, of at most that many of its videos, evenly
+        spread over the list (so over its classes)."""
         items = self.index.subset(split)
+        if most is not None and len(items) > most:
+            items = [items[i] for i in np.linspace(0, len(items) - 1, most).round().astype(int)]
         if self.feature_cache is not None:
             return FeatureClipDataset(
                 items,
@@ -96,10 +103,10 @@ class VideoDataModule(L.LightningDataModule):
             jitter=self.jitter,
         )
 
-    def _loader(self, split: str, train: bool) -> DataLoader:
+    def _loader(self, split: str, train: bool, most: int | None = None) -> DataLoader:
         # cached features are tiny files: worker start-up would cost more than it saves
         workers = 0 if self.feature_cache is not None else self.workers
-        dataset = self.dataset(split, train)
+        dataset = self.dataset(split, train, most)
         order = EpochSampler(len(dataset), self.seed, shuffle=train)
         # Lightning makes the first iterator before it calls set_epoch (and, resuming, before
         # its epoch counter is right): a resumed run must start from its own epoch there
@@ -118,5 +125,10 @@ class VideoDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", train=False)
+    def val_dataloader(self) -> list[DataLoader]:
+        """The validation clips, then training clips as evaluation sees them (no augmentation,
+        at most ``OPEN_SET_VIDEOS``): what the open-set distance is fitted on each epoch."""
+        return [
+            self._loader("val", train=False),
+            self._loader("train", train=False, most=OPEN_SET_VIDEOS),
+        ]

@@ -245,10 +245,12 @@ def _rejection(rejection: dict[str, Any] | None) -> str:
         "unknown_videos": "unknown videos",
         "unknown_rejected": "unknown held out",
         "open_set_auroc": "open-set AUROC",
+        "open_set_auroc_top_probability": "AUROC of the top probability",
         "open_set_accuracy": "open-set accuracy",
     }
     shares = ("known_rejected", "unknown_rejected")
-    row = {"threshold": "off" if off else f"{rejection['threshold']:.6g}"}
+    score = "distance beyond" if rejection.get("score") == "distance" else "probability below"
+    row = {"unknown when": "off" if off else f"{score} {rejection['threshold']:.6g}"}
     row |= {
         label: f"{rejection[key]:.1%}" if key in shares else rejection[key]
         for key, label in names.items()

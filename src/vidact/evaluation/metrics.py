@@ -101,33 +101,36 @@ def rejection_metrics(
     labels: np.ndarray,
     threshold: float | None,
     unknown: np.ndarray | None = None,
+    sureness: tuple[np.ndarray, np.ndarray | None] | None = None,
 ) -> dict[str, Any]:
     """How the "none of these" threshold behaves: the share of known videos it rejects and,
-    given (M, K) scores of videos of classes outside the model, the open-set AUROC of the top
-    probability (known = positive), the share of those it rejects, and the open-set accuracy
-    (known videos accepted with the right label, plus unknown videos rejected, over all), and
-    ``operating_points``: for each share of unknown videos a user would let through
-    (``FALSE_ACCEPTS``), the ``--reject`` threshold that lets through no more of them and the
-    share of known videos it rejects (what a threshold for a chosen false-accept rate costs)."""
+    given (M, K) scores of videos of classes outside the model, the open-set AUROC of the
+    sureness it tests (known = positive) and of the top probability, the share of those it
+    rejects, and the open-set accuracy (known videos accepted with the right label, plus
+    unknown videos rejected, over all), and ``operating_points``: for each share of unknown
+    videos a user would let through (``FALSE_ACCEPTS``), the ``--reject P`` top probability
+    that lets through no more of them and the share of known videos it rejects (what a
+    threshold for a chosen false-accept rate costs). ``sureness``: what ``threshold`` tests
+    for the known and the unknown videos, by default their top probability."""
     top = known.max(axis=1)
-    below = top < threshold if threshold is not None else np.zeros(len(top), bool)
+    other = None if unknown is None else unknown.max(axis=1)
+    mine, theirs = sureness if sureness is not None else (top, other)
+    below = mine < threshold if threshold is not None else np.zeros(len(top), bool)
     result: dict[str, Any] = {
         "threshold": threshold,
         "known_videos": len(top),
         "known_rejected": round(float(below.mean()), 4),
     }
-    if unknown is None or not len(unknown):
+    if other is None or theirs is None or not len(other):
         return result
-    other = unknown.max(axis=1)
-    rejected = other < threshold if threshold is not None else np.zeros(len(other), bool)
-    scores = torch.as_tensor(np.concatenate([top, other]), dtype=torch.float64)
-    target = torch.cat([torch.ones(len(top)), torch.zeros(len(other))]).long()
+    rejected = theirs < threshold if threshold is not None else np.zeros(len(other), bool)
     right = (known.argmax(axis=1) == labels) & ~below
     result.update(
         {
             "unknown_videos": len(other),
             "unknown_rejected": round(float(rejected.mean()), 4),
-            "open_set_auroc": round(float(binary_auroc(scores, target)), 4),
+            "open_set_auroc": _auroc(mine, theirs),
+            "open_set_auroc_top_probability": _auroc(top, other),
             "open_set_accuracy": round(
                 float((right.sum() + rejected.sum()) / (len(top) + len(other))), 4
             ),
@@ -135,6 +138,13 @@ def rejection_metrics(
         }
     )
     return result
+
+
+def _auroc(known: np.ndarray, unknown: np.ndarray) -> float:
+    """P(a known video is surer than an unknown one)."""
+    scores = torch.as_tensor(np.concatenate([known, unknown]), dtype=torch.float64)
+    target = torch.cat([torch.ones(len(known)), torch.zeros(len(unknown))]).long()
+    return round(float(binary_auroc(scores, target)), 4)
 
 
 def _operating_point(known: np.ndarray, unknown: np.ndarray, share: float) -> dict[str, Any]:

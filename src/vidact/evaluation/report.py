@@ -99,7 +99,7 @@ def evaluate(
     check_topk(topk)
     started = time.perf_counter()
     workers = default_workers() if workers is None else workers
-    all_scores, unreadable = predictor.score(items, batch_size, workers)
+    all_scores, all_sureness, unreadable = predictor.score(items, batch_size, workers)
     keep = [i for i, item in enumerate(items) if str(item.path) not in unreadable]
     if not keep:
         raise DatasetError(f"none of the {len(items)} videos could be read")
@@ -110,13 +110,16 @@ def evaluate(
     metrics = classification_metrics(
         probabilities, labels, predictor.classes, sorted({1, 5, *topk}), category_map
     )
-    outside = None
+    outside, outside_sureness = None, None
     if unknown:
         others = [VideoItem(Path(p), str(p), 0, "unknown") for p in unknown]
-        outside, failed = predictor.score(others, batch_size, workers)
-        outside = outside[[str(item.path) not in failed for item in others]]
+        outside, outside_sureness, failed = predictor.score(others, batch_size, workers)
+        readable = [str(item.path) not in failed for item in others]
+        outside, outside_sureness = outside[readable], outside_sureness[readable]
         unreadable |= failed
-    metrics["rejection"] = rejection_metrics(probabilities, labels, predictor.reject, outside)
+    sureness = (all_sureness[keep], outside_sureness)
+    rejection = rejection_metrics(probabilities, labels, predictor.reject, outside, sureness)
+    metrics["rejection"] = {**rejection, **predictor.rejection}  # the score, its threshold
     seconds = time.perf_counter() - started
     metrics["checkpoint"] = str(predictor.source) if predictor.source else None
     metrics["seconds"] = round(seconds, 3)

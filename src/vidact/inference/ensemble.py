@@ -168,10 +168,9 @@ class EnsemblePredictor(VideoPredictor):
             "members": members,
         }
 
-    def _video_probabilities(self, reader: VideoReader) -> torch.Tensor:
-        return torch.from_numpy(
-            self._fused([m._video_probabilities(reader).numpy() for m in self.members])
-        )
+    def _video_scores(self, reader: VideoReader) -> tuple[torch.Tensor, float]:
+        fused = self._fused([m._video_scores(reader)[0].numpy() for m in self.members])
+        return torch.from_numpy(fused), float(fused.max())  # sure by the fused top probability
 
     @property
     def trained_jumps(self) -> float | None:
@@ -186,10 +185,9 @@ class EnsemblePredictor(VideoPredictor):
         first = scans[0]
         return WindowScores(first.windows, fused, first.fps, first.num_frames, settings)
 
-    def classify_frames(self, frames: np.ndarray, fps: float) -> torch.Tensor:
-        return torch.from_numpy(
-            self._fused([m.classify_frames(frames, fps).numpy() for m in self.members])
-        )
+    def classify_frames(self, frames: np.ndarray, fps: float) -> tuple[torch.Tensor, float]:
+        fused = self._fused([m.classify_frames(frames, fps)[0].numpy() for m in self.members])
+        return torch.from_numpy(fused), float(fused.max())
 
     def score_members(
         self, items: Sequence[VideoItem], batch_size: int = 8, workers: int = 0
@@ -197,14 +195,14 @@ class EnsemblePredictor(VideoPredictor):
         """Each member's (N, K) probabilities, in the ensemble's class order, and the paths
         any member could not read."""
         scored = [m.score(items, batch_size, workers) for m in self.members]
-        unreadable = set().union(*(bad for _, bad in scored))
-        probs = [p[:, order] for (p, _), order in zip(scored, self.orders, strict=True)]
+        unreadable = set().union(*(bad for _, _, bad in scored))
+        probs = [p[:, order] for (p, _, _), order in zip(scored, self.orders, strict=True)]
         return probs, unreadable
 
     def score(
         self, items: Sequence[VideoItem], batch_size: int = 8, workers: int = 0
-    ) -> tuple[np.ndarray, set[str]]:
+    ) -> tuple[np.ndarray, np.ndarray, set[str]]:
         probs, unreadable = self.score_members(items, batch_size, workers)
         fused = fuse(probs, self.weights, self.fusion)
         fused[[str(item.path) in unreadable for item in items]] = np.nan
-        return fused, unreadable
+        return fused, fused.max(axis=-1), unreadable

@@ -3,10 +3,11 @@
 Window labels flip whenever two activities score alike; a reader of a long recording wants
 "A until 8 s, then B". ``EventTracker`` turns a stream of scored windows into segments:
 
-- a window whose top probability is below the rejection ``threshold`` abstains: it extends
-  what is going on, and only ``unknown_after`` seconds of abstaining windows in a row open an
-  ``unknown`` segment (a window straddling two activities is unsure, not a third activity, so
-  callers give the window's length plus ``min_segment``);
+- a window whose sureness (top probability, or negated open-set distance) is below the
+  rejection ``threshold`` abstains: it extends what is going on, and only ``unknown_after``
+  seconds of abstaining windows in a row open an ``unknown`` segment (a window straddling two
+  activities is unsure, not a third activity, so callers give the window's length plus
+  ``min_segment``);
 - hysteresis: a new label opens a segment once it has led for ``hold`` seconds; the change is
   then placed halfway between the last window leaning to the old label and the first leaning to
   the new one (so the hold costs no onset time): sure windows, and between them abstaining ones
@@ -52,9 +53,11 @@ def resolve_reject(mode: str | float | None, calibrated: float | None) -> float 
     return value
 
 
-def is_sure(probabilities: np.ndarray, threshold: float | None) -> np.ndarray | bool:
-    """Whether a window's (or each row's) top probability reaches the rejection threshold."""
-    return threshold is None or probabilities.max(axis=-1) >= threshold
+def is_sure(sureness: np.ndarray | float, threshold: float | None) -> np.ndarray | bool:
+    """Whether a window's (or each one's) sureness reaches the rejection threshold: its top
+    probability, or its negated open-set distance (``models.open_set``) when the model
+    rejects by distance."""
+    return threshold is None or sureness >= threshold
 
 
 @dataclass
@@ -139,12 +142,16 @@ class EventTracker:
         end: float,
         probabilities: np.ndarray,
         vote: np.ndarray | None = None,
+        sureness: float | None = None,
     ) -> list[dict[str, Any]]:
         """One window speaking for ``[start, end)`` seconds; returns the segments it closed.
 
-        ``probabilities`` (K,) are the window's own: below the threshold it abstains. ``vote``
-        (K,), when given, decides the label of a window that does not (smoothed scores)."""
-        closed = self._step(start, end, probabilities, probabilities if vote is None else vote)
+        ``probabilities`` (K,) are the window's own; with its ``sureness`` (by default its top
+        probability) below the threshold it abstains. ``vote`` (K,), when given, decides the
+        label of a window that does not (smoothed scores)."""
+        sure = is_sure(probabilities.max() if sureness is None else sureness, self.threshold)
+        vote = probabilities if vote is None else vote
+        closed = self._step(start, end, probabilities, vote, bool(sure))
         held, current = self._held, self._current
         if held is not None and current is not None and current.surely_lasts(self.min_segment):
             closed.append(held.as_segment(self.classes))  # nothing can join it any more
@@ -152,9 +159,9 @@ class EventTracker:
         return closed
 
     def _step(
-        self, start: float, end: float, probabilities: np.ndarray, vote: np.ndarray
+        self, start: float, end: float, probabilities: np.ndarray, vote: np.ndarray, sure: bool
     ) -> list[dict[str, Any]]:
-        unsure = not is_sure(probabilities, self.threshold)
+        unsure = not sure
         top = int(vote.argmax())
         label = -1 if unsure else top
         scores = np.append(probabilities, probabilities.max())
@@ -246,13 +253,17 @@ class EventTracker:
         bounds: Sequence[tuple[float, float]],
         probabilities: np.ndarray,
         votes: np.ndarray | None = None,
+        sureness: np.ndarray | None = None,
     ) -> list[dict[str, Any]]:
         """Segments of a whole sequence of windows (``bounds``: the seconds each speaks for;
-        ``votes``: the scores that label them, by default their ``probabilities``)."""
+        ``votes``: the scores that label them, by default their ``probabilities``;
+        ``sureness``: what the threshold tests, by default their top probability)."""
         segments: list[dict[str, Any]] = []
         votes = probabilities if votes is None else votes
-        for (start, end), scores, vote in zip(bounds, probabilities, votes, strict=True):
-            segments += self.update(start, end, scores, vote)
+        sureness = probabilities.max(axis=-1) if sureness is None else sureness
+        rows = zip(bounds, probabilities, votes, sureness, strict=True)
+        for (start, end), scores, vote, sure in rows:
+            segments += self.update(start, end, scores, vote, float(sure))
         return segments + self.finish()
 
     def _close(self, run: _Run, following: _Run | None) -> list[dict[str, Any]]:

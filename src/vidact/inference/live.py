@@ -203,16 +203,19 @@ class _LiveEvents:
         size = settings.smoothing
         self.before, self.later = size // 2, size - 1 - size // 2  # the filter's reach
         self.wait = max(self.later, 1)  # windows after one before it is handed over
-        # (centre, end, probabilities) of the latest windows: all the oldest one handed over needs
-        self.recent: deque[tuple[float, float, np.ndarray]] = deque(
+        # (centre, end, probabilities, sureness) of the latest windows: all the oldest one
+        # handed over needs
+        self.recent: deque[tuple[float, float, np.ndarray, float]] = deque(
             maxlen=self.before + 1 + self.wait
         )
         self.received = self.handed = 0
         self.spoken_to = 0.0  # the end of the time the last window handed over spoke for
 
-    def window(self, first_s: float, end_s: float, probabilities: np.ndarray) -> None:
+    def window(
+        self, first_s: float, end_s: float, probabilities: np.ndarray, sureness: float
+    ) -> None:
         """A window whose frames start at ``first_s`` and whose newest ends at ``end_s``."""
-        self.recent.append(((first_s + end_s) / 2, end_s, probabilities))
+        self.recent.append(((first_s + end_s) / 2, end_s, probabilities, sureness))
         self.received += 1
         while self.handed + self.wait < self.received:
             self._hand_over()
@@ -229,14 +232,15 @@ class _LiveEvents:
         windows = list(self.recent)
         position = self.handed - (self.received - len(windows))
         low, high = max(0, position - self.before), position + self.later + 1
-        scores = np.stack([p for _, _, p in windows[low:high]])
-        sure = None if self.reject is None else is_sure(scores, self.reject)
+        scores = np.stack([p for _, _, p, _ in windows[low:high]])
+        sureness = np.array([s for _, _, _, s in windows[low:high]])
+        sure = None if self.reject is None else is_sure(sureness, self.reject)
         size, mode = self.settings.smoothing, self.settings.smooth_mode
         vote = smooth(scores, size, mode, sure)[position - low]
-        centre, end, probabilities = windows[position]
+        centre, end, probabilities, own = windows[position]
         if position + 1 < len(windows):
             end = (centre + windows[position + 1][0]) / 2
-        for event in self.tracker.update(self.spoken_to, end, probabilities, vote):
+        for event in self.tracker.update(self.spoken_to, end, probabilities, vote, own):
             self.emit(event)
         self.spoken_to = end
         self.handed += 1
@@ -289,16 +293,17 @@ def watch(
                 break  # the end, every frame already scored
             report.skipped += max(0, (received - due) // step)
             frames = np.stack([frame for _, _, frame in window])
-            probabilities = predictor.classify_frames(frames, fps).numpy()
+            scored, sureness = predictor.classify_frames(frames, fps)
+            probabilities = scored.numpy()
             emit(
                 {
                     "time_s": round(window[-1][1], 3),
-                    "label": predictor.answer(probabilities),
+                    "label": predictor.answer(probabilities, sureness),
                     "probability": round(float(probabilities.max()), 6),
                 }
             )
             if live is not None:
-                live.window(window[0][1], window[-1][1] + 1 / fps, probabilities)
+                live.window(window[0][1], window[-1][1] + 1 / fps, probabilities, sureness)
             report.windows += 1
             report.covered += received - max(window[0][0], scored_to)
             scored_to, due = received, received + step

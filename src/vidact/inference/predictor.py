@@ -47,6 +47,7 @@ from vidact.models.checkpoint import (
 )
 from vidact.models.classifier import ClipClassifier
 from vidact.models.encoder_runtime import use_encoder_runtime
+from vidact.models.open_set import OPEN_SET_KEY, OpenSet
 from vidact.plots import plot_timeline
 from vidact.progress import progress
 
@@ -91,7 +92,7 @@ def resolve_device(name: str | None = None) -> torch.device:
 
 class VideoPredictor(abc.ABC):
     """Every answer a loaded model gives, built on three hooks its subclasses implement:
-    ``_video_probabilities`` (a video's), ``_scan`` (its windows') and ``classify_frames``
+    ``_video_scores`` (a video's), ``_scan`` (its windows') and ``classify_frames``
     (a clip of decoded frames'), plus ``score`` (many videos, for evaluation) and ``describe``.
     """
 
@@ -101,12 +102,13 @@ class VideoPredictor(abc.ABC):
     allow_images: bool
     device: torch.device
     source: Path | None
-    reject: float | None = None  # top probability below which the answer is unknown
+    reject: float | None = None  # sureness below which the answer is unknown
+    distance: OpenSet | None = None  # set while rejecting by open-set distance (--reject auto)
 
     # -- the hooks ---------------------------------------------------------------------------
     @abc.abstractmethod
-    def _video_probabilities(self, reader: VideoReader) -> torch.Tensor:
-        """(K,) probabilities of an open video's evaluation views."""
+    def _video_scores(self, reader: VideoReader) -> tuple[torch.Tensor, float]:
+        """(K,) probabilities of an open video's evaluation views, and its sureness."""
 
     @abc.abstractmethod
     def _scan(
@@ -115,16 +117,17 @@ class VideoPredictor(abc.ABC):
         """Probabilities of every window of an open video whose shots begin at ``cuts``."""
 
     @abc.abstractmethod
-    def classify_frames(self, frames: np.ndarray, fps: float) -> torch.Tensor:
+    def classify_frames(self, frames: np.ndarray, fps: float) -> tuple[torch.Tensor, float]:
         """(N, H, W, 3) consecutive frames, decoded at ``decode_size`` -> (K,) probabilities
-        of the clip the model samples from them (what live input scores)."""
+        of the clip the model samples from them (what live input scores), and its sureness."""
 
     @abc.abstractmethod
     def score(
         self, items: Sequence[VideoItem], batch_size: int = 8, workers: int = 0
-    ) -> tuple[np.ndarray, set[str]]:
-        """(N, K) probabilities of every item, in order (NaN rows for the unreadable ones), and
-        the paths of those that could not be read (what evaluation reports)."""
+    ) -> tuple[np.ndarray, np.ndarray, set[str]]:
+        """(N, K) probabilities and (N,) sureness of every item, in order (NaN for the
+        unreadable ones), and the paths of those that could not be read (what evaluation
+        reports)."""
 
     def cache_views(self, root: str | Path) -> bool:
         """Share the frame features ``score`` computes through the feature cache at ``root``
@@ -152,7 +155,13 @@ class VideoPredictor(abc.ABC):
 
     @property
     def calibrated_reject(self) -> float | None:
-        """The rejection threshold calibrated when the model was trained (``--reject auto``)."""
+        """The top probability calibrated when the model was trained (``--reject auto`` for a
+        model without an open-set distance)."""
+        return None
+
+    @property
+    def open_set(self) -> OpenSet | None:
+        """The open-set distance the model was trained with (``--reject auto``), if any."""
         return None
 
     @property
@@ -163,13 +172,35 @@ class VideoPredictor(abc.ABC):
 
     # -- the answers -------------------------------------------------------------------------
     def use_reject(self, mode: str | float | None) -> None:
-        """``--reject``: off, auto (the calibrated threshold, when the model has one) or a
-        top probability P in (0, 1); answers whose top probability is lower are unknown."""
+        """``--reject``: off; auto, the model's own calibration: its open-set distance when it
+        has one (farther than 95% of its validation clips: unknown), else its calibrated top
+        probability; or a top probability P in (0, 1), answers below it unknown. Sureness,
+        what the threshold tests, is the negated distance or the top probability."""
         self.reject = resolve_reject(mode, self.calibrated_reject)
+        self.distance = self.open_set if mode == "auto" else None
+        if self.distance is not None:
+            self.reject = -self.distance.threshold
 
-    def answer(self, probabilities: torch.Tensor | np.ndarray) -> str:
-        """The top label, or unknown when its probability is below the rejection threshold."""
-        if not is_sure(np.asarray(probabilities), self.reject):
+    @property
+    def rejection(self) -> dict[str, Any]:
+        """How answers are rejected, for reports: by which score, below which threshold."""
+        if self.distance is not None:
+            return {"score": "distance", "threshold": round(self.distance.threshold, 6)}
+        return {"score": "probability", "threshold": self.reject}
+
+    def sureness(
+        self, probabilities: torch.Tensor, distances: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(..., K) probabilities and (...,) open-set distances -> (...,) what the rejection
+        threshold tests: the negated distance while rejecting by distance, else the top
+        probability."""
+        if self.distance is not None and distances is not None:
+            return -distances.double()
+        return probabilities.double().amax(dim=-1)
+
+    def answer(self, probabilities: torch.Tensor | np.ndarray, sureness: float) -> str:
+        """The top label, or unknown when its sureness is below the rejection threshold."""
+        if not is_sure(float(sureness), self.reject):
             return UNKNOWN
         return self.classes[int(probabilities.argmax())]
 
@@ -210,13 +241,13 @@ class VideoPredictor(abc.ABC):
         if output is not None:
             output = self._check_output(output, video, overwrite)
         with VideoReader(video, self.allow_images) as reader:
-            whole = self._video_probabilities(reader)
+            whole, sureness = self._video_scores(reader)
             long = is_long(reader, settings)
             scan = self._scanned(reader, settings) if long or output is not None else None
             duration = reader.num_frames / reader.fps
         if output is not None and scan is not None:
             self._write(video, output, scan)
-        return self._result(video, whole, topk, duration, scan if long else None)
+        return self._result(video, whole, sureness, topk, duration, scan if long else None)
 
     def predict_many(
         self,
@@ -240,6 +271,7 @@ class VideoPredictor(abc.ABC):
         self,
         video: str | Path,
         whole: torch.Tensor,
+        sureness: float,
         topk: int,
         duration: float,
         scan: WindowScores | None,
@@ -247,7 +279,7 @@ class VideoPredictor(abc.ABC):
         """Contract 4: the whole-video top-k and the timeline (one segment unless scanned),
         and ``label``, the answer: the top label or unknown."""
         top = self.top_k(whole, topk)
-        label = self.answer(whole)
+        label = self.answer(whole, sureness)
         if scan is not None:
             self.checked(torch.from_numpy(scan.scores))
             segments = scan.segments(self.classes)
@@ -330,7 +362,9 @@ class Predictor(VideoPredictor):
         clips: int = 1,
         crops: int = 1,
         allow_images: bool = False,
+        open_set: OpenSet | None = None,
     ) -> None:
+        """``open_set``: the model's open-set distance (``models.open_set``), if it has one."""
         if clips < 1:
             raise ConfigError(f"--clips must be at least 1, got {clips}")
         self.model = model.eval()
@@ -341,7 +375,8 @@ class Predictor(VideoPredictor):
         self.crops = crops
         self.allow_images = allow_images
         self.source: Path | None = None  # the file it was loaded from
-        self.reject = info.reject  # --reject auto until told otherwise
+        self._open_set = open_set
+        self.use_reject("auto")  # until told otherwise
         self.view_cache: ViewFeatureCache | None = None  # see cache_views
         self.load_views = ViewLoader(
             info.sampling, info.input, eval_transform(info.input, crops), clips, crops, allow_images
@@ -403,7 +438,13 @@ class Predictor(VideoPredictor):
         if ENSEMBLE_KEY in raw:
             raise CheckpointError(f"{path}: an ensemble; vidact.load reads it")
         model, info = classifier_from(raw, path, device)
-        predictor = cls(model, info, device, clips, crops, allow_images)
+        open_set = None
+        if raw.get(OPEN_SET_KEY) is not None:
+            try:
+                open_set = OpenSet.from_dict(raw[OPEN_SET_KEY], len(info.classes))
+            except ValueError as err:
+                raise CheckpointError(f"{path}: {err}; retrain or restore the file") from None
+        predictor = cls(model, info, device, clips, crops, allow_images, open_set)
         predictor.source = Path(path)
         predictor.use_encoder_runtime(encoder_runtime)
         return predictor
@@ -421,6 +462,10 @@ class Predictor(VideoPredictor):
     @property
     def calibrated_reject(self) -> float | None:
         return self.info.reject
+
+    @property
+    def open_set(self) -> OpenSet | None:
+        return self._open_set
 
     @property
     def trained_jumps(self) -> float | None:
@@ -444,21 +489,27 @@ class Predictor(VideoPredictor):
         }
 
     @torch.inference_mode()
-    def probabilities(self, views: torch.Tensor) -> torch.Tensor:
-        """(B, V, T, 3, S, S) normalised views of B videos -> (B, K) averaged probabilities."""
+    def probabilities(self, views: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, V, T, 3, S, S) normalised views of B videos -> (B, K) averaged probabilities
+        and (B,) sureness."""
+        if self.distance is not None:  # the embedding is needed: encoder and head apart
+            return self._classified(self._encoded(views))
         batch, count = views.shape[:2]
         logits = self.model(views.flatten(0, 1).to(self.device, non_blocking=True))
         probabilities = logits.float().softmax(dim=-1).cpu()  # (B*V, K)
-        return probabilities.view(batch, count, -1).mean(dim=1)  # (B, V, K) -> (B, K)
+        averaged = probabilities.view(batch, count, -1).mean(dim=1)  # (B, V, K) -> (B, K)
+        return averaged, self.sureness(averaged)
 
-    def _video_probabilities(self, reader: VideoReader) -> torch.Tensor:
-        return self.probabilities(self.load_views(reader)[None])[0]
+    def _video_scores(self, reader: VideoReader) -> tuple[torch.Tensor, float]:
+        probabilities, sureness = self.probabilities(self.load_views(reader)[None])
+        return probabilities[0], float(sureness[0])
 
-    def classify_frames(self, frames: np.ndarray, fps: float) -> torch.Tensor:
+    def classify_frames(self, frames: np.ndarray, fps: float) -> tuple[torch.Tensor, float]:
         sampling = self.info.sampling
         positions = sampling.as_read(sampling.indices(len(frames), fps), len(frames))
         views = to_views(frames[positions], positions[None], self.load_views.transform)
-        return self.probabilities(views[None])[0]
+        probabilities, sureness = self.probabilities(views[None])
+        return probabilities[0], float(sureness[0])
 
     def cache_views(self, root: str | Path) -> bool:
         """Keep the frame features of the videos ``score`` reads in the feature cache at
@@ -475,13 +526,14 @@ class Predictor(VideoPredictor):
 
     def score(
         self, items: Sequence[VideoItem], batch_size: int = 8, workers: int = 0
-    ) -> tuple[np.ndarray, set[str]]:
+    ) -> tuple[np.ndarray, np.ndarray, set[str]]:
         if batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
         probabilities = np.full((len(items), len(self.classes)), np.nan)
+        sureness = np.full(len(items), np.nan)
         todo = list(range(len(items)))
         if self.view_cache is not None:
-            todo = self._score_cached(items, batch_size, probabilities)
+            todo = self._score_cached(items, batch_size, probabilities, sureness)
         dataset = ClipDataset(
             [items[i] for i in todo],
             self.info.sampling,
@@ -508,17 +560,23 @@ class Predictor(VideoPredictor):
             if views is None:
                 continue
             if self.view_cache is None:
-                scores = self.checked(self.probabilities(views))
+                scores, sure = self.probabilities(views)
+                self.checked(scores)
             else:  # the same network in two steps, so the features can be kept
                 features = self._encoded(views)
                 for index, video in zip(read, features, strict=True):
                     self.view_cache.save(items[index], video)
-                scores = self._classified(features)
+                scores, sure = self._classified(features)
             probabilities[read] = scores.double().numpy()
-        return probabilities, unreadable
+            sureness[read] = sure.numpy()
+        return probabilities, sureness, unreadable
 
     def _score_cached(
-        self, items: Sequence[VideoItem], batch_size: int, probabilities: np.ndarray
+        self,
+        items: Sequence[VideoItem],
+        batch_size: int,
+        probabilities: np.ndarray,
+        sureness: np.ndarray,
     ) -> list[int]:
         """Fill in the rows of the videos whose features are cached (batched as a decoding run
         would batch them); return the indices of the others, damaged entries included."""
@@ -530,8 +588,9 @@ class Predictor(VideoPredictor):
             missing += [i for i, features in loaded.items() if features is None]
             ready = {i: features for i, features in loaded.items() if features is not None}
             if ready:
-                scores = self._classified(torch.stack(list(ready.values())))
+                scores, sure = self._classified(torch.stack(list(ready.values())))
                 probabilities[list(ready)] = scores.double().numpy()
+                sureness[list(ready)] = sure.numpy()
         return sorted(missing)
 
     @torch.inference_mode()
@@ -542,12 +601,21 @@ class Predictor(VideoPredictor):
         return features.float().cpu().view(batch, count, *features.shape[1:])
 
     @torch.inference_mode()
-    def _classified(self, features: torch.Tensor) -> torch.Tensor:
-        """(B, V, T', F) frame features -> (B, K) probabilities averaged over the views."""
+    def _classified(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, V, T', F) frame features -> (B, K) probabilities averaged over the views and
+        (B,) sureness (by distance: of the views' mean embedding)."""
         batch, count = features.shape[:2]
-        logits = self.model.classify_features(features.flatten(0, 1).to(self.device))
-        probabilities = logits.float().softmax(dim=-1).cpu().view(batch, count, -1)
-        return self.checked(probabilities.mean(dim=1))
+        flat = features.flatten(0, 1).to(self.device)
+        distances = None
+        if self.distance is None:
+            logits = self.model.classify_features(flat)
+        else:
+            embeddings = self.model.embed(flat)
+            logits = self.model.classifier(embeddings)
+            distances = self.distance.distance(embeddings.view(batch, count, -1).mean(dim=1))
+        probabilities = logits.float().softmax(dim=-1).cpu().view(batch, count, -1).mean(dim=1)
+        sureness = self.sureness(probabilities, None if distances is None else distances.cpu())
+        return self.checked(probabilities), sureness
 
     def predict_many(
         self,
@@ -566,18 +634,18 @@ class Predictor(VideoPredictor):
             readable = [item for item in batch if item.views is not None]
             if readable:
                 stacked = torch.stack([item.views for item in readable])
-                scores = iter(self.probabilities(stacked))
+                scores = iter(zip(*self.probabilities(stacked), strict=True))
             for item in batch:
                 if item.views is None:
                     yield {"video": item.video, "error": item.error}
                     continue
-                whole = next(scores)
+                whole, sureness = next(scores)
                 try:
                     scan = self.scan(item.video, settings) if item.long else None
                 except VideoReadError as err:
                     yield {"video": item.video, "error": str(err)}
                     continue
-                yield self._result(item.video, whole, topk, item.duration, scan)
+                yield self._result(item.video, whole, float(sureness), topk, item.duration, scan)
 
     @torch.inference_mode()
     def _scan(
@@ -591,8 +659,8 @@ class Predictor(VideoPredictor):
             return encoder(transform(frames).to(self.device)).float().cpu()  # (N, F)
 
         def classify(clips: torch.Tensor) -> torch.Tensor:
-            logits = self.model.classify_features(clips.to(self.device))
-            return logits.float().softmax(dim=-1).cpu()  # (B, K)
+            probabilities, sureness = self._classified(clips[:, None])  # one view each
+            return torch.cat([probabilities.double(), sureness[:, None]], dim=1)  # (B, K + 1)
 
         windows = plan_windows(reader.num_frames, reader.fps, settings, self.info.sampling, cuts)
         needed = np.unique(np.concatenate([w.positions for w in windows]))
@@ -605,5 +673,8 @@ class Predictor(VideoPredictor):
             frames = reader.frames(needed, self.info.input.short_side)
         if len(needed) >= LONG_SCAN_FRAMES:  # a long video: say how far the scan has come
             frames = progress(frames, "scanning", total=len(needed), unit="frames")
-        scores = score_windows(windows, frames, encode, classify)
-        return WindowScores(windows, scores, reader.fps, reader.num_frames, settings)
+        scored = score_windows(windows, frames, encode, classify)
+        scores, sureness = scored[:, :-1], scored[:, -1]
+        return WindowScores(
+            windows, scores, reader.fps, reader.num_frames, settings, sureness=sureness
+        )

@@ -153,7 +153,12 @@ class WindowScores:
     num_frames: int
 
     settings: TimelineSettings = TimelineSettings()
-    reject: float | None = None  # windows whose top probability is lower vote unknown
+    reject: float | None = None  # windows whose sureness is lower vote unknown
+    sureness: np.ndarray | None = None  # (W,) what ``reject`` tests; None: top probability
+
+    @property
+    def window_sureness(self) -> np.ndarray:
+        return self.scores.max(axis=-1) if self.sureness is None else self.sureness
 
     def segments(self, classes: Sequence[str]) -> list[dict[str, Any]]:
         """Labelled segments (``inference.events``): clean by default, runs of window labels
@@ -161,12 +166,12 @@ class WindowScores:
         bounds = window_bounds(self.windows, self.fps, self.num_frames)
         window = max(w.length for w in self.windows) / self.fps
         tracker = self.settings.tracker(classes, self.reject, window)
-        return tracker.track(bounds, self.scores, self.smoothed())
+        return tracker.track(bounds, self.scores, self.smoothed(), self.window_sureness)
 
     def smoothed(self) -> np.ndarray:
         """(W, K) the scores that label windows: filtered over ``smooth`` windows of one shot
         (those sure enough to vote, when there is a rejection threshold) unless raw."""
-        sure = None if self.reject is None else is_sure(self.scores, self.reject)
+        sure = None if self.reject is None else is_sure(self.window_sureness, self.reject)
         shots = np.array([w.shot for w in self.windows])
         ends = [*(np.flatnonzero(np.diff(shots)) + 1), len(shots)]
         return np.concatenate(

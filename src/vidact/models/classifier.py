@@ -76,9 +76,13 @@ class ClipClassifier(nn.Module):
     def encode(self, clips: torch.Tensor) -> torch.Tensor:
         return self.encoder.encode_clips(clips)  # (B, T, C, H, W) -> (B, T, F)
 
+    def embed(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, T, F) frame features -> (B, D) the clip embedding (what open-set distances are
+        measured on: ``models.open_set``)."""
+        return self.head(self.temporal_input(features))  # (B, T, F) -> (B, T, F') -> (B, D)
+
     def classify_features(self, features: torch.Tensor) -> torch.Tensor:
-        clip = self.head(self.temporal_input(features))  # (B, T, F) -> (B, T, F') -> (B, D)
-        return self.classifier(clip)  # (B, D) -> (B, K)
+        return self.classifier(self.embed(features))  # (B, D) -> (B, K)
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         return self.classify_features(self.encode(clips))

@@ -18,6 +18,7 @@ from vidact.data.index import VideoItem
 from vidact.models.backbones import reads_pairs, weight_source
 from vidact.models.checkpoint import INT8_KEY, METADATA_KEY, CheckpointInfo, int8_entry
 from vidact.models.classifier import ClipClassifier, uses_pretrained
+from vidact.models.open_set import OPEN_SET_KEY, OpenSet
 from vidact.training import optim
 from vidact.training.features import FeatureExtractor
 
@@ -52,8 +53,12 @@ class ClipClassifierModule(L.LightningModule):
             metrics[f"{split}_loss"] = MeanMetric()
             metrics[f"{split}_acc"] = MulticlassAccuracy(len(classes), average="micro")
         self.metrics = nn.ModuleDict(metrics)
-        self.confidence = CatMetric()  # top probability of each validation clip, all ranks
+        # per validation epoch, all ranks: each validation clip's top probability and
+        # embedding, and the embeddings and labels of the training clips seen as evaluation
+        collected = ("confidence", "val_embeddings", "train_embeddings", "train_labels")
+        self.collected = nn.ModuleDict({name: CatMetric() for name in collected})
         self.reject: float | None = None  # calibrated on the latest validation epoch
+        self.open_set: OpenSet | None = None  # fitted on the latest validation epoch
         self.jumps: float | None = None  # share of training videos with a cut (io.shots)
         # unreadable videos seen, per split; a callback reports them and enforces the limit
         self.unreadable: dict[str, set[str]] = {"train": set(), "val": set(), "extraction": set()}
@@ -83,19 +88,24 @@ class ClipClassifierModule(L.LightningModule):
         )
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        if batch.dim() == 3:  # (B, T, F) cached features
-            return self.model.classify_features(batch)
-        return self.model(batch)  # (B, T, 3, H, W) pixels
+        return self.model.classifier(self.embed(batch))
+
+    def embed(self, batch: torch.Tensor) -> torch.Tensor:
+        """(B, T, F) cached features or (B, T, 3, H, W) pixels -> (B, D) clip embeddings."""
+        return self.model.embed(batch if batch.dim() == 3 else self.model.encode(batch))
 
     def _step(self, batch: Batch, split: str) -> torch.Tensor | None:
         inputs, labels, unreadable = batch
         self.unreadable[split].update(unreadable)
         if inputs is None:  # every video of the batch was unreadable
             return None
-        logits = self(inputs)
+        embeddings = self.embed(inputs)
+        logits = self.model.classifier(embeddings)
         loss = self.loss(logits, labels)
         if split == "val":
-            self.confidence.update(logits.detach().float().softmax(dim=-1).amax(dim=-1))
+            confidence = logits.detach().float().softmax(dim=-1).amax(dim=-1)
+            self.collected["confidence"].update(confidence)
+            self.collected["val_embeddings"].update(embeddings.detach().float())
         self.metrics[f"{split}_loss"].update(loss.detach(), weight=len(labels))
         self.metrics[f"{split}_acc"].update(logits.detach(), labels)
         return loss
@@ -103,8 +113,18 @@ class ClipClassifierModule(L.LightningModule):
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
         return self._step(batch, "train")
 
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self._step(batch, "val")
+    def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if dataloader_idx == 0:
+            self._step(batch, "val")
+            return
+        inputs, labels, _ = batch  # training clips as evaluation sees them
+        if inputs is not None:
+            self.collected["train_embeddings"].update(self.embed(inputs).float())
+            self.collected["train_labels"].update(labels.float())
+
+    def on_validation_epoch_start(self) -> None:
+        for metric in self.collected.values():
+            metric.reset()
 
     def on_train_epoch_start(self) -> None:
         if self._rng_to_restore is not None:  # the first epoch of a resumed run
@@ -122,9 +142,13 @@ class ClipClassifierModule(L.LightningModule):
         for name, metric in self.metrics.items():
             if metric.update_count:
                 self.log(name, metric.compute(), prog_bar=name.startswith("val"))
-        if self.confidence.update_count:
-            self.reject = calibrate_rejection(self.confidence.compute())
-        self.confidence.reset()
+        collected = {k: m.compute() for k, m in self.collected.items() if m.update_count}
+        if "confidence" in collected:
+            self.reject = calibrate_rejection(collected["confidence"])
+        if "confidence" in collected and "train_embeddings" in collected:
+            train, labels = collected["train_embeddings"], collected["train_labels"]
+            validation = collected["val_embeddings"]
+            self.open_set = fit_open_set(train, labels, len(self.classes), validation)
 
     def configure_optimizers(self) -> dict[str, Any]:
         # the backbone is its own group (its learning rate scaled) from the start, frozen or not:
@@ -148,6 +172,8 @@ class ClipClassifierModule(L.LightningModule):
         checkpoint[METADATA_KEY] = self.info().to_dict()
         checkpoint["vidact_config"] = self.config.to_dict()
         checkpoint["rng_states"] = _rng_states()
+        if self.open_set is not None:
+            checkpoint[OPEN_SET_KEY] = self.open_set.to_dict()
         if self.quantised is not None:
             checkpoint[INT8_KEY] = int8_entry(self.quantised)
 
@@ -164,6 +190,16 @@ def calibrate_rejection(confidence: torch.Tensor) -> float | None:
     if confidence.numel() < MIN_CALIBRATION:
         return None
     return round(float(torch.quantile(confidence.double(), 1 - KNOWN_ACCEPTED)), 6)
+
+
+def fit_open_set(
+    train: torch.Tensor, labels: torch.Tensor, classes: int, validation: torch.Tensor
+) -> OpenSet | None:
+    """The distance rejection (``models.open_set``), its threshold keeping ``KNOWN_ACCEPTED``
+    of the validation clips; None with fewer than ``MIN_CALIBRATION`` of them."""
+    if len(validation) < MIN_CALIBRATION:
+        return None
+    return OpenSet.fit(train, labels, classes, validation, KNOWN_ACCEPTED)
 
 
 def _rng_states() -> dict[str, Any]:
