@@ -33,6 +33,7 @@ import torch
 from vidact.data.index import VideoItem
 from vidact.inference.predictor import Predictor
 from vidact.io.reader import VideoReader
+from vidact.models.open_set import OpenSet
 
 
 def videos(root: Path, classes: list[str], split: str | None, known: bool) -> list[VideoItem]:
@@ -73,21 +74,11 @@ def outputs(
 
 
 def mahalanobis(train: torch.Tensor, labels: torch.Tensor, classes: int) -> Callable:
-    """Embeddings (N, D) -> (N,) squared distance to the nearest class mean of ``train``, under
-    one covariance of the training embeddings around their class means (shrunk by 0.1 of its
-    mean variance: more dimensions than videos)."""
-    means = torch.stack([train[labels == k].mean(0) for k in range(classes)])
-    centred = train - means[labels]
-    covariance = centred.T @ centred / len(centred)
-    size = covariance.shape[0]
-    covariance += 0.1 * torch.trace(covariance) / size * torch.eye(size, dtype=covariance.dtype)
-    precision = torch.linalg.inv(covariance)
-
-    def distance(embeddings: torch.Tensor) -> np.ndarray:
-        gaps = embeddings[:, None] - means[None]  # (N, K, D)
-        return torch.einsum("nkd,de,nke->nk", gaps, precision, gaps).min(-1).values.numpy()
-
-    return distance
+    """Embeddings (N, D) -> (N,) squared distance to the nearest class mean of ``train``, as
+    vidact rejects by it (``models.open_set``)."""
+    fitted = OpenSet.fit(train, labels, classes)
+    assert fitted is not None, "every class needs training videos"
+    return lambda embeddings: fitted.distance(embeddings).double().numpy()
 
 
 def auroc(known: np.ndarray, unknown: np.ndarray) -> float:

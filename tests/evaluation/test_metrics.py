@@ -81,3 +81,16 @@ def test_rejection_operating_points_let_through_no_more_unknown_videos_than_aske
 def _top(values: np.ndarray) -> np.ndarray:
     """Rows of two-class probabilities whose top probability is each value."""
     return np.stack([values, 1 - values], axis=1)
+
+
+def test_rejection_by_distance_is_measured_on_its_own_scale() -> None:
+    """Sureness as negated squared distances (thousands): the AUROC ranks them as they are,
+    the shares follow the distance threshold, and the top probability keeps its own AUROC."""
+    known, unknown = _top(np.array([0.9, 0.6, 0.95])), _top(np.array([0.99, 0.5]))
+    sureness = (-np.array([1000.0, 2000.0, 3000.0]), -np.array([2500.0, 9000.0]))
+    labels = known.argmax(axis=1)
+    rejection = rejection_metrics(known, labels, -2600.0, unknown, sureness)
+    assert rejection["open_set_auroc"] == pytest.approx(5 / 6, abs=1e-4)
+    assert rejection["open_set_auroc_top_probability"] == pytest.approx(3 / 6, abs=1e-4)
+    assert rejection["known_rejected"] == pytest.approx(1 / 3, abs=1e-4)
+    assert rejection["unknown_rejected"] == 0.5

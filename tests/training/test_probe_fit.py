@@ -14,6 +14,9 @@ from tests.conftest import FAST_RUN, invoke, split_args
 from vidact.config import TrainConfig
 from vidact.data.datasets import FeatureClipDataset
 from vidact.errors import ConfigError
+from vidact.inference.load import load_predictor
+from vidact.models.checkpoint import METADATA_KEY
+from vidact.models.open_set import OPEN_SET_KEY
 from vidact.sampling import ClipSampling
 from vidact.training import optim
 from vidact.training.validate import check_config
@@ -91,6 +94,9 @@ def test_a_probe_run_trains_full_batch_and_beats_chance(synthetic_dataset, tmp_p
     # last.ckpt is the last epoch's, whichever was best (a resume goes on from there)
     last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert (last["epoch"], last["global_step"]) == (2, 3)
+    # a 3840-wide clip embedding keeps rejection by top probability (no D x D precision)
+    assert OPEN_SET_KEY not in saved and saved[METADATA_KEY]["reject"] is not None
+    assert load_predictor(run / "checkpoints" / "best.ckpt").rejection["score"] == "probability"
     # the fit reads each video's 3 evaluation frames and nothing else: only those are encoded
     summary = json.loads((run / "summary.json").read_text())
     entries = list(Path(summary["feature_cache"]).rglob("*.npy"))

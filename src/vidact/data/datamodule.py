@@ -23,8 +23,6 @@ from vidact.data.sampler import EpochSampler
 from vidact.data.transforms import Augment, InputSpec, eval_transform, train_transform
 from vidact.sampling import ClipSampling
 
-OPEN_SET_VIDEOS = 1024  # training videos the open-set distance is fitted on: enough to measure
-
 
 class VideoDataModule(L.LightningDataModule):
     """Training and validation loaders over a split index (test figures come from the predictor).
@@ -54,6 +52,7 @@ class VideoDataModule(L.LightningDataModule):
         start_epoch: int = 0,
         feature_augment: FeatureAugment | None = None,
         jitter: bool = True,
+        open_set_videos: int = 0,
     ) -> None:
         super().__init__()
         self.index = index
@@ -71,6 +70,7 @@ class VideoDataModule(L.LightningDataModule):
         self.start_epoch = start_epoch  # epochs a resumed run has done already
         self.feature_augment = feature_augment  # training only, on cached features
         self.jitter = jitter  # random training positions (off for a full-batch fit)
+        self.open_set_videos = open_set_videos  # training videos validation also embeds
 
     def dataset(self, split: str, train: bool = False, most: int | None = None) -> Dataset:
         """The clips of ``split``; with ``most``, of at most that many of its videos, evenly
@@ -126,9 +126,10 @@ class VideoDataModule(L.LightningDataModule):
         return self._loader("train", train=True)
 
     def val_dataloader(self) -> list[DataLoader]:
-        """The validation clips, then training clips as evaluation sees them (no augmentation,
-        at most ``OPEN_SET_VIDEOS``): what the open-set distance is fitted on each epoch."""
-        return [
-            self._loader("val", train=False),
-            self._loader("train", train=False, most=OPEN_SET_VIDEOS),
-        ]
+        """The validation clips, then (with ``open_set_videos``) that many training clips as
+        evaluation sees them, unaugmented: what the open-set distance is fitted on each epoch
+        (``models.open_set``)."""
+        loaders = [self._loader("val", train=False)]
+        if self.open_set_videos:
+            loaders.append(self._loader("train", train=False, most=self.open_set_videos))
+        return loaders

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import torch
 from torchmetrics.functional.classification import (
-    binary_auroc,
     multiclass_accuracy,
     multiclass_confusion_matrix,
     multiclass_f1_score,
@@ -141,10 +140,12 @@ def rejection_metrics(
 
 
 def _auroc(known: np.ndarray, unknown: np.ndarray) -> float:
-    """P(a known video is surer than an unknown one)."""
-    scores = torch.as_tensor(np.concatenate([known, unknown]), dtype=torch.float64)
-    target = torch.cat([torch.ones(len(known)), torch.zeros(len(unknown))]).long()
-    return round(float(binary_auroc(scores, target)), 4)
+    """P(a known video is surer than an unknown one), ties counting half (Mann-Whitney): on
+    any scale (torchmetrics would squash a negated distance through a sigmoid first)."""
+    ordered = np.sort(unknown)
+    below = np.searchsorted(ordered, known, side="left")
+    ties = np.searchsorted(ordered, known, side="right") - below
+    return round(float((below + 0.5 * ties).sum() / (len(known) * len(unknown))), 4)
 
 
 def _operating_point(known: np.ndarray, unknown: np.ndarray, share: float) -> dict[str, Any]:

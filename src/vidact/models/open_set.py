@@ -11,13 +11,22 @@ its threshold on the validation clips; the checkpoint carries it, and ``--reject
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 
 OPEN_SET_KEY = "vidact_open_set"  # checkpoint entry: class means, precision, threshold
 SHRINK = 0.1  # covariance shrunk towards its mean variance: often more dimensions than clips
+FIT_VIDEOS = 1024  # training videos it is fitted on: enough for the means and the covariance
+# wider clip embeddings (the linear and stats heads: 3840 dimensions and more on Lite0) keep the
+# top probability: their D x D precision would weigh 59 MB and more and take seconds to invert
+MAX_DIMENSIONS = 1280
+
+
+def measures_distance(width: int) -> bool:
+    """Whether a model whose clip embedding has ``width`` dimensions rejects by distance."""
+    return width <= MAX_DIMENSIONS
 
 
 @dataclass(frozen=True)
@@ -30,19 +39,10 @@ class OpenSet:
     threshold: float
 
     @classmethod
-    def fit(
-        cls,
-        train: torch.Tensor,
-        labels: torch.Tensor,
-        classes: int,
-        validation: torch.Tensor,
-        accepted: float,
-    ) -> OpenSet | None:
-        """Fit on training embeddings (N, D) with their labels; the threshold is the distance
-        that ``accepted`` of the ``validation`` embeddings stay within. None when a class has
-        no training embedding (nothing to measure from)."""
-        train, validation = train.double().cpu(), validation.double().cpu()
-        labels = labels.long().cpu()
+    def fit(cls, train: torch.Tensor, labels: torch.Tensor, classes: int) -> OpenSet | None:
+        """Class means and shared precision of training embeddings (N, D) with their labels,
+        no threshold yet (``calibrated``); None when a class has no training embedding."""
+        train, labels = train.double().cpu(), labels.long().cpu()
         if any(not (labels == k).any() for k in range(classes)):
             return None
         means = torch.stack([train[labels == k].mean(0) for k in range(classes)])
@@ -51,10 +51,13 @@ class OpenSet:
         size = covariance.shape[0]
         ridge = SHRINK * float(torch.trace(covariance)) / size + 1e-8  # never singular
         covariance += ridge * torch.eye(size, dtype=torch.double)
-        precision = torch.linalg.inv(covariance)
-        fitted = cls(means.float(), precision.float(), math.inf)
-        distances = fitted.distance(validation).double()
-        return cls(fitted.means, fitted.precision, float(torch.quantile(distances, accepted)))
+        return cls(means.float(), torch.linalg.inv(covariance).float(), math.inf)
+
+    def calibrated(self, validation: torch.Tensor, accepted: float) -> OpenSet:
+        """The same statistics with the threshold that ``accepted`` of the ``validation``
+        embeddings stay within."""
+        distances = self.distance(validation.cpu()).double()
+        return replace(self, threshold=float(torch.quantile(distances, accepted)))
 
     def distance(self, embeddings: torch.Tensor) -> torch.Tensor:
         """(N, D) embeddings -> (N,) squared distance to the nearest class mean."""

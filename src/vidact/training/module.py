@@ -18,7 +18,7 @@ from vidact.data.index import VideoItem
 from vidact.models.backbones import reads_pairs, weight_source
 from vidact.models.checkpoint import INT8_KEY, METADATA_KEY, CheckpointInfo, int8_entry
 from vidact.models.classifier import ClipClassifier, uses_pretrained
-from vidact.models.open_set import OPEN_SET_KEY, OpenSet
+from vidact.models.open_set import OPEN_SET_KEY, OpenSet, measures_distance
 from vidact.training import optim
 from vidact.training.features import FeatureExtractor
 
@@ -59,6 +59,7 @@ class ClipClassifierModule(L.LightningModule):
         self.collected = nn.ModuleDict({name: CatMetric() for name in collected})
         self.reject: float | None = None  # calibrated on the latest validation epoch
         self.open_set: OpenSet | None = None  # fitted on the latest validation epoch
+        self.measures_distance = measures_distance(self.model.head.out_features)
         self.jumps: float | None = None  # share of training videos with a cut (io.shots)
         # unreadable videos seen, per split; a callback reports them and enforces the limit
         self.unreadable: dict[str, set[str]] = {"train": set(), "val": set(), "extraction": set()}
@@ -105,7 +106,8 @@ class ClipClassifierModule(L.LightningModule):
         if split == "val":
             confidence = logits.detach().float().softmax(dim=-1).amax(dim=-1)
             self.collected["confidence"].update(confidence)
-            self.collected["val_embeddings"].update(embeddings.detach().float())
+            if self.measures_distance:
+                self.collected["val_embeddings"].update(embeddings.detach().float())
         self.metrics[f"{split}_loss"].update(loss.detach(), weight=len(labels))
         self.metrics[f"{split}_acc"].update(logits.detach(), labels)
         return loss
@@ -197,9 +199,8 @@ def fit_open_set(
 ) -> OpenSet | None:
     """The distance rejection (``models.open_set``), its threshold keeping ``KNOWN_ACCEPTED``
     of the validation clips; None with fewer than ``MIN_CALIBRATION`` of them."""
-    if len(validation) < MIN_CALIBRATION:
-        return None
-    return OpenSet.fit(train, labels, classes, validation, KNOWN_ACCEPTED)
+    fitted = OpenSet.fit(train, labels, classes) if len(validation) >= MIN_CALIBRATION else None
+    return None if fitted is None else fitted.calibrated(validation, KNOWN_ACCEPTED)
 
 
 def _rng_states() -> dict[str, Any]:

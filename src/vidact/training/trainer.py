@@ -44,6 +44,7 @@ from vidact.models.backbones import encoder_names, reads_pairs, weight_source
 from vidact.models.classifier import frozen_throughout, uses_pretrained
 from vidact.models.encoder_runtime import install_int8, quantise_encoder, use_encoder_runtime
 from vidact.models.heads import resolve_model
+from vidact.models.open_set import FIT_VIDEOS
 from vidact.plots import plot_curves
 from vidact.progress import on_terminal
 from vidact.sampling import ClipSampling
@@ -354,6 +355,7 @@ def _datamodule(
             feature_augmenter(run.module.model.encoder) if stores and not fixed else None
         ),
         jitter=not fixed,
+        open_set_videos=FIT_VIDEOS if run.module.measures_distance else 0,
     )
 
 
