@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 import torch
@@ -46,11 +47,19 @@ def test_onnx_probabilities_equal_pytorch_on_real_clips(
         with VideoReader(clip) as reader:
             views = reference.load_views(reader)[None]  # (1, clips, T, 3, S, S)
         batch = torch.cat([views, views.flip(-1)])  # a batch of two: the batch axis is dynamic
-        expected, got = reference.probabilities(batch)[0], runtime.probabilities(batch)[0]
+        (expected, expected_sure), (got, got_sure) = (
+            reference.probabilities(batch),
+            runtime.probabilities(batch),
+        )
         assert torch.allclose(got, expected, atol=1e-4, rtol=0), (got - expected).abs().max()
+        # the open-set distance travels in the graph: the export rejects as the checkpoint
+        assert torch.allclose(got_sure, expected_sure, rtol=1e-3), (got_sure, expected_sure)
         settings = TimelineSettings("1s", "0.5s")
         torch_scan, onnx_scan = reference.scan(clip, settings), runtime.scan(clip, settings)
         assert abs(torch_scan.scores - onnx_scan.scores).max() < 1e-4
+        np.testing.assert_allclose(onnx_scan.sureness, torch_scan.sureness, rtol=1e-3)
+    assert reference.rejection["score"] == "distance"
+    assert runtime.rejection == reference.rejection
 
 
 @pytest.mark.slow
@@ -63,7 +72,8 @@ def test_the_exported_file_describes_itself(
     assert json.loads(metadata["classes"]) == list(reference.classes)
     assert "clips: float32 (batch, 4, 3, 32, 32)" in metadata["input"]
     assert [i.name for i in model.graph.input] == ["clips"]
-    assert [o.name for o in model.graph.output] == ["logits", "probabilities"]
+    assert [o.name for o in model.graph.output] == ["logits", "probabilities", "distance"]
+    assert float(metadata["open_set_threshold"]) == reference.open_set_threshold
     video = str(clips[0])
     via_onnx = json.loads(invoke("predict", exported, video, "--json"))
     via_torch = json.loads(

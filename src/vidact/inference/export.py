@@ -1,7 +1,8 @@
 """ONNX: export a checkpoint's whole network; run an exported file in place of the PyTorch model.
 
 The exported graph maps ``clips`` float32 (batch, T, 3, S, S) to ``logits`` and ``probabilities``
-(batch, K), with a dynamic batch; T and S come from the checkpoint. The file's metadata holds the
+(batch, K), and for a model with an open-set distance (``models.open_set``) to ``distance``
+(batch,), with a dynamic batch; T and S come from the checkpoint. The file's metadata holds the
 class names, the frame sampling, and the input's preparation in words and in numbers (resize, crop,
 mean and std), plus the checkpoint's full vidact description, so ``vidact predict model.onnx``
 needs nothing else. onnxruntime runs it (``pip install -e '.[onnx]'``).
@@ -20,19 +21,24 @@ from vidact.errors import CheckpointError, ConfigError
 from vidact.io.outputs import check_output, replacing
 from vidact.models.backbones import encoder_traits
 from vidact.models.checkpoint import CheckpointInfo, load_classifier
+from vidact.models.classifier import ClipClassifier
 from vidact.models.onnx_files import export_graph, open_session
 
 METADATA_KEY = "vidact"
+THRESHOLD_KEY = "open_set_threshold"  # metadata: the distance beyond which a clip is unknown
 
 
-class _Probabilities(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
+class _Outputs(nn.Module):
+    def __init__(self, model: ClipClassifier) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.model(clips)
-        return logits, logits.softmax(dim=-1)
+    def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.model.open_set is None:
+            logits = self.model(clips)
+            return logits, logits.softmax(dim=-1)
+        logits, distances = self.model.classify_with_distance(self.model.encode(clips))
+        return logits, logits.softmax(dim=-1), distances
 
 
 def describe_input(info: CheckpointInfo) -> str:
@@ -76,9 +82,15 @@ def export_onnx(checkpoint: str | Path, out: str | Path, overwrite: bool = False
         "input": describe_input(info),
         "outputs": "logits and probabilities (softmax), float32 (batch, classes)",
     }
-    data = export_graph(
-        _Probabilities(model), example, "clips", ["logits", "probabilities"], metadata
-    )
+    outputs = ["logits", "probabilities"]
+    if model.open_set_threshold is not None:
+        outputs.append("distance")
+        metadata[THRESHOLD_KEY] = repr(model.open_set_threshold)
+        metadata["outputs"] += (
+            "; distance, float32 (batch,): the clip's squared Mahalanobis distance to the nearest "
+            f"class in the model's clip embedding, none of the classes beyond {THRESHOLD_KEY}"
+        )
+    data = export_graph(_Outputs(model), example, "clips", outputs, metadata)
     with replacing(out) as partial:
         partial.write_bytes(data)
     return info
@@ -99,19 +111,36 @@ class OnnxClassifier:
         if raw is None:
             raise CheckpointError(f"{path}: not exported by vidact (no {METADATA_KEY!r} metadata)")
         self.info = CheckpointInfo.from_dict(json.loads(raw))
+        threshold = self.session.get_modelmeta().custom_metadata_map.get(THRESHOLD_KEY)
+        self.open_set_threshold = None if threshold is None else float(threshold)
 
     def eval(self) -> OnnxClassifier:
         return self
 
+    def _run(self, clips: torch.Tensor) -> list[np.ndarray]:
+        array = np.ascontiguousarray(clips.detach().cpu().numpy(), dtype=np.float32)
+        return self.session.run(None, {"clips": array})
+
     def __call__(self, clips: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, S, S) -> (B, K) logits."""
-        array = np.ascontiguousarray(clips.detach().cpu().numpy(), dtype=np.float32)
-        logits, _ = self.session.run(None, {"clips": array})
-        return torch.from_numpy(logits)
+        return torch.from_numpy(self._run(clips)[0])
 
     def encoder(self, frames: torch.Tensor) -> torch.Tensor:
         return frames.flatten(1)  # (N, 3, S, S) -> (N, 3*S*S)
 
-    def classify_features(self, features: torch.Tensor) -> torch.Tensor:
+    def encode(self, clips: torch.Tensor) -> torch.Tensor:
+        return clips.flatten(2)  # (B, T, 3, S, S) -> (B, T, 3*S*S)
+
+    def _clips(self, features: torch.Tensor) -> torch.Tensor:
         size = self.info.input.size
-        return self(features.view(*features.shape[:2], 3, size, size))
+        return features.view(*features.shape[:2], 3, size, size)
+
+    def classify_features(self, features: torch.Tensor) -> torch.Tensor:
+        return self(self._clips(features))
+
+    def classify_with_distance(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """As ``ClipClassifier.classify_with_distance``, from the graph's distance output."""
+        if self.open_set_threshold is None:
+            raise ValueError("this export has no open-set distance")
+        logits, _, distances = self._run(self._clips(features))
+        return torch.from_numpy(logits), torch.from_numpy(distances)

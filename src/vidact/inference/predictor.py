@@ -47,7 +47,6 @@ from vidact.models.checkpoint import (
 )
 from vidact.models.classifier import ClipClassifier
 from vidact.models.encoder_runtime import use_encoder_runtime
-from vidact.models.open_set import OPEN_SET_KEY, OpenSet
 from vidact.plots import plot_timeline
 from vidact.progress import progress
 
@@ -103,7 +102,7 @@ class VideoPredictor(abc.ABC):
     device: torch.device
     source: Path | None
     reject: float | None = None  # sureness below which the answer is unknown
-    distance: OpenSet | None = None  # set while rejecting by open-set distance (--reject auto)
+    distance: float | None = None  # the threshold while rejecting by open-set distance
 
     # -- the hooks ---------------------------------------------------------------------------
     @abc.abstractmethod
@@ -160,8 +159,9 @@ class VideoPredictor(abc.ABC):
         return None
 
     @property
-    def open_set(self) -> OpenSet | None:
-        """The open-set distance the model was trained with (``--reject auto``), if any."""
+    def open_set_threshold(self) -> float | None:
+        """The open-set distance calibrated when the model was trained (``--reject auto``),
+        None for a model without one."""
         return None
 
     @property
@@ -177,15 +177,15 @@ class VideoPredictor(abc.ABC):
         probability; or a top probability P in (0, 1), answers below it unknown. Sureness,
         what the threshold tests, is the negated distance or the top probability."""
         self.reject = resolve_reject(mode, self.calibrated_reject)
-        self.distance = self.open_set if mode == "auto" else None
+        self.distance = self.open_set_threshold if mode == "auto" else None
         if self.distance is not None:
-            self.reject = -self.distance.threshold
+            self.reject = -self.distance
 
     @property
     def rejection(self) -> dict[str, Any]:
         """How answers are rejected, for reports: by which score, below which threshold."""
         if self.distance is not None:
-            return {"score": "distance", "threshold": round(self.distance.threshold, 6)}
+            return {"score": "distance", "threshold": round(self.distance, 6)}
         return {"score": "probability", "threshold": self.reject}
 
     def sureness(
@@ -362,9 +362,7 @@ class Predictor(VideoPredictor):
         clips: int = 1,
         crops: int = 1,
         allow_images: bool = False,
-        open_set: OpenSet | None = None,
     ) -> None:
-        """``open_set``: the model's open-set distance (``models.open_set``), if it has one."""
         if clips < 1:
             raise ConfigError(f"--clips must be at least 1, got {clips}")
         self.model = model.eval()
@@ -375,7 +373,6 @@ class Predictor(VideoPredictor):
         self.crops = crops
         self.allow_images = allow_images
         self.source: Path | None = None  # the file it was loaded from
-        self._open_set = open_set
         self.use_reject("auto")  # until told otherwise
         self.view_cache: ViewFeatureCache | None = None  # see cache_views
         self.load_views = ViewLoader(
@@ -438,13 +435,7 @@ class Predictor(VideoPredictor):
         if ENSEMBLE_KEY in raw:
             raise CheckpointError(f"{path}: an ensemble; vidact.load reads it")
         model, info = classifier_from(raw, path, device)
-        open_set = None
-        if raw.get(OPEN_SET_KEY) is not None:
-            try:
-                open_set = OpenSet.from_dict(raw[OPEN_SET_KEY], len(info.classes))
-            except ValueError as err:
-                raise CheckpointError(f"{path}: {err}; retrain or restore the file") from None
-        predictor = cls(model, info, device, clips, crops, allow_images, open_set)
+        predictor = cls(model, info, device, clips, crops, allow_images)
         predictor.source = Path(path)
         predictor.use_encoder_runtime(encoder_runtime)
         return predictor
@@ -464,8 +455,8 @@ class Predictor(VideoPredictor):
         return self.info.reject
 
     @property
-    def open_set(self) -> OpenSet | None:
-        return self._open_set
+    def open_set_threshold(self) -> float | None:
+        return self.model.open_set_threshold
 
     @property
     def trained_jumps(self) -> float | None:
@@ -602,20 +593,18 @@ class Predictor(VideoPredictor):
 
     @torch.inference_mode()
     def _classified(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, V, T', F) frame features -> (B, K) probabilities averaged over the views and
-        (B,) sureness (by distance: of the views' mean embedding)."""
+        """(B, V, T', F) frame features -> (B, K) probabilities and (B,) sureness (by
+        distance: the views' mean distance), averaged over the views."""
         batch, count = features.shape[:2]
         flat = features.flatten(0, 1).to(self.device)
         distances = None
         if self.distance is None:
             logits = self.model.classify_features(flat)
         else:
-            embeddings = self.model.embed(flat)
-            logits = self.model.classifier(embeddings)
-            distances = self.distance.distance(embeddings.view(batch, count, -1).mean(dim=1))
+            logits, distances = self.model.classify_with_distance(flat)
+            distances = distances.float().cpu().view(batch, count).mean(dim=1)
         probabilities = logits.float().softmax(dim=-1).cpu().view(batch, count, -1).mean(dim=1)
-        sureness = self.sureness(probabilities, None if distances is None else distances.cpu())
-        return self.checked(probabilities), sureness
+        return self.checked(probabilities), self.sureness(probabilities, distances)
 
     def predict_many(
         self,

@@ -22,6 +22,7 @@ from vidact.errors import CheckpointError, VidactError
 from vidact.models.classifier import ClipClassifier
 from vidact.models.encoder_runtime import install_int8
 from vidact.models.heads import resolve_model
+from vidact.models.open_set import OPEN_SET_KEY, OpenSet
 from vidact.sampling import ClipSampling
 from vidact.version import __version__
 
@@ -168,6 +169,11 @@ def classifier_from(
         if not isinstance(stored, dict) or not stored:
             raise CheckpointError(f"{path}: an int8 model without its quantised encoder")
         install_int8(model, {k: v.numpy().tobytes() for k, v in stored.items()})
+    if checkpoint.get(OPEN_SET_KEY) is not None:
+        try:
+            model.open_set = OpenSet.from_dict(checkpoint[OPEN_SET_KEY], len(info.classes))
+        except ValueError as err:
+            raise CheckpointError(f"{path}: {err}; retrain or restore the file") from None
     return model.to(device).eval(), info
 
 

@@ -8,6 +8,7 @@ from torch import nn
 from vidact.config import ModelConfig
 from vidact.models.backbones import build_encoder, has_trained_weights
 from vidact.models.heads import TemporalInput, create_head, resolve_model
+from vidact.models.open_set import OpenSet
 
 
 def build_mlp(
@@ -55,6 +56,20 @@ class ClipClassifier(nn.Module):
             if config.trainable_layers:
                 for layer in parameterised_layers(self.encoder)[-config.trainable_layers :]:
                     layer.requires_grad_(True)
+
+    open_set: OpenSet | None = None  # its open-set distance, set when loaded with one
+
+    @property
+    def open_set_threshold(self) -> float | None:
+        """The distance beyond which a clip is none of its classes (``models.open_set``)."""
+        return None if self.open_set is None else self.open_set.threshold
+
+    def classify_with_distance(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, F) frame features -> (B, K) logits and (B,) open-set distances."""
+        if self.open_set is None:
+            raise ValueError("this model has no open-set distance")
+        embeddings = self.embed(features)
+        return self.classifier(embeddings), self.open_set.distance(embeddings)
 
     @property
     def fully_frozen(self) -> bool:

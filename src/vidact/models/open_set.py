@@ -63,7 +63,7 @@ class OpenSet:
         """(N, D) embeddings -> (N,) squared distance to the nearest class mean."""
         gaps = embeddings.float()[:, None] - self.means.to(embeddings.device)[None]  # (N, K, D)
         precision = self.precision.to(embeddings.device)
-        return torch.einsum("nkd,de,nke->nk", gaps, precision, gaps).amin(dim=-1)
+        return ((gaps @ precision) * gaps).sum(dim=-1).amin(dim=-1)  # (N, K) -> (N,)
 
     def to_dict(self) -> dict[str, Any]:
         return {"means": self.means, "precision": self.precision, "threshold": self.threshold}
