@@ -12,6 +12,7 @@ import torch
 from tests.conftest import invoke, runner
 from vidact.cli.main import app
 from vidact.errors import CheckpointError, ConfigError
+from vidact.inference.ensemble import EnsemblePredictor
 from vidact.inference.events import UNKNOWN, resolve_reject
 from vidact.inference.load import load_predictor
 from vidact.io.writer import write_video
@@ -118,3 +119,21 @@ def test_evaluate_reports_rejection_and_open_set_scores(
     for point in rejection["operating_points"]:  # at most the share asked lets unknown through
         assert point["unknown_accepted"] <= point["false_accept_target"]
         assert 0 < point["threshold"] < 1 and f"--reject {point['threshold']:.6g}" in printed
+
+
+def test_an_ensemble_of_distance_models_rejects_by_their_relative_distances(
+    trained_run: Path, synthetic_dataset
+) -> None:
+    """Each member's distance over its own threshold, weighted: an ensemble of one model twice
+    rejects exactly the videos that model rejects."""
+    checkpoint = trained_run / "checkpoints" / "best.ckpt"
+    member = load_predictor(checkpoint, "cpu")
+    ensemble = EnsemblePredictor([member, load_predictor(checkpoint, "cpu")], (1, 3))
+    assert ensemble.rejection == {"score": "distance", "threshold": 1.0}
+    items = synthetic_dataset.items[:6]
+    _, alone, _ = member.score(items, batch_size=3)
+    _, fused, _ = ensemble.score(items, batch_size=3)
+    np.testing.assert_allclose(fused, alone / member.distance, rtol=1e-6)
+    assert ((fused >= ensemble.reject) == (alone >= member.reject)).all()
+    ensemble.use_reject("0.5")
+    assert ensemble.rejection == {"score": "probability", "threshold": 0.5}

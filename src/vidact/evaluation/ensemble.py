@@ -33,7 +33,7 @@ def evaluate_ensemble(
     OUT/ensemble.json with every member's and the ensemble's headline figures."""
     classes, weights, fusion = ensemble.classes, ensemble.weights, ensemble.fusion
     out = Path(out)
-    scored, unreadable = ensemble.score_members(items, batch_size, workers)
+    scored, _, unreadable = ensemble.score_members(items, batch_size, workers)
     keep = [i for i, item in enumerate(items) if str(item.path) not in unreadable]
     if not keep:
         raise VidactError(f"none of the {len(items)} videos could be read by every member")

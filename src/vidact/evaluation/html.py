@@ -259,7 +259,7 @@ def _rejection(rejection: dict[str, Any] | None) -> str:
     points = [
         {
             "unknown let through (at most)": f"{point['false_accept_target']:.0%}",
-            "--reject": f"{point['threshold']:.6g}",
+            "--reject P": f"{point['threshold']:.6g}",
             "unknown let through": f"{point['unknown_accepted']:.1%}",
             "known rejected": f"{point['known_rejected']:.1%}",
         }

@@ -114,6 +114,7 @@ class EnsemblePredictor(VideoPredictor):
         self.clips, self.crops = first.clips, first.crops
         self.allow_images = first.allow_images
         self.source: Path | None = None
+        self.use_reject("auto")  # until told otherwise
 
     @classmethod
     def from_contents(
@@ -168,9 +169,24 @@ class EnsemblePredictor(VideoPredictor):
             "members": members,
         }
 
+    @property
+    def open_set_threshold(self) -> float | None:
+        """1 when every member rejects by open-set distance: the ensemble's distance is then
+        the weighted mean of each member's distance over its own threshold."""
+        return 1.0 if all(m.distance is not None for m in self.members) else None
+
+    def _sureness(self, fused: np.ndarray, per_member: Sequence[np.ndarray]) -> np.ndarray:
+        """What ``reject`` tests: minus that mean relative distance while rejecting by
+        distance, else the fused top probability."""
+        if self.distance is None:
+            return fused.max(axis=-1)
+        members = zip(self.weights, per_member, self.members, strict=True)
+        return sum(w * sure / m.distance for w, sure, m in members)  # members': -distance
+
     def _video_scores(self, reader: VideoReader) -> tuple[torch.Tensor, float]:
-        fused = self._fused([m._video_scores(reader)[0].numpy() for m in self.members])
-        return torch.from_numpy(fused), float(fused.max())  # sure by the fused top probability
+        scored = [m._video_scores(reader) for m in self.members]
+        fused = self._fused([p.numpy() for p, _ in scored])
+        return torch.from_numpy(fused), float(self._sureness(fused, [s for _, s in scored]))
 
     @property
     def trained_jumps(self) -> float | None:
@@ -182,27 +198,31 @@ class EnsemblePredictor(VideoPredictor):
     ) -> WindowScores:
         scans = [m._scan(reader, settings, cuts) for m in self.members]
         fused = self._fused([scan.scores for scan in scans])
+        sureness = self._sureness(fused, [scan.window_sureness for scan in scans])
         first = scans[0]
-        return WindowScores(first.windows, fused, first.fps, first.num_frames, settings)
+        return WindowScores(
+            first.windows, fused, first.fps, first.num_frames, settings, sureness=sureness
+        )
 
     def classify_frames(self, frames: np.ndarray, fps: float) -> tuple[torch.Tensor, float]:
-        fused = self._fused([m.classify_frames(frames, fps)[0].numpy() for m in self.members])
-        return torch.from_numpy(fused), float(fused.max())
+        scored = [m.classify_frames(frames, fps) for m in self.members]
+        fused = self._fused([p.numpy() for p, _ in scored])
+        return torch.from_numpy(fused), float(self._sureness(fused, [s for _, s in scored]))
 
     def score_members(
         self, items: Sequence[VideoItem], batch_size: int = 8, workers: int = 0
-    ) -> tuple[list[np.ndarray], set[str]]:
-        """Each member's (N, K) probabilities, in the ensemble's class order, and the paths
-        any member could not read."""
+    ) -> tuple[list[np.ndarray], list[np.ndarray], set[str]]:
+        """Each member's (N, K) probabilities, in the ensemble's class order, and (N,)
+        sureness, and the paths any member could not read."""
         scored = [m.score(items, batch_size, workers) for m in self.members]
         unreadable = set().union(*(bad for _, _, bad in scored))
         probs = [p[:, order] for (p, _, _), order in zip(scored, self.orders, strict=True)]
-        return probs, unreadable
+        return probs, [sure for _, sure, _ in scored], unreadable
 
     def score(
         self, items: Sequence[VideoItem], batch_size: int = 8, workers: int = 0
     ) -> tuple[np.ndarray, np.ndarray, set[str]]:
-        probs, unreadable = self.score_members(items, batch_size, workers)
+        probs, sureness, unreadable = self.score_members(items, batch_size, workers)
         fused = fuse(probs, self.weights, self.fusion)
         fused[[str(item.path) in unreadable for item in items]] = np.nan
-        return fused, fused.max(axis=-1), unreadable
+        return fused, self._sureness(fused, sureness), unreadable
