@@ -27,8 +27,9 @@ def load_predictor(
     long video, ``model.annotate("v.mp4", "out.mp4")`` the annotated video. ``path``: a vidact
     checkpoint, an ensemble file from ``vidact ensemble --save`` (an ``EnsemblePredictor``,
     answering with its members' fusion), or with ``runtime`` onnx (automatic for ``.onnx``) a
-    file from ``vidact export``, run in onnxruntime. ``reject`` (off, auto or P): below which
-    top probability the answer is ``unknown`` (auto: the threshold calibrated in training).
+    file from ``vidact export``, run in onnxruntime. ``reject`` (off, auto or P): when the
+    answer is ``unknown`` (auto: as calibrated in training, by open-set distance when the model
+    has one, else by top probability; P: a top probability below P).
     ``encoder_runtime`` (auto, torch or onnx): where a frozen frame encoder runs (auto:
     onnxruntime when the `onnx` extra is installed, on a CPU)."""
     target = resolve_device(device)

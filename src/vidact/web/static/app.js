@@ -29,7 +29,7 @@ function choose(file) {
   $("submit").disabled = false;
 }
 
-const UNKNOWN = "unknown";  // the answer when no trained activity is likely enough
+const UNKNOWN = "unknown";  // the answer when the clip looks like none of the trained activities
 const UNKNOWN_COLOUR = "#a0a0a0";
 
 function colour(model, label) {
