@@ -483,9 +483,10 @@ class Predictor(VideoPredictor):
     def probabilities(self, views: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, V, T, 3, S, S) normalised views of B videos -> (B, K) averaged probabilities
         and (B,) sureness."""
-        if self.distance is not None:  # the embedding is needed: encoder and head apart
-            return self._classified(self._encoded(views))
         batch, count = views.shape[:2]
+        if self.distance is not None:  # the embedding is needed: encoder and head apart
+            features = self.model.encode(views.flatten(0, 1).to(self.device, non_blocking=True))
+            return self._classified(features.view(batch, count, *features.shape[1:]))
         logits = self.model(views.flatten(0, 1).to(self.device, non_blocking=True))
         probabilities = logits.float().softmax(dim=-1).cpu()  # (B*V, K)
         averaged = probabilities.view(batch, count, -1).mean(dim=1)  # (B, V, K) -> (B, K)

@@ -171,7 +171,8 @@ def classifier_from(
         install_int8(model, {k: v.numpy().tobytes() for k, v in stored.items()})
     if checkpoint.get(OPEN_SET_KEY) is not None:
         try:
-            model.open_set = OpenSet.from_dict(checkpoint[OPEN_SET_KEY], len(info.classes))
+            stored = OpenSet.from_dict(checkpoint[OPEN_SET_KEY], len(info.classes))
+            model.open_set = stored.to(device)
         except ValueError as err:
             raise CheckpointError(f"{path}: {err}; retrain or restore the file") from None
     return model.to(device).eval(), info

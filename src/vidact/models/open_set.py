@@ -65,6 +65,9 @@ class OpenSet:
         precision = self.precision.to(embeddings.device)
         return ((gaps @ precision) * gaps).sum(dim=-1).amin(dim=-1)  # (N, K) -> (N,)
 
+    def to(self, device: str | torch.device) -> OpenSet:
+        return replace(self, means=self.means.to(device), precision=self.precision.to(device))
+
     def to_dict(self) -> dict[str, Any]:
         return {"means": self.means, "precision": self.precision, "threshold": self.threshold}
 
