@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ import yaml
 
 from tests.conftest import FAST_RUN, invoke, runner, split_args
 from vidact.config import resolve_config
+from vidact.models.checkpoint import METADATA_KEY, read_checkpoint
+from vidact.models.open_set import OPEN_SET_KEY, OpenSet
 from vidact.training.validate import check_config
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
@@ -100,6 +103,11 @@ def test_backbone_unfreezes_at_the_given_epoch(synthetic_dataset, tmp_path: Path
     assert summary["feature_cache"] is None  # the backbone trains at some point: pixels
     assert summary["trainable_parameters"] == summary["parameters"]
     assert (run / "tensorboard").is_dir()
+    # the open-set distance is fitted on decoded training clips too, as the weights ended
+    saved = read_checkpoint(run / "checkpoints" / "best.ckpt")
+    classes = len(saved[METADATA_KEY]["classes"])
+    stored = OpenSet.from_dict(saved[OPEN_SET_KEY], classes)
+    assert stored.means.shape == (classes, 256) and math.isfinite(stored.threshold)
 
 
 @pytest.mark.slow
