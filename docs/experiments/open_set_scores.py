@@ -67,7 +67,7 @@ def outputs(
                 ]
             )
             for features in copies:
-                embedding = model.head(model.temporal_input(features))  # (V, D)
+                embedding = model.embed(features)  # (V, D)
                 logits.append(model.classifier(embedding).mean(0))
                 embeddings.append(embedding.mean(0))
     return torch.stack(logits).double(), torch.stack(embeddings).double()

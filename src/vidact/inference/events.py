@@ -260,10 +260,9 @@ class EventTracker:
         ``sureness``: what the threshold tests, by default their top probability)."""
         segments: list[dict[str, Any]] = []
         votes = probabilities if votes is None else votes
-        sureness = probabilities.max(axis=-1) if sureness is None else sureness
-        rows = zip(bounds, probabilities, votes, sureness, strict=True)
-        for (start, end), scores, vote, sure in rows:
-            segments += self.update(start, end, scores, vote, float(sure))
+        sure: Sequence[float | None] = [None] * len(bounds) if sureness is None else sureness
+        for (start, end), scores, vote, own in zip(bounds, probabilities, votes, sure, strict=True):
+            segments += self.update(start, end, scores, vote, own)
         return segments + self.finish()
 
     def _close(self, run: _Run, following: _Run | None) -> list[dict[str, Any]]:

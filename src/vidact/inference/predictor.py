@@ -192,9 +192,8 @@ class VideoPredictor(abc.ABC):
         self, probabilities: torch.Tensor, distances: torch.Tensor | None = None
     ) -> torch.Tensor:
         """(..., K) probabilities and (...,) open-set distances -> (...,) what the rejection
-        threshold tests: the negated distance while rejecting by distance, else the top
-        probability."""
-        if self.distance is not None and distances is not None:
+        threshold tests: the negated distance when given, else the top probability."""
+        if distances is not None:  # computed only while rejecting by distance
             return -distances.double()
         return probabilities.double().amax(dim=-1)
 
