@@ -4,12 +4,15 @@ regression on the folds of a `vidact crossval` run (docs/measurements.md, "Motio
 Each clip's 48 evaluation frames (segment sampling, as the recipe reads them) are paired with a
 later frame and Lite0 encodes the amplified difference, as `MotionEncoder` does; the variants
 change one thing: the gap to the later frame (frames, or a fraction of a second), what part of
-the frame Lite0 sees (centre crop, whole frame, squashed), pooling (average, average and max),
-mirrored training copies, the input size (more pixels for small, distant people), the layer
-(an inner stage of Lite0), the network (Lite1, Lite2), or optical flow (OpenCV's DIS) in place
-of the difference, drawn for Lite0 or summarised by hand. Each clip is then summarised (mean,
-spread, mean change), standardised and fitted at several L2 strengths on each fold's training
-clips. Needs scikit-learn (and OpenCV, which the pose extra installs, for the flow variants).
+the frame Lite0 sees (centre crop, whole frame, squashed, the square where the clip moves
+most), pooling (average, average and max), mirrored training copies, the input size (more
+pixels for small, distant people), the layer (an inner stage of Lite0), the network (Lite1,
+Lite2), or optical flow (OpenCV's DIS) in place of the difference, drawn for Lite0 or
+summarised by hand. Each clip is then summarised (mean, spread, mean change), standardised and
+fitted at several L2 strengths on each fold's training clips; the recipe and the variants side
+by side are also scored on six other source-disjoint partitions (ROOT/groups.csv), to tell a
+gain from one partition's luck. Needs scikit-learn (and OpenCV, which the pose extra installs,
+for the flow variants).
 
     python docs/experiments/motion_variants.py crossval/fight-motion ../shared/data/fight-dev OUT
 """
@@ -27,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -41,6 +45,7 @@ class Variant:
 
     gap: int | str = 1  # frames to the later frame, or "15": a 15th of a second
     geometry: str = "crop"  # crop (centre 224 of short side 256), full (short side 224), squash
+    zoom: float | None = None  # the square (this share of the short side) that moves most
     pooling: str = "avg"  # avg, or avgmax: average and max pooling side by side
     mirrored: bool = False  # mirrored copies of the training clips join them
     size: int = 224  # the encoder's input size
@@ -63,10 +68,19 @@ VARIANTS = {
     "input 384": Variant(size=384),
     "Lite0 stage 4 (112 channels, 14 x 14)": Variant(stage=3),
     "Lite0 stage 5 (320 channels, 7 x 7)": Variant(stage=4),
+    "zoom on motion (half the short side)": Variant(zoom=0.5, geometry="squash"),
+    "zoom on motion (a third of the short side)": Variant(zoom=1 / 3, geometry="squash"),
     "Lite1 (240)": Variant(size=240, backbone="tf_efficientnet_lite1"),
     "Lite2 (260)": Variant(size=260, backbone="tf_efficientnet_lite2"),
     "optical flow drawn for Lite0": Variant(flow="image"),
     "optical flow statistics (no CNN)": Variant(flow="stats"),
+}
+SIDE_BY_SIDE = {
+    "gap 1 and gap 2 side by side": ("gap 1 (the recipe)", "gap 2"),
+    "the recipe and the zoom on motion side by side": (
+        "gap 1 (the recipe)",
+        "zoom on motion (half the short side)",
+    ),
 }
 STRENGTHS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # scikit-learn's C
 
@@ -83,6 +97,29 @@ def framed(frames: np.ndarray, geometry: str, size: int = 224) -> torch.Tensor:
         top, left = (shape[0] - size) // 2, (shape[1] - size) // 2
         x = x[..., top : top + size, left : left + size]
     return (x - 0.5) / 0.5
+
+
+def decoded_side(variant: Variant) -> int:
+    """The short side frames are decoded at: the centre crop's, or more for a zoomed view to
+    keep the encoder's input size in real pixels."""
+    return round(variant.size / (variant.zoom or 0.875))
+
+
+def moving_square(frames: np.ndarray, positions: np.ndarray, later: np.ndarray, zoom: float):
+    """The square of side ``zoom`` x short side where the clip's frames change most (the sum of
+    absolute grey differences of its pairs): (top, left, side)."""
+    grey = frames.astype(np.float32).mean(-1)
+    energy = np.abs(grey[later] - grey[positions]).mean(0)
+    side = round(zoom * min(energy.shape))
+    summed = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    boxes = (
+        summed[side:, side:]
+        - summed[:-side, side:]
+        - summed[side:, :-side]
+        + summed[:-side, :-side]
+    )
+    top, left = np.unravel_index(np.argmax(boxes), boxes.shape)
+    return int(top), int(left), side
 
 
 def flow_image(flow: np.ndarray, scale: float = 4.0) -> np.ndarray:
@@ -124,6 +161,9 @@ def motion_features(
     step = gap if isinstance(gap, int) else max(1, round(fps / int(gap)))
     positions = segment_indices(len(frames), 48, False, np.random.default_rng(0)).astype(int)
     later = np.minimum(positions + step, len(frames) - 1)
+    if variant.zoom:
+        top, left, side = moving_square(frames, positions, later, variant.zoom)
+        frames = frames[:, top : top + side, left : left + side]
     first = framed(frames[positions], variant.geometry, variant.size)
     second = framed(frames[later], variant.geometry, variant.size)
     if variant.flow:
@@ -189,6 +229,32 @@ def scores(
     return pooled
 
 
+def other_partitions(
+    features: dict, groups: dict, partitions: int = 6, strengths: tuple = (1e-3, 1e-2)
+) -> dict:
+    """Pooled top-1 over other source-disjoint 5-fold partitions (scikit-learn's
+    StratifiedGroupKFold, seeds 0..partitions-1), mean and spread at each L2 strength: how much
+    of a figure on one partition is that partition's luck."""
+    paths = sorted(features)
+    x = np.stack([summary(features[p]) for p in paths])
+    y = np.array([p.split("/")[0] for p in paths])
+    source = np.array([groups[p] for p in paths])
+    found = {}
+    for strength in strengths:
+        pooled = []
+        for seed in range(partitions):
+            folds = StratifiedGroupKFold(5, shuffle=True, random_state=seed).split(x, y, source)
+            right = 0
+            for train, test in folds:
+                model = make_pipeline(
+                    StandardScaler(), LogisticRegression(C=strength, max_iter=5000)
+                )
+                right += int((model.fit(x[train], y[train]).predict(x[test]) == y[test]).sum())
+            pooled.append(right / len(y))
+        found[f"C {strength:g}"] = f"{np.mean(pooled):.3f} +- {np.std(pooled):.3f}"
+    return found
+
+
 def main(crossval: Path, root: Path, out: Path) -> None:
     torch.set_num_threads(2)
     folds = [
@@ -212,14 +278,13 @@ def main(crossval: Path, root: Path, out: Path) -> None:
     for path in videos if pending else []:  # decoded once per input size the variants need
         decoded = {}
         with VideoReader(root / path) as reader:
-            for size in {VARIANTS[name].size for name in pending}:
-                side = round(size / 0.875)  # the centre crop's short side
-                decoded[size] = reader.read(range(reader.num_frames), short_side=side)
+            for side in {decoded_side(VARIANTS[name]) for name in pending}:
+                decoded[side] = reader.read(range(reader.num_frames), short_side=side)
             fps = reader.fps
         for name in pending:
             variant = VARIANTS[name]
             found[name][path] = motion_features(
-                models[variant.backbone], decoded[variant.size], fps, variant
+                models[variant.backbone], decoded[decoded_side(variant)], fps, variant
             )
     for name in pending:
         np.savez(saved[name], **{p.replace("/", "__"): x for p, x in found[name].items()})
@@ -230,12 +295,17 @@ def main(crossval: Path, root: Path, out: Path) -> None:
             report(name, scores(folds, encoded[next(iter(VARIANTS))], encoded[name]))
         else:
             report(name, scores(folds, encoded[name]))
-    recipe, second = encoded["gap 1 (the recipe)"], encoded["gap 2"]
-    both = {p: np.concatenate([recipe[p], second[p]], axis=1) for p in videos}
-    report("gap 1 and gap 2 side by side", scores(folds, both))
+    for name, (first, second) in SIDE_BY_SIDE.items():
+        pair = (encoded[first], encoded[second])
+        encoded[name] = {p: np.concatenate([pair[0][p], pair[1][p]], axis=1) for p in videos}
+        report(name, scores(folds, encoded[name]))
+    recipe = encoded["gap 1 (the recipe)"]
     for name, (parts, transform) in SUMMARIES.items():
         changed = {p: transform(x) for p, x in recipe.items()} if transform else recipe
         report(name, scores(folds, changed, parts=parts))
+    groups = {row["path"]: row["group"] for row in csv.DictReader((root / "groups.csv").open())}
+    for name in ("gap 1 (the recipe)", *SIDE_BY_SIDE):
+        print(json.dumps({"variant": name, **other_partitions(encoded[name], groups)}), flush=True)
     (out / "motion_variants.json").write_text(json.dumps({"C": STRENGTHS, **results}, indent=1))
 
 

@@ -131,6 +131,27 @@ def test_split_by_groups_with_single_class_groups() -> None:
     assert per_class == [6, 6, 6]
 
 
+def test_the_seed_chooses_the_split_when_no_two_groups_have_one_size() -> None:
+    """Sources of real data hold different numbers of clips (fight-dev: 1 to 20); visiting
+    them strictly largest first gave every seed the same folds."""
+    items = [
+        VideoItem(Path(f"/d/{label}/s{g}_{k}.mp4"), f"{label}/s{g}_{k}.mp4", label, f"s{g}")
+        for g in range(12)
+        for label in range(2)
+        for k in range(g + 1)
+    ]
+    splits = {
+        seed: frozenset(
+            i.group for i in split_by_groups(items, {"test": 0.25}, 2, seed) if i.split == "test"
+        )
+        for seed in range(8)
+    }
+    assert len(set(splits.values())) >= 4
+    for seed, test in splits.items():
+        held = sum(2 * (int(group[1:]) + 1) for group in test)
+        assert held == pytest.approx(0.25 * len(items), abs=12), seed
+
+
 def test_split_file_round_trip_and_val_carving(tmp_path: Path) -> None:
     root = _ucf_like(tmp_path / "data", classes=3, groups=10, clips=2)
     index = make_split(scan_folder(root), seed=0)

@@ -306,8 +306,10 @@ def split_by_groups(
 ) -> list[VideoItem]:
     """Assign whole groups to splits so each split holds ``fraction`` of every class.
 
-    Groups are visited in a seeded random order (largest first, so small groups fill the gaps)
-    and each goes to the split whose per-class quota it fills best; ``rest`` takes what is left.
+    Groups are visited in a seeded random order, larger first by powers of two (sizes 4-7
+    before 2-3, so small groups fill the gaps; strictly largest first made the order, and so
+    the split, the same for every seed when no two groups have one size), and each goes to the
+    split whose per-class quota it fills best; ``rest`` takes what is left.
     """
     total = sum(fractions.values())
     if any(f < 0 for f in fractions.values()) or total >= 1:
@@ -321,7 +323,7 @@ def split_by_groups(
     rng = np.random.default_rng(seed)
     order = sorted(members)
     rng.shuffle(order)
-    order.sort(key=lambda g: -len(members[g]))  # stable: ties keep the seeded order
+    order.sort(key=lambda g: -len(members[g]).bit_length())  # stable: ties keep the seeded order
     assignment: dict[str, str] = {}
     for group in order:
         counts = np.bincount([i.label for i in members[group]], minlength=num_classes)
