@@ -7,8 +7,8 @@ change one thing: the gap to the later frame (frames, or a fraction of a second)
 the frame Lite0 sees (centre crop, whole frame, squashed, the square where the clip moves
 most), pooling (average, average and max), mirrored training copies, the input size (more
 pixels for small, distant people), the layer (an inner stage of Lite0), the network (Lite1,
-Lite2), or optical flow (OpenCV's DIS) in place of the difference, drawn for Lite0 or
-summarised by hand. Each clip is then summarised (mean, spread, mean change), standardised and
+Lite2), optical flow (OpenCV's DIS) in place of the difference, drawn for Lite0 or summarised
+by hand, or the frames themselves (appearance, the reference). Each clip is then summarised (mean, spread, mean change), standardised and
 fitted at several L2 strengths on each fold's training clips; the recipe and the variants side
 by side are also scored on six other source-disjoint partitions (ROOT/groups.csv), to tell a
 gain from one partition's luck. Needs scikit-learn (and OpenCV, which the pose extra installs,
@@ -52,6 +52,7 @@ class Variant:
     backbone: str = "tf_efficientnet_lite0"
     stage: int | None = None  # an inner stage's features (timm's feature index), not the head's
     flow: str | None = None  # optical flow, not the RGB difference: "image" for Lite0, "stats"
+    appearance: bool = False  # the frames themselves, not their change (the reference)
 
 
 VARIANTS = {
@@ -74,9 +75,14 @@ VARIANTS = {
     "Lite2 (260)": Variant(size=260, backbone="tf_efficientnet_lite2"),
     "optical flow drawn for Lite0": Variant(flow="image"),
     "optical flow statistics (no CNN)": Variant(flow="stats"),
+    "appearance (the frames, not their change)": Variant(appearance=True),
 }
 SIDE_BY_SIDE = {
     "gap 1 and gap 2 side by side": ("gap 1 (the recipe)", "gap 2"),
+    "appearance and motion side by side": (
+        "appearance (the frames, not their change)",
+        "gap 1 (the recipe)",
+    ),
     "the recipe and the zoom on motion side by side": (
         "gap 1 (the recipe)",
         "zoom on motion (half the short side)",
@@ -172,6 +178,8 @@ def motion_features(
         if variant.flow == "stats":
             return np.stack([flow_statistics(flow) for flow in flows])
         change = torch.from_numpy(np.stack([flow_image(flow) for flow in flows])).float()
+    elif variant.appearance:
+        change = first
     else:
         change = ((second - first) * 2).clamp(-1, 1)
     if variant.mirrored:
@@ -304,7 +312,7 @@ def main(crossval: Path, root: Path, out: Path) -> None:
         changed = {p: transform(x) for p, x in recipe.items()} if transform else recipe
         report(name, scores(folds, changed, parts=parts))
     groups = {row["path"]: row["group"] for row in csv.DictReader((root / "groups.csv").open())}
-    for name in ("gap 1 (the recipe)", *SIDE_BY_SIDE):
+    for name in ("gap 1 (the recipe)", "appearance (the frames, not their change)", *SIDE_BY_SIDE):
         print(json.dumps({"variant": name, **other_partitions(encoded[name], groups)}), flush=True)
     (out / "motion_variants.json").write_text(json.dumps({"C": STRENGTHS, **results}, indent=1))
 
