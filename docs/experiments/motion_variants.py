@@ -8,11 +8,11 @@ the frame Lite0 sees (centre crop, whole frame, squashed, the square where the c
 most), pooling (average, average and max), mirrored training copies, the input size (more
 pixels for small, distant people), the layer (an inner stage of Lite0), the network (Lite1,
 Lite2), optical flow (OpenCV's DIS) in place of the difference, drawn for Lite0 or summarised
-by hand, or the frames themselves (appearance, the reference). Each clip is then summarised (mean, spread, mean change), standardised and
-fitted at several L2 strengths on each fold's training clips; the recipe and the variants side
-by side are also scored on six other source-disjoint partitions (ROOT/groups.csv), to tell a
-gain from one partition's luck. Needs scikit-learn (and OpenCV, which the pose extra installs,
-for the flow variants).
+by hand, or the frames themselves (appearance, the reference). Each clip is then summarised
+(mean, spread, mean change), standardised and fitted at several L2 strengths on each fold's
+training clips; the recipe and the variants side by side are also scored on six other
+source-disjoint partitions (ROOT/groups.csv), to tell a gain from one partition's luck. Needs
+scikit-learn (and OpenCV, which the pose extra installs, for the flow variants).
 
     python docs/experiments/motion_variants.py crossval/fight-motion ../shared/data/fight-dev OUT
 """
