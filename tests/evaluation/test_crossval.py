@@ -37,6 +37,18 @@ def test_folds_are_group_disjoint_and_every_video_is_tested_once(
     assert [p["train_size"] for p in summary["learning_curve"]] == [0.5, 1.0]
     small, whole = summary["learning_curve"]
     assert small["train_clips_per_class"] < whole["train_clips_per_class"]
+    # how often known test videos are answered unknown: pooled from the folds' own reports
+    refused = [
+        json.loads((out / "folds" / f"fold-{k}_size-1" / "test" / "metrics.json").read_text())[
+            "rejection"
+        ]["known_rejected"]
+        for k in (1, 2, 3)
+    ]
+    assert [row["test_known_rejected"] for row in summary["per_fold"]] == refused
+    tested = [row["test_videos"] for row in summary["per_fold"]]
+    pooled = sum(r * n for r, n in zip(refused, tested, strict=True)) / 48
+    assert summary["pooled_known_rejected"] == pytest.approx(pooled)
+    assert f"answered unknown (--reject auto): {pooled:.1%}" in output
     with (out / "predictions.csv").open() as handle:
         tested = [row["path"] for row in csv.DictReader(handle)]
     assert sorted(tested) == sorted(item.relpath for item in synthetic_dataset.items)
@@ -56,6 +68,7 @@ def test_folds_are_group_disjoint_and_every_video_is_tested_once(
     page = tmp_path / "report.html"
     invoke("report", out, "--out", page)
     assert "Cross-validation" in page.read_text() and "group-disjoint folds" in page.read_text()
+    assert "test_known_rejected" in page.read_text()
     again = invoke(*args)  # finished runs are kept, and the figures are the same
     assert again.splitlines()[-6:] == output.splitlines()[-6:]
 

@@ -73,10 +73,17 @@ def crossval(
         f"{summary['pooled_mean_class_accuracy']:.4f}; per fold "
         f"{summary['fold_top1_mean']:.4f} ± {summary['fold_top1_sd']:.4f}"
     )
+    if summary["pooled_known_rejected"] is not None:
+        typer.echo(
+            f"answered unknown (--reject auto): {summary['pooled_known_rejected']:.1%} of the "
+            "test videos (each of a trained class)"
+        )
     for row in summary["per_fold"]:
+        refused = row["test_known_rejected"]
         typer.echo(
             f"  fold {row['fold']}: top-1 {row['test_top1']:.4f} on {row['test_videos']} videos "
             f"({row['test_groups']} groups), trained on {row['train_videos']}"
+            + (f", {refused:.1%} answered unknown" if refused is not None else "")
         )
     for point in summary["learning_curve"] if len(sizes) > 1 else []:
         typer.echo(

@@ -277,6 +277,8 @@ def _row(run: FoldRun, metrics: dict[str, Any], folder: Path, classes: int) -> d
         "test_top1": metrics["top1"],
         "test_mean_class_accuracy": metrics["mean_class_accuracy"],
         "test_loss": metrics["loss"],
+        # share of the (known) test videos the model answers unknown, as predict would
+        "test_known_rejected": metrics.get("rejection", {}).get("known_rejected"),
     }
 
 
@@ -300,6 +302,7 @@ def _pooled_reports(
         metrics = classification_metrics(probabilities, labels, classes, [1, 5], category_map)
         mine = [row for row in rows if row["train_size"] == size]
         tops = [row["test_top1"] for row in mine]
+        rejected = [row["test_known_rejected"] for row in mine]
         figures = {
             "train_size": size,
             "pooled_top1": metrics["top1"],
@@ -308,6 +311,11 @@ def _pooled_reports(
             "fold_top1_sd": statistics.stdev(tops) if len(tops) > 1 else 0.0,
             "train_clips_per_class": statistics.mean(r["train_clips_per_class"] for r in mine),
             "num_videos": metrics["num_videos"],
+            # new sources lie farther than validation's: how often a known video is refused
+            "pooled_known_rejected": None
+            if None in rejected
+            else sum(r * row["test_videos"] for r, row in zip(rejected, mine, strict=True))
+            / sum(row["test_videos"] for row in mine),
         }
         curve.append(figures)
         if size == 1.0:

@@ -157,12 +157,17 @@ def _crossval(folder: Path) -> str:
     evaluation: OUT/metrics.json)."""
     summary = json.loads((folder / "crossval.json").read_text())
     columns = ["fold", "train_groups", "test_groups", "train_videos", "test_videos", "test_top1"]
+    refused = summary.get("pooled_known_rejected")  # None: no rejection, or an older file
     head = (
         f"<p>{summary['num_videos']} videos in {summary['num_groups']} groups, "
         f"{summary['folds']} group-disjoint folds: pooled top-1 "
         f"<strong>{summary['pooled_top1']:.4f}</strong>, per fold "
-        f"{summary['fold_top1_mean']:.4f} ± {summary['fold_top1_sd']:.4f}</p>"
+        f"{summary['fold_top1_mean']:.4f} ± {summary['fold_top1_sd']:.4f}"
+        + (f"; answered unknown: {refused:.1%} of the test videos" if refused is not None else "")
+        + "</p>"
     )
+    if refused is not None:
+        columns.append("test_known_rejected")
     curve = _image(folder / "learning_curve.png", "accuracy against training clips per class")
     return (
         f"<section><h2>Cross-validation: {html.escape(str(folder))}</h2>{head}"
