@@ -482,14 +482,7 @@ class Predictor(VideoPredictor):
     def probabilities(self, views: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, V, T, 3, S, S) normalised views of B videos -> (B, K) averaged probabilities
         and (B,) sureness."""
-        batch, count = views.shape[:2]
-        if self.distance is not None:  # the embedding is needed: encoder and head apart
-            features = self.model.encode(views.flatten(0, 1).to(self.device, non_blocking=True))
-            return self._classified(features.view(batch, count, *features.shape[1:]))
-        logits = self.model(views.flatten(0, 1).to(self.device, non_blocking=True))
-        probabilities = logits.float().softmax(dim=-1).cpu()  # (B*V, K)
-        averaged = probabilities.view(batch, count, -1).mean(dim=1)  # (B, V, K) -> (B, K)
-        return averaged, self.sureness(averaged)
+        return self._classified(self._encoded(views))
 
     def _video_scores(self, reader: VideoReader) -> tuple[torch.Tensor, float]:
         probabilities, sureness = self.probabilities(self.load_views(reader)[None])
@@ -550,14 +543,11 @@ class Predictor(VideoPredictor):
             read = [i for i in chunk if str(items[i].path) not in failed]
             if views is None:
                 continue
-            if self.view_cache is None:
-                scores, sure = self.probabilities(views)
-                self.checked(scores)
-            else:  # the same network in two steps, so the features can be kept
-                features = self._encoded(views)
+            features = self._encoded(views)
+            if self.view_cache is not None:  # kept, so the next evaluation decodes nothing
                 for index, video in zip(read, features, strict=True):
                     self.view_cache.save(items[index], video)
-                scores, sure = self._classified(features)
+            scores, sure = self._classified(features)
             probabilities[read] = scores.double().numpy()
             sureness[read] = sure.numpy()
         return probabilities, sureness, unreadable
@@ -586,10 +576,10 @@ class Predictor(VideoPredictor):
 
     @torch.inference_mode()
     def _encoded(self, views: torch.Tensor) -> torch.Tensor:
-        """(B, V, T, 3, S, S) views -> (B, V, T', F) frame features."""
+        """(B, V, T, 3, S, S) views -> (B, V, T', F) frame features, on the model's device."""
         batch, count = views.shape[:2]
         features = self.model.encode(views.flatten(0, 1).to(self.device, non_blocking=True))
-        return features.float().cpu().view(batch, count, *features.shape[1:])
+        return features.view(batch, count, *features.shape[1:])
 
     @torch.inference_mode()
     def _classified(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
