@@ -213,6 +213,7 @@ def test_resolved_config_loads_back(trained_run: Path) -> None:
     [
         "tf_efficientnet_lite0",
         pytest.param("pose", marks=pytest.mark.skipif(not HAS_POSE, reason="no pose extra")),
+        pytest.param("pose_arms", marks=pytest.mark.skipif(not HAS_POSE, reason="no pose extra")),
         pytest.param(
             "tf_efficientnet_lite0+pose",
             marks=pytest.mark.skipif(not HAS_POSE, reason="no pose extra"),

@@ -76,12 +76,14 @@ def test_weights_file_is_loaded(tmp_path) -> None:
 def test_frame_encoders_are_known_by_their_traits() -> None:
     """What the paths ask of an encoder (pairs, skeleton, export, weights) comes from the
     registry, also for fusions; timm members have no traits."""
-    assert set(FRAME_ENCODERS) == {"motion", "pose"}
+    assert set(FRAME_ENCODERS) == {"motion", "pose", "pose_arms"}
     assert reads_pairs("motion") and reads_pairs("tf_efficientnet_lite0+motion")
     assert not reads_pairs("tf_efficientnet_lite0+pose") and not reads_pairs("resnet18")
     assert encoder_traits("tf_efficientnet_lite0") == {}
     pose = encoder_traits("tf_efficientnet_lite0+pose")["pose"]
     assert pose.skeleton and not pose.exportable and pose.check_installed is not None
+    arms = encoder_traits("pose_arms")["pose_arms"]
+    assert arms.skeleton and arms.feature_augment is None  # its mirroring reads all 33 landmarks
     assert weight_source("tf_efficientnet_lite0+motion", True, None) == (
         f"package:{OFFLINE_WEIGHTS['tf_efficientnet_lite0'].package}+"
         f"package:{OFFLINE_WEIGHTS['tf_efficientnet_lite0'].package}"

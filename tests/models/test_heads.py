@@ -141,6 +141,20 @@ def test_stats_head_sees_motion_but_not_order() -> None:
     assert out_moving.tolist() == [[0.5, 1.0, 0.5, 0.0, 1.0, 0.0]]  # mean, std, mean |change|
 
 
+def test_stats_segments_read_coarse_order_wherever_the_action_falls() -> None:
+    raise_then_hold = torch.tensor([[[0.0], [0.0], [1.0], [1.0]]])  # (B, T, F)
+    head = create_head("stats", 1, segments=2)
+    assert head.out_features == 4
+    expected = torch.tensor([[0.0, 1.0, 0.5, 1 / 3]])  # the halves, spread, mean |change|
+    torch.testing.assert_close(head(raise_then_hold), expected)
+    assert head(raise_then_hold.flip(1))[0, :2].tolist() == [1.0, 0.0]  # lowering differs
+    assert create_head("stats", 1)(raise_then_hold).shape == (1, 3)  # one segment: the mean
+    short = create_head("linear", 3, segments=4).eval()(torch.randn(2, 2, 3))  # fewer frames
+    assert short.shape == (2, 18) and torch.isfinite(short).all()
+    with pytest.raises(ConfigError, match="segments must be at least 1"):
+        create_head("linear", 3, segments=0)
+
+
 @pytest.mark.parametrize(
     ("mode", "expected"),
     [

@@ -15,8 +15,10 @@ from vidact.errors import ConfigError
 from vidact.io.reader import VideoReader
 from vidact.models.backbones import FusedEncoder, build_encoder
 from vidact.models.pose import (
+    ARMS_AND_TORSO,
     NUM_FEATURES,
     NUM_LANDMARKS,
+    ArmPoseEncoder,
     PoseEncoder,
     PoseJitter,
     mirror,
@@ -53,6 +55,21 @@ def test_finds_the_person_in_real_clips_and_follows_the_motion(video: Path) -> N
     assert torso.abs().max() < 1e-4  # centred on the torso
     wrists = points[:, [15, 16], :2]  # body-normalised: what moves is the pose, not the camera
     assert wrists.std(dim=0).max() > 0.05
+
+
+@pytest.mark.skipif(not REAL_SMOKE.is_dir(), reason="../shared/data/real-smoke is absent")
+def test_the_arm_encoder_keeps_x_and_y_of_arms_and_torso_and_the_flag() -> None:
+    video = PEOPLE[0]
+    full = _pose_features(video, frames=6)
+    arms = build_encoder("pose_arms")
+    assert isinstance(arms, ArmPoseEncoder) and arms.num_features == 29
+    with VideoReader(video) as reader:
+        positions = np.linspace(0, reader.num_frames - 1, 6).round().astype(int)
+        clip = reader.read(positions, short_side=arms.input_spec().short_side)
+    features = arms(eval_transform(arms.input_spec())(clip))
+    points = full[:, :-1].view(6, NUM_LANDMARKS, 4)[:, list(ARMS_AND_TORSO), :2]
+    torch.testing.assert_close(features[:, :-1], points.flatten(1))
+    torch.testing.assert_close(features[:, -1], full[:, -1])
 
 
 def test_no_person_gives_zeros_with_the_flag_off() -> None:

