@@ -46,7 +46,7 @@ class Variant:
     gap: int | str = 1  # frames to the later frame, or "15": a 15th of a second
     geometry: str = "crop"  # crop (centre 224 of short side 256), full (short side 224), squash
     zoom: float | None = None  # the square (this share of the short side) that moves most
-    pooling: str = "avg"  # avg, or avgmax: average and max pooling side by side
+    pooling: str = "avg"  # avg; avgmax: average and max pooling side by side; halves: left, right
     mirrored: bool = False  # mirrored copies of the training clips join them
     size: int = 224  # the encoder's input size
     backbone: str = "tf_efficientnet_lite0"
@@ -64,6 +64,7 @@ VARIANTS = {
     "whole frame (short side 224)": Variant(geometry="full"),
     "whole frame squashed to 224 x 224": Variant(geometry="squash"),
     "average and max pooling": Variant(pooling="avgmax"),
+    "left and right halves pooled apart": Variant(pooling="halves"),
     "mirrored": Variant(mirrored=True),
     "input 320": Variant(size=320),
     "input 384": Variant(size=384),
@@ -191,6 +192,9 @@ def motion_features(
             maps = model.forward_intermediates(
                 change, indices=[variant.stage], intermediates_only=True
             )[0]
+    if variant.pooling == "halves":  # the left and the right half of the picture apart
+        sides = F.adaptive_avg_pool2d(maps, (1, 2))  # as FrameEncoder's pool "halves"
+        return torch.cat([sides[..., 0, 0], sides[..., 0, 1]], dim=1).numpy()
     pooled = [maps.mean((-2, -1))] + ([maps.amax((-2, -1))] if variant.pooling == "avgmax" else [])
     return torch.cat(pooled, dim=1).numpy()
 

@@ -194,7 +194,8 @@ class ModelConfig:
     # training only: the appearance half of a diff/drift/centre input is dropped per clip with
     # this probability; None: 0.5 for those inputs, 0 otherwise
     appearance_dropout: float | None = None
-    # backbone pooling: avg | max | flatten (the whole feature map); None: the backbone's own
+    # backbone pooling: avg | max | flatten (the whole feature map) | halves (left, right apart);
+    # None: the backbone's own
     pool: str | None = None
     # hidden widths of the classifier, () for a single linear layer; None: (256,), but () for
     # the linear probe heads

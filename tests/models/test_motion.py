@@ -44,6 +44,33 @@ def test_motion_features_see_what_moves_not_how_the_scene_looks() -> None:
 
 
 @torch.no_grad()
+def test_halves_pooling_tells_a_movement_on_the_left_from_one_on_the_right() -> None:
+    halves = build_encoder("motion", pool="halves").eval()
+    plain = build_encoder("motion").eval()
+    assert halves.num_features == 2 * plain.num_features and halves.pool == "halves"
+    scene = torch.zeros(3, 128, 128)
+    moved = []
+    for left in (0, 104):  # a square appears at the left or the right edge of the picture
+        after = scene.clone()
+        after[:, 52:76, left : left + 24] = 1.0
+        moved.append(torch.stack([scene, after]))
+    pairs = torch.cat([torch.stack([scene, scene]), *moved])  # still, left, right: (6, 3, S, S)
+    still, left_side, right_side = halves(pairs)
+    width = plain.num_features
+
+    def change(features: torch.Tensor) -> tuple[float, float]:  # (left half, right half)
+        moved = (features - still).abs()
+        return moved[:width].sum().item(), moved[width:].sum().item()
+
+    assert change(left_side)[0] > 2 * change(left_side)[1]  # the left half saw it, the right less
+    assert change(right_side)[1] > 2 * change(right_side)[0]
+    whole = plain(pairs)  # the two halves of an even-width map average to the plain pooling
+    torch.testing.assert_close(
+        (left_side[:width] + left_side[width:]) / 2, whole[1], atol=1e-4, rtol=0
+    )
+
+
+@torch.no_grad()
 def test_on_a_real_clip_appearance_comes_from_the_first_of_each_pair() -> None:
     video = real_clip("Kinetics400", "arm_wrestling", "demo.mp4")
     fused = build_encoder("tf_efficientnet_lite0+motion", pretrained=True).eval()

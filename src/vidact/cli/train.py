@@ -51,8 +51,8 @@ def train(
     weights: Path | None = typer.Option(None, help="Local backbone state dict to start from."),
     pool: str | None = typer.Option(
         None,
-        help=f"Backbone pooling: {', '.join(POOLS)} (the whole feature map, seeds 003/004). "
-        "[the backbone's own]",
+        help=f"Backbone pooling: {', '.join(POOLS)} (flatten: the whole feature map, seeds "
+        "003/004; halves: the left and right half apart). [the backbone's own]",
     ),
     head: str | None = typer.Option(
         None, help=f"Temporal head: {', '.join(list_heads())}. [{_MODEL.head}]"

@@ -17,6 +17,7 @@ from typing import Any
 
 import timm
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vidact.data.transforms import InputSpec
@@ -178,7 +179,7 @@ def weight_source(name: str, pretrained: bool, weights: str | None) -> str:
     return "scratch"
 
 
-POOLS = ("avg", "max", "flatten")
+POOLS = ("avg", "max", "flatten", "halves")
 
 
 class FrameEncoder(nn.Module):
@@ -194,7 +195,9 @@ class FrameEncoder(nn.Module):
     ) -> None:
         """``pool``: global pooling, ``avg`` or ``max`` (None: the backbone's own), or
         ``flatten``: the whole last feature map, flattened (seeds 003 and 004), whose width
-        depends on the ``input_size`` frames have (default: the backbone's)."""
+        depends on the ``input_size`` frames have (default: the backbone's), or ``halves``: the
+        left and the right half of the map averaged apart (twice the features), so what happens
+        on one side of the picture is not what happens on the other (a raised left arm)."""
         super().__init__()
         self.name = name
         self.pool = pool
@@ -209,6 +212,8 @@ class FrameEncoder(nn.Module):
             with torch.no_grad():
                 shape = self.model.forward_features(torch.zeros(1, 3, size, size)).shape
             self.num_features = int(shape[1:].numel())
+        elif pool == "halves":
+            self.num_features = 2 * int(self.model.num_features)
         else:
             self.num_features = int(self.model.num_features)
         self.data_config = {
@@ -240,6 +245,10 @@ class FrameEncoder(nn.Module):
         images = images.contiguous(memory_format=torch.channels_last)
         if self.pool == "flatten":
             return self.model.forward_features(images).flatten(1)
+        if self.pool == "halves":
+            # (N, C, h, w) -> (N, C, 1, 2) -> (N, 2C); an odd middle column counts on both sides
+            sides = F.adaptive_avg_pool2d(self.model.forward_features(images), (1, 2))
+            return torch.cat([sides[..., 0, 0], sides[..., 0, 1]], dim=1)
         return self.model(images)
 
     def encode_clips(self, clips: torch.Tensor) -> torch.Tensor:
@@ -260,10 +269,12 @@ class MotionEncoder(nn.Module):
 
     name = "motion"
 
-    def __init__(self, base: str = "tf_efficientnet_lite0", gain: float = 2.0) -> None:
+    def __init__(
+        self, base: str = "tf_efficientnet_lite0", gain: float = 2.0, pool: str | None = None
+    ) -> None:
         super().__init__()
-        self.encoder = FrameEncoder(base, pretrained=True)
-        self.gain = gain
+        self.encoder = FrameEncoder(base, pretrained=True, pool=pool)
+        self.gain, self.pool = gain, pool
         self.num_features = self.encoder.num_features
 
     def input_spec(self, size: int | None = None) -> InputSpec:
@@ -344,10 +355,11 @@ class EncoderTraits:
 
 
 # encoders that are not timm models, by name (a `+`-joined list of names fuses them)
-FRAME_ENCODERS: Registry[Callable[[], nn.Module]] = Registry("frame encoder")
+# (each is built with the run's --pool, which only encoders with a feature map use)
+FRAME_ENCODERS: Registry[Callable[[str | None], nn.Module]] = Registry("frame encoder")
 
 
-def _pose() -> nn.Module:
+def _pose(pool: str | None) -> nn.Module:
     from vidact.models.pose import PoseEncoder  # MediaPipe is an optional extra
 
     return PoseEncoder()
@@ -365,7 +377,7 @@ def _pose_jitter(offset: int) -> Any:
     return PoseJitter(offset)
 
 
-def _arm_pose() -> nn.Module:
+def _arm_pose(pool: str | None) -> nn.Module:
     from vidact.models.pose import ArmPoseEncoder
 
     return ArmPoseEncoder()
@@ -381,7 +393,7 @@ FRAME_ENCODERS.register("pose", _pose, replace(_POSE_TRAITS, feature_augment=_po
 FRAME_ENCODERS.register("pose_arms", _arm_pose, _POSE_TRAITS)  # PoseJitter reads all 33
 FRAME_ENCODERS.register(
     "motion",
-    MotionEncoder,
+    lambda pool: MotionEncoder(pool=pool),
     EncoderTraits(f"package:{OFFLINE_WEIGHTS['tf_efficientnet_lite0'].package}", reads_pairs=True),
 )
 
@@ -420,5 +432,5 @@ def build_encoder(
     if len(names) > 1:
         return FusedEncoder([build_encoder(n, pretrained, None, pool, input_size) for n in names])
     if name in FRAME_ENCODERS:
-        return FRAME_ENCODERS.get(name)()
+        return FRAME_ENCODERS.get(name)(pool)
     return FrameEncoder(name, pretrained, weights, pool, input_size)
