@@ -20,13 +20,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import LeaveOneGroupOut
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from vidact.io.reader import VideoReader
-from vidact.models.pose import ARMS_AND_TORSO, NUM_FEATURES, PoseTracker, normalise_landmarks
+from vidact.models.heads import create_head
+from vidact.models.pose import ARMS_AND_TORSO, PoseEncoder
 
 ALL, UPPER = tuple(range(33)), tuple(range(25))
 VARIANTS = {  # name: (landmarks, coordinates of x y z visibility, frames, summary)
@@ -49,26 +51,22 @@ STRENGTHS = (0.03, 0.1, 0.3, 1.0)
 
 
 def tracked(path: Path) -> np.ndarray:
-    """(frames, 133) torso-normalised landmarks of every frame (zeros where nobody is found)."""
+    """(frames, 133) the `pose` encoder's features of every frame, at full resolution."""
     with VideoReader(path) as reader:
-        frames = reader.read(range(reader.num_frames))
-    out = np.zeros((len(frames), NUM_FEATURES), np.float32)
-    with PoseTracker() as track:
-        for i, frame in enumerate(frames):
-            points = track(np.asarray(frame))
-            if points is not None:
-                out[i] = normalise_landmarks(points, frame.shape[1], frame.shape[0])
-    return out
+        frames = torch.from_numpy(np.asarray(reader.read(range(reader.num_frames))))
+    return PoseEncoder()(frames.permute(0, 3, 1, 2).float() / 255).numpy()
 
 
 def features(poses: np.ndarray, landmarks: tuple, coords: int, frames: int, summary) -> np.ndarray:
+    """The chosen landmarks and coordinates (and the flag) of ``frames`` evenly spread frames,
+    flattened, or summarised by the shipped `stats` head with ``summary`` segments."""
     positions = np.linspace(0, len(poses) - 1, frames).round().astype(int)
     body = poses[positions, :-1].reshape(frames, -1, 4)[:, list(landmarks), :coords]
     x = np.concatenate([body.reshape(frames, -1), poses[positions, -1:]], axis=1)
     if summary == "flat":
         return x.reshape(-1)
-    means = [part.mean(0) for part in np.array_split(x, summary)]
-    return np.concatenate([*means, x.std(0), np.abs(np.diff(x, axis=0)).mean(0)])
+    head = create_head("stats", x.shape[1], segments=summary)
+    return head(torch.from_numpy(x)[None])[0].numpy()
 
 
 def main(sets: list[Path]) -> None:
