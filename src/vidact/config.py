@@ -230,6 +230,9 @@ class TrainConfig:
     scheduler: str = "plateau"  # plateau | cosine | decay | none
     warmup_epochs: int = 0  # cosine only
     patience: int = 8  # early stopping on val_loss, in epochs
+    # a full-batch fit only: after the run, fit the head again on training + validation videos
+    # (rejection keeps the threshold calibrated while validation was held out)
+    refit: bool = False
     plateau_patience: int = 3  # ReduceLROnPlateau on val_loss
     plateau_factor: float = 0.5
     grad_clip: float | None = None  # clip the gradient norm to this value

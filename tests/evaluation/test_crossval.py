@@ -73,6 +73,24 @@ def test_folds_are_group_disjoint_and_every_video_is_tested_once(
     assert again.splitlines()[-6:] == output.splitlines()[-6:]
 
 
+@pytest.mark.slow
+def test_a_refit_recipe_counts_validation_among_the_videos_learnt_from(
+    synthetic_dataset, tmp_path: Path
+) -> None:
+    recipe = tmp_path / "refit.yaml"
+    recipe.write_text(
+        "model: {head: linear}\noptimizer: lbfgs\nlr: 1.0\nscheduler: none\nrefit: true\n"
+    )
+    out = tmp_path / "cv"
+    invoke("crossval", "--config", recipe, "--data", synthetic_dataset.root, *TINY,
+           "--epochs", "2", "--folds", "3", "--out", out)  # fmt: skip
+    for row in json.loads((out / "crossval.json").read_text())["per_fold"]:
+        with (out / "folds" / row["run"] / "split.csv").open() as handle:
+            split = [r["split"] for r in csv.DictReader(handle)]
+        assert row["refit"] and row["train_videos"] == split.count("train") + split.count("val")
+        assert (out / "folds" / row["run"] / "run" / "checkpoints" / "held_out.ckpt").is_file()
+
+
 def test_crossval_needs_groups_and_takes_them_from_a_file(
     synthetic_dataset, tmp_path: Path
 ) -> None:

@@ -111,3 +111,47 @@ def test_a_full_batch_fit_reads_fixed_positions_and_others_draw_them() -> None:
     rng = np.random.default_rng(0)
     assert all((fixed.positions(40, 10.0, rng) == evaluation).all() for _ in range(5))
     assert any((drawn.positions(40, 10.0, rng) != evaluation).any() for _ in range(5))
+
+
+def test_refit_needs_a_full_batch_fit() -> None:
+    check_config(TrainConfig(optimizer="lbfgs", refit=True))
+    with pytest.raises(ConfigError, match=r"--refit.*--optimizer adam"):
+        check_config(TrainConfig(optimizer="adam", refit=True))
+
+
+@pytest.mark.slow
+def test_a_refit_learns_from_validation_too_and_keeps_the_held_out_model(
+    synthetic_dataset, tmp_path
+) -> None:
+    run = tmp_path / "refit"
+    flags = ["--head", "linear", "--optimizer", "lbfgs", "--lr", "1", "--scheduler", "none"]
+    out = invoke(
+        "train",
+        *split_args(synthetic_dataset.root),
+        *FAST_RUN,
+        *flags,
+        "--epochs",
+        "3",
+        "--refit",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--out",
+        run,
+    )
+    summary = json.loads((run / "summary.json").read_text())
+    videos = summary["num_videos"]
+    assert summary["refit"] == {
+        "videos": videos["train"] + videos["val"],
+        "epochs": summary["best_epoch"],
+    }
+    assert "refitted on" in out
+    checkpoints = run / "checkpoints"
+    refit = torch.load(checkpoints / "best.ckpt", weights_only=True)
+    held_out = torch.load(checkpoints / "held_out.ckpt", weights_only=True)
+    assert refit["global_step"] == summary["best_epoch"]  # one full-batch step per epoch
+    # the standardisation's statistics are those of the training and validation clips now
+    key = "model.head.standardise.running_mean"
+    assert not torch.allclose(refit["state_dict"][key], held_out["state_dict"][key])
+    # rejection keeps the threshold calibrated while validation was held out
+    assert refit[METADATA_KEY]["reject"] == held_out[METADATA_KEY]["reject"] is not None
+    assert load_predictor(checkpoints / "best.ckpt").classes == synthetic_dataset.classes

@@ -150,6 +150,12 @@ def train(
     patience: int | None = typer.Option(
         None, help=f"Early stopping patience on val_loss, in epochs. [{_TRAIN.patience}]"
     ),
+    refit: bool | None = typer.Option(
+        None,
+        "--refit/--no-refit",
+        help="After a full-batch fit (lbfgs), fit again on training + validation videos "
+        "(best.ckpt; the held-out model stays as held_out.ckpt).",
+    ),
     seed: int | None = typer.Option(None, help=f"[{_TRAIN.seed}]"),
     workers: Workers = None,
     max_bad_fraction: float | None = typer.Option(
@@ -211,6 +217,11 @@ def _report(result: TrainResult) -> None:
         f"val_acc {summary['best_val_acc']:.4f} ({summary['epochs_run']} epochs, "
         f"{summary['wall_seconds']:.0f} s)"
     )
+    if summary.get("refit"):
+        typer.echo(
+            f"refitted on {summary['refit']['videos']} training + validation videos: "
+            "best.ckpt (the figures above are held_out.ckpt's)"
+        )
     if summary["unreadable_videos"]:
         typer.echo(
             f"skipped {len(summary['unreadable_videos'])} unreadable video(s): "

@@ -263,16 +263,20 @@ def _read_predictions(
 
 
 def _row(run: FoldRun, metrics: dict[str, Any], folder: Path, classes: int) -> dict[str, Any]:
-    split = json.loads((folder / "run" / "summary.json").read_text()).get("num_videos", {})
+    summary = json.loads((folder / "run" / "summary.json").read_text())
+    split = summary.get("num_videos", {})
+    # a refit model (recipe ``refit: true``) learnt from validation's videos as well
+    fitted = (summary.get("refit") or {}).get("videos", split.get("train"))
     return {
         "run": run.name,
         "fold": run.fold,
         "train_size": run.size,
         "train_groups": run.train_groups,
         "test_groups": run.test_groups,
-        "train_videos": split.get("train"),
+        "train_videos": fitted,
         "val_videos": split.get("val"),
-        "train_clips_per_class": round((split.get("train") or 0) / classes, 2),
+        "refit": bool(summary.get("refit")),
+        "train_clips_per_class": round((fitted or 0) / classes, 2),
         "test_videos": metrics["num_videos"],
         "test_top1": metrics["top1"],
         "test_mean_class_accuracy": metrics["mean_class_accuracy"],

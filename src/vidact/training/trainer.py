@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,10 +42,11 @@ from vidact.data.transforms import AUGMENT_PRESETS, Augment, resolve_augment
 from vidact.errors import CheckpointError, ConfigError, DatasetError, RunError
 from vidact.io.shots import share_with_jumps
 from vidact.models.backbones import encoder_names, reads_pairs, weight_source
+from vidact.models.checkpoint import METADATA_KEY, CheckpointInfo, read_checkpoint
 from vidact.models.classifier import frozen_throughout, uses_pretrained
 from vidact.models.encoder_runtime import install_int8, quantise_encoder, use_encoder_runtime
 from vidact.models.heads import resolve_model
-from vidact.models.open_set import FIT_VIDEOS
+from vidact.models.open_set import FIT_VIDEOS, OPEN_SET_KEY, OpenSet
 from vidact.plots import plot_curves
 from vidact.progress import on_terminal
 from vidact.sampling import ClipSampling
@@ -269,12 +271,13 @@ def _fit(
     # whether a jump between frames is part of what the model learned (timelines, --cuts auto)
     run.module.jumps = share_with_jumps([item.path for item in run.index.subset("train")])
     trainer.fit(run.module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
-
-    summary = {
-        **_summary(run, recorder.rows, inputs, sorted(monitor.seen)),
-        "wall_seconds": round(time.perf_counter() - started, 2),
-        "resumed_from_epoch": done if checkpoint else None,
-    }
+    summary = _summary(run, recorder.rows, inputs, sorted(monitor.seen))
+    if config.refit:
+        summary["refit"] = _refit(run, run_dir, inputs, sampling, summary["best_epoch"])
+    summary.update(
+        wall_seconds=round(time.perf_counter() - started, 2),
+        resumed_from_epoch=done if checkpoint else None,
+    )
     if trainer.is_global_zero:
         plot_curves(recorder.rows, run_dir / "curves.png")
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -284,6 +287,51 @@ def _fit(
         run_dir / "checkpoints" / "last.ckpt",
         summary,
     )
+
+
+def _refit(
+    run: RunPlan, run_dir: Path, inputs: _Inputs, sampling: ClipSampling, epochs: int
+) -> dict[str, Any]:
+    """Fit a fresh model on the training and validation videos together, for the epochs of
+    the one chosen, and make it best.ckpt (the chosen one stays as held_out.ckpt): with a few
+    people or cameras, the one validation held out is a share of what there is to learn from.
+    The rejection thresholds stay those calibrated while validation was held out; the figures
+    in summary.json are the held-out model's."""
+    config, index = run.config, run.index
+    validation = index.subset("val")
+    both = replace(index, items=(*index.items, *(replace(i, split="train") for i in validation)))
+    log.info(
+        "refitting on %d training + %d validation videos for %d epoch(s)",
+        len(index.subset("train")),
+        len(validation),
+        epochs,
+    )
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    module = ClipClassifierModule(config, index.classes)
+    module.jumps, module.quantised = run.module.jumps, run.module.quantised
+    datamodule = _datamodule(replace(run, index=both, module=module), sampling, inputs, True, 0)
+    quiet = replace(config, epochs=epochs, tensorboard=False)
+    trainer = _lightning_trainer(quiet, run_dir, [], checkpoints=False)
+    trainer.fit(module, datamodule=datamodule)
+    # validation was trained on now: its clips sit closer than new ones, so the thresholds
+    # calibrated on it while it was held out are kept (a distance counts in whitened units)
+    checkpoints = run_dir / "checkpoints"
+    held_out = read_checkpoint(checkpoints / "best.ckpt")
+    module.reject = CheckpointInfo.from_dict(held_out[METADATA_KEY]).reject
+    if module.open_set is not None and held_out.get(OPEN_SET_KEY) is not None:
+        threshold = OpenSet.from_dict(held_out[OPEN_SET_KEY], len(index.classes)).threshold
+        module.open_set = replace(module.open_set, threshold=threshold)
+    else:
+        module.open_set = None
+    trainer.strategy.barrier("vidact_refit")
+    if trainer.is_global_zero:
+        os.replace(checkpoints / "best.ckpt", checkpoints / "held_out.ckpt")
+    partial = checkpoints / "best.ckpt.partial"  # a kill while saving leaves held_out.ckpt
+    trainer.save_checkpoint(partial)
+    if trainer.is_global_zero:
+        os.replace(partial, checkpoints / "best.ckpt")
+    trainer.strategy.barrier("vidact_refit_saved")
+    return {"videos": len(index.subset("train")) + len(validation), "epochs": epochs}
 
 
 def _inputs(run: RunPlan, cached_frames: int) -> _Inputs:
@@ -359,7 +407,9 @@ def _datamodule(
     )
 
 
-def _lightning_trainer(config: TrainConfig, run_dir: Path, callbacks: list[Callback]) -> L.Trainer:
+def _lightning_trainer(
+    config: TrainConfig, run_dir: Path, callbacks: list[Callback], checkpoints: bool = True
+) -> L.Trainer:
     logger = TensorBoardLogger(run_dir, name="tensorboard", version="")
     return L.Trainer(
         max_epochs=config.epochs,
@@ -374,6 +424,7 @@ def _lightning_trainer(config: TrainConfig, run_dir: Path, callbacks: list[Callb
         callbacks=callbacks,
         enable_progress_bar=config.progress and on_terminal(),
         enable_model_summary=False,
+        enable_checkpointing=checkpoints,
         num_sanity_val_steps=0,
         deterministic="warn",
         log_every_n_steps=1,

@@ -32,7 +32,7 @@ from vidact.models.backbones import (
 from vidact.models.classifier import frozen_throughout
 from vidact.models.heads import HEADS, TemporalInput, create_head, resolve_model
 from vidact.sampling import SAMPLERS, length_in_frames
-from vidact.training.optim import OPTIMIZERS, SCHEDULERS
+from vidact.training.optim import OPTIMIZERS, SCHEDULERS, full_batch
 
 PRECISIONS = tuple(get_args(_PRECISION_INPUT_STR))
 
@@ -74,6 +74,12 @@ def check_config(config: TrainConfig) -> None:
         raise ConfigError(
             "--optimizer lbfgs fits a head on fixed frame features (full batch, to convergence); "
             "this run trains the backbone: use adam, adamw or sgd"
+        )
+    if config.refit and not full_batch(config.optimizer):
+        raise ConfigError(
+            f"--refit fits the head again on training + validation videos, for the epochs a "
+            f"full-batch fit takes to its optimum; --optimizer {config.optimizer} stops on "
+            "validation, which a refit has no longer held out: use --optimizer lbfgs"
         )
     if reads_pairs(config.model.backbone) and not config.feature_cache and config.cache_dir:
         raise ConfigError(
