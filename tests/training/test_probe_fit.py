@@ -155,3 +155,12 @@ def test_a_refit_learns_from_validation_too_and_keeps_the_held_out_model(
     # rejection keeps the threshold calibrated while validation was held out
     assert refit[METADATA_KEY]["reject"] == held_out[METADATA_KEY]["reject"] is not None
     assert load_predictor(checkpoints / "best.ckpt").classes == synthetic_dataset.classes
+    # resumed for more epochs, the run chooses against the held-out model and refits again
+    invoke("train", "--resume", run, "--epochs", "5")
+    again = torch.load(checkpoints / "held_out.ckpt", weights_only=True)
+    means = [c["state_dict"][key] for c in (again, held_out, refit)]
+    assert (means[0] - means[1]).norm() < (means[0] - means[2]).norm()  # never the refit model
+    assert (
+        json.loads((run / "summary.json").read_text())["refit"]["videos"]
+        == len(synthetic_dataset.items) - videos["test"]
+    )
