@@ -3,9 +3,9 @@
     python benchmarks/pose_speed.py
 
 Prints one JSON line: frames/s per resolution on frames of a real person (decoding and resizing
-excluded: MediaPipe on the padded 256-px frames the feature cache gives it), and each as a ratio
-to a reference in the same run, the EfficientNet-Lite0 frame encoder at 224 px on the same
-frames (batch 32), so the figures travel between machines."""
+excluded: MediaPipe on the padded frames at the encoder's input size, 640 px, as the feature cache
+gives it), and each as a ratio to a reference in the same run, the EfficientNet-Lite0 frame
+encoder at 224 px on the same frames (batch 32), so the figures travel between machines."""
 
 from __future__ import annotations
 
