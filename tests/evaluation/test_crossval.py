@@ -89,6 +89,9 @@ def test_a_refit_recipe_counts_validation_among_the_videos_learnt_from(
             split = [r["split"] for r in csv.DictReader(handle)]
         assert row["refit"] and row["train_videos"] == split.count("train") + split.count("val")
         assert (out / "folds" / row["run"] / "run" / "checkpoints" / "held_out.ckpt").is_file()
+    page = tmp_path / "report.html"
+    invoke("report", out, "--out", page)
+    assert "<th>train_videos</th><th>refit</th>" in page.read_text()
 
 
 def test_crossval_needs_groups_and_takes_them_from_a_file(

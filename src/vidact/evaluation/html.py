@@ -168,6 +168,8 @@ def _crossval(folder: Path) -> str:
     )
     if refused is not None:
         columns.append("test_known_rejected")
+    if any(row.get("refit") for row in summary["per_fold"]):  # train_videos counts validation's
+        columns.insert(columns.index("train_videos") + 1, "refit")
     curve = _image(folder / "learning_curve.png", "accuracy against training clips per class")
     return (
         f"<section><h2>Cross-validation: {html.escape(str(folder))}</h2>{head}"
