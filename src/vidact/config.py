@@ -26,6 +26,9 @@ ENCODER_RUNTIMES = ("auto", "torch", "onnx")
 ENCODER_PRECISIONS = ("fp32", "int8")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 FREEZE = (None, "all", "none")
+# how a decoded frame becomes the encoder's square (data.transforms): its centre, or all of it
+# padded; None: the encoder's own (pose pads, image backbones crop)
+FRAME_FITS = (None, "crop", "pad")
 
 # (setting, check, what it accepts): ranges and fixed choices, which each settings class checks
 # when made; choices that live in registries (heads, samplers, optimisers) are checked against
@@ -84,6 +87,7 @@ _DATA_RULES: list[Rule] = [
     ("frames", _positive, "at least 1"),
     ("interval", _positive, "at least 1"),
     ("size", _optional(_at_least(16)), "at least 16 pixels (or unset: the backbone's size)"),
+    ("frame_fit", *_one_of(FRAME_FITS)),
     ("batch_size", _positive, "at least 1"),
     ("workers", _optional(_at_least(0)), "0 or more"),
     ("val_fraction", _fraction, "in [0, 1)"),
@@ -144,6 +148,7 @@ class DataConfig:
     interval: int = ClipSampling.interval  # frames between picks (stride, dense, window)
     window_stride: str | None = ClipSampling.window_stride  # window starts: frames or seconds
     size: int | None = None  # crop size; None: the backbone's input size
+    frame_fit: str | None = None  # crop | pad (the whole frame); None: the encoder's own
     batch_size: int = 8
     workers: int | None = None  # None: the number of CPU cores
     augment: str = "light"  # none | light | seeds | strong; the fields below override it

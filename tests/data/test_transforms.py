@@ -94,3 +94,23 @@ def test_three_crops_cover_the_long_side() -> None:
     assert means[0] < means[1] < means[2]  # left, centre, right
     with pytest.raises(ConfigError, match="crops must be 1 or 3"):
         eval_transform(SPEC, crops=5)
+
+
+def test_pad_reads_the_whole_frame_where_crop_cuts_its_sides() -> None:
+    ramp = np.linspace(0, 255, 96, dtype=np.float32).astype(np.uint8)
+    clip = np.broadcast_to(ramp[None, None, :, None], (4, 32, 96, 3)).copy()  # wide frames
+    padded_spec = SPEC.fitted("pad")
+    assert padded_spec.short_side == padded_spec.size == 32  # decoded at the size: none is cut
+    padded, cropped = eval_transform(padded_spec)(clip), eval_transform(SPEC)(clip)
+    assert padded.shape == cropped.shape == (4, 3, 32, 32)
+    band = padded[..., :10, :]  # 96x32 -> 32x11, centred: 10 black rows above and below
+    assert torch.equal(band, torch.full_like(band, -1.0)) and (padded[..., -10:, :] == -1).all()
+    middle = padded[..., 16, :]  # a row across the picture: both ends of the ramp
+    assert middle.min() < -0.9 and middle.max() > 0.9
+    assert cropped.min() > -0.6 and cropped.max() < 0.6  # the centre third only
+    # training reads the same padded square (random crops are drawn inside it)
+    assert torch.equal(train_transform(padded_spec, AUGMENT_PRESETS["none"])(clip), padded)
+    torch.manual_seed(0)
+    assert train_transform(padded_spec)(clip).shape == (4, 3, 32, 32)
+    with pytest.raises(ConfigError, match="whole frame padded"):
+        eval_transform(padded_spec, crops=3)

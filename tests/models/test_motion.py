@@ -95,6 +95,8 @@ def motion_run(synthetic_dataset, tmp_path_factory: pytest.TempPathFactory) -> P
         "tf_efficientnet_lite0+motion",
         "--head",
         "stats",
+        "--frame-fit",
+        "pad",  # the people_rgb recipe's: every path below reads the whole frame
         "--epochs",
         "2",
         "--cache-dir",
@@ -114,6 +116,7 @@ def test_training_cache_prediction_timeline_and_live_frames_agree(
     must give the model the same frames, hence the same probabilities."""
     predictor = load_predictor(motion_run)
     assert predictor.info.sampling.pairs and predictor.describe()["frames"] == 3
+    assert predictor.info.input.fit == "pad" and predictor.decode_size == 32
     video = synthetic_dataset.items[0].path
     whole = predictor.probabilities(predictor.load_views(VideoReader(video))[None])[0][0]
     with VideoReader(video) as reader:

@@ -13,6 +13,7 @@ from vidact.cli.options import (
     EncoderPrecision,
     EncoderRuntime,
     Extensions,
+    FrameFit,
     GroupRegex,
     Groups,
     RunProgress,
@@ -41,6 +42,7 @@ def crossval(
     epochs: int | None = typer.Option(None, help="Epochs per run (overrides the recipe)."),
     frames: int | None = typer.Option(None, help="Frames per clip (overrides the recipe)."),
     size: int | None = typer.Option(None, help="Input size (overrides the recipe)."),
+    frame_fit: FrameFit = None,
     seed: int | None = typer.Option(None, help="Seed of the folds and of training. [0]"),
     cache_dir: Path | None = typer.Option(
         None, help="Feature cache shared by the runs. [OUT/cache]"
@@ -62,8 +64,9 @@ def crossval(
     options = {
         "data": data, "groups": groups, "group_regex": group_regex, "extensions": extensions,
         "head": head, "backbone": backbone, "epochs": epochs, "frames": frames, "size": size,
-        "seed": seed, "workers": workers, "cache_dir": cache_dir, "progress": progress,
-        "encoder_runtime": encoder_runtime, "encoder_precision": encoder_precision,
+        "frame_fit": frame_fit, "seed": seed, "workers": workers, "cache_dir": cache_dir,
+        "progress": progress, "encoder_runtime": encoder_runtime,
+        "encoder_precision": encoder_precision,
     }  # fmt: skip
     base = resolve_config(config, config_values(options))
     summary = run_crossval(base, folds, out, sizes, categories, workers)

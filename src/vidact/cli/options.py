@@ -185,6 +185,14 @@ Cuts = Annotated[
         "on, off, or auto (when the model's training videos had no such jumps).",
     ),
 ]
+FrameFit = Annotated[
+    str | None,
+    typer.Option(
+        "--frame-fit",
+        help="How a frame becomes the encoder's square: crop (its centre) or pad (all of it, "
+        "padded with black). [the encoder's own: pose pads, image encoders crop]",
+    ),
+]
 EncoderRuntime = Annotated[
     str | None,
     typer.Option(

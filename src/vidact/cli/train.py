@@ -10,6 +10,7 @@ from vidact.cli.common import friendly_errors
 from vidact.cli.options import (
     EncoderPrecision,
     EncoderRuntime,
+    FrameFit,
     Workers,
     config_values,
     dataset_options,
@@ -103,6 +104,7 @@ def train(
         None, help="Window starts, frames (16) or seconds (0.5s); default back to back."
     ),
     size: int | None = typer.Option(None, help="Input size in pixels (default: the backbone's)."),
+    frame_fit: FrameFit = None,
     augment: str | None = typer.Option(
         None, help=f"Preset: {', '.join(AUGMENT_PRESETS.names())}. [{_DATA.augment}]"
     ),

@@ -36,8 +36,13 @@ class InputSpec:
 
     @property
     def short_side(self) -> int:
-        """Frames are decoded with this short side, then centre-cropped to ``size``."""
+        """Frames are decoded with this short side, then centre-cropped (or padded) to ``size``."""
         return round(self.size / self.crop_pct)
+
+    def fitted(self, fit: str) -> InputSpec:
+        """The same input with frames fitted another way (``crop`` or ``pad``); a padded frame is
+        decoded at ``size``, since none of it is cropped away."""
+        return replace(self, fit=fit, crop_pct=1.0 if fit == "pad" else self.crop_pct)
 
 
 @dataclass(frozen=True)
@@ -123,30 +128,29 @@ class ThreeCrop(v2.Transform):
         return torch.stack([c.as_subclass(torch.Tensor) for c in crops])
 
 
+def _fit(spec: InputSpec) -> list[v2.Transform]:
+    """A decoded frame -> the size x size square: its centre, or all of it padded with black."""
+    if spec.fit == "pad":  # the long side fits; CenterCrop pads the short one
+        return [v2.Resize(size=None, max_size=spec.size, antialias=True), v2.CenterCrop(spec.size)]
+    return [v2.Resize(spec.short_side, antialias=True), v2.CenterCrop(spec.size)]
+
+
 def _normalise(spec: InputSpec) -> list[v2.Transform]:
     return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(spec.mean), list(spec.std))]
 
 
 def eval_transform(spec: InputSpec, crops: int = 1) -> ClipTransform:
-    """Resize the short side, centre-crop, normalise: uint8 (T, H, W, 3) -> float (T, 3, S, S).
+    """Fit each frame to the square (``spec.fit``), normalise: uint8 (T, H, W, 3) -> float
+    (T, 3, S, S).
 
     ``crops=3`` gives three crops instead: (3, T, 3, S, S).
     """
-    if crops == 1 and spec.fit == "pad":  # the long side fits; the square is padded with black
-        return _ClipPipeline(
-            [
-                v2.Resize(size=None, max_size=spec.size, antialias=True),
-                v2.CenterCrop(spec.size),
-                *_normalise(spec),
-            ]
-        )
     if crops == 1:
-        return _ClipPipeline(
-            [
-                v2.Resize(spec.short_side, antialias=True),
-                v2.CenterCrop(spec.size),
-                *_normalise(spec),
-            ]
+        return _ClipPipeline([*_fit(spec), *_normalise(spec)])
+    if crops == 3 and spec.fit == "pad":
+        raise ConfigError(
+            "--crops 3 reads three squares along the frame, but this model reads the whole "
+            "frame padded to a square (frame fit 'pad'): use --crops 1"
         )
     if crops == 3:
         return _ClipPipeline(
@@ -158,13 +162,14 @@ def eval_transform(spec: InputSpec, crops: int = 1) -> ClipTransform:
 def train_transform(spec: InputSpec, augment: Augment | None = None) -> ClipTransform:
     """The training pipeline of ``augment`` (default: the ``light`` preset), then normalise."""
     augment = augment or AUGMENT_PRESETS.get("light")
-    steps: list[v2.Transform] = []
+    # a padded frame is padded first, so random crops are drawn from what evaluation sees
+    steps: list[v2.Transform] = _fit(spec) if spec.fit == "pad" else []
     if augment.crop_scale is not None:
         steps.append(
             v2.RandomResizedCrop(spec.size, scale=(augment.crop_scale, 1.0), antialias=True)
         )
-    else:
-        steps += [v2.Resize(spec.short_side, antialias=True), v2.CenterCrop(spec.size)]
+    elif spec.fit == "crop":
+        steps += _fit(spec)
     if augment.rotation or augment.translate or augment.zoom:
         steps.append(
             v2.RandomAffine(

@@ -301,8 +301,9 @@ class MotionEncoder(nn.Module):
 class FusedEncoder(nn.Module):
     """Frozen encoders side by side: (N, 3, S, S) frames in [0, 1] -> (N, F1 + F2 + ...).
 
-    Each member normalises the frames its own way (``members[i].input_spec()``); the crop is the
-    first member's. Features are cached per member, so ``lite0+pose`` reuses lite0's cache.
+    Each member normalises the frames its own way (``members[i].input_spec()``); the crop (or
+    pad) is the first member's. Features are cached per member, so ``lite0+pose`` reuses
+    lite0's cache.
     """
 
     def __init__(self, members: list[nn.Module]) -> None:
@@ -321,7 +322,7 @@ class FusedEncoder(nn.Module):
 
     def input_spec(self, size: int | None = None) -> InputSpec:
         first = self.parts[0].input_spec(size)
-        return InputSpec(first.size, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), first.crop_pct)
+        return InputSpec(first.size, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), first.crop_pct, first.fit)
 
     def member_input(self, index: int, images: torch.Tensor, dim: int = 0) -> torch.Tensor:
         """[0, 1] frames normalised as member ``index`` expects; of each (frame, next frame)

@@ -56,6 +56,8 @@ class FeatureStore:
                 "std": list(own.std),
                 "cached_frames": cached_frames,
             }
+            if spec.fit != own.fit:  # the whole frame where the encoder crops, or the reverse
+                settings["fit"] = spec.fit
             if getattr(member, "pool", None) is not None:  # other pooling, other features
                 settings["pool"] = member.pool
             if view is not None:

@@ -47,6 +47,8 @@ class ClipClassifierModule(L.LightningModule):
         self.classes = classes
         self.model = ClipClassifier(config.model, len(classes), input_size=config.data.size)
         self.spec = self.model.encoder.input_spec(config.data.size)
+        if config.data.frame_fit is not None:
+            self.spec = self.spec.fitted(config.data.frame_fit)
         self.loss = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         metrics = {}
         for split in ("train", "val"):
