@@ -162,14 +162,14 @@ def eval_transform(spec: InputSpec, crops: int = 1) -> ClipTransform:
 def train_transform(spec: InputSpec, augment: Augment | None = None) -> ClipTransform:
     """The training pipeline of ``augment`` (default: the ``light`` preset), then normalise."""
     augment = augment or AUGMENT_PRESETS.get("light")
-    # a padded frame is padded first, so random crops are drawn from what evaluation sees
-    steps: list[v2.Transform] = _fit(spec) if spec.fit == "pad" else []
+    # without a random crop, the evaluation's fit; a padded frame is padded first in any case,
+    # so random crops are drawn from what evaluation sees
+    fit_first = augment.crop_scale is None or spec.fit == "pad"
+    steps: list[v2.Transform] = _fit(spec) if fit_first else []
     if augment.crop_scale is not None:
         steps.append(
             v2.RandomResizedCrop(spec.size, scale=(augment.crop_scale, 1.0), antialias=True)
         )
-    elif spec.fit == "crop":
-        steps += _fit(spec)
     if augment.rotation or augment.translate or augment.zoom:
         steps.append(
             v2.RandomAffine(
