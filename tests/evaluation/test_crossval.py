@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import FAST_RUN, invoke, runner
@@ -92,6 +93,65 @@ def test_a_refit_recipe_counts_validation_among_the_videos_learnt_from(
     page = tmp_path / "report.html"
     invoke("report", out, "--out", page)
     assert "<th>train_videos</th><th>refit</th>" in page.read_text()
+
+
+@pytest.mark.slow
+def test_recipes_compared_on_the_same_folds_and_their_ensemble(
+    synthetic_dataset, tmp_path: Path
+) -> None:
+    probe, mean = tmp_path / "probe.yaml", tmp_path / "mean.yaml"
+    probe.write_text("model: {head: linear}\noptimizer: lbfgs\nlr: 1.0\nscheduler: none\n")
+    mean.write_text("model: {head: mean}\n")
+    out, root = tmp_path / "cv", synthetic_dataset.root
+    output = invoke("crossval", "--config", probe, "--config", mean, "--data", root, *TINY,
+                    "--epochs", "2", "--folds", "3", "--out", out)  # fmt: skip
+    summaries = {
+        name: json.loads((out / name / "crossval.json").read_text())
+        for name in ("probe", "mean", "ensemble")
+    }
+    figures = ", ".join(f"{n} {s['pooled_top1']:.4f}" for n, s in summaries.items())
+    assert f"pooled top-1 on the same folds: {figures}" in output
+    assert summaries["ensemble"]["recipes"] == ["probe", "mean"]
+
+    def pooled(name: str) -> tuple[list[str], np.ndarray]:
+        with (out / name / "predictions.csv").open() as handle:
+            paths = [row["path"] for row in csv.DictReader(handle)]
+        return paths, np.load(out / name / "probabilities.npy")
+
+    (paths, fused), (probe_paths, a), (mean_paths, b) = map(pooled, ("ensemble", "probe", "mean"))
+    assert paths == probe_paths == mean_paths and len(paths) == 48  # every video, once
+    np.testing.assert_allclose(fused, (a + b) / 2, atol=1e-6)
+    # what vidact ensemble of a fold's two models answers on that fold's test videos
+    fold = out / "probe" / "folds" / "fold-1"
+    models = [
+        out / n / "folds" / "fold-1" / "run" / "checkpoints" / "best.ckpt"
+        for n in ("probe", "mean")
+    ]
+    invoke(
+        "ensemble",
+        *models,
+        "--data",
+        root,
+        "--split-file",
+        fold / "split.csv",
+        "--split",
+        "test",
+        "--out",
+        tmp_path / "ens",
+    )
+    ensemble_paths, ensemble = pooled("../ens")
+    where = [paths.index(path) for path in ensemble_paths]
+    np.testing.assert_allclose(ensemble, fused[where], atol=1e-5)
+    page = tmp_path / "report.html"
+    invoke("report", out / "ensemble", "--out", page)
+    assert "Cross-validation" in page.read_text()
+    both = ["crossval", "--config", probe, "--config", mean, "--data", root, "--out", tmp_path]
+    _fails([*both, "--train-sizes", "0.5,1"], "one recipe's learning curve")
+    shutil.copy(probe, tmp_path / "x.yaml")
+    (tmp_path / "other").mkdir()
+    shutil.copy(mean, tmp_path / "other" / "x.yaml")
+    same = ["--config", tmp_path / "x.yaml", "--config", tmp_path / "other" / "x.yaml"]
+    _fails(["crossval", *same, "--data", root, "--out", tmp_path], "file names of their own")
 
 
 def test_crossval_needs_groups_and_takes_them_from_a_file(

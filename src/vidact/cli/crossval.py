@@ -4,6 +4,7 @@ clips it needs."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -21,12 +22,17 @@ from vidact.cli.options import (
     config_values,
 )
 from vidact.config import resolve_config
+from vidact.errors import ConfigError
 from vidact.io.outputs import check_folder
 
 
 @friendly_errors
 def crossval(
-    config: Path | None = typer.Option(None, help="A recipe (YAML), as train --config takes."),
+    config: list[Path] | None = typer.Option(
+        None,
+        help="A recipe (YAML), as train --config takes; give two or more to compare them on "
+        "the same folds and score their ensemble (OUT/<recipe>/, OUT/ensemble/).",
+    ),
     data: Path | None = typer.Option(None, "--data", help="Dataset root: ROOT/<class>/<video>."),
     groups: Groups = None,
     group_regex: GroupRegex = None,
@@ -56,7 +62,8 @@ def crossval(
 ) -> None:
     """Deal the groups into K folds (whole groups, stratified by class), train on K-1 and test on
     the one left out, each fold in turn, with validation carved from the training groups; report
-    the pooled figures over every video and each fold's. Finished runs are kept."""
+    the pooled figures over every video and each fold's. Finished runs are kept. Two or more
+    --config: each recipe on the same folds, and their ensemble (probabilities averaged)."""
     from vidact.evaluation.crossval import parse_sizes, run_crossval
 
     check_folder(out)
@@ -68,8 +75,17 @@ def crossval(
         "progress": progress, "encoder_runtime": encoder_runtime,
         "encoder_precision": encoder_precision,
     }  # fmt: skip
-    base = resolve_config(config, config_values(options))
+    recipes = config or []
+    if len(recipes) > 1:
+        _compare(recipes, config_values(options), folds, out, train_sizes, categories, workers)
+        return
+    base = resolve_config(recipes[0] if recipes else None, config_values(options))
     summary = run_crossval(base, folds, out, sizes, categories, workers)
+    _echo_summary(summary, folds, sizes)
+    typer.echo(f"report: {out} (crossval.json, crossval.csv, metrics.json, plots)")
+
+
+def _echo_summary(summary: dict[str, Any], folds: int, sizes: tuple[float, ...]) -> None:
     typer.echo(
         f"{summary['num_videos']} videos in {summary['num_groups']} groups, {folds} folds: "
         f"pooled top-1 {summary['pooled_top1']:.4f}, mean class accuracy "
@@ -94,4 +110,33 @@ def crossval(
             f"{point['pooled_top1']:.4f} (folds {point['fold_top1_mean']:.4f} ± "
             f"{point['fold_top1_sd']:.4f})"
         )
-    typer.echo(f"report: {out} (crossval.json, crossval.csv, metrics.json, plots)")
+
+
+def _compare(
+    recipes: list[Path],
+    options: dict[str, Any],
+    folds: int,
+    out: Path,
+    train_sizes: str | None,
+    categories: Path | None,
+    workers: int | None,
+) -> None:
+    """Each recipe on the same folds, then their ensemble: one summary each, then the table."""
+    from vidact.evaluation.crossval import run_recipes
+
+    if train_sizes:
+        raise ConfigError("--train-sizes draws one recipe's learning curve; give one --config")
+    names = [recipe.stem for recipe in recipes]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"recipes need file names of their own (they name OUT/<name>/): {names}")
+    configs = {recipe.stem: resolve_config(recipe, options) for recipe in recipes}
+    summaries = run_recipes(configs, folds, out, categories, workers)
+    for name, summary in summaries.items():
+        typer.echo(f"{name}:")
+        _echo_summary(summary, folds, (1.0,))
+    typer.echo(
+        "pooled top-1 on the same folds: "
+        + ", ".join(f"{name} {s['pooled_top1']:.4f}" for name, s in summaries.items())
+        + " (ensemble: probabilities averaged, as vidact ensemble of each fold's models)"
+    )
+    typer.echo(f"report: {out}/<recipe> and {out}/ensemble (crossval.json, metrics.json, plots)")

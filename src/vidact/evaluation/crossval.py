@@ -13,6 +13,10 @@ OUT/crossval.csv    one row per run (fold, train size): clips, groups, test figu
 OUT/metrics.json    the pooled report in the evaluate contract (and predictions.csv, plots)
 OUT/learning_curve.png  pooled accuracy against training clips per class (with train sizes)
 OUT/folds/<run>/    each run's split.csv, run directory and test report
+
+Several recipes (``run_recipes``) are each cross-validated on the same folds, in OUT/<recipe>/,
+and their ensemble is reported in OUT/ensemble/ the same way: each test video's probabilities
+averaged over the recipes, what ``vidact ensemble`` of each fold's models answers.
 """
 
 from __future__ import annotations
@@ -223,11 +227,90 @@ def run_crossval(
         rows.append(_row(run, metrics, folder, len(classes)))
     summary = _pooled_reports(out, index, sizes, pooled, rows, categories)
     summary["folds"], summary["settings"] = folds, base.to_dict()
+    _write_summary(out, summary, rows)
+    return summary
+
+
+def _write_summary(out: Path, summary: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     (out / "crossval.json").write_text(json.dumps(summary, indent=2))
     with (out / "crossval.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def run_recipes(
+    recipes: dict[str, TrainConfig],
+    folds: int,
+    out: str | Path,
+    categories: str | Path | None = None,
+    workers: int | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Cross-validate each recipe (name -> config) on the same folds, in OUT/<name>/, then
+    report their ensemble in OUT/ensemble/; name -> its summary, ``ensemble`` last."""
+    out = Path(out)
+    if len(recipes) < 2 or "ensemble" in recipes:
+        raise ConfigError("give two or more recipes, none named 'ensemble'")
+    plans = {name: plan_crossval(base, folds, (1.0,), out / name) for name, base in recipes.items()}
+    dealt = {repr((index.root, [_tested(run) for run in runs])) for index, runs in plans.values()}
+    if len(dealt) > 1:
+        raise ConfigError(
+            "the recipes deal other folds (another --seed or other data in a recipe): give "
+            "--data and --seed on the command line so they test the same videos"
+        )
+    summaries = {
+        name: run_crossval(base, folds, out / name, (1.0,), categories, workers)
+        for name, base in recipes.items()
+    }
+    index, runs = next(iter(plans.values()))
+    ensemble = _ensemble_report(summaries, index, runs, out, categories)
+    summaries["ensemble"] = ensemble
+    return summaries
+
+
+def _tested(run: FoldRun) -> list[str]:
+    return sorted(path for path, split in run.split.items() if split == "test")
+
+
+def _ensemble_report(
+    summaries: dict[str, dict[str, Any]],
+    index: VideoIndex,
+    runs: list[FoldRun],
+    out: Path,
+    categories: str | Path | None,
+) -> dict[str, Any]:
+    """The recipes' test probabilities averaged per video, reported as one crossval."""
+    names, classes, rows = list(summaries), index.classes, []
+    # what the first recipe's runs learnt from (the recipes share the folds)
+    learnt = {row["run"]: row for row in summaries[names[0]]["per_fold"]}
+    pooled: dict[float, tuple[list[VideoItem], list[np.ndarray]]] = {1.0: ([], [])}
+    for run in runs:
+        read = [
+            _read_predictions(out / n / "folds" / run.name / "test", index, classes) for n in names
+        ]
+        tested = read[0][0]
+        if any(other != tested for other, _ in read[1:]):
+            raise DatasetError(f"{run.name}: the recipes tested other videos; run again")
+        probabilities = np.mean([p for _, p in read], axis=0)
+        labels = np.array([item.label for item in tested])
+        metrics = classification_metrics(probabilities, labels, classes, [1])
+        rows.append(  # the fold as the first recipe learnt it, tested as the ensemble
+            {
+                **learnt[run.name],
+                "test_videos": metrics["num_videos"],
+                "test_top1": metrics["top1"],
+                "test_mean_class_accuracy": metrics["mean_class_accuracy"],
+                "test_loss": metrics["loss"],
+                "test_known_rejected": None,  # an ensemble has no calibration of its own
+            }
+        )
+        pooled[1.0][0].extend(tested)
+        pooled[1.0][1].append(probabilities)
+    target = out / "ensemble"
+    target.mkdir(parents=True, exist_ok=True)
+    summary = _pooled_reports(target, index, (1.0,), pooled, rows, categories)
+    summary["recipes"], summary["folds"] = names, len(runs)
+    _write_summary(target, summary, rows)
     return summary
 
 
