@@ -111,6 +111,7 @@ def test_recipes_compared_on_the_same_folds_and_their_ensemble(
     }
     figures = ", ".join(f"{n} {s['pooled_top1']:.4f}" for n, s in summaries.items())
     assert f"pooled top-1 on the same folds: {figures}" in output
+    assert f"recipe 2/2: mean, in {out / 'mean'}" in output  # progress says which recipe runs
     assert summaries["ensemble"]["recipes"] == ["probe", "mean"]
 
     def pooled(name: str) -> tuple[list[str], np.ndarray]:

@@ -258,10 +258,10 @@ def run_recipes(
             "the recipes deal other folds (another --seed or other data in a recipe): give "
             "--data and --seed on the command line so they test the same videos"
         )
-    summaries = {
-        name: run_crossval(base, folds, out / name, (1.0,), categories, workers)
-        for name, base in recipes.items()
-    }
+    summaries = {}
+    for number, (name, base) in enumerate(recipes.items(), start=1):
+        log.info("recipe %d/%d: %s, in %s", number, len(recipes), name, out / name)
+        summaries[name] = run_crossval(base, folds, out / name, (1.0,), categories, workers)
     index, runs = next(iter(plans.values()))
     ensemble = _ensemble_report(summaries, index, runs, out, categories)
     summaries["ensemble"] = ensemble
