@@ -145,7 +145,9 @@ def test_recipes_compared_on_the_same_folds_and_their_ensemble(
     np.testing.assert_allclose(ensemble, fused[where], atol=1e-5)
     page = tmp_path / "report.html"
     invoke("report", out / "ensemble", "--out", page)
-    assert "Cross-validation" in page.read_text()
+    assert (
+        "Cross-validation" in page.read_text() and "The ensemble of probe, mean" in page.read_text()
+    )
     both = ["crossval", "--config", probe, "--config", mean, "--data", root, "--out", tmp_path]
     _fails([*both, "--train-sizes", "0.5,1"], "one recipe's learning curve")
     shutil.copy(probe, tmp_path / "x.yaml")

@@ -158,8 +158,15 @@ def _crossval(folder: Path) -> str:
     summary = json.loads((folder / "crossval.json").read_text())
     columns = ["fold", "train_groups", "test_groups", "train_videos", "test_videos", "test_top1"]
     refused = summary.get("pooled_known_rejected")  # None: no rejection, or an older file
+    recipes = summary.get("recipes")  # an ensemble of several recipes' crossvals
     head = (
-        f"<p>{summary['num_videos']} videos in {summary['num_groups']} groups, "
+        (
+            f"<p>The ensemble of {html.escape(', '.join(recipes))}: each test video's "
+            "probabilities averaged over the recipes.</p>"
+            if recipes
+            else ""
+        )
+        + f"<p>{summary['num_videos']} videos in {summary['num_groups']} groups, "
         f"{summary['folds']} group-disjoint folds: pooled top-1 "
         f"<strong>{summary['pooled_top1']:.4f}</strong>, per fold "
         f"{summary['fold_top1_mean']:.4f} ± {summary['fold_top1_sd']:.4f}"
