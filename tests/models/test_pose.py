@@ -126,9 +126,10 @@ def test_fusion_joins_member_features_and_caches_per_member(tmp_path: Path) -> N
     assert joined.caches[1].dir == pose.caches[0].dir
     assert joined.caches[0].dir != joined.caches[1].dir
     # pose pads by its own spec; cropped frames at the same size are other features
-    padded = build_encoder("pose").input_spec(64)
-    own = FeatureStore(tmp_path, build_encoder("pose"), sources[1:], padded, 64)
-    cropped = FeatureStore(tmp_path, build_encoder("pose"), sources[1:], padded.fitted("crop"), 64)
+    alone_pose = build_encoder("pose")
+    padded = alone_pose.input_spec(64)
+    own = FeatureStore(tmp_path, alone_pose, sources[1:], padded, 64)
+    cropped = FeatureStore(tmp_path, alone_pose, sources[1:], padded.fitted("crop"), 64)
     assert padded.short_side == padded.fitted("crop").short_side and own.caches[0].dir not in (
         cropped.caches[0].dir,
         pose.caches[0].dir,

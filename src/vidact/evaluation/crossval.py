@@ -45,6 +45,7 @@ from vidact.errors import ConfigError, DatasetError
 from vidact.evaluation.compare import finished_before
 from vidact.evaluation.metrics import classification_metrics
 from vidact.evaluation.report import evaluate, split_items, write_report
+from vidact.inference.ensemble import check_fusion, fuse
 from vidact.inference.load import load_predictor
 from vidact.plots import plot_learning_curve
 from vidact.training.trainer import train
@@ -252,8 +253,8 @@ def run_recipes(
     if len(recipes) < 2 or "ensemble" in recipes:
         raise ConfigError("give two or more recipes, none named 'ensemble'")
     plans = {name: plan_crossval(base, folds, (1.0,), out / name) for name, base in recipes.items()}
-    dealt = {repr((index.root, [_tested(run) for run in runs])) for index, runs in plans.values()}
-    if len(dealt) > 1:
+    dealt = [(index.root, [_tested(run) for run in runs]) for index, runs in plans.values()]
+    if any(other != dealt[0] for other in dealt[1:]):
         raise ConfigError(
             "the recipes deal other folds (another --seed or other data in a recipe): give "
             "--data and --seed on the command line so they test the same videos"
@@ -281,6 +282,7 @@ def _ensemble_report(
 ) -> dict[str, Any]:
     """The recipes' test probabilities averaged per video, reported as one crossval."""
     names, classes, rows = list(summaries), index.classes, []
+    weights = check_fusion(len(names), None, "probs")  # vidact ensemble's defaults
     # what the first recipe's runs learnt from (the recipes share the folds)
     learnt = {row["run"]: row for row in summaries[names[0]]["per_fold"]}
     pooled: dict[float, tuple[list[VideoItem], list[np.ndarray]]] = {1.0: ([], [])}
@@ -291,7 +293,7 @@ def _ensemble_report(
         tested = read[0][0]
         if any(other != tested for other, _ in read[1:]):
             raise DatasetError(f"{run.name}: the recipes tested other videos; run again")
-        probabilities = np.mean([p for _, p in read], axis=0)
+        probabilities = fuse([p for _, p in read], weights, "probs")
         labels = np.array([item.label for item in tested])
         metrics = classification_metrics(probabilities, labels, classes, [1])
         rows.append(  # the fold as the first recipe learnt it, tested as the ensemble
