@@ -250,8 +250,10 @@ def run_recipes(
     """Cross-validate each recipe (name -> config) on the same folds, in OUT/<name>/, then
     report their ensemble in OUT/ensemble/; name -> its summary, ``ensemble`` last."""
     out = Path(out)
-    if len(recipes) < 2 or "ensemble" in recipes:
-        raise ConfigError("give two or more recipes, none named 'ensemble'")
+    if len(recipes) < 2:
+        raise ConfigError("give two or more recipes to compare")
+    if "ensemble" in recipes:
+        raise ConfigError("a recipe named 'ensemble' would share OUT/ensemble/; rename its file")
     plans = {name: plan_crossval(base, folds, (1.0,), out / name) for name, base in recipes.items()}
     dealt = [(index.root, [_tested(run) for run in runs]) for index, runs in plans.values()]
     if any(other != dealt[0] for other in dealt[1:]):
