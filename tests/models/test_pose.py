@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from vidact.models.pose import (
     ArmPoseEncoder,
     PoseEncoder,
     PoseJitter,
+    PoseTracker,
     mirror,
     normalise_landmarks,
 )
@@ -41,6 +43,15 @@ def _pose_features(video: Path, frames: int = 12) -> torch.Tensor:
         positions = np.linspace(0, reader.num_frames - 1, frames).round().astype(int)
         clip = reader.read(positions, short_side=spec.short_side)
     return encoder(eval_transform(spec)(clip))  # (T, 133)
+
+
+def test_mediapipe_native_log_lines_stay_off_stderr(capfd) -> None:
+    """TensorFlow Lite and glog write to the process's stderr when MediaPipe's graph starts."""
+    frame = np.zeros((96, 128, 3), dtype=np.uint8)
+    with PoseTracker() as track:
+        assert track(frame) is None and track(frame) is None
+    print("after", file=sys.stderr)  # stderr itself is back once the graph runs
+    assert capfd.readouterr().err == "after\n"
 
 
 @pytest.mark.skipif(not REAL_SMOKE.is_dir(), reason="../shared/data/real-smoke is absent")

@@ -20,7 +20,11 @@ cannot do on cached features.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -74,16 +78,39 @@ def normalise_landmarks(points: np.ndarray, width: int, height: int) -> np.ndarr
     return np.append(features, 1.0).astype(np.float32)
 
 
+@contextlib.contextmanager
+def _native_stderr_muted() -> Iterator[None]:
+    """Silence what MediaPipe's C++ side writes to the process's stderr while its graph starts
+    (TensorFlow Lite's delegate line and glog warnings about its own models, which no setting
+    silences): noise to a user, on every run that encodes poses."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class PoseTracker:
     """MediaPipe pose over consecutive frames (video mode: each frame starts from the last one's
     landmarks): (H, W, 3) uint8 RGB -> (33, 4) landmarks (x, y as fractions of the image, z,
     visibility), or None when nobody is found."""
 
     def __init__(self, complexity: int = 1) -> None:
-        self.pose = _solutions().Pose(static_image_mode=False, model_complexity=complexity)
+        with _native_stderr_muted():
+            self.pose = _solutions().Pose(static_image_mode=False, model_complexity=complexity)
+        self.started = False
 
     def __call__(self, frame: np.ndarray) -> np.ndarray | None:
-        found = self.pose.process(frame).pose_landmarks
+        if self.started:
+            found = self.pose.process(frame).pose_landmarks
+        else:  # the graph starts on the first frame
+            with _native_stderr_muted():
+                found = self.pose.process(frame).pose_landmarks
+            self.started = True
         if found is None:
             return None
         return np.array([(p.x, p.y, p.z, p.visibility) for p in found.landmark], dtype=np.float32)
