@@ -166,6 +166,19 @@ def test_split_file_round_trip_and_val_carving(tmp_path: Path) -> None:
     assert {i.relpath for i in carved.subset("test")} == {i.relpath for i in index.subset("test")}
 
 
+def test_a_split_file_of_some_videos_uses_those_and_says_so(tmp_path: Path, caplog) -> None:
+    index = scan_folder(_ucf_like(tmp_path / "data", classes=2, groups=3, clips=1))
+    some = tmp_path / "some.csv"
+    some.write_text(
+        "path,split\nClass0/v_Class0_g01_c01.avi,train\nClass1/v_Class1_g01_c01.avi,test\n"
+    )
+    with caplog.at_level("INFO", logger="vidact.data.index"):
+        used = read_split_file(index, some)
+    assert [i.split for i in used.items] == ["train", "test"]
+    assert "some.csv lists 2 of the 6 videos under" in caplog.text
+    assert "the other 4 are not used" in caplog.text
+
+
 def test_split_file_errors(tmp_path: Path) -> None:
     root = _ucf_like(tmp_path / "data", classes=2, groups=3, clips=1)
     index = scan_folder(root)

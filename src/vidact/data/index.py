@@ -284,10 +284,12 @@ def read_split_file(index: VideoIndex, split_file: str | Path) -> VideoIndex:
     left_out = len(index.items) - len(assigned)
     if left_out:
         log.info(
-            "%s: %d video(s) under %s are not listed and are left out",
+            "%s lists %d of the %d videos under %s; the other %d are not used",
             split_file,
-            left_out,
+            len(assigned),
+            len(index.items),
             index.root,
+            left_out,
         )
     items = tuple(
         replace(item, split=assigned[item.relpath])
