@@ -116,6 +116,7 @@ _TRAIN_RULES: list[Rule] = [
     ("label_smoothing", _fraction, "in [0, 1)"),
     ("warmup_epochs", _at_least(0), "0 or more"),
     ("patience", _at_least(0), "0 or more"),
+    ("augmented_copies", _at_least(0), "0 or more"),
     ("plateau_patience", _at_least(0), "0 or more"),
     ("plateau_factor", lambda v: 0 < v < 1, "in (0, 1)"),
     ("grad_clip", _optional(_positive), "above 0"),
@@ -238,6 +239,9 @@ class TrainConfig:
     # a full-batch fit only: after the run, fit the head again on training + validation videos
     # (rejection keeps the threshold calibrated while validation was held out)
     refit: bool = False
+    # a full-batch fit only: it also learns from this many copies of each training video with
+    # the encoder's feature-space augmentation (pose), drawn once so the objective stays fixed
+    augmented_copies: int = 0
     plateau_patience: int = 3  # ReduceLROnPlateau on val_loss
     plateau_factor: float = 0.5
     grad_clip: float | None = None  # clip the gradient norm to this value

@@ -83,7 +83,7 @@ def test_frame_encoders_are_known_by_their_traits() -> None:
     pose = encoder_traits("tf_efficientnet_lite0+pose")["pose"]
     assert pose.skeleton and not pose.exportable and pose.check_installed is not None
     arms = encoder_traits("pose_arms")["pose_arms"]
-    assert arms.skeleton and arms.feature_augment is None  # its mirroring reads all 33 landmarks
+    assert arms.skeleton and arms.feature_augment is not None
     assert weight_source("tf_efficientnet_lite0+motion", True, None) == (
         f"package:{OFFLINE_WEIGHTS['tf_efficientnet_lite0'].package}+"
         f"package:{OFFLINE_WEIGHTS['tf_efficientnet_lite0'].package}"

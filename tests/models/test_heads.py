@@ -281,3 +281,14 @@ def test_the_sequence_probe_reads_order_and_any_clip_length() -> None:
     assert not torch.allclose(head(clip), head(clip.flip(1)))  # order matters, unlike `linear`
     probe = create_head("linear", 3).eval()
     torch.testing.assert_close(probe(clip), probe(clip.flip(1)))
+
+
+@pytest.mark.parametrize("name", ["linear", "linear_sequence"])
+def test_a_probe_standardises_new_clips_with_its_training_clips_statistics(name: str) -> None:
+    """After one full-batch pass, evaluation standardises with the training set's own mean and
+    spread (a running average with momentum would still hold 90% of its initial 0 and 1)."""
+    head = create_head(name, 4).train()
+    clips = torch.randn(16, 6, 4) * 5 + 3
+    training = head(clips)
+    # evaluation divides by the unbiased spread: 16 clips, sqrt(15 / 16) of training's values
+    torch.testing.assert_close(head.eval()(clips), training * (15 / 16) ** 0.5, atol=1e-3, rtol=0)

@@ -23,8 +23,10 @@ from vidact.models.pose import (
     PoseEncoder,
     PoseJitter,
     PoseTracker,
+    arm_jitter,
     mirror,
     normalise_landmarks,
+    retimed,
 )
 from vidact.training.features import FeatureStore
 
@@ -120,6 +122,26 @@ def test_jitter_moves_bodies_and_leaves_empty_frames_empty() -> None:
     assert (out[:, :10] == 7.0).all() and not out[2:, 10:].any()
     assert not np.allclose(out[:2, 10:-1], features[:2, 10:-1])
     assert (out[:, -1] == features[:, -1]).all()
+
+
+def test_arm_jitter_keeps_sides_and_changes_the_pace() -> None:
+    """Raising the left arm stays the left arm; a clip plays faster or slower."""
+    arms = ArmPoseEncoder.num_features
+    features = np.zeros((16, arms), np.float32)
+    left_wrist = 2 * ARMS_AND_TORSO.index(15)  # its x column
+    features[:, left_wrist] = 0.8  # to the left of the torso's centre, in every frame
+    features[:, left_wrist + 1] = np.linspace(1.0, -1.0, 16)  # rising
+    features[:, -1] = 1.0
+    jitter = arm_jitter()
+    for seed in range(20):
+        out = jitter(features, np.random.default_rng(seed))
+        assert (out[:, left_wrist] > 0.5).all()  # never mirrored to the right
+        assert out[0, left_wrist + 1] > out[-1, left_wrist + 1]  # still rising
+    rng = np.random.default_rng(0)
+    paces = [retimed(16, 0.2, rng) for _ in range(20)]
+    for positions in paces:
+        assert positions[0] >= 0 and positions[-1] <= 15 and (np.diff(positions) >= 0).all()
+    assert len({tuple(p) for p in paces}) > 5  # different paces
 
 
 def test_fusion_joins_member_features_and_caches_per_member(tmp_path: Path) -> None:

@@ -11,8 +11,10 @@ import torch
 import torch.nn.functional as F
 
 from tests.conftest import FAST_RUN, invoke, split_args
-from vidact.config import TrainConfig
+from vidact.config import ModelConfig, TrainConfig
+from vidact.data.cache import CachedVideo
 from vidact.data.datasets import FeatureClipDataset
+from vidact.data.index import VideoItem
 from vidact.errors import ConfigError
 from vidact.inference.load import load_predictor
 from vidact.models.checkpoint import METADATA_KEY
@@ -164,3 +166,78 @@ def test_a_refit_learns_from_validation_too_and_keeps_the_held_out_model(
         json.loads((run / "summary.json").read_text())["refit"]["videos"]
         == len(synthetic_dataset.items) - videos["test"]
     )
+
+
+class _Features:
+    """A feature cache of one entry per video: 40 frames x 3 features, distinct per video."""
+
+    def load(self, path: Path) -> CachedVideo:
+        start = 1000.0 * int(path.stem[1:])
+        return CachedVideo(np.arange(start, start + 120, dtype=np.float32).reshape(40, 3), 40, 10.0)
+
+
+def test_a_full_batch_fit_learns_from_augmented_copies_drawn_once() -> None:
+    items = [VideoItem(Path(f"/d/v{i}.mp4"), f"v{i}.mp4", i, f"g{i}") for i in range(2)]
+    sampling = ClipSampling(frames=4)
+
+    def noisy(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return clip + rng.normal(size=clip.shape).astype(np.float32)
+
+    fit = FeatureClipDataset(
+        items, [_Features()], sampling, train=True, augment=noisy, jitter=False, copies=3
+    )
+    evaluation = FeatureClipDataset(items, [_Features()], sampling, augment=noisy, copies=3)
+    assert len(fit) == 2 * (1 + 3) and len(evaluation) == 2  # copies are for training only
+    for video in range(2):  # first each video as evaluation reads it, unaugmented
+        assert torch.equal(fit[(0, video)][0], evaluation[video][0])
+    copies = [fit[(0, index)] for index in range(2, 8)]
+    assert [label for _, label in copies] == [0, 1, 0, 1, 0, 1]
+    assert not torch.equal(copies[0][0], evaluation[0][0])  # augmented
+    assert not torch.equal(copies[0][0], copies[2][0])  # each copy its own draw
+    assert (copies[0][0] - evaluation[0][0]).abs().max() < 6  # of its own video
+    for index in range(8):  # and the same draws every epoch: one fixed objective
+        assert torch.equal(fit[(0, index)][0], fit[(7, index)][0])
+
+
+def test_augmented_copies_need_a_full_batch_fit_of_cached_pose_features() -> None:
+    pytest.importorskip("mediapipe", reason="the pose extra is not installed")
+    arms = ModelConfig(backbone="pose_arms", head="linear")
+    check_config(TrainConfig(model=arms, optimizer="lbfgs", augmented_copies=5))
+    with pytest.raises(ConfigError, match=r"--optimizer adam draws new augmentation every epoch"):
+        check_config(TrainConfig(model=arms, optimizer="adam", augmented_copies=5))
+    with pytest.raises(ConfigError, match=r"tf_efficientnet_lite0 has no feature-space augm"):
+        check_config(TrainConfig(optimizer="lbfgs", augmented_copies=5))
+    with pytest.raises(ConfigError, match=r"leave --feature-cache on"):
+        check_config(
+            TrainConfig(model=arms, optimizer="lbfgs", augmented_copies=5, feature_cache=False)
+        )
+    with pytest.raises(ConfigError, match=r"--augmented-copies must be 0 or more, got -1"):
+        check_config(TrainConfig(model=arms, optimizer="lbfgs", augmented_copies=-1))
+
+
+@pytest.mark.slow
+def test_the_pose_recipe_learns_from_augmented_copies_of_real_clips(real_smoke, tmp_path) -> None:
+    """configs/people_pose.yaml as shipped on real UCF101 clips: the fit's one batch holds each
+    training clip and its copies, and a run without copies fits other weights."""
+    pytest.importorskip("mediapipe", reason="the pose extra is not installed")
+    root = real_smoke / "UCF101"
+    videos = sorted(p.relative_to(root).as_posix() for p in root.glob("*/*.avi"))
+    split = tmp_path / "split.csv"
+    rows = [f"{v},{'val' if 'Biking' in v else 'train'}" for v in videos]
+    split.write_text("path,split\n" + "\n".join(rows) + "\n")
+    recipe = Path(__file__).resolve().parents[2] / "configs" / "people_pose.yaml"
+    common = ["--data", root, "--split-file", split, "--frames", "8", "--epochs", "2"]
+    common += ["--cache-dir", tmp_path / "cache", "--no-progress"]
+    out = invoke("train", "--config", recipe, *common, "--out", tmp_path / "copies")
+    assert "full-batch fit on 3 training videos and 10 augmented copies of each" in out
+    invoke(
+        "train", "--config", recipe, *common, "--augmented-copies", "0", "--out", tmp_path / "no"
+    )
+    key = "model.classifier.1.weight"
+    weights = [
+        torch.load(tmp_path / run / "checkpoints" / "held_out.ckpt", weights_only=True)
+        for run in ("copies", "no")
+    ]
+    assert not torch.allclose(weights[0]["state_dict"][key], weights[1]["state_dict"][key])
+    output = invoke("predict", tmp_path / "copies" / "checkpoints" / "best.ckpt", root / videos[0])
+    assert output.splitlines()[1].split()[1] in {v.split("/")[0] for v in videos}  # its top class

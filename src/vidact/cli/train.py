@@ -158,6 +158,11 @@ def train(
         help="After a full-batch fit (lbfgs), fit again on training + validation videos "
         "(best.ckpt; the held-out model stays as held_out.ckpt).",
     ),
+    augmented_copies: int | None = typer.Option(
+        None,
+        help="A full-batch fit (lbfgs) of a pose encoder's features also learns from this many "
+        f"augmented copies of each training video. [{_TRAIN.augmented_copies}]",
+    ),
     seed: int | None = typer.Option(None, help=f"[{_TRAIN.seed}]"),
     workers: Workers = None,
     max_bad_fraction: float | None = typer.Option(

@@ -53,6 +53,7 @@ class VideoDataModule(L.LightningDataModule):
         feature_augment: FeatureAugment | None = None,
         jitter: bool = True,
         open_set_videos: int = 0,
+        augmented_copies: int = 0,
     ) -> None:
         super().__init__()
         self.index = index
@@ -71,6 +72,7 @@ class VideoDataModule(L.LightningDataModule):
         self.feature_augment = feature_augment  # training only, on cached features
         self.jitter = jitter  # random training positions (off for a full-batch fit)
         self.open_set_videos = open_set_videos  # training videos validation also embeds
+        self.augmented_copies = augmented_copies  # per training video, on cached features
 
     def dataset(self, split: str, train: bool = False, most: int | None = None) -> Dataset:
         """The clips of ``split``; with ``most``, of at most that many of its videos, evenly
@@ -88,6 +90,7 @@ class VideoDataModule(L.LightningDataModule):
                 self.seed,
                 self.feature_augment if train else None,
                 jitter=self.jitter,
+                copies=self.augmented_copies,
             )
         transform = train_transform(self.spec, self.augment) if train else eval_transform(self.spec)
         return ClipDataset(

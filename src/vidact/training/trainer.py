@@ -256,6 +256,12 @@ def _fit(
     cached_frames = config.max_cached_frames or sampling.frames_to_cache(jitter=not fixed)
     inputs = _inputs(run, cached_frames)
     datamodule = _datamodule(run, sampling, inputs, fixed, done)
+    if datamodule.augmented_copies:
+        log.info(
+            "full-batch fit on %d training videos and %d augmented copies of each",
+            len(run.index.subset("train")),
+            datamodule.augmented_copies,
+        )
     recorder = EpochRecorder(
         run_dir / "metrics.csv", done_epochs=done, log_epochs=config.progress and not on_terminal()
     )
@@ -389,11 +395,14 @@ def _datamodule(
     run: RunPlan, sampling: ClipSampling, inputs: _Inputs, fixed: bool, done: int
 ) -> VideoDataModule:
     data, stores = run.config.data, inputs.stores
+    copies = run.config.augmented_copies if stores and fixed else 0
     return VideoDataModule(
         run.index,
         run.module.spec,
         sampling,
-        batch_size=max(data.batch_size, len(run.index.items)) if fixed else data.batch_size,
+        batch_size=(
+            max(data.batch_size, len(run.index.items) * (1 + copies)) if fixed else data.batch_size
+        ),
         workers=data.workers,
         augment=AUGMENT_PRESETS.get("none") if fixed else run.augment,
         feature_cache=stores or None,
@@ -404,10 +413,13 @@ def _datamodule(
         rebuild_features=[extractor.rebuild for extractor in inputs.extractors] or None,
         start_epoch=done,
         feature_augment=(
-            feature_augmenter(run.module.model.encoder) if stores and not fixed else None
+            feature_augmenter(run.module.model.encoder)
+            if stores and (copies or not fixed)
+            else None
         ),
         jitter=not fixed,
         open_set_videos=FIT_VIDEOS if run.module.measures_distance else 0,
+        augmented_copies=copies,
     )
 
 

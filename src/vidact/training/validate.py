@@ -25,6 +25,7 @@ from vidact.models.backbones import (
     OFFLINE_WEIGHTS,
     POOLS,
     encoder_names,
+    encoder_traits,
     has_trained_weights,
     reads_pairs,
     unknown_backbone,
@@ -80,6 +81,22 @@ def check_config(config: TrainConfig) -> None:
             f"--refit fits the head again on training + validation videos, for the epochs a "
             f"full-batch fit takes to its optimum; --optimizer {config.optimizer} stops on "
             "validation, which a refit has no longer held out: use --optimizer lbfgs"
+        )
+    if config.augmented_copies and not full_batch(config.optimizer):
+        raise ConfigError(
+            "--augmented-copies adds augmented copies of the training videos to a full-batch "
+            f"fit's one fixed batch; --optimizer {config.optimizer} draws new augmentation every "
+            "epoch already: use --optimizer lbfgs, or leave --augmented-copies out"
+        )
+    augments = any(t.feature_augment for t in encoder_traits(config.model.backbone).values())
+    if config.augmented_copies and not augments:
+        raise ConfigError(
+            "--augmented-copies augments cached frame features, which pose encoders know how to "
+            f"do; --backbone {config.model.backbone} has no feature-space augmentation"
+        )
+    if config.augmented_copies and not config.feature_cache:
+        raise ConfigError(
+            "--augmented-copies augments cached frame features: leave --feature-cache on"
         )
     if reads_pairs(config.model.backbone) and not config.feature_cache and config.cache_dir:
         raise ConfigError(
