@@ -233,8 +233,8 @@ def arm_jitter(offset: int = 0) -> PoseJitter:
 
 def retimed(frames: int, tempo: float, rng: np.random.Generator) -> np.ndarray:
     """(frames,) positions of a clip played at a pace drawn within +-``tempo`` of its own: a
-    faster one is a shorter stretch of its frames from a random start, a slower one holds its
-    last frame."""
+    slower one is a shorter stretch of its frames from a random start, each shown longer; a
+    faster one runs through all of them and holds the last."""
     pace = 1 + rng.uniform(-tempo, tempo)
     span = (frames - 1) * pace
     start = rng.uniform(0, max(0.0, frames - 1 - span))
