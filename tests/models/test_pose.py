@@ -47,12 +47,17 @@ def _pose_features(video: Path, frames: int = 12) -> torch.Tensor:
     return encoder(eval_transform(spec)(clip))  # (T, 133)
 
 
+@pytest.mark.skipif(not REAL_SMOKE.is_dir(), reason="../shared/data/real-smoke is absent")
 def test_mediapipe_native_log_lines_stay_off_stderr(capfd) -> None:
-    """TensorFlow Lite and glog write to the process's stderr when MediaPipe's graph starts."""
-    frame = np.zeros((96, 128, 3), dtype=np.uint8)
+    """TensorFlow Lite and glog write to the process's stderr when MediaPipe's graph starts and
+    when its landmark stage first runs, here on a person who appears after two empty frames."""
+    with VideoReader(PEOPLE[0]) as reader:
+        person = reader.read([0], short_side=480)[0]
+    empty = np.zeros_like(person)
     with PoseTracker() as track:
-        assert track(frame) is None and track(frame) is None
-    print("after", file=sys.stderr)  # stderr itself is back once the graph runs
+        found = [track(frame) is not None for frame in (empty, empty, person, person)]
+    assert found == [False, False, True, True]
+    print("after", file=sys.stderr)  # stderr itself is back once the landmarks have run
     assert capfd.readouterr().err == "after\n"
 
 

@@ -103,15 +103,15 @@ class PoseTracker:
     def __init__(self, complexity: int = 1) -> None:
         with _native_stderr_muted():
             self.pose = _solutions().Pose(static_image_mode=False, model_complexity=complexity)
-        self.started = False
+        self.landmarks_ran = False  # the landmark stage warns once, when it first runs
 
     def __call__(self, frame: np.ndarray) -> np.ndarray | None:
-        if self.started:
+        if self.landmarks_ran:
             found = self.pose.process(frame).pose_landmarks
-        else:  # the graph starts on the first frame
+        else:  # the graph starts on the first frame, its landmark stage on the first person
             with _native_stderr_muted():
                 found = self.pose.process(frame).pose_landmarks
-            self.started = True
+            self.landmarks_ran = found is not None
         if found is None:
             return None
         return np.array([(p.x, p.y, p.z, p.visibility) for p in found.landmark], dtype=np.float32)
