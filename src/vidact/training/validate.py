@@ -86,17 +86,19 @@ def check_config(config: TrainConfig) -> None:
         raise ConfigError(
             "--augmented-copies adds augmented copies of the training videos to a full-batch "
             f"fit's one fixed batch; --optimizer {config.optimizer} draws new augmentation every "
-            "epoch already: use --optimizer lbfgs, or leave --augmented-copies out"
+            "epoch already: use --optimizer lbfgs, or --augmented-copies 0"
         )
     augments = any(t.feature_augment for t in encoder_traits(config.model.backbone).values())
     if config.augmented_copies and not augments:
         raise ConfigError(
             "--augmented-copies augments cached frame features, which pose encoders know how to "
-            f"do; --backbone {config.model.backbone} has no feature-space augmentation"
+            f"do; --backbone {config.model.backbone} has no feature-space augmentation: use "
+            "--augmented-copies 0"
         )
     if config.augmented_copies and not config.feature_cache:
         raise ConfigError(
-            "--augmented-copies augments cached frame features: leave --feature-cache on"
+            "--augmented-copies augments cached frame features: leave --feature-cache on, or "
+            "use --augmented-copies 0"
         )
     if reads_pairs(config.model.backbone) and not config.feature_cache and config.cache_dir:
         raise ConfigError(
