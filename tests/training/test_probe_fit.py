@@ -115,6 +115,12 @@ def test_a_full_batch_fit_reads_fixed_positions_and_others_draw_them() -> None:
     assert any((drawn.positions(40, 10.0, rng) != evaluation).any() for _ in range(5))
 
 
+def test_a_full_batch_fit_refuses_views_it_would_not_read() -> None:
+    check_config(TrainConfig(optimizer="lbfgs", feature_views=1))
+    with pytest.raises(ConfigError, match=r"the 2 augmented view\(s\) .* never read"):
+        check_config(TrainConfig(optimizer="lbfgs", feature_views=3))
+
+
 def test_refit_needs_a_full_batch_fit() -> None:
     check_config(TrainConfig(optimizer="lbfgs", refit=True))
     with pytest.raises(ConfigError, match=r"--refit.*--optimizer adam"):

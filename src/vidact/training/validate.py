@@ -71,6 +71,17 @@ def check_config(config: TrainConfig) -> None:
             "--encoder-precision int8 quantises a frozen encoder whose features are cached; "
             "this run trains the backbone or turns the feature cache off"
         )
+    _check_full_batch(config)
+    if reads_pairs(config.model.backbone) and not config.feature_cache and config.cache_dir:
+        raise ConfigError(
+            f"--backbone {config.model.backbone} reads frame pairs, which the clip cache does not "
+            "hold: leave --feature-cache on, or --cache-dir out"
+        )
+
+
+def _check_full_batch(config: TrainConfig) -> None:
+    """What a full-batch fit (L-BFGS on fixed features) and only it can do: refit, and learn
+    from augmented copies of its clips drawn once."""
     if config.optimizer == "lbfgs" and not frozen_throughout(config.model):
         raise ConfigError(
             "--optimizer lbfgs fits a head on fixed frame features (full batch, to convergence); "
@@ -100,10 +111,11 @@ def check_config(config: TrainConfig) -> None:
             "--augmented-copies augments cached frame features: leave --feature-cache on, or "
             "use --augmented-copies 0"
         )
-    if reads_pairs(config.model.backbone) and not config.feature_cache and config.cache_dir:
+    if config.feature_views > 1 and full_batch(config.optimizer):
         raise ConfigError(
-            f"--backbone {config.model.backbone} reads frame pairs, which the clip cache does not "
-            "hold: leave --feature-cache on, or --cache-dir out"
+            f"--optimizer {config.optimizer} fits one fixed batch of each video's plain view; "
+            f"the {config.feature_views - 1} augmented view(s) --feature-views would cache are "
+            "never read: use --feature-views 1 (pose encoders: --augmented-copies)"
         )
 
 
