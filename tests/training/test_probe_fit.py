@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from tests.conftest import FAST_RUN, invoke, split_args
-from vidact.config import ModelConfig, TrainConfig
+from vidact.config import DataConfig, ModelConfig, TrainConfig
 from vidact.data.cache import CachedVideo
 from vidact.data.datasets import FeatureClipDataset
 from vidact.data.index import VideoItem
@@ -21,6 +21,7 @@ from vidact.models.checkpoint import METADATA_KEY
 from vidact.models.open_set import OPEN_SET_KEY
 from vidact.sampling import ClipSampling
 from vidact.training import optim
+from vidact.training.module import ClipClassifierModule
 from vidact.training.validate import check_config
 
 
@@ -251,3 +252,25 @@ def test_the_pose_recipe_learns_from_augmented_copies_of_real_clips(real_smoke, 
     assert not torch.allclose(weights[0]["state_dict"][key], weights[1]["state_dict"][key])
     output = invoke("predict", tmp_path / "copies" / "checkpoints" / "best.ckpt", root / videos[0])
     assert output.splitlines()[1].split()[1] in {v.split("/")[0] for v in videos}  # its top class
+
+
+def test_each_epoch_standardises_with_its_own_training_batches() -> None:
+    """The probe's statistics restart every epoch: a full-batch fit keeps its training set's
+    exactly, and a trained encoder's first epochs do not linger."""
+    config = TrainConfig(
+        data=DataConfig(size=32),
+        model=ModelConfig(backbone="test_efficientnet", pretrained=False, head="linear"),
+    )
+    module = ClipClassifierModule(config, ("a", "b"))
+    head = module.model.head.train()
+    features = head.out_features // 3  # mean, spread and change of each
+    first, second = torch.randn(8, 3, features) + 10, torch.randn(8, 3, features) - 10
+    head(first)
+    module.on_train_epoch_start()
+    head(second)
+    expected = head.eval()(second)
+    module.on_train_epoch_start()
+    head.train()(second)  # a full-batch fit sees its one batch many times in an epoch
+    head(second)
+    torch.testing.assert_close(head.eval()(second), expected)
+    assert expected.mean().abs() < 0.1  # standardised with the second batch's statistics alone

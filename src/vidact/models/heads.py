@@ -187,10 +187,10 @@ class LinearProbeHead(StatsHead):
     mean, spread and mean change over the clip) standardised with the training clips' statistics
     (a batch norm with no learnt scale or shift: what a StandardScaler does before a logistic
     regression). Its classifier defaults to one linear layer (``mlp: []``). The statistics
-    kept for evaluation are the plain average over the training batches seen (``momentum``
-    None), so after a full-batch fit they are the training set's own; with a momentum, a fit
-    that converged in a few passes kept part of the initial 0 and 1 and standardised new clips
-    otherwise than it had the training clips."""
+    kept for evaluation are the plain average over an epoch's training batches (``momentum``
+    None; the training module restarts them each epoch), so after a full-batch fit they are
+    the training set's own; with a momentum, a fit that converged in a few passes kept part of
+    the initial 0 and 1 and standardised new clips otherwise than it had the training clips."""
 
     def __init__(self, in_features: int, segments: int = 1) -> None:
         super().__init__(in_features, segments)

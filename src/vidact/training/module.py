@@ -137,6 +137,12 @@ class ClipClassifierModule(L.LightningModule):
         for split in ("train", "val"):
             self.metrics[f"{split}_loss"].reset()
             self.metrics[f"{split}_acc"].reset()
+        # the probes' standardisation (a batch norm averaging what it saw, momentum None)
+        # averages this epoch's training batches: exactly the training set's statistics in a
+        # full-batch fit, and the encoder as it is now when it trains
+        for layer in self.model.modules():
+            if isinstance(layer, nn.modules.batchnorm._BatchNorm) and layer.momentum is None:
+                layer.reset_running_stats()
 
     def on_validation_epoch_end(self) -> None:
         # validation runs after the epoch's last training step, so both splits are complete here;
