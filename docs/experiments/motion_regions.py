@@ -20,6 +20,7 @@ import csv
 import logging
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -52,16 +53,17 @@ def encode(root: Path, rows: list[dict[str, str]]) -> np.ndarray:
                 frames = reader.num_frames
                 positions = sampling.as_read(sampling.indices(frames, reader.fps), frames)
                 pairs = transform(reader.read(positions, short_side=spec.short_side))
-            change = ((pairs[1::2] - pairs[0::2]) * encoder.gain).clamp(-1, 1)
-            maps = encoder.encoder.model.forward_features(change)  # (48, 1280, 9, 9)
+            maps = encoder.encoder.model.forward_features(
+                encoder.changes(pairs)
+            )  # (48, 1280, 9, 9)
             cells.append(F.adaptive_avg_pool2d(maps, 3).flatten(2).numpy().astype(np.float16))
     return np.stack(cells)
 
 
-def summary(clip: np.ndarray, axis: int = 0) -> np.ndarray:
+def summary(clip: np.ndarray) -> np.ndarray:
     """The recipe's summary over time: each feature's mean, spread and mean change."""
-    change = np.abs(np.diff(clip, axis=axis)).mean(axis)
-    return np.concatenate([clip.mean(axis), clip.std(axis), change], -1)
+    change = np.abs(np.diff(clip, axis=0)).mean(0)
+    return np.concatenate([clip.mean(0), clip.std(0), change])
 
 
 def cell_summaries(cells: np.ndarray) -> np.ndarray:
@@ -75,10 +77,9 @@ def top_mean(clip: np.ndarray, share: float) -> np.ndarray:
     return np.sort(clip, axis=0)[-count:].mean(0)
 
 
-def variants(cells: np.ndarray) -> dict[str, np.ndarray]:
-    """Clip features of each variant: (N, D)."""
+def variants(cells: np.ndarray, per_cell: np.ndarray) -> dict[str, np.ndarray]:
+    """Clip features of each variant: (N, D); ``per_cell``: ``cell_summaries(cells)``."""
     whole = cells.mean(-1)  # (N, T, F): the map averaged, as the recipe without halves
-    per_cell = cell_summaries(cells)
     moving = (
         np.abs(np.diff(cells, axis=1)).mean((1, 2)).argmax(1)
     )  # (N,) the cell that changes most
@@ -127,10 +128,9 @@ def scored(features: np.ndarray, labels: np.ndarray, splits: list, strength: flo
 
 
 def instances_scored(
-    cells: np.ndarray, labels: np.ndarray, splits: list, strength: float
+    per_cell: np.ndarray, labels: np.ndarray, splits: list, strength: float
 ) -> list[float]:
     """Each cell a training instance with its clip's label; a clip is its two likeliest cells."""
-    per_cell = cell_summaries(cells)
     positive, other = sorted(set(labels))
     accuracy = []
     for folds in splits:
@@ -156,13 +156,18 @@ def main(root: Path, out: Path) -> None:
     cells = np.load(stored).astype(np.float32)
     labels = np.array([row["path"].split("/")[0] for row in rows])
     splits = partitions(labels, np.array([row["group"] for row in rows]))
-    for name, features in variants(cells).items():
-        figures = [scored(features, labels, splits, c) for c in STRENGTHS]
+    per_cell = cell_summaries(cells)
+    runs = [(name, partial(scored, f)) for name, f in variants(cells, per_cell).items()]
+    runs.append(
+        (
+            "each cell an instance, a clip its two likeliest cells",
+            partial(instances_scored, per_cell),
+        )
+    )
+    for name, score in runs:
+        figures = [score(labels, splits, c) for c in STRENGTHS]
         shown = " / ".join(f"{np.mean(f):.3f} +- {np.std(f):.3f}" for f in figures)
         print(f"{name}: {shown} (C {' / '.join(map(str, STRENGTHS))})", flush=True)
-    figures = [instances_scored(cells, labels, splits, c) for c in STRENGTHS]
-    shown = " / ".join(f"{np.mean(f):.3f} +- {np.std(f):.3f}" for f in figures)
-    print(f"each cell an instance, a clip its two likeliest cells: {shown}", flush=True)
 
 
 if __name__ == "__main__":

@@ -289,9 +289,13 @@ class MotionEncoder(nn.Module):
     def members(self) -> list[nn.Module]:
         return [self]
 
+    def changes(self, pairs: torch.Tensor) -> torch.Tensor:
+        """(2N, 3, S, S) normalised pairs -> (N, 3, S, S): each pair's amplified difference, in
+        Lite0's input range (what Lite0 encodes)."""
+        return ((pairs[1::2] - pairs[0::2]) * self.gain).clamp(-1.0, 1.0)
+
     def forward(self, pairs: torch.Tensor) -> torch.Tensor:
-        change = (pairs[1::2] - pairs[0::2]) * self.gain  # (2N, 3, S, S) -> (N, 3, S, S)
-        return self.encoder(change.clamp(-1.0, 1.0))
+        return self.encoder(self.changes(pairs))
 
     def encode_clips(self, clips: torch.Tensor) -> torch.Tensor:
         batch, time = clips.shape[:2]

@@ -182,19 +182,27 @@ class StatsHead(nn.Module):
         return torch.cat([*means.unbind(-1), spread, change], dim=-1)  # (B, (segments + 2) F)
 
 
+class Standardise(nn.BatchNorm1d):
+    """What a StandardScaler does before a logistic regression: each feature standardised with
+    the training clips' mean and spread (a batch norm with no learnt scale or shift). The
+    statistics kept for evaluation are the plain average over an epoch's training batches
+    (``momentum`` None; the training module restarts them each epoch), so after a full-batch
+    fit they are the training set's own; with a momentum, a fit that converged in a few passes
+    kept part of the initial 0 and 1 and standardised new clips otherwise than the training
+    clips."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__(features, affine=False, momentum=None)
+
+
 class LinearProbeHead(StatsHead):
     """The linear probe as a head, a baseline for every comparison: ``stats`` (each feature's
-    mean, spread and mean change over the clip) standardised with the training clips' statistics
-    (a batch norm with no learnt scale or shift: what a StandardScaler does before a logistic
-    regression). Its classifier defaults to one linear layer (``mlp: []``). The statistics
-    kept for evaluation are the plain average over an epoch's training batches (``momentum``
-    None; the training module restarts them each epoch), so after a full-batch fit they are
-    the training set's own; with a momentum, a fit that converged in a few passes kept part of
-    the initial 0 and 1 and standardised new clips otherwise than it had the training clips."""
+    mean, spread and mean change over the clip) standardised (``Standardise``). Its classifier
+    defaults to one linear layer (``mlp: []``)."""
 
     def __init__(self, in_features: int, segments: int = 1) -> None:
         super().__init__(in_features, segments)
-        self.standardise = nn.BatchNorm1d(self.out_features, affine=False, momentum=None)
+        self.standardise = Standardise(self.out_features)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.standardise(super().forward(features))  # (B, T, F) -> (B, (segments + 2) F)
@@ -212,7 +220,7 @@ class SequenceProbeHead(nn.Module):
             raise ValueError(f"frames must be at least 1, got {frames}")
         self.frames = frames
         self.out_features = frames * in_features
-        self.standardise = nn.BatchNorm1d(self.out_features, affine=False, momentum=None)
+        self.standardise = Standardise(self.out_features)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         if features.shape[1] != self.frames:  # (B, T, F) -> (B, frames, F)

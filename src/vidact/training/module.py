@@ -18,6 +18,7 @@ from vidact.data.index import VideoItem
 from vidact.models.backbones import reads_pairs, weight_source
 from vidact.models.checkpoint import INT8_KEY, METADATA_KEY, CheckpointInfo, int8_entry
 from vidact.models.classifier import ClipClassifier, uses_pretrained
+from vidact.models.heads import Standardise
 from vidact.models.open_set import OPEN_SET_KEY, OpenSet, measures_distance
 from vidact.training import optim
 from vidact.training.features import FeatureExtractor
@@ -137,11 +138,10 @@ class ClipClassifierModule(L.LightningModule):
         for split in ("train", "val"):
             self.metrics[f"{split}_loss"].reset()
             self.metrics[f"{split}_acc"].reset()
-        # the probes' standardisation (a batch norm averaging what it saw, momentum None)
-        # averages this epoch's training batches: exactly the training set's statistics in a
-        # full-batch fit, and the encoder as it is now when it trains
+        # the probes standardise with this epoch's training batches: exactly the training set's
+        # statistics in a full-batch fit, and the encoder as it is now when it trains
         for layer in self.model.modules():
-            if isinstance(layer, nn.modules.batchnorm._BatchNorm) and layer.momentum is None:
+            if isinstance(layer, Standardise):
                 layer.reset_running_stats()
 
     def on_validation_epoch_end(self) -> None:
