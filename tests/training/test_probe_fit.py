@@ -22,6 +22,7 @@ from vidact.models.open_set import OPEN_SET_KEY
 from vidact.sampling import ClipSampling
 from vidact.training import optim
 from vidact.training.module import ClipClassifierModule
+from vidact.training.trainer import _parse_devices
 from vidact.training.validate import check_config
 
 
@@ -120,6 +121,21 @@ def test_a_full_batch_fit_refuses_views_it_would_not_read() -> None:
     check_config(TrainConfig(optimizer="lbfgs", feature_views=1))
     with pytest.raises(ConfigError, match=r"the 2 augmented view\(s\) .* never read"):
         check_config(TrainConfig(optimizer="lbfgs", feature_views=3))
+
+
+def test_a_full_batch_fit_is_one_process(monkeypatch) -> None:
+    # under DDP each process's line search sees its own share of the loss, so they take
+    # different numbers of steps and wait on each other forever: refused, auto takes one device
+    for asked in ({"devices": 2}, {"devices": "0,1"}, {"num_nodes": 2}):
+        with pytest.raises(ConfigError, match=r"one process.*--devices 1"):
+            check_config(TrainConfig(optimizer="lbfgs", **asked))
+        check_config(TrainConfig(optimizer="adamw", **asked))
+    check_config(TrainConfig(optimizer="lbfgs", devices="auto"))
+    check_config(TrainConfig(optimizer="lbfgs", devices="1,"))
+    assert _parse_devices("auto", one=True) == 1 and _parse_devices("auto") == "auto"
+    monkeypatch.setenv("WORLD_SIZE", "4")  # started by torchrun
+    with pytest.raises(ConfigError, match="4 processes"):
+        check_config(TrainConfig(optimizer="lbfgs"))
 
 
 def test_refit_needs_a_full_batch_fit() -> None:

@@ -220,8 +220,12 @@ def _epochs_done(checkpoint: Path) -> int:
         ) from None
 
 
-def _parse_devices(devices: str | int) -> int | str:
+def _parse_devices(devices: str | int, one: bool = False) -> int | str:
+    """Lightning's ``devices``; with ``one``, auto takes one device, not every GPU (a full-batch
+    fit is one process: training.validate refuses more)."""
     text = str(devices)
+    if one and text in ("auto", "-1"):
+        return 1
     return int(text) if text.lstrip("-").isdigit() else text
 
 
@@ -430,7 +434,7 @@ def _lightning_trainer(
     return L.Trainer(
         max_epochs=config.epochs,
         accelerator=config.accelerator,
-        devices=_parse_devices(config.devices),
+        devices=_parse_devices(config.devices, one=full_batch(config.optimizer)),
         num_nodes=config.num_nodes,
         strategy=config.strategy,
         precision=config.precision,

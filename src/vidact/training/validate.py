@@ -8,6 +8,7 @@ allocated) and raises one ConfigError naming the setting and what it accepts.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import get_args
 
@@ -111,6 +112,14 @@ def _check_full_batch(config: TrainConfig) -> None:
             "--augmented-copies augments cached frame features: leave --feature-cache on, or "
             "use --augmented-copies 0"
         )
+    processes = _processes(config)
+    if full_batch(config.optimizer) and processes > 1:
+        raise ConfigError(
+            f"--optimizer {config.optimizer} fits the whole training set as one batch in one "
+            f"process (its line search needs the whole loss); {processes} processes would each "
+            "fit a share and wait on each other forever: use --devices 1 and --num-nodes 1, "
+            "without torchrun or srun (the fit takes seconds on cached features)"
+        )
     if config.feature_views > 1 and full_batch(config.optimizer):
         raise ConfigError(
             f"--optimizer {config.optimizer} fits one fixed batch of each video's plain view; "
@@ -168,6 +177,17 @@ def _check_model(model: ModelConfig) -> None:
     HEADS.get(model.head)
     with torch.device("meta"):  # arguments are checked by building the head, allocating nothing
         create_head(model.head, 64, **model.head_args)
+
+
+def _processes(config: TrainConfig) -> int:
+    """How many training processes the settings ask for (``auto`` counts as 1: a full-batch
+    fit takes one device), or the launcher (torchrun) started."""
+    devices = str(config.devices).strip().rstrip(",")
+    if devices == "-1":  # every device there is
+        asked = torch.cuda.device_count() if config.accelerator != "cpu" else 1
+    else:
+        asked = int(devices) if devices.isdigit() else len(devices.split(","))
+    return max(asked * config.num_nodes, int(os.environ.get("WORLD_SIZE", "1") or 1))
 
 
 def _check_hardware(config: TrainConfig) -> None:
