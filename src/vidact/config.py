@@ -249,7 +249,7 @@ class TrainConfig:
     precision: str = "32-true"  # Lightning precision: 16-mixed, bf16-mixed on GPU
     seed: int = 0
     accelerator: str = "auto"
-    devices: str | int = "auto"  # a count, "auto", or a list of device ids "0,1"
+    devices: str | int = "auto"  # a count, ids "0,1", -1 (all), or "auto" (one device)
     num_nodes: int = 1
     strategy: str = "auto"  # Lightning strategy: ddp, ddp_spawn, fsdp, ...
     tensorboard: bool = True  # TensorBoard logs in RUN/tensorboard next to metrics.csv

@@ -102,6 +102,10 @@ def test_grid_files_are_checked(tmp_path: Path, synthetic_dataset) -> None:
     grid.write_text(yaml.safe_dump(raw))
     result = runner.invoke(app, ["compare", "--config", str(grid), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "unknown head 'lstmm'" in result.output
+    raw["grid"]["head"], raw["settings"]["devices"] = ["lstm", "gru"], 2
+    grid.write_text(yaml.safe_dump(raw))  # DDP would start copies of the whole comparison
+    result = runner.invoke(app, ["compare", "--config", str(grid), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "compare trains its runs one after another" in result.output
     assert not (tmp_path / "o" / "runs").exists()  # checked before anything trains
     result = runner.invoke(app, ["compare"])
     assert result.exit_code == 2 and "give a grid" in result.output

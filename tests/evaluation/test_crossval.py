@@ -184,6 +184,9 @@ def test_crossval_needs_groups_and_takes_them_from_a_file(
     incomplete.write_text("path,group\n" + groups.read_text().splitlines()[1] + "\n")
     _fails(["crossval", "--data", flat, "--groups", incomplete, *common], "are not listed")
     _fails(["crossval", "--data", flat, "--groups", groups, "--folds", "5", *common], "groups")
+    ddp = tmp_path / "ddp.yaml"  # DDP would start copies of the whole crossval
+    ddp.write_text("accelerator: cpu\ndevices: 2\nstrategy: ddp\n")
+    _fails(["crossval", "--config", ddp, "--data", root, *common], "2 processes")
     assert not (tmp_path / "cv").exists()  # every refusal came before any run
 
 

@@ -125,14 +125,14 @@ def test_a_full_batch_fit_refuses_views_it_would_not_read() -> None:
 
 def test_a_full_batch_fit_is_one_process(monkeypatch) -> None:
     # under DDP each process's line search sees its own share of the loss, so they take
-    # different numbers of steps and wait on each other forever: refused, auto takes one device
+    # different numbers of steps and wait on each other forever: refused
     for asked in ({"devices": 2}, {"devices": "0,1"}, {"num_nodes": 2}):
         with pytest.raises(ConfigError, match=r"one process.*--devices 1"):
             check_config(TrainConfig(optimizer="lbfgs", **asked))
         check_config(TrainConfig(optimizer="adamw", **asked))
     check_config(TrainConfig(optimizer="lbfgs", devices="auto"))
     check_config(TrainConfig(optimizer="lbfgs", devices="1,"))
-    assert _parse_devices("auto", one=True) == 1 and _parse_devices("auto") == "auto"
+    assert _parse_devices("auto") == 1 and _parse_devices("0,1") == "0,1"  # auto: one device
     monkeypatch.setenv("WORLD_SIZE", "4")  # started by torchrun
     with pytest.raises(ConfigError, match="4 processes"):
         check_config(TrainConfig(optimizer="lbfgs"))

@@ -186,7 +186,7 @@ def train(
     ),
     accelerator: str | None = typer.Option(None, help=f"cpu, gpu or auto. [{_TRAIN.accelerator}]"),
     devices: str | None = typer.Option(
-        None, help=f"Number of devices or 'auto'. [{_TRAIN.devices}]"
+        None, help=f"Number of devices, ids (0,1), -1 (all), or 'auto' (one). [{_TRAIN.devices}]"
     ),
     num_nodes: int | None = typer.Option(None, help="Machines (torchrun / SLURM)."),
     strategy: str | None = typer.Option(None, help="Lightning strategy: ddp, ddp_spawn, ..."),

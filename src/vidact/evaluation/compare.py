@@ -45,7 +45,7 @@ from vidact.inference.load import load_predictor
 from vidact.models.heads import resolve_model
 from vidact.plots import plot_grouped_bars
 from vidact.training.trainer import train
-from vidact.training.validate import check_config
+from vidact.training.validate import check_config, check_in_process
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,7 @@ def plan_runs(spec: GridSpec, out: Path) -> list[tuple[str, dict[str, Any], Trai
         if not config.data.root:
             raise ConfigError("the grid's settings must say where the videos are (data: root)")
         check_config(config)
+        check_in_process(config, "compare")
         planned.append((name, options, config))
     return planned
 

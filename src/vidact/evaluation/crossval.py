@@ -49,7 +49,7 @@ from vidact.inference.ensemble import check_fusion, fuse
 from vidact.inference.load import load_predictor
 from vidact.plots import plot_learning_curve
 from vidact.training.trainer import train
-from vidact.training.validate import check_config
+from vidact.training.validate import check_config, check_in_process
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,7 @@ def plan_crossval(
             )
     for run in runs:  # (the split files are written when each run starts)
         check_config(replace(run.config, data=replace(run.config.data, split_file=None)))
+        check_in_process(run.config, "crossval")
     return index, runs
 
 

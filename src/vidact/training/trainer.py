@@ -220,11 +220,13 @@ def _epochs_done(checkpoint: Path) -> int:
         ) from None
 
 
-def _parse_devices(devices: str | int, one: bool = False) -> int | str:
-    """Lightning's ``devices``; with ``one``, auto takes one device, not every GPU (a full-batch
-    fit is one process: training.validate refuses more)."""
+def _parse_devices(devices: str | int) -> int | str:
+    """Lightning's ``devices``. ``auto`` is one device (a GPU when there is one), not
+    Lightning's every GPU: DDP starts copies of the whole command, which only ``vidact train``
+    is written for (``demo``, ``compare`` and ``crossval`` train run after run in one process),
+    and a frozen encoder's cached features train in seconds on one device."""
     text = str(devices)
-    if one and text in ("auto", "-1"):
+    if text == "auto":
         return 1
     return int(text) if text.lstrip("-").isdigit() else text
 
@@ -434,7 +436,7 @@ def _lightning_trainer(
     return L.Trainer(
         max_epochs=config.epochs,
         accelerator=config.accelerator,
-        devices=_parse_devices(config.devices, one=full_batch(config.optimizer)),
+        devices=_parse_devices(config.devices),
         num_nodes=config.num_nodes,
         strategy=config.strategy,
         precision=config.precision,

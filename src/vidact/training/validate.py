@@ -112,7 +112,7 @@ def _check_full_batch(config: TrainConfig) -> None:
             "--augmented-copies augments cached frame features: leave --feature-cache on, or "
             "use --augmented-copies 0"
         )
-    processes = _processes(config)
+    processes = training_processes(config)
     if full_batch(config.optimizer) and processes > 1:
         raise ConfigError(
             f"--optimizer {config.optimizer} fits the whole training set as one batch in one "
@@ -179,15 +179,28 @@ def _check_model(model: ModelConfig) -> None:
         create_head(model.head, 64, **model.head_args)
 
 
-def _processes(config: TrainConfig) -> int:
-    """How many training processes the settings ask for (``auto`` counts as 1: a full-batch
-    fit takes one device), or the launcher (torchrun) started."""
+def training_processes(config: TrainConfig) -> int:
+    """How many training processes the settings ask for (``auto`` is one device), or the
+    launcher (torchrun) started."""
     devices = str(config.devices).strip().rstrip(",")
     if devices == "-1":  # every device there is
         asked = torch.cuda.device_count() if config.accelerator != "cpu" else 1
     else:
         asked = int(devices) if devices.isdigit() else len(devices.split(","))
     return max(asked * config.num_nodes, int(os.environ.get("WORLD_SIZE", "1") or 1))
+
+
+def check_in_process(config: TrainConfig, command: str) -> None:
+    """``command`` (compare, crossval) trains its runs one after another in this process: DDP
+    would start copies of the whole command, each writing the same reports."""
+    processes = training_processes(config)
+    if processes > 1:
+        raise ConfigError(
+            f"vidact {command} trains its runs one after another in this process, on one device "
+            f"each; {processes} processes (devices, num_nodes or torchrun) would each run the "
+            "whole command: leave devices at auto, or train one run on several devices with "
+            "vidact train"
+        )
 
 
 def _check_hardware(config: TrainConfig) -> None:
