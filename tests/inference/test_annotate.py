@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import REAL_SMOKE, invoke, runner
 from vidact.cli.main import app
-from vidact.inference.annotate import annotated_frames
+from vidact.inference.annotate import Overlay, annotated_frames
 from vidact.inference.timeline import TimelineSettings, WindowScores, plan_windows
 from vidact.io.reader import VideoReader
 from vidact.sampling import ClipSampling
@@ -59,3 +59,20 @@ def test_a_pose_model_draws_the_skeleton_on_the_person() -> None:
     # the bones are drawn in green over the person, right of the label panel
     added = (boned[-1].astype(int) - plain[-1]).clip(0)[..., 1] > 60
     assert added[:, 200:].sum() > 200
+
+
+def test_every_text_scales_with_the_frame() -> None:
+    """The bars' names too: drawn in the 10-px bitmap font, they were specks on 1080p frames."""
+    overlay = Overlay(["fight", "noFight", "walking"])
+    scores = np.array([0.6, 0.3, 0.1])
+
+    def names_width(height: int) -> int:
+        frame = np.zeros((height, height * 16 // 9, 3), np.uint8)
+        drawn = overlay.draw(frame, scores)
+        unit = height // 24
+        bars_end = unit // 2 + frame.shape[1] // 8  # the names start right of the bars
+        text = (drawn[: height // 2, bars_end + unit // 4 :] > 200).all(-1)  # white
+        columns = np.flatnonzero(text.any(0))
+        return int(columns.max() - columns.min()) if columns.size else 0
+
+    assert names_width(1080) > 2.5 * names_width(240) > 0

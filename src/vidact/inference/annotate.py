@@ -56,7 +56,8 @@ class Overlay:
         image = Image.fromarray(frame)
         height, width = frame.shape[:2]
         unit = max(height // 24, 8)
-        font = self.fonts.get(unit) or self.fonts.setdefault(unit, ImageFont.load_default(unit))
+        text = max(unit * 3 // 4, 10)  # the bars' names: no smaller than 10 px (240 lines)
+        font, small = self._font(unit), self._font(text)
         draw = ImageDraw.Draw(image, "RGBA")
         if skeleton is not None:
             self._bones(draw, skeleton, width, height, max(unit // 6, 2))
@@ -67,10 +68,10 @@ class Overlay:
             title = f"{self.classes[shown]}  {probabilities[shown]:.2f}"
         else:
             title = label  # unknown: none of the classes is likely enough
-        rows = [f"{self.classes[i]} {probabilities[i]:.2f}" for i in order]
+        rows = [f"{self.classes[i]}  {probabilities[i]:.2f}" for i in order]
         title_box = draw.textbbox((0, 0), title, font=font)
-        row_width = max(draw.textbbox((0, 0), row)[2] for row in rows)
-        line = unit * 3 // 4 + unit // 4
+        row_width = max(draw.textbbox((0, 0), row, font=small)[2] for row in rows)
+        line = max(unit, text + 3)
         panel = (
             0,
             0,
@@ -84,7 +85,7 @@ class Overlay:
             filled = max(1, int(bar * float(probabilities[label])))
             draw.rectangle((margin, y, margin + bar, y + unit * 3 // 4), fill=(90, 90, 90, 200))
             draw.rectangle((margin, y, margin + filled, y + unit * 3 // 4), fill=self.colour(label))
-            draw.text((2 * margin + bar, y), rows[rank], fill=(255, 255, 255))
+            draw.text((2 * margin + bar, y), rows[rank], fill=(255, 255, 255), font=small)
         top = height - unit
         for start, end, part in strip:
             colour = self.colour(self.classes.index(part)) if part in self.classes else UNKNOWN_RGBA
@@ -93,6 +94,10 @@ class Overlay:
             x = int(playhead * width)
             draw.rectangle((x - 1, top - unit // 3, x + 1, height), fill="white")
         return np.asarray(image)
+
+    def _font(self, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+        """Pillow's bundled scalable font at ``size`` pixels, made once per size."""
+        return self.fonts.get(size) or self.fonts.setdefault(size, ImageFont.load_default(size))
 
     def _bones(
         self, draw: ImageDraw.ImageDraw, points: np.ndarray, width: int, height: int, thick: int
