@@ -11,10 +11,12 @@ from vidact.data.index import (
     VideoItem,
     group_of,
     make_split,
+    read_groups_file,
     read_split_file,
     scan_folder,
     split_by_groups,
 )
+from vidact.evaluation.timelines import read_segments
 
 
 def _touch_dataset(root: Path, layout: dict[str, list[str]]) -> Path:
@@ -194,6 +196,25 @@ def test_split_file_errors(tmp_path: Path) -> None:
     missing.write_text("path,split\nClass0/gone.avi,train\n")
     with pytest.raises(DatasetError, match=r"1 listed video.*gone\.avi"):
         read_split_file(index, missing)
+
+
+def test_a_spreadsheet_s_csv_reads_as_written(tmp_path: Path) -> None:
+    """Saved by a spreadsheet: a byte-order mark, CRLF line ends, names padded with spaces."""
+    index = scan_folder(_ucf_like(tmp_path / "data", classes=2, groups=3, clips=1))
+    split, groups = tmp_path / "split.csv", tmp_path / "groups.csv"
+    split.write_bytes(
+        b"\xef\xbb\xbfpath, split\r\nClass0/v_Class0_g01_c01.avi, train\r\n"
+        b"Class1/v_Class1_g01_c01.avi,test \r\n\r\n"
+    )
+    assert [i.split for i in read_split_file(index, split).items] == ["train", "test"]
+    groups.write_bytes(b"\xef\xbb\xbfpath,group\r\nClass0/v_Class0_g01_c01.avi,anna\r\n")
+    assert read_groups_file(groups) == {"Class0/v_Class0_g01_c01.avi": "anna"}
+    truth = tmp_path / "truth.csv"
+    truth.write_bytes(b"\xef\xbb\xbfvideo,start_s,end_s,label\r\nlong.mp4,0,2.5,walk\r\n")
+    assert read_segments(truth) == {"long.mp4": [(0.0, 2.5, "walk")]}
+    split.write_bytes(b"\x00\xff\xfe binary")
+    with pytest.raises(DatasetError, match=r"split\.csv: not a readable CSV"):
+        read_split_file(index, split)
 
 
 def test_counts_table(tmp_path: Path) -> None:

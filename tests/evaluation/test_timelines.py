@@ -46,7 +46,9 @@ def test_late_onsets_blips_and_unknown_are_scored_as_such() -> None:
 def test_bad_files_are_refused_by_name(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("video,start,end,label\na.mp4,0,1,walk\n")
-    with pytest.raises(ConfigError, match=r"bad.csv: needs the columns"):
+    with pytest.raises(
+        ConfigError, match=r"bad.csv: expected a CSV with header .video,start_s,end_s,label."
+    ):
         read_segments(bad)
     bad.write_text("video,start_s,end_s,label\na.mp4,3,1,walk\n")
     with pytest.raises(ConfigError, match=r"bad.csv, line 2: needs 0 <= start_s < end_s"):

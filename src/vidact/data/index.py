@@ -21,6 +21,7 @@ import numpy as np
 
 from vidact.config import VIDEO_EXTENSIONS
 from vidact.errors import DatasetError
+from vidact.io.tables import table_rows
 
 log = logging.getLogger(__name__)
 
@@ -227,19 +228,11 @@ def read_groups_file(path: str | Path) -> dict[str, str]:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"--groups {path}: file not found")
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if reader.fieldnames is None or not {"path", "group"} <= set(reader.fieldnames):
-                raise DatasetError(f"--groups {path}: expected a CSV with header 'path,group'")
-            groups = {}
-            for line, row in enumerate(reader, start=2):
-                video, group = (row["path"] or "").strip(), (row["group"] or "").strip()
-                if not video or not group:
-                    raise DatasetError(f"--groups {path}:{line}: a path and a group are needed")
-                groups[video] = group
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise DatasetError(f"--groups {path}: not a readable CSV ({err})") from None
+    groups = {}
+    for line, row in table_rows(path, ("path", "group"), f"--groups {path}", DatasetError):
+        if not row["path"] or not row["group"]:
+            raise DatasetError(f"--groups {path}:{line}: a path and a group are needed")
+        groups[row["path"]] = row["group"]
     return groups
 
 
@@ -263,19 +256,15 @@ def read_split_file(index: VideoIndex, split_file: str | Path) -> VideoIndex:
     by_path = {item.relpath: item for item in index.items}
     assigned: dict[str, str] = {}
     unknown: list[str] = []
-    with split_file.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"path", "split"} <= set(reader.fieldnames):
-            raise DatasetError(f"{split_file}: expected a CSV with header 'path,split'")
-        for line, row in enumerate(reader, start=2):
-            path, split = (row["path"] or "").strip(), (row["split"] or "").strip()
-            if split not in SPLITS:
-                raise DatasetError(
-                    f"{split_file}:{line}: split {split!r} is not one of {', '.join(SPLITS)}"
-                )
-            if path not in by_path:
-                unknown.append(path)
-            assigned[path] = split
+    for line, row in table_rows(split_file, ("path", "split"), str(split_file), DatasetError):
+        path, split = row["path"], row["split"]
+        if split not in SPLITS:
+            raise DatasetError(
+                f"{split_file}:{line}: split {split!r} is not one of {', '.join(SPLITS)}"
+            )
+        if path not in by_path:
+            unknown.append(path)
+        assigned[path] = split
     if unknown:
         shown = ", ".join(unknown[:5])
         raise DatasetError(

@@ -16,7 +16,6 @@ prediction made on ``/data/long/long_01.mp4`` meets the truth row ``long_01.mp4`
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import numpy as np
 
 from vidact.errors import ConfigError
 from vidact.inference.events import UNKNOWN
+from vidact.io.tables import table_rows
 
 Segment = tuple[float, float, str]
 COLUMNS = ("video", "start_s", "end_s", "label")
@@ -37,21 +37,14 @@ def read_segments(path: str | Path) -> dict[str, list[Segment]]:
     if not path.is_file():
         raise ConfigError(f"{path}: no such file")
     found: dict[str, list[Segment]] = defaultdict(list)
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
-        if missing:
-            raise ConfigError(f"{path}: needs the columns {', '.join(COLUMNS)} (missing {missing})")
-        for line, row in enumerate(reader, start=2):
-            try:
-                start, end = float(row["start_s"]), float(row["end_s"])
-            except ValueError:
-                raise ConfigError(
-                    f"{path}, line {line}: start_s and end_s must be numbers"
-                ) from None
-            if not 0 <= start < end:
-                raise ConfigError(f"{path}, line {line}: needs 0 <= start_s < end_s")
-            found[Path(row["video"]).name].append((start, end, row["label"]))
+    for line, row in table_rows(path, COLUMNS, str(path), ConfigError):
+        try:
+            start, end = float(row["start_s"]), float(row["end_s"])
+        except ValueError:
+            raise ConfigError(f"{path}, line {line}: start_s and end_s must be numbers") from None
+        if not 0 <= start < end:
+            raise ConfigError(f"{path}, line {line}: needs 0 <= start_s < end_s")
+        found[Path(row["video"]).name].append((start, end, row["label"]))
     if not found:
         raise ConfigError(f"{path}: no segments")
     return {video: sorted(parts) for video, parts in found.items()}

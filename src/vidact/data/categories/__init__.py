@@ -20,7 +20,7 @@ def read_categories(path: str | Path) -> dict[str, str]:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: category file not found")
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark is not a name
     delimiter = "\t" if "\t" in text.splitlines()[0] else ","
     mapping: dict[str, str] = {}
     for line, row in enumerate(csv.reader(text.splitlines(), delimiter=delimiter), start=1):
