@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -90,6 +91,14 @@ def test_a_trained_checkpoint_carries_its_threshold_and_answers_unknown_below_it
     doubtful = json.loads(invoke("predict", checkpoint, video, "--json", "--reject", "0.9999"))
     assert doubtful["label"] == UNKNOWN and doubtful["timeline"][0]["label"] == UNKNOWN
     assert doubtful["top_k"] == sure["top_k"]  # the scores stay; only the answer changes
+    # the batch row and the plain text give the same answer, not the top label
+    rows = tmp_path / "rows.csv"
+    invoke("predict", checkpoint, video, "--csv", rows, "--reject", "0.9999")
+    row = next(csv.DictReader(rows.open()))
+    assert row["label"] == UNKNOWN and row["probability"] == str(sure["top_k"][0]["probability"])
+    text = invoke("predict", checkpoint, video, "--reject", "0.9999")
+    assert f"answer: {UNKNOWN}" in text and sure["top_k"][0]["label"] in text
+    assert "answer:" not in invoke("predict", checkpoint, video, "--reject", "off")
     refused = runner.invoke(app, ["predict", str(checkpoint), str(video), "--reject", "loud"])
     assert refused.exit_code == 2 and "--reject 'loud'" in refused.output
 

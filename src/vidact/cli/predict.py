@@ -20,6 +20,7 @@ from vidact.cli.options import (
     decoding_options,
 )
 from vidact.inference.corpus import Corpus
+from vidact.inference.events import UNKNOWN
 from vidact.inference.load import load_predictor
 from vidact.inference.timeline import TimelineSettings
 
@@ -118,6 +119,10 @@ def show(result: dict[str, Any], as_json: bool) -> None:
         typer.echo(json.dumps(result))
         return
     typer.echo(f"{result['video']}:")
+    if result.get("label") == UNKNOWN:  # the top label below is not the answer
+        typer.echo(
+            f"  answer: {UNKNOWN} (no class is likely enough; --reject off always names one)"
+        )
     for rank, entry in enumerate(result["top_k"], start=1):
         typer.echo(f"  {rank}. {entry['label']:<24} {entry['probability']:.4f}")
     if len(result["timeline"]) > 1:

@@ -284,7 +284,7 @@ class RowLog:
             self.writer.writerow(
                 {
                     "video": result["video"],
-                    "label": top[0]["label"],
+                    "label": result.get("label", top[0]["label"]),  # the answer: maybe unknown
                     "probability": top[0]["probability"],
                     "top_k": json.dumps(result["top_k"]) if "top_k" in result else "",
                     "timeline": json.dumps(result["timeline"]) if "timeline" in result else "",
