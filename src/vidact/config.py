@@ -20,7 +20,10 @@ from vidact.errors import ConfigError, quote
 from vidact.sampling import ClipSampling
 
 # the video files vidact looks for in a folder (dataset layouts, corpus tagging)
-VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v")
+# what cameras and recorders write too: camcorders .mts / .m2ts, DVR exports and streams .ts,
+# phones .3gp, Windows .wmv, Flash .flv (PyAV decodes them all)
+VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v", ".mts",
+                    ".m2ts", ".ts", ".3gp", ".wmv", ".flv")  # fmt: skip
 # where a frozen frame encoder runs (models.encoder_runtime): auto picks onnx where it can
 ENCODER_RUNTIMES = ("auto", "torch", "onnx")
 ENCODER_PRECISIONS = ("fp32", "int8")

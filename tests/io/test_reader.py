@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 import struct
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import REAL_SMOKE, frame_number
+from vidact.data.index import scan_folder
+from vidact.inference.corpus import find_videos
 from vidact.io.reader import VideoReader, VideoReadError, probe
 from vidact.io.writer import write_video
 
@@ -25,6 +28,30 @@ def test_reads_counts_and_frames_in_every_container(make_video, suffix: str) -> 
         clip = reader.read([0, 5, 11])
     assert clip.shape == (3, 48, 64, 3) and clip.dtype == np.uint8
     assert [frame_number(f) for f in clip] == [0, 5, 11]
+
+
+@pytest.mark.parametrize(("suffix", "muxer", "codec"), [(".ts", "mpegts", "libx264"),
+    (".MTS", "mpegts", "libx264"), (".wmv", "asf", "wmv2"), (".3gp", "3gp", "libx264"),
+    (".flv", "flv", "flv")])  # fmt: skip
+def test_camera_and_recorder_files_are_videos(tmp_path: Path, suffix, muxer, codec) -> None:
+    """A DVR's .ts export or a camcorder's .MTS in a class folder is a video, not skipped."""
+    path = tmp_path / "walk" / f"clip{suffix}"
+    path.parent.mkdir()
+    with av.open(str(path), "w", format=muxer) as container:
+        stream = container.add_stream(codec, rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for number in range(12):
+            image = np.full((48, 64, 3), 10 + 3 * number, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    other = tmp_path / "run" / path.name  # a dataset has two classes at least
+    other.parent.mkdir()
+    shutil.copy(path, other)
+    assert find_videos([tmp_path]) == [other, path]
+    assert sorted(item.path for item in scan_folder(tmp_path).items) == [other, path]
+    with VideoReader(path) as reader:
+        assert reader.num_frames == 12
+        assert [frame_number(frame) for frame in reader.read([0, 11])] == [0, 11]
 
 
 def test_read_keeps_order_and_repeats(make_video) -> None:
