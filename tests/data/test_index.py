@@ -199,16 +199,17 @@ def test_split_file_errors(tmp_path: Path) -> None:
 
 
 def test_a_spreadsheet_s_csv_reads_as_written(tmp_path: Path) -> None:
-    """Saved by a spreadsheet: a byte-order mark, CRLF line ends, names padded with spaces."""
+    """Saved by a spreadsheet: a byte-order mark, CRLF line ends, names padded with spaces;
+    written on Windows: backslashes."""
     index = scan_folder(_ucf_like(tmp_path / "data", classes=2, groups=3, clips=1))
     split, groups = tmp_path / "split.csv", tmp_path / "groups.csv"
     split.write_bytes(
         b"\xef\xbb\xbfpath, split\r\nClass0/v_Class0_g01_c01.avi, train\r\n"
-        b"Class1/v_Class1_g01_c01.avi,test \r\n\r\n"
+        b"./Class1/v_Class1_g01_c01.avi,test \r\n\r\n"
     )
     assert [i.split for i in read_split_file(index, split).items] == ["train", "test"]
-    groups.write_bytes(b"\xef\xbb\xbfpath,group\r\nClass0/v_Class0_g01_c01.avi,anna\r\n")
-    assert read_groups_file(groups) == {"Class0/v_Class0_g01_c01.avi": "anna"}
+    groups.write_bytes(b"\xef\xbb\xbfpath,group\r\n.\\Class0\\v_Class0_g01_c01.avi,anna\r\n")
+    assert read_groups_file(groups) == {"Class0/v_Class0_g01_c01.avi": "anna"}  # from Windows
     truth = tmp_path / "truth.csv"
     truth.write_bytes(b"\xef\xbb\xbfvideo,start_s,end_s,label\r\nlong.mp4,0,2.5,walk\r\n")
     assert read_segments(truth) == {"long.mp4": [(0.0, 2.5, "walk")]}

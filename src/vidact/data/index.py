@@ -21,7 +21,7 @@ import numpy as np
 
 from vidact.config import VIDEO_EXTENSIONS
 from vidact.errors import DatasetError
-from vidact.io.tables import table_rows
+from vidact.io.tables import relative_path, table_rows
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def read_groups_file(path: str | Path) -> dict[str, str]:
     for line, row in table_rows(path, ("path", "group"), f"--groups {path}", DatasetError):
         if not row["path"] or not row["group"]:
             raise DatasetError(f"--groups {path}:{line}: a path and a group are needed")
-        groups[row["path"]] = row["group"]
+        groups[relative_path(row["path"])] = row["group"]
     return groups
 
 
@@ -257,7 +257,7 @@ def read_split_file(index: VideoIndex, split_file: str | Path) -> VideoIndex:
     assigned: dict[str, str] = {}
     unknown: list[str] = []
     for line, row in table_rows(split_file, ("path", "split"), str(split_file), DatasetError):
-        path, split = row["path"], row["split"]
+        path, split = relative_path(row["path"]), row["split"]
         if split not in SPLITS:
             raise DatasetError(
                 f"{split_file}:{line}: split {split!r} is not one of {', '.join(SPLITS)}"

@@ -1,12 +1,14 @@
 """The CSV files a user writes by hand or in a spreadsheet (groups, splits, true timelines).
 
-A spreadsheet saves UTF-8 with a byte-order mark and may pad names with spaces; neither changes
-what the file says, so neither may turn a correct file into "expected a CSV with header ...".
+A spreadsheet saves UTF-8 with a byte-order mark and may pad names with spaces, and a file
+written on Windows names videos with backslashes; none of that changes what the file says, so
+none may turn a correct file into "expected a CSV with header ..." or "not listed".
 """
 
 from __future__ import annotations
 
 import csv
+import posixpath
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,3 +32,9 @@ def table_rows(
                     yield line, {name: row.get(name, "") for name in columns}
     except (UnicodeDecodeError, csv.Error) as err:
         raise error(f"{what}: not a readable CSV ({err})") from None
+
+
+def relative_path(text: str) -> str:
+    """A video's path below the dataset root as the index writes it: ``.\\walk\\a.mp4`` and
+    ``./walk/a.mp4`` are ``walk/a.mp4``."""
+    return posixpath.normpath(text.replace("\\", "/")) if text else text
