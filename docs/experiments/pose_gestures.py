@@ -12,6 +12,7 @@ OUT/<class>/<person>_<trial>.mp4 and OUT/groups.csv (path,group = the person), f
 person-disjoint `vidact crossval --groups`.
 
     python docs/experiments/pose_gestures.py OUT [--people 6] [--trials 3] [--seed 0]
+        [--fps 15] [--seconds 4]   # a webcam's rate and longer trials: --fps 30 --seconds 6
 """
 
 from __future__ import annotations
@@ -182,12 +183,16 @@ def _mediapipe_pose():  # MediaPipe is the pose extra, imported when a set is ma
 
 
 def main() -> None:
+    global FPS, SECONDS  # the clips' rate and length, read by clip() and arm_angles()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--people", type=int, default=6)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fps", type=int, default=FPS, help="frames per second")
+    parser.add_argument("--seconds", type=float, default=SECONDS, help="length of a trial")
     args = parser.parse_args()
+    FPS, SECONDS = args.fps, args.seconds
     rng = np.random.default_rng(args.seed)
     rows = []
     for number in range(args.people):
