@@ -398,16 +398,15 @@ def _pose_installed() -> None:
     check_available()
 
 
-def _pose_jitter(offset: int) -> Any:
-    from vidact.models.pose import PoseJitter
+def _pose_augment(name: str) -> Callable[[int], Any]:
+    """The feature augmentation ``vidact.models.pose.<name>(offset)``, imported when built."""
 
-    return PoseJitter(offset)
+    def build(offset: int) -> Any:
+        from vidact.models import pose
 
+        return getattr(pose, name)(offset)
 
-def _arm_jitter(offset: int) -> Any:
-    from vidact.models.pose import arm_jitter
-
-    return arm_jitter(offset)
+    return build
 
 
 _POSE_TRAITS = EncoderTraits(
@@ -416,11 +415,13 @@ _POSE_TRAITS = EncoderTraits(
     exportable=False,
     check_installed=_pose_installed,
 )
-FRAME_ENCODERS.register(
-    "pose", _pose("PoseEncoder"), replace(_POSE_TRAITS, feature_augment=_pose_jitter)
+FRAME_ENCODERS.register(  # all 33 landmarks, mirrored half the time
+    "pose", _pose("PoseEncoder"), replace(_POSE_TRAITS, feature_augment=_pose_augment("PoseJitter"))
 )
-FRAME_ENCODERS.register(
-    "pose_arms", _pose("ArmPoseEncoder"), replace(_POSE_TRAITS, feature_augment=_arm_jitter)
+FRAME_ENCODERS.register(  # never mirrored: left and right gestures differ
+    "pose_arms",
+    _pose("ArmPoseEncoder"),
+    replace(_POSE_TRAITS, feature_augment=_pose_augment("arm_jitter")),
 )
 FRAME_ENCODERS.register(
     "motion",

@@ -185,7 +185,6 @@ class FeatureExtractor:
         cached_frames: int,
         allow_images: bool = False,
         view: FeatureView | None = None,
-        chunk: int = 64,
     ) -> None:
         self.encoder = encoder
         self.store = store
@@ -193,7 +192,6 @@ class FeatureExtractor:
         self.spec = spec
         self.cached_frames = cached_frames
         self.allow_images = allow_images
-        self.chunk = chunk  # frames per forward pass: even, so no pair is cut
         self.pairs = reads_pairs(encoder.name)
 
     def _member_input(self, index: int, frames: torch.Tensor) -> torch.Tensor:
@@ -218,8 +216,9 @@ class FeatureExtractor:
         for index in self.store.missing(item.path) if members is None else members:
             member = self.encoder.members[index]
             member_frames = self._member_input(index, frames)
-            parts = [member(p.to(device)).float().cpu() for p in member_frames.split(self.chunk)]
-            features = torch.cat(parts).numpy().astype(np.float16)
+            # (a frame encoder bounds its own runs: backbones.RUN_PIXELS; a pose clip is tracked
+            # from its first frame to its last)
+            features = member(member_frames.to(device)).float().cpu().numpy().astype(np.float16)
             self.store.caches[index].save(
                 item.path, CachedVideo(features, int(facts[0]), float(facts[1]))
             )
