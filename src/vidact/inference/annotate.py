@@ -137,7 +137,8 @@ def annotated_frames(
     scores = scan.smoothed()
     overlay = Overlay(classes)
     with contextlib.ExitStack() as stack:
-        track = stack.enter_context(PoseTracker()) if skeleton else None
+        # every frame in order, drawn: the filter steadies the skeleton a viewer sees
+        track = stack.enter_context(PoseTracker(smooth=True)) if skeleton else None
         for index, frame in enumerate(frames):
             playhead = (index + 0.5) / scan.num_frames
             points = track(frame) if track is not None else None

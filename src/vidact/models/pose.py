@@ -96,13 +96,18 @@ def _native_stderr_muted() -> Iterator[None]:
 
 
 class PoseTracker:
-    """MediaPipe pose over consecutive frames (video mode: each frame starts from the last one's
-    landmarks): (H, W, 3) uint8 RGB -> (33, 4) landmarks (x, y as fractions of the image, z,
-    visibility), or None when nobody is found."""
+    """MediaPipe pose over a sequence of frames (video mode: each frame's search starts from the
+    last one's body): (H, W, 3) uint8 RGB -> (33, 4) landmarks (x, y as fractions of the image,
+    z, visibility), or None when nobody is found. ``smooth``: MediaPipe's landmark filter, made
+    for a video's consecutive frames (drawing every frame); off for a clip's sampled frames,
+    which lie far apart (48 over 6 s read one in four at 30 frames/s), where it carried part of
+    each frame's landmarks into the next and blunted a wave's swings."""
 
-    def __init__(self, complexity: int = 1) -> None:
+    def __init__(self, complexity: int = 1, smooth: bool = False) -> None:
         with _native_stderr_muted():
-            self.pose = _solutions().Pose(static_image_mode=False, model_complexity=complexity)
+            self.pose = _solutions().Pose(
+                static_image_mode=False, model_complexity=complexity, smooth_landmarks=smooth
+            )
         self.landmarks_ran = False  # the landmark stage warns once, when it first runs
 
     def __call__(self, frame: np.ndarray) -> np.ndarray | None:
@@ -133,6 +138,7 @@ class PoseEncoder(nn.Module):
 
     name = "pose"
     num_features = NUM_FEATURES
+    tracking = "unsmoothed"  # each frame's landmarks as found (PoseTracker); named in caches
 
     def __init__(self, complexity: int = 1) -> None:
         super().__init__()

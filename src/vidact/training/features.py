@@ -60,6 +60,8 @@ class FeatureStore:
                 settings["fit"] = spec.fit
             if getattr(member, "pool", None) is not None:  # other pooling, other features
                 settings["pool"] = member.pool
+            if hasattr(member, "tracking"):  # how a pose tracker follows a body frame to frame
+                settings["tracking"] = member.tracking
             if view is not None:
                 settings["view"] = view.settings()
             quantised = [
