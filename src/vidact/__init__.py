@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import os
 from typing import TYPE_CHECKING, Any
 
 from vidact.version import __version__
@@ -10,6 +12,11 @@ if TYPE_CHECKING:  # the model stack is imported only when a model is loaded
     from vidact.inference.load import load_predictor as load
 
 __all__ = ["__version__", "load"]
+
+# A forked process (a data loader's worker) leaves what it inherited to its parent: collected in
+# the child, the parent's garbage ran its finalisers there, and an onnxruntime session's waits on
+# threads that a fork does not copy (a two-recipe crossval hung in a worker's garbage collection)
+os.register_at_fork(after_in_child=gc.freeze)
 
 
 def __getattr__(name: str) -> Any:
