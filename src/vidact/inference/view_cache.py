@@ -35,13 +35,13 @@ class ViewFeatureCache:
             "crops": crops,
             "backbone": info.model.backbone,
             "encoder_sha256": weights_digest(model.encoder),
-            "tracking": sorted(
-                {p.tracking for p in model.encoder.modules() if hasattr(p, "tracking")}
-            ),
             "runtime": runtime_in_use(model),
             "input": dataclasses.asdict(info.input),
             "sampling": dataclasses.asdict(info.sampling),
         }
+        tracking = sorted({p.tracking for p in model.encoder.modules() if hasattr(p, "tracking")})
+        if tracking:  # how a pose tracker follows a body (as the training cache names it)
+            settings["tracking"] = tracking
         self.cache = ArrayCache(root, "features", settings)
 
     @staticmethod
