@@ -31,7 +31,7 @@ ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 FREEZE = (None, "all", "none")
 # how a decoded frame becomes the encoder's square (data.transforms): its centre, or all of it
 # padded; None: the encoder's own (pose pads, image backbones crop)
-FRAME_FITS = (None, "crop", "pad")
+FRAME_FITS = (None, "crop", "pad", "person")
 
 # (setting, check, what it accepts): ranges and fixed choices, which each settings class checks
 # when made; choices that live in registries (heads, samplers, optimisers) are checked against
@@ -152,7 +152,7 @@ class DataConfig:
     interval: int = ClipSampling.interval  # frames between picks (stride, dense, window)
     window_stride: str | None = ClipSampling.window_stride  # window starts: frames or seconds
     size: int | None = None  # crop size; None: the backbone's input size
-    frame_fit: str | None = None  # crop | pad (the whole frame); None: the encoder's own
+    frame_fit: str | None = None  # crop | pad (the whole frame) | person; None: the encoder's own
     batch_size: int = 8
     workers: int | None = None  # None: the number of CPU cores
     augment: str = "light"  # none | light | seeds | strong; the fields below override it

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tests.conftest import FAST_RUN, invoke, real_clip, split_args
-from vidact.data.transforms import eval_transform
+from vidact.data.transforms import PersonSquare, eval_transform
 from vidact.inference.load import load_predictor
 from vidact.inference.timeline import TimelineSettings, paired_frames
 from vidact.io.reader import VideoReader
@@ -84,19 +84,25 @@ def test_on_a_real_clip_appearance_comes_from_the_first_of_each_pair() -> None:
     assert features[:, 1280:].abs().sum() > 0  # people moved between neighbouring frames
 
 
-@pytest.fixture(scope="module")
-def motion_run(synthetic_dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=["pad", "person"])
+def motion_run(
+    request: pytest.FixtureRequest, synthetic_dataset, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A model reading the whole frame (``pad``) or, as people_rgb.yaml does, the person's
+    square (``person``) with a full-batch fit, whose cache holds each video's evaluation frames:
+    the square is placed on the frames a clip is made of. At 112 px (decoded at 224) MediaPipe
+    finds the person of a real clip. Every path below must read frames alike."""
     run = tmp_path_factory.mktemp("motion") / "run"
+    person = ["--size", "112", "--head", "linear", "--optimizer", "lbfgs", "--lr", "1"]
     invoke(
         "train",
         *split_args(synthetic_dataset.root),
         *FAST_RUN,
         "--backbone",
         "tf_efficientnet_lite0+motion",
-        "--head",
-        "stats",
         "--frame-fit",
-        "pad",  # the people_rgb recipe's: every path below reads the whole frame
+        request.param,
+        *(person if request.param == "person" else ["--head", "stats"]),
         "--epochs",
         "2",
         "--cache-dir",
@@ -116,15 +122,22 @@ def test_training_cache_prediction_timeline_and_live_frames_agree(
     must give the model the same frames, hence the same probabilities."""
     predictor = load_predictor(motion_run)
     assert predictor.info.sampling.pairs and predictor.describe()["frames"] == 3
-    assert predictor.info.input.fit == "pad" and predictor.decode_size == 32
-    video = synthetic_dataset.items[0].path
-    whole = predictor.probabilities(predictor.load_views(VideoReader(video))[None])[0][0]
-    with VideoReader(video) as reader:
-        length, fps = reader.num_frames, reader.fps
-        frames = reader.read(range(length), predictor.decode_size)  # as watch decodes them
-    torch.testing.assert_close(predictor.classify_frames(frames, fps)[0], whole)
-    scan = predictor.scan(video, TimelineSettings(window=str(length), stride=str(length)))
-    np.testing.assert_allclose(scan.scores[0], whole.numpy(), atol=1e-5)
+    fit = predictor.info.input.fit
+    assert predictor.decode_size == {"pad": 32, "person": 224}[fit]
+    videos = [synthetic_dataset.items[0].path]
+    if fit == "person":  # a real person, found and centred (the synthetic videos have none)
+        videos.append(real_clip("NTU_RGBD", "A001_drink_water", "S001C001P001R001A001_rgb.avi"))
+    for video in videos:
+        whole = predictor.probabilities(predictor.load_views(VideoReader(video))[None])[0][0]
+        with VideoReader(video) as reader:
+            length, fps = reader.num_frames, reader.fps
+            frames = reader.read(range(length), predictor.decode_size)  # as watch decodes them
+        torch.testing.assert_close(predictor.classify_frames(frames, fps)[0], whole)
+        scan = predictor.scan(video, TimelineSettings(window=str(length), stride=str(length)))
+        np.testing.assert_allclose(scan.scores[0], whole.numpy(), atol=1e-5)
+    if fit == "person":
+        square = PersonSquare(112).locate(torch.from_numpy(frames[::10]).permute(0, 3, 1, 2))
+        assert square is not None and square[2] < min(frames.shape[1:3])  # found, and zoomed
     # validation during training read cached features (encoded from spread pairs); evaluate
     # reads the pairs of the files: the same loss
     run = motion_run.parents[1]

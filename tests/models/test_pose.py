@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from tests.conftest import REAL_SMOKE
-from vidact.data.transforms import eval_transform
+from vidact.data.transforms import InputSpec, eval_transform
 from vidact.errors import ConfigError
 from vidact.io.reader import VideoReader
 from vidact.models.backbones import FusedEncoder, build_encoder
@@ -105,6 +106,36 @@ def test_the_arm_encoder_keeps_x_and_y_of_arms_and_torso_and_the_flag() -> None:
     points = full[:, :-1].view(6, NUM_LANDMARKS, 4)[:, list(ARMS_AND_TORSO), :2]
     torch.testing.assert_close(features[:, :-1], points.flatten(1))
     torch.testing.assert_close(features[:, -1], full[:, -1])
+
+
+def _placed(clip: np.ndarray, scale: float, top: int, left: int) -> np.ndarray:
+    """The clip's frames scaled by ``scale`` on a black 800x400 picture at (top, left)."""
+    frames = torch.from_numpy(clip).permute(0, 3, 1, 2).float()
+    frames = F.interpolate(frames, scale_factor=scale, mode="bilinear", antialias=True)
+    canvas = torch.zeros(len(clip), 3, 400, 800)
+    canvas[:, :, top : top + frames.shape[2], left : left + frames.shape[3]] = frames
+    return canvas.permute(0, 2, 3, 1).round().byte().numpy()
+
+
+@pytest.mark.skipif(not REAL_SMOKE.is_dir(), reason="../shared/data/real-smoke is absent")
+def test_the_person_fit_centres_and_scales_the_body() -> None:
+    """The same person at the left of one picture and smaller at the right of another: the
+    person fit gives both the same square, so its halves are the body's; the padded frame
+    differs (the halves are the picture's); with nobody found it is the padded frame."""
+    with VideoReader(PEOPLE[0]) as reader:  # the person, 225 px tall at 540, and the room
+        clip = reader.read([0, 20, 40, 60], short_side=540)[:, 60:420, 280:760]
+    near, far = _placed(clip, 1.0, 20, 0), _placed(clip, 0.8, 100, 416)
+    person = InputSpec(112, (0.5,) * 3, (0.5,) * 3).fitted("person")
+    assert person.short_side == 224  # a person half the frame's height keeps 112 real pixels
+    squares = [eval_transform(person)(c) for c in (near, far)]
+    frames = [eval_transform(person.fitted("pad"))(c) for c in (near, far)]
+    assert squares[0].shape == frames[0].shape == (4, 3, 112, 112)
+    assert (squares[0] - squares[1]).abs().mean() < 0.1 * (frames[0] - frames[1]).abs().mean()
+    nobody = np.zeros_like(near)
+    nobody[:, 100:300, 50:150] = 200  # a bright box, no body
+    assert torch.equal(eval_transform(person)(nobody), eval_transform(person.fitted("pad"))(nobody))
+    with pytest.raises(ConfigError, match="reads the person"):
+        eval_transform(person, crops=3)
 
 
 def test_no_person_gives_zeros_with_the_flag_off() -> None:

@@ -189,8 +189,9 @@ FrameFit = Annotated[
     str | None,
     typer.Option(
         "--frame-fit",
-        help="How a frame becomes the encoder's square: crop (its centre) or pad (all of it, "
-        "padded with black). [the encoder's own: pose pads, image encoders crop]",
+        help="How a frame becomes the encoder's square: crop (its centre), pad (all of it, "
+        "padded with black) or person (the square of 4 torso lengths around the person MediaPipe "
+        "finds in the clip). [the encoder's own: pose pads, image encoders crop]",
     ),
 ]
 EncoderRuntime = Annotated[

@@ -20,7 +20,13 @@ from vidact.data.datasets import (
 )
 from vidact.data.index import VideoIndex, VideoItem
 from vidact.data.sampler import EpochSampler
-from vidact.data.transforms import Augment, InputSpec, eval_transform, train_transform
+from vidact.data.transforms import (
+    Augment,
+    InputSpec,
+    eval_transform,
+    train_transform,
+    worker_start,
+)
 from vidact.sampling import ClipSampling
 
 
@@ -120,6 +126,7 @@ class VideoDataModule(L.LightningDataModule):
             sampler=order,  # type: ignore[arg-type]
             generator=torch.Generator().manual_seed(self.seed),  # worker seeds: not the global RNG
             num_workers=workers,
+            multiprocessing_context=worker_start(self.spec, workers),
             persistent_workers=workers > 0,
             pin_memory=torch.cuda.is_available(),
             collate_fn=collate_skipping,

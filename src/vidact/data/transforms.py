@@ -32,17 +32,21 @@ class InputSpec:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     crop_pct: float = 0.875
-    fit: str = "crop"  # crop: centre square of the short side; pad: whole frame, padded square
+    # crop: centre square of the short side; pad: whole frame, padded square; person: the
+    # square around the person in the clip (PersonSquare)
+    fit: str = "crop"
 
     @property
     def short_side(self) -> int:
-        """Frames are decoded with this short side, then centre-cropped (or padded) to ``size``."""
+        """Frames are decoded with this short side, then cropped (or padded) to ``size``."""
+        if self.fit == "person":  # a square of half the short side keeps ``size`` real pixels
+            return 2 * self.size
         return round(self.size / self.crop_pct)
 
     def fitted(self, fit: str) -> InputSpec:
-        """The same input with frames fitted another way (``crop`` or ``pad``); a padded frame is
-        decoded at ``size``, since none of it is cropped away."""
-        return replace(self, fit=fit, crop_pct=1.0 if fit == "pad" else self.crop_pct)
+        """The same input with frames fitted another way (``crop``, ``pad`` or ``person``); a
+        padded frame is decoded at ``size``, since none of it is cropped away."""
+        return replace(self, fit=fit, crop_pct=self.crop_pct if fit == "crop" else 1.0)
 
 
 @dataclass(frozen=True)
@@ -128,8 +132,57 @@ class ThreeCrop(v2.Transform):
         return torch.stack([c.as_subclass(torch.Tensor) for c in crops])
 
 
+class PersonSquare(v2.Transform):
+    """(T, C, H, W) uint8 clip -> (T, C, S, S): the square of ``TORSOS`` torso lengths centred on
+    the person MediaPipe's pose model finds in the clip (the median over up to ``LOOKS`` of its
+    frames), black beyond the frame; the whole frame padded to a square when nobody is found.
+
+    A picture's left and right half are the body's only when the person stands in the middle, and
+    people stand anywhere, near or far: centred and scaled on the body, a raised left arm is the
+    same movement for every person and camera (docs/measurements.md, "Halves of the body")."""
+
+    TORSOS = 4.0
+    LOOKS = 8
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self.whole = v2.Compose(_fit(InputSpec(size, (0.0,) * 3, (1.0,) * 3, 1.0, "pad")))
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        square = self.locate(video)
+        if square is None:
+            return self.whole(video)
+        top, left, side = square
+        return F.resize(F.crop(video, top, left, side, side), [self.size] * 2, antialias=True)
+
+    def locate(self, video: torch.Tensor) -> tuple[int, int, int] | None:
+        """(top, left, side) in pixels of the body's square, or None when nobody is found."""
+        from vidact.models.pose import body_centre  # MediaPipe, loaded only for this fit
+
+        looks = np.unique(np.linspace(0, len(video) - 1, self.LOOKS).round().astype(int))
+        frames = video[looks].permute(0, 2, 3, 1).contiguous().numpy()
+        found = body_centre(frames)
+        if found is None:
+            return None
+        x, y, torso = found
+        side = max(8, round(self.TORSOS * torso))
+        return round(y - side / 2), round(x - side / 2), side
+
+
+def worker_start(spec: InputSpec, workers: int) -> str | None:
+    """How a DataLoader starts the ``workers`` that transform frames fitted to ``spec``:
+    ``forkserver`` for the person fit, whose MediaPipe crashes (SIGSEGV) in a child forked from
+    a process that has run MediaPipe itself (a pose model, a timeline or a run without workers
+    before); the default (fork) otherwise, which starts at once."""
+    return "forkserver" if spec.fit == "person" and workers > 0 else None
+
+
 def _fit(spec: InputSpec) -> list[v2.Transform]:
-    """A decoded frame -> the size x size square: its centre, or all of it padded with black."""
+    """A decoded frame -> the size x size square: its centre, all of it padded with black, or the
+    square around the person (``PersonSquare``)."""
+    if spec.fit == "person":
+        return [PersonSquare(spec.size)]
     if spec.fit == "pad":  # the long side fits; CenterCrop pads the short one
         return [v2.Resize(size=None, max_size=spec.size, antialias=True), v2.CenterCrop(spec.size)]
     return [v2.Resize(spec.short_side, antialias=True), v2.CenterCrop(spec.size)]
@@ -147,10 +200,11 @@ def eval_transform(spec: InputSpec, crops: int = 1) -> ClipTransform:
     """
     if crops == 1:
         return _ClipPipeline([*_fit(spec), *_normalise(spec)])
-    if crops == 3 and spec.fit == "pad":
+    if crops == 3 and spec.fit != "crop":
         raise ConfigError(
-            "--crops 3 reads three squares along the frame, but this model reads the whole "
-            "frame padded to a square (frame fit 'pad'): use --crops 1"
+            "--crops 3 reads three squares along the frame, but this model reads "
+            f"{'the whole frame padded to a square' if spec.fit == 'pad' else 'the person'} "
+            f"(frame fit {spec.fit!r}): use --crops 1"
         )
     if crops == 3:
         return _ClipPipeline(
@@ -162,9 +216,9 @@ def eval_transform(spec: InputSpec, crops: int = 1) -> ClipTransform:
 def train_transform(spec: InputSpec, augment: Augment | None = None) -> ClipTransform:
     """The training pipeline of ``augment`` (default: the ``light`` preset), then normalise."""
     augment = augment or AUGMENT_PRESETS.get("light")
-    # without a random crop, the evaluation's fit; a padded frame is padded first in any case,
-    # so random crops are drawn from what evaluation sees
-    fit_first = augment.crop_scale is None or spec.fit == "pad"
+    # without a random crop, the evaluation's fit; a padded frame or the person's square comes
+    # first in any case, so random crops are drawn from what evaluation sees
+    fit_first = augment.crop_scale is None or spec.fit != "crop"
     steps: list[v2.Transform] = _fit(spec) if fit_first else []
     if augment.crop_scale is not None:
         steps.append(

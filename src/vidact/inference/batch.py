@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from vidact.data.transforms import worker_start
 from vidact.errors import ConfigError
 from vidact.inference.timeline import TimelineSettings
 from vidact.inference.views import ViewLoader, is_long
@@ -71,6 +72,7 @@ def load_batches(
         _VideoViews(videos, load_views, settings),
         batch_size=batch_size,
         num_workers=workers,
+        multiprocessing_context=worker_start(load_views.input, workers),
         collate_fn=list,
     )
     if len(loader) == 1:  # one call: nothing to follow

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vidact.data.transforms import PersonSquare
 from vidact.errors import CheckpointError, ConfigError
 from vidact.io.outputs import check_output, replacing
 from vidact.models.backbones import encoder_traits
@@ -43,11 +44,17 @@ class _Outputs(nn.Module):
 
 def describe_input(info: CheckpointInfo) -> str:
     spec, sampling = info.input, info.sampling
-    fit = (
-        f"resize the short side to {spec.short_side} px and centre-crop {spec.size}x{spec.size}"
-        if spec.fit == "crop"
-        else f"resize the long side to {spec.size} px and pad to {spec.size}x{spec.size} with black"
-    )
+    fit = {
+        "crop": f"resize the short side to {spec.short_side} px and centre-crop {spec.size}x"
+        f"{spec.size}",
+        "pad": f"resize the long side to {spec.size} px and pad to {spec.size}x{spec.size} with "
+        "black",
+        "person": f"the square of {PersonSquare.TORSOS:g} torso lengths centred on the person "
+        f"MediaPipe Pose finds in the clip (median over {PersonSquare.LOOKS} of its frames; black "
+        "beyond the frame), "
+        f"resized to {spec.size}x{spec.size} (the whole frame padded when nobody is found; "
+        "vidact.data.transforms.PersonSquare)",
+    }[spec.fit]
     frames = f"{sampling.frames} RGB frames sampled {sampling.strategy} over the video"
     if sampling.pairs:
         frames += ", each followed by the video's next frame (the last by itself)"

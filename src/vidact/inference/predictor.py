@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 from vidact.config import check_topk
 from vidact.data.datasets import ClipDataset, collate_skipping, to_views
 from vidact.data.index import VideoItem
-from vidact.data.transforms import eval_transform
+from vidact.data.transforms import eval_transform, worker_start
 from vidact.errors import CheckpointError, ConfigError
 from vidact.inference.annotate import OUTPUTS, write_annotated
 from vidact.inference.batch import load_batches
@@ -532,6 +532,7 @@ class Predictor(VideoPredictor):
             batch_size=batch_size,
             shuffle=False,
             num_workers=workers,
+            multiprocessing_context=worker_start(self.info.input, workers),
             pin_memory=self.device.type == "cuda",
             collate_fn=collate_skipping,
         )

@@ -22,7 +22,13 @@ from vidact.data.cache import ArrayCache, CachedVideo
 from vidact.data.datasets import FeatureAugment, read_spread_frames
 from vidact.data.index import VideoItem
 from vidact.data.sampler import derived_seed
-from vidact.data.transforms import Augment, InputSpec, eval_transform, train_transform
+from vidact.data.transforms import (
+    Augment,
+    InputSpec,
+    eval_transform,
+    train_transform,
+    worker_start,
+)
 from vidact.io.reader import VideoReadError
 from vidact.models.backbones import FRAME_ENCODERS, FrameEncoder, reads_pairs
 from vidact.progress import progress
@@ -261,6 +267,7 @@ class FeatureExtractor:
             ),
             batch_size=None,
             num_workers=workers,
+            multiprocessing_context=worker_start(self.spec, workers),
             generator=torch.Generator(),
         )
         self.encoder.to(device)
