@@ -234,3 +234,5 @@ def test_without_mediapipe_one_line_says_what_to_install(monkeypatch) -> None:
     monkeypatch.setattr(builtins, "__import__", no_mediapipe)
     with pytest.raises(ConfigError, match=r"pip install -e '\.\[pose\]'"):
         PoseEncoder()
+    with pytest.raises(ConfigError, match=r"pip install -e '\.\[pose\]'"):  # the person fit
+        eval_transform(InputSpec(112, (0.5,) * 3, (0.5,) * 3).fitted("person"))

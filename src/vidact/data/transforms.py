@@ -111,6 +111,9 @@ class ThreeCrop(v2.Transform):
     """
 
     def __init__(self, size: int) -> None:
+        from vidact.models.pose import check_available
+
+        check_available()  # the install hint now, not from a loader worker at the first clip
         super().__init__()
         self.size = size
 
@@ -135,16 +138,21 @@ class ThreeCrop(v2.Transform):
 class PersonSquare(v2.Transform):
     """(T, C, H, W) uint8 clip -> (T, C, S, S): the square of ``TORSOS`` torso lengths centred on
     the person MediaPipe's pose model finds in the clip (the median over up to ``LOOKS`` of its
-    frames), black beyond the frame; the whole frame padded to a square when nobody is found.
+    frames), black beyond the frame; the whole frame padded to a square unless one person is
+    steadily in view (``vidact.models.pose.body_centre``).
 
     A picture's left and right half are the body's only when the person stands in the middle, and
     people stand anywhere, near or far: centred and scaled on the body, a raised left arm is the
-    same movement for every person and camera (docs/measurements.md, "Halves of the body")."""
+    same movement for every person and camera. A scene of several people, or of people passing,
+    keeps the whole frame (docs/measurements.md, "Halves of the body")."""
 
     TORSOS = 4.0
     LOOKS = 8
 
     def __init__(self, size: int) -> None:
+        from vidact.models.pose import check_available
+
+        check_available()  # the install hint now, not from a loader worker at the first clip
         super().__init__()
         self.size = size
         self.whole = v2.Compose(_fit(InputSpec(size, (0.0,) * 3, (1.0,) * 3, 1.0, "pad")))
@@ -158,7 +166,7 @@ class PersonSquare(v2.Transform):
 
     def locate(self, video: torch.Tensor) -> tuple[int, int, int] | None:
         """(top, left, side) in pixels of the body's square, or None when nobody is found."""
-        from vidact.models.pose import body_centre  # MediaPipe, loaded only for this fit
+        from vidact.models.pose import body_centre
 
         looks = np.unique(np.linspace(0, len(video) - 1, self.LOOKS).round().astype(int))
         frames = video[looks].permute(0, 2, 3, 1).contiguous().numpy()

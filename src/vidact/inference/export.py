@@ -51,9 +51,9 @@ def describe_input(info: CheckpointInfo) -> str:
         "black",
         "person": f"the square of {PersonSquare.TORSOS:g} torso lengths centred on the person "
         f"MediaPipe Pose finds in the clip (median over {PersonSquare.LOOKS} of its frames; black "
-        "beyond the frame), "
-        f"resized to {spec.size}x{spec.size} (the whole frame padded when nobody is found; "
-        "vidact.data.transforms.PersonSquare)",
+        f"beyond the frame), resized to {spec.size}x{spec.size}; instead the whole frame, its "
+        "long side resized and padded with black, unless a torso is seen in three quarters of "
+        "those frames (vidact.data.transforms.PersonSquare)",
     }[spec.fit]
     frames = f"{sampling.frames} RGB frames sampled {sampling.strategy} over the video"
     if sampling.pairs:

@@ -141,7 +141,7 @@ class PoseTracker:
 def body_centre(frames: np.ndarray) -> tuple[float, float, float] | None:
     """(N, H, W, 3) uint8 RGB frames of one clip, in time order -> the median x and y of the
     tracked person's torso centre and the median torso size, in pixels; None unless a torso is
-    seen (``TORSO_SEEN``) in two of the frames (or the one frame given)."""
+    seen (``TORSO_SEEN``) in three quarters of the frames: one person steadily in view."""
     found = []
     with PoseTracker() as track:
         for frame in frames:
@@ -149,7 +149,7 @@ def body_centre(frames: np.ndarray) -> tuple[float, float, float] | None:
             if points is not None and points[[*SHOULDERS, *HIPS], 3].mean() >= TORSO_SEEN:
                 centre, size = _torso(points[:, :2] * np.array(frame.shape[1::-1], np.float32))
                 found.append((*centre, size))
-    if len(found) < min(2, len(frames)):
+    if 4 * len(found) < 3 * len(frames):
         return None
     x, y, size = np.median(np.array(found), axis=0)
     return float(x), float(y), float(size)
