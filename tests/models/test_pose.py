@@ -236,3 +236,5 @@ def test_without_mediapipe_one_line_says_what_to_install(monkeypatch) -> None:
         PoseEncoder()
     with pytest.raises(ConfigError, match=r"pip install -e '\.\[pose\]'"):  # the person fit
         eval_transform(InputSpec(112, (0.5,) * 3, (0.5,) * 3).fitted("person"))
+    for fit, crops in (("crop", 3), ("crop", 1), ("pad", 1)):  # other fits need no MediaPipe
+        eval_transform(InputSpec(112, (0.5,) * 3, (0.5,) * 3).fitted(fit), crops)

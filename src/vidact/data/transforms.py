@@ -111,9 +111,6 @@ class ThreeCrop(v2.Transform):
     """
 
     def __init__(self, size: int) -> None:
-        from vidact.models.pose import check_available
-
-        check_available()  # the install hint now, not from a loader worker at the first clip
         super().__init__()
         self.size = size
 
