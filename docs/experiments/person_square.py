@@ -63,9 +63,7 @@ def encode(root: Path, rows: list[dict[str, str]]) -> dict[str, np.ndarray]:
             square = F.interpolate(square, size=(224, 224), mode="bilinear", antialias=True)
             maps = lite0.forward_features(encoder.changes((square - 0.5) / 0.5))
             squares.append(F.adaptive_avg_pool2d(maps, (1, 2)).flatten(1).numpy())
-            columns[-1] = np.concatenate(
-                [columns[-1], np.full((48, 1, 9), x / width, np.float16)], 1
-            )
+            where.append(x / width)
     return {
         "columns": np.stack(columns),
         "where": np.array(where, np.float32),
