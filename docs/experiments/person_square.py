@@ -29,10 +29,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from vidact.data.bodies import body_centre
 from vidact.data.transforms import eval_transform
 from vidact.io.reader import VideoReader
 from vidact.models.backbones import MotionEncoder
-from vidact.models.pose import body_centre
 from vidact.progress import progress
 from vidact.sampling import ClipSampling
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from tests.conftest import REAL_SMOKE
+from vidact.data.bodies import PoseTracker
 from vidact.data.transforms import InputSpec, eval_transform
 from vidact.errors import ConfigError
 from vidact.io.reader import VideoReader
@@ -23,7 +24,6 @@ from vidact.models.pose import (
     ArmPoseEncoder,
     PoseEncoder,
     PoseJitter,
-    PoseTracker,
     arm_jitter,
     mirror,
     normalise_landmarks,

@@ -136,7 +136,7 @@ class PersonSquare(v2.Transform):
     """(T, C, H, W) uint8 clip -> (T, C, S, S): the square of ``TORSOS`` torso lengths centred on
     the person MediaPipe's pose model finds in the clip (the median over up to ``LOOKS`` of its
     frames), black beyond the frame; the whole frame padded to a square unless one person is
-    steadily in view (``vidact.models.pose.body_centre``).
+    steadily in view (``vidact.data.bodies.body_centre``).
 
     A picture's left and right half are the body's only when the person stands in the middle, and
     people stand anywhere, near or far: centred and scaled on the body, a raised left arm is the
@@ -147,7 +147,7 @@ class PersonSquare(v2.Transform):
     LOOKS = 8
 
     def __init__(self, size: int) -> None:
-        from vidact.models.pose import check_available
+        from vidact.data.bodies import check_available
 
         check_available()  # the install hint now, not from a loader worker at the first clip
         super().__init__()
@@ -163,7 +163,7 @@ class PersonSquare(v2.Transform):
 
     def locate(self, video: torch.Tensor) -> tuple[int, int, int] | None:
         """(top, left, side) in pixels of the body's square, or None when nobody is found."""
-        from vidact.models.pose import body_centre
+        from vidact.data.bodies import body_centre
 
         looks = np.unique(np.linspace(0, len(video) - 1, self.LOOKS).round().astype(int))
         frames = video[looks].permute(0, 2, 3, 1).contiguous().numpy()

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from vidact.data.bodies import PoseTracker
 from vidact.inference.timeline import WindowScores
 from vidact.io.reader import VideoReader
 from vidact.io.writer import write_video
-from vidact.models.pose import PoseTracker, skeleton_edges
+from vidact.models.pose import skeleton_edges
 
 # tab10, as the plots use: one colour per class, cycling
 PALETTE = [

@@ -393,7 +393,7 @@ def _pose(kind: str) -> Callable[[str | None], nn.Module]:
 
 
 def _pose_installed() -> None:
-    from vidact.models.pose import check_available
+    from vidact.data.bodies import check_available
 
     check_available()
 

