@@ -18,6 +18,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from vidact.data.bodies import body_centre, check_available
 from vidact.errors import ConfigError
 from vidact.registry import Registry
 
@@ -147,12 +148,10 @@ class PersonSquare(v2.Transform):
     LOOKS = 8
 
     def __init__(self, size: int) -> None:
-        from vidact.data.bodies import check_available
-
         check_available()  # the install hint now, not from a loader worker at the first clip
         super().__init__()
         self.size = size
-        self.whole = v2.Compose(_fit(InputSpec(size, (0.0,) * 3, (1.0,) * 3, 1.0, "pad")))
+        self.whole = v2.Compose(_padded(size))
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         square = self.locate(video)
@@ -162,9 +161,8 @@ class PersonSquare(v2.Transform):
         return F.resize(F.crop(video, top, left, side, side), [self.size] * 2, antialias=True)
 
     def locate(self, video: torch.Tensor) -> tuple[int, int, int] | None:
-        """(top, left, side) in pixels of the body's square, or None when nobody is found."""
-        from vidact.data.bodies import body_centre
-
+        """(top, left, side) in pixels of the body's square, or None unless one person is
+        steadily in view."""
         looks = np.unique(np.linspace(0, len(video) - 1, self.LOOKS).round().astype(int))
         frames = video[looks].permute(0, 2, 3, 1).contiguous().numpy()
         found = body_centre(frames)
@@ -188,9 +186,14 @@ def _fit(spec: InputSpec) -> list[v2.Transform]:
     square around the person (``PersonSquare``)."""
     if spec.fit == "person":
         return [PersonSquare(spec.size)]
-    if spec.fit == "pad":  # the long side fits; CenterCrop pads the short one
-        return [v2.Resize(size=None, max_size=spec.size, antialias=True), v2.CenterCrop(spec.size)]
+    if spec.fit == "pad":
+        return _padded(spec.size)
     return [v2.Resize(spec.short_side, antialias=True), v2.CenterCrop(spec.size)]
+
+
+def _padded(size: int) -> list[v2.Transform]:
+    """The whole frame: its long side fits ``size``; CenterCrop pads the short one with black."""
+    return [v2.Resize(size=None, max_size=size, antialias=True), v2.CenterCrop(size)]
 
 
 def _normalise(spec: InputSpec) -> list[v2.Transform]:

@@ -27,7 +27,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from vidact.data.bodies import HIPS, SHOULDERS, PoseTracker, solutions, torso
+from vidact.data.bodies import (
+    HIPS,
+    SHOULDERS,
+    PoseTracker,
+    check_available,
+    solutions,
+    torso,
+)
 from vidact.data.transforms import InputSpec
 
 log = logging.getLogger(__name__)
@@ -70,7 +77,7 @@ class PoseEncoder(nn.Module):
     def __init__(self, complexity: int = 1) -> None:
         super().__init__()
         self.complexity = complexity
-        solutions()  # fail now, with the install hint, rather than at the first frame
+        check_available()  # fail now, with the install hint, rather than at the first frame
 
     def input_spec(self, size: int | None = None) -> InputSpec:
         """Plain [0, 1] pixels of the whole frame, padded to a square: a person at the edge of
