@@ -265,9 +265,31 @@ class TrainConfig:
     feature_views: int = 1  # cached views per video: the plain one, then augmented ones
     progress: bool = True
     overwrite: bool = False
+    # settings to choose between, each a partial recipe over this one: every candidate trains
+    # on the split and the run keeps the one with the lowest validation loss (training.trainer);
+    # an option given on the command line is no longer a candidate's to set
+    candidates: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         check_rules(_TRAIN_RULES, self)
+        self.candidate_configs()  # a candidate that is no valid recipe is refused now
+
+    def candidate_configs(self) -> list[TrainConfig]:
+        """The configuration each candidate trains with (without candidates: this one)."""
+        if not self.candidates:
+            return [self]
+        base = {**self.to_dict(), "candidates": []}
+        configs = []
+        for number, candidate in enumerate(self.candidates, start=1):
+            where = f"candidate {number} ({describe_settings(candidate)})"
+            check_sections(candidate, where)
+            if "candidates" in candidate:
+                raise ConfigError(f"{where}: a candidate cannot hold candidates of its own")
+            try:
+                configs.append(TrainConfig.from_dict(merge(base, candidate)))
+            except ConfigError as err:
+                raise ConfigError(f"{where}: {err}") from None
+        return configs
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(asdict(self))
@@ -275,6 +297,14 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
         raw = dict(raw)
+        candidates = raw.get("candidates", ())
+        if not isinstance(candidates, list | tuple) or not all(
+            isinstance(c, dict) for c in candidates
+        ):
+            raise ConfigError(
+                "candidates: a list of settings to choose between, each a partial recipe "
+                f"(- data: {{frame_fit: pad}}), got {quote(candidates)}"
+            )
         data = from_mapping(DataConfig, raw.pop("data", {}))
         model = from_mapping(ModelConfig, raw.pop("model", {}))
         return from_mapping(cls, {**raw, "data": data, "model": model})
@@ -345,6 +375,7 @@ def _fits(value: Any, kind: type) -> bool:
         return (
             isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
         )
+    kind = get_origin(kind) or kind  # dict[str, Any] -> dict
     return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
 
 
@@ -403,6 +434,46 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
         if section in base or section in update:
             merged[section] = {**base.get(section, {}), **update.get(section, {})}
     return merged
+
+
+def override(recipe: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """Settings ``given`` (command-line options, a grid's values) over a recipe, and taken out
+    of its candidates: what the user fixed is not chosen for them. Candidates left the same are
+    kept once; with one left, there is nothing to choose and it joins the recipe."""
+    merged = merge(recipe, given)
+    candidates = merged.get("candidates")
+    if not isinstance(candidates, list):
+        return merged
+    kept: list[dict[str, Any]] = []
+    for candidate in candidates:
+        left = _without(candidate, given) if isinstance(candidate, dict) else candidate
+        if left not in kept:
+            kept.append(left)
+    if len(kept) == 1 and isinstance(kept[0], dict):
+        return merge({**merged, "candidates": []}, kept[0])
+    return {**merged, "candidates": kept}
+
+
+def _without(candidate: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    left: dict[str, Any] = {}
+    for key, value in candidate.items():
+        if key in _SECTIONS and isinstance(value, dict):
+            section = {k: v for k, v in value.items() if k not in given.get(key, {})}
+            if section:
+                left[key] = section
+        elif key not in given:
+            left[key] = value
+    return left
+
+
+def describe_settings(settings: dict[str, Any]) -> str:
+    """``{"data": {"frame_fit": "pad", "size": 288}}`` -> ``frame_fit=pad, size=288``."""
+    if not isinstance(settings, dict):
+        return quote(settings)
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        flat.update(value if key in _SECTIONS and isinstance(value, dict) else {key: value})
+    return ", ".join(f"{k}={v}" for k, v in flat.items()) or "the recipe as it is"
 
 
 MAX_YAML_BYTES = 1_000_000  # recipes and grids are a few hundred bytes
@@ -491,7 +562,7 @@ def resolve_config(recipe: str | Path | None, options: dict[str, Any]) -> TrainC
     """Every default from the dataclasses, overridden by the recipe, overridden by the options
     the user gave (``None`` = not given)."""
     config = TrainConfig.from_dict(
-        merge(load_recipe(recipe) if recipe else {}, nest_options(options))
+        override(load_recipe(recipe) if recipe else {}, nest_options(options))
     )
     if not config.data.root:
         raise ConfigError("say where the videos are: --data ROOT (or a --config that sets it)")

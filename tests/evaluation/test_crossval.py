@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from tests.conftest import FAST_RUN, invoke, runner
 from vidact.cli.main import app
@@ -78,18 +79,27 @@ def test_folds_are_group_disjoint_and_every_video_is_tested_once(
 def test_a_refit_recipe_counts_validation_among_the_videos_learnt_from(
     synthetic_dataset, tmp_path: Path
 ) -> None:
+    # (with candidates: each fold keeps one, says which, and a rerun keeps the finished folds)
     recipe = tmp_path / "refit.yaml"
     recipe.write_text(
         "model: {head: linear}\noptimizer: lbfgs\nlr: 1.0\nscheduler: none\nrefit: true\n"
+        "candidates: [{weight_decay: 0.01}, {weight_decay: 10.0}]\n"
     )
     out = tmp_path / "cv"
-    invoke("crossval", "--config", recipe, "--data", synthetic_dataset.root, *TINY,
-           "--epochs", "2", "--folds", "3", "--out", out)  # fmt: skip
+    args = ["crossval", "--config", recipe, "--data", synthetic_dataset.root, *TINY,
+            "--epochs", "2", "--folds", "3", "--out", out]  # fmt: skip
+    invoke(*args)
     for row in json.loads((out / "crossval.json").read_text())["per_fold"]:
         with (out / "folds" / row["run"] / "split.csv").open() as handle:
             split = [r["split"] for r in csv.DictReader(handle)]
         assert row["refit"] and row["train_videos"] == split.count("train") + split.count("val")
-        assert (out / "folds" / row["run"] / "run" / "checkpoints" / "held_out.ckpt").is_file()
+        run = out / "folds" / row["run"] / "run"
+        assert (run / "checkpoints" / "held_out.ckpt").is_file()
+        compared = json.loads((run / "candidates.json").read_text())
+        kept = compared["candidates"][compared["kept"] - 1]["settings"]["weight_decay"]
+        assert row["kept"] == f"weight_decay={kept}"
+        assert yaml.safe_load((run / "config.yaml").read_text())["weight_decay"] == kept
+    assert invoke(*args).count("finished before, kept") == 3
     page = tmp_path / "report.html"
     invoke("report", out, "--out", page)
     assert "<th>train_videos</th><th>refit</th>" in page.read_text()

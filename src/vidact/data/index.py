@@ -333,6 +333,16 @@ def split_by_groups(
     return [replace(item, split=assignment[item.group]) for item in items]
 
 
+def deal_groups(
+    items: Sequence[VideoItem], folds: int, num_classes: int, seed: int
+) -> dict[str, int]:
+    """Group -> fold (1..``folds``): whole groups, each fold about 1/K of every class (with few
+    groups a fold may stay empty)."""
+    shares = {f"{k}": 1 / folds for k in range(1, folds)}
+    dealt = split_by_groups(items, shares, num_classes, seed, rest=str(folds))
+    return {item.group: int(item.split or folds) for item in dealt}
+
+
 def carve_validation(index: VideoIndex, val_fraction: float, seed: int) -> VideoIndex:
     """Move ``val_fraction`` of the train videos, whole groups, to validation (if none yet)."""
     if val_fraction <= 0 or index.subset("val"):

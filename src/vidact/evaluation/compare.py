@@ -36,6 +36,7 @@ from vidact.config import (
     load_recipe,
     merge,
     nest_options,
+    override,
     read_yaml,
 )
 from vidact.data.index import SPLITS
@@ -145,7 +146,7 @@ def plan_runs(spec: GridSpec, out: Path) -> list[tuple[str, dict[str, Any], Trai
             fixed["cache_dir"] = str(out / "cache")
         try:
             config = TrainConfig.from_dict(
-                merge(merge(spec.settings, nest_options(options)), nest_options(fixed))
+                merge(override(spec.settings, nest_options(options)), nest_options(fixed))
             )
         except (ConfigError, KeyError) as err:
             raise ConfigError(f"grid run {name}: {err}") from None
@@ -186,8 +187,18 @@ def finished_before(run_dir: Path, eval_dir: Path, config: TrainConfig) -> bool:
     if not all(f.is_file() for f in files):
         return False
     stored = TrainConfig.from_dict(yaml.safe_load(files[1].read_text()))  # defaults resolved
-    asked = replace(config, model=resolve_model(config.model), progress=False, overwrite=True)
-    return replace(stored, progress=False, overwrite=True) == asked
+    stored = replace(stored, progress=False, overwrite=True)
+    return any(  # a run with candidates stored the one it kept
+        stored
+        == replace(
+            option,
+            model=resolve_model(option.model),
+            progress=False,
+            overwrite=True,
+            candidates=config.candidates,
+        )
+        for option in config.candidate_configs()
+    )
 
 
 def collect_row(

@@ -38,6 +38,7 @@ from vidact.data.index import (
     VideoIndex,
     VideoItem,
     carve_validation,
+    deal_groups,
     scan_folder,
     split_by_groups,
 )
@@ -89,9 +90,7 @@ def deal_folds(index: VideoIndex, folds: int, seed: int) -> dict[str, int]:
         )
     if not 2 <= folds <= len(groups):
         raise ConfigError(f"--folds must be between 2 and the {len(groups)} groups, got {folds}")
-    shares = {f"{k}": 1 / folds for k in range(1, folds)}
-    dealt = split_by_groups(index.items, shares, len(index.classes), seed, rest=str(folds))
-    fold_of = {item.group: int(item.split or folds) for item in dealt}
+    fold_of = deal_groups(index.items, folds, len(index.classes), seed)
     empty = sorted(set(range(1, folds + 1)) - set(fold_of.values()))
     if empty:
         raise DatasetError(
@@ -355,6 +354,7 @@ def _row(run: FoldRun, metrics: dict[str, Any], folder: Path, classes: int) -> d
     split = summary.get("num_videos", {})
     # a refit model (recipe ``refit: true``) learnt from validation's videos as well
     fitted = (summary.get("refit") or {}).get("videos", split.get("train"))
+    compared = summary.get("candidates")  # a recipe with candidates: the one the fold kept
     return {
         "run": run.name,
         "fold": run.fold,
@@ -364,6 +364,7 @@ def _row(run: FoldRun, metrics: dict[str, Any], folder: Path, classes: int) -> d
         "train_videos": fitted,
         "val_videos": split.get("val"),
         "refit": bool(summary.get("refit")),
+        "kept": compared["candidates"][compared["kept"] - 1]["shown"] if compared else None,
         "train_clips_per_class": round((fitted or 0) / classes, 2),
         "test_videos": metrics["num_videos"],
         "test_top1": metrics["top1"],

@@ -7,6 +7,7 @@ RUN/checkpoints/     best.ckpt (lowest val_loss) and last.ckpt, self-describing
 RUN/metrics.csv      one row per epoch: train/val loss and accuracy, lr, seconds
 RUN/curves.png       loss and accuracy curves
 RUN/summary.json     best epoch, best validation figures, wall time, parameter counts
+RUN/candidates.json  a recipe with candidates: each one's validation figures, and the one kept
 RUN/tensorboard/     the same curves for TensorBoard
 
 Everything is checked (settings, dataset, split, model) before the run directory is touched;
@@ -20,6 +21,7 @@ import contextlib
 import json
 import logging
 import os
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,11 +34,17 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-from vidact.config import TrainConfig, default_cache_dir, merge, nest_options
+from vidact.config import (
+    TrainConfig,
+    default_cache_dir,
+    describe_settings,
+    merge,
+    nest_options,
+)
 from vidact.data.cache import ArrayCache
 from vidact.data.datamodule import VideoDataModule
 from vidact.data.datasets import default_workers
-from vidact.data.index import VideoIndex
+from vidact.data.index import VideoIndex, deal_groups
 from vidact.data.sources import build_index
 from vidact.data.transforms import AUGMENT_PRESETS, Augment, resolve_augment
 from vidact.errors import CheckpointError, ConfigError, DatasetError, RunError
@@ -66,11 +74,15 @@ from vidact.training.features import (
 from vidact.training.module import ClipClassifierModule, FeatureJob
 from vidact.training.optim import full_batch
 from vidact.training.rundir import RunDirectory
-from vidact.training.validate import check_config
+from vidact.training.validate import check_config, training_processes
 
 log = logging.getLogger(__name__)
 
 # what --resume may change: how long and where the run goes on, never what it trains
+CANDIDATES_FILE = "candidates.json"
+# folds of the training groups that compare a recipe's candidates: 3 spends a third of them on
+# each validation, so every group is validated on once at the cost of 3 fits per candidate
+CHOICE_FOLDS = 3
 RESUMABLE = ("epochs", "workers", "progress", "accelerator", "devices", "num_nodes", "strategy")
 
 
@@ -143,16 +155,100 @@ def _run_directory(path: Path, overwrite: bool = False, resume: bool = False) ->
 
 
 def train(config: TrainConfig) -> TrainResult:
-    """Train a clip classifier as ``config`` says and write the run directory."""
-    run = plan(config)
+    """Train a clip classifier as ``config`` says and write the run directory. A recipe with
+    candidates trains each on the split first and keeps the one with the lowest validation loss
+    (config.yaml records its settings, candidates.json the comparison)."""
+    plans = _plan_candidates(config)
     with _run_directory(Path(config.out), overwrite=config.overwrite) as directory:
         run_dir = Path(config.out)
+        run, compared = (plans[0], None) if len(plans) == 1 else _choose(config, plans)
         if is_main_process():
             run.index.write_split_csv(run_dir / "split.csv")
-            (run_dir / "config.yaml").write_text(
-                yaml.safe_dump(run.config.to_dict(), sort_keys=False)
-            )
+            stored = replace(run.config, candidates=config.candidates)
+            (run_dir / "config.yaml").write_text(yaml.safe_dump(stored.to_dict(), sort_keys=False))
+            if compared is not None:
+                (run_dir / CANDIDATES_FILE).write_text(json.dumps(compared, indent=2))
         return _fit(run, run_dir, checkpoint=None, directory=directory)
+
+
+def _plan_candidates(config: TrainConfig) -> list[RunPlan]:
+    """A plan per candidate (or the one), every one checked before anything is written; they
+    must share the split, since they are compared on its validation videos."""
+    plans = [plan(option) for option in config.candidate_configs()]
+    if len(plans) > 1:
+        processes = training_processes(config)
+        if processes > 1:
+            raise ConfigError(
+                f"a recipe's candidates are compared in one process, not {processes} (devices, "
+                "num_nodes or torchrun): give the setting on the command line (--frame-fit pad "
+                "--size 288, say), which leaves the candidates out"
+            )
+        splits = [run.index.split_csv() for run in plans]
+        if any(split != splits[0] for split in splits[1:]):
+            raise ConfigError(
+                "the candidates split the videos differently (a split setting among them?): "
+                "they are compared on the same validation videos, so leave the split out of them"
+            )
+    return plans
+
+
+def _choose(config: TrainConfig, plans: list[RunPlan]) -> tuple[RunPlan, dict[str, Any]]:
+    """Compare the candidates by cross-validation on the training and validation groups (each
+    trains, without refit, on all folds but one and validates on that one, in a scratch folder)
+    and return a fresh plan of the one with the lowest pooled validation loss, with the figures.
+    One validation split would hold one or two people or sources: too few to choose by."""
+    splits = choice_splits(plans[0].index, config.seed)
+    tried = []
+    with tempfile.TemporaryDirectory(prefix="vidact-candidates-") as scratch:
+        for number, (candidate, run) in enumerate(zip(config.candidates, plans, strict=True), 1):
+            shown = describe_settings(candidate)
+            log.info(
+                "candidate %d/%d (%s): %d training runs, each validating on other groups",
+                number, len(plans), shown, len(splits),
+            )  # fmt: skip
+            losses, hits, videos = 0.0, 0.0, 0
+            for fold, index in enumerate(splits, start=1):
+                folder = Path(scratch) / f"{number}-{fold}"
+                folder.mkdir()
+                trial = replace(run.config, out=str(folder), refit=False, tensorboard=False)
+                summary = _fit(replace(run, config=trial, index=index), folder, None, None).summary
+                count = len(index.subset("val"))
+                losses += summary["best_val_loss"] * count
+                hits += summary["best_val_acc"] * count
+                videos += count
+            tried.append(
+                {
+                    "settings": candidate,
+                    "shown": shown,
+                    "val_loss": losses / videos,
+                    "val_acc": hits / videos,
+                    "folds": len(splits),
+                }
+            )
+    best = min(range(len(tried)), key=lambda i: tried[i]["val_loss"])
+    log.info(
+        "kept candidate %d (%s): validation loss %s",
+        best + 1,
+        tried[best]["shown"],
+        " against ".join(f"{t['val_loss']:.4f}" for t in tried),
+    )
+    return plan(plans[best].config), {"kept": best + 1, "candidates": tried}
+
+
+def choice_splits(index: VideoIndex, seed: int) -> list[VideoIndex]:
+    """The splits candidates are compared on: the training and validation videos dealt into
+    up to ``CHOICE_FOLDS`` folds of whole groups, each fold validating once while the others
+    train (the test videos untouched); the split as given when there are too few groups."""
+    learning = index.subset("train") + index.subset("val")
+    fold_of = deal_groups(learning, CHOICE_FOLDS, len(index.classes), seed)
+    splits = []
+    for fold in sorted(set(fold_of.values())):
+        moved = {
+            item.relpath: replace(item, split="val" if fold_of[item.group] == fold else "train")
+            for item in learning
+        }
+        splits.append(replace(index, items=tuple(moved.get(i.relpath, i) for i in index.items)))
+    return splits if len(splits) > 1 else [index]
 
 
 def resume(run: str | Path, options: dict[str, Any] | None = None) -> TrainResult:
@@ -290,6 +386,8 @@ def _fit(
     summary = _summary(run, recorder.rows, inputs, sorted(monitor.seen))
     if config.refit:
         summary["refit"] = _refit(run, run_dir, inputs, sampling, summary["best_epoch"])
+    if (run_dir / CANDIDATES_FILE).is_file():  # (also when resumed)
+        summary["candidates"] = json.loads((run_dir / CANDIDATES_FILE).read_text())
     summary.update(
         wall_seconds=round(time.perf_counter() - started, 2),
         resumed_from_epoch=done if checkpoint else None,

@@ -1,0 +1,142 @@
+"""A recipe's ``candidates``: settings the run chooses between by validation loss."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+import yaml
+
+from tests.conftest import invoke, split_args
+from vidact.config import TrainConfig, override, resolve_config
+from vidact.errors import ConfigError
+from vidact.models.checkpoint import METADATA_KEY
+from vidact.training.trainer import CHOICE_FOLDS, choice_splits, train
+
+FITS = [{"data": {"frame_fit": "person", "size": 224}}, {"data": {"frame_fit": "pad", "size": 288}}]
+
+
+def test_the_command_line_takes_its_settings_out_of_the_candidates(tmp_path) -> None:
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({"data": {"frames": 8}, "candidates": FITS}))
+    chosen = resolve_config(recipe, {"data": "videos"})
+    assert [(c.data.frame_fit, c.data.size) for c in chosen.candidate_configs()] == [
+        ("person", 224),
+        ("pad", 288),
+    ]
+    assert all(c.data.frames == 8 and not c.candidates for c in chosen.candidate_configs())
+    # --frame-fit pad leaves the size to choose; both settings given leave nothing
+    fit = resolve_config(recipe, {"data": "videos", "frame_fit": "pad"})
+    assert fit.candidates == ({"data": {"size": 224}}, {"data": {"size": 288}})
+    assert all(c.data.frame_fit == "pad" for c in fit.candidate_configs())
+    fixed = resolve_config(recipe, {"data": "videos", "frame_fit": "pad", "size": 288})
+    assert not fixed.candidates and (fixed.data.frame_fit, fixed.data.size) == ("pad", 288)
+    # a grid's values (vidact compare) override the same way
+    assert override({"candidates": FITS}, {"data": {"size": 160}})["candidates"] == [
+        {"data": {"frame_fit": "person"}},
+        {"data": {"frame_fit": "pad"}},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("candidates", "wording"),
+    [
+        ([{"data": {"framefit": "pad"}}, {}], r"candidate 1 \(framefit=pad\).*did you mean"),
+        ([{"data": {"frame_fit": "square"}}, {}], r"candidate 1 .*--frame-fit must be"),
+        ([{}, {"candidates": []}], "candidate 2 .*cannot hold candidates"),
+        ([{}, "pad"], "candidates: a list of settings"),
+        ({"data": {}}, "candidates: a list of settings"),
+    ],
+)
+def test_a_candidate_that_is_no_recipe_is_refused(candidates, wording) -> None:
+    with pytest.raises(ConfigError, match=wording):
+        TrainConfig.from_dict({"candidates": candidates})
+
+
+def test_candidates_are_compared_on_folds_of_the_training_groups(synthetic_dataset) -> None:
+    splits = choice_splits(synthetic_dataset, seed=0)
+    learning = {i.relpath: i.group for i in synthetic_dataset.items if i.split != "test"}
+    assert len(splits) == CHOICE_FOLDS
+    validated: list[str] = []
+    for split in splits:
+        assert split.subset("test") == synthetic_dataset.subset("test")  # never read
+        val, train = split.subset("val"), split.subset("train")
+        assert {i.group for i in val}.isdisjoint(i.group for i in train)
+        assert {i.label for i in train} == set(range(len(synthetic_dataset.classes)))
+        validated += [i.relpath for i in val]
+    assert sorted(validated) == sorted(learning)  # every training video validated on once
+    # two groups: each validates once; one group: the split as given
+    for groups in (("g01", "g02"), ("g01",)):
+        kept = [replace(i, split="train") for i in synthetic_dataset.items if i.group in groups]
+        index = replace(synthetic_dataset, items=tuple(kept))
+        halves = [{i.group for i in split.subset("val")} for split in choice_splits(index, 0)]
+        assert halves == ([{"g01"}, {"g02"}] if len(groups) == 2 else [set()]), halves
+
+
+@pytest.mark.slow
+def test_the_run_keeps_the_candidate_with_the_lower_validation_loss(
+    synthetic_dataset, tmp_path
+) -> None:
+    # forward and backward sweeps: one frame cannot tell them apart, three can; the blind
+    # candidate comes first, so keeping the second is the comparison's doing, not the order's
+    recipe = tmp_path / "recipe.yaml"
+    probe = {"model": {"head": "linear"}, "optimizer": "lbfgs", "lr": 1.0, "scheduler": "none"}
+    blind = {"data": {"frames": 1}}
+    recipe.write_text(
+        yaml.safe_dump(
+            {**probe, "weight_decay": 10.0, "candidates": [blind, {"data": {"frames": 8}}]}
+        )
+    )
+    run = tmp_path / "run"
+    common = ["--size", "32", "--workers", "0", "--no-progress", "--epochs", "3"]
+    out = invoke(
+        "train",
+        "--config",
+        recipe,
+        *split_args(synthetic_dataset.root),
+        *common,
+        "--refit",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--out",
+        run,
+    )
+    compared = json.loads((run / "candidates.json").read_text())
+    losses = [c["val_loss"] for c in compared["candidates"]]
+    assert compared["kept"] == 2 and losses[1] < losses[0], compared
+    assert "kept candidate 2 (frames=8)" in out
+    stored = yaml.safe_load((run / "config.yaml").read_text())
+    assert stored["data"]["frames"] == 8 and stored["candidates"] == [
+        blind,
+        {"data": {"frames": 8}},
+    ]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["candidates"] == compared and summary["refit"]  # the recipe's refit, once kept
+    saved = torch.load(run / "checkpoints" / "best.ckpt", weights_only=True)
+    assert saved[METADATA_KEY]["sampling"]["frames"] == 8
+    assert list(run.iterdir()) and not (run / "candidates").exists()  # scratch runs are gone
+    # the run resumes as the candidate it kept, without choosing again
+    resumed = invoke("train", "--resume", run, "--epochs", "4")
+    assert "candidate" not in resumed
+    assert json.loads((run / "summary.json").read_text())["candidates"] == compared
+
+
+def test_candidates_that_cannot_be_compared_are_refused_before_anything_is_written(
+    synthetic_dataset, tmp_path, monkeypatch
+) -> None:
+    root = synthetic_dataset.root
+    base = {"data": {"root": str(root), "split_file": str(root / "split.csv"), "size": 32}}
+    out = tmp_path / "run"
+    two = [{"data": {"frames": 2}}, {"data": {"frames": 3}}]
+    some = list(synthetic_dataset.classes[:2])
+    for candidates, wording, world in (
+        (two, "compared in one process, not 2", "2"),
+        ([{}, {"data": {"classes": some}}], "split the videos differently", "1"),
+    ):
+        monkeypatch.setenv("WORLD_SIZE", world)
+        config = TrainConfig.from_dict({**base, "out": str(out), "candidates": candidates})
+        with pytest.raises(ConfigError, match=wording):
+            train(config)
+        assert not out.exists()
