@@ -13,7 +13,15 @@ from tests.conftest import invoke, split_args
 from vidact.config import TrainConfig, override, resolve_config
 from vidact.errors import ConfigError
 from vidact.models.checkpoint import METADATA_KEY
-from vidact.training.trainer import CHOICE_FOLDS, choice_splits, train
+from vidact.training.trainer import (
+    CHOICE_FOLDS,
+    _choose,
+    _fit,
+    _plan_candidates,
+    choice_splits,
+    plan,
+    train,
+)
 
 FITS = [{"data": {"frame_fit": "person", "size": 224}}, {"data": {"frame_fit": "pad", "size": 288}}]
 
@@ -140,3 +148,33 @@ def test_candidates_that_cannot_be_compared_are_refused_before_anything_is_writt
         with pytest.raises(ConfigError, match=wording):
             train(config)
         assert not out.exists()
+
+
+@pytest.mark.slow
+def test_each_trial_starts_from_a_fresh_model(synthetic_dataset, tmp_path) -> None:
+    # a candidate's pooled validation loss is that of independent fits, one per fold: a model
+    # carried from fold to fold would have trained on the next fold's validation videos
+    root = synthetic_dataset.root
+    data = {"root": str(root), "split_file": str(root / "split.csv"), "size": 32, "workers": 0}
+    config = TrainConfig.from_dict(
+        {
+            "data": data,
+            "model": {"head": "linear"},
+            "epochs": 2,
+            "progress": False,
+            "cache_dir": str(tmp_path / "cache"),
+            "candidates": [{"data": {"frames": 3}}, {"data": {"frames": 2}}],
+        }
+    )
+    plans = _plan_candidates(config)
+    _, compared = _choose(config, plans)
+    first = plans[0]
+    pooled, videos = 0.0, 0
+    for fold, index in enumerate(choice_splits(first.index, config.seed)):
+        folder = tmp_path / f"alone-{fold}"
+        folder.mkdir()
+        trial = replace(first.config, out=str(folder), tensorboard=False)
+        alone = _fit(replace(plan(trial), index=index), folder, None, None).summary
+        pooled += alone["best_val_loss"] * len(index.subset("val"))
+        videos += len(index.subset("val"))
+    assert compared["candidates"][0]["val_loss"] == pytest.approx(pooled / videos, rel=1e-5)

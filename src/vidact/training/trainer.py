@@ -78,11 +78,12 @@ from vidact.training.validate import check_config, training_processes
 
 log = logging.getLogger(__name__)
 
-# what --resume may change: how long and where the run goes on, never what it trains
 CANDIDATES_FILE = "candidates.json"
-# folds of the training groups that compare a recipe's candidates: 3 spends a third of them on
-# each validation, so every group is validated on once at the cost of 3 fits per candidate
+# folds of the training groups that compare a recipe's candidates: each group validates once,
+# for 3 fits per candidate (with one validation split, a person or two decided; measured in
+# README, "candidates")
 CHOICE_FOLDS = 3
+# what --resume may change: how long and where the run goes on, never what it trains
 RESUMABLE = ("epochs", "workers", "progress", "accelerator", "devices", "num_nodes", "strategy")
 
 
@@ -156,8 +157,8 @@ def _run_directory(path: Path, overwrite: bool = False, resume: bool = False) ->
 
 def train(config: TrainConfig) -> TrainResult:
     """Train a clip classifier as ``config`` says and write the run directory. A recipe with
-    candidates trains each on the split first and keeps the one with the lowest validation loss
-    (config.yaml records its settings, candidates.json the comparison)."""
+    candidates compares them first (``_choose``) and trains the one kept (config.yaml records
+    its settings, candidates.json the comparison)."""
     plans = _plan_candidates(config)
     with _run_directory(Path(config.out), overwrite=config.overwrite) as directory:
         run_dir = Path(config.out)
@@ -211,7 +212,8 @@ def _choose(config: TrainConfig, plans: list[RunPlan]) -> tuple[RunPlan, dict[st
                 folder = Path(scratch) / f"{number}-{fold}"
                 folder.mkdir()
                 trial = replace(run.config, out=str(folder), refit=False, tensorboard=False)
-                summary = _fit(replace(run, config=trial, index=index), folder, None, None).summary
+                fresh = replace(plan(trial), index=index)  # a new model, seeded, per trial
+                summary = _fit(fresh, folder, None, None).summary
                 count = len(index.subset("val"))
                 losses += summary["best_val_loss"] * count
                 hits += summary["best_val_acc"] * count
