@@ -265,9 +265,9 @@ class TrainConfig:
     feature_views: int = 1  # cached views per video: the plain one, then augmented ones
     progress: bool = True
     overwrite: bool = False
-    # settings to choose between, each a partial recipe over this one: every candidate trains
-    # on the split and the run keeps the one with the lowest validation loss (training.trainer);
-    # an option given on the command line is no longer a candidate's to set
+    # settings to choose between, each a partial recipe over this one: the run compares them by
+    # cross-validation on its training groups and trains the one with the lowest validation
+    # loss (training.trainer._choose); an option given on the command line is no candidate's
     candidates: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:

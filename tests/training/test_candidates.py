@@ -1,4 +1,4 @@
-"""A recipe's ``candidates``: settings the run chooses between by validation loss."""
+"""A recipe's ``candidates``: settings a run chooses between by cross-validation."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from vidact.training.trainer import (
     plan,
     train,
 )
+from vidact.training.validate import check_config
 
 FITS = [{"data": {"frame_fit": "person", "size": 224}}, {"data": {"frame_fit": "pad", "size": 288}}]
 
@@ -178,3 +179,11 @@ def test_each_trial_starts_from_a_fresh_model(synthetic_dataset, tmp_path) -> No
         pooled += alone["best_val_loss"] * len(index.subset("val"))
         videos += len(index.subset("val"))
     assert compared["candidates"][0]["val_loss"] == pytest.approx(pooled / videos, rel=1e-5)
+
+
+def test_each_candidate_is_checked_as_it_would_train() -> None:
+    fine = TrainConfig(candidates=({"model": {"head": "gru"}}, {"model": {"head": "linear"}}))
+    check_config(fine)
+    unknown = TrainConfig(candidates=({"model": {"head": "gru"}}, {"model": {"head": "lstmm"}}))
+    with pytest.raises(ConfigError, match=r"candidate 2 \(head=lstmm\): .*lstm"):
+        check_config(unknown)

@@ -17,7 +17,14 @@ import torch
 from lightning.fabric.connector import _PRECISION_INPUT_STR
 from lightning.pytorch.strategies import StrategyRegistry
 
-from vidact.config import DataConfig, ModelConfig, Rule, TrainConfig, check_rules
+from vidact.config import (
+    DataConfig,
+    ModelConfig,
+    Rule,
+    TrainConfig,
+    check_rules,
+    describe_settings,
+)
 from vidact.data.sources import DATASETS
 from vidact.data.transforms import resolve_augment
 from vidact.errors import ConfigError
@@ -50,7 +57,20 @@ _TRAIN_CHOICES: list[Rule] = [
 
 
 def check_config(config: TrainConfig) -> None:
-    """Raise ConfigError for the first setting that cannot work; touch no file but inputs."""
+    """Raise ConfigError for the first setting that cannot work; touch no file but inputs.
+    A recipe with candidates: each candidate's settings, as each would train."""
+    if not config.candidates:
+        _check_settings(config)
+        return
+    for number, option in enumerate(config.candidate_configs(), start=1):
+        try:
+            _check_settings(option)
+        except ConfigError as err:
+            shown = describe_settings(config.candidates[number - 1])
+            raise ConfigError(f"candidate {number} ({shown}): {err}") from None
+
+
+def _check_settings(config: TrainConfig) -> None:
     check_rules(_DATA_CHOICES, config.data)
     check_rules(_MODEL_CHOICES, resolve_model(config.model))
     check_rules(_TRAIN_CHOICES, config)
