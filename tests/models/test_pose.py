@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import torch.nn.functional as F
 
 from tests.conftest import REAL_SMOKE
 from vidact.data.bodies import PoseTracker
-from vidact.data.transforms import InputSpec, eval_transform
+from vidact.data.transforms import InputSpec, PersonSquare, eval_transform, fit_rule
 from vidact.errors import ConfigError
 from vidact.io.reader import VideoReader
 from vidact.models.backbones import FusedEncoder, build_encoder
@@ -136,6 +137,21 @@ def test_the_person_fit_centres_and_scales_the_body() -> None:
     assert torch.equal(eval_transform(person)(nobody), eval_transform(person.fitted("pad"))(nobody))
     with pytest.raises(ConfigError, match="reads the person"):
         eval_transform(person, crops=3)
+
+
+def test_the_person_squares_rule_is_part_of_the_cache_keys(tmp_path: Path, monkeypatch) -> None:
+    # features cached under one rule are not served after another: a new release's constants
+    encoder = build_encoder("tf_efficientnet_lite0")
+    person = replace(encoder.input_spec(64), fit="person")
+
+    def cache(spec: InputSpec) -> str:
+        return FeatureStore(tmp_path, encoder, ["scratch"], spec, 8).description
+
+    before = cache(person)
+    monkeypatch.setattr(PersonSquare, "TORSOS", 3.0)
+    assert cache(person) != before
+    pad = replace(person, fit="pad")
+    assert fit_rule(pad) is None and cache(pad) != before
 
 
 def test_no_person_gives_zeros_with_the_flag_off() -> None:

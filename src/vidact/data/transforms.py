@@ -18,7 +18,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-from vidact.data.bodies import body_centre, check_available
+from vidact.data.bodies import STEADY, TORSO_SEEN, body_centre, check_available
 from vidact.errors import ConfigError
 from vidact.registry import Registry
 
@@ -171,6 +171,19 @@ class PersonSquare(v2.Transform):
         x, y, torso = found
         side = max(8, round(self.TORSOS * torso))
         return round(y - side / 2), round(x - side / 2), side
+
+
+def fit_rule(spec: InputSpec) -> dict[str, float] | None:
+    """What decides the pictures of ``spec``'s fit beyond its name (the person square's rule),
+    for the feature caches' keys: change a constant and the features are computed again."""
+    if spec.fit != "person":
+        return None
+    return {
+        "torsos": PersonSquare.TORSOS,
+        "looks": PersonSquare.LOOKS,
+        "seen": TORSO_SEEN,
+        "steady": STEADY,
+    }
 
 
 def worker_start(spec: InputSpec, workers: int) -> str | None:

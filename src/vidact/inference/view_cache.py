@@ -18,6 +18,7 @@ import torch
 
 from vidact.data.cache import ArrayCache, CachedVideo
 from vidact.data.index import VideoItem
+from vidact.data.transforms import fit_rule
 from vidact.models.checkpoint import CheckpointInfo
 from vidact.models.classifier import ClipClassifier, frozen_throughout
 from vidact.models.encoder_runtime import runtime_in_use, weights_digest
@@ -39,6 +40,8 @@ class ViewFeatureCache:
             "input": dataclasses.asdict(info.input),
             "sampling": dataclasses.asdict(info.sampling),
         }
+        if fit_rule(info.input) is not None:  # where the person square lies
+            settings["fit_rule"] = fit_rule(info.input)
         tracking = sorted({p.tracking for p in model.encoder.modules() if hasattr(p, "tracking")})
         if tracking:  # how a pose tracker follows a body (as the training cache names it)
             settings["tracking"] = tracking
