@@ -40,8 +40,8 @@ class ViewFeatureCache:
             "input": dataclasses.asdict(info.input),
             "sampling": dataclasses.asdict(info.sampling),
         }
-        if fit_rule(info.input) is not None:  # where the person square lies
-            settings["fit_rule"] = fit_rule(info.input)
+        if (rule := fit_rule(info.input)) is not None:  # where the person square lies
+            settings["fit_rule"] = rule
         tracking = sorted({p.tracking for p in model.encoder.modules() if hasattr(p, "tracking")})
         if tracking:  # how a pose tracker follows a body (as the training cache names it)
             settings["tracking"] = tracking

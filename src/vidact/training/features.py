@@ -65,8 +65,8 @@ class FeatureStore:
             }
             if spec.fit != own.fit:  # the whole frame where the encoder crops, or the reverse
                 settings["fit"] = spec.fit
-            if fit_rule(spec) is not None:  # where the person square lies
-                settings["fit_rule"] = fit_rule(spec)
+            if (rule := fit_rule(spec)) is not None:  # where the person square lies
+                settings["fit_rule"] = rule
             if getattr(member, "pool", None) is not None:  # other pooling, other features
                 settings["pool"] = member.pool
             if hasattr(member, "tracking"):  # how a pose tracker follows a body frame to frame

@@ -80,8 +80,8 @@ log = logging.getLogger(__name__)
 
 CANDIDATES_FILE = "candidates.json"
 # folds of the training groups that compare a recipe's candidates: each group validates once,
-# for 3 fits per candidate (with one validation split, a person or two decided; measured in
-# README, "candidates")
+# for 3 fits per candidate, where one validation split is a person or two (docs/measurements.md,
+# "Choosing the frame fit")
 CHOICE_FOLDS = 3
 # what --resume may change: how long and where the run goes on, never what it trains
 RESUMABLE = ("epochs", "workers", "progress", "accelerator", "devices", "num_nodes", "strategy")
@@ -201,7 +201,7 @@ def _choose(config: TrainConfig, plans: list[RunPlan]) -> tuple[RunPlan, dict[st
     splits = choice_splits(plans[0].index, config.seed)
     tried = []
     with tempfile.TemporaryDirectory(prefix="vidact-candidates-") as scratch:
-        for number, (candidate, run) in enumerate(zip(config.candidates, plans, strict=True), 1):
+        for number, (candidate, each) in enumerate(zip(config.candidates, plans, strict=True), 1):
             shown = describe_settings(candidate)
             log.info(
                 "candidate %d/%d (%s): %d training runs, each validating on other groups",
@@ -211,7 +211,7 @@ def _choose(config: TrainConfig, plans: list[RunPlan]) -> tuple[RunPlan, dict[st
             for fold, index in enumerate(splits, start=1):
                 folder = Path(scratch) / f"{number}-{fold}"
                 folder.mkdir()
-                trial = replace(run.config, out=str(folder), refit=False, tensorboard=False)
+                trial = replace(each.config, out=str(folder), refit=False, tensorboard=False)
                 fresh = replace(plan(trial), index=index)  # a new model, seeded, per trial
                 summary = _fit(fresh, folder, None, None).summary
                 count = len(index.subset("val"))
