@@ -103,6 +103,7 @@ def test_a_refit_recipe_counts_validation_among_the_videos_learnt_from(
     page = tmp_path / "report.html"
     invoke("report", out, "--out", page)
     assert "<th>train_videos</th><th>refit</th>" in page.read_text()
+    assert "<th>kept</th>" in page.read_text() and "weight_decay=" in page.read_text()
 
 
 @pytest.mark.slow

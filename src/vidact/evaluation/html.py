@@ -177,6 +177,8 @@ def _crossval(folder: Path) -> str:
         columns.append("test_known_rejected")
     if any(row.get("refit") for row in summary["per_fold"]):  # train_videos counts validation's
         columns.insert(columns.index("train_videos") + 1, "refit")
+    if any(row.get("kept") for row in summary["per_fold"]):  # a recipe's candidates: each fold's
+        columns.insert(columns.index("test_videos"), "kept")
     curve = _image(folder / "learning_curve.png", "accuracy against training clips per class")
     return (
         f"<section><h2>Cross-validation: {html.escape(str(folder))}</h2>{head}"
