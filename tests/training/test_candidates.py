@@ -17,6 +17,7 @@ from vidact.training.trainer import (
     CHOICE_FOLDS,
     _choose,
     _fit,
+    _keep,
     _plan_candidates,
     choice_splits,
     plan,
@@ -84,6 +85,20 @@ def test_candidates_are_compared_on_folds_of_the_training_groups(synthetic_datas
         assert halves == ([{"g01"}, {"g02"}] if len(groups) == 2 else [set()]), halves
 
 
+def test_the_comparison_says_how_sure_it_is(caplog) -> None:
+    # per-video losses around each mean: differences to the kept one spread by 0.5 (standard
+    # deviation) over 25 videos, a standard error of 0.1
+    spread = torch.tensor([-0.5, 0.5] * 12 + [0.0])
+    tried = [{"val_loss": 0.45}, {"val_loss": 0.40}, {"val_loss": 0.60}]
+    losses = [torch.full((25,), 0.45) + spread, torch.full((25,), 0.40), torch.full((24,), 0.6)]
+    assert _keep(tried, losses) == 1
+    assert tried[0]["difference_se"] == pytest.approx(0.1)  # paired on the same videos
+    assert "difference_se" not in tried[1]  # the kept one
+    assert tried[2]["difference_se"] is None  # validated on other videos: no pairing
+    assert "candidate 1 (None) validated within one standard error (0.1000)" in caplog.text
+    assert "candidate 3" not in caplog.text
+
+
 @pytest.mark.slow
 def test_the_run_keeps_the_candidate_with_the_lower_validation_loss(
     synthetic_dataset, tmp_path
@@ -115,6 +130,9 @@ def test_the_run_keeps_the_candidate_with_the_lower_validation_loss(
     compared = json.loads((run / "candidates.json").read_text())
     losses = [c["val_loss"] for c in compared["candidates"]]
     assert compared["kept"] == 2 and losses[1] < losses[0], compared
+    # a clear choice: lower by more than one standard error, and no warning of a close call
+    assert losses[0] - losses[1] > compared["candidates"][0]["difference_se"] > 0
+    assert "cannot tell the two apart" not in out
     assert "kept candidate 2 (frames=8)" in out
     stored = yaml.safe_load((run / "config.yaml").read_text())
     assert stored["data"]["frames"] == 8 and stored["candidates"] == [

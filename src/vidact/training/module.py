@@ -56,12 +56,16 @@ class ClipClassifierModule(L.LightningModule):
             metrics[f"{split}_loss"] = MeanMetric()
             metrics[f"{split}_acc"] = MulticlassAccuracy(len(classes), average="micro")
         self.metrics = nn.ModuleDict(metrics)
-        # per validation epoch, all ranks: each validation clip's top probability and
+        # per validation epoch, all ranks: each validation clip's loss, top probability and
         # embedding, and the embeddings and labels of the training clips seen as evaluation
-        collected = ("confidence", "val_embeddings", "train_embeddings", "train_labels")
+        collected = ("val_losses", "confidence", "val_embeddings")
+        collected += ("train_embeddings", "train_labels")
         self.collected = nn.ModuleDict({name: CatMetric() for name in collected})
         self.reject: float | None = None  # calibrated on the latest validation epoch
         self.open_set: OpenSet | None = None  # fitted on the latest validation epoch
+        # each validation clip's loss, per epoch (1-based): the spread a comparison of
+        # candidates needs (training.trainer._choose)
+        self.val_video_losses: dict[int, torch.Tensor] = {}
         self.measures_distance = measures_distance(self.model.head.out_features)
         self.jumps: float | None = None  # share of training videos with a cut (io.shots)
         # unreadable videos seen, per split; a callback reports them and enforces the limit
@@ -107,6 +111,13 @@ class ClipClassifierModule(L.LightningModule):
         logits = self.model.classifier(embeddings)
         loss = self.loss(logits, labels)
         if split == "val":
+            each = nn.functional.cross_entropy(
+                logits.detach().float(),
+                labels,
+                reduction="none",
+                label_smoothing=self.loss.label_smoothing,
+            )
+            self.collected["val_losses"].update(each)
             confidence = logits.detach().float().softmax(dim=-1).amax(dim=-1)
             self.collected["confidence"].update(confidence)
             if self.measures_distance:
@@ -153,6 +164,8 @@ class ClipClassifierModule(L.LightningModule):
             if metric.update_count:
                 self.log(name, metric.compute(), prog_bar=name.startswith("val"))
         collected = {k: m.compute() for k, m in self.collected.items() if m.update_count}
+        if "val_losses" in collected:
+            self.val_video_losses[self.current_epoch + 1] = collected["val_losses"].cpu()
         if "confidence" in collected:
             self.reject = calibrate_rejection(collected["confidence"])
         if "confidence" in collected and "train_embeddings" in collected:

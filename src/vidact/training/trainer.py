@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import tempfile
 import time
@@ -199,7 +200,7 @@ def _choose(config: TrainConfig, plans: list[RunPlan]) -> tuple[RunPlan, dict[st
     and return a fresh plan of the one with the lowest pooled validation loss, with the figures.
     One validation split would hold one or two people or sources: too few to choose by."""
     splits = choice_splits(plans[0].index, config.seed)
-    tried = []
+    tried, losses = [], []  # losses: each candidate's per-video validation losses, all folds
     with tempfile.TemporaryDirectory(prefix="vidact-candidates-") as scratch:
         for number, (candidate, each) in enumerate(zip(config.candidates, plans, strict=True), 1):
             shown = describe_settings(candidate)
@@ -207,34 +208,56 @@ def _choose(config: TrainConfig, plans: list[RunPlan]) -> tuple[RunPlan, dict[st
                 "candidate %d/%d (%s): %d training runs, each validating on other groups",
                 number, len(plans), shown, len(splits),
             )  # fmt: skip
-            losses, hits, videos = 0.0, 0.0, 0
+            folds, hits = [], 0.0
             for fold, index in enumerate(splits, start=1):
                 folder = Path(scratch) / f"{number}-{fold}"
                 folder.mkdir()
                 trial = replace(each.config, out=str(folder), refit=False, tensorboard=False)
                 fresh = replace(plan(trial), index=index)  # a new model, seeded, per trial
                 summary = _fit(fresh, folder, None, None).summary
-                count = len(index.subset("val"))
-                losses += summary["best_val_loss"] * count
-                hits += summary["best_val_acc"] * count
-                videos += count
+                folds.append(fresh.module.val_video_losses[summary["best_epoch"]])
+                hits += summary["best_val_acc"] * len(folds[-1])
+            losses.append(torch.cat(folds))
             tried.append(
                 {
                     "settings": candidate,
                     "shown": shown,
-                    "val_loss": losses / videos,
-                    "val_acc": hits / videos,
+                    "val_loss": float(losses[-1].mean()),
+                    "val_acc": hits / len(losses[-1]),
                     "folds": len(splits),
                 }
             )
-    best = min(range(len(tried)), key=lambda i: tried[i]["val_loss"])
+    kept = _keep(tried, losses)
+    return plan(plans[kept].config), {"kept": kept + 1, "candidates": tried}
+
+
+def _keep(tried: list[dict[str, Any]], losses: list[torch.Tensor]) -> int:
+    """The candidate with the lowest pooled validation loss (the first of equals). Each other
+    one's entry gets ``difference_se``, the standard error of its per-video loss difference to
+    the kept one, to tell a close call from a clear one (None where they validated on
+    different videos: one read a video the other could not), and a close call is said."""
+    kept = min(range(len(tried)), key=lambda i: tried[i]["val_loss"])
+    for other, entry in zip(losses, tried, strict=True):
+        if entry is not tried[kept]:
+            paired = len(other) == len(losses[kept]) > 1
+            error = (other - losses[kept]).std() / math.sqrt(len(other)) if paired else None
+            entry["difference_se"] = None if error is None else float(error)
     log.info(
         "kept candidate %d (%s): validation loss %s",
-        best + 1,
-        tried[best]["shown"],
+        kept + 1,
+        tried[kept].get("shown"),
         " against ".join(f"{t['val_loss']:.4f}" for t in tried),
     )
-    return plan(plans[best].config), {"kept": best + 1, "candidates": tried}
+    for number, other in enumerate(tried, 1):
+        error = other.get("difference_se")
+        if error is not None and other["val_loss"] - tried[kept]["val_loss"] <= error:
+            log.warning(
+                "candidate %d (%s) validated within one standard error (%.4f) of the one kept: "
+                "these groups cannot tell the two apart; if you know which suits your videos, "
+                "give that setting on the command line",
+                number, other.get("shown"), error,
+            )  # fmt: skip
+    return kept
 
 
 def choice_splits(index: VideoIndex, seed: int) -> list[VideoIndex]:
