@@ -34,6 +34,13 @@ def test_demo_names_unknown_heads(tmp_path: Path) -> None:
         run_demo(tmp_path, heads=("lstm", "cnn3d"))
 
 
+def test_demo_under_torchrun_is_refused_in_its_own_words(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")  # each process would run the whole demo
+    with pytest.raises(ConfigError, match="vidact demo trains its runs one after another"):
+        run_demo(tmp_path / "demo")
+    assert not (tmp_path / "demo").exists()  # refused before any video is written
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [

@@ -12,10 +12,12 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from vidact.config import TrainConfig
 from vidact.data.synthetic import write_synthetic_dataset
 from vidact.errors import ConfigError
 from vidact.evaluation.compare import GridSpec, run_grid
 from vidact.models.heads import HEADS, TemporalInput
+from vidact.training.validate import check_in_process
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ def run_demo(
     """
     for head in heads:  # unknown names fail now, before any video is written
         HEADS.get(head)
+    check_in_process(TrainConfig(), "demo")  # under torchrun, before any video is written
     out = Path(out)
     data_dir = out / "data"
     log.info("writing the synthetic dataset to %s", data_dir)

@@ -211,7 +211,7 @@ def training_processes(config: TrainConfig) -> int:
 
 
 def check_in_process(config: TrainConfig, command: str) -> None:
-    """``command`` (compare, crossval) trains its runs one after another in this process: DDP
+    """``command`` (compare, crossval, demo) trains its runs one after another in this process: DDP
     would start copies of the whole command, each writing the same reports."""
     processes = training_processes(config)
     if processes > 1:
