@@ -58,8 +58,13 @@ class ClipClassifierModule(L.LightningModule):
         self.metrics = nn.ModuleDict(metrics)
         # per validation epoch, all ranks: each validation clip's loss, top probability and
         # embedding, and the embeddings and labels of the training clips seen as evaluation
-        collected = ("val_losses", "confidence", "val_embeddings")
-        collected += ("train_embeddings", "train_labels")
+        collected = (
+            "val_losses",
+            "confidence",
+            "val_embeddings",
+            "train_embeddings",
+            "train_labels",
+        )
         self.collected = nn.ModuleDict({name: CatMetric() for name in collected})
         self.reject: float | None = None  # calibrated on the latest validation epoch
         self.open_set: OpenSet | None = None  # fitted on the latest validation epoch

@@ -237,25 +237,24 @@ def _keep(tried: list[dict[str, Any]], losses: list[torch.Tensor]) -> int:
     the kept one, to tell a close call from a clear one (None where they validated on
     different videos: one read a video the other could not), and a close call is said."""
     kept = min(range(len(tried)), key=lambda i: tried[i]["val_loss"])
-    for other, entry in zip(losses, tried, strict=True):
-        if entry is not tried[kept]:
-            paired = len(other) == len(losses[kept]) > 1
-            error = (other - losses[kept]).std() / math.sqrt(len(other)) if paired else None
-            entry["difference_se"] = None if error is None else float(error)
     log.info(
         "kept candidate %d (%s): validation loss %s",
         kept + 1,
         tried[kept].get("shown"),
         " against ".join(f"{t['val_loss']:.4f}" for t in tried),
     )
-    for number, other in enumerate(tried, 1):
-        error = other.get("difference_se")
-        if error is not None and other["val_loss"] - tried[kept]["val_loss"] <= error:
+    for number, (entry, other) in enumerate(zip(tried, losses, strict=True), 1):
+        if number == kept + 1:
+            continue
+        paired = len(other) == len(losses[kept]) > 1
+        error = float((other - losses[kept]).std() / math.sqrt(len(other))) if paired else None
+        entry["difference_se"] = error
+        if error is not None and entry["val_loss"] - tried[kept]["val_loss"] <= error:
             log.warning(
                 "candidate %d (%s) validated within one standard error (%.4f) of the one kept: "
                 "these groups cannot tell the two apart; if you know which suits your videos, "
                 "give that setting on the command line",
-                number, other.get("shown"), error,
+                number, entry.get("shown"), error,
             )  # fmt: skip
     return kept
 
