@@ -32,6 +32,8 @@ FREEZE = (None, "all", "none")
 # how a decoded frame becomes the encoder's square (data.transforms): its centre, or all of it
 # padded; None: the encoder's own (pose pads, image backbones crop)
 FRAME_FITS = (None, "crop", "pad", "person")
+# how a recipe's candidates are chosen between (training.trainer._choose)
+CHOICE_RULES = ("validation", "person_in_view")
 
 # (setting, check, what it accepts): ranges and fixed choices, which each settings class checks
 # when made; choices that live in registries (heads, samplers, optimisers) are checked against
@@ -130,6 +132,7 @@ _TRAIN_RULES: list[Rule] = [
     ("max_cached_frames", _optional(_positive), "at least 1"),
     ("feature_views", _positive, "at least 1"),
     ("encoder_runtime", *_one_of(ENCODER_RUNTIMES)),
+    ("choose", *_one_of(CHOICE_RULES)),
 ]
 
 
@@ -265,14 +268,23 @@ class TrainConfig:
     feature_views: int = 1  # cached views per video: the plain one, then augmented ones
     progress: bool = True
     overwrite: bool = False
-    # settings to choose between, each a partial recipe over this one: the run compares them by
-    # cross-validation on its training groups and trains the one with the lowest validation
-    # loss (training.trainer._choose); an option given on the command line is no candidate's
+    # settings to choose between, each a partial recipe over this one, the run trains the one
+    # ``choose`` keeps (training.trainer._choose); an option given on the command line is no
+    # candidate's
     candidates: tuple[dict[str, Any], ...] = ()
+    # validation: the lowest validation loss when each is cross-validated on the training
+    # groups; person_in_view: the first of two (the person's square) when one person is
+    # steadily in view in most training videos, else the second (the whole scene)
+    choose: str = "validation"
 
     def __post_init__(self) -> None:
         check_rules(_TRAIN_RULES, self)
-        self.candidate_configs()  # a candidate that is no valid recipe is refused now
+        configs = self.candidate_configs()  # a candidate that is no valid recipe is refused now
+        if self.choose == "person_in_view" and len(configs) not in (1, 2):
+            raise ConfigError(
+                "choose: person_in_view keeps the first of two candidates (the person's square) "
+                f"or the second (the whole scene), got {len(configs)} candidates"
+            )
 
     def candidate_configs(self) -> list[TrainConfig]:
         """The configuration each candidate trains with (without candidates: this one)."""

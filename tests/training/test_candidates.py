@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 
-from tests.conftest import invoke, split_args
+from tests.conftest import REAL_SMOKE, invoke, split_args
 from vidact.config import TrainConfig, override, resolve_config
+from vidact.data.synthetic import write_synthetic_dataset
 from vidact.errors import ConfigError
+from vidact.io.reader import VideoReader
+from vidact.io.writer import write_video
 from vidact.models.checkpoint import METADATA_KEY
 from vidact.training.trainer import (
     CHOICE_FOLDS,
@@ -63,6 +68,53 @@ def test_the_command_line_takes_its_settings_out_of_the_candidates(tmp_path) -> 
 def test_a_candidate_that_is_no_recipe_is_refused(candidates, wording) -> None:
     with pytest.raises(ConfigError, match=wording):
         TrainConfig.from_dict({"candidates": candidates})
+
+
+def test_a_choice_rule_is_one_that_can_choose() -> None:
+    with pytest.raises(ConfigError, match="choose must be validation or person_in_view"):
+        TrainConfig.from_dict({"candidates": FITS, "choose": "taste"})
+    three = [*FITS, {"data": {"frame_fit": "crop"}}]
+    with pytest.raises(ConfigError, match=r"first of two candidates.* got 3"):
+        TrainConfig.from_dict({"candidates": three, "choose": "person_in_view"})
+    assert TrainConfig.from_dict(
+        {"choose": "person_in_view"}
+    ).candidate_configs()  # nothing to choose
+
+
+def _people(root: Path) -> Path:
+    """Two classes of three short clips of the real person of real-smoke's NTU clip (moved
+    along the picture, the second class played backwards), one test clip each: 4 to learn from."""
+    video = REAL_SMOKE / "NTU_RGBD" / "A001_drink_water" / "S001C001P001R001A001_rgb.avi"
+    with VideoReader(video) as reader:
+        frames = reader.read(range(0, 96, 8), short_side=270)  # 12 frames of 480x270
+    rows = ["path,split"]
+    for label, clip in (("forward", frames), ("backward", frames[::-1])):
+        for number, split in enumerate(("train", "val", "test")):
+            write_video(root / label / f"{number}.mp4", np.roll(clip, 60 * number, axis=2), 10)
+            rows.append(f"{label}/{number}.mp4,{split}")
+    (root / "split.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.mark.skipif(not REAL_SMOKE.is_dir(), reason="../shared/data/real-smoke is absent")
+def test_person_in_view_keeps_the_square_for_one_person_and_the_scene_otherwise(
+    tmp_path,
+) -> None:
+    pytest.importorskip("mediapipe", reason="the pose extra is not installed")
+    shapes = write_synthetic_dataset(tmp_path / "shapes", 3, frames=4, size=32, clips_per_group=1)
+    people = _people(tmp_path / "people")
+    (people / "forward" / "0.mp4").write_bytes(b"not a video")  # counts for neither
+    for root, kept in ((people, 1), (shapes.root, 2)):
+        data = {"root": str(root), "split_file": str(root / "split.csv"), "frames": 4}
+        config = TrainConfig.from_dict(
+            {"data": data, "candidates": FITS, "choose": "person_in_view", "progress": False}
+        )
+        chosen, compared = _choose(config, _plan_candidates(config))
+        assert compared["kept"] == kept, compared
+        assert compared["in_view"] == 1.0 if kept == 1 else compared["in_view"] < 0.75
+        assert compared["videos"] == len(chosen.index.subset("train") + chosen.index.subset("val"))
+        assert chosen.config.data.frame_fit == FITS[kept - 1]["data"]["frame_fit"]
+        assert [c["settings"] for c in compared["candidates"]] == FITS
 
 
 def test_candidates_are_compared_on_folds_of_the_training_groups(synthetic_dataset) -> None:

