@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import vidact.data.cache as caches
 import vidact.data.datasets as datasets
 from vidact.data.cache import ArrayCache, CachedVideo, DamagedEntry, cache_summary, clear_cache
 from vidact.data.datasets import ClipDataset, FeatureClipDataset, collate_skipping
@@ -35,6 +36,25 @@ def test_entries_are_keyed_by_file_identity_and_settings(tmp_path: Path, make_vi
     assert ArrayCache(tmp_path / "c", "clips", {"short_side": 64}).load(video) is None
     video.write_bytes(video.read_bytes() + b"\0")  # the file changed: its entry no longer applies
     assert cache.load(video) is None
+
+
+def test_a_save_outlasts_clearings_meanwhile(tmp_path: Path, make_video, monkeypatch) -> None:
+    """`vidact cache clear` during a run removes the namespace's folder and the temporary file
+    a writer is filling: the entry is written again from a fresh folder, four times if need be."""
+    video = make_video("a.mp4")
+    cache = ArrayCache(tmp_path / "c", "clips", {"short_side": 32})
+    write, cleared = caches._atomic_write, []
+
+    def cleared_first(path: Path, data: bytes | np.ndarray) -> None:
+        if path.suffix == ".npy" and len(cleared) < 4:
+            cleared.append(clear_cache(tmp_path / "c"))
+            raise FileNotFoundError(path)
+        write(path, data)
+
+    monkeypatch.setattr(caches, "_atomic_write", cleared_first)
+    cache.save(video, CachedVideo(np.ones((4, 2, 2, 3), np.uint8), num_frames=12, fps=10.0))
+    assert len(cleared) == 4
+    assert cache.load(video) is not None
 
 
 def _entry_file(cache: ArrayCache) -> Path:

@@ -42,6 +42,10 @@ _TAG = (
     "# This file marks a vidact cache (clips and frame features); see `vidact cache info`.\n"
 )
 _NAMESPACE = re.compile(r"^[0-9a-f]{16}$")
+# writes of one entry, each from a fresh folder: a `cache clear` running meanwhile removes the
+# namespace's folder and temporary files, and two attempts lost to one clearing every 50 ms on
+# two busy cores
+SAVE_ATTEMPTS = 5
 _ENTRY_FILE = re.compile(r"^([0-9a-f]{40}\.(npy|json)|settings\.json|tmp\w*\.tmp)$")
 
 
@@ -168,14 +172,14 @@ class ArrayCache:
             "row_crc32": _row_checksums(array),
             "video": str(Path(video).resolve()),
         }
-        for attempt in (1, 2):  # a `cache clear` may remove the folder between two writes
+        for attempt in range(1, SAVE_ATTEMPTS + 1):
             try:
                 self._prepare()
                 _atomic_write(key.with_suffix(".json"), json.dumps(meta).encode())
                 _atomic_write(key.with_suffix(".npy"), array)  # last: it marks a whole entry
                 return
-            except FileNotFoundError:
-                if attempt == 2:
+            except FileNotFoundError:  # a `cache clear` removed the folder or a temporary file
+                if attempt == SAVE_ATTEMPTS:
                     raise
             except OSError as err:
                 raise CacheError(f"{self.dir}: cannot write a cache entry ({err})") from None
