@@ -268,7 +268,7 @@ class TrainConfig:
     feature_views: int = 1  # cached views per video: the plain one, then augmented ones
     progress: bool = True
     overwrite: bool = False
-    # settings to choose between, each a partial recipe over this one, the run trains the one
+    # settings to choose between, each a partial recipe over this one: the run trains the one
     # ``choose`` keeps (training.trainer._choose); an option given on the command line is no
     # candidate's
     candidates: tuple[dict[str, Any], ...] = ()

@@ -86,8 +86,8 @@ CANDIDATES_FILE = "candidates.json"
 # "Choosing the frame fit")
 CHOICE_FOLDS = 3
 # share of the training videos showing one person steadily in view from which ``choose:
-# person_in_view`` keeps the person's square: rendered gesture sets 0.96-1.00, fight-dev 0.29
-# (no source above 0.53)
+# person_in_view`` keeps the person's square: 0.96-1.00 in the runs on rendered gestures,
+# 0.27-0.33 in those on fight-dev
 IN_VIEW = 0.75
 # what --resume may change: how long and where the run goes on, never what it trains
 RESUMABLE = ("epochs", "workers", "progress", "accelerator", "devices", "num_nodes", "strategy")
@@ -210,9 +210,9 @@ def _choose_by_view(config: TrainConfig, plans: list[RunPlan]) -> tuple[RunPlan,
     """The first candidate, the person's square, when one person is steadily in view in
     ``IN_VIEW`` of the training and validation videos (the square's own test, over its looks);
     else the second, the whole scene. The square wins with one person in view and loses on
-    scenes of several people, and validation on folds of two or three people chose wrongly in
-    a fold of six (docs/measurements.md, "Choosing the frame fit"); the share tells the two
-    kinds of dataset apart without training (rendered gestures 0.96-1.00, fight-dev 0.29)."""
+    scenes of several people; validating each on folds of two or three people kept the other
+    kind's in 6 of 51 folds, while the share tells the two kinds of dataset apart without
+    training (docs/measurements.md, "Choosing by who is in view")."""
     index = plans[0].index
     videos = [item.path for item in index.subset("train") + index.subset("val")]
     spec = plans[0].module.spec
