@@ -13,6 +13,7 @@ import yaml
 
 from tests.conftest import REAL_SMOKE, invoke, split_args
 from vidact.config import TrainConfig, override, resolve_config
+from vidact.data import bodies
 from vidact.data.synthetic import write_synthetic_dataset
 from vidact.errors import ConfigError
 from vidact.io.reader import VideoReader
@@ -115,6 +116,19 @@ def test_person_in_view_keeps_the_square_for_one_person_and_the_scene_otherwise(
         assert compared["videos"] == len(chosen.index.subset("train") + chosen.index.subset("val"))
         assert chosen.config.data.frame_fit == FITS[kept - 1]["data"]["frame_fit"]
         assert [c["settings"] for c in compared["candidates"]] == FITS
+
+
+def test_each_videos_answer_is_kept_until_the_file_changes(make_video, monkeypatch) -> None:
+    """A crossval's folds ask about the same training videos: each is looked at once."""
+    looked = []
+    monkeypatch.setattr(bodies, "body_centre", lambda frames: looked.append(len(frames)))
+    videos = [make_video(f"{n}.mp4", frames=20) for n in range(3)]
+    for _ in range(2):
+        assert bodies.share_in_view(videos, 8, 64) == 0.0
+    assert looked == [8, 8, 8]
+    videos[0].write_bytes(videos[0].read_bytes() + b"\0")  # changed: looked at again
+    bodies.share_in_view(videos, 8, 64)
+    assert looked == [8, 8, 8, 8]
 
 
 def test_candidates_are_compared_on_folds_of_the_training_groups(synthetic_dataset) -> None:

@@ -21,6 +21,7 @@ from torchvision.transforms.v2 import functional as F
 from vidact.data.bodies import STEADY, TORSO_SEEN, body_centre, check_available
 from vidact.errors import ConfigError
 from vidact.registry import Registry
+from vidact.sampling import sample_indices
 
 ClipTransform = Callable[[np.ndarray], torch.Tensor]
 
@@ -163,7 +164,7 @@ class PersonSquare(v2.Transform):
     def locate(self, video: torch.Tensor) -> tuple[int, int, int] | None:
         """(top, left, side) in pixels of the body's square, or None unless one person is
         steadily in view."""
-        looks = np.unique(np.linspace(0, len(video) - 1, self.LOOKS).round().astype(int))
+        looks = np.unique(sample_indices(len(video), self.LOOKS, "uniform"))
         frames = video[looks].permute(0, 2, 3, 1).contiguous().numpy()
         found = body_centre(frames)
         if found is None:
