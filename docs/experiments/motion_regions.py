@@ -40,22 +40,26 @@ from vidact.sampling import ClipSampling
 STRENGTHS = (1e-3, 1e-2)  # C; 1e-3 is about the recipe's weight decay 10 on 100 clips
 
 
+def recipe_changes(encoder: MotionEncoder, video: Path) -> torch.Tensor:
+    """(48, 3, 288, 288): the amplified frame differences Lite0 reads of a clip, as the recipe
+    reads scenes of several people (48 segment frames and their next, the whole frame padded)."""
+    spec = encoder.input_spec(288).fitted("pad")
+    sampling = ClipSampling(frames=48, strategy="segment", pairs=True)
+    with VideoReader(video) as reader:
+        frames = reader.num_frames
+        positions = sampling.as_read(sampling.indices(frames, reader.fps), frames)
+        pairs = eval_transform(spec)(reader.read(positions, short_side=spec.short_side))
+    return encoder.changes(pairs)
+
+
 def encode(root: Path, rows: list[dict[str, str]]) -> np.ndarray:
     """(N, 48, 1280, 9) float16: each clip's motion features in 3 x 3 cells of Lite0's map."""
     encoder = MotionEncoder().eval()
-    spec = encoder.input_spec(288).fitted("pad")
-    transform = eval_transform(spec)
-    sampling = ClipSampling(frames=48, strategy="segment", pairs=True)
     cells = []
     with torch.inference_mode():
         for row in progress(rows, "encoding", unit="clips"):
-            with VideoReader(root / row["path"]) as reader:
-                frames = reader.num_frames
-                positions = sampling.as_read(sampling.indices(frames, reader.fps), frames)
-                pairs = transform(reader.read(positions, short_side=spec.short_side))
-            maps = encoder.encoder.model.forward_features(
-                encoder.changes(pairs)
-            )  # (48, 1280, 9, 9)
+            changes = recipe_changes(encoder, root / row["path"])
+            maps = encoder.encoder.model.forward_features(changes)  # (48, 1280, 9, 9)
             cells.append(F.adaptive_avg_pool2d(maps, 3).flatten(2).numpy().astype(np.float16))
     return np.stack(cells)
 
