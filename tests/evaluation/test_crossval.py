@@ -33,12 +33,15 @@ def test_folds_are_group_disjoint_and_every_video_is_tested_once(
             "--train-sizes", "0.5,1", "--out", out]  # fmt: skip
     output = invoke(*args)
     assert "48 videos in 6 groups, 3 folds: pooled top-1" in output
+    low, high = json.loads((out / "crossval.json").read_text())["pooled_top1_interval"]
+    assert f"(95% over groups: {low:.2f}-{high:.2f})" in output  # where it could lie elsewhere
     assert output.count("epoch 2/2: train loss") == 6  # each run's epochs show in a log
     summary = json.loads((out / "crossval.json").read_text())
     assert summary["num_videos"] == 48 and len(summary["per_fold"]) == 3
     assert [p["train_size"] for p in summary["learning_curve"]] == [0.5, 1.0]
     small, whole = summary["learning_curve"]
     assert small["train_clips_per_class"] < whole["train_clips_per_class"]
+    assert low <= summary["pooled_top1"] <= high
     # how often known test videos are answered unknown: pooled from the folds' own reports
     refused = [
         json.loads((out / "folds" / f"fold-{k}_size-1" / "test" / "metrics.json").read_text())[
@@ -70,7 +73,7 @@ def test_folds_are_group_disjoint_and_every_video_is_tested_once(
     page = tmp_path / "report.html"
     invoke("report", out, "--out", page)
     assert "Cross-validation" in page.read_text() and "group-disjoint folds" in page.read_text()
-    assert "test_known_rejected" in page.read_text()
+    assert "test_known_rejected" in page.read_text() and "95% over groups" in page.read_text()
     again = invoke(*args)  # finished runs are kept, and the figures are the same
     assert again.splitlines()[-6:] == output.splitlines()[-6:]
 
@@ -124,6 +127,13 @@ def test_recipes_compared_on_the_same_folds_and_their_ensemble(
     assert f"pooled top-1 on the same folds: {figures}" in output
     assert f"recipe 2/2: mean, in {out / 'mean'}" in output  # progress says which recipe runs
     assert summaries["ensemble"]["recipes"] == ["probe", "mean"]
+    for name in ("mean", "ensemble"):  # each against the first recipe, groups drawn alike
+        against = summaries[name]["versus_first"]
+        gain = summaries[name]["pooled_top1"] - summaries["probe"]["pooled_top1"]
+        assert against["recipe"] == "probe" and against["difference"] == pytest.approx(gain, 1e-3)
+        low, high = against["interval"]
+        assert low <= against["difference"] <= high
+        assert f"  {name} against probe: {gain:+.4f} (95% over groups drawn alike: " in output
 
     def pooled(name: str) -> tuple[list[str], np.ndarray]:
         with (out / name / "predictions.csv").open() as handle:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidact.evaluation.metrics import classification_metrics, rejection_metrics
+from vidact.evaluation.metrics import (
+    classification_metrics,
+    group_bootstrap,
+    interval,
+    rejection_metrics,
+)
 
 CLASSES = ("jump", "run", "walk")
 
@@ -94,3 +99,30 @@ def test_rejection_by_distance_is_measured_on_its_own_scale() -> None:
     assert rejection["open_set_auroc_top_probability"] == pytest.approx(3 / 6, abs=1e-4)
     assert rejection["known_rejected"] == pytest.approx(1 / 3, abs=1e-4)
     assert rejection["unknown_rejected"] == 0.5
+
+
+def test_the_interval_over_groups_draws_whole_groups() -> None:
+    # 20 videos: one source of 10 all wrong, ten of one video each all right (pooled 0.5)
+    correct = np.array([False] * 10 + [True] * 10)
+    by_source = ["big"] * 10 + [f"s{i}" for i in range(10)]
+    each_alone = [f"v{i}" for i in range(20)]
+    grouped, independent = (
+        interval(group_bootstrap(correct, by_source)[0]),
+        interval(group_bootstrap(correct, each_alone)[0]),
+    )
+    # drawing the big source or not moves the figure far more than drawing videos one by one
+    assert grouped[0] < independent[0] < 0.5 < independent[1] < grouped[1]
+    assert interval(group_bootstrap(np.ones(20, bool), by_source)[0]) == [1.0, 1.0]
+    assert np.array_equal(group_bootstrap(correct, by_source), group_bootstrap(correct, by_source))
+
+
+def test_a_difference_is_drawn_alike_for_both_models() -> None:
+    rng = np.random.default_rng(0)
+    groups = [f"g{i // 4}" for i in range(40)]
+    first = rng.random(40) < 0.6
+    better = first.copy()
+    better[:8] = True  # right on two more groups' videos, wrong on none that first had right
+    draws = group_bootstrap(np.stack([first, first, better]), groups)
+    assert interval(draws[1] - draws[0]) == [0.0, 0.0]  # the same answers: no difference at all
+    gain = draws[2] - draws[0]
+    assert (gain >= 0).all() and interval(gain)[1] > 0  # paired: never below zero

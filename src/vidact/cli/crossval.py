@@ -86,9 +86,11 @@ def crossval(
 
 
 def _echo_summary(summary: dict[str, Any], folds: int, sizes: tuple[float, ...]) -> None:
+    from vidact.evaluation.metrics import over_groups
+
     typer.echo(
         f"{summary['num_videos']} videos in {summary['num_groups']} groups, {folds} folds: "
-        f"pooled top-1 {summary['pooled_top1']:.4f}, mean class accuracy "
+        f"pooled top-1 {summary['pooled_top1']:.4f}{over_groups(summary)}, mean class accuracy "
         f"{summary['pooled_mean_class_accuracy']:.4f}; per fold "
         f"{summary['fold_top1_mean']:.4f} ± {summary['fold_top1_sd']:.4f}"
     )
@@ -139,4 +141,12 @@ def _compare(
         + ", ".join(f"{name} {s['pooled_top1']:.4f}" for name, s in summaries.items())
         + " (ensemble: probabilities averaged, as vidact ensemble of each fold's models)"
     )
+    for name, summary in list(summaries.items())[1:]:
+        against = summary["versus_first"]
+        low, high = against["interval"]
+        typer.echo(
+            f"  {name} against {against['recipe']}: {against['difference']:+.4f} "
+            f"({against['level']:.0%} over groups drawn alike: {low:+.2f} to {high:+.2f}"
+            + ("; more than the groups' luck)" if low > 0 or high < 0 else "; within it)")
+        )
     typer.echo(f"report: {out}/<recipe> and {out}/ensemble (crossval.json, metrics.json, plots)")

@@ -44,7 +44,7 @@ from vidact.data.index import (
 )
 from vidact.errors import ConfigError, DatasetError
 from vidact.evaluation.compare import finished_before
-from vidact.evaluation.metrics import classification_metrics
+from vidact.evaluation.metrics import LEVEL, classification_metrics, group_bootstrap, interval
 from vidact.evaluation.report import evaluate, split_items, write_report
 from vidact.inference.ensemble import check_fusion, fuse
 from vidact.inference.load import load_predictor
@@ -232,8 +232,12 @@ def run_crossval(
     return summary
 
 
-def _write_summary(out: Path, summary: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+def _write_json(out: Path, summary: dict[str, Any]) -> None:
     (out / "crossval.json").write_text(json.dumps(summary, indent=2))
+
+
+def _write_summary(out: Path, summary: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    _write_json(out, summary)
     with (out / "crossval.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, list(rows[0]))
         writer.writeheader()
@@ -268,7 +272,32 @@ def run_recipes(
     index, runs = next(iter(plans.values()))
     ensemble = _ensemble_report(summaries, index, runs, out, categories)
     summaries["ensemble"] = ensemble
+    _against_first(out, summaries, index)
     return summaries
+
+
+def _against_first(out: Path, summaries: dict[str, dict[str, Any]], index: VideoIndex) -> None:
+    """Each later recipe's and the ensemble's pooled top-1 less the first recipe's, with the
+    interval of that difference over groups drawn alike for both (a paired cluster bootstrap):
+    whether a gain is more than the luck of which groups there are. Into each ``versus_first``
+    and its crossval.json."""
+    names = list(summaries)
+    read = [_read_predictions(out / name, index, index.classes) for name in names]
+    items = read[0][0]
+    labels = np.array([item.label for item in items])
+    if any(other != items for other, _ in read[1:]):
+        raise DatasetError(f"{out}: the recipes tested other videos; run again")
+    correct = np.stack([probabilities.argmax(axis=1) == labels for _, probabilities in read])
+    draws = group_bootstrap(correct, [item.group for item in items])
+    first = summaries[names[0]]
+    for number, name in enumerate(names[1:], start=1):
+        summaries[name]["versus_first"] = {
+            "recipe": names[0],
+            "difference": round(summaries[name]["pooled_top1"] - first["pooled_top1"], 4),
+            "interval": interval(draws[number] - draws[0]),
+            "level": LEVEL,
+        }
+        _write_json(out / name, summaries[name])
 
 
 def _tested(run: FoldRun) -> list[str]:
@@ -396,9 +425,13 @@ def _pooled_reports(
         mine = [row for row in rows if row["train_size"] == size]
         tops = [row["test_top1"] for row in mine]
         rejected = [row["test_known_rejected"] for row in mine]
+        correct = probabilities.argmax(axis=1) == labels
+        spread = group_bootstrap(correct, [item.group for item in items])[0]
         figures = {
             "train_size": size,
             "pooled_top1": metrics["top1"],
+            # where the pooled top-1 could lie on other groups of the kind (LEVEL of draws)
+            "pooled_top1_interval": interval(spread),
             "pooled_mean_class_accuracy": metrics["mean_class_accuracy"],
             "fold_top1_mean": statistics.mean(tops),
             "fold_top1_sd": statistics.stdev(tops) if len(tops) > 1 else 0.0,

@@ -24,6 +24,7 @@ from PIL import Image
 
 from vidact.data.datasets import evaluation_positions
 from vidact.errors import ConfigError, VidactError
+from vidact.evaluation.metrics import over_groups
 from vidact.io.outputs import check_output, replacing
 from vidact.io.reader import VideoReader, VideoReadError
 from vidact.models.checkpoint import METADATA_KEY, CheckpointInfo, read_checkpoint
@@ -168,7 +169,7 @@ def _crossval(folder: Path) -> str:
         )
         + f"<p>{summary['num_videos']} videos in {summary['num_groups']} groups, "
         f"{summary['folds']} group-disjoint folds: pooled top-1 "
-        f"<strong>{summary['pooled_top1']:.4f}</strong>, per fold "
+        f"<strong>{summary['pooled_top1']:.4f}</strong>{over_groups(summary)}, per fold "
         f"{summary['fold_top1_mean']:.4f} ± {summary['fold_top1_sd']:.4f}"
         + (f"; answered unknown: {refused:.1%} of the test videos" if refused is not None else "")
         + "</p>"

@@ -92,6 +92,41 @@ def _per_category(
     return table
 
 
+LEVEL = 0.95  # the share of resampled datasets an interval covers
+DRAWS = 2000  # datasets resampled for an interval
+
+
+def group_bootstrap(
+    correct: np.ndarray, groups: Sequence[str], draws: int = DRAWS, seed: int = 0
+) -> np.ndarray:
+    """(R, N) right answers of R models on the same N videos -> (R, draws) pooled accuracy on
+    datasets drawn from theirs: as many groups (sources, people) as it has, drawn with
+    replacement, each with all its videos, alike for every model. Videos of one group share a
+    camera or a person and are not independent, so the spread of these accuracies, not of
+    videos drawn one by one, says how far a figure could move on other groups of the kind (a
+    cluster bootstrap); one model's draws less another's, how far their difference could."""
+    correct = np.atleast_2d(np.asarray(correct, dtype=np.float64))
+    names, group_of = np.unique(np.asarray(groups), return_inverse=True)
+    hits = np.stack([np.bincount(group_of, row, len(names)) for row in correct])  # (R, G)
+    sizes = np.bincount(group_of, minlength=len(names))  # (G,)
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(len(names), np.full(len(names), 1 / len(names)), size=draws)
+    return (counts @ hits.T).T / (counts @ sizes)  # (draws, G) -> (R, draws)
+
+
+def interval(values: np.ndarray, level: float = LEVEL) -> list[float]:
+    """[low, high]: the central ``level`` of ``values`` (a percentile interval)."""
+    tail = 100 * (1 - level) / 2
+    return [round(float(v), 4) for v in np.percentile(values, [tail, 100 - tail])]
+
+
+def over_groups(summary: Mapping[str, Any]) -> str:
+    """' (95% over groups: 0.70-0.87)': where a crossval's pooled top-1 could lie on other
+    groups of the kind; '' for a summary from before the interval."""
+    low_high = summary.get("pooled_top1_interval")
+    return f" ({LEVEL:.0%} over groups: {low_high[0]:.2f}-{low_high[1]:.2f})" if low_high else ""
+
+
 FALSE_ACCEPTS = (0.01, 0.05, 0.1)  # shares of unknown videos let through, for --reject P
 
 
