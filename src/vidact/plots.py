@@ -97,15 +97,18 @@ def plot_grouped_bars(
 
 
 def plot_learning_curve(points: Sequence[dict], path: Path) -> Path:
-    """Pooled cross-validated accuracy against training clips per class, with the spread over
-    folds: how many clips a recipe needs."""
+    """Pooled cross-validated accuracy against training clips per class, with its interval over
+    groups and the spread over folds: how many clips a recipe needs."""
     clips = [p["train_clips_per_class"] for p in points]
     pooled = [p["pooled_top1"] for p in points]
     fig, axis = plt.subplots(figsize=(5.5, 4))
     axis.errorbar(clips, [p["fold_top1_mean"] for p in points],
                   yerr=[p["fold_top1_sd"] for p in points], fmt="o--", capsize=3, alpha=0.6,
                   label="mean over folds (± sd)")  # fmt: skip
-    axis.plot(clips, pooled, "o-", label="pooled over all videos")
+    (line,) = axis.plot(clips, pooled, "o-", label="pooled over all videos")
+    low, high = zip(*(p["pooled_top1_interval"] for p in points), strict=True)
+    axis.fill_between(clips, low, high, color=line.get_color(), alpha=0.15,
+                      label="pooled, 95% over groups drawn again")  # fmt: skip
     for x, y in zip(clips, pooled, strict=True):
         axis.annotate(f"{y:.3f}", (x, y), textcoords="offset points", xytext=(0, 6), fontsize=8)
     axis.set_xlabel("training clips per class")

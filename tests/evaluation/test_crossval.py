@@ -35,6 +35,7 @@ def test_folds_are_group_disjoint_and_every_video_is_tested_once(
     assert "48 videos in 6 groups, 3 folds: pooled top-1" in output
     low, high = json.loads((out / "crossval.json").read_text())["pooled_top1_interval"]
     assert f"(95% over groups: {low:.2f}-{high:.2f})" in output  # where it could lie elsewhere
+    assert output.count("(95% over groups: ") == 3  # and each point of the learning curve
     assert output.count("epoch 2/2: train loss") == 6  # each run's epochs show in a log
     summary = json.loads((out / "crossval.json").read_text())
     assert summary["num_videos"] == 48 and len(summary["per_fold"]) == 3

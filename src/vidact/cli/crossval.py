@@ -109,8 +109,8 @@ def _echo_summary(summary: dict[str, Any], folds: int, sizes: tuple[float, ...])
     for point in summary["learning_curve"] if len(sizes) > 1 else []:
         typer.echo(
             f"  {point['train_clips_per_class']:6.1f} clips/class: pooled top-1 "
-            f"{point['pooled_top1']:.4f} (folds {point['fold_top1_mean']:.4f} ± "
-            f"{point['fold_top1_sd']:.4f})"
+            f"{point['pooled_top1']:.4f}{over_groups(point)} (folds "
+            f"{point['fold_top1_mean']:.4f} ± {point['fold_top1_sd']:.4f})"
         )
 
 
