@@ -111,6 +111,9 @@ def test_evaluate_scores_every_test_video_once(
     for key in ("top1", "top5", "mean_class_accuracy", "loss", "per_class", "confusion_matrix"):
         assert key in metrics
     assert sum(map(sum, metrics["confusion_matrix"])) == len(test_items)
+    low, high = metrics["top1_interval"]  # where top-1 could lie on other groups of the kind
+    assert metrics["interval_over"] == "groups" and low <= metrics["top1"] <= high
+    assert f"top1 {metrics['top1']:.4f} (95% over groups: {low:.2f}-{high:.2f})" in output
     with (tmp_path / "eval" / "predictions.csv").open() as handle:
         paths = [row["path"] for row in csv.DictReader(handle)]
     assert paths == sorted(i.relpath for i in test_items)

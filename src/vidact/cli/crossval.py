@@ -86,11 +86,12 @@ def crossval(
 
 
 def _echo_summary(summary: dict[str, Any], folds: int, sizes: tuple[float, ...]) -> None:
-    from vidact.evaluation.metrics import over_groups
+    from vidact.evaluation.metrics import interval_note
 
+    spread = interval_note(summary.get("pooled_top1_interval"))
     typer.echo(
         f"{summary['num_videos']} videos in {summary['num_groups']} groups, {folds} folds: "
-        f"pooled top-1 {summary['pooled_top1']:.4f}{over_groups(summary)}, mean class accuracy "
+        f"pooled top-1 {summary['pooled_top1']:.4f}{spread}, mean class accuracy "
         f"{summary['pooled_mean_class_accuracy']:.4f}; per fold "
         f"{summary['fold_top1_mean']:.4f} ± {summary['fold_top1_sd']:.4f}"
     )
@@ -109,7 +110,7 @@ def _echo_summary(summary: dict[str, Any], folds: int, sizes: tuple[float, ...])
     for point in summary["learning_curve"] if len(sizes) > 1 else []:
         typer.echo(
             f"  {point['train_clips_per_class']:6.1f} clips/class: pooled top-1 "
-            f"{point['pooled_top1']:.4f}{over_groups(point)} (folds "
+            f"{point['pooled_top1']:.4f}{interval_note(point.get('pooled_top1_interval'))} (folds "
             f"{point['fold_top1_mean']:.4f} ± {point['fold_top1_sd']:.4f})"
         )
 

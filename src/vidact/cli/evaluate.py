@@ -18,6 +18,7 @@ from vidact.cli.options import (
     dataset_options,
     parse_topk,
 )
+from vidact.evaluation.metrics import interval_note
 from vidact.evaluation.report import evaluate as run_evaluation
 from vidact.evaluation.report import split_items
 from vidact.inference.corpus import find_videos
@@ -63,7 +64,10 @@ def evaluate(
     ks = parse_topk(topk)
     outside = find_videos([unknown_dir]) if unknown_dir is not None else []
     metrics = run_evaluation(predictor, items, out, batch_size, workers, categories, ks, outside)
-    accuracies = "  ".join(f"top{k} {metrics[f'top{k}']:.4f}" for k in sorted({1, 5, *ks}))
+    spread = interval_note(metrics["top1_interval"], metrics["interval_over"])
+    accuracies = "  ".join(
+        f"top{k} {metrics[f'top{k}']:.4f}" + (spread if k == 1 else "") for k in sorted({1, 5, *ks})
+    )
     typer.echo(
         f"{metrics['num_videos']} videos x {clips * crops} views: {accuracies}  "
         f"mean class accuracy {metrics['mean_class_accuracy']:.4f}  loss {metrics['loss']:.4f}"

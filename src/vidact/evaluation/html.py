@@ -24,7 +24,7 @@ from PIL import Image
 
 from vidact.data.datasets import evaluation_positions
 from vidact.errors import ConfigError, VidactError
-from vidact.evaluation.metrics import over_groups
+from vidact.evaluation.metrics import LEVEL, interval_note
 from vidact.io.outputs import check_output, replacing
 from vidact.io.reader import VideoReader, VideoReadError
 from vidact.models.checkpoint import METADATA_KEY, CheckpointInfo, read_checkpoint
@@ -159,6 +159,7 @@ def _crossval(folder: Path) -> str:
     summary = json.loads((folder / "crossval.json").read_text())
     columns = ["fold", "train_groups", "test_groups", "train_videos", "test_videos", "test_top1"]
     refused = summary.get("pooled_known_rejected")  # None: no rejection, or an older file
+    spread = interval_note(summary.get("pooled_top1_interval"))
     recipes = summary.get("recipes")  # an ensemble of several recipes' crossvals
     head = (
         (
@@ -169,7 +170,7 @@ def _crossval(folder: Path) -> str:
         )
         + f"<p>{summary['num_videos']} videos in {summary['num_groups']} groups, "
         f"{summary['folds']} group-disjoint folds: pooled top-1 "
-        f"<strong>{summary['pooled_top1']:.4f}</strong>{over_groups(summary)}, per fold "
+        f"<strong>{summary['pooled_top1']:.4f}</strong>{spread}, per fold "
         f"{summary['fold_top1_mean']:.4f} ± {summary['fold_top1_sd']:.4f}"
         + (f"; answered unknown: {refused:.1%} of the test videos" if refused is not None else "")
         + "</p>"
@@ -223,7 +224,12 @@ def _run(folder: Path) -> str:
 def _evaluation(folder: Path) -> str:
     metrics = json.loads((folder / "metrics.json").read_text())
     ks = sorted(int(k[3:]) for k in metrics if k.startswith("top") and k[3:].isdigit())
-    headline = {f"top-{k}": metrics[f"top{k}"] for k in ks}
+    headline: dict[str, Any] = {}
+    for k in ks:
+        headline[f"top-{k}"] = metrics[f"top{k}"]
+        if k == 1 and "top1_interval" in metrics:  # where it could lie on other groups
+            low, high = metrics["top1_interval"]
+            headline[f"{LEVEL:.0%} over {metrics['interval_over']}"] = f"{low:.2f}-{high:.2f}"
     headline.update(
         {
             "mean class accuracy": metrics["mean_class_accuracy"],
