@@ -59,7 +59,7 @@ def test_an_ensemble_of_two_trained_heads_keeps_what_they_agree_on(
     clip = real_smoke / "UCF101" / "Punch" / "v_Punch_g03_c01.avi"
     members = [trained_run / "checkpoints/best.ckpt", second_run / "checkpoints/best.ckpt"]
     out, saved = tmp_path / "ensemble", tmp_path / "ensemble.ckpt"
-    invoke(
+    output = invoke(
         "ensemble", *members, *split_args(synthetic_dataset.root), "--out", out,
         "--topk", "1,2", "--save", saved, "--workers", "0",
     )  # fmt: skip
@@ -77,6 +77,16 @@ def test_an_ensemble_of_two_trained_heads_keeps_what_they_agree_on(
     either_right = sum("1" in (said[0][p]["correct"], said[1][p]["correct"]) for p in fused)
     assert both_right <= summary["ensemble"]["top1"] <= either_right / len(fused)
     assert len(tops) == 2
+    for member, against in zip(
+        summary["members"], summary["ensemble"]["versus_members"], strict=True
+    ):
+        gain = summary["ensemble"]["top1"] - member["top1"]  # on test sets drawn alike (paired)
+        assert against["member"] == member["name"] and against["difference"] == pytest.approx(
+            gain, abs=1e-3
+        )
+        low, high = against["interval"]
+        assert low <= against["difference"] <= high
+        assert f"  against {member['name']}: {gain:+.4f} (95% over groups drawn alike: " in output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["top2"] >= metrics["top1"] and metrics["fusion"] == "probs"
     for name, member in zip(("lstm", "stats"), members, strict=True):  # each as evaluate says

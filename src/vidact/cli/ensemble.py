@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -48,6 +49,7 @@ def ensemble(
     OUT/members/<name>/ (each model), OUT/ensemble.json (every headline figure)."""
     from vidact.data.datasets import default_workers
     from vidact.evaluation.ensemble import evaluate_ensemble
+    from vidact.evaluation.metrics import LEVEL
     from vidact.evaluation.report import split_items
     from vidact.inference.ensemble import EnsemblePredictor, check_fusion, save_ensemble
     from vidact.inference.predictor import Predictor
@@ -75,12 +77,23 @@ def ensemble(
     workers = default_workers() if workers is None else workers
     summary = evaluate_ensemble(ensemble, items, out, batch_size, workers, categories, ks)
     for member in summary["members"]:
-        typer.echo(f"{member['name']:<24} top1 {member['top1']:.4f}  loss {member['loss']:.4f}")
+        typer.echo(f"{member['name']:<24} {_figures(member)}")
     fused = summary["ensemble"]
-    typer.echo(
-        f"{'ensemble (' + fuse + ')':<24} top1 {fused['top1']:.4f}  loss {fused['loss']:.4f}"
-    )
+    typer.echo(f"{'ensemble (' + fuse + ')':<24} {_figures(fused)}")
+    for against in fused["versus_members"]:  # the same test sets drawn again for both
+        low, high = against["interval"]
+        typer.echo(
+            f"  against {against['member']}: {against['difference']:+.4f} ({LEVEL:.0%} over "
+            f"{fused['interval_over']} drawn alike: {low:+.2f} to {high:+.2f})"
+        )
     typer.echo(f"report: {out}")
     if save is not None:
         saved = save_ensemble(checkpoints, save, normalised, fuse, overwrite)
         typer.echo(f"ensemble file: {saved}")
+
+
+def _figures(headline: dict[str, Any]) -> str:
+    from vidact.evaluation.metrics import interval_note
+
+    spread = interval_note(headline["top1_interval"], headline["interval_over"])
+    return f"top1 {headline['top1']:.4f}{spread}  loss {headline['loss']:.4f}"

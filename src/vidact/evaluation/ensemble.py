@@ -13,7 +13,12 @@ import numpy as np
 from vidact.data.categories import categories_for
 from vidact.data.index import VideoItem
 from vidact.errors import VidactError
-from vidact.evaluation.metrics import classification_metrics
+from vidact.evaluation.metrics import (
+    classification_metrics,
+    group_bootstrap,
+    interval,
+    top1_interval,
+)
 from vidact.evaluation.report import write_report
 from vidact.inference.ensemble import EnsemblePredictor, fuse
 from vidact.models.checkpoint import checkpoint_names
@@ -44,25 +49,40 @@ def evaluate_ensemble(
     member_probs = []
     members = ensemble.members
     names = checkpoint_names([p.source or f"member{i}" for i, p in enumerate(members)])
+    groups = [item.group for item in kept]
     summary: dict[str, Any] = {"fusion": fusion, "weights": list(weights), "members": []}
     for name, predictor, probabilities in zip(names, members, scored, strict=True):
         probs = probabilities[keep]
         member_probs.append(probs)
         metrics = classification_metrics(probs, labels, classes, ks, category_map)
+        metrics.update(top1_interval(probs.argmax(axis=1) == labels, groups))
         metrics["checkpoint"] = str(predictor.source)
         write_report(out / "members" / name, metrics, kept, probs, classes)
         summary["members"].append({"name": name, **_headline(metrics, ks)})
     fused = fuse(member_probs, weights, fusion)
     metrics = classification_metrics(fused, labels, classes, ks, category_map)
+    metrics.update(top1_interval(fused.argmax(axis=1) == labels, groups))
+    # the ensemble against each member on the same test sets drawn again (paired)
+    right = [p.argmax(axis=1) == labels for p in (fused, *member_probs)]
+    draws = group_bootstrap(np.stack(right), groups)
+    metrics["versus_members"] = [
+        {
+            "member": member["name"],
+            "difference": round(metrics["top1"] - member["top1"], 4),
+            "interval": interval(draws[0] - draws[number]),
+        }
+        for number, member in enumerate(summary["members"], start=1)
+    ]
     metrics["members"] = [str(p.source) for p in members]
     metrics["fusion"], metrics["weights"] = fusion, list(weights)
     metrics["unreadable"] = sorted(unreadable)
     write_report(out, metrics, kept, fused, classes)
-    summary["ensemble"] = _headline(metrics, ks)
+    summary["ensemble"] = {**_headline(metrics, ks), "versus_members": metrics["versus_members"]}
     (out / "ensemble.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
 def _headline(metrics: dict[str, Any], ks: Sequence[int]) -> dict[str, Any]:
-    keys = [f"top{k}" for k in ks] + ["mean_class_accuracy", "loss", "num_videos"]
+    keys = [f"top{k}" for k in ks] + ["top1_interval", "interval_over"]
+    keys += ["mean_class_accuracy", "loss", "num_videos"]
     return {key: metrics[key] for key in keys}
