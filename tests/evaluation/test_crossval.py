@@ -170,6 +170,7 @@ def test_recipes_compared_on_the_same_folds_and_their_ensemble(
     assert (
         "Cross-validation" in page.read_text() and "The ensemble of probe, mean" in page.read_text()
     )
+    assert "Top-1 against probe " in page.read_text()  # versus_first, on the page too
     both = ["crossval", "--config", probe, "--config", mean, "--data", root, "--out", tmp_path]
     _fails([*both, "--train-sizes", "0.5,1"], "one recipe's learning curve")
     shutil.copy(probe, tmp_path / "x.yaml")

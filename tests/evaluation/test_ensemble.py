@@ -89,6 +89,8 @@ def test_an_ensemble_of_two_trained_heads_keeps_what_they_agree_on(
         assert f"  against {member['name']}: {gain:+.4f} (95% over groups drawn alike: " in output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["top2"] >= metrics["top1"] and metrics["fusion"] == "probs"
+    invoke("report", out, "--out", tmp_path / "ensemble.html")
+    assert "Top-1 against lstm " in (tmp_path / "ensemble.html").read_text()  # versus_members
     for name, member in zip(("lstm", "stats"), members, strict=True):  # each as evaluate says
         alone = tmp_path / f"alone-{name}"
         invoke("evaluate", member, *split_args(synthetic_dataset.root), "--out", alone,

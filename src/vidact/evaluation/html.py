@@ -175,6 +175,8 @@ def _crossval(folder: Path) -> str:
         + (f"; answered unknown: {refused:.1%} of the test videos" if refused is not None else "")
         + "</p>"
     )
+    if against := summary.get("versus_first"):  # a later recipe, or the ensemble, of several
+        head += _differences([(against["recipe"], against)], "groups")
     if refused is not None:
         columns.append("test_known_rejected")
     if any(row.get("refit") for row in summary["per_fold"]):  # train_videos counts validation's
@@ -250,11 +252,28 @@ def _evaluation(folder: Path) -> str:
         f"<section><h2>Evaluation: {html.escape(str(folder))}</h2>"
         + (f"<p class='muted'>checkpoint {html.escape(checkpoint)}</p>" if checkpoint else "")
         + _table([headline], list(headline))
+        + _differences(
+            [(each["member"], each) for each in metrics.get("versus_members", [])],
+            metrics.get("interval_over", "groups"),
+        )
         + f"<div class='figures'>{figures}</div>"
         + _rejection(metrics.get("rejection"))
         + _mistakes(folder, _sampling(checkpoint))
         + "</section>"
     )
+
+
+def _differences(against: list[tuple[str, dict[str, Any]]], over: str) -> str:
+    """Top-1 less each named model's, with the interval of the difference over test sets drawn
+    alike for both (``versus_first``, ``versus_members``); nothing when there is none."""
+    if not against:
+        return ""
+    parts = [
+        f"{html.escape(name)} {each['difference']:+.4f} ({each['interval'][0]:+.2f} to "
+        f"{each['interval'][1]:+.2f})"
+        for name, each in against
+    ]
+    return f"<p>Top-1 against {'; '.join(parts)}: {LEVEL:.0%} over {over} drawn alike.</p>"
 
 
 def _rejection(rejection: dict[str, Any] | None) -> str:
