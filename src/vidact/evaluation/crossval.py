@@ -44,7 +44,13 @@ from vidact.data.index import (
 )
 from vidact.errors import ConfigError, DatasetError
 from vidact.evaluation.compare import finished_before
-from vidact.evaluation.metrics import LEVEL, classification_metrics, group_bootstrap, interval
+from vidact.evaluation.metrics import (
+    LEVEL,
+    classification_metrics,
+    group_bootstrap,
+    interval,
+    top1_interval,
+)
 from vidact.evaluation.report import evaluate, split_items, write_report
 from vidact.inference.ensemble import check_fusion, fuse
 from vidact.inference.load import load_predictor
@@ -425,13 +431,13 @@ def _pooled_reports(
         mine = [row for row in rows if row["train_size"] == size]
         tops = [row["test_top1"] for row in mine]
         rejected = [row["test_known_rejected"] for row in mine]
-        correct = probabilities.argmax(axis=1) == labels
-        spread = group_bootstrap(correct, [item.group for item in items])[0]
+        groups = [item.group for item in items]  # where it could lie on other groups
+        draws = group_bootstrap(probabilities.argmax(axis=1) == labels, groups)
+        metrics.update(top1_interval(draws[0], groups))
         figures = {
             "train_size": size,
             "pooled_top1": metrics["top1"],
-            # where the pooled top-1 could lie on other groups of the kind (LEVEL of draws)
-            "pooled_top1_interval": interval(spread),
+            "pooled_top1_interval": metrics["top1_interval"],
             "pooled_mean_class_accuracy": metrics["mean_class_accuracy"],
             "fold_top1_mean": statistics.mean(tops),
             "fold_top1_sd": statistics.stdev(tops) if len(tops) > 1 else 0.0,

@@ -46,25 +46,26 @@ def evaluate_ensemble(
     labels = np.array([item.label for item in kept])
     category_map = categories_for(classes, categories)
     ks = sorted({1, 5, *topk})
-    member_probs = []
     members = ensemble.members
     names = checkpoint_names([p.source or f"member{i}" for i, p in enumerate(members)])
+    member_probs = [probabilities[keep] for probabilities in scored]
+    fused = fuse(member_probs, weights, fusion)
+    # every model on the same test sets drawn again: each one's interval, and the paired
+    # differences of the ensemble (row 0) to each member
     groups = [item.group for item in kept]
+    right = [p.argmax(axis=1) == labels for p in (fused, *member_probs)]
+    draws = group_bootstrap(np.stack(right), groups)
     summary: dict[str, Any] = {"fusion": fusion, "weights": list(weights), "members": []}
-    for name, predictor, probabilities in zip(names, members, scored, strict=True):
-        probs = probabilities[keep]
-        member_probs.append(probs)
+    for number, (name, predictor, probs) in enumerate(
+        zip(names, members, member_probs, strict=True), start=1
+    ):
         metrics = classification_metrics(probs, labels, classes, ks, category_map)
-        metrics.update(top1_interval(probs.argmax(axis=1) == labels, groups))
+        metrics.update(top1_interval(draws[number], groups))
         metrics["checkpoint"] = str(predictor.source)
         write_report(out / "members" / name, metrics, kept, probs, classes)
         summary["members"].append({"name": name, **_headline(metrics, ks)})
-    fused = fuse(member_probs, weights, fusion)
     metrics = classification_metrics(fused, labels, classes, ks, category_map)
-    metrics.update(top1_interval(fused.argmax(axis=1) == labels, groups))
-    # the ensemble against each member on the same test sets drawn again (paired)
-    right = [p.argmax(axis=1) == labels for p in (fused, *member_probs)]
-    draws = group_bootstrap(np.stack(right), groups)
+    metrics.update(top1_interval(draws[0], groups))
     metrics["versus_members"] = [
         {
             "member": member["name"],

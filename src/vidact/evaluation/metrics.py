@@ -130,11 +130,11 @@ def interval_note(low_high: Sequence[float] | None, over: str = "groups") -> str
     return f" ({LEVEL:.0%} over {over}: {low_high[0]:.2f}-{low_high[1]:.2f})" if low_high else ""
 
 
-def top1_interval(correct: np.ndarray, groups: Sequence[str]) -> dict[str, Any]:
-    """The top-1's interval over groups drawn again, or over videos when each is its own group
-    (no group ids known), and which: for metrics.json."""
+def top1_interval(draws: np.ndarray, groups: Sequence[str]) -> dict[str, Any]:
+    """A model's top-1 interval from its ``group_bootstrap`` draws, and what was drawn again:
+    groups, or videos when each is its own group (no group ids known). For metrics.json."""
     over = "groups" if len(set(groups)) < len(groups) else "videos"
-    return {"top1_interval": interval(group_bootstrap(correct, groups)[0]), "interval_over": over}
+    return {"top1_interval": interval(draws), "interval_over": over}
 
 
 FALSE_ACCEPTS = (0.01, 0.05, 0.1)  # shares of unknown videos let through, for --reject P

@@ -30,7 +30,12 @@ from vidact.data.datasets import default_workers
 from vidact.data.index import SPLITS, VideoItem, read_class_names, scan_folder, select_classes
 from vidact.data.sources import build_index
 from vidact.errors import ConfigError, DatasetError
-from vidact.evaluation.metrics import classification_metrics, rejection_metrics, top1_interval
+from vidact.evaluation.metrics import (
+    classification_metrics,
+    group_bootstrap,
+    rejection_metrics,
+    top1_interval,
+)
 from vidact.inference.predictor import VideoPredictor
 from vidact.plots import plot_accuracy_bars, plot_confusion_matrix
 
@@ -110,8 +115,9 @@ def evaluate(
     metrics = classification_metrics(
         probabilities, labels, predictor.classes, sorted({1, 5, *topk}), category_map
     )
-    correct = probabilities.argmax(axis=1) == labels
-    metrics.update(top1_interval(correct, [item.group for item in scored]))
+    groups = [item.group for item in scored]
+    draws = group_bootstrap(probabilities.argmax(axis=1) == labels, groups)
+    metrics.update(top1_interval(draws[0], groups))
     outside, outside_sureness = None, None
     if unknown:
         others = [VideoItem(Path(p), str(p), 0, "unknown") for p in unknown]
