@@ -75,6 +75,17 @@ def test_a_grid_matches_its_individual_evaluations(
     assert float(table[0]["test_top1"]) == pytest.approx(sum(lstm) / 2)
     assert table[0]["runs"] == "2" and "test_top1_sd" in table[0]
     assert "±" in (out / "comparison.md").read_text()
+    for entry in table:  # every run tested the same videos: intervals over the test groups
+        low, top1, high = (
+            float(entry[k]) for k in ("test_top1_low", "test_top1", "test_top1_high")
+        )
+        assert low <= top1 <= high
+    assert not table[0]["versus_first"]  # the first is what the others are held against
+    for entry in table[1:]:
+        difference = float(entry["versus_first"])
+        assert difference == pytest.approx(float(entry["test_top1"]) - float(table[0]["test_top1"]))
+        assert float(entry["versus_first_low"]) <= difference <= float(entry["versus_first_high"])
+    assert "against the first" in (out / "comparison.md").read_text()
     for chart in ("comparison_accuracy.png", "comparison_loss.png"):
         assert (out / chart).stat().st_size > 5000
 
@@ -89,6 +100,44 @@ def test_a_grid_matches_its_individual_evaluations(
            "--out", by_hand)  # fmt: skip
     hand = list(csv.DictReader((by_hand / "comparison.csv").open()))
     assert len(hand) == 6 and all(r["test_top1"] and r["val_acc"] for r in hand)
+
+
+def _evaluation(folder: Path, correct: list[int], groups: list[str]) -> Path:
+    """An evaluation folder as `vidact evaluate` writes it, with these answers."""
+    folder.mkdir(parents=True)
+    top1 = sum(correct) / len(correct)
+    folder.joinpath("metrics.json").write_text(
+        json.dumps({"top1": top1, "mean_class_accuracy": top1, "loss": 1.0})
+    )
+    with (folder / "predictions.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "label", "predicted", "probability", "correct", "file", "group"])
+        for number, (right, group) in enumerate(zip(correct, groups, strict=True)):
+            writer.writerow(
+                [f"v{number:02d}.avi", "a", "a" if right else "b", 0.9, right, "", group]
+            )
+    return folder
+
+
+def test_compared_models_differ_by_more_than_luck_only_when_the_interval_says_so(
+    tmp_path: Path,
+) -> None:
+    groups = [f"g{number // 2}" for number in range(20)]  # ten groups of two videos
+    first = _evaluation(tmp_path / "all-right", [1] * 20, groups)
+    second = _evaluation(tmp_path / "one-group-wrong", [0, 0] + [1] * 18, groups)
+    output = invoke("compare", first, second, "--out", tmp_path / "table")
+    table = list(csv.DictReader((tmp_path / "table" / "comparison.csv").open()))
+    assert float(table[0]["test_top1_low"]) == float(table[0]["test_top1_high"]) == 1.0
+    assert float(table[1]["versus_first"]) == pytest.approx(-0.1)
+    # the one group wrong may be drawn not at all (no difference) or several times
+    assert float(table[1]["versus_first_high"]) == 0.0
+    assert float(table[1]["versus_first_low"]) <= -0.2
+    assert "95% over groups" in output and "-0.1000 (-0." in output
+
+    other = _evaluation(tmp_path / "other-videos", [1] * 19, groups[:19])
+    result = runner.invoke(app, ["compare", str(first), str(other), "--out", str(tmp_path / "t2")])
+    assert result.exit_code == 0 and "tested different videos" in result.output
+    assert "versus_first" not in (tmp_path / "t2" / "comparison.csv").read_text()
 
 
 def test_grid_files_are_checked(tmp_path: Path, synthetic_dataset) -> None:

@@ -12,7 +12,9 @@ A grid file (YAML) holds the shared settings in recipe form (or ``recipe: FILE``
 Runs share one feature cache, so heads on one frozen encoder cost seconds each: the training
 videos are encoded once, and so are the test videos (``Predictor.cache_views``). A run whose
 evaluation is already written is not repeated. ``collect_row`` reads any run directory and
-evaluation folder, so runs made by hand are tabulated the same way.
+evaluation folder, so runs made by hand are tabulated the same way. Where every run tested the
+same videos, each configuration's test top-1 has its interval over the test groups drawn again,
+and each later one its difference from the first with that difference's interval.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from vidact.config import (
@@ -41,6 +44,7 @@ from vidact.config import (
 )
 from vidact.data.index import SPLITS
 from vidact.errors import ConfigError, quote
+from vidact.evaluation.metrics import LEVEL, group_bootstrap, interval
 from vidact.evaluation.report import evaluate, split_items
 from vidact.inference.load import load_predictor
 from vidact.models.heads import resolve_model
@@ -225,6 +229,7 @@ def collect_row(
         row["seconds_per_epoch"] = round(statistics.mean(seconds), 3) if seconds else None
     if eval_dir is not None and (eval_dir / "metrics.json").is_file():
         metrics = json.loads((eval_dir / "metrics.json").read_text())
+        row["evaluation"] = str(eval_dir)
         for key, value in metrics.items():
             if key.startswith("top") and key[3:].isdigit():
                 row[f"test_{key}"] = value
@@ -280,8 +285,9 @@ def write_comparison(
                 entry[column] = statistics.mean(values)
                 entry[f"{column}_sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
         table.append(entry)
+    over = _add_intervals(table, list(groups.values()))
     _write_csv(out / "comparison.csv", table, list(dict.fromkeys(c for r in table for c in r)))
-    (out / "comparison.md").write_text(_markdown(table, config_keys, numeric))
+    (out / "comparison.md").write_text(_markdown(table, config_keys, numeric, over))
     series_key = "head" if "head" in config_keys else config_keys[-1]
     group_keys = [k for k in config_keys if k != series_key]
 
@@ -303,6 +309,47 @@ def write_comparison(
         plot_grouped_bars(bars(loss), loss.replace("_", " "), out / "comparison_loss.png")
 
 
+def _tested(row: dict[str, Any]) -> tuple[list[str], np.ndarray, list[str]] | None:
+    """A run's tested videos, whether each was right, and each one's group (its path in a
+    predictions.csv written before it had groups: each video its own); None without one."""
+    predictions = Path(row.get("evaluation") or ".") / "predictions.csv"
+    if "evaluation" not in row or not predictions.is_file():
+        return None
+    with predictions.open(newline="") as handle:
+        read = list(csv.DictReader(handle))
+    paths = [r["path"] for r in read]
+    correct = np.array([r["correct"] == "1" for r in read])
+    return paths, correct, [r.get("group") or r["path"] for r in read]
+
+
+def _add_intervals(table: list[dict[str, Any]], members: list[list[dict[str, Any]]]) -> str | None:
+    """Into each configuration: its test top-1's interval (``test_top1_low``, ``_high``) over
+    test sets drawn again from the test set's groups, the mean over its seeds draw by draw;
+    into each later one its top-1 less the first's (``versus_first``) with the interval of
+    that difference over the same draws (a paired cluster bootstrap): whether a gap between
+    two models is more than the luck of which groups were tested. Only when every run tested
+    the same videos; returns what was drawn (groups, or videos when each is its own), else
+    None."""
+    tested = [[_tested(row) for row in rows] for rows in members]
+    runs = [found for found_rows in tested for found in found_rows]
+    if not runs or any(found is None for found in runs):
+        return None
+    paths, _, groups = runs[0]
+    if any(found[0] != paths for found in runs):
+        log.warning("the runs tested different videos: no intervals in the comparison")
+        return None
+    draws = group_bootstrap(np.stack([found[1] for found in runs]), groups)
+    start, means = 0, []
+    for entry, rows in zip(table, tested, strict=True):
+        means.append(draws[start : start + len(rows)].mean(axis=0))
+        start += len(rows)
+        entry["test_top1_low"], entry["test_top1_high"] = interval(means[-1])
+    for entry, mean in zip(table[1:], means[1:], strict=True):
+        entry["versus_first"] = round(entry["test_top1"] - table[0]["test_top1"], 4)
+        entry["versus_first_low"], entry["versus_first_high"] = interval(mean - means[0])
+    return "groups" if len(set(groups)) < len(groups) else "videos"
+
+
 def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, columns)
@@ -310,11 +357,14 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> No
         writer.writerows(rows)
 
 
-def _markdown(table: list[dict[str, Any]], keys: list[str], numeric: list[str]) -> str:
+def _markdown(
+    table: list[dict[str, Any]], keys: list[str], numeric: list[str], over: str | None
+) -> str:
     shown = [c for c in numeric if any(c in e for e in table)]
+    paired = [f"test_top1 {LEVEL:.0%} over {over}", "against the first"] if over else []
     lines = [
-        "| " + " | ".join([*keys, "runs", *shown]) + " |",
-        "|" + "---|" * (len(keys) + 1 + len(shown)),
+        "| " + " | ".join([*keys, "runs", *shown, *paired]) + " |",
+        "|" + "---|" * (len(keys) + 1 + len(shown) + len(paired)),
     ]
     for entry in table:
         cells = [str(entry.get(k, "")) for k in keys] + [str(entry["runs"])]
@@ -328,5 +378,13 @@ def _markdown(table: list[dict[str, Any]], keys: list[str], numeric: list[str]) 
                 cells.append(f"{value:.4g} ± {entry[f'{column}_sd']:.2g}")
             else:
                 cells.append(f"{value:.4g}")
+        if paired:
+            cells.append(f"{entry['test_top1_low']:.2f}-{entry['test_top1_high']:.2f}")
+            cells.append(
+                f"{entry['versus_first']:+.4f} ({entry['versus_first_low']:+.2f} to "
+                f"{entry['versus_first_high']:+.2f})"
+                if "versus_first" in entry
+                else ""
+            )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -2,7 +2,8 @@
 
 DIR/metrics.json         top-k, mean class accuracy, loss, per-class and per-category tables,
                          confusion matrix, and any video that could not be read
-DIR/predictions.csv      one row per video: path, label, predicted, probability, correct
+DIR/predictions.csv      one row per video: path, label, predicted, probability, correct, file,
+                         group (its source or person: what an interval over groups draws)
 DIR/probabilities.npy    (N, K) probabilities, rows as in predictions.csv, columns as classes
 DIR/confusion_matrix.png rows = true class
 DIR/per_class.png, DIR/per_category.png
@@ -158,7 +159,7 @@ def write_report(
     np.save(out / "probabilities.npy", probabilities)  # (N, K), rows as in predictions.csv
     with (out / "predictions.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["path", "label", "predicted", "probability", "correct", "file"])
+        writer.writerow(["path", "label", "predicted", "probability", "correct", "file", "group"])
         for item, row in zip(items, probabilities, strict=True):
             best = int(row.argmax())
             writer.writerow(
@@ -169,6 +170,7 @@ def write_report(
                     f"{row[best]:.6f}",
                     int(best == item.label),
                     str(item.path),
+                    item.group,
                 ]
             )
     plot_confusion_matrix(
