@@ -285,17 +285,20 @@ def write_comparison(
                 entry[column] = statistics.mean(values)
                 entry[f"{column}_sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
         table.append(entry)
-    over = _add_intervals(table, list(groups.values()))
+    _add_intervals(table, list(groups.values()))
     _write_csv(out / "comparison.csv", table, list(dict.fromkeys(c for r in table for c in r)))
-    (out / "comparison.md").write_text(_markdown(table, config_keys, numeric, over))
+    (out / "comparison.md").write_text(_markdown(table, config_keys, numeric))
     series_key = "head" if "head" in config_keys else config_keys[-1]
     group_keys = [k for k in config_keys if k != series_key]
+
+    def shown(key: str, value: Any) -> str:  # a folder made by hand: its name
+        return Path(value).name if key == "run" else str(value)
 
     def bars(metric: str) -> dict[tuple[str, str], tuple[float, float]]:
         return {
             (
-                ", ".join(str(e[k]) for k in group_keys) or "all",
-                str(e[series_key]),
+                ", ".join(shown(k, e[k]) for k in group_keys if e[k] is not None) or "all",
+                "runs" if e[series_key] is None else shown(series_key, e[series_key]),
             ): (e[metric], e[f"{metric}_sd"])
             for e in table
             if metric in e
@@ -322,32 +325,51 @@ def _tested(row: dict[str, Any]) -> tuple[list[str], np.ndarray, list[str]] | No
     return paths, correct, [r.get("group") or r["path"] for r in read]
 
 
-def _add_intervals(table: list[dict[str, Any]], members: list[list[dict[str, Any]]]) -> str | None:
+def _add_intervals(table: list[dict[str, Any]], members: list[list[dict[str, Any]]]) -> None:
     """Into each configuration: its test top-1's interval (``test_top1_low``, ``_high``) over
     test sets drawn again from the test set's groups, the mean over its seeds draw by draw;
     into each later one its top-1 less the first's (``versus_first``) with the interval of
     that difference over the same draws (a paired cluster bootstrap): whether a gap between
-    two models is more than the luck of which groups were tested. Only when every run tested
-    the same videos; returns what was drawn (groups, or videos when each is its own), else
-    None."""
+    two models is more than the luck of which groups were tested; ``interval_over``: groups,
+    or videos when each is its own. Only when every run tested the same videos."""
     tested = [[_tested(row) for row in rows] for rows in members]
     runs = [found for found_rows in tested for found in found_rows]
     if not runs or any(found is None for found in runs):
-        return None
+        return
     paths, _, groups = runs[0]
     if any(found[0] != paths for found in runs):
         log.warning("the runs tested different videos: no intervals in the comparison")
-        return None
+        return
     draws = group_bootstrap(np.stack([found[1] for found in runs]), groups)
+    over = "groups" if len(set(groups)) < len(groups) else "videos"
     start, means = 0, []
     for entry, rows in zip(table, tested, strict=True):
         means.append(draws[start : start + len(rows)].mean(axis=0))
         start += len(rows)
         entry["test_top1_low"], entry["test_top1_high"] = interval(means[-1])
+        entry["interval_over"] = over
     for entry, mean in zip(table[1:], means[1:], strict=True):
         entry["versus_first"] = round(entry["test_top1"] - table[0]["test_top1"], 4)
         entry["versus_first_low"], entry["versus_first_high"] = interval(mean - means[0])
-    return "groups" if len(set(groups)) < len(groups) else "videos"
+
+
+def interval_cells(entry: dict[str, Any]) -> dict[str, str]:
+    """A comparison row's intervals as comparison.md and the HTML report show them (its
+    numbers or comparison.csv's text); none when the runs tested different videos."""
+    if entry.get("test_top1_low") in (None, ""):
+        return {}
+    versus = entry.get("versus_first")
+    return {
+        f"test_top1 {LEVEL:.0%} over {entry['interval_over']}": (
+            f"{float(entry['test_top1_low']):.2f}-{float(entry['test_top1_high']):.2f}"
+        ),
+        "against the first": ""
+        if versus in (None, "")
+        else (
+            f"{float(versus):+.4f} ({float(entry['versus_first_low']):+.2f} to "
+            f"{float(entry['versus_first_high']):+.2f})"
+        ),
+    }
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -357,11 +379,9 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> No
         writer.writerows(rows)
 
 
-def _markdown(
-    table: list[dict[str, Any]], keys: list[str], numeric: list[str], over: str | None
-) -> str:
+def _markdown(table: list[dict[str, Any]], keys: list[str], numeric: list[str]) -> str:
     shown = [c for c in numeric if any(c in e for e in table)]
-    paired = [f"test_top1 {LEVEL:.0%} over {over}", "against the first"] if over else []
+    paired = list(interval_cells(table[0])) if table else []
     lines = [
         "| " + " | ".join([*keys, "runs", *shown, *paired]) + " |",
         "|" + "---|" * (len(keys) + 1 + len(shown) + len(paired)),
@@ -378,13 +398,6 @@ def _markdown(
                 cells.append(f"{value:.4g} ± {entry[f'{column}_sd']:.2g}")
             else:
                 cells.append(f"{value:.4g}")
-        if paired:
-            cells.append(f"{entry['test_top1_low']:.2f}-{entry['test_top1_high']:.2f}")
-            cells.append(
-                f"{entry['versus_first']:+.4f} ({entry['versus_first_low']:+.2f} to "
-                f"{entry['versus_first_high']:+.2f})"
-                if "versus_first" in entry
-                else ""
-            )
+        cells += interval_cells(entry).values()
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -24,6 +24,7 @@ from PIL import Image
 
 from vidact.data.datasets import evaluation_positions
 from vidact.errors import ConfigError, VidactError
+from vidact.evaluation.compare import interval_cells
 from vidact.evaluation.metrics import LEVEL, interval_note
 from vidact.io.outputs import check_output, replacing
 from vidact.io.reader import VideoReader, VideoReadError
@@ -127,10 +128,13 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 def _comparison(folder: Path) -> str:
     with (folder / "comparison.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    columns = [c for c in (rows[0] if rows else {}) if not c.endswith("_sd")]
+    paired = ("test_top1_low", "test_top1_high", "interval_over", "versus_first")
+    columns = [
+        c for c in (rows[0] if rows else {}) if not c.endswith("_sd") and not c.startswith(paired)
+    ]
     shown = []
     for row in rows:
-        entry: dict[str, Any] = {}
+        entry: dict[str, Any] = interval_cells(row)
         for column in columns:
             value, spread = row[column], row.get(f"{column}_sd")
             try:
@@ -141,8 +145,11 @@ def _comparison(folder: Path) -> str:
             if column == "parameters":
                 entry[column] = f"{number / 1e6:.2f}M"
             else:
-                entry[column] = f"{number:.4g}" + (f" ± {float(spread):.2g}" if spread else "")
+                seeds = int(row.get("runs") or 1) > 1  # one run has no spread to show
+                entry[column] = f"{number:.4g}" + (f" ± {float(spread):.2g}" if seeds else "")
         shown.append(entry)
+    extra = [c for c in dict.fromkeys(k for e in shown for k in e) if c not in columns]
+    columns = [*columns, *extra]
     charts = "".join(
         _image(folder / f"comparison_{name}.png", f"test {name} per model")
         for name in ("accuracy", "loss")
