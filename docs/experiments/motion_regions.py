@@ -150,16 +150,30 @@ def instances_scored(
     return accuracy
 
 
-def main(root: Path, out: Path) -> None:
+def clips(root: Path, out: Path) -> tuple[list[dict[str, str]], np.ndarray, list]:
+    """The clips of ``root``'s groups.csv, their labels and the six partitions (OUT made)."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # the encoding's progress
     rows = list(csv.DictReader((root / "groups.csv").open()))
     out.mkdir(parents=True, exist_ok=True)
+    labels = np.array([row["path"].split("/")[0] for row in rows])
+    return rows, labels, partitions(labels, np.array([row["group"] for row in rows]))
+
+
+def show(
+    name: str, score: Callable[[np.ndarray, list, float], list[float]], labels, splits
+) -> None:
+    """Print a variant's mean and spread of the pooled top-1 over the partitions, per C."""
+    figures = [score(labels, splits, c) for c in STRENGTHS]
+    shown = " / ".join(f"{np.mean(f):.3f} +- {np.std(f):.3f}" for f in figures)
+    print(f"{name}: {shown} (C {' / '.join(map(str, STRENGTHS))})", flush=True)
+
+
+def main(root: Path, out: Path) -> None:
+    rows, labels, splits = clips(root, out)
     stored = out / "cells.npy"
     if not stored.is_file():  # about 8 minutes on two cores
         np.save(stored, encode(root, rows))
     cells = np.load(stored).astype(np.float32)
-    labels = np.array([row["path"].split("/")[0] for row in rows])
-    splits = partitions(labels, np.array([row["group"] for row in rows]))
     per_cell = cell_summaries(cells)
     runs = [(name, partial(scored, f)) for name, f in variants(cells, per_cell).items()]
     runs.append(
@@ -169,9 +183,7 @@ def main(root: Path, out: Path) -> None:
         )
     )
     for name, score in runs:
-        figures = [score(labels, splits, c) for c in STRENGTHS]
-        shown = " / ".join(f"{np.mean(f):.3f} +- {np.std(f):.3f}" for f in figures)
-        print(f"{name}: {shown} (C {' / '.join(map(str, STRENGTHS))})", flush=True)
+        show(name, score, labels, splits)
 
 
 if __name__ == "__main__":
