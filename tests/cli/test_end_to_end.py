@@ -114,6 +114,9 @@ def test_evaluate_scores_every_test_video_once(
     low, high = metrics["top1_interval"]  # where top-1 could lie on other groups of the kind
     assert metrics["interval_over"] == "groups" and low <= metrics["top1"] <= high
     assert f"top1 {metrics['top1']:.4f} (95% over groups: {low:.2f}-{high:.2f})" in output
+    groups = len({item.group for item in test_items})
+    assert metrics["interval_groups"] == groups  # fewer than 10: said to be too narrow
+    assert ("it is too narrow" in output) == (groups < 10)
     with (tmp_path / "eval" / "predictions.csv").open() as handle:
         paths = [row["path"] for row in csv.DictReader(handle)]
     assert paths == sorted(i.relpath for i in test_items)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,8 @@ from vidact.evaluation.metrics import (
     group_bootstrap,
     interval,
     rejection_metrics,
+    top1_interval,
+    warn_few_groups,
 )
 
 CLASSES = ("jump", "run", "walk")
@@ -126,3 +130,17 @@ def test_a_difference_is_drawn_alike_for_both_models() -> None:
     assert interval(draws[1] - draws[0]) == [0.0, 0.0]  # the same answers: no difference at all
     gain = draws[2] - draws[0]
     assert (gain >= 0).all() and interval(gain)[1] > 0  # paired: never below zero
+
+
+def test_an_interval_over_few_groups_is_said_to_be_too_narrow(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    correct = np.array([True, False] * 10)
+    few = top1_interval(group_bootstrap(correct, [f"g{i // 4}" for i in range(20)])[0],
+                        [f"g{i // 4}" for i in range(20)])  # fmt: skip
+    assert few["interval_groups"] == 5 and few["interval_over"] == "groups"
+    with caplog.at_level(logging.WARNING, logger="vidact.evaluation.metrics"):
+        warn_few_groups(10)
+        assert not caplog.records
+        warn_few_groups(few["interval_groups"], few["interval_over"])
+    assert "drawn over 5 groups: with fewer than 10 it is too narrow" in caplog.text

@@ -86,9 +86,10 @@ def crossval(
 
 
 def _echo_summary(summary: dict[str, Any], folds: int, sizes: tuple[float, ...]) -> None:
-    from vidact.evaluation.metrics import interval_note
+    from vidact.evaluation.metrics import interval_note, warn_few_groups
 
     spread = interval_note(summary.get("pooled_top1_interval"))
+    warn_few_groups(summary["num_groups"])
     typer.echo(
         f"{summary['num_videos']} videos in {summary['num_groups']} groups, {folds} folds: "
         f"pooled top-1 {summary['pooled_top1']:.4f}{spread}, mean class accuracy "

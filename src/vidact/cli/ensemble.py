@@ -49,7 +49,7 @@ def ensemble(
     OUT/members/<name>/ (each model), OUT/ensemble.json (every headline figure)."""
     from vidact.data.datasets import default_workers
     from vidact.evaluation.ensemble import evaluate_ensemble
-    from vidact.evaluation.metrics import LEVEL
+    from vidact.evaluation.metrics import LEVEL, warn_few_groups
     from vidact.evaluation.report import split_items
     from vidact.inference.ensemble import EnsemblePredictor, check_fusion, save_ensemble
     from vidact.inference.predictor import Predictor
@@ -86,6 +86,7 @@ def ensemble(
             f"  against {against['member']}: {against['difference']:+.4f} ({LEVEL:.0%} over "
             f"{fused['interval_over']} drawn alike: {low:+.2f} to {high:+.2f})"
         )
+    warn_few_groups(fused["interval_groups"], fused["interval_over"])
     typer.echo(f"report: {out}")
     if save is not None:
         saved = save_ensemble(checkpoints, save, normalised, fuse, overwrite)

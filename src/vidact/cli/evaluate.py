@@ -18,7 +18,7 @@ from vidact.cli.options import (
     dataset_options,
     parse_topk,
 )
-from vidact.evaluation.metrics import interval_note
+from vidact.evaluation.metrics import interval_note, warn_few_groups
 from vidact.evaluation.report import evaluate as run_evaluation
 from vidact.evaluation.report import split_items
 from vidact.inference.corpus import find_videos
@@ -65,6 +65,7 @@ def evaluate(
     outside = find_videos([unknown_dir]) if unknown_dir is not None else []
     metrics = run_evaluation(predictor, items, out, batch_size, workers, categories, ks, outside)
     spread = interval_note(metrics["top1_interval"], metrics["interval_over"])
+    warn_few_groups(metrics["interval_groups"], metrics["interval_over"])
     accuracies = "  ".join(
         f"top{k} {metrics[f'top{k}']:.4f}" + (spread if k == 1 else "") for k in sorted({1, 5, *ks})
     )

@@ -44,7 +44,7 @@ from vidact.config import (
 )
 from vidact.data.index import SPLITS
 from vidact.errors import ConfigError, quote
-from vidact.evaluation.metrics import LEVEL, group_bootstrap, interval
+from vidact.evaluation.metrics import LEVEL, group_bootstrap, interval, warn_few_groups
 from vidact.evaluation.report import evaluate, split_items
 from vidact.inference.load import load_predictor
 from vidact.models.heads import resolve_model
@@ -342,6 +342,7 @@ def _add_intervals(table: list[dict[str, Any]], members: list[list[dict[str, Any
         return
     draws = group_bootstrap(np.stack([found[1] for found in runs]), groups)
     over = "groups" if len(set(groups)) < len(groups) else "videos"
+    warn_few_groups(len(set(groups)), over)
     start, means = 0, []
     for entry, rows in zip(table, tested, strict=True):
         means.append(draws[start : start + len(rows)].mean(axis=0))

@@ -84,6 +84,6 @@ def evaluate_ensemble(
 
 
 def _headline(metrics: dict[str, Any], ks: Sequence[int]) -> dict[str, Any]:
-    keys = [f"top{k}" for k in ks] + ["top1_interval", "interval_over"]
+    keys = [f"top{k}" for k in ks] + ["top1_interval", "interval_over", "interval_groups"]
     keys += ["mean_class_accuracy", "loss", "num_videos"]
     return {key: metrics[key] for key in keys}
