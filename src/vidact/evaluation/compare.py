@@ -44,7 +44,13 @@ from vidact.config import (
 )
 from vidact.data.index import SPLITS
 from vidact.errors import ConfigError, quote
-from vidact.evaluation.metrics import LEVEL, group_bootstrap, interval, warn_few_groups
+from vidact.evaluation.metrics import (
+    LEVEL,
+    group_bootstrap,
+    interval,
+    top1_interval,
+    warn_few_groups,
+)
 from vidact.evaluation.report import evaluate, split_items
 from vidact.inference.load import load_predictor
 from vidact.models.heads import resolve_model
@@ -315,10 +321,10 @@ def write_comparison(
 def _tested(row: dict[str, Any]) -> tuple[list[str], np.ndarray, list[str]] | None:
     """A run's tested videos, whether each was right, and each one's group (its path in a
     predictions.csv written before it had groups: each video its own); None without one."""
-    predictions = Path(row.get("evaluation") or ".") / "predictions.csv"
-    if "evaluation" not in row or not predictions.is_file():
+    folder = row.get("evaluation")
+    if folder is None or not (Path(folder) / "predictions.csv").is_file():
         return None
-    with predictions.open(newline="") as handle:
+    with (Path(folder) / "predictions.csv").open(newline="") as handle:
         read = list(csv.DictReader(handle))
     paths = [r["path"] for r in read]
     correct = np.array([r["correct"] == "1" for r in read])
@@ -341,14 +347,14 @@ def _add_intervals(table: list[dict[str, Any]], members: list[list[dict[str, Any
         log.warning("the runs tested different videos: no intervals in the comparison")
         return
     draws = group_bootstrap(np.stack([found[1] for found in runs]), groups)
-    over = "groups" if len(set(groups)) < len(groups) else "videos"
-    warn_few_groups(len(set(groups)), over)
     start, means = 0, []
     for entry, rows in zip(table, tested, strict=True):
         means.append(draws[start : start + len(rows)].mean(axis=0))
         start += len(rows)
-        entry["test_top1_low"], entry["test_top1_high"] = interval(means[-1])
-        entry["interval_over"] = over
+        found = top1_interval(means[-1], groups)
+        entry["test_top1_low"], entry["test_top1_high"] = found["top1_interval"]
+        entry["interval_over"] = found["interval_over"]
+    warn_few_groups(found["interval_groups"], found["interval_over"])
     for entry, mean in zip(table[1:], means[1:], strict=True):
         entry["versus_first"] = round(entry["test_top1"] - table[0]["test_top1"], 4)
         entry["versus_first_low"], entry["versus_first_high"] = interval(mean - means[0])
