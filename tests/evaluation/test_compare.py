@@ -133,6 +133,7 @@ def test_compared_models_differ_by_more_than_luck_only_when_the_interval_says_so
     assert float(table[1]["versus_first_high"]) == 0.0
     assert float(table[1]["versus_first_low"]) <= -0.2
     assert "95% over groups" in output and "-0.1000 (-0." in output
+    assert "| None |" not in output  # evaluations without a run: no backbone or head to show
     invoke("report", tmp_path / "table", "--out", tmp_path / "report.html")
     page = (tmp_path / "report.html").read_text()
     assert "against the first" in page and "-0.1000 (-0.30 to +0.00)" in page

@@ -394,7 +394,7 @@ def _markdown(table: list[dict[str, Any]], keys: list[str], numeric: list[str]) 
         "|" + "---|" * (len(keys) + 1 + len(shown) + len(paired)),
     ]
     for entry in table:
-        cells = [str(entry.get(k, "")) for k in keys] + [str(entry["runs"])]
+        cells = ["" if entry.get(k) is None else str(entry[k]) for k in keys] + [str(entry["runs"])]
         for column in shown:
             value = entry.get(column)
             if value is None:
