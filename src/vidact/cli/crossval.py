@@ -127,6 +127,7 @@ def _compare(
 ) -> None:
     """Each recipe on the same folds, then their ensemble: one summary each, then the table."""
     from vidact.evaluation.crossval import run_recipes
+    from vidact.evaluation.metrics import difference_note
 
     if train_sizes:
         raise ConfigError("--train-sizes draws one recipe's learning curve; give one --config")
@@ -145,10 +146,6 @@ def _compare(
     )
     for name, summary in list(summaries.items())[1:]:
         against = summary["versus_first"]
-        low, high = against["interval"]
-        typer.echo(
-            f"  {name} against {against['recipe']}: {against['difference']:+.4f} "
-            f"({against['level']:.0%} over groups drawn alike: {low:+.2f} to {high:+.2f}"
-            + ("; more than the groups' luck)" if low > 0 or high < 0 else "; within it)")
-        )
+        shown = difference_note(against["difference"], against["interval"], "groups", judged=True)
+        typer.echo(f"  {name} against {against['recipe']}: {shown}")
     typer.echo(f"report: {out}/<recipe> and {out}/ensemble (crossval.json, metrics.json, plots)")

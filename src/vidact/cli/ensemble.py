@@ -49,7 +49,7 @@ def ensemble(
     OUT/members/<name>/ (each model), OUT/ensemble.json (every headline figure)."""
     from vidact.data.datasets import default_workers
     from vidact.evaluation.ensemble import evaluate_ensemble
-    from vidact.evaluation.metrics import LEVEL, warn_few_groups
+    from vidact.evaluation.metrics import difference_note, warn_few_groups
     from vidact.evaluation.report import split_items
     from vidact.inference.ensemble import EnsemblePredictor, check_fusion, save_ensemble
     from vidact.inference.predictor import Predictor
@@ -81,11 +81,8 @@ def ensemble(
     fused = summary["ensemble"]
     typer.echo(f"{'ensemble (' + fuse + ')':<24} {_figures(fused)}")
     for against in fused["versus_members"]:  # the same test sets drawn again for both
-        low, high = against["interval"]
-        typer.echo(
-            f"  against {against['member']}: {against['difference']:+.4f} ({LEVEL:.0%} over "
-            f"{fused['interval_over']} drawn alike: {low:+.2f} to {high:+.2f})"
-        )
+        shown = difference_note(against["difference"], against["interval"], fused["interval_over"])
+        typer.echo(f"  against {against['member']}: {shown}")
     warn_few_groups(fused["interval_groups"], fused["interval_over"])
     typer.echo(f"report: {out}")
     if save is not None:

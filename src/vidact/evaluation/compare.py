@@ -46,6 +46,7 @@ from vidact.data.index import SPLITS
 from vidact.errors import ConfigError, quote
 from vidact.evaluation.metrics import (
     LEVEL,
+    difference_note,
     group_bootstrap,
     interval,
     top1_interval,
@@ -61,6 +62,15 @@ from vidact.training.validate import check_config, check_in_process
 log = logging.getLogger(__name__)
 
 FIGURES = ("best_epoch", "train_acc", "train_loss", "val_acc", "val_loss")
+# a configuration's interval columns (``_add_intervals``), shown as ``interval_cells``
+INTERVAL_COLUMNS = (
+    "test_top1_low",
+    "test_top1_high",
+    "interval_over",
+    "versus_first",
+    "versus_first_low",
+    "versus_first_high",
+)
 
 
 @dataclass(frozen=True)
@@ -372,9 +382,8 @@ def interval_cells(entry: dict[str, Any]) -> dict[str, str]:
         ),
         "against the first": ""
         if versus in (None, "")
-        else (
-            f"{float(versus):+.4f} ({float(entry['versus_first_low']):+.2f} to "
-            f"{float(entry['versus_first_high']):+.2f})"
+        else difference_note(
+            float(versus), (float(entry["versus_first_low"]), float(entry["versus_first_high"]))
         ),
     }
 

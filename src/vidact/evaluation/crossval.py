@@ -49,7 +49,6 @@ from vidact.evaluation.metrics import (
     classification_metrics,
     group_bootstrap,
     interval,
-    top1_interval,
 )
 from vidact.evaluation.report import evaluate, split_items, write_report
 from vidact.inference.ensemble import check_fusion, fuse
@@ -427,13 +426,13 @@ def _pooled_reports(
         items, parts = pooled[size]
         probabilities = np.concatenate(parts)
         labels = np.array([item.label for item in items])
-        metrics = classification_metrics(probabilities, labels, classes, [1, 5], category_map)
+        groups = [item.group for item in items]  # where it could lie on other groups
+        metrics = classification_metrics(
+            probabilities, labels, classes, [1, 5], category_map, groups
+        )
         mine = [row for row in rows if row["train_size"] == size]
         tops = [row["test_top1"] for row in mine]
         rejected = [row["test_known_rejected"] for row in mine]
-        groups = [item.group for item in items]  # where it could lie on other groups
-        draws = group_bootstrap(probabilities.argmax(axis=1) == labels, groups)
-        metrics.update(top1_interval(draws[0], groups))
         figures = {
             "train_size": size,
             "pooled_top1": metrics["top1"],

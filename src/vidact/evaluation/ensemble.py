@@ -17,7 +17,6 @@ from vidact.evaluation.metrics import (
     classification_metrics,
     group_bootstrap,
     interval,
-    top1_interval,
 )
 from vidact.evaluation.report import write_report
 from vidact.inference.ensemble import EnsemblePredictor, fuse
@@ -59,13 +58,13 @@ def evaluate_ensemble(
     for number, (name, predictor, probs) in enumerate(
         zip(names, members, member_probs, strict=True), start=1
     ):
-        metrics = classification_metrics(probs, labels, classes, ks, category_map)
-        metrics.update(top1_interval(draws[number], groups))
+        metrics = classification_metrics(
+            probs, labels, classes, ks, category_map, groups, draws[number]
+        )
         metrics["checkpoint"] = str(predictor.source)
         write_report(out / "members" / name, metrics, kept, probs, classes)
         summary["members"].append({"name": name, **_headline(metrics, ks)})
-    metrics = classification_metrics(fused, labels, classes, ks, category_map)
-    metrics.update(top1_interval(draws[0], groups))
+    metrics = classification_metrics(fused, labels, classes, ks, category_map, groups, draws[0])
     metrics["versus_members"] = [
         {
             "member": member["name"],

@@ -24,8 +24,8 @@ from PIL import Image
 
 from vidact.data.datasets import evaluation_positions
 from vidact.errors import ConfigError, VidactError
-from vidact.evaluation.compare import interval_cells
-from vidact.evaluation.metrics import LEVEL, interval_note
+from vidact.evaluation.compare import INTERVAL_COLUMNS, interval_cells
+from vidact.evaluation.metrics import LEVEL, difference_note, interval_note
 from vidact.io.outputs import check_output, replacing
 from vidact.io.reader import VideoReader, VideoReadError
 from vidact.models.checkpoint import METADATA_KEY, CheckpointInfo, read_checkpoint
@@ -128,9 +128,8 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 def _comparison(folder: Path) -> str:
     with (folder / "comparison.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    paired = ("test_top1_low", "test_top1_high", "interval_over", "versus_first")
-    columns = [
-        c for c in (rows[0] if rows else {}) if not c.endswith("_sd") and not c.startswith(paired)
+    columns = [  # the intervals are shown as interval_cells
+        c for c in (rows[0] if rows else {}) if not c.endswith("_sd") and c not in INTERVAL_COLUMNS
     ]
     shown = []
     for row in rows:
@@ -276,8 +275,7 @@ def _differences(against: list[tuple[str, dict[str, Any]]], over: str) -> str:
     if not against:
         return ""
     parts = [
-        f"{html.escape(name)} {each['difference']:+.4f} ({each['interval'][0]:+.2f} to "
-        f"{each['interval'][1]:+.2f})"
+        f"{html.escape(name)} {difference_note(each['difference'], each['interval'])}"
         for name, each in against
     ]
     return f"<p>Top-1 against {'; '.join(parts)}: {LEVEL:.0%} over {over} drawn alike.</p>"

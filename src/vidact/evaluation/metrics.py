@@ -28,9 +28,13 @@ def classification_metrics(
     classes: Sequence[str],
     topk: Sequence[int] = (1, 5),
     categories: Mapping[str, str] | None = None,
+    groups: Sequence[str] | None = None,
+    draws: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Top-k accuracy, mean class accuracy, loss, per-class table and confusion matrix, and
-    per-category accuracy when a ``class -> category`` map is given.
+    """Top-k accuracy, mean class accuracy, loss, per-class table and confusion matrix,
+    per-category accuracy when a ``class -> category`` map is given, and with the videos'
+    ``groups`` top-1's interval over them (``top1_interval``): from ``draws``, this model's row
+    of a ``group_bootstrap`` shared with others it is compared with, else drawn for it alone.
 
     ``probabilities`` is (N, K) and sums to 1 per row; ``labels`` is (N,). A top-k with k at
     least the number of classes is 1.0 by definition and is reported as such.
@@ -76,6 +80,10 @@ def classification_metrics(
         result["per_category"] = _per_category(correct, target.numpy(), classes, categories)
     result["classes"] = list(classes)
     result["confusion_matrix"] = multiclass_confusion_matrix(probs, target, num_classes).tolist()
+    if groups is not None:
+        if draws is None:
+            draws = group_bootstrap((probs.argmax(dim=1) == target).numpy(), groups)[0]
+        result.update(top1_interval(draws, groups))
     return result
 
 
@@ -134,6 +142,18 @@ def interval_note(low_high: Sequence[float] | None, over: str = "groups") -> str
     """' (95% over groups: 0.70-0.87)': where a figure could lie on other groups (or videos) of
     the kind; '' without an interval (a file written before there was one)."""
     return f" ({LEVEL:.0%} over {over}: {low_high[0]:.2f}-{low_high[1]:.2f})" if low_high else ""
+
+
+def difference_note(
+    difference: float, low_high: Sequence[float], over: str | None = None, judged: bool = False
+) -> str:
+    """'+0.0455 (-0.12 to +0.60)': one model's top-1 less another's and the interval of that
+    difference; with ``over`` it says what was drawn alike ('95% over groups drawn alike: '),
+    ``judged`` whether the gap is more than the luck of the groups (the interval misses 0)."""
+    low, high = low_high
+    drawn = f"{LEVEL:.0%} over {over} drawn alike: " if over else ""
+    verdict = ("; more than the groups' luck" if low > 0 or high < 0 else "; within it") * judged
+    return f"{difference:+.4f} ({drawn}{low:+.2f} to {high:+.2f}{verdict})"
 
 
 def top1_interval(draws: np.ndarray, groups: Sequence[str]) -> dict[str, Any]:

@@ -31,12 +31,7 @@ from vidact.data.datasets import default_workers
 from vidact.data.index import SPLITS, VideoItem, read_class_names, scan_folder, select_classes
 from vidact.data.sources import build_index
 from vidact.errors import ConfigError, DatasetError
-from vidact.evaluation.metrics import (
-    classification_metrics,
-    group_bootstrap,
-    rejection_metrics,
-    top1_interval,
-)
+from vidact.evaluation.metrics import classification_metrics, rejection_metrics
 from vidact.inference.predictor import VideoPredictor
 from vidact.plots import plot_accuracy_bars, plot_confusion_matrix
 
@@ -113,12 +108,10 @@ def evaluate(
     probabilities = all_scores[keep]
     labels = np.array([item.label for item in scored])
     category_map = categories_for(predictor.classes, categories)
+    groups = [item.group for item in scored]  # top-1's interval over them
     metrics = classification_metrics(
-        probabilities, labels, predictor.classes, sorted({1, 5, *topk}), category_map
+        probabilities, labels, predictor.classes, sorted({1, 5, *topk}), category_map, groups
     )
-    groups = [item.group for item in scored]
-    draws = group_bootstrap(probabilities.argmax(axis=1) == labels, groups)
-    metrics.update(top1_interval(draws[0], groups))
     outside, outside_sureness = None, None
     if unknown:
         others = [VideoItem(Path(p), str(p), 0, "unknown") for p in unknown]
