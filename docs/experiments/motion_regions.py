@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
@@ -119,16 +120,27 @@ def partitions(labels: np.ndarray, groups: np.ndarray) -> list[list[tuple[np.nda
     ]
 
 
-def scored(features: np.ndarray, labels: np.ndarray, splits: list, strength: float) -> list[float]:
-    """Pooled top-1 of a logistic regression on each partition."""
+def classified(
+    make: Callable[[], ClassifierMixin], features: np.ndarray, labels: np.ndarray, splits: list
+) -> list[float]:
+    """Pooled top-1 on each partition of a classifier ``make()`` gives fresh for every fold."""
     accuracy = []
     for folds in splits:
         predicted = np.empty_like(labels)
         for train, test in folds:
-            model = make_pipeline(StandardScaler(), LogisticRegression(C=strength, max_iter=5000))
-            predicted[test] = model.fit(features[train], labels[train]).predict(features[test])
+            predicted[test] = make().fit(features[train], labels[train]).predict(features[test])
         accuracy.append(float((predicted == labels).mean()))
     return accuracy
+
+
+def scored(features: np.ndarray, labels: np.ndarray, splits: list, strength: float) -> list[float]:
+    """Pooled top-1 of a logistic regression on each partition."""
+    return classified(
+        lambda: make_pipeline(StandardScaler(), LogisticRegression(C=strength, max_iter=5000)),
+        features,
+        labels,
+        splits,
+    )
 
 
 def instances_scored(
@@ -159,6 +171,13 @@ def clips(root: Path, out: Path) -> tuple[list[dict[str, str]], np.ndarray, list
     return rows, labels, partitions(labels, np.array([row["group"] for row in rows]))
 
 
+def encoded_once(stored: Path, encode_all: Callable[[], np.ndarray]) -> np.ndarray:
+    """``encode_all()`` as float32, stored in ``stored`` the first time and read from it after."""
+    if not stored.is_file():
+        np.save(stored, encode_all())
+    return np.load(stored).astype(np.float32)
+
+
 def show(
     name: str, score: Callable[[np.ndarray, list, float], list[float]], labels, splits
 ) -> None:
@@ -170,10 +189,7 @@ def show(
 
 def main(root: Path, out: Path) -> None:
     rows, labels, splits = clips(root, out)
-    stored = out / "cells.npy"
-    if not stored.is_file():  # about 8 minutes on two cores
-        np.save(stored, encode(root, rows))
-    cells = np.load(stored).astype(np.float32)
+    cells = encoded_once(out / "cells.npy", lambda: encode(root, rows))  # 8 minutes on 2 cores
     per_cell = cell_summaries(cells)
     runs = [(name, partial(scored, f)) for name, f in variants(cells, per_cell).items()]
     runs.append(
