@@ -178,12 +178,16 @@ def encoded_once(stored: Path, encode_all: Callable[[], np.ndarray]) -> np.ndarr
     return np.load(stored).astype(np.float32)
 
 
+def described(accuracy: list[float]) -> str:
+    """'0.779 +- 0.017': the mean and spread of a variant's pooled top-1 over the partitions."""
+    return f"{np.mean(accuracy):.3f} +- {np.std(accuracy):.3f}"
+
+
 def show(
     name: str, score: Callable[[np.ndarray, list, float], list[float]], labels, splits
 ) -> None:
     """Print a variant's mean and spread of the pooled top-1 over the partitions, per C."""
-    figures = [score(labels, splits, c) for c in STRENGTHS]
-    shown = " / ".join(f"{np.mean(f):.3f} +- {np.std(f):.3f}" for f in figures)
+    shown = " / ".join(described(score(labels, splits, c)) for c in STRENGTHS)
     print(f"{name}: {shown} (C {' / '.join(map(str, STRENGTHS))})", flush=True)
 
 

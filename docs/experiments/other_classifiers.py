@@ -25,6 +25,7 @@ from dynamic_images import by_halves
 from motion_regions import (  # this folder's scripts (run as a script)
     classified,
     clips,
+    described,
     encoded_once,
     recipe_changes,
     scored,
@@ -116,8 +117,7 @@ def main(root: Path, out: Path) -> None:
     recipe = np.stack([summary(c) for c in encoded])
     show("the recipe: logistic regression on its summary", partial(scored, recipe), labels, splits)
     for name, make in classifiers().items():  # each with its own strength: one figure
-        accuracy = classified(make, recipe, labels, splits)
-        print(f"{name}: {np.mean(accuracy):.3f} +- {np.std(accuracy):.3f}", flush=True)
+        print(f"{name}: {described(classified(make, recipe, labels, splits))}", flush=True)
     for name, features in summaries(encoded).items():
         show(name, partial(scored, features), labels, splits)
 

@@ -86,6 +86,8 @@ def test_a_grid_matches_its_individual_evaluations(
         assert difference == pytest.approx(float(entry["test_top1"]) - float(table[0]["test_top1"]))
         assert float(entry["versus_first_low"]) <= difference <= float(entry["versus_first_high"])
     assert "against the first" in (out / "comparison.md").read_text()
+    invoke("report", out, "--out", tmp_path / "grid.html")  # two seeds a configuration
+    assert "±" in (tmp_path / "grid.html").read_text()
     for chart in ("comparison_accuracy.png", "comparison_loss.png"):
         assert (out / chart).stat().st_size > 5000
 

@@ -48,7 +48,7 @@ from vidact.evaluation.metrics import (
     LEVEL,
     difference_note,
     group_bootstrap,
-    interval,
+    paired_difference,
     top1_interval,
     warn_few_groups,
 )
@@ -366,8 +366,9 @@ def _add_intervals(table: list[dict[str, Any]], members: list[list[dict[str, Any
         entry["interval_over"] = found["interval_over"]
     warn_few_groups(found["interval_groups"], found["interval_over"])
     for entry, mean in zip(table[1:], means[1:], strict=True):
-        entry["versus_first"] = round(entry["test_top1"] - table[0]["test_top1"], 4)
-        entry["versus_first_low"], entry["versus_first_high"] = interval(mean - means[0])
+        paired = paired_difference(entry["test_top1"], table[0]["test_top1"], mean, means[0])
+        entry["versus_first"] = paired["difference"]
+        entry["versus_first_low"], entry["versus_first_high"] = paired["interval"]
 
 
 def interval_cells(entry: dict[str, Any]) -> dict[str, str]:

@@ -49,7 +49,7 @@ from vidact.evaluation.metrics import (
     LEVEL,
     classification_metrics,
     group_bootstrap,
-    interval,
+    paired_difference,
 )
 from vidact.evaluation.report import evaluate, split_items, write_report
 from vidact.inference.ensemble import check_fusion, fuse
@@ -299,8 +299,9 @@ def _against_first(out: Path, summaries: dict[str, dict[str, Any]], index: Video
     for number, name in enumerate(names[1:], start=1):
         summaries[name]["versus_first"] = {
             "recipe": names[0],
-            "difference": round(summaries[name]["pooled_top1"] - first["pooled_top1"], 4),
-            "interval": interval(draws[number] - draws[0]),
+            **paired_difference(
+                summaries[name]["pooled_top1"], first["pooled_top1"], draws[number], draws[0]
+            ),
             "level": LEVEL,
         }
         _write_json(out / name, summaries[name])

@@ -16,7 +16,7 @@ from vidact.errors import VidactError
 from vidact.evaluation.metrics import (
     classification_metrics,
     group_bootstrap,
-    interval,
+    paired_difference,
 )
 from vidact.evaluation.report import write_report
 from vidact.inference.ensemble import EnsemblePredictor, fuse
@@ -68,8 +68,7 @@ def evaluate_ensemble(
     metrics["versus_members"] = [
         {
             "member": member["name"],
-            "difference": round(metrics["top1"] - member["top1"], 4),
-            "interval": interval(draws[0] - draws[number]),
+            **paired_difference(metrics["top1"], member["top1"], draws[0], draws[number]),
         }
         for number, member in enumerate(summary["members"], start=1)
     ]

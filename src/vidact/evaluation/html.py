@@ -134,6 +134,7 @@ def _comparison(folder: Path) -> str:
     shown = []
     for row in rows:
         entry: dict[str, Any] = interval_cells(row)
+        seeds = int(row.get("runs") or 1) > 1  # one run has no spread to show
         for column in columns:
             value, spread = row[column], row.get(f"{column}_sd")
             try:
@@ -144,8 +145,10 @@ def _comparison(folder: Path) -> str:
             if column == "parameters":
                 entry[column] = f"{number / 1e6:.2f}M"
             else:
-                seeds = int(row.get("runs") or 1) > 1  # one run has no spread to show
-                entry[column] = f"{number:.4g}" + (f" ± {float(spread):.2g}" if seeds else "")
+                shown_spread = seeds and spread not in (None, "")  # "runs" has none
+                entry[column] = f"{number:.4g}" + (
+                    f" ± {float(spread):.2g}" if shown_spread else ""
+                )
         shown.append(entry)
     extra = [c for c in dict.fromkeys(k for e in shown for k in e) if c not in columns]
     columns = [*columns, *extra]
