@@ -102,7 +102,7 @@ def test_an_ensemble_of_two_trained_heads_keeps_what_they_agree_on(
     # the saved file is one model to predict and serve
     loaded = load_predictor(saved, "cpu")
     assert isinstance(loaded, EnsemblePredictor) and len(loaded.members) == 2
-    # the stats member has no open-set distance (too wide): no calibrated rejection
+    # the stats member has no open-set distance (too wide): auto never rejects
     assert loaded.rejection == {"score": "probability", "threshold": None}
     # evaluating the saved file scores the fusion: what `vidact ensemble` reported, to 1e-6
     again = tmp_path / "evaluated"

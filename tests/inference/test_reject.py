@@ -19,16 +19,7 @@ from vidact.inference.load import load_predictor
 from vidact.io.writer import write_video
 from vidact.models.checkpoint import METADATA_KEY, read_checkpoint
 from vidact.models.open_set import OPEN_SET_KEY, OpenSet
-from vidact.training.module import KNOWN_ACCEPTED, calibrate_rejection, fit_open_set
-
-
-def test_the_threshold_keeps_the_chosen_share_of_validation_clips() -> None:
-    confidence = torch.linspace(0.3, 1.0, 101)
-    threshold = calibrate_rejection(confidence)
-    assert threshold is not None
-    kept = float((confidence >= threshold).double().mean())
-    assert kept == pytest.approx(KNOWN_ACCEPTED, abs=0.011)
-    assert calibrate_rejection(torch.tensor([0.9, 0.8, 0.7])) is None  # too few to tell
+from vidact.training.module import KNOWN_ACCEPTED, fit_open_set
 
 
 def test_the_distance_keeps_the_chosen_share_of_validation_clips_and_tells_strangers() -> None:
@@ -63,12 +54,12 @@ def test_a_damaged_distance_entry_is_refused_naming_the_file(
 
 
 def test_reject_modes() -> None:
-    assert resolve_reject("off", 0.4) is None
-    assert resolve_reject("auto", 0.4) == 0.4 and resolve_reject("auto", None) is None
-    assert resolve_reject("0.7", 0.4) == 0.7
+    # auto is no top probability: the model's open-set distance, where it has one
+    assert resolve_reject("off") is None and resolve_reject("auto") is None
+    assert resolve_reject("0.7") == 0.7
     for bad in ("1", "0", "high", "-0.2"):
         with pytest.raises(ConfigError, match="--reject"):
-            resolve_reject(bad, None)
+            resolve_reject(bad)
 
 
 def test_a_trained_checkpoint_carries_its_threshold_and_answers_unknown_below_it(
@@ -76,8 +67,6 @@ def test_a_trained_checkpoint_carries_its_threshold_and_answers_unknown_below_it
 ) -> None:
     checkpoint = trained_run / "checkpoints" / "best.ckpt"
     raw = read_checkpoint(checkpoint)
-    calibrated = raw[METADATA_KEY]["reject"]  # the top probability, for --reject P and ONNX
-    assert calibrated is not None and 0 < calibrated < 1
     distance = OpenSet.from_dict(raw[OPEN_SET_KEY], len(raw[METADATA_KEY]["classes"]))
     auto = load_predictor(checkpoint, "cpu")  # auto by default: by open-set distance
     assert auto.rejection == {"score": "distance", "threshold": round(distance.threshold, 6)}

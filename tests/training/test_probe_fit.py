@@ -16,6 +16,7 @@ from vidact.data.cache import CachedVideo
 from vidact.data.datasets import FeatureClipDataset
 from vidact.data.index import VideoItem
 from vidact.errors import ConfigError
+from vidact.inference.events import UNKNOWN
 from vidact.inference.load import load_predictor
 from vidact.models.checkpoint import METADATA_KEY
 from vidact.models.open_set import OPEN_SET_KEY
@@ -98,9 +99,15 @@ def test_a_probe_run_trains_full_batch_and_beats_chance(synthetic_dataset, tmp_p
     # last.ckpt is the last epoch's, whichever was best (a resume goes on from there)
     last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert (last["epoch"], last["global_step"]) == (2, 3)
-    # a 3840-wide clip embedding keeps rejection by top probability (no D x D precision)
-    assert OPEN_SET_KEY not in saved and saved[METADATA_KEY]["reject"] is not None
-    assert load_predictor(run / "checkpoints" / "best.ckpt").rejection["score"] == "probability"
+    # a 3840-wide clip embedding has no open-set distance (no D x D precision): auto never
+    # rejects, a chosen top probability does
+    checkpoint = run / "checkpoints" / "best.ckpt"
+    assert OPEN_SET_KEY not in saved and "reject" not in saved[METADATA_KEY]
+    assert load_predictor(checkpoint).rejection == {"score": "probability", "threshold": None}
+    video = synthetic_dataset.items[0].path
+    assert json.loads(invoke("predict", checkpoint, video, "--json"))["label"] != UNKNOWN
+    doubtful = invoke("predict", checkpoint, video, "--json", "--reject", "0.9999")
+    assert json.loads(doubtful)["label"] == UNKNOWN
     # the fit reads each video's 3 evaluation frames and nothing else: only those are encoded
     summary = json.loads((run / "summary.json").read_text())
     entries = list(Path(summary["feature_cache"]).rglob("*.npy"))
@@ -177,8 +184,6 @@ def test_a_refit_learns_from_validation_too_and_keeps_the_held_out_model(
     # the standardisation's statistics are those of the training and validation clips now
     key = "model.head.standardise.running_mean"
     assert not torch.allclose(refit["state_dict"][key], held_out["state_dict"][key])
-    # rejection keeps the threshold calibrated while validation was held out
-    assert refit[METADATA_KEY]["reject"] == held_out[METADATA_KEY]["reject"] is not None
     assert load_predictor(checkpoints / "best.ckpt").classes == synthetic_dataset.classes
     # resumed for more epochs, the run chooses against the held-out model and refits again
     invoke("train", "--resume", run, "--epochs", "5")

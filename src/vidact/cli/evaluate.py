@@ -83,7 +83,8 @@ def evaluate(
     distance = rejection.get("score") == "distance"
     rule = "beyond open-set distance" if distance else "below top probability"
     line = (
-        "rejection: off (--reject P, or a model trained with 8+ validation clips)"
+        "rejection: off (--reject P; auto rejects by open-set distance, which a model has "
+        "when trained with 8+ validation clips and a clip embedding of at most 1280)"
         if threshold is None
         else f"rejection {rule} {threshold:.4g}: {rejection['known_rejected']:.1%} of these "
         "videos answered unknown"

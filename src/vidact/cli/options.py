@@ -222,9 +222,9 @@ Reject = Annotated[
     str,
     typer.Option(
         help="When to answer unknown: off; auto (the model's calibration from training: farther "
-        "from its classes' clip embeddings than 95% of its validation clips, or for a model "
-        "without that, e.g. an ONNX export, a top probability below what 95% of them reach); "
-        "or P: a top probability below P."
+        "from its classes' clip embeddings than 95% of its validation clips; a model without "
+        "that distance, as the linear and stats heads, never rejects); or P: a top probability "
+        "below P (evaluate --unknown-dir prints the P for a chosen false-accept rate)."
     ),
 ]
 

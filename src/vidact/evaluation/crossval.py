@@ -391,6 +391,7 @@ def _row(run: FoldRun, metrics: dict[str, Any], folder: Path, classes: int) -> d
     # a refit model (recipe ``refit: true``) learnt from validation's videos as well
     fitted = (summary.get("refit") or {}).get("videos", split.get("train"))
     compared = summary.get("candidates")  # a recipe with candidates: the one the fold kept
+    rejection = metrics.get("rejection", {})
     return {
         "run": run.name,
         "fold": run.fold,
@@ -406,8 +407,11 @@ def _row(run: FoldRun, metrics: dict[str, Any], folder: Path, classes: int) -> d
         "test_top1": metrics["top1"],
         "test_mean_class_accuracy": metrics["mean_class_accuracy"],
         "test_loss": metrics["loss"],
-        # share of the (known) test videos the model answers unknown, as predict would
-        "test_known_rejected": metrics.get("rejection", {}).get("known_rejected"),
+        # share of the (known) test videos the model answers unknown, as predict would; None
+        # for a model that never rejects
+        "test_known_rejected": None
+        if rejection.get("threshold") is None
+        else rejection.get("known_rejected"),
     }
 
 

@@ -37,13 +37,12 @@ REJECT_MODES = "off, auto or a probability in (0, 1)"
 LEANING_WINDOWS = 10_000  # abstaining windows kept for placing a change (83 min at 0.5 s)
 
 
-def resolve_reject(mode: str | float | None, calibrated: float | None) -> float | None:
-    """``--reject`` -> the threshold: off (None), auto (``calibrated``: the model's own, None
-    when it has none) or a probability strictly between 0 and 1."""
-    if mode is None or mode == "off":
+def resolve_reject(mode: str | float | None) -> float | None:
+    """``--reject`` -> the top-probability threshold: None for off and auto (auto rejects by
+    the model's own open-set distance, where it has one: ``VideoPredictor.use_reject``), or a
+    probability strictly between 0 and 1."""
+    if mode is None or mode in ("off", "auto"):
         return None
-    if mode == "auto":
-        return calibrated
     try:
         value = float(mode)
     except ValueError:

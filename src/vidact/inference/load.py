@@ -28,12 +28,12 @@ def load_predictor(
     checkpoint, an ensemble file from ``vidact ensemble --save`` (an ``EnsemblePredictor``,
     answering with its members' fusion), or with ``runtime`` onnx (automatic for ``.onnx``) a
     file from ``vidact export``, run in onnxruntime. ``reject`` (off, auto or P): when the
-    answer is ``unknown`` (auto: as calibrated in training, by open-set distance when the model
-    has one, else by top probability; P: a top probability below P).
+    answer is ``unknown`` (auto: beyond the open-set distance calibrated in training, when the
+    model has one, else never; P: a top probability below P).
     ``encoder_runtime`` (auto, torch or onnx): where a frozen frame encoder runs (auto:
     onnxruntime when the `onnx` extra is installed, on a CPU)."""
     target = resolve_device(device)
-    resolve_reject(reject, None)  # bad values are refused before the model loads
+    resolve_reject(reject)  # bad values are refused before the model loads
     check_runtime(encoder_runtime)
     predictor: VideoPredictor
     if runtime_of(path, runtime) == "onnx":

@@ -153,12 +153,6 @@ class VideoPredictor(abc.ABC):
         return False
 
     @property
-    def calibrated_reject(self) -> float | None:
-        """The top probability calibrated when the model was trained (``--reject auto`` for a
-        model without an open-set distance)."""
-        return None
-
-    @property
     def open_set_threshold(self) -> float | None:
         """The open-set distance calibrated when the model was trained (``--reject auto``),
         None for a model without one."""
@@ -173,10 +167,11 @@ class VideoPredictor(abc.ABC):
     # -- the answers -------------------------------------------------------------------------
     def use_reject(self, mode: str | float | None) -> None:
         """``--reject``: off; auto, the model's own calibration: its open-set distance when it
-        has one (farther than 95% of its validation clips: unknown), else its calibrated top
-        probability; or a top probability P in (0, 1), answers below it unknown. Sureness,
-        what the threshold tests, is the negated distance or the top probability."""
-        self.reject = resolve_reject(mode, self.calibrated_reject)
+        has one (farther than 95% of its validation clips: unknown), else no rejection (a top
+        probability calibrated on validation sources rejected 8-25% of the known clips of new
+        ones); or a top probability P in (0, 1), answers below it unknown. Sureness, what the
+        threshold tests, is the negated distance or the top probability."""
+        self.reject = resolve_reject(mode)
         self.distance = self.open_set_threshold if mode == "auto" else None
         if self.distance is not None:
             self.reject = -self.distance
@@ -448,10 +443,6 @@ class Predictor(VideoPredictor):
             return "onnx"  # a file from vidact export runs whole in onnxruntime
         size = self.info.input.size
         return use_encoder_runtime(self.model, runtime, size, self.device)
-
-    @property
-    def calibrated_reject(self) -> float | None:
-        return self.info.reject
 
     @property
     def open_set_threshold(self) -> float | None:

@@ -39,7 +39,6 @@ class CheckpointInfo:
     sampling: ClipSampling
     input: InputSpec
     version: str = __version__
-    reject: float | None = None  # top probability below which the answer is unknown (calibrated)
     jumps: float | None = None  # share of training videos with a jump as at a cut (io.shots)
 
     def __post_init__(self) -> None:
@@ -72,7 +71,6 @@ class CheckpointInfo:
                 spec.get("fit", "crop"),
             ),
             version=raw.get("version", "unknown"),
-            reject=raw.get("reject"),
             jumps=raw.get("jumps"),
         )
 

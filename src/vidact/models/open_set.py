@@ -19,8 +19,9 @@ import torch
 OPEN_SET_KEY = "vidact_open_set"  # checkpoint entry: class means, precision, threshold
 SHRINK = 0.1  # covariance shrunk towards its mean variance: often more dimensions than clips
 FIT_VIDEOS = 1024  # training videos it is fitted on: enough for the means and the covariance
-# wider clip embeddings (the linear and stats heads: 3840 dimensions and more on Lite0) keep the
-# top probability: their D x D precision would weigh 59 MB and more and take seconds to invert
+# wider clip embeddings (the linear and stats heads: 3840 dimensions and more on Lite0) get none
+# and never reject under --reject auto: their D x D precision would weigh 59 MB and more and take
+# seconds to invert
 MAX_DIMENSIONS = 1280
 
 

@@ -23,7 +23,7 @@ from vidact.models.open_set import OPEN_SET_KEY, OpenSet, measures_distance
 from vidact.training import optim
 from vidact.training.features import FeatureExtractor
 
-KNOWN_ACCEPTED = 0.95  # share of validation clips the calibrated rejection keeps
+KNOWN_ACCEPTED = 0.95  # share of validation clips the calibrated open-set distance keeps
 MIN_CALIBRATION = 8  # validation clips needed to calibrate it (fewer: mostly noise)
 
 Batch = tuple[torch.Tensor | None, torch.Tensor | None, list[str]]
@@ -56,17 +56,15 @@ class ClipClassifierModule(L.LightningModule):
             metrics[f"{split}_loss"] = MeanMetric()
             metrics[f"{split}_acc"] = MulticlassAccuracy(len(classes), average="micro")
         self.metrics = nn.ModuleDict(metrics)
-        # per validation epoch, all ranks: each validation clip's loss, top probability and
-        # embedding, and the embeddings and labels of the training clips seen as evaluation
+        # per validation epoch, all ranks: each validation clip's loss and embedding, and the
+        # embeddings and labels of the training clips seen as evaluation
         collected = (
             "val_losses",
-            "confidence",
             "val_embeddings",
             "train_embeddings",
             "train_labels",
         )
         self.collected = nn.ModuleDict({name: CatMetric() for name in collected})
-        self.reject: float | None = None  # calibrated on the latest validation epoch
         self.open_set: OpenSet | None = None  # fitted on the latest validation epoch
         # each validation clip's loss, per epoch (1-based): the spread a comparison of
         # candidates needs (training.trainer._choose)
@@ -96,7 +94,6 @@ class ClipClassifierModule(L.LightningModule):
             weight_source=weight_source(model.backbone, uses_pretrained(model), model.weights),
             sampling=self.config.data.sampling(reads_pairs(model.backbone)),
             input=self.spec,
-            reject=self.reject,
             jumps=self.jumps,
         )
 
@@ -123,8 +120,6 @@ class ClipClassifierModule(L.LightningModule):
                 label_smoothing=self.loss.label_smoothing,
             )
             self.collected["val_losses"].update(each)
-            confidence = logits.detach().float().softmax(dim=-1).amax(dim=-1)
-            self.collected["confidence"].update(confidence)
             if self.measures_distance:
                 self.collected["val_embeddings"].update(embeddings.detach().float())
         self.metrics[f"{split}_loss"].update(loss.detach(), weight=len(labels))
@@ -171,9 +166,7 @@ class ClipClassifierModule(L.LightningModule):
         collected = {k: m.compute() for k, m in self.collected.items() if m.update_count}
         if "val_losses" in collected:
             self.val_video_losses[self.current_epoch + 1] = collected["val_losses"].cpu()
-        if "confidence" in collected:
-            self.reject = calibrate_rejection(collected["confidence"])
-        if "confidence" in collected and "train_embeddings" in collected:
+        if "val_embeddings" in collected and "train_embeddings" in collected:
             train, labels = collected["train_embeddings"], collected["train_labels"]
             validation = collected["val_embeddings"]
             self.open_set = fit_open_set(train, labels, len(self.classes), validation)
@@ -209,15 +202,6 @@ class ClipClassifierModule(L.LightningModule):
         # dropout and anything else drawing from the global generators continues where the
         # interrupted run was, from the next epoch's start (data order has its own seeds)
         self._rng_to_restore = checkpoint.get("rng_states")
-
-
-def calibrate_rejection(confidence: torch.Tensor) -> float | None:
-    """The top probability that ``KNOWN_ACCEPTED`` of validation clips reach: below it a clip
-    looks less like any trained class than nearly all clips of those classes do, and the
-    answer is unknown. None with fewer than ``MIN_CALIBRATION`` clips (too few to tell)."""
-    if confidence.numel() < MIN_CALIBRATION:
-        return None
-    return round(float(torch.quantile(confidence.double(), 1 - KNOWN_ACCEPTED)), 6)
 
 
 def fit_open_set(

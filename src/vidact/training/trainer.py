@@ -52,7 +52,7 @@ from vidact.data.transforms import AUGMENT_PRESETS, Augment, PersonSquare, resol
 from vidact.errors import CheckpointError, ConfigError, DatasetError, RunError
 from vidact.io.shots import share_with_jumps
 from vidact.models.backbones import encoder_names, reads_pairs, weight_source
-from vidact.models.checkpoint import METADATA_KEY, CheckpointInfo, read_checkpoint
+from vidact.models.checkpoint import read_checkpoint
 from vidact.models.classifier import frozen_throughout, uses_pretrained
 from vidact.models.encoder_runtime import install_int8, quantise_encoder, use_encoder_runtime
 from vidact.models.heads import resolve_model
@@ -470,7 +470,7 @@ def _refit(
     """Fit a fresh model on the training and validation videos together, for the epochs of
     the one chosen, and make it best.ckpt (the chosen one stays as held_out.ckpt): with a few
     people or cameras, the one validation held out is a share of what there is to learn from.
-    The rejection thresholds stay those calibrated while validation was held out; the figures
+    The open-set distance keeps the threshold calibrated while validation was held out; the figures
     in summary.json are the held-out model's."""
     config, index = run.config, run.index
     validation = index.subset("val")
@@ -492,7 +492,6 @@ def _refit(
     # calibrated on it while it was held out are kept (a distance counts in whitened units)
     checkpoints = run_dir / "checkpoints"
     held_out = read_checkpoint(checkpoints / "best.ckpt")
-    module.reject = CheckpointInfo.from_dict(held_out[METADATA_KEY]).reject
     if module.open_set is not None and held_out.get(OPEN_SET_KEY) is not None:
         threshold = OpenSet.from_dict(held_out[OPEN_SET_KEY], len(index.classes)).threshold
         module.open_set = replace(module.open_set, threshold=threshold)
