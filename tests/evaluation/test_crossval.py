@@ -14,6 +14,9 @@ import yaml
 from tests.conftest import FAST_RUN, invoke, runner
 from vidact.cli.main import app
 from vidact.data.index import group_of
+from vidact.inference.load import load_predictor
+from vidact.inference.predictor import Predictor
+from vidact.training.features import FeatureExtractor
 
 RUN = [*FAST_RUN, "--epochs", "2"]
 TINY = ["--frames", "3", "--size", "32", "--workers", "0"]  # crossval's own flags
@@ -108,6 +111,36 @@ def test_a_refit_recipe_counts_validation_among_the_videos_learnt_from(
     invoke("report", out, "--out", page)
     assert "<th>train_videos</th><th>refit</th>" in page.read_text()
     assert "<th>kept</th>" in page.read_text() and "weight_decay=" in page.read_text()
+
+
+@pytest.mark.slow
+def test_a_full_batch_recipe_encodes_each_video_once_across_training_and_testing(
+    synthetic_dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fold tests videos earlier folds trained on, and trains on videos earlier folds tested:
+    the training features and the evaluation views of a full-batch fit are one encoding, and a
+    score from it equals a score from the video."""
+    encoded: list[int] = []
+    store, encode = FeatureExtractor._store, Predictor._encoded
+    monkeypatch.setattr(
+        FeatureExtractor, "_store", lambda self, *a, **k: encoded.append(1) or store(self, *a, **k)
+    )
+    monkeypatch.setattr(
+        Predictor, "_encoded", lambda self, views: encoded.append(len(views)) or encode(self, views)
+    )
+    recipe = tmp_path / "probe.yaml"
+    recipe.write_text("model: {head: linear}\noptimizer: lbfgs\nlr: 1.0\nscheduler: none\n")
+    out = tmp_path / "cv"
+    invoke("crossval", "--config", recipe, "--data", synthetic_dataset.root, *TINY, "--epochs",
+           "2", "--folds", "3", "--cache-dir", tmp_path / "cache", "--out", out)  # fmt: skip
+    assert sum(encoded) == len(synthetic_dataset.items)  # 48 videos, each encoded once
+    fold = out / "folds" / json.loads((out / "crossval.json").read_text())["per_fold"][-1]["run"]
+    with (fold / "test" / "predictions.csv").open() as handle:
+        paths = [row["path"] for row in csv.DictReader(handle)]
+    by_path = {item.relpath: item for item in synthetic_dataset.items}
+    predictor = load_predictor(fold / "run" / "checkpoints" / "best.ckpt")  # no cache: decodes
+    from_video, _, _ = predictor.score([by_path[path] for path in paths])
+    assert np.allclose(from_video, np.load(fold / "test" / "probabilities.npy"), atol=1e-5)
 
 
 @pytest.mark.slow

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from tests.conftest import real_clip
-from vidact.config import ModelConfig
+from vidact.config import DataConfig, ModelConfig, TrainConfig
 from vidact.data.transforms import eval_transform
 from vidact.errors import ConfigError
+from vidact.inference.view_cache import ViewFeatureCache
 from vidact.io.reader import VideoReader
 from vidact.models.backbones import FrameEncoder
 from vidact.models.classifier import ClipClassifier
@@ -23,6 +24,7 @@ from vidact.models.encoder_runtime import (
     use_encoder_runtime,
 )
 from vidact.sampling import with_next
+from vidact.training.module import ClipClassifierModule
 
 pytest.importorskip("onnxruntime")
 
@@ -94,10 +96,14 @@ def test_trained_or_random_encoders_stay_in_pytorch_unless_asked() -> None:
 
 
 @torch.inference_mode()
-def test_an_int8_encoder_keeps_the_features_of_a_real_clip() -> None:
-    model = ClipClassifier(
-        ModelConfig(backbone="motion", head="mean", encoder_precision="int8"), 2
-    ).eval()
+def test_an_int8_encoder_keeps_the_features_of_a_real_clip(tmp_path) -> None:
+    config = TrainConfig(
+        model=ModelConfig(backbone="motion", head="mean", encoder_precision="int8"),
+        data=DataConfig(size=96),
+    )
+    module = ClipClassifierModule(config, ("a", "b"))
+    model = module.model.eval()
+    float_views = ViewFeatureCache(tmp_path, model, module.info(), 1, 1).cache.dir
     spec = model.encoder.input_spec(96)
     pairs = eval_transform(spec)(_frames("motion", True))  # (12, 3, 96, 96): 6 pairs
     reference = model.encoder(pairs)
@@ -110,6 +116,9 @@ def test_an_int8_encoder_keeps_the_features_of_a_real_clip() -> None:
     assert list(quantised) == ["0"] and len(quantised["0"]) < 8e6  # int8: about a quarter
     install_int8(model, quantised)
     assert runtime_in_use(model) == "onnx-int8"
+    # its evaluation views are its own (each run calibrates its copy: named by its bytes)
+    int8_views = ViewFeatureCache(tmp_path, model, module.info(), 1, 1).cache
+    assert int8_views.dir != float_views and int8_views.settings["precision"]
     assert use_encoder_runtime(model, "auto", 96) == "onnx-int8"  # stays int8
     with pytest.raises(ConfigError, match="int8, which runs in onnxruntime only"):
         use_encoder_runtime(model, "torch", 96)

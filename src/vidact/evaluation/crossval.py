@@ -7,7 +7,9 @@ the others, with validation carved from those training groups; every video is te
 once, so the pooled figures cover the whole dataset. With ``train_sizes`` each fold also trains
 on that share of its training groups (drawn whole), which gives the learning curve. All runs
 share one feature cache, so a frozen encoder encodes each video once for training, whichever
-folds train on it, and once for its fold's test views, which every train size of the fold reads.
+folds train on it, and once for its fold's test views, which every train size of the fold reads;
+a full-batch fit trains on the frames evaluation reads, and then the two are one encoding
+(``training.features.SharedViews``).
 
 OUT/crossval.json   pooled figures, each fold's, their mean and spread, the learning curve
 OUT/crossval.csv    one row per run (fold, train size): clips, groups, test figures

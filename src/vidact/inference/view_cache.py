@@ -3,9 +3,10 @@ frozen encoder and sampling scores the same videos without decoding or encoding 
 six heads of a comparison grid, or the train sizes of a cross-validation fold.
 
 The namespace hashes everything that decides the features: the encoder's weights (a digest of
-its state), where it runs, the input preparation, the sampling and the views per video. The
-features are kept in float32, so a score from the cache equals a score from the video (to
-float32 rounding: the head may add in another order).
+its state, and of its int8 copy's bytes), where it runs, the input preparation, the sampling and
+the views per video. The features are kept in float32, so a score from the cache equals a score
+from the video (to float32 rounding: the head may add in another order). A full-batch fit fills
+and reads the same entries for its training videos (``training.features.SharedViews``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from vidact.data.cache import ArrayCache, CachedVideo
 from vidact.data.index import VideoItem
 from vidact.data.transforms import fit_rule
+from vidact.models.backbones import FrameEncoder
 from vidact.models.checkpoint import CheckpointInfo
 from vidact.models.classifier import ClipClassifier, frozen_throughout
 from vidact.models.encoder_runtime import runtime_in_use, weights_digest
@@ -45,6 +47,13 @@ class ViewFeatureCache:
         tracking = sorted({p.tracking for p in model.encoder.modules() if hasattr(p, "tracking")})
         if tracking:  # how a pose tracker follows a body (as the training cache names it)
             settings["tracking"] = tracking
+        quantised = [
+            part.quantised.path.stem  # type: ignore[union-attr]
+            for part in model.encoder.modules()
+            if isinstance(part, FrameEncoder) and part.quantised is not None
+        ]
+        if quantised:  # int8 copies calibrated per run: named by the digest of their bytes
+            settings["precision"] = quantised
         self.cache = ArrayCache(root, "features", settings)
 
     @staticmethod

@@ -30,9 +30,11 @@ from vidact.data.transforms import (
     train_transform,
     worker_start,
 )
-from vidact.io.reader import VideoReadError
+from vidact.inference.view_cache import ViewFeatureCache
+from vidact.io.reader import VideoReader, VideoReadError
 from vidact.models.backbones import FRAME_ENCODERS, FrameEncoder, reads_pairs
 from vidact.progress import progress
+from vidact.sampling import ClipSampling, spread_indices
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,38 @@ class FeatureView:
 
     def settings(self) -> dict[str, object]:
         return {"index": self.index, "augment": asdict(self.augment), "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class SharedViews:
+    """The evaluation views of a full-batch fit's videos (``inference.view_cache``): where a
+    video's cached frames are exactly the frames evaluation reads (segment sampling, at least T
+    frames), one encoding serves both, so a cross-validation, which trains on each video in
+    some folds and tests it in another, encodes it once."""
+
+    cache: ViewFeatureCache
+    sampling: ClipSampling
+    cached_frames: int
+
+    def same_frames(self, num_frames: int, fps: float) -> bool:
+        """Whether the cache's spread frames of such a video are its evaluation frames."""
+        spread = spread_indices(num_frames, self.cached_frames)
+        return np.array_equal(spread, self.sampling.indices(num_frames, fps))
+
+    def training_entry(self, item: VideoItem, allow_images: bool) -> CachedVideo | None:
+        """The video's training entry (float16 rows, the video's facts) made from its cached
+        evaluation view; None when there is none or its frames are not the spread ones."""
+        view = self.cache.load(item)
+        if view is None or len(view) != 1:
+            return None
+        try:
+            with VideoReader(item.path, allow_images) as reader:
+                facts = reader.num_frames, reader.fps
+        except VideoReadError:
+            return None  # the extraction decodes it and reports it
+        if not self.same_frames(*facts):
+            return None
+        return CachedVideo(view[0].numpy().astype(np.float16), *facts)
 
 
 class _SpreadFrames(Dataset):
@@ -196,10 +230,12 @@ class FeatureExtractor:
         cached_frames: int,
         allow_images: bool = False,
         view: FeatureView | None = None,
+        shared: SharedViews | None = None,
     ) -> None:
         self.encoder = encoder
         self.store = store
         self.view = view
+        self.shared = shared  # a single encoder's full-batch fit: its evaluation views
         self.spec = spec
         self.cached_frames = cached_frames
         self.allow_images = allow_images
@@ -229,10 +265,13 @@ class FeatureExtractor:
             member_frames = self._member_input(index, frames)
             # (a frame encoder bounds its own runs: backbones.RUN_PIXELS; a pose clip is tracked
             # from its first frame to its last)
-            features = member(member_frames.to(device)).float().cpu().numpy().astype(np.float16)
+            exact = member(member_frames.to(device)).float().cpu()
+            features = exact.numpy().astype(np.float16)
             self.store.caches[index].save(
                 item.path, CachedVideo(features, int(facts[0]), float(facts[1]))
             )
+            if self.shared is not None and self.shared.same_frames(*facts):
+                self.shared.cache.save(item, exact[None])  # evaluation reads it as it is
             computed.append(features)
         self.encoder.train(was_training)
         return computed
@@ -252,11 +291,21 @@ class FeatureExtractor:
         features = self._store(item, facts, frames, members)  # type: ignore[arg-type]
         return CachedVideo(np.concatenate(features, axis=1), int(facts[0]), float(facts[1]))
 
+    def _from_view(self, item: VideoItem) -> bool:
+        """Store the video's training entry from its evaluation view; whether there was one."""
+        assert self.shared is not None
+        entry = self.shared.training_entry(item, self.allow_images)
+        if entry is not None:
+            self.store.caches[0].save(item.path, entry)
+        return entry is not None
+
     def extract(
         self, items: Sequence[VideoItem], workers: int = 0, device: torch.device | str = "cpu"
     ) -> list[str]:
         """Encode the videos not yet cached; returns the paths of those that were unreadable."""
         todo = [item for item in items if self.store.missing(item.path)]
+        if self.shared is not None:  # tested in an earlier fold: encoded then
+            todo = [item for item in todo if not self._from_view(item)]
         if not todo:
             return []
         what = (

@@ -50,6 +50,7 @@ from vidact.data.index import VideoIndex, deal_groups
 from vidact.data.sources import build_index
 from vidact.data.transforms import AUGMENT_PRESETS, Augment, PersonSquare, resolve_augment
 from vidact.errors import CheckpointError, ConfigError, DatasetError, RunError
+from vidact.inference.view_cache import ViewFeatureCache
 from vidact.io.shots import share_with_jumps
 from vidact.models.backbones import encoder_names, reads_pairs, weight_source
 from vidact.models.checkpoint import read_checkpoint
@@ -70,6 +71,7 @@ from vidact.training.features import (
     FeatureExtractor,
     FeatureStore,
     FeatureView,
+    SharedViews,
     calibration_frames,
     feature_augmenter,
 )
@@ -417,7 +419,7 @@ def _fit(
     # evaluation positions, unaugmented, in one batch
     fixed = full_batch(config.optimizer)
     cached_frames = config.max_cached_frames or sampling.frames_to_cache(jitter=not fixed)
-    inputs = _inputs(run, cached_frames)
+    inputs = _inputs(run, cached_frames, sampling if fixed else None)
     datamodule = _datamodule(run, sampling, inputs, fixed, done)
     if datamodule.augmented_copies:
         log.info(
@@ -508,9 +510,10 @@ def _refit(
     return {"videos": len(index.subset("train")) + len(validation), "epochs": epochs}
 
 
-def _inputs(run: RunPlan, cached_frames: int) -> _Inputs:
+def _inputs(run: RunPlan, cached_frames: int, fixed: ClipSampling | None = None) -> _Inputs:
     """A frozen encoder's feature caches (int8 calibration and the encoder runtime chosen first,
-    since they decide the features) and the job that fills them, or a clip cache, or neither."""
+    since they decide the features) and the job that fills them, or a clip cache, or neither.
+    ``fixed``: a full-batch fit's sampling, whose evaluation views it shares (``SharedViews``)."""
     config, module, spec = run.config, run.module, run.module.spec
     if not (config.feature_cache and frozen_throughout(config.model)):
         clip_cache = None
@@ -538,6 +541,10 @@ def _inputs(run: RunPlan, cached_frames: int) -> _Inputs:
     ]
     encoder = module.model.encoder
     root = config.cache_dir or default_cache_dir()
+    shared, info = None, module.info()
+    single = len(encoder.members) == 1  # a fusion caches each member apart
+    if fixed is not None and single and ViewFeatureCache.applies(module.model, info):
+        shared = SharedViews(ViewFeatureCache(root, module.model, info, 1, 1), fixed, cached_frames)
     extractors = [
         FeatureExtractor(
             encoder,
@@ -546,6 +553,7 @@ def _inputs(run: RunPlan, cached_frames: int) -> _Inputs:
             cached_frames,
             data.allow_images,
             view,
+            shared if view is None else None,
         )
         for view in views
     ]
