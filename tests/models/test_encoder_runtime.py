@@ -12,7 +12,6 @@ from tests.conftest import real_clip
 from vidact.config import DataConfig, ModelConfig, TrainConfig
 from vidact.data.transforms import eval_transform
 from vidact.errors import ConfigError
-from vidact.inference.view_cache import ViewFeatureCache
 from vidact.io.reader import VideoReader
 from vidact.models.backbones import FrameEncoder
 from vidact.models.classifier import ClipClassifier
@@ -23,6 +22,7 @@ from vidact.models.encoder_runtime import (
     runtime_in_use,
     use_encoder_runtime,
 )
+from vidact.models.view_cache import ViewFeatureCache
 from vidact.sampling import with_next
 from vidact.training.module import ClipClassifierModule
 

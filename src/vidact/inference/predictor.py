@@ -33,7 +33,6 @@ from vidact.inference.timeline import (
     plan_windows,
     score_windows,
 )
-from vidact.inference.view_cache import ViewFeatureCache
 from vidact.inference.views import ViewLoader, is_long
 from vidact.io.outputs import check_output, replacing
 from vidact.io.reader import VideoReader, VideoReadError
@@ -47,6 +46,7 @@ from vidact.models.checkpoint import (
 )
 from vidact.models.classifier import ClipClassifier
 from vidact.models.encoder_runtime import use_encoder_runtime
+from vidact.models.view_cache import ViewFeatureCache
 from vidact.plots import plot_timeline
 from vidact.progress import progress
 

@@ -30,9 +30,9 @@ from vidact.data.transforms import (
     train_transform,
     worker_start,
 )
-from vidact.inference.view_cache import ViewFeatureCache
 from vidact.io.reader import VideoReader, VideoReadError
 from vidact.models.backbones import FRAME_ENCODERS, FrameEncoder, reads_pairs
+from vidact.models.view_cache import ViewFeatureCache
 from vidact.progress import progress
 from vidact.sampling import ClipSampling, spread_indices
 
@@ -119,7 +119,7 @@ class FeatureView:
 
 @dataclass(frozen=True)
 class SharedViews:
-    """The evaluation views of a full-batch fit's videos (``inference.view_cache``): where a
+    """The evaluation views of a full-batch fit's videos (``models.view_cache``): where a
     video's cached frames are exactly the frames evaluation reads (segment sampling, at least T
     frames), one encoding serves both, so a cross-validation, which trains on each video in
     some folds and tests it in another, encodes it once."""

@@ -50,7 +50,6 @@ from vidact.data.index import VideoIndex, deal_groups
 from vidact.data.sources import build_index
 from vidact.data.transforms import AUGMENT_PRESETS, Augment, PersonSquare, resolve_augment
 from vidact.errors import CheckpointError, ConfigError, DatasetError, RunError
-from vidact.inference.view_cache import ViewFeatureCache
 from vidact.io.shots import share_with_jumps
 from vidact.models.backbones import encoder_names, reads_pairs, weight_source
 from vidact.models.checkpoint import read_checkpoint
@@ -58,6 +57,7 @@ from vidact.models.classifier import frozen_throughout, uses_pretrained
 from vidact.models.encoder_runtime import install_int8, quantise_encoder, use_encoder_runtime
 from vidact.models.heads import resolve_model
 from vidact.models.open_set import FIT_VIDEOS, OPEN_SET_KEY, OpenSet
+from vidact.models.view_cache import ViewFeatureCache
 from vidact.plots import plot_curves
 from vidact.progress import on_terminal
 from vidact.sampling import ClipSampling

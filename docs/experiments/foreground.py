@@ -1,0 +1,117 @@
+"""The moving people without their camera's scene: each frame minus the clip's median frame
+(what stays put: floor, walls, parked things) as Lite0's input, against and beside
+`configs/people_rgb.yaml`'s motion features of fight-dev, on six source-disjoint partitions
+(docs/measurements.md, "The foreground against the clip's median").
+
+Each clip is read as the recipe reads scenes of several people (48 frames of the segment
+sampling, the whole frame padded to 288, Lite0's map averaged over the left and the right half;
+the recipe's own features are its frame pairs' differences). Two foregrounds: the difference to
+the median itself, and the frame where it differs from the median by more than 0.08 (about 10
+of 255, widened by 4 pixels), grey elsewhere: how the moving people look. Each clip is its
+features' mean, spread and mean change; a logistic regression scores each alone, side by side
+with the recipe's, and late-fused (the two regressions' log probabilities added). Needs
+scikit-learn.
+
+    python docs/experiments/foreground.py ../shared/data/fight-dev OUT
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from dynamic_images import by_halves
+from motion_regions import (  # this folder's scripts (run as a script)
+    STRENGTHS,
+    clips,
+    described,
+    encoded_once,
+    scored,
+    summary,
+)
+from other_classifiers import encode as encode_recipe
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from vidact.data.transforms import eval_transform
+from vidact.io.reader import VideoReader
+from vidact.models.backbones import MotionEncoder
+from vidact.progress import progress
+from vidact.sampling import ClipSampling
+
+MOVED = 0.08  # mean absolute difference to the median, on Lite0's [-1, 1] input
+
+
+def frames_of(encoder: MotionEncoder, video: Path) -> torch.Tensor:
+    """(48, 3, 288, 288): the recipe's 48 segment frames, padded, normalised as Lite0 reads."""
+    spec = encoder.input_spec(288).fitted("pad")
+    sampling = ClipSampling(frames=48, strategy="segment")
+    with VideoReader(video) as reader:
+        positions = sampling.indices(reader.num_frames, reader.fps)
+        return eval_transform(spec)(reader.read(positions, short_side=spec.short_side))
+
+
+def encode(root: Path, rows: list[dict[str, str]]) -> np.ndarray:
+    """(2, N, 48, 2560) float16: each clip's features of its difference to the median and of
+    its masked frames, by halves."""
+    encoder = MotionEncoder().eval()
+    model = encoder.encoder.model
+    difference, masked = [], []
+    with torch.inference_mode():
+        for row in progress(rows, "encoding", unit="clips"):
+            frames = frames_of(encoder, root / row["path"])
+            apart = frames - frames.median(0).values
+            difference.append(by_halves(model, apart.clamp(-1.0, 1.0)))
+            moved = (apart.abs().mean(1, keepdim=True) > MOVED).float()
+            moved = F.max_pool2d(moved, 9, stride=1, padding=4)
+            masked.append(by_halves(model, frames * moved))
+    return np.stack([np.stack(difference), np.stack(masked)])
+
+
+def fused(
+    first: np.ndarray, second: np.ndarray, labels: np.ndarray, splits: list, strength: float
+) -> list[float]:
+    """Pooled top-1 of two logistic regressions' log probabilities added, on each partition."""
+    accuracy = []
+    for partition in splits:
+        predicted = np.empty(len(labels), dtype=labels.dtype)
+        for train, test in partition:
+            summed = 0.0
+            for features in (first, second):
+                fit = make_pipeline(StandardScaler(), LogisticRegression(C=strength, max_iter=5000))
+                fit.fit(features[train], labels[train])
+                summed = summed + fit.predict_log_proba(features[test])
+            predicted[test] = fit.classes_[np.argmax(summed, axis=1)]
+        accuracy.append(float((predicted == labels).mean()))
+    return accuracy
+
+
+def main(root: Path, out: Path) -> None:
+    rows, labels, splits = clips(root, out)
+    foreground = encoded_once(out / "foreground.npy", lambda: encode(root, rows))  # 10 minutes
+    recipe = encoded_once(out / "recipe.npy", lambda: encode_recipe(root, rows))  # 5 minutes
+    own, difference, masked = (np.stack([summary(c) for c in x]) for x in (recipe, *foreground))
+    variants = {
+        "the recipe's frame differences": own,
+        "the difference to the median": difference,
+        "the frame where it moved": masked,
+        "the recipe's and the difference to the median side by side": np.hstack([own, difference]),
+        "the recipe's and the frame where it moved side by side": np.hstack([own, masked]),
+    }
+    for name, features in variants.items():
+        shown = " / ".join(described(scored(features, labels, splits, c)) for c in STRENGTHS)
+        print(f"{name}: {shown}", flush=True)
+    for name, other in (
+        ("the difference to the median", difference),
+        ("the frame where it moved", masked),
+    ):
+        shown = " / ".join(described(fused(own, other, labels, splits, c)) for c in STRENGTHS)
+        print(f"the recipe's and {name}, late-fused: {shown}", flush=True)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
