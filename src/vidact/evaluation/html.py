@@ -343,20 +343,21 @@ def _mistakes(folder: Path, sampling: ClipSampling) -> str:
     for row in progress(wrong[:MAX_MISTAKES], "thumbnails", unit="videos"):
         strip = _strip(Path(row.get("file") or row["path"]), sampling)
         rows.append(
-            f"<tr><td>{strip}</td><td>{html.escape(row['path'])}</td>"
-            f"<td>{html.escape(row['label'])}</td><td class='wrong'>"
-            f"{html.escape(row['predicted'])} ({float(row['probability']):.2f})</td></tr>"
+            f"<tr><td>{html.escape(row['path'])}</td><td>{html.escape(row['label'])}</td>"
+            f"<td class='wrong'>{html.escape(row['predicted'])} "
+            f"({float(row['probability']):.2f})</td><td>{strip}</td></tr>"
         )
     more = (
         f"<p class='muted'>{len(wrong) - MAX_MISTAKES} more in predictions.csv.</p>"
         if len(wrong) > MAX_MISTAKES
         else ""
     )
+    # the names first and the strips in a scrolling box: a strip of wide frames is wider than
+    # the page
     return (
-        f"<h3>Misclassified videos ({len(wrong)})</h3><table><thead><tr><th>frames the model "
-        "saw</th><th>video</th><th>true</th><th>predicted</th></tr></thead><tbody>"
-        + "".join(rows)
-        + f"</tbody></table>{more}"
+        f"<h3>Misclassified videos ({len(wrong)})</h3><div class='scroll'><table><thead><tr>"
+        "<th>video</th><th>true</th><th>predicted</th><th>frames the model saw</th></tr>"
+        "</thead><tbody>" + "".join(rows) + f"</tbody></table></div>{more}"
     )
 
 
