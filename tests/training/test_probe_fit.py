@@ -22,6 +22,7 @@ from vidact.models.checkpoint import METADATA_KEY
 from vidact.models.open_set import OPEN_SET_KEY
 from vidact.sampling import ClipSampling
 from vidact.training import optim
+from vidact.training.features import SharedViews
 from vidact.training.module import ClipClassifierModule
 from vidact.training.trainer import _parse_devices
 from vidact.training.validate import check_config
@@ -112,6 +113,21 @@ def test_a_probe_run_trains_full_batch_and_beats_chance(synthetic_dataset, tmp_p
     summary = json.loads((run / "summary.json").read_text())
     entries = list(Path(summary["feature_cache"]).rglob("*.npy"))
     assert entries and {np.load(entry).shape[0] for entry in entries} == {3}
+
+
+def test_a_full_batch_fit_shares_frames_with_evaluation_only_where_they_are_the_same() -> None:
+    """SharedViews.rows: the training entry's rows evaluation reads (models.view_cache)."""
+    sampling = ClipSampling(frames=16, strategy="segment")
+    per_frame = SharedViews(None, sampling, 16, per_frame=True)  # type: ignore[arg-type]
+    assert per_frame.rows(40, 25.0).tolist() == list(range(16))  # the same 16 frames
+    rows = per_frame.rows(10, 25.0)  # all 10 frames cached, evaluation reads 16 of them
+    assert rows is not None and len(rows) == 16 and set(rows.tolist()) == set(range(10))
+    # the person's square (or a pose track) depends on the frames read together
+    placed = SharedViews(None, sampling, 16, per_frame=False)  # type: ignore[arg-type]
+    assert placed.rows(40, 25.0) is not None and placed.rows(10, 25.0) is None
+    wider = SharedViews(None, sampling, 64, per_frame=True)  # type: ignore[arg-type]
+    assert wider.rows(40, 25.0) is not None  # all 40 cached: evaluation's 16 among them
+    assert SharedViews(None, sampling, 64, False).rows(40, 25.0) is None  # type: ignore[arg-type]
 
 
 def test_a_full_batch_fit_reads_fixed_positions_and_others_draw_them() -> None:

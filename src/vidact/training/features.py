@@ -119,23 +119,32 @@ class FeatureView:
 
 @dataclass(frozen=True)
 class SharedViews:
-    """The evaluation views of a full-batch fit's videos (``models.view_cache``): where a
-    video's cached frames are exactly the frames evaluation reads (segment sampling, at least T
-    frames), one encoding serves both, so a cross-validation, which trains on each video in
-    some folds and tests it in another, encodes it once."""
+    """The evaluation views of a full-batch fit's videos (``models.view_cache``): a full-batch
+    fit's cache holds the frames evaluation reads, so one encoding serves both, and a
+    cross-validation, which trains on each video in some folds and tests it in another, encodes
+    it once. A video of at least T frames is cached at its T evaluation frames; a shorter one
+    whole, evaluation reading some frames twice, which shares only when each frame's picture is
+    its own (``per_frame``: not the person's square, which the frames read together place, nor a
+    pose track)."""
 
     cache: ViewFeatureCache
     sampling: ClipSampling
     cached_frames: int
+    per_frame: bool
 
-    def same_frames(self, num_frames: int, fps: float) -> bool:
-        """Whether the cache's spread frames of such a video are its evaluation frames."""
+    def rows(self, num_frames: int, fps: float) -> np.ndarray | None:
+        """The training entry's rows that evaluation reads, in its order; None when they are
+        not all there, or not alone (a short video's frames where pictures depend on others)."""
         spread = spread_indices(num_frames, self.cached_frames)
-        return np.array_equal(spread, self.sampling.indices(num_frames, fps))
+        wanted = self.sampling.indices(num_frames, fps)
+        if np.array_equal(spread, wanted):
+            return np.arange(len(spread))
+        found = np.minimum(np.searchsorted(spread, wanted), len(spread) - 1)
+        return found if self.per_frame and np.array_equal(spread[found], wanted) else None
 
     def training_entry(self, item: VideoItem, allow_images: bool) -> CachedVideo | None:
         """The video's training entry (float16 rows, the video's facts) made from its cached
-        evaluation view; None when there is none or its frames are not the spread ones."""
+        evaluation view; None when there is none or it lacks one of the entry's frames."""
         view = self.cache.load(item)
         if view is None or len(view) != 1:
             return None
@@ -144,9 +153,12 @@ class SharedViews:
                 facts = reader.num_frames, reader.fps
         except VideoReadError:
             return None  # the extraction decodes it and reports it
-        if not self.same_frames(*facts):
+        rows = self.rows(*facts)
+        size = len(spread_indices(facts[0], self.cached_frames))
+        if rows is None or len(np.unique(rows)) != size:
             return None
-        return CachedVideo(view[0].numpy().astype(np.float16), *facts)
+        first = np.unique(rows, return_index=True)[1]  # the view's first read of each row
+        return CachedVideo(view[0, torch.from_numpy(first)].numpy().astype(np.float16), *facts)
 
 
 class _SpreadFrames(Dataset):
@@ -270,8 +282,9 @@ class FeatureExtractor:
             self.store.caches[index].save(
                 item.path, CachedVideo(features, int(facts[0]), float(facts[1]))
             )
-            if self.shared is not None and self.shared.same_frames(*facts):
-                self.shared.cache.save(item, exact[None])  # evaluation reads it as it is
+            rows = None if self.shared is None else self.shared.rows(*facts)
+            if rows is not None:  # what evaluation reads, as it is
+                self.shared.cache.save(item, exact[torch.from_numpy(rows)][None])  # type: ignore[union-attr]
             computed.append(features)
         self.encoder.train(was_training)
         return computed
