@@ -18,6 +18,7 @@ scikit-learn.
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +27,11 @@ import torch.nn.functional as F
 from dynamic_images import by_halves
 from motion_regions import (  # this folder's scripts (run as a script)
     STRENGTHS,
+    classified,
     clips,
     described,
     encoded_once,
+    recipe_frames,
     scored,
     summary,
 )
@@ -37,22 +40,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from vidact.data.transforms import eval_transform
-from vidact.io.reader import VideoReader
 from vidact.models.backbones import MotionEncoder
 from vidact.progress import progress
-from vidact.sampling import ClipSampling
 
 MOVED = 0.08  # mean absolute difference to the median, on Lite0's [-1, 1] input
-
-
-def frames_of(encoder: MotionEncoder, video: Path) -> torch.Tensor:
-    """(48, 3, 288, 288): the recipe's 48 segment frames, padded, normalised as Lite0 reads."""
-    spec = encoder.input_spec(288).fitted("pad")
-    sampling = ClipSampling(frames=48, strategy="segment")
-    with VideoReader(video) as reader:
-        positions = sampling.indices(reader.num_frames, reader.fps)
-        return eval_transform(spec)(reader.read(positions, short_side=spec.short_side))
 
 
 def encode(root: Path, rows: list[dict[str, str]]) -> np.ndarray:
@@ -63,7 +54,7 @@ def encode(root: Path, rows: list[dict[str, str]]) -> np.ndarray:
     difference, masked = [], []
     with torch.inference_mode():
         for row in progress(rows, "encoding", unit="clips"):
-            frames = frames_of(encoder, root / row["path"])
+            frames = recipe_frames(encoder, root / row["path"], pairs=False)
             apart = frames - frames.median(0).values
             difference.append(by_halves(model, apart.clamp(-1.0, 1.0)))
             moved = (apart.abs().mean(1, keepdim=True) > MOVED).float()
@@ -72,22 +63,29 @@ def encode(root: Path, rows: list[dict[str, str]]) -> np.ndarray:
     return np.stack([np.stack(difference), np.stack(masked)])
 
 
-def fused(
-    first: np.ndarray, second: np.ndarray, labels: np.ndarray, splits: list, strength: float
-) -> list[float]:
-    """Pooled top-1 of two logistic regressions' log probabilities added, on each partition."""
-    accuracy = []
-    for partition in splits:
-        predicted = np.empty(len(labels), dtype=labels.dtype)
-        for train, test in partition:
-            summed = 0.0
-            for features in (first, second):
-                fit = make_pipeline(StandardScaler(), LogisticRegression(C=strength, max_iter=5000))
-                fit.fit(features[train], labels[train])
-                summed = summed + fit.predict_log_proba(features[test])
-            predicted[test] = fit.classes_[np.argmax(summed, axis=1)]
-        accuracy.append(float((predicted == labels).mean()))
-    return accuracy
+class LateFusion:
+    """Two logistic regressions, one on the first ``width`` columns and one on the rest, a clip
+    their log probabilities added: what ``classified`` scores as one classifier."""
+
+    def __init__(self, width: int, strength: float) -> None:
+        self.width, self.strength = width, strength
+
+    def fit(self, features: np.ndarray, labels: np.ndarray) -> LateFusion:
+        self.fits = [
+            make_pipeline(StandardScaler(), LogisticRegression(C=self.strength, max_iter=5000)).fit(
+                part, labels
+            )
+            for part in self._parts(features)
+        ]
+        return self
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        parts = zip(self.fits, self._parts(features), strict=True)
+        summed = sum(fit.predict_log_proba(part) for fit, part in parts)
+        return self.fits[0].classes_[np.argmax(summed, axis=1)]
+
+    def _parts(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return features[:, : self.width], features[:, self.width :]
 
 
 def main(root: Path, out: Path) -> None:
@@ -109,7 +107,11 @@ def main(root: Path, out: Path) -> None:
         ("the difference to the median", difference),
         ("the frame where it moved", masked),
     ):
-        shown = " / ".join(described(fused(own, other, labels, splits, c)) for c in STRENGTHS)
+        both = np.hstack([own, other])
+        shown = " / ".join(
+            described(classified(partial(LateFusion, own.shape[1], c), both, labels, splits))
+            for c in STRENGTHS
+        )
         print(f"the recipe's and {name}, late-fused: {shown}", flush=True)
 
 

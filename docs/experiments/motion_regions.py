@@ -41,16 +41,21 @@ from vidact.sampling import ClipSampling
 STRENGTHS = (1e-3, 1e-2)  # C; 1e-3 is about the recipe's weight decay 10 on 100 clips
 
 
-def recipe_changes(encoder: MotionEncoder, video: Path) -> torch.Tensor:
-    """(48, 3, 288, 288): the amplified frame differences Lite0 reads of a clip, as the recipe
-    reads scenes of several people (48 segment frames and their next, the whole frame padded)."""
+def recipe_frames(encoder: MotionEncoder, video: Path, pairs: bool) -> torch.Tensor:
+    """(48, 3, 288, 288), with ``pairs`` (96, ...) each followed by the next: a clip's frames as
+    the recipe reads scenes of several people (48 segment frames, the whole frame padded)."""
     spec = encoder.input_spec(288).fitted("pad")
-    sampling = ClipSampling(frames=48, strategy="segment", pairs=True)
+    sampling = ClipSampling(frames=48, strategy="segment", pairs=pairs)
     with VideoReader(video) as reader:
         frames = reader.num_frames
         positions = sampling.as_read(sampling.indices(frames, reader.fps), frames)
-        pairs = eval_transform(spec)(reader.read(positions, short_side=spec.short_side))
-    return encoder.changes(pairs)
+        return eval_transform(spec)(reader.read(positions, short_side=spec.short_side))
+
+
+def recipe_changes(encoder: MotionEncoder, video: Path) -> torch.Tensor:
+    """(48, 3, 288, 288): the amplified frame differences Lite0 reads of a clip, as the recipe
+    reads them."""
+    return encoder.changes(recipe_frames(encoder, video, pairs=True))
 
 
 def encode(root: Path, rows: list[dict[str, str]]) -> np.ndarray:

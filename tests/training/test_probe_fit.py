@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -118,16 +119,17 @@ def test_a_probe_run_trains_full_batch_and_beats_chance(synthetic_dataset, tmp_p
 def test_a_full_batch_fit_shares_frames_with_evaluation_only_where_they_are_the_same() -> None:
     """SharedViews.rows: the training entry's rows evaluation reads (models.view_cache)."""
     sampling = ClipSampling(frames=16, strategy="segment")
-    per_frame = SharedViews(None, sampling, 16, per_frame=True)  # type: ignore[arg-type]
+    alone, together = SimpleNamespace(per_frame=True), SimpleNamespace(per_frame=False)
+    per_frame = SharedViews(alone, sampling, 16)  # type: ignore[arg-type]
     assert per_frame.rows(40, 25.0).tolist() == list(range(16))  # the same 16 frames
     rows = per_frame.rows(10, 25.0)  # all 10 frames cached, evaluation reads 16 of them
     assert rows is not None and len(rows) == 16 and set(rows.tolist()) == set(range(10))
     # the person's square (or a pose track) depends on the frames read together
-    placed = SharedViews(None, sampling, 16, per_frame=False)  # type: ignore[arg-type]
+    placed = SharedViews(together, sampling, 16)  # type: ignore[arg-type]
     assert placed.rows(40, 25.0) is not None and placed.rows(10, 25.0) is None
-    wider = SharedViews(None, sampling, 64, per_frame=True)  # type: ignore[arg-type]
+    wider = SharedViews(alone, sampling, 64)  # type: ignore[arg-type]
     assert wider.rows(40, 25.0) is not None  # all 40 cached: evaluation's 16 among them
-    assert SharedViews(None, sampling, 64, False).rows(40, 25.0) is None  # type: ignore[arg-type]
+    assert SharedViews(together, sampling, 64).rows(40, 25.0) is None  # type: ignore[arg-type]
 
 
 def test_a_full_batch_fit_reads_fixed_positions_and_others_draw_them() -> None:

@@ -120,6 +120,16 @@ def frame_parts(model: ClipClassifier) -> list[FrameEncoder]:
     return [m for m in model.encoder.modules() if isinstance(m, FrameEncoder)]
 
 
+def int8_names(module: nn.Module) -> list[str]:
+    """The int8 copies of the frame encoders inside ``module``, each named by the digest of its
+    bytes (each run calibrates its own): part of a feature cache's key."""
+    return [
+        part.quantised.path.stem  # type: ignore[union-attr]
+        for part in module.modules()
+        if isinstance(part, FrameEncoder) and part.quantised is not None
+    ]
+
+
 def runtime_in_use(model: ClipClassifier) -> str:
     """Where ``model``'s frame encoders run now: onnx (or onnx-int8) when in onnxruntime."""
     parts = frame_parts(model)

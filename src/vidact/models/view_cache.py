@@ -20,10 +20,9 @@ import torch
 from vidact.data.cache import ArrayCache, CachedVideo
 from vidact.data.index import VideoItem
 from vidact.data.transforms import fit_rule
-from vidact.models.backbones import FrameEncoder
 from vidact.models.checkpoint import CheckpointInfo
 from vidact.models.classifier import ClipClassifier, frozen_throughout
-from vidact.models.encoder_runtime import runtime_in_use, weights_digest
+from vidact.models.encoder_runtime import int8_names, runtime_in_use, weights_digest
 
 
 class ViewFeatureCache:
@@ -47,14 +46,15 @@ class ViewFeatureCache:
         tracking = sorted({p.tracking for p in model.encoder.modules() if hasattr(p, "tracking")})
         if tracking:  # how a pose tracker follows a body (as the training cache names it)
             settings["tracking"] = tracking
-        quantised = [
-            part.quantised.path.stem  # type: ignore[union-attr]
-            for part in model.encoder.modules()
-            if isinstance(part, FrameEncoder) and part.quantised is not None
-        ]
-        if quantised:  # int8 copies calibrated per run: named by the digest of their bytes
+        if quantised := int8_names(model.encoder):  # int8 copies, calibrated per run
             settings["precision"] = quantised
         self.cache = ArrayCache(root, "features", settings)
+
+    @property
+    def per_frame(self) -> bool:
+        """Whether each frame's features depend on that frame alone: not where the frames read
+        together place the person's square or carry a pose track."""
+        return "fit_rule" not in self.cache.settings and "tracking" not in self.cache.settings
 
     @staticmethod
     def applies(model: object, info: CheckpointInfo) -> bool:

@@ -31,7 +31,8 @@ from vidact.data.transforms import (
     worker_start,
 )
 from vidact.io.reader import VideoReader, VideoReadError
-from vidact.models.backbones import FRAME_ENCODERS, FrameEncoder, reads_pairs
+from vidact.models.backbones import FRAME_ENCODERS, reads_pairs
+from vidact.models.encoder_runtime import int8_names
 from vidact.models.view_cache import ViewFeatureCache
 from vidact.progress import progress
 from vidact.sampling import ClipSampling, spread_indices
@@ -75,12 +76,7 @@ class FeatureStore:
                 settings["tracking"] = member.tracking
             if view is not None:
                 settings["view"] = view.settings()
-            quantised = [
-                part.quantised.path.stem  # type: ignore[union-attr]
-                for part in member.modules()
-                if isinstance(part, FrameEncoder) and part.quantised is not None
-            ]
-            if quantised:  # an int8 copy: other features, named by the digest of its bytes
+            if quantised := int8_names(member):  # an int8 copy: other features
                 settings["precision"] = quantised
             self.caches.append(ArrayCache(root, "features", settings))
 
@@ -124,13 +120,11 @@ class SharedViews:
     cross-validation, which trains on each video in some folds and tests it in another, encodes
     it once. A video of at least T frames is cached at its T evaluation frames; a shorter one
     whole, evaluation reading some frames twice, which shares only when each frame's picture is
-    its own (``per_frame``: not the person's square, which the frames read together place, nor a
-    pose track)."""
+    its own (``ViewFeatureCache.per_frame``)."""
 
     cache: ViewFeatureCache
     sampling: ClipSampling
     cached_frames: int
-    per_frame: bool
 
     def rows(self, num_frames: int, fps: float) -> np.ndarray | None:
         """The training entry's rows that evaluation reads, in its order; None when they are
@@ -140,7 +134,7 @@ class SharedViews:
         if np.array_equal(spread, wanted):
             return np.arange(len(spread))
         found = np.minimum(np.searchsorted(spread, wanted), len(spread) - 1)
-        return found if self.per_frame and np.array_equal(spread[found], wanted) else None
+        return found if self.cache.per_frame and np.array_equal(spread[found], wanted) else None
 
     def training_entry(self, item: VideoItem, allow_images: bool) -> CachedVideo | None:
         """The video's training entry (float16 rows, the video's facts) made from its cached

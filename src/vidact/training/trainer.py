@@ -48,13 +48,7 @@ from vidact.data.datamodule import VideoDataModule
 from vidact.data.datasets import default_workers
 from vidact.data.index import VideoIndex, deal_groups
 from vidact.data.sources import build_index
-from vidact.data.transforms import (
-    AUGMENT_PRESETS,
-    Augment,
-    PersonSquare,
-    fit_rule,
-    resolve_augment,
-)
+from vidact.data.transforms import AUGMENT_PRESETS, Augment, PersonSquare, resolve_augment
 from vidact.errors import CheckpointError, ConfigError, DatasetError, RunError
 from vidact.io.shots import share_with_jumps
 from vidact.models.backbones import encoder_names, reads_pairs, weight_source
@@ -550,10 +544,7 @@ def _inputs(run: RunPlan, cached_frames: int, fixed: ClipSampling | None = None)
     shared, info = None, module.info()
     single = len(encoder.members) == 1  # a fusion caches each member apart
     if fixed is not None and single and ViewFeatureCache.applies(module.model, info):
-        evaluated = ViewFeatureCache(root, module.model, info, 1, 1)
-        tracked = any(hasattr(part, "tracking") for part in encoder.modules())
-        per_frame = fit_rule(spec) is None and not tracked
-        shared = SharedViews(evaluated, fixed, cached_frames, per_frame)
+        shared = SharedViews(ViewFeatureCache(root, module.model, info, 1, 1), fixed, cached_frames)
     extractors = [
         FeatureExtractor(
             encoder,
