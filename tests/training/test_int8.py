@@ -33,6 +33,11 @@ def test_an_int8_run_predicts_with_the_encoder_it_was_trained_on(
 
     predictor = load_predictor(checkpoint, "cpu")
     assert runtime_in_use(predictor.model) == "onnx-int8"
+    saved = tmp_path / "ensemble.ckpt"  # an ensemble file keeps its members' int8 encoders
+    invoke("ensemble", checkpoint, checkpoint, *split_args(root), "--out", tmp_path / "ensemble",
+           "--save", saved, "--workers", "0")  # fmt: skip
+    members = load_predictor(saved, "cpu").members  # type: ignore[attr-defined]
+    assert [runtime_in_use(member.model) for member in members] == ["onnx-int8"] * 2
     video = next(iter(sorted(root.glob("*/*.mp4"))))
     answer = predictor.predict(video)
     assert 0 < answer["top_k"][0]["probability"] <= 1

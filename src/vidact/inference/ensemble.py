@@ -27,7 +27,7 @@ from vidact.io.outputs import check_output, replacing
 from vidact.io.reader import VideoReader
 from vidact.models.checkpoint import (
     ENSEMBLE_KEY,
-    METADATA_KEY,
+    MODEL_KEYS,
     read_checkpoint,
 )
 
@@ -78,7 +78,7 @@ def save_ensemble(
     fusion: str,
     overwrite: bool = False,
 ) -> Path:
-    """One file holding every member's checkpoint (metadata and weights) and the fusion; never
+    """One file holding every member's model (``MODEL_KEYS``) and the fusion; never
     written over one of its members, nor over another file without ``overwrite``."""
     path = check_output(path, checkpoints, overwrite, "--save")
     weights = check_fusion(len(checkpoints), weights, fusion)
@@ -87,7 +87,7 @@ def save_ensemble(
         raw = read_checkpoint(checkpoint)
         if ENSEMBLE_KEY in raw:
             raise ConfigError(f"{checkpoint}: already an ensemble; give its members instead")
-        members.append({METADATA_KEY: raw[METADATA_KEY], "state_dict": raw["state_dict"]})
+        members.append({key: raw[key] for key in MODEL_KEYS if key in raw})
     contents = {"members": members, "weights": list(weights), "fusion": fusion}
     with replacing(path) as partial:
         torch.save({ENSEMBLE_KEY: contents}, partial)

@@ -29,6 +29,9 @@ from vidact.version import __version__
 METADATA_KEY = "vidact"
 INT8_KEY = "vidact_int8_encoders"  # ONNX bytes of an int8 model's quantised frame encoders
 ENSEMBLE_KEY = "vidact_ensemble"  # a file holding several checkpoints and how to fuse them
+# what loading a model reads (the rest of a checkpoint is training state): an ensemble file keeps
+# these of each member, so a member rejects and encodes as its own checkpoint does
+MODEL_KEYS = (METADATA_KEY, "state_dict", OPEN_SET_KEY, INT8_KEY)
 
 
 @dataclass(frozen=True)
