@@ -102,8 +102,10 @@ def test_an_ensemble_of_two_trained_heads_keeps_what_they_agree_on(
     # the saved file is one model to predict and serve
     loaded = load_predictor(saved, "cpu")
     assert isinstance(loaded, EnsemblePredictor) and len(loaded.members) == 2
-    # the stats member has no open-set distance (too wide): auto never rejects
-    assert loaded.rejection == {"score": "probability", "threshold": None}
+    # each member keeps its open-set distance (the stats head's 3 x 1280-wide one too): auto
+    # rejects by the members' distances over their own thresholds
+    assert all(member.open_set_threshold for member in loaded.members)
+    assert loaded.rejection == {"score": "distance", "threshold": 1.0}
     # evaluating the saved file scores the fusion: what `vidact ensemble` reported, to 1e-6
     again = tmp_path / "evaluated"
     invoke("evaluate", saved, *split_args(synthetic_dataset.root), "--out", again,

@@ -42,6 +42,37 @@ def test_the_distance_keeps_the_chosen_share_of_validation_clips_and_tells_stran
     assert fit_open_set(train, torch.zeros(400), 2, validation) is None  # a class unseen
 
 
+def _dense(train: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The distance as first shipped: class means and the whole shrunk covariance inverted."""
+    train = train.double()
+    means = torch.stack([train[labels == k].mean(0) for k in labels.unique()])
+    centred = train - means[labels]
+    covariance = centred.T @ centred / len(train)
+    covariance += (0.1 * covariance.trace() / len(covariance) + 1e-8) * torch.eye(len(covariance))
+    return {"means": means, "precision": torch.linalg.inv(covariance)}
+
+
+@pytest.mark.parametrize(("videos", "width"), [(300, 24), (40, 2000)])
+def test_the_distance_in_directions_is_the_dense_one(videos: int, width: int) -> None:
+    """Wider embeddings than clips (a linear head's) keep only the directions the clips span,
+    with the same distance as the dense inverse; a dense precision of an earlier release
+    loads as its own directions."""
+    generator = torch.Generator().manual_seed(1)
+    labels = torch.arange(videos) % 3
+    scales = torch.rand(width, generator=generator) * 3
+    train = torch.randn(videos, width, generator=generator) * scales + labels[:, None]
+    clips = torch.randn(20, width, generator=generator) * 2
+    dense = _dense(train, labels)
+    gaps = clips.double()[:, None] - dense["means"][None]
+    expected = ((gaps @ dense["precision"]) * gaps).sum(-1).amin(-1)
+    fitted = OpenSet.fit(train, labels, 3)
+    assert fitted is not None and fitted.directions.shape == (width, min(width, videos - 3))
+    torch.testing.assert_close(fitted.distance(clips).double(), expected, rtol=1e-4, atol=0)
+    if width <= videos:  # a file of an earlier release
+        former = OpenSet.from_dict({**dense, "threshold": 1.0}, 3)
+        torch.testing.assert_close(former.distance(clips).double(), expected, rtol=1e-4, atol=0)
+
+
 def test_a_damaged_distance_entry_is_refused_naming_the_file(
     trained_run: Path, tmp_path: Path
 ) -> None:

@@ -20,7 +20,7 @@ from vidact.errors import ConfigError
 from vidact.inference.events import UNKNOWN
 from vidact.inference.load import load_predictor
 from vidact.models.checkpoint import METADATA_KEY
-from vidact.models.open_set import OPEN_SET_KEY
+from vidact.models.open_set import OPEN_SET_KEY, OpenSet
 from vidact.sampling import ClipSampling
 from vidact.training import optim
 from vidact.training.features import SharedViews
@@ -101,11 +101,15 @@ def test_a_probe_run_trains_full_batch_and_beats_chance(synthetic_dataset, tmp_p
     # last.ckpt is the last epoch's, whichever was best (a resume goes on from there)
     last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert (last["epoch"], last["global_step"]) == (2, 3)
-    # a 3840-wide clip embedding has no open-set distance (no D x D precision): auto never
-    # rejects, a chosen top probability does
+    # a 3840-wide clip embedding has its open-set distance too, kept as the few directions
+    # 32 training videos of 8 classes span (no 3840 x 3840 precision): auto rejects by it
     checkpoint = run / "checkpoints" / "best.ckpt"
-    assert OPEN_SET_KEY not in saved and "reject" not in saved[METADATA_KEY]
-    assert load_predictor(checkpoint).rejection == {"score": "probability", "threshold": None}
+    distance = OpenSet.from_dict(saved[OPEN_SET_KEY], 8)
+    assert distance.directions.shape == (3840, 32 - 8) and "reject" not in saved[METADATA_KEY]
+    assert load_predictor(checkpoint).rejection == {
+        "score": "distance",
+        "threshold": round(distance.threshold, 6),
+    }
     video = synthetic_dataset.items[0].path
     assert json.loads(invoke("predict", checkpoint, video, "--json"))["label"] != UNKNOWN
     doubtful = invoke("predict", checkpoint, video, "--json", "--reject", "0.9999")

@@ -84,7 +84,7 @@ def evaluate(
     rule = "beyond open-set distance" if distance else "below top probability"
     line = (
         "rejection: off (--reject P; auto rejects by open-set distance, which a model has "
-        "when trained with 8+ validation clips and a clip embedding of at most 1280)"
+        "when trained with 8+ validation clips)"
         if threshold is None
         else f"rejection {rule} {threshold:.4g}: {rejection['known_rejected']:.1%} of these "
         "videos answered unknown"

@@ -222,9 +222,10 @@ Reject = Annotated[
     str,
     typer.Option(
         help="When to answer unknown: off; auto (the model's calibration from training: farther "
-        "from its classes' clip embeddings than 95% of its validation clips; a model without "
-        "that distance, as the linear and stats heads, never rejects); or P: a top probability "
-        "below P (evaluate --unknown-dir prints the P for a chosen false-accept rate)."
+        "from its classes' clip embeddings than 95% of its validation clips; a model trained "
+        "with fewer than 8 validation clips has no such distance and never rejects); or P: a top "
+        "probability below P (evaluate --unknown-dir prints the P for a chosen false-accept "
+        "rate)."
     ),
 ]
 

@@ -6,6 +6,11 @@ classes outside the model from known ones better than the top probability: on si
 AUROC 0.95-1.00 against 0.84-0.99, and at the same calibration it rejects fewer known clips
 (docs/measurements.md, "Rejection scores"). Training fits it on the training clips and calibrates
 its threshold on the validation clips; the checkpoint carries it, and ``--reject auto`` uses it.
+
+The covariance is shrunk towards its mean variance (a ridge), so its inverse is the ridge's along
+every direction but the few the training clips span: the distance is kept as those directions
+and their weights plus the ridge's weight for the rest, which is exact and small even for the
+10240-wide embeddings of the ``linear`` head, where a dense precision would weigh 400 MB.
 """
 
 from __future__ import annotations
@@ -16,43 +21,52 @@ from typing import Any
 
 import torch
 
-OPEN_SET_KEY = "vidact_open_set"  # checkpoint entry: class means, precision, threshold
+OPEN_SET_KEY = "vidact_open_set"  # checkpoint entry: class means, directions, threshold
 SHRINK = 0.1  # covariance shrunk towards its mean variance: often more dimensions than clips
 FIT_VIDEOS = 1024  # training videos it is fitted on: enough for the means and the covariance
-# wider clip embeddings (the linear and stats heads: 3840 dimensions and more on Lite0) get none
-# and never reject under --reject auto: their D x D precision would weigh 59 MB and more and take
-# seconds to invert
-MAX_DIMENSIONS = 1280
-
-
-def measures_distance(width: int) -> bool:
-    """Whether a model whose clip embedding has ``width`` dimensions rejects by distance."""
-    return width <= MAX_DIMENSIONS
+# at most this many numbers in the directions (a dense 1280 x 1280 precision's, 6.5 MB): more
+# directions than that are cut from the smallest variance up, which then counts as the ridge's
+MAX_STORED = 1280 * 1280
 
 
 @dataclass(frozen=True)
 class OpenSet:
-    """Class means and shared precision of training embeddings, and the squared distance
-    beyond which a clip is none of the classes."""
+    """Class means, the covariance's principal directions with their weights and the ridge's
+    weight, and the squared distance beyond which a clip is none of the classes."""
 
     means: torch.Tensor  # (K, D)
-    precision: torch.Tensor  # (D, D)
+    directions: torch.Tensor  # (D, R) orthonormal columns
+    weights: torch.Tensor  # (R,) one over each direction's variance plus the ridge
+    elsewhere: float  # one over the ridge: the weight of what the directions leave out
     threshold: float
 
     @classmethod
     def fit(cls, train: torch.Tensor, labels: torch.Tensor, classes: int) -> OpenSet | None:
-        """Class means and shared precision of training embeddings (N, D) with their labels,
+        """Class means and shared covariance of training embeddings (N, D) with their labels,
         no threshold yet (``calibrated``); None when a class has no training embedding."""
         train, labels = train.double().cpu(), labels.long().cpu()
         if any(not (labels == k).any() for k in range(classes)):
             return None
         means = torch.stack([train[labels == k].mean(0) for k in range(classes)])
         centred = train - means[labels]
-        covariance = centred.T @ centred / len(centred)
-        size = covariance.shape[0]
-        ridge = SHRINK * float(torch.trace(covariance)) / size + 1e-8  # never singular
-        covariance += ridge * torch.eye(size, dtype=torch.double)
-        return cls(means.float(), torch.linalg.inv(covariance).float(), math.inf)
+        size = centred.shape[1]
+        # the covariance's eigenvectors from the smaller of its two Gram matrices
+        if len(centred) < size:
+            variances, vectors = torch.linalg.eigh(centred @ centred.T / len(centred))
+            kept = variances > variances.amax().clamp_min(1e-30) * 1e-10
+            variances, vectors = variances[kept], vectors[:, kept]
+            directions = centred.T @ vectors / (len(centred) * variances).sqrt()
+        else:
+            variances, directions = torch.linalg.eigh(centred.T @ centred / len(centred))
+        ridge = SHRINK * float((centred**2).sum()) / (len(centred) * size) + 1e-8  # never 0
+        largest = variances.argsort(descending=True)[: max(1, MAX_STORED // size)]
+        return cls(
+            means.float(),
+            directions[:, largest].float(),
+            (1 / (variances[largest].clamp_min(0) + ridge)).float(),
+            1 / ridge,
+            math.inf,
+        )
 
     def calibrated(self, validation: torch.Tensor, accepted: float) -> OpenSet:
         """The same statistics with the threshold that ``accepted`` of the ``validation``
@@ -62,30 +76,55 @@ class OpenSet:
 
     def distance(self, embeddings: torch.Tensor) -> torch.Tensor:
         """(N, D) embeddings -> (N,) squared distance to the nearest class mean."""
+        directions = self.directions.to(embeddings.device)
         gaps = embeddings.float()[:, None] - self.means.to(embeddings.device)[None]  # (N, K, D)
-        precision = self.precision.to(embeddings.device)
-        return ((gaps @ precision) * gaps).sum(dim=-1).amin(dim=-1)  # (N, K) -> (N,)
+        along = gaps @ directions  # (N, K, R)
+        rest = gaps - along @ directions.T
+        within = along.square() @ self.weights.to(embeddings.device)
+        return (within + self.elsewhere * rest.square().sum(dim=-1)).amin(dim=-1)
 
     def to(self, device: str | torch.device) -> OpenSet:
-        return replace(self, means=self.means.to(device), precision=self.precision.to(device))
+        return replace(
+            self,
+            means=self.means.to(device),
+            directions=self.directions.to(device),
+            weights=self.weights.to(device),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"means": self.means, "precision": self.precision, "threshold": self.threshold}
+        return {
+            "means": self.means,
+            "directions": self.directions,
+            "weights": self.weights,
+            "elsewhere": self.elsewhere,
+            "threshold": self.threshold,
+        }
 
     @classmethod
     def from_dict(cls, raw: Any, classes: int) -> OpenSet:
-        """What ``to_dict`` stored for a model of ``classes`` classes; ValueError when it is
-        not that."""
+        """What ``to_dict`` stored for a model of ``classes`` classes, or a dense precision of
+        an earlier release; ValueError when it is neither."""
         if not isinstance(raw, dict):
             raise ValueError("its distance statistics are not a mapping")
-        means, precision, threshold = raw.get("means"), raw.get("precision"), raw.get("threshold")
+        means, threshold = raw.get("means"), raw.get("threshold")
+        if isinstance(raw.get("precision"), torch.Tensor):  # dense: its own eigenvectors
+            weights, directions = torch.linalg.eigh(raw["precision"].double())
+            raw = {**raw, "directions": directions, "weights": weights, "elsewhere": 0.0}
+        directions, weights = raw.get("directions"), raw.get("weights")
+        elsewhere = raw.get("elsewhere")
         if not (
             isinstance(means, torch.Tensor)
-            and isinstance(precision, torch.Tensor)
+            and isinstance(directions, torch.Tensor)
+            and isinstance(weights, torch.Tensor)
             and isinstance(threshold, int | float)
+            and isinstance(elsewhere, int | float)
             and means.dim() == 2
             and means.shape[0] == classes
-            and precision.shape == (means.shape[1], means.shape[1])
+            and directions.dim() == 2
+            and directions.shape[0] == means.shape[1]
+            and weights.shape == (directions.shape[1],)
         ):
             raise ValueError("its distance statistics do not fit the model")
-        return cls(means.float(), precision.float(), float(threshold))
+        return cls(
+            means.float(), directions.float(), weights.float(), float(elsewhere), float(threshold)
+        )

@@ -19,7 +19,7 @@ from vidact.models.backbones import reads_pairs, weight_source
 from vidact.models.checkpoint import INT8_KEY, METADATA_KEY, CheckpointInfo, int8_entry
 from vidact.models.classifier import ClipClassifier, uses_pretrained
 from vidact.models.heads import Standardise
-from vidact.models.open_set import OPEN_SET_KEY, OpenSet, measures_distance
+from vidact.models.open_set import OPEN_SET_KEY, OpenSet
 from vidact.training import optim
 from vidact.training.features import FeatureExtractor
 
@@ -69,7 +69,6 @@ class ClipClassifierModule(L.LightningModule):
         # each validation clip's loss, per epoch (1-based): the spread a comparison of
         # candidates needs (training.trainer._choose)
         self.val_video_losses: dict[int, torch.Tensor] = {}
-        self.measures_distance = measures_distance(self.model.head.out_features)
         self.jumps: float | None = None  # share of training videos with a cut (io.shots)
         # unreadable videos seen, per split; a callback reports them and enforces the limit
         self.unreadable: dict[str, set[str]] = {"train": set(), "val": set(), "extraction": set()}
@@ -120,8 +119,7 @@ class ClipClassifierModule(L.LightningModule):
                 label_smoothing=self.loss.label_smoothing,
             )
             self.collected["val_losses"].update(each)
-            if self.measures_distance:
-                self.collected["val_embeddings"].update(embeddings.detach().float())
+            self.collected["val_embeddings"].update(embeddings.detach().float())
         self.metrics[f"{split}_loss"].update(loss.detach(), weight=len(labels))
         self.metrics[f"{split}_acc"].update(logits.detach(), labels)
         return loss

@@ -590,7 +590,7 @@ def _datamodule(
             else None
         ),
         jitter=not fixed,
-        open_set_videos=FIT_VIDEOS if run.module.measures_distance else 0,
+        open_set_videos=FIT_VIDEOS,
         augmented_copies=copies,
     )
 
