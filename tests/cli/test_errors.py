@@ -3,6 +3,7 @@ traceback; nothing is written before the input has been checked."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -159,6 +160,20 @@ def test_evaluating_a_split_needs_a_split(trained_run: Path, synthetic_dataset, 
     )
     assert result.exit_code == 0, result.output
     assert "training videos included" in result.output
+    # a split file of test videos alone is enough to evaluate (training refuses it)
+    tests = [
+        line for line in (root / "split.csv").read_text().splitlines() if line.endswith(",test")
+    ]
+    only_test = tmp_path / "test-only.csv"
+    only_test.write_text("path,split\n" + "\n".join(tests) + "\n")
+    out = tmp_path / "test-only"
+    args = ["evaluate", checkpoint, "--data", root, "--split-file", only_test, "--out", out]
+    result = runner.invoke(app, [str(arg) for arg in args])
+    assert result.exit_code == 0, result.output
+    assert "no group ids" not in result.output  # vidact drew no split
+    assert json.loads((out / "metrics.json").read_text())["num_videos"] == len(tests)
+    train = ["train", "--data", root, "--split-file", only_test, "--out", tmp_path / "run"]
+    _fails(train, "leaves no training videos")
 
 
 def test_verbose_shows_the_traceback_of_a_user_error(synthetic_dataset, tmp_path: Path) -> None:

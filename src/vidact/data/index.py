@@ -380,7 +380,9 @@ def make_split(
                 f"({', '.join(leaks[:5])}): their clips share people or scenes, so the test "
                 "figures would flatter the model; keep each group in one split"
             )
-        made_by_vidact = bool(val_fraction > 0 and not given.subset("val"))
+        made_by_vidact = bool(
+            val_fraction > 0 and given.subset("train") and not given.subset("val")
+        )
         index = carve_validation(given, val_fraction, seed)
     else:
         fractions = {"test": test_fraction, "val": val_fraction}
@@ -399,8 +401,8 @@ def make_split(
 
 
 def check_split(index: VideoIndex) -> None:
-    if not index.subset("train"):
-        raise DatasetError(f"{index.root}: the split leaves no training videos")
+    """Warn about groups a split file put on both sides (training refuses an empty training
+    split itself: a split file of test videos alone is what evaluation may be given)."""
     leaks = index.leaking_groups()
     if leaks:
         log.warning(

@@ -125,13 +125,15 @@ def plan(config: TrainConfig) -> RunPlan:
     check_config(config)
     config = replace(config, model=resolve_model(config.model))
     index = build_index(config.data, config.seed)
-    _check_validation_split(index, config)
+    _check_split(index, config)
     augment = resolve_augment(config.data.augment, **config.data.augmentation())
     L.seed_everything(config.seed, workers=True, verbose=False)  # model initialisation repeats
     return RunPlan(config, index, augment, ClipClassifierModule(config, index.classes))
 
 
-def _check_validation_split(index: VideoIndex, config: TrainConfig) -> None:
+def _check_split(index: VideoIndex, config: TrainConfig) -> None:
+    if not index.subset("train"):
+        raise DatasetError(f"{index.root}: the split leaves no training videos")
     if index.subset("val"):
         report = index.validation_report()
         if report["groups_shared_with_train"]:
