@@ -71,6 +71,9 @@ def test_the_distance_in_directions_is_the_dense_one(videos: int, width: int) ->
     if width <= videos:  # a file of an earlier release
         former = OpenSet.from_dict({**dense, "threshold": 1.0}, 3)
         torch.testing.assert_close(former.distance(clips).double(), expected, rtol=1e-4, atol=0)
+        cut = {**dense, "precision": dense["precision"][:-1], "threshold": 1.0}
+        with pytest.raises(ValueError, match="do not fit the model"):
+            OpenSet.from_dict(cut, 3)
 
 
 def test_a_damaged_distance_entry_is_refused_naming_the_file(

@@ -9,8 +9,9 @@ its threshold on the validation clips; the checkpoint carries it, and ``--reject
 
 The covariance is shrunk towards its mean variance (a ridge), so its inverse is the ridge's along
 every direction but the few the training clips span: the distance is kept as those directions
-and their weights plus the ridge's weight for the rest, which is exact and small even for the
-10240-wide embeddings of the ``linear`` head, where a dense precision would weigh 400 MB.
+and their weights plus the ridge's weight for the rest, exact (up to ``MAX_STORED`` numbers) and
+small even for the 10240-wide embeddings of the ``linear`` head, whose dense precision would
+weigh 400 MB.
 """
 
 from __future__ import annotations
@@ -107,8 +108,11 @@ class OpenSet:
         if not isinstance(raw, dict):
             raise ValueError("its distance statistics are not a mapping")
         means, threshold = raw.get("means"), raw.get("threshold")
-        if isinstance(raw.get("precision"), torch.Tensor):  # dense: its own eigenvectors
-            weights, directions = torch.linalg.eigh(raw["precision"].double())
+        precision = raw.get("precision")
+        if isinstance(precision, torch.Tensor):  # dense: its own eigenvectors
+            if precision.dim() != 2 or precision.shape[0] != precision.shape[1]:
+                raise ValueError("its distance statistics do not fit the model")
+            weights, directions = torch.linalg.eigh(precision.double())
             raw = {**raw, "directions": directions, "weights": weights, "elsewhere": 0.0}
         directions, weights = raw.get("directions"), raw.get("weights")
         elsewhere = raw.get("elsewhere")
