@@ -120,7 +120,12 @@ def test_a_trained_checkpoint_carries_its_threshold_and_answers_unknown_below_it
     row = next(csv.DictReader(rows.open()))
     assert row["label"] == UNKNOWN and row["probability"] == str(sure["top_k"][0]["probability"])
     text = invoke("predict", checkpoint, video, "--reject", "0.9999")
-    assert f"answer: {UNKNOWN}" in text and sure["top_k"][0]["label"] in text
+    assert f"answer: {UNKNOWN} (no class reaches probability 0.9999" in text
+    assert sure["top_k"][0]["label"] in text
+    raw[OPEN_SET_KEY]["threshold"] = 0.0  # every clip lies beyond: the answer says why
+    torch.save(raw, tmp_path / "strict.ckpt")
+    text = invoke("predict", tmp_path / "strict.ckpt", video)
+    assert f"answer: {UNKNOWN} (unlike the clips of every class it was trained on" in text
     assert "answer:" not in invoke("predict", checkpoint, video, "--reject", "off")
     refused = runner.invoke(app, ["predict", str(checkpoint), str(video), "--reject", "loud"])
     assert refused.exit_code == 2 and "--reject 'loud'" in refused.output

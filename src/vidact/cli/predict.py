@@ -101,7 +101,7 @@ def predict(
             typer.secho(f"error: {result['error']}", err=True, fg=typer.colors.RED)
             failed += 1
         elif not rows:
-            show(result, as_json)
+            show(result, as_json, predictor.rejection)
     logs = [*rows, *([segments_out] if segments_out else [])]
     if logs:
         typer.echo(
@@ -114,15 +114,20 @@ def predict(
         raise typer.Exit(2)
 
 
-def show(result: dict[str, Any], as_json: bool) -> None:
+def show(result: dict[str, Any], as_json: bool, rejection: dict[str, Any]) -> None:
+    """One video's answer, its top-k and timeline; ``rejection`` (``VideoPredictor.rejection``)
+    says why an answer is unknown."""
     if as_json:
         typer.echo(json.dumps(result))
         return
     typer.echo(f"{result['video']}:")
     if result.get("label") == UNKNOWN:  # the top label below is not the answer
-        typer.echo(
-            f"  answer: {UNKNOWN} (no class is likely enough; --reject off always names one)"
+        why = (
+            "unlike the clips of every class it was trained on"
+            if rejection["score"] == "distance"
+            else f"no class reaches probability {rejection['threshold']:g}"
         )
+        typer.echo(f"  answer: {UNKNOWN} ({why}; --reject off always names one)")
     for rank, entry in enumerate(result["top_k"], start=1):
         typer.echo(f"  {rank}. {entry['label']:<24} {entry['probability']:.4f}")
     if len(result["timeline"]) > 1:

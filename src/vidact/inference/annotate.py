@@ -68,7 +68,7 @@ class Overlay:
             shown = order[0] if label is None else self.classes.index(label)
             title = f"{self.classes[shown]}  {probabilities[shown]:.2f}"
         else:
-            title = label  # unknown: none of the classes is likely enough
+            title = label  # unknown: the rejection rule named no class
         rows = [f"{self.classes[i]}  {probabilities[i]:.2f}" for i in order]
         title_box = draw.textbbox((0, 0), title, font=font)
         row_width = max(draw.textbbox((0, 0), row, font=small)[2] for row in rows)
