@@ -118,6 +118,28 @@ def test_3_outputs_never_replace_inputs_members_or_unknown_files(
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+def test_3_a_report_folder_holding_other_files_is_refused(
+    checkpoint: Path, synthetic_dataset, tmp_path: Path
+) -> None:
+    """evaluate, crossval, ensemble and compare write their reports into a folder: a new one,
+    an empty one, or one vidact wrote before (its mark); never among a user's files unasked."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "predictions.csv").write_text("my own table\n")
+    data = ["--data", synthetic_dataset.root, "--split-file", synthetic_dataset.root / "split.csv"]
+    _fails(["evaluate", checkpoint, *data, "--out", mine], "holds files vidact did not write")
+    _fails(["crossval", *data[:2], "--out", mine], "holds files vidact did not write")
+    _fails(["compare", checkpoint.parent.parent, "--out", mine], "holds files vidact did not write")
+    assert sorted(p.name for p in mine.iterdir()) == ["predictions.csv"]
+    assert (mine / "predictions.csv").read_text() == "my own table\n"
+    report = tmp_path / "report"
+    for _ in range(2):  # a report folder of its own takes the report again
+        invoke("evaluate", checkpoint, *data, "--out", report, "--workers", "0")
+    assert (report / "metrics.json").is_file()
+    invoke("evaluate", checkpoint, *data, "--out", mine, "--overwrite", "--workers", "0")
+    assert (mine / "metrics.json").is_file()  # asked: written among them
+
+
 @pytest.mark.parametrize(
     "name, content",
     [

@@ -206,13 +206,14 @@ def test_recipes_compared_on_the_same_folds_and_their_ensemble(
         "Cross-validation" in page.read_text() and "The ensemble of probe, mean" in page.read_text()
     )
     assert "Top-1 against probe " in page.read_text()  # versus_first, on the page too
-    both = ["crossval", "--config", probe, "--config", mean, "--data", root, "--out", tmp_path]
+    refused = tmp_path / "refused"
+    both = ["crossval", "--config", probe, "--config", mean, "--data", root, "--out", refused]
     _fails([*both, "--train-sizes", "0.5,1"], "one recipe's learning curve")
     shutil.copy(probe, tmp_path / "x.yaml")
     (tmp_path / "other").mkdir()
     shutil.copy(mean, tmp_path / "other" / "x.yaml")
     same = ["--config", tmp_path / "x.yaml", "--config", tmp_path / "other" / "x.yaml"]
-    _fails(["crossval", *same, "--data", root, "--out", tmp_path], "file names of their own")
+    _fails(["crossval", *same, "--data", root, "--out", refused], "file names of their own")
 
 
 def test_crossval_needs_groups_and_takes_them_from_a_file(

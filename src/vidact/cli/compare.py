@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from vidact.cli.common import friendly_errors
-from vidact.cli.options import RunProgress
+from vidact.cli.options import Overwrite, RunProgress
 from vidact.errors import ConfigError
 from vidact.io.outputs import check_folder
 
@@ -19,6 +19,7 @@ def compare(
     ),
     config: Path | None = typer.Option(None, help="A grid file: settings, grid, evaluate."),
     out: Path = typer.Option(Path("comparison"), help="Folder for runs, reports and tables."),
+    overwrite: Overwrite = False,
     progress: RunProgress = True,
 ) -> None:
     """With --config: train every combination of the grid (sharing the feature cache), evaluate
@@ -28,7 +29,7 @@ def compare(
 
     if (config is None) == (not dirs):
         raise ConfigError("give a grid (--config grid.yaml) or run/evaluation folders, not both")
-    check_folder(out)
+    check_folder(out, overwrite)
     if config is not None:
         spec = load_grid(config)
         rows = run_grid(spec, out, progress)

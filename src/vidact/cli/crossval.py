@@ -17,6 +17,7 @@ from vidact.cli.options import (
     FrameFit,
     GroupRegex,
     Groups,
+    Overwrite,
     RunProgress,
     Workers,
     config_values,
@@ -59,6 +60,7 @@ def crossval(
     workers: Workers = None,
     progress: RunProgress = True,
     out: Path = typer.Option(Path("crossval"), help="Folder for the folds, runs and reports."),
+    overwrite: Overwrite = False,
 ) -> None:
     """Deal the groups into K folds (whole groups, stratified by class), train on K-1 and test on
     the one left out, each fold in turn, with validation carved from the training groups; report
@@ -66,7 +68,7 @@ def crossval(
     --config: each recipe on the same folds, and their ensemble (probabilities averaged)."""
     from vidact.evaluation.crossval import parse_sizes, run_crossval
 
-    check_folder(out)
+    check_folder(out, overwrite)
     sizes = parse_sizes(train_sizes)
     options = {
         "data": data, "groups": groups, "group_regex": group_regex, "extensions": extensions,

@@ -62,7 +62,7 @@ def ensemble(
             raise ConfigError(f"--weights {weights!r}: give numbers separated by commas") from None
     normalised = check_fusion(len(checkpoints), parsed, fuse)
     ks = parse_topk(topk)
-    check_folder(out)
+    check_folder(out, overwrite)
     if save is not None:  # before any scoring: never a member, never a file without --overwrite
         check_output(save, checkpoints, overwrite, "--save")
     config = data_config(ctx.params)

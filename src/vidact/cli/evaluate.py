@@ -12,6 +12,7 @@ from vidact.cli.options import (
     DataRoot,
     Device,
     EncoderRuntime,
+    Overwrite,
     Reject,
     Workers,
     data_config,
@@ -47,6 +48,7 @@ def evaluate(
         "reports the open-set AUROC and how many the --reject threshold holds out.",
     ),
     out: Path = typer.Option(Path("eval"), help="Report folder to write."),
+    overwrite: Overwrite = False,
     topk: str = typer.Option("1,5", help="Top-k accuracies to report, e.g. 1,2,5."),
     batch_size: int = typer.Option(8, help="Videos per batch."),
     workers: Workers = None,
@@ -55,7 +57,7 @@ def evaluate(
     device: Device = None,
 ) -> None:
     """Write metrics.json, predictions.csv and plots for one split."""
-    check_folder(out)
+    check_folder(out, overwrite)
     config = data_config(ctx.params)
     predictor = load_predictor(
         checkpoint, device, clips, crops, config.allow_images, None, reject, encoder_runtime

@@ -93,7 +93,9 @@ AllowImages = Annotated[
 Overwrite = Annotated[
     bool,
     typer.Option(
-        "--overwrite", help="Replace an existing output file (never an input) instead of refusing."
+        "--overwrite",
+        help="Replace an existing output file (never an input), or write a report into a "
+        "folder holding other files, instead of refusing.",
     ),
 ]
 Device = Annotated[

@@ -54,6 +54,7 @@ from vidact.evaluation.metrics import (
 )
 from vidact.evaluation.report import evaluate, split_items
 from vidact.inference.load import load_predictor
+from vidact.io.outputs import report_folder
 from vidact.models.heads import resolve_model
 from vidact.plots import plot_grouped_bars
 from vidact.training.trainer import train
@@ -183,6 +184,7 @@ def run_grid(spec: GridSpec, out: str | Path, progress: bool = False) -> list[di
     out = Path(out)
     rows = []
     planned = plan_runs(spec, out)
+    report_folder(out)  # every run checked: a grid interrupted from here goes on from its runs
     for number, (name, options, config) in enumerate(planned, start=1):
         run_dir, eval_dir = Path(config.out), out / "eval" / name
         if finished_before(run_dir, eval_dir, config):
@@ -282,7 +284,7 @@ def write_comparison(
 ) -> None:
     """runs.csv (one row per run), comparison.csv and comparison.md (one row per configuration:
     the mean and spread over seeds), comparison_accuracy.png and comparison_loss.png."""
-    out.mkdir(parents=True, exist_ok=True)
+    report_folder(out)
     columns = list(dict.fromkeys(c for row in rows for c in row))
     _write_csv(out / "runs.csv", rows, columns)
     config_keys = [k for k in dict.fromkeys(["backbone", "head", *keys]) if k != "seed"]

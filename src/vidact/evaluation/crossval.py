@@ -56,6 +56,7 @@ from vidact.evaluation.metrics import (
 from vidact.evaluation.report import evaluate, split_items, write_report
 from vidact.inference.ensemble import check_fusion, fuse
 from vidact.inference.load import load_predictor
+from vidact.io.outputs import report_folder
 from vidact.plots import plot_learning_curve
 from vidact.training.trainer import train
 from vidact.training.validate import check_config, check_in_process
@@ -204,6 +205,7 @@ def run_crossval(
     """Train and test every fold (and train size); write the pooled and per-fold reports."""
     out = Path(out)
     index, runs = plan_crossval(base, folds, sizes, out)
+    report_folder(out)  # every fold planned: an interrupted crossval goes on from its runs
     classes = index.classes
     rows: list[dict[str, Any]] = []
     pooled: dict[float, tuple[list[VideoItem], list[np.ndarray]]] = {s: ([], []) for s in sizes}
@@ -273,6 +275,7 @@ def run_recipes(
             "the recipes deal other folds (another --seed or other data in a recipe): give "
             "--data and --seed on the command line so they test the same videos"
         )
+    report_folder(out)
     summaries = {}
     for number, (name, base) in enumerate(recipes.items(), start=1):
         log.info("recipe %d/%d: %s, in %s", number, len(recipes), name, out / name)
@@ -348,8 +351,7 @@ def _ensemble_report(
         )
         pooled[1.0][0].extend(tested)
         pooled[1.0][1].append(probabilities)
-    target = out / "ensemble"
-    target.mkdir(parents=True, exist_ok=True)
+    target = report_folder(out / "ensemble")
     summary = _pooled_reports(target, index, (1.0,), pooled, rows, categories)
     summary["recipes"], summary["folds"] = names, len(runs)
     _write_summary(target, summary, rows)

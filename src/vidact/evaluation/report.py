@@ -33,6 +33,7 @@ from vidact.data.sources import build_index
 from vidact.errors import ConfigError, DatasetError
 from vidact.evaluation.metrics import classification_metrics, rejection_metrics
 from vidact.inference.predictor import VideoPredictor
+from vidact.io.outputs import report_folder
 from vidact.plots import plot_accuracy_bars, plot_confusion_matrix
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ def evaluate(
     outside, outside_sureness = None, None
     if unknown:
         others = [VideoItem(Path(p), str(p), 0, "unknown") for p in unknown]
+        log.info("now the %d videos of classes outside the model (--unknown-dir)", len(others))
         outside, outside_sureness, failed = predictor.score(others, batch_size, workers)
         readable = [str(item.path) not in failed for item in others]
         outside, outside_sureness = outside[readable], outside_sureness[readable]
@@ -147,7 +149,7 @@ def write_report(
     probabilities: np.ndarray,
     classes: tuple[str, ...],
 ) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    report_folder(out)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     np.save(out / "probabilities.npy", probabilities)  # (N, K), rows as in predictions.csv
     with (out / "predictions.csv").open("w", newline="") as handle:

@@ -2,7 +2,8 @@
 
 - never one of the command's inputs (videos, checkpoints): paths compared after following
   symlinks, and as files (hard links), so ``--output in.mp4`` cannot destroy ``in.mp4``;
-- an existing file is replaced only when asked (``--overwrite``); a folder never;
+- an existing file is replaced only when asked (``--overwrite``); a folder never; a report
+  folder (``--out``) is new, empty or one vidact wrote, unless asked (``check_folder``);
 - checked before any expensive work: the folder it goes in must exist (or be creatable) and be
   writable;
 - written to a hidden temporary file beside it and renamed at the end (``replacing``), so a
@@ -19,6 +20,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from vidact.errors import ConfigError
+
+REPORT_MARK = ".vidact-report"  # in every folder vidact writes a report in
 
 
 def check_output(
@@ -55,13 +58,36 @@ def check_output(
     return path
 
 
-def check_folder(path: str | Path, option: str = "--out") -> Path:
-    """A report folder a command may write into: not a file, and in a writable place."""
+def check_folder(path: str | Path, overwrite: bool = False, option: str = "--out") -> Path:
+    """A report folder a command may write into: new, empty, one vidact wrote (its mark,
+    ``report_folder``: a crossval or a grid goes on from its finished runs), or any folder
+    with ``overwrite``; never a file, and in a writable place. Writes nothing."""
     path = Path(path)
+    shown = f"{option} {path}"
     if path.exists() and not path.is_dir():
-        raise ConfigError(f"{option} {path}: is a file; name a folder for the report")
-    _check_writable(path, f"{option} {path}")
+        raise ConfigError(f"{shown}: is a file; name a folder for the report")
+    _check_writable(path, shown)
+    if not overwrite and path.is_dir() and any(path.iterdir()) and not _marked(path):
+        raise ConfigError(
+            f"{shown}: holds files vidact did not write; name a new folder, or pass "
+            "--overwrite to write the report among them"
+        )
     return path
+
+
+def report_folder(path: str | Path) -> Path:
+    """``path`` made (if new) and marked as a vidact report, once the work that writes it
+    starts (``check_folder`` then lets vidact write there again)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    if not _marked(path):
+        (path / REPORT_MARK).write_text("a folder vidact writes its reports in\n")
+    return path
+
+
+def _marked(folder: Path) -> bool:
+    mark = folder / REPORT_MARK
+    return mark.is_file() and not mark.is_symlink()
 
 
 def _same_file(a: Path, b: Path) -> bool:
