@@ -61,16 +61,16 @@ def test_the_distance_in_directions_is_the_dense_one(videos: int, width: int) ->
     labels = torch.arange(videos) % 3
     scales = torch.rand(width, generator=generator) * 3
     train = torch.randn(videos, width, generator=generator) * scales + labels[:, None]
-    clips = torch.randn(20, width, generator=generator) * 2
+    clips = torch.cat([train[:10], torch.randn(20, width, generator=generator) * 2])  # known, new
     dense = _dense(train, labels)
     gaps = clips.double()[:, None] - dense["means"][None]
     expected = ((gaps @ dense["precision"]) * gaps).sum(-1).amin(-1)
     fitted = OpenSet.fit(train, labels, 3)
     assert fitted is not None and fitted.directions.shape == (width, min(width, videos - 3))
-    torch.testing.assert_close(fitted.distance(clips).double(), expected, rtol=1e-4, atol=0)
+    torch.testing.assert_close(fitted.distance(clips).double(), expected, rtol=1e-3, atol=0)
     if width <= videos:  # a file of an earlier release
         former = OpenSet.from_dict({**dense, "threshold": 1.0}, 3)
-        torch.testing.assert_close(former.distance(clips).double(), expected, rtol=1e-4, atol=0)
+        torch.testing.assert_close(former.distance(clips).double(), expected, rtol=1e-3, atol=0)
         cut = {**dense, "precision": dense["precision"][:-1], "threshold": 1.0}
         with pytest.raises(ValueError, match="do not fit the model"):
             OpenSet.from_dict(cut, 3)

@@ -76,13 +76,19 @@ class OpenSet:
         return replace(self, threshold=float(torch.quantile(distances, accepted)))
 
     def distance(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """(N, D) embeddings -> (N,) squared distance to the nearest class mean."""
-        directions = self.directions.to(embeddings.device)
-        gaps = embeddings.float()[:, None] - self.means.to(embeddings.device)[None]  # (N, K, D)
-        along = gaps @ directions  # (N, K, R)
-        rest = gaps - along @ directions.T
-        within = along.square() @ self.weights.to(embeddings.device)
-        return (within + self.elsewhere * rest.square().sum(dim=-1)).amin(dim=-1)
+        """(N, D) embeddings -> (N,) squared distance to the nearest class mean (never an
+        (N, K, D) tensor: a timeline's windows of a wide, many-class model would fill memory)."""
+        means = self.means.to(embeddings.device)
+        centre = means.mean(dim=0)  # small numbers: the squares below are subtracted
+        clips, means = embeddings.float() - centre, means - centre
+        directions = self.directions.to(clips.device)
+        along = (clips @ directions)[:, None] - (means @ directions)[None]  # (N, K, R)
+        within = along.square() @ self.weights.to(clips.device)  # (N, K)
+        gaps = (
+            clips.square().sum(dim=-1, keepdim=True) - 2 * clips @ means.T + means.square().sum(-1)
+        )  # (N, K) squared Euclidean distances to the means
+        rest = (gaps - along.square().sum(dim=-1)).clamp_min(0)  # what the directions miss
+        return (within + self.elsewhere * rest).amin(dim=-1)
 
     def to(self, device: str | torch.device) -> OpenSet:
         return replace(
