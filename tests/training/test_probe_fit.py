@@ -206,6 +206,9 @@ def test_a_refit_learns_from_validation_too_and_keeps_the_held_out_model(
     # the standardisation's statistics are those of the training and validation clips now
     key = "model.head.standardise.running_mean"
     assert not torch.allclose(refit["state_dict"][key], held_out["state_dict"][key])
+    # the distance is fitted again, its threshold the one calibrated while validation was out
+    threshold = held_out[OPEN_SET_KEY]["threshold"]
+    assert refit[OPEN_SET_KEY]["threshold"] == threshold and 0 < threshold < float("inf")
     assert load_predictor(checkpoints / "best.ckpt").classes == synthetic_dataset.classes
     # resumed for more epochs, the run chooses against the held-out model and refits again
     invoke("train", "--resume", run, "--epochs", "5")

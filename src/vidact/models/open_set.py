@@ -82,12 +82,13 @@ class OpenSet:
         centre = means.mean(dim=0)  # small numbers: the squares below are subtracted
         clips, means = embeddings.float() - centre, means - centre
         directions = self.directions.to(clips.device)
-        along = (clips @ directions)[:, None] - (means @ directions)[None]  # (N, K, R)
-        within = along.square() @ self.weights.to(clips.device)  # (N, K)
+        # (N, K, R) squared gaps along the directions
+        along = ((clips @ directions)[:, None] - (means @ directions)[None]).square()
+        within = along @ self.weights.to(clips.device)  # (N, K)
         gaps = (
             clips.square().sum(dim=-1, keepdim=True) - 2 * clips @ means.T + means.square().sum(-1)
         )  # (N, K) squared Euclidean distances to the means
-        rest = (gaps - along.square().sum(dim=-1)).clamp_min(0)  # what the directions miss
+        rest = (gaps - along.sum(dim=-1)).clamp_min(0)  # what the directions miss
         return (within + self.elsewhere * rest).amin(dim=-1)
 
     def to(self, device: str | torch.device) -> OpenSet:
