@@ -9,7 +9,8 @@ zoom on 65-100% of the picture, 1-2.5 times fewer pixels, grey a third of the ti
 contrast and brightness, sensor noise), the same for all its frames; the copies join the
 training set, the test clips stay as they are. Appearance beside motion: Lite0 on the frames
 themselves, a second regression whose log probabilities are added to the recipe's (the issue
-reports a probe of appearance at 0.79-0.81 on other fight sources). Needs scikit-learn.
+reports a probe of appearance at 0.79-0.81 on other fight sources). Also printed: which clips
+carry sound, and which of those are silent, per class and per source. Needs scikit-learn.
 
     python docs/experiments/other_cameras.py ../shared/data/fight-dev OUT
 """
@@ -17,9 +18,11 @@ reports a probe of appearance at 0.79-0.81 on other fight sources). Needs scikit
 from __future__ import annotations
 
 import sys
+from collections import defaultdict
 from functools import partial
 from pathlib import Path
 
+import av
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -109,8 +112,42 @@ def with_copies(
     return accuracy
 
 
+def loudness(video: Path) -> float | None:
+    """Root mean square of the video's first audio track (1 is full scale); None without one."""
+    with av.open(str(video)) as container:
+        if not container.streams.audio:
+            return None
+        samples = [frame.to_ndarray() for frame in container.decode(audio=0)]
+    if not samples:
+        return 0.0
+    values = np.concatenate([s.reshape(-1) for s in samples]).astype(np.float64)
+    if np.issubdtype(samples[0].dtype, np.integer):
+        values /= np.iinfo(samples[0].dtype).max
+    return float(np.sqrt(np.mean(values**2)))
+
+
+def show_sound(root: Path, rows: list[dict[str, str]], labels: np.ndarray) -> None:
+    """Print how many clips carry sound and how many of those are silent, per class, and each
+    source's share of silent clips: whether sound could tell a fight."""
+    levels = [loudness(root / row["path"]) for row in rows]
+    for name in sorted(set(labels)):
+        mine = [level for level, label in zip(levels, labels, strict=True) if label == name]
+        heard = [level for level in mine if level is not None]
+        silent = sum(level < 1e-4 for level in heard)
+        print(f"{name}: {len(heard)} of {len(mine)} clips carry sound, {silent} of them silent")
+    by_source: dict[str, list[bool]] = defaultdict(list)
+    for row, level in zip(rows, levels, strict=True):
+        if level is not None:
+            by_source[row["group"]].append(level < 1e-4)
+    shares = [float(np.mean(silent)) for silent in by_source.values()]
+    all_silent, none_silent = shares.count(1.0), shares.count(0.0)
+    mixed = len(shares) - all_silent - none_silent
+    print(f"sources: {all_silent} all silent, {none_silent} never silent, {mixed} mixed")
+
+
 def main(root: Path, out: Path) -> None:
     rows, labels, splits = clips(root, out)
+    show_sound(root, rows, labels)
     recipe = encoded_once(out / "recipe.npy", lambda: encode_recipe(root, rows))  # 3 minutes
     copies = encoded_once(out / "copies.npy", lambda: encode_copies(root, rows))  # 20 minutes
     look = encoded_once(out / "appearance.npy", lambda: encode_appearance(root, rows))
