@@ -1,6 +1,6 @@
 """Two ways to carry `configs/people_rgb.yaml`'s fight-dev model over to new cameras, each scored
 by a logistic regression on six source-disjoint partitions (docs/measurements.md, "Copies as
-other cameras, and appearance beside motion").
+other cameras, appearance beside motion, and sound").
 
 Each clip is read as the recipe reads scenes of several people (48 frame pairs, the whole frame
 padded to 288, Lite0's map averaged over the left and the right half). Copies as other cameras:
