@@ -14,6 +14,7 @@ import yaml
 from tests.conftest import FAST_RUN, invoke, runner
 from vidact.cli.main import app
 from vidact.data.index import group_of
+from vidact.evaluation.crossval import counted_groups
 from vidact.inference.load import load_predictor
 from vidact.inference.predictor import Predictor
 from vidact.training.features import FeatureExtractor
@@ -58,6 +59,7 @@ def test_folds_are_group_disjoint_and_every_video_is_tested_once(
     pooled = sum(r * n for r, n in zip(refused, tested, strict=True)) / 48
     assert summary["pooled_known_rejected"] == pytest.approx(pooled)
     assert f"answered unknown (--reject auto): {pooled:.1%}" in output
+    assert output.count("(2 groups), trained on") == 3  # each fold's line: 2 of the 6 groups
     with (out / "predictions.csv").open() as handle:
         tested = [row["path"] for row in csv.DictReader(handle)]
     assert sorted(tested) == sorted(item.relpath for item in synthetic_dataset.items)
@@ -265,3 +267,8 @@ def test_a_given_split_file_may_not_split_a_group(synthetic_dataset, tmp_path: P
         "sit on both sides of the split",
     )
     assert not (tmp_path / "run").exists()
+
+
+def test_group_counts_read_as_words() -> None:
+    assert counted_groups(1) == "1 group"  # a fold of one source (the crossval lines)
+    assert counted_groups(4) == "4 groups"

@@ -88,6 +88,7 @@ def crossval(
 
 
 def _echo_summary(summary: dict[str, Any], folds: int, sizes: tuple[float, ...]) -> None:
+    from vidact.evaluation.crossval import counted_groups
     from vidact.evaluation.metrics import interval_note, warn_few_groups
 
     spread = interval_note(summary.get("pooled_top1_interval"))
@@ -107,7 +108,7 @@ def _echo_summary(summary: dict[str, Any], folds: int, sizes: tuple[float, ...])
         refused = row["test_known_rejected"]
         typer.echo(
             f"  fold {row['fold']}: top-1 {row['test_top1']:.4f} on {row['test_videos']} videos "
-            f"({row['test_groups']} groups), trained on {row['train_videos']}"
+            f"({counted_groups(row['test_groups'])}), trained on {row['train_videos']}"
             + (f", {refused:.1%} answered unknown" if refused is not None else "")
         )
     for point in summary["learning_curve"] if len(sizes) > 1 else []:

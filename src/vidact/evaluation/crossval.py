@@ -214,9 +214,9 @@ def run_crossval(
         eval_dir = folder / "test"
         counts = Counter(run.split.values())
         log.info(
-            "[%d/%d] %s: training on %d videos + %d for validation (%d groups), testing on %d "
-            "(%d groups)", number, len(runs), run.name, counts["train"], counts["val"],
-            run.train_groups, counts["test"], run.test_groups,
+            "[%d/%d] %s: training on %d videos + %d for validation (%s), testing on %d (%s)",
+            number, len(runs), run.name, counts["train"], counts["val"],
+            counted_groups(run.train_groups), counts["test"], counted_groups(run.test_groups),
         )  # fmt: skip
         split_file = folder / "split.csv"
         if not _finished(run, folder):
@@ -356,6 +356,11 @@ def _ensemble_report(
     summary["recipes"], summary["folds"] = names, len(runs)
     _write_summary(target, summary, rows)
     return summary
+
+
+def counted_groups(count: int) -> str:
+    """'1 group', '4 groups': a fold of one source reads as one."""
+    return f"{count} group{'' if count == 1 else 's'}"
 
 
 def _finished(run: FoldRun, folder: Path) -> bool:
