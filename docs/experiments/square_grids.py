@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from person_square import scored  # this folder's script (run as a script)
+from motion_regions import encoded_once  # this folder's scripts (run as a script)
+from person_square import scored
 
 from vidact.data.transforms import eval_transform
 from vidact.io.reader import VideoReader
@@ -75,10 +76,7 @@ def main(root: Path, out: Path) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # the encoding's progress
     rows = list(csv.DictReader((root / "groups.csv").open()))
     out.mkdir(parents=True, exist_ok=True)
-    stored = out / "maps.npy"
-    if not stored.is_file():
-        np.save(stored, encode(root, rows))
-    maps = np.load(stored).astype(np.float32)
+    maps = encoded_once(out / "maps.npy", lambda: encode(root, rows))
     labels = np.array([row["path"].split("/")[0] for row in rows])
     groups = np.array([row["group"] for row in rows])
     for name, grid in GRIDS.items():
