@@ -107,12 +107,19 @@ def main(root: Path, out: Path) -> None:
         ("the difference to the median", difference),
         ("the frame where it moved", masked),
     ):
-        both = np.hstack([own, other])
-        shown = " / ".join(
-            described(classified(partial(LateFusion, own.shape[1], c), both, labels, splits))
-            for c in STRENGTHS
-        )
-        print(f"the recipe's and {name}, late-fused: {shown}", flush=True)
+        show_late_fused(name, own, other, labels, splits)
+
+
+def show_late_fused(
+    name: str, own: np.ndarray, other: np.ndarray, labels: np.ndarray, splits: list
+) -> None:
+    """Print the recipe's features ``own`` and ``name``'s late-fused, per C (``STRENGTHS``)."""
+    both = np.hstack([own, other])
+    shown = " / ".join(
+        described(classified(partial(LateFusion, own.shape[1], c), both, labels, splits))
+        for c in STRENGTHS
+    )
+    print(f"the recipe's and {name}, late-fused: {shown}", flush=True)
 
 
 if __name__ == "__main__":
