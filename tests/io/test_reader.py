@@ -168,6 +168,13 @@ def test_a_one_frame_video_is_a_still_image(make_video) -> None:
         _ = VideoReader(make_video("one.mp4", frames=1)).num_frames
 
 
+def test_a_video_cut_after_its_first_frame_is_truncated_not_a_still_image(make_video) -> None:
+    path = make_video("cut.avi", frames=1)
+    _patch_avi_frame_count(path, 40)  # what is left of a 40-frame AVI after its first frame
+    with pytest.raises(VideoReadError, match=r"cut\.avi: truncated: 1 of the 40 frames"):
+        _ = VideoReader(path).num_frames
+
+
 def test_a_folder_is_not_a_video(tmp_path: Path) -> None:
     with pytest.raises(VideoReadError, match="is a folder, not a video file"):
         VideoReader(tmp_path)

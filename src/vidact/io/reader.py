@@ -191,10 +191,12 @@ class VideoReader:
         return self._index
 
     def _check_plausible(self, index: _PacketIndex) -> None:
-        """Refuse empty streams, still images and files cut short of what their header says."""
+        """Refuse empty streams, files cut short of what their header says (a video cut after
+        its first frame among them) and still images."""
         count = index.count
         if count == 0:
             raise VideoReadError(self.path, "the video stream holds no frames")
+        self._check_complete(index)
         image_format = self._container.format.name == "image2" or any(
             name.endswith("_pipe") for name in self._container.format.name.split(",")
         )
@@ -204,6 +206,10 @@ class VideoReader:
                 f"a still image ({count} frame, {self._container.format.name}), not a video "
                 "(--allow-images reads images as one-frame videos)",
             )
+
+    def _check_complete(self, index: _PacketIndex) -> None:
+        """Refuse a file whose frames fall short of the count or duration its header states."""
+        count = index.count
         promised_s = self._promised_seconds()
         if not self._stream.frames and promised_s and index.seconds:
             # the header gives a duration: compare it with the time the timestamps span (a
