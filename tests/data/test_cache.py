@@ -157,6 +157,20 @@ def test_unreadable_items_are_skipped_by_the_collate(tmp_path: Path, make_video)
     assert collate_skipping([dataset[2]]) == (None, None, [str(broken)])
 
 
+def test_an_unreadable_video_is_not_decoded_again(tmp_path: Path, monkeypatch) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_text("no video")
+    items = [VideoItem(broken, "broken.mp4", 0, "g0")]
+    dataset = ClipDataset(items, ClipSampling(frames=3), eval_transform(SPEC), 32, train=True)
+    assert dataset[(0, 0)] == (None, str(broken))
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded a video already found unreadable")
+
+    monkeypatch.setattr(datasets, "VideoReader", no_decoding)
+    assert dataset[(1, 0)] == (None, str(broken))  # the next epoch skips it at once
+
+
 def test_feature_dataset_samples_from_the_cache(tmp_path: Path, make_video) -> None:
     items = _items(make_video, 1)
     cache = ArrayCache(tmp_path, "features", {"b": "x"})

@@ -182,6 +182,30 @@ def test_a_failed_start_leaves_nothing_behind(unreadable_dataset: Path, tmp_path
     assert not (tmp_path / "r").exists()
 
 
+def test_an_unreadable_video_is_reported_once_not_every_epoch(
+    synthetic_dataset, tmp_path: Path
+) -> None:
+    root = tmp_path / "data"
+    shutil.copytree(synthetic_dataset.root, root)
+    broken = root / next(r for r in csv.DictReader((root / "split.csv").open()))["path"]
+    broken.write_bytes(b"not a video")
+    output = invoke(
+        "train",
+        *split_args(root),
+        *FAST_RUN,
+        "--epochs",
+        "3",
+        "--max-bad-fraction",
+        "0.2",
+        "--cache-dir",
+        tmp_path / "c",
+        "--out",
+        tmp_path / "r",
+    )
+    assert output.count(f"skipping {broken}") == 1 and "rebuilding" not in output
+    assert f"skipped 1 unreadable video(s): {broken}" in output
+
+
 @pytest.mark.slow
 def test_damaged_or_cleared_caches_never_make_a_video_unreadable(
     synthetic_dataset, tmp_path: Path

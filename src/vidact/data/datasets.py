@@ -128,6 +128,8 @@ class _SampledClips(Dataset):
         # training: each video once as evaluation reads it, then ``copies`` augmented draws of
         # it that are the same every epoch (a full-batch fit's fixed objective learns from them)
         self.copies = copies if train else 0
+        # videos found unreadable: skipped at once after, not decoded and reported every epoch
+        self.unreadable: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.items) * (1 + self.copies)
@@ -146,6 +148,8 @@ class _SampledClips(Dataset):
     def __getitem__(self, key: int | ItemKey) -> Sample:
         epoch, index = key if isinstance(key, tuple) else (0, key)
         item = self.items[index % len(self.items)]
+        if index % len(self.items) in self.unreadable:
+            return None, str(item.path)
         fixed = not self.jitter  # the same clip every epoch
         try:
             if not self.train or (fixed and index < len(self.items)):
@@ -157,7 +161,9 @@ class _SampledClips(Dataset):
                 torch.random.default_generator.manual_seed(seed)
                 return self.load(item, np.random.default_rng(seed)), item.label
         except VideoReadError as err:
-            log.warning("skipping %s", err)
+            if not err.reported:
+                log.warning("skipping %s", err)
+            self.unreadable.add(index % len(self.items))
             return None, str(item.path)
 
 

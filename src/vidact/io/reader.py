@@ -70,11 +70,13 @@ def upright(
 
 
 class VideoReadError(VidactError):
-    """A video could not be opened or decoded; the message names the file and the problem."""
+    """A video could not be opened or decoded; the message names the file and the problem.
+    ``reported``: the problem was logged when it was first met (a log need not repeat it)."""
 
-    def __init__(self, path: str | Path, problem: str) -> None:
+    def __init__(self, path: str | Path, problem: str, reported: bool = False) -> None:
         self.path = str(path)
         self.problem = problem
+        self.reported = reported
         super().__init__(f"{path}: {problem}")
 
 

@@ -246,6 +246,7 @@ class FeatureExtractor:
         self.cached_frames = cached_frames
         self.allow_images = allow_images
         self.pairs = reads_pairs(encoder.name)
+        self.undecodable: set[str] = set()  # reported once: never decoded again
 
     def _member_input(self, index: int, frames: torch.Tensor) -> torch.Tensor:
         if hasattr(self.encoder, "member_input"):  # a fusion: frames in [0, 1], each its own way
@@ -284,13 +285,17 @@ class FeatureExtractor:
         return computed
 
     def rebuild(self, item: VideoItem) -> CachedVideo:
-        """Decode and encode one video now; raises VideoReadError when it cannot be decoded."""
+        """Decode and encode one video now; raises VideoReadError when it cannot be decoded
+        (at once, without decoding, for a video that could not be before)."""
+        if str(item.path) in self.undecodable:
+            raise VideoReadError(item.path, "cannot be decoded", reported=True)
         log.info("%s: rebuilding its cached features", item.path)
         dataset = _SpreadFrames(
             [item], self.spec, self.cached_frames, self.allow_images, self.view, self.pairs
         )
         facts, frames = dataset[0]
         if facts is None:
+            self.undecodable.add(str(item.path))
             raise VideoReadError(item.path, "cannot be decoded to rebuild its cached features")
         # every member from this one read, so their entries hold the same frames; the result
         # comes from memory: a `cache clear` right after the save must not lose it
@@ -336,6 +341,7 @@ class FeatureExtractor:
                 failed.append(frames)
                 continue
             self._store(item, facts, frames)
+        self.undecodable.update(failed)
         return failed
 
 
