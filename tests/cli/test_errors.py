@@ -153,7 +153,9 @@ def test_evaluating_a_split_needs_a_split(trained_run: Path, synthetic_dataset, 
     checkpoint = trained_run / "checkpoints" / "best.ckpt"
     root = synthetic_dataset.root
     _fails(
-        ["evaluate", checkpoint, "--data", root, "--split", "test"], "plain folder with no split"
+        ["evaluate", checkpoint, "--data", root, "--split", "test"],
+        f"plain folder with no split; pass --split-file (a run's split is RUN/split.csv; the "
+        f"folder holds {root / 'split.csv'})",
     )
     result = runner.invoke(
         app, ["evaluate", str(checkpoint), "--data", str(root), "--out", str(tmp_path / "all")]

@@ -194,3 +194,19 @@ def test_class_subsets_keep_the_official_splits(tmp_path: Path) -> None:
         build_index(replace(hmdb, classes=("brush_hair",)), 0)
     with pytest.raises(DatasetError, match="--classes or --classes-file, not both"):
         build_index(replace(hmdb, classes=("a", "b"), classes_file=str(subset_file)), 0)
+
+
+def test_a_folder_s_own_split_file_is_named_when_vidact_draws_its_own(
+    tmp_path: Path, caplog
+) -> None:
+    for name in ("a", "b"):
+        for clip in range(4):
+            (tmp_path / name / f"v_{name}_g{clip:02d}_c01.mp4").parent.mkdir(exist_ok=True)
+            (tmp_path / name / f"v_{name}_g{clip:02d}_c01.mp4").write_bytes(b"x")
+    with caplog.at_level("INFO", logger="vidact.data.sources"):
+        build_index(DataConfig(root=str(tmp_path)), seed=0)
+    assert "split.csv" not in caplog.text
+    (tmp_path / "split.csv").write_text("path,split\n")
+    with caplog.at_level("INFO", logger="vidact.data.sources"):
+        build_index(DataConfig(root=str(tmp_path)), seed=0)
+    assert f"{tmp_path / 'split.csv'} is not read: vidact draws its own split" in caplog.text

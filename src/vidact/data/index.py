@@ -356,6 +356,13 @@ def carve_validation(index: VideoIndex, val_fraction: float, seed: int) -> Video
     return replace(index, items=tuple(carved.get(i.relpath, i) for i in index.items))
 
 
+def folder_split_file(root: str | Path) -> Path | None:
+    """The ``split.csv`` a dataset folder holds (as ``vidact synth`` writes), if any: read only
+    when given as ``--split-file``, which the commands that skip it say."""
+    path = Path(root) / "split.csv"
+    return path if path.is_file() else None
+
+
 def make_split(
     index: VideoIndex,
     split_file: str | Path | None = None,

@@ -26,6 +26,7 @@ from vidact.data.index import (
     VideoItem,
     carve_validation,
     check_split,
+    folder_split_file,
     group_of,
     is_hidden,
     make_split,
@@ -156,6 +157,8 @@ def build_index(data: DataConfig, seed: int) -> VideoIndex:
     the ``--classes`` asked for, with the split they have in the whole dataset."""
     wanted = read_class_names(data.classes, data.classes_file)
     if data.dataset == "folder":
+        if data.split_file is None and (unread := folder_split_file(data.root)) is not None:
+            log.info("%s is not read: vidact draws its own split (--split-file reads it)", unread)
         index = make_split(
             scan_folder(data.root, data.extensions, data.group_regex, data.groups_file),
             data.split_file,

@@ -28,7 +28,14 @@ import numpy as np
 from vidact.config import DataConfig, check_topk
 from vidact.data.categories import categories_for
 from vidact.data.datasets import default_workers
-from vidact.data.index import SPLITS, VideoItem, read_class_names, scan_folder, select_classes
+from vidact.data.index import (
+    SPLITS,
+    VideoItem,
+    folder_split_file,
+    read_class_names,
+    scan_folder,
+    select_classes,
+)
 from vidact.data.sources import build_index
 from vidact.errors import ConfigError, DatasetError
 from vidact.evaluation.metrics import classification_metrics, rejection_metrics
@@ -52,10 +59,12 @@ def split_items(
         raise ConfigError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
     if data.dataset == "folder" and data.split_file is None:
         if split is not None:
+            held = folder_split_file(data.root)
             raise DatasetError(
                 f"--split {split}: {data.root} is a plain folder with no split; pass "
-                "--split-file (a run's split is RUN/split.csv), or leave --split out to score "
-                "every video"
+                "--split-file (a run's split is RUN/split.csv"
+                + ("" if held is None else f"; the folder holds {held}")
+                + "), or leave --split out to score every video"
             )
         index = scan_folder(data.root, data.extensions, data.group_regex, data.groups_file)
         index = select_classes(index, read_class_names(data.classes, data.classes_file))
