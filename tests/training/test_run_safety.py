@@ -206,6 +206,22 @@ def test_an_unreadable_video_is_reported_once_not_every_epoch(
     assert f"skipped 1 unreadable video(s): {broken}" in output
 
 
+@pytest.mark.parametrize("inputs", [FAST_RUN, PIXELS], ids=["features", "pixels"])
+def test_a_validation_of_unreadable_videos_stops_with_its_reason(
+    synthetic_dataset, tmp_path: Path, inputs: list[str]
+) -> None:
+    root = tmp_path / "data"
+    shutil.copytree(synthetic_dataset.root, root)
+    for row in csv.DictReader((root / "split.csv").open()):
+        if row["split"] == "val":
+            (root / row["path"]).write_bytes(b"not a video")
+    args = ["train", *split_args(root), *inputs, "--max-bad-fraction", "0.5", "--epochs", "2"]
+    _fails(
+        [*args, "--cache-dir", tmp_path / "c", "--out", tmp_path / "r"],
+        "so nothing can choose the epoch",
+    )
+
+
 @pytest.mark.slow
 def test_damaged_or_cleared_caches_never_make_a_video_unreadable(
     synthetic_dataset, tmp_path: Path

@@ -7,7 +7,7 @@ import csv
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +143,8 @@ class EpochRecorder(Callback):
 
 
 class TooManyUnreadableVideos(DatasetError):
-    """More of the dataset failed to decode than ``--max-bad-fraction`` allows."""
+    """More of the dataset failed to decode than ``--max-bad-fraction`` allows, or all of
+    validation."""
 
 
 def gather_paths(trainer: L.Trainer, paths: set[str]) -> set[str]:
@@ -156,16 +157,19 @@ def gather_paths(trainer: L.Trainer, paths: set[str]) -> set[str]:
 
 
 class UnreadableVideos(Callback):
-    """Reports unreadable videos at the end of each epoch; stops training past the limit.
+    """Reports unreadable videos at the end of each epoch; stops training past the limit, or
+    when no validation video (``validation``, their paths) can be read.
 
     A few damaged files in a large dataset should not cost a run; many mean something is wrong
-    (a wrong folder, a missing codec), and training on what is left would mislead. Under DDP the
-    processes pool what they found first, so the limit and the report cover the whole dataset.
+    (a wrong folder, a missing codec), and training on what is left would mislead; without a
+    readable validation video nothing chooses the epoch. Under DDP the processes pool what they
+    found first, so the limit and the report cover the whole dataset.
     """
 
-    def __init__(self, max_fraction: float, total: int) -> None:
+    def __init__(self, max_fraction: float, total: int, validation: Collection[str] = ()) -> None:
         self.max_fraction = max_fraction
         self.total = total
+        self.validation = set(validation)
         self.seen: set[str] = set()
         self._reported = 0
 
@@ -178,6 +182,12 @@ class UnreadableVideos(Callback):
             raise TooManyUnreadableVideos(
                 f"{len(self.seen)} of {self.total} videos are unreadable (limit "
                 f"{self.max_fraction:.0%}, --max-bad-fraction): {', '.join(sorted(self.seen))}"
+            )
+        if self.validation and self.validation <= self.seen:
+            raise TooManyUnreadableVideos(
+                f"no validation video can be read ({len(self.validation)} unreadable: "
+                f"{', '.join(sorted(self.validation)[:10])}), so nothing can choose the epoch: "
+                "replace them, or give validation other videos (--split-file, --val-fraction)"
             )
 
     def _collect(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

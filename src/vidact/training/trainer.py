@@ -432,15 +432,17 @@ def _fit(
     recorder = EpochRecorder(
         run_dir / "metrics.csv", done_epochs=done, log_epochs=config.progress and not on_terminal()
     )
+    validation = [str(item.path) for item in run.index.subset("val")]
     monitor = UnreadableVideos(
         config.data.max_bad_fraction,
-        len(run.index.subset("train")) + len(run.index.subset("val")),
+        len(run.index.subset("train")) + len(validation),
+        validation,
     )
     callbacks: list[Callback] = [
         RunCheckpoint(run_dir / "checkpoints", directory.commit if directory else None),
+        monitor,  # before early stopping, which fails without validation's loss
         EarlyStopping("val_loss", patience=config.patience),
         recorder,
-        monitor,
     ]
     if config.model.unfreeze_epoch is not None:
         callbacks.append(UnfreezeBackbone(config.model.unfreeze_epoch))
