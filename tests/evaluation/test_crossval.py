@@ -85,6 +85,22 @@ def test_folds_are_group_disjoint_and_every_video_is_tested_once(
 
 
 @pytest.mark.slow
+def test_broken_clips_within_the_dataset_s_limit_stop_no_fold(
+    synthetic_dataset, tmp_path: Path
+) -> None:
+    root = tmp_path / "data"
+    shutil.copytree(synthetic_dataset.root, root)
+    group = min(item.group for item in synthetic_dataset.items)
+    broken = [item.relpath for item in synthetic_dataset.items if item.group == group][:2]
+    for relpath in broken:  # 2 of 48 (the limit 5%), but 2 of the 32 a fold learns from
+        (root / relpath).write_bytes(b"not a video")
+    output = invoke("crossval", "--data", root, *TINY, "--epochs", "1", "--folds", "3",
+                    "--out", tmp_path / "cv")  # fmt: skip
+    assert "46 videos in 6 groups, 3 folds: pooled top-1" in output
+    assert "--max-bad-fraction" not in output
+
+
+@pytest.mark.slow
 def test_a_refit_recipe_counts_validation_among_the_videos_learnt_from(
     synthetic_dataset, tmp_path: Path
 ) -> None:

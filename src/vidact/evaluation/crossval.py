@@ -128,15 +128,20 @@ def plan_crossval(
             kept = rest if size == 1 else _share(rest, size, len(index.classes), base.seed + fold)
             name = f"fold-{fold}" if len(sizes) == 1 else f"fold-{fold}_size-{size:g}"
             folder = out / "folds" / name
+            _check_disjoint(kept, test, name)
+            split = _with_validation(index, kept, test, data.val_fraction, base.seed, name)
+            fold_data = replace(
+                data,
+                split_file=str(folder / "split.csv"),
+                max_bad_fraction=_fold_limit(data.max_bad_fraction, len(index.items), split),
+            )
             config = replace(
                 base,
-                data=replace(data, split_file=str(folder / "split.csv")),
+                data=fold_data,
                 out=str(folder / "run"),
                 overwrite=True,
                 cache_dir=base.cache_dir or str(out / "cache"),
             )
-            _check_disjoint(kept, test, name)
-            split = _with_validation(index, kept, test, data.val_fraction, base.seed, name)
             runs.append(
                 FoldRun(
                     name,
@@ -152,6 +157,14 @@ def plan_crossval(
         check_config(replace(run.config, data=replace(run.config.data, split_file=None)))
         check_in_process(run.config, "crossval")
     return index, runs
+
+
+def _fold_limit(fraction: float, videos: int, split: dict[str, str]) -> float:
+    """A fold's ``--max-bad-fraction``: as many unreadable videos as the whole dataset may
+    hold, whichever fold meets them (a fold trains on a part of it, so the dataset's share of
+    a few broken clips would stop a fold whose part holds them all)."""
+    learnt_from = sum(part != "test" for part in split.values())
+    return min(1.0, fraction * videos / max(learnt_from, 1))
 
 
 def _with_validation(
