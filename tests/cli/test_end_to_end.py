@@ -40,6 +40,8 @@ def test_synth_writes_a_split_dataset(tmp_path: Path) -> None:
     assert "writing: 12/12 clip pairs (100%" in output  # progress, also in a log
     rows = list(csv.DictReader((tmp_path / "d" / "split.csv").open()))
     assert len(rows) == 24 and {r["split"] for r in rows} <= {"train", "val", "test"}
+    # 3 videos a class are one group of scenes: all of it training, which the note says
+    assert "3 videos per class make too few groups for a validation and a test" in output
 
 
 @pytest.mark.slow
