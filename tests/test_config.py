@@ -82,6 +82,7 @@ def test_values_of_the_wrong_type_are_named(raw: dict, message: str) -> None:
         (lambda: TrainConfig(accelerator="abacus"), "--accelerator must be auto, cpu, gpu"),
         (lambda: DataConfig(val_fraction=0.6, test_fraction=0.4), "leave nothing to train on"),
         (lambda: DataConfig(frames="8"), "--frames must be at least 1, got '8'"),
+        (lambda: DataConfig(size=100000), "--size must be 16 to 1024 pixels .*, got 100000"),
         (lambda: ModelConfig(dropout=1.0), r"--dropout must be in \[0, 1\), got 1.0"),
         (lambda: ModelConfig(appearance_dropout=-0.1), "--appearance-dropout must be in"),
     ],

@@ -88,10 +88,17 @@ def check_topk(values: int | Sequence[int], what: str = "--topk") -> list[int]:
     return given
 
 
+# the largest input side: ImageNet networks learnt at 224-600, and at 1024 the stem alone
+# outputs 34 MB a frame (a typo's 100000 asked for 240 GB and read as unreadable videos)
+MAX_SIZE = 1024
 _DATA_RULES: list[Rule] = [
     ("frames", _positive, "at least 1"),
     ("interval", _positive, "at least 1"),
-    ("size", _optional(_at_least(16)), "at least 16 pixels (or unset: the backbone's size)"),
+    (
+        "size",
+        _optional(lambda v: 16 <= v <= MAX_SIZE),
+        f"16 to {MAX_SIZE} pixels (or unset: the backbone's size)",
+    ),
     ("frame_fit", *_one_of(FRAME_FITS)),
     ("batch_size", _positive, "at least 1"),
     ("workers", _optional(_at_least(0)), "0 or more"),

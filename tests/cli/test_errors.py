@@ -32,8 +32,9 @@ def _fails(args: list[object], *expected: str) -> str:
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
-        (["--size", "-5"], "--size must be at least 16"),
-        (["--size", "0"], "--size must be at least 16"),
+        (["--size", "-5"], "--size must be 16 to 1024 pixels"),
+        (["--size", "0"], "--size must be 16 to 1024 pixels"),
+        (["--size", "100000"], "--size must be 16 to 1024 pixels"),
         (["--epochs", "0"], "--epochs must be at least 1"),
         (["--lr", "-1"], "--lr must be above 0"),
         (["--optimizer", "adamm"], "unknown optimizer 'adamm' (did you mean 'adam'?)"),
