@@ -197,3 +197,38 @@ def test_a_bug_is_not_dressed_as_a_user_error(trained_run: Path, make_video, mon
     result = runner.invoke(app, ["predict", checkpoint, str(make_video())])
     assert isinstance(result.exception, KeyError)  # not SystemExit: the traceback is shown
     assert not isinstance(result.exception, CheckpointError)
+
+
+ALLOCATOR_FAILED = (  # torch's words when the machine has no more memory to give
+    "DefaultCPUAllocator: can't allocate memory: you tried to allocate 56934936576 bytes. "
+    "Error code 12 (Cannot allocate memory)"
+)
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        (
+            RuntimeError(ALLOCATOR_FAILED),
+            "error: out of memory (asked for 53.0 GiB): lower --batch-size, --frames or --size",
+        ),
+        (torch.OutOfMemoryError("CUDA out of memory."), "error: out of memory: lower"),
+        (MemoryError(), "error: out of memory: lower --batch-size"),
+    ],
+)
+def test_running_out_of_memory_names_the_settings_not_a_traceback(
+    trained_run: Path, make_video, monkeypatch, raised: BaseException, expected: str
+) -> None:
+    import vidact.inference.predictor as predictor
+
+    def out_of_memory(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(predictor, "classifier_from", out_of_memory)
+    checkpoint = str(trained_run / "checkpoints/best.ckpt")
+    result = runner.invoke(app, ["predict", checkpoint, str(make_video())])
+    assert result.exit_code == 2 and expected in result.output, result.output
+    assert "Traceback" not in result.output
+    monkeypatch.setattr(predictor, "classifier_from", lambda *a, **k: 1 / 0)
+    bug = runner.invoke(app, ["predict", checkpoint, str(make_video("b.mp4"))])
+    assert isinstance(bug.exception, ZeroDivisionError)  # any other error keeps its traceback

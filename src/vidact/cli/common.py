@@ -6,6 +6,7 @@ import functools
 import inspect
 import logging
 import math
+import re
 import sys
 import traceback
 import warnings
@@ -54,8 +55,9 @@ def setup_logging(verbose: bool = False) -> None:
 
 
 def friendly_errors(command: F) -> F:
-    """Give the command ``-v/--verbose`` and set up logging; a user error (``VidactError``) prints
-    ``error: ...`` and exits with status 2. Anything else is a bug and keeps its traceback."""
+    """Give the command ``-v/--verbose`` and set up logging; a user error (``VidactError``) or
+    running out of memory prints ``error: ...`` and exits with status 2. Anything else is a bug
+    and keeps its traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, verbose: bool = False, **kwargs: Any) -> Any:
@@ -68,12 +70,34 @@ def friendly_errors(command: F) -> F:
                 traceback.print_exc()
             typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
             raise typer.Exit(2) from None
+        except (MemoryError, RuntimeError) as err:  # torch's OutOfMemoryError is a RuntimeError
+            said = _out_of_memory(err)
+            if said is None:
+                raise
+            if verbose:
+                traceback.print_exc()
+            typer.secho(f"error: {said}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(2) from None
 
     signature = inspect.signature(command, eval_str=True)  # typer reads real annotations
     wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[*signature.parameters.values(), _VERBOSE]
     )
     return wrapper  # type: ignore[return-value]
+
+
+def _out_of_memory(err: BaseException) -> str | None:
+    """What to say when ``err`` is the machine (or the GPU) running out of memory: settings,
+    not a bug, so no traceback; None for any other error."""
+    text = str(err)
+    if not (isinstance(err, MemoryError) or "allocate memory" in text or "out of memory" in text):
+        return None
+    asked = re.search(r"allocate (\d+) bytes", text)
+    size = f" (asked for {int(asked.group(1)) / 2**30:.1f} GiB)" if asked else ""
+    return (
+        f"out of memory{size}: lower --batch-size, --frames or --size (or --workers), or run "
+        "where there is more"
+    )
 
 
 def _check_finite(options: dict[str, Any]) -> None:
