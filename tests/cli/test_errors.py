@@ -210,7 +210,7 @@ ALLOCATOR_FAILED = (  # torch's words when the machine has no more memory to giv
     [
         (
             RuntimeError(ALLOCATOR_FAILED),
-            "error: out of memory (asked for 53.0 GiB): lower --batch-size, --frames or --size",
+            "error: out of memory (asked for 53.0 GiB): lower --batch-size, --frames, --size",
         ),
         (torch.OutOfMemoryError("CUDA out of memory."), "error: out of memory: lower"),
         (MemoryError(), "error: out of memory: lower --batch-size"),

@@ -95,8 +95,8 @@ def _out_of_memory(err: BaseException) -> str | None:
     asked = re.search(r"allocate (\d+) bytes", text)
     size = f" (asked for {int(asked.group(1)) / 2**30:.1f} GiB)" if asked else ""
     return (
-        f"out of memory{size}: lower --batch-size, --frames or --size (or --workers), or run "
-        "where there is more"
+        f"out of memory{size}: lower --batch-size, --frames, --size or --clips (or --workers), or "
+        "run where there is more"
     )
 
 
