@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -256,6 +257,12 @@ def test_7_bad_paths_recipes_and_ports_are_one_line_errors(
         _fails(["predict", checkpoint, video, "--window", value], "--window")
         _fails(["watch", checkpoint, video, "--window", value], "--window")
     _fails(["serve", checkpoint, "--port", "70000"], "--port")
+    with socket.socket() as taken:  # a port another program holds: said before models load
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        said = _fails(["serve", checkpoint, "--port", port], f"cannot listen on 127.0.0.1:{port}: ")
+        assert "serving" not in said
     evaluation = tmp_path / "eval"
     evaluation.mkdir()
     (evaluation / "metrics.json").write_text('{"top1": ')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import typer
@@ -64,6 +65,7 @@ def serve(
         from vidact.web.app import create_app
     except ImportError:
         raise ConfigError(_INSTALL) from None
+    _check_can_listen(host, port)  # before the models load, and before "serving" is said
     models = {
         name: load_predictor(checkpoint, device, reject=reject, encoder_runtime=encoder_runtime)
         for name, checkpoint in zip(checkpoint_names(checkpoints), checkpoints, strict=True)
@@ -72,5 +74,18 @@ def serve(
     typer.echo(f"serving {', '.join(models)} on http://{host}:{port}/", err=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
-    except (OSError, SystemExit) as err:  # address in use, not ours, not an address
-        raise ConfigError(f"cannot listen on {host}:{port} ({err})") from None
+    except (OSError, SystemExit):  # taken since the check: uvicorn has logged why
+        raise ConfigError(f"cannot listen on {host}:{port} (the reason is above)") from None
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Bind the address once, as uvicorn will: taken, not this machine's, or not an address is
+    said in one line."""
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from None
