@@ -112,6 +112,8 @@ def test_every_bad_input_gets_a_4xx_json_error_and_leaves_nothing(
         assert client.get("/api/health").json()["status"] == "ok"
     assert "36000 s" in _error(client, bad_files["10-hour header"])
     assert "truncated" in _error(client, bad_files["truncated avi"])
+    still = _error(client, bad_files["1 frame"])  # said without the command line's option
+    assert "a still image" in still and "--allow-images" not in still
     empty = client.post("/api/predict", content=b"")
     assert empty.status_code == 415 and "multipart/form-data" in empty.json()["error"]
     nofile = client.post("/api/predict", data={"topk": "3"}, files={"other": ("a", b"x")})

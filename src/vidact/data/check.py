@@ -24,7 +24,7 @@ class _Verify(Dataset):
             with VideoReader(path, self.allow_images) as reader:
                 reader.verify()
         except VideoReadError as err:
-            return str(path), err.problem
+            return str(path), err.described
         return str(path), None
 
 

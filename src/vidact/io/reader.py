@@ -71,13 +71,17 @@ def upright(
 
 class VideoReadError(VidactError):
     """A video could not be opened or decoded; the message names the file and the problem.
+    ``hint``: the command-line option that would read it anyway (the web app leaves it out);
     ``reported``: the problem was logged when it was first met (a log need not repeat it)."""
 
-    def __init__(self, path: str | Path, problem: str, reported: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, problem: str, reported: bool = False, hint: str | None = None
+    ) -> None:
         self.path = str(path)
         self.problem = problem
         self.reported = reported
-        super().__init__(f"{path}: {problem}")
+        self.described = problem if hint is None else f"{problem} ({hint})"
+        super().__init__(f"{path}: {self.described}")
 
 
 @dataclass(frozen=True)
@@ -205,8 +209,8 @@ class VideoReader:
         if (image_format or count < 2) and not self.allow_images:
             raise VideoReadError(
                 self.path,
-                f"a still image ({count} frame, {self._container.format.name}), not a video "
-                "(--allow-images reads images as one-frame videos)",
+                f"a still image ({count} frame, {self._container.format.name}), not a video",
+                hint="--allow-images reads images as one-frame videos",
             )
 
     def _check_complete(self, index: _PacketIndex) -> None:
