@@ -54,6 +54,9 @@ def test_scan_sorts_classes_and_filters_extensions(tmp_path: Path) -> None:
 def test_scan_errors_name_the_folder(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="not found"):
         scan_folder(tmp_path / "missing")
+    (tmp_path / "clip.mp4").write_bytes(b"x")  # a video given where its folder belongs
+    with pytest.raises(DatasetError, match=r"clip\.mp4: a file, not a dataset folder"):
+        scan_folder(tmp_path / "clip.mp4")
     _touch_dataset(tmp_path, {"only": ["a.mp4"]})
     with pytest.raises(DatasetError, match="at least two classes"):
         scan_folder(tmp_path)

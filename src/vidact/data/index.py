@@ -180,6 +180,8 @@ def scan_folder(
     """Index ``ROOT/<class>/<video>``; classes are the sub-folder names, sorted. Each video's
     group comes from ``groups_file`` (CSV ``path,group``) when given, else from its name."""
     root = Path(root).expanduser().resolve()
+    if root.is_file():
+        raise DatasetError(f"{root}: a file, not a dataset folder (ROOT/<class>/<video>)")
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset folder not found")
     if group_regex is not None:
