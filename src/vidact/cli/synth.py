@@ -64,9 +64,9 @@ def synth(
         f"wrote {len(index.items)} videos of {len(index.classes)} classes ({pairs}) to {out}"
     )
     typer.echo(f"split: {counts} -> {out / 'split.csv'}")
-    if not (counts.get("val") and counts.get("test")):  # whole groups of 3 clips per split
+    if not (counts.get("val") and counts.get("test")):  # groups of 3 clips: 8 a class give both
         typer.echo(
             f"note: {videos_per_class} videos per class make too few groups for a validation "
-            "and a test split (training needs validation): --videos-per-class 12 or more",
+            "and a test split (training needs validation): --videos-per-class 8 or more",
             err=True,
         )
