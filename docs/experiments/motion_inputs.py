@@ -33,7 +33,6 @@ from motion_regions import (  # this folder's scripts (run as a script)
     clips,
     described,
     encoded_once,
-    recipe_changes,
     recipe_frames,
     scored,
     summary,
@@ -46,18 +45,6 @@ from vidact.progress import progress
 NETWORKS = ("tf_efficientnet_lite1", "tf_efficientnet_lite2")
 DIFFERENCES = ("the grey difference", "the blurred difference", "the absolute difference")
 BLUR = 1.5  # pixels at 288, the Gaussian's spread
-
-
-def encode_network(root: Path, rows: list[dict[str, str]], network: str) -> np.ndarray:
-    """(N, 48, 2560) float16: each clip's motion features by halves through ``network``."""
-    encoder = MotionEncoder(network).eval()
-    with torch.inference_mode():
-        return np.stack(
-            [
-                by_halves(encoder.encoder.model, recipe_changes(encoder, root / row["path"]))
-                for row in progress(rows, f"encoding ({network})", unit="clips")
-            ]
-        )
 
 
 def blurred(images: torch.Tensor) -> torch.Tensor:
@@ -105,7 +92,7 @@ def main(root: Path, out: Path) -> None:
     recipe = encoded_once(out / "recipe.npy", lambda: encode_recipe(root, rows))  # 5 minutes
     own = np.stack([summary(c) for c in recipe])
     networks = {
-        network: encoded_once(out / f"{network}.npy", partial(encode_network, root, rows, network))
+        network: encoded_once(out / f"{network}.npy", partial(encode_recipe, root, rows, network))
         for network in NETWORKS  # 4 minutes each
     }
     differences = encoded_once(out / "differences.npy", lambda: encode_differences(root, rows))

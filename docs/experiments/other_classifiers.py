@@ -48,9 +48,12 @@ from vidact.progress import progress
 TINY = 1e-3  # keeps a ratio finite where a feature is never active
 
 
-def encode(root: Path, rows: list[dict[str, str]]) -> np.ndarray:
-    """(N, 48, 2560) float16: each clip's 48 motion features by halves, as the recipe's."""
-    encoder = MotionEncoder().eval()
+def encode(
+    root: Path, rows: list[dict[str, str]], network: str = "tf_efficientnet_lite0"
+) -> np.ndarray:
+    """(N, 48, 2560) float16: each clip's 48 motion features by halves, as the recipe's (or
+    through another ``network`` on the same differences)."""
+    encoder = MotionEncoder(network).eval()
     with torch.inference_mode():
         return np.stack(
             [

@@ -147,8 +147,9 @@ class _SampledClips(Dataset):
 
     def __getitem__(self, key: int | ItemKey) -> Sample:
         epoch, index = key if isinstance(key, tuple) else (0, key)
-        item = self.items[index % len(self.items)]
-        if index % len(self.items) in self.unreadable:
+        video = index % len(self.items)  # an augmented copy reads its video
+        item = self.items[video]
+        if video in self.unreadable:
             return None, str(item.path)
         fixed = not self.jitter  # the same clip every epoch
         try:
@@ -163,7 +164,7 @@ class _SampledClips(Dataset):
         except VideoReadError as err:
             if not err.reported:
                 log.warning("skipping %s", err)
-            self.unreadable.add(index % len(self.items))
+            self.unreadable.add(video)
             return None, str(item.path)
 
 
