@@ -32,7 +32,7 @@ from motion_regions import (  # this folder's scripts (run as a script)
     described,
     encoded_once,
     recipe_frames,
-    scored,
+    show_scored,
     summary,
 )
 from other_classifiers import encode as encode_recipe
@@ -100,9 +100,7 @@ def main(root: Path, out: Path) -> None:
         "the recipe's and the difference to the median side by side": np.hstack([own, difference]),
         "the recipe's and the frame where it moved side by side": np.hstack([own, masked]),
     }
-    for name, features in variants.items():
-        shown = " / ".join(described(scored(features, labels, splits, c)) for c in STRENGTHS)
-        print(f"{name}: {shown}", flush=True)
+    show_scored(variants, labels, splits)
     for name, other in (
         ("the difference to the median", difference),
         ("the frame where it moved", masked),

@@ -29,12 +29,10 @@ import torch.nn.functional as F
 from dynamic_images import by_halves
 from foreground import show_late_fused
 from motion_regions import (  # this folder's scripts (run as a script)
-    STRENGTHS,
     clips,
-    described,
     encoded_once,
     recipe_frames,
-    scored,
+    show_scored,
     summary,
 )
 from other_classifiers import encode as encode_recipe
@@ -106,9 +104,7 @@ def main(root: Path, out: Path) -> None:
         variants[f"{name} beside the recipe's"] = np.hstack([own, features])
     variants["the recipe's features centred per source"] = centred(own, groups)
     variants["the recipe's beside them centred"] = np.hstack([own, centred(own, groups)])
-    for name, features in variants.items():
-        shown = " / ".join(described(scored(features, labels, splits, c)) for c in STRENGTHS)
-        print(f"{name}: {shown}", flush=True)
+    show_scored(variants, labels, splits)
     for network in NETWORKS:
         show_late_fused(network, own, others[network], labels, splits)
 

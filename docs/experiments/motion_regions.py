@@ -188,6 +188,13 @@ def described(accuracy: list[float]) -> str:
     return f"{np.mean(accuracy):.3f} +- {np.std(accuracy):.3f}"
 
 
+def show_scored(variants: dict[str, np.ndarray], labels: np.ndarray, splits: list) -> None:
+    """Print each variant's mean and spread of a logistic regression's pooled top-1, per C."""
+    for name, features in variants.items():
+        shown = " / ".join(described(scored(features, labels, splits, c)) for c in STRENGTHS)
+        print(f"{name}: {shown}", flush=True)
+
+
 def show(
     name: str, score: Callable[[np.ndarray, list, float], list[float]], labels, splits
 ) -> None:
