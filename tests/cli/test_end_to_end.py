@@ -349,7 +349,7 @@ def test_training_stops_when_too_many_videos_are_unreadable(
         ],
     )
     assert result.exit_code == 2, result.output
-    assert str(broken) in result.output and "--max-bad-fraction" in result.output
+    assert str(broken) in result.output and "--max-bad-fraction allows (0)" in result.output
     assert "Traceback" not in result.output
 
 

@@ -94,10 +94,16 @@ def test_broken_clips_within_the_dataset_s_limit_stop_no_fold(
     broken = [item.relpath for item in synthetic_dataset.items if item.group == group][:2]
     for relpath in broken:  # 2 of 48 (the limit 5%), but 2 of the 32 a fold learns from
         (root / relpath).write_bytes(b"not a video")
-    output = invoke("crossval", "--data", root, *TINY, "--epochs", "1", "--folds", "3",
-                    "--out", tmp_path / "cv")  # fmt: skip
+    args = ["crossval", "--data", root, *TINY, "--epochs", "1", "--folds", "3"]
+    output = invoke(*args, "--out", tmp_path / "cv")
     assert "46 videos in 6 groups, 3 folds: pooled top-1" in output
     assert "--max-bad-fraction" not in output
+    named = sorted(str(root / relpath) for relpath in broken)  # once more at the end
+    assert f"2 video(s) could not be read and are left out: {', '.join(named)}" in output
+    assert json.loads((tmp_path / "cv" / "crossval.json").read_text())["unreadable"] == named
+    # a stricter limit (crossval's own option) stops the first fold that learns from them
+    _fails([*args, "--max-bad-fraction", "0.02", "--out", tmp_path / "strict"],
+           "are unreadable, more than --max-bad-fraction allows (0)")  # fmt: skip
 
 
 @pytest.mark.slow

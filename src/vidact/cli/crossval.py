@@ -17,6 +17,7 @@ from vidact.cli.options import (
     FrameFit,
     GroupRegex,
     Groups,
+    MaxBadFraction,
     Overwrite,
     RunProgress,
     Workers,
@@ -58,6 +59,7 @@ def crossval(
     encoder_precision: EncoderPrecision = None,
     categories: Categories = None,
     workers: Workers = None,
+    max_bad_fraction: MaxBadFraction = None,
     progress: RunProgress = True,
     out: Path = typer.Option(Path("crossval"), help="Folder for the folds, runs and reports."),
     overwrite: Overwrite = False,
@@ -75,7 +77,7 @@ def crossval(
         "head": head, "backbone": backbone, "epochs": epochs, "frames": frames, "size": size,
         "frame_fit": frame_fit, "seed": seed, "workers": workers, "cache_dir": cache_dir,
         "progress": progress, "encoder_runtime": encoder_runtime,
-        "encoder_precision": encoder_precision,
+        "encoder_precision": encoder_precision, "max_bad_fraction": max_bad_fraction,
     }  # fmt: skip
     recipes = config or []
     if len(recipes) > 1:
@@ -103,6 +105,11 @@ def _echo_summary(summary: dict[str, Any], folds: int, sizes: tuple[float, ...])
         typer.echo(
             f"answered unknown (--reject auto): {summary['pooled_known_rejected']:.1%} of the "
             "test videos (each of a trained class)"
+        )
+    if summary.get("unreadable"):  # each fold reported them as it met them
+        typer.echo(
+            f"{len(summary['unreadable'])} video(s) could not be read and are left out: "
+            + ", ".join(summary["unreadable"])
         )
     for row in summary["per_fold"]:
         refused = row["test_known_rejected"]

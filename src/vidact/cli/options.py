@@ -86,6 +86,12 @@ ClassesFile = Annotated[
     Path | None, typer.Option(help="Only the classes named in this file, one per line.")
 ]
 Workers = Annotated[int | None, typer.Option(help="DataLoader workers (default: CPU cores).")]
+MaxBadFraction = Annotated[
+    float | None,
+    typer.Option(
+        help=f"Stop when more than this share of videos is unreadable. [{_DATA.max_bad_fraction}]"
+    ),
+]
 AllowImages = Annotated[
     bool | None,
     typer.Option("--allow-images/--no-allow-images", help="Read still images as one-frame videos."),

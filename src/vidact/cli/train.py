@@ -11,6 +11,7 @@ from vidact.cli.options import (
     EncoderPrecision,
     EncoderRuntime,
     FrameFit,
+    MaxBadFraction,
     Workers,
     config_values,
     dataset_options,
@@ -165,10 +166,7 @@ def train(
     ),
     seed: int | None = typer.Option(None, help=f"[{_TRAIN.seed}]"),
     workers: Workers = None,
-    max_bad_fraction: float | None = typer.Option(
-        None,
-        help=f"Stop when more than this share of videos is unreadable. [{_DATA.max_bad_fraction}]",
-    ),
+    max_bad_fraction: MaxBadFraction = None,
     feature_cache: bool | None = typer.Option(
         None,
         "--feature-cache/--no-feature-cache",

@@ -222,6 +222,7 @@ def run_crossval(
     classes = index.classes
     rows: list[dict[str, Any]] = []
     pooled: dict[float, tuple[list[VideoItem], list[np.ndarray]]] = {s: ([], []) for s in sizes}
+    unreadable: set[str] = set()  # by any run, in training or test: named once at the end
     for number, run in enumerate(runs, start=1):
         folder = out / "folds" / run.name
         eval_dir = folder / "test"
@@ -245,12 +246,15 @@ def run_crossval(
         else:
             log.info("[%d/%d] %s: finished before, kept", number, len(runs), run.name)
         metrics = json.loads((eval_dir / "metrics.json").read_text())
+        trained = json.loads((folder / "run" / "summary.json").read_text())
+        unreadable.update(metrics.get("unreadable", []), trained.get("unreadable_videos", []))
         tested, probabilities = _read_predictions(eval_dir, index, classes)
         pooled[run.size][0].extend(tested)
         pooled[run.size][1].append(probabilities)
         rows.append(_row(run, metrics, folder, len(classes)))
     summary = _pooled_reports(out, index, sizes, pooled, rows, categories)
     summary["folds"], summary["settings"] = folds, base.to_dict()
+    summary["unreadable"] = sorted(unreadable)
     _write_summary(out, summary, rows)
     return summary
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Collection
@@ -179,9 +180,10 @@ class UnreadableVideos(Callback):
             log.warning("%d unreadable video(s) skipped so far: %s", len(self.seen), shown)
             self._reported = len(self.seen)
         if self.total and len(self.seen) / self.total > self.max_fraction:
+            allowed = math.floor(self.max_fraction * self.total + 1e-9)
             raise TooManyUnreadableVideos(
-                f"{len(self.seen)} of {self.total} videos are unreadable (limit "
-                f"{self.max_fraction:.0%}, --max-bad-fraction): {', '.join(sorted(self.seen))}"
+                f"{len(self.seen)} of {self.total} videos are unreadable, more than "
+                f"--max-bad-fraction allows ({allowed}): {', '.join(sorted(self.seen))}"
             )
         if self.validation and self.validation <= self.seen:
             raise TooManyUnreadableVideos(
