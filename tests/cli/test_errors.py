@@ -210,7 +210,8 @@ ALLOCATOR_FAILED = (  # torch's words when the machine has no more memory to giv
     [
         (
             RuntimeError(ALLOCATOR_FAILED),
-            "error: out of memory (asked for 53.0 GiB): lower --batch-size, --frames, --size",
+            "error: out of memory (asked for 53.0 GiB): lower --batch-size, --clips or --crops "
+            "(or --workers), or run where there is more",
         ),
         (torch.OutOfMemoryError("CUDA out of memory."), "error: out of memory: lower"),
         (MemoryError(), "error: out of memory: lower --batch-size"),
@@ -232,3 +233,18 @@ def test_running_out_of_memory_names_the_settings_not_a_traceback(
     monkeypatch.setattr(predictor, "classifier_from", lambda *a, **k: 1 / 0)
     bug = runner.invoke(app, ["predict", checkpoint, str(make_video("b.mp4"))])
     assert isinstance(bug.exception, ZeroDivisionError)  # any other error keeps its traceback
+
+
+def test_running_out_of_memory_names_only_the_command_s_own_settings(
+    synthetic_dataset, tmp_path: Path, monkeypatch
+) -> None:
+    import vidact.evaluation.crossval as crossval
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(crossval, "run_crossval", out_of_memory)
+    args = ["crossval", "--data", synthetic_dataset.root, "--out", tmp_path / "cv"]
+    result = runner.invoke(app, [str(a) for a in args])
+    expected = "lower --batch-size, --frames or --size (or --workers), or run where there is more"
+    assert result.exit_code == 2 and expected in result.output, result.output

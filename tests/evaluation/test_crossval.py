@@ -95,12 +95,15 @@ def test_broken_clips_within_the_dataset_s_limit_stop_no_fold(
     for relpath in broken:  # 2 of 48 (the limit 5%), but 2 of the 32 a fold learns from
         (root / relpath).write_bytes(b"not a video")
     args = ["crossval", "--data", root, *TINY, "--epochs", "1", "--folds", "3"]
-    output = invoke(*args, "--out", tmp_path / "cv")
+    output = invoke(*args, "--batch-size", "4", "--val-fraction", "0.3", "--out", tmp_path / "cv")
     assert "46 videos in 6 groups, 3 folds: pooled top-1" in output
     assert "--max-bad-fraction" not in output
     named = sorted(str(root / relpath) for relpath in broken)  # once more at the end
     assert f"2 video(s) could not be read and are left out: {', '.join(named)}" in output
-    assert json.loads((tmp_path / "cv" / "crossval.json").read_text())["unreadable"] == named
+    summary = json.loads((tmp_path / "cv" / "crossval.json").read_text())
+    assert summary["unreadable"] == named
+    assert summary["settings"]["data"]["batch_size"] == 4  # the training flags crossval takes
+    assert summary["settings"]["data"]["val_fraction"] == 0.3
     # a stricter limit (crossval's own option) stops the first fold that learns from them
     _fails([*args, "--max-bad-fraction", "0.02", "--out", tmp_path / "strict"],
            "are unreadable, more than --max-bad-fraction allows (0)")  # fmt: skip

@@ -10,7 +10,7 @@ import re
 import sys
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 import typer
@@ -18,6 +18,9 @@ import typer
 from vidact.errors import ConfigError, VidactError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# the options that set how much a command holds at once, in the order an error names them
+_MEMORY_OPTIONS = ("batch_size", "frames", "size", "clips", "crops")
 
 _VERBOSE = inspect.Parameter(
     "verbose",
@@ -59,6 +62,8 @@ def friendly_errors(command: F) -> F:
     running out of memory prints ``error: ...`` and exits with status 2. Anything else is a bug
     and keeps its traceback."""
 
+    signature = inspect.signature(command, eval_str=True)  # typer reads real annotations
+
     @functools.wraps(command)
     def wrapper(*args: Any, verbose: bool = False, **kwargs: Any) -> Any:
         setup_logging(verbose)
@@ -71,7 +76,7 @@ def friendly_errors(command: F) -> F:
             typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
             raise typer.Exit(2) from None
         except (MemoryError, RuntimeError) as err:  # torch's OutOfMemoryError is a RuntimeError
-            said = _out_of_memory(err)
+            said = _out_of_memory(err, signature.parameters)
             if said is None:
                 raise
             if verbose:
@@ -79,25 +84,27 @@ def friendly_errors(command: F) -> F:
             typer.secho(f"error: {said}", err=True, fg=typer.colors.RED)
             raise typer.Exit(2) from None
 
-    signature = inspect.signature(command, eval_str=True)  # typer reads real annotations
     wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[*signature.parameters.values(), _VERBOSE]
     )
     return wrapper  # type: ignore[return-value]
 
 
-def _out_of_memory(err: BaseException) -> str | None:
+def _out_of_memory(err: BaseException, options: Collection[str]) -> str | None:
     """What to say when ``err`` is the machine (or the GPU) running out of memory: settings,
-    not a bug, so no traceback; None for any other error."""
+    not a bug, so no traceback; None for any other error. Names those of the command's
+    ``options`` that set how much is held at once."""
     text = str(err)
     if not (isinstance(err, MemoryError) or "allocate memory" in text or "out of memory" in text):
         return None
     asked = re.search(r"allocate (\d+) bytes", text)
     size = f" (asked for {int(asked.group(1)) / 2**30:.1f} GiB)" if asked else ""
-    return (
-        f"out of memory{size}: lower --batch-size, --frames, --size or --clips (or --workers), or "
-        "run where there is more"
-    )
+    named = [f"--{name.replace('_', '-')}" for name in _MEMORY_OPTIONS if name in options]
+    if not named:
+        return f"out of memory{size}: run where there is more"
+    lower = ", ".join(named[:-1]) + (" or " if len(named) > 1 else "") + named[-1]
+    workers = " (or --workers)" if "workers" in options else ""
+    return f"out of memory{size}: lower {lower}{workers}, or run where there is more"
 
 
 def _check_finite(options: dict[str, Any]) -> None:

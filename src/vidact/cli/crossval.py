@@ -10,6 +10,7 @@ import typer
 
 from vidact.cli.common import friendly_errors
 from vidact.cli.options import (
+    AllowImages,
     Categories,
     EncoderPrecision,
     EncoderRuntime,
@@ -20,6 +21,7 @@ from vidact.cli.options import (
     MaxBadFraction,
     Overwrite,
     RunProgress,
+    ValFraction,
     Workers,
     config_values,
 )
@@ -39,6 +41,7 @@ def crossval(
     groups: Groups = None,
     group_regex: GroupRegex = None,
     extensions: Extensions = None,
+    allow_images: AllowImages = None,
     folds: int = typer.Option(5, help="Folds: each tests on its groups, trains on the others."),
     train_sizes: str | None = typer.Option(
         None,
@@ -50,6 +53,8 @@ def crossval(
     epochs: int | None = typer.Option(None, help="Epochs per run (overrides the recipe)."),
     frames: int | None = typer.Option(None, help="Frames per clip (overrides the recipe)."),
     size: int | None = typer.Option(None, help="Input size (overrides the recipe)."),
+    batch_size: int | None = typer.Option(None, help="Clips per batch (overrides the recipe)."),
+    val_fraction: ValFraction = None,
     frame_fit: FrameFit = None,
     seed: int | None = typer.Option(None, help="Seed of the folds and of training. [0]"),
     cache_dir: Path | None = typer.Option(
@@ -78,6 +83,7 @@ def crossval(
         "frame_fit": frame_fit, "seed": seed, "workers": workers, "cache_dir": cache_dir,
         "progress": progress, "encoder_runtime": encoder_runtime,
         "encoder_precision": encoder_precision, "max_bad_fraction": max_bad_fraction,
+        "allow_images": allow_images, "batch_size": batch_size, "val_fraction": val_fraction,
     }  # fmt: skip
     recipes = config or []
     if len(recipes) > 1:
