@@ -292,3 +292,41 @@ def test_a_probe_standardises_new_clips_with_its_training_clips_statistics(name:
     training = head(clips)
     # evaluation divides by the unbiased spread: 16 clips, sqrt(15 / 16) of training's values
     torch.testing.assert_close(head.eval()(clips), training * (15 / 16) ** 0.5, atol=1e-3, rtol=0)
+
+
+def test_the_linear_head_takes_out_how_groups_differ_within_a_class() -> None:
+    """Each group (a camera) adds its own offset to every clip of it; the class is elsewhere.
+    With ``nuisance`` the head takes the offsets' directions out and keeps the class's."""
+    torch.manual_seed(0)
+    offsets = torch.randn(6, 4) * 3  # per group, in features 1-3
+    offsets[:, 0] = 0
+    labels = torch.arange(48) % 2
+    groups = [f"camera{i % 6}" for i in range(48)]
+    clips = torch.randn(48, 8, 4) * 0.1 + offsets[torch.arange(48) % 6, None]
+    clips[..., 0] += labels[:, None] * 2.0  # the class: feature 0's level
+    head = create_head("linear", 4, nuisance=1.0)  # every direction groups differ in
+    kept = head.fit_nuisance(head.statistics(clips), labels, groups)
+    assert 0 < kept == len(head.nuisance_basis) < 12
+    half = create_head("linear", 4, nuisance=0.5)
+    assert half.fit_nuisance(half.statistics(clips), labels, groups) == round(kept / 2)
+    before, out = create_head("linear", 4).train()(clips), head.train()(clips)
+    torch.testing.assert_close(
+        out @ head.nuisance_basis.T, torch.zeros(48, kept), atol=1e-4, rtol=0
+    )
+
+    def spread_of_groups(x: torch.Tensor) -> float:  # of the features' means, within class 0
+        class_0 = [x[(labels == 0) & (torch.arange(48) % 6 == g), :4] for g in (0, 2, 4)]
+        means = torch.stack([clips.mean(0) for clips in class_0])
+        return float((means - means.mean(0)).norm())
+
+    assert spread_of_groups(out) < 0.01 * spread_of_groups(before)
+    gap = out[labels == 1].mean(0) - out[labels == 0].mean(0)
+    assert gap.norm() > 0.5 * (before[labels == 1].mean(0) - before[labels == 0].mean(0)).norm()
+    restored = create_head("linear", 4, nuisance=1.0)  # a checkpoint keeps the directions
+    restored.load_state_dict(head.state_dict())
+    torch.testing.assert_close(restored.eval()(clips), head.eval()(clips))
+    assert len(create_head("linear", 4).nuisance_basis) == 0  # off unless asked for
+    earlier = {k: v for k, v in head.state_dict().items() if k != "nuisance_basis"}
+    create_head("linear", 4).load_state_dict(earlier)  # an earlier release's checkpoint loads
+    with pytest.raises(ConfigError, match="nuisance must lie in"):
+        create_head("linear", 4, nuisance=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -320,3 +321,24 @@ def test_each_epoch_standardises_with_its_own_training_batches() -> None:
     head(second)
     torch.testing.assert_close(head.eval()(second), expected)
     assert expected.mean().abs() < 0.1  # standardised with the second batch's statistics alone
+
+
+def test_the_linear_head_takes_out_how_training_groups_differ(synthetic_dataset, tmp_path) -> None:
+    run = tmp_path / "nuisance"
+    probe = ["--head", "linear", "--head-arg", "nuisance=0.5", "--optimizer", "lbfgs", "--lr", "1"]
+    output = invoke(
+        "train", *split_args(synthetic_dataset.root), *FAST_RUN, *probe, "--scheduler", "none",
+        "--epochs", "2", "--refit", "--cache-dir", tmp_path / "cache", "--out", run,
+    )  # fmt: skip
+    fitted = re.findall(
+        r"taking out (\d+) direction\(s\) in which the (\d+) training groups", output
+    )
+    assert len(fitted) == 2 and int(fitted[0][0]) > 0  # the fit, then the refit with validation
+    assert int(fitted[1][1]) > int(fitted[0][1])
+    saved = torch.load(run / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
+    basis = next(value for key, value in saved.items() if key.endswith("nuisance_basis"))
+    assert basis.shape == (int(fitted[1][0]), 3 * 1280)
+    video = synthetic_dataset.items[0].path
+    assert json.loads(invoke("predict", run / "checkpoints" / "best.ckpt", video, "--json"))[
+        "label"
+    ]

@@ -10,6 +10,7 @@ Recurrent and attention heads read the frames in order and so can tell a video f
 | rnn           | hidden_size=256, num_layers=1, nonlinearity=tanh (or relu)        | 002        |
 | mean, max     | none                                                              | 003        |
 | stats, linear | segments=1 (means of as many stretches; linear standardises: the probe) | ours |
+| linear        | nuisance=0 (share of how training groups differ, taken out)       | ours       |
 | linear_sequence | frames=16 (resampled, flattened, standardised: the sequence probe) | ours     |
 | transformer   | dim=256, depth=2, heads=4, dropout=0.1, max_frames=256, norm=layer | 004's next |
 """
@@ -198,14 +199,59 @@ class Standardise(nn.BatchNorm1d):
 class LinearProbeHead(StatsHead):
     """The linear probe as a head, a baseline for every comparison: ``stats`` (each feature's
     mean, spread and mean change over the clip) standardised (``Standardise``). Its classifier
-    defaults to one linear layer (``mlp: []``)."""
+    defaults to one linear layer (``mlp: []``).
 
-    def __init__(self, in_features: int, segments: int = 1) -> None:
+    ``nuisance`` above 0: the directions in which the training groups (cameras, people) differ
+    within a class are taken out of every clip, that share of them, largest first
+    (``fit_nuisance``; nuisance attribute projection, the channel compensation of speaker
+    verification): what sets one camera apart from another while the class stays the same does
+    not tell the class of a new camera's clip."""
+
+    def __init__(self, in_features: int, segments: int = 1, nuisance: float = 0.0) -> None:
         super().__init__(in_features, segments)
+        if not 0 <= nuisance <= 1:
+            raise ValueError(f"nuisance must lie in [0, 1], got {nuisance}")
+        self.nuisance = nuisance
         self.standardise = Standardise(self.out_features)
+        self.register_buffer("nuisance_basis", torch.zeros(0, self.out_features))
+
+    def statistics(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, T, F) -> (B, (segments + 2) F): the clip's statistics, before standardising."""
+        return super().forward(features)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.standardise(super().forward(features))  # (B, T, F) -> (B, (segments + 2) F)
+        clips = self.standardise(self.statistics(features))  # (B, (segments + 2) F)
+        basis = self.nuisance_basis
+        return clips - (clips @ basis.T) @ basis if len(basis) else clips
+
+    def fit_nuisance(
+        self, statistics: torch.Tensor, labels: torch.Tensor, groups: Sequence[str]
+    ) -> int:
+        """Set the directions to take out from the training clips' ``statistics`` (unstandardised,
+        standardised here as their own), classes and groups: each (group, class) mean less its
+        class mean, weighted by the square root of its clips; the top ``nuisance`` share of
+        their directions. Returns how many."""
+        mean, var = statistics.mean(0), statistics.var(0, unbiased=False)
+        clips = (statistics - mean) / torch.sqrt(var + self.standardise.eps)
+        names = torch.tensor([sorted(set(groups)).index(g) for g in groups])
+        deviations = []
+        for label in labels.unique():
+            own = labels == label
+            for group in names[own].unique():
+                chosen = own & (names == group)
+                part = clips[chosen].mean(0) - clips[own].mean(0)
+                deviations.append(part * chosen.sum().sqrt())
+        _, values, directions = torch.linalg.svd(torch.stack(deviations), full_matrices=False)
+        rank = int((values > values[0] * 1e-6).sum()) if len(values) and values[0] > 0 else 0
+        kept = round(self.nuisance * rank)
+        self.nuisance_basis = directions[:kept].to(self.nuisance_basis)
+        return kept
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        # as many directions as the fit found; none in a checkpoint of an earlier release
+        basis = state_dict.setdefault(prefix + "nuisance_basis", self.nuisance_basis[:0])
+        self.nuisance_basis = torch.empty_like(basis)
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
 
 class SequenceProbeHead(nn.Module):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +19,12 @@ from vidact.data.index import VideoItem
 from vidact.models.backbones import reads_pairs, weight_source
 from vidact.models.checkpoint import INT8_KEY, METADATA_KEY, CheckpointInfo, int8_entry
 from vidact.models.classifier import ClipClassifier, uses_pretrained
-from vidact.models.heads import Standardise
+from vidact.models.heads import LinearProbeHead, Standardise
 from vidact.models.open_set import OPEN_SET_KEY, OpenSet
 from vidact.training import optim
 from vidact.training.features import FeatureExtractor
+
+log = logging.getLogger(__name__)
 
 KNOWN_ACCEPTED = 0.95  # share of validation clips the calibrated open-set distance keeps
 MIN_CALIBRATION = 8  # validation clips needed to calibrate it (fewer: mostly noise)
@@ -139,6 +142,40 @@ class ClipClassifierModule(L.LightningModule):
     def on_validation_epoch_start(self) -> None:
         for metric in self.collected.values():
             metric.reset()
+
+    def on_train_start(self) -> None:
+        head = self.model.head
+        if isinstance(head, LinearProbeHead) and head.nuisance:
+            self._fit_nuisance(head)
+
+    def _fit_nuisance(self, head: LinearProbeHead) -> None:
+        """The directions in which the training groups differ within a class, from every
+        training video as evaluation reads it (features cached by now), before the first step."""
+        datamodule = self.trainer.datamodule
+        if not datamodule.index.groups_known:
+            log.warning(
+                "the linear head's nuisance takes out how the training groups differ, but no "
+                "groups are known (--groups, --group-regex): nothing is taken out"
+            )
+            return
+        dataset = datamodule.dataset("train")  # evaluation views: no jitter, no copies
+        statistics, labels, groups = [], [], []
+        with torch.no_grad():
+            for number, item in enumerate(dataset.items):
+                inputs, label = dataset[number]
+                if inputs is None:  # unreadable: the epoch's report names it
+                    continue
+                inputs = inputs[None].to(self.device)
+                frames = inputs if inputs.dim() == 3 else self.model.encode(inputs)
+                statistics.append(head.statistics(frames.float()))
+                labels.append(label)
+                groups.append(item.group)
+        kept = head.fit_nuisance(torch.cat(statistics), torch.tensor(labels), groups)
+        log.info(
+            "taking out %d direction(s) in which the %d training groups differ within a class",
+            kept,
+            len(set(groups)),
+        )
 
     def on_train_epoch_start(self) -> None:
         if self._rng_to_restore is not None:  # the first epoch of a resumed run

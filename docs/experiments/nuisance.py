@@ -1,0 +1,84 @@
+"""Taking out how cameras differ within a class (nuisance attribute projection) before the
+logistic regression of `configs/people_rgb.yaml`'s motion features of fight-dev, on six
+source-disjoint partitions (docs/measurements.md, "How cameras differ within a class").
+
+Each clip is read as the recipe reads scenes of several people (48 frame pairs, the whole frame
+padded to 288, Lite0's map averaged over the left and the right half), summarised as the
+`linear` head does (each feature's mean, spread and mean change; and with the recipe's
+`segments: 2`, the mean of each half of the clip instead of one mean), standardised on the
+training clips. Then, from the training clips only: each (source, class) mean less its class
+mean, weighted by the square root of its clips; the largest share of their directions (0 to 1
+of their rank) is projected out of training and test clips alike, which is what `--head-arg
+nuisance=SHARE` does. Needs scikit-learn.
+
+    python docs/experiments/nuisance.py ../shared/data/fight-dev OUT
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from motion_regions import STRENGTHS, clips, encoded_once, summary  # this folder's scripts
+from other_classifiers import encode as encode_recipe
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from vidact.models.heads import LinearProbeHead
+
+SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def halves_summary(clip: np.ndarray) -> np.ndarray:
+    """The `linear` head's summary with `segments: 2`: each half's mean, spread, mean change."""
+    halves = [part.mean(0) for part in np.array_split(clip, 2, axis=0)]
+    return np.concatenate([*halves, clip.std(0), np.abs(np.diff(clip, axis=0)).mean(0)])
+
+
+def projected(train: np.ndarray, test: np.ndarray, labels, groups, share: float):
+    """Training and test clips standardised on the training ones, less the top ``share`` of
+    the directions in which the training groups differ within a class (the head's own fit)."""
+    scaler = StandardScaler().fit(train)
+    train, test = scaler.transform(train), scaler.transform(test)
+    head = LinearProbeHead(1, nuisance=share)
+    codes = np.unique(labels, return_inverse=True)[1]
+    head.fit_nuisance(torch.from_numpy(train), torch.from_numpy(codes), list(groups))
+    basis = head.nuisance_basis.double().numpy()
+    return train - train @ basis.T @ basis, test - test @ basis.T @ basis
+
+
+def scored(features: np.ndarray, labels, groups, splits: list, share: float, c: float):
+    """Pooled top-1 of the logistic regression on each partition."""
+    accuracy = []
+    for folds in splits:
+        predicted = np.empty_like(labels)
+        for train, test in folds:
+            x, y = projected(features[train], features[test], labels[train], groups[train], share)
+            model = LogisticRegression(C=c, max_iter=5000).fit(x, labels[train])
+            predicted[test] = model.predict(y)
+        accuracy.append(float((predicted == labels).mean()))
+    return np.array(accuracy)
+
+
+def main(root: Path, out: Path) -> None:
+    rows, labels, splits = clips(root, out)
+    groups = np.array([row["group"] for row in rows])
+    recipe = encoded_once(out / "recipe.npy", lambda: encode_recipe(root, rows))  # 5 minutes
+    for name, summarise in (("one mean", summary), ("segments: 2", halves_summary)):
+        features = np.stack([summarise(clip) for clip in recipe]).astype(np.float64)
+        for c in STRENGTHS:
+            none = scored(features, labels, groups, splits, 0.0, c)
+            for share in SHARES:
+                got = none if share == 0 else scored(features, labels, groups, splits, share, c)
+                gains = " ".join(f"{g:+.3f}" for g in got - none)
+                print(
+                    f"{name}, C {c}, share {share}: {got.mean():.3f} +- {got.std():.3f} "
+                    f"(per partition against none: {gains})",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
