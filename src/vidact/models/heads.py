@@ -224,6 +224,7 @@ class LinearProbeHead(StatsHead):
         basis = self.nuisance_basis
         return clips - (clips @ basis.T) @ basis if len(basis) else clips
 
+    @torch.no_grad()
     def fit_nuisance(
         self, statistics: torch.Tensor, labels: torch.Tensor, groups: Sequence[str]
     ) -> int:
@@ -233,7 +234,8 @@ class LinearProbeHead(StatsHead):
         their directions. Returns how many."""
         mean, var = statistics.mean(0), statistics.var(0, unbiased=False)
         clips = (statistics - mean) / torch.sqrt(var + self.standardise.eps)
-        names = torch.tensor([sorted(set(groups)).index(g) for g in groups])
+        codes = {group: code for code, group in enumerate(sorted(set(groups)))}
+        names = torch.tensor([codes[group] for group in groups])
         deviations = []
         for label in labels.unique():
             own = labels == label
