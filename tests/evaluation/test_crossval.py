@@ -104,6 +104,13 @@ def test_broken_clips_within_the_dataset_s_limit_stop_no_fold(
     assert summary["unreadable"] == named
     assert summary["settings"]["data"]["batch_size"] == 4  # the training flags crossval takes
     assert summary["settings"]["data"]["val_fraction"] == 0.3
+    invoke("report", tmp_path / "cv", "--out", tmp_path / "cv.html")  # the page names them too
+    page = (tmp_path / "cv.html").read_text()
+    assert "2 video(s) could not be read and are left out of the figures" in page
+    assert all(path in page for path in named)
+    tests = sorted((tmp_path / "cv" / "folds").glob("*/test"))  # the fold that tested them
+    invoke("report", *tests, "--out", tmp_path / "folds.html")
+    assert "2 video(s) could not be read" in (tmp_path / "folds.html").read_text()
     # a stricter limit (crossval's own option) stops the first fold that learns from them
     _fails([*args, "--max-bad-fraction", "0.02", "--out", tmp_path / "strict"],
            "are unreadable, more than --max-bad-fraction allows (0)")  # fmt: skip

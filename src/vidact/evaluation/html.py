@@ -186,6 +186,7 @@ def _crossval(folder: Path) -> str:
     )
     if against := summary.get("versus_first"):  # a later recipe, or the ensemble, of several
         head += _differences([(against["recipe"], against)], "groups")
+    head += _left_out(summary.get("unreadable", []))
     if refused is not None:
         columns.append("test_known_rejected")
     if any(row.get("refit") for row in summary["per_fold"]):  # train_videos counts validation's
@@ -261,6 +262,7 @@ def _evaluation(folder: Path) -> str:
         f"<section><h2>Evaluation: {html.escape(str(folder))}</h2>"
         + (f"<p class='muted'>checkpoint {html.escape(checkpoint)}</p>" if checkpoint else "")
         + _table([headline], list(headline))
+        + _left_out(metrics.get("unreadable", []))
         + _differences(
             [(each["member"], each) for each in metrics.get("versus_members", [])],
             metrics.get("interval_over", "groups"),
@@ -269,6 +271,17 @@ def _evaluation(folder: Path) -> str:
         + _rejection(metrics.get("rejection"))
         + _mistakes(folder, _sampling(checkpoint))
         + "</section>"
+    )
+
+
+def _left_out(unreadable: list[str]) -> str:
+    """The videos that could not be read, which the figures leave out; nothing when none."""
+    if not unreadable:
+        return ""
+    named = ", ".join(html.escape(path) for path in unreadable)
+    return (
+        f"<p class='wrong'>{len(unreadable)} video(s) could not be read and are left out of "
+        f"the figures: {named}</p>"
     )
 
 
