@@ -93,18 +93,20 @@ def main(root: Path, out: Path) -> None:
     foreground = encoded_once(out / "foreground.npy", lambda: encode(root, rows))  # 10 minutes
     recipe = encoded_once(out / "recipe.npy", lambda: encode_recipe(root, rows))  # 5 minutes
     own, difference, masked = (np.stack([summary(c) for c in x]) for x in (recipe, *foreground))
-    variants = {
-        "the recipe's frame differences": own,
-        "the difference to the median": difference,
-        "the frame where it moved": masked,
-        "the recipe's and the difference to the median side by side": np.hstack([own, difference]),
-        "the recipe's and the frame where it moved side by side": np.hstack([own, masked]),
-    }
+    others = {"the difference to the median": difference, "the frame where it moved": masked}
+    show_beside_recipe(own, others, labels, splits)
+
+
+def show_beside_recipe(
+    own: np.ndarray, others: dict[str, np.ndarray], labels: np.ndarray, splits: list
+) -> None:
+    """Print the recipe's frame differences ``own`` and each of ``others`` alone, side by side
+    with the recipe's, and late-fused with them, per C (``STRENGTHS``)."""
+    variants = {"the recipe's frame differences": own, **others}
+    for name, other in others.items():
+        variants[f"the recipe's and {name} side by side"] = np.hstack([own, other])
     show_scored(variants, labels, splits)
-    for name, other in (
-        ("the difference to the median", difference),
-        ("the frame where it moved", masked),
-    ):
+    for name, other in others.items():
         show_late_fused(name, own, other, labels, splits)
 
 

@@ -24,12 +24,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from dynamic_images import by_halves
-from foreground import show_late_fused
+from foreground import show_beside_recipe
 from motion_regions import (  # this folder's scripts (run as a script)
     clips,
     encoded_once,
     recipe_frames,
-    show_scored,
     summary,
 )
 from other_classifiers import encode as encode_recipe
@@ -88,16 +87,8 @@ def main(root: Path, out: Path) -> None:
     own = np.stack([summary(c) for c in recipe])
     masked = np.stack([summary(c) for c in np.load(out / "masked.npy").astype(np.float32)])
     areas = np.stack([summary(c) for c in np.load(out / "masks.npy").astype(np.float32)])
-    variants = {
-        "the recipe's frame differences": own,
-        "the difference masked to people": masked,
-        "the masks' share and change": areas,
-        "the recipe's and the masked difference side by side": np.hstack([own, masked]),
-        "the recipe's and the masks' share and change side by side": np.hstack([own, areas]),
-    }
-    show_scored(variants, labels, splits)
-    show_late_fused("the difference masked to people", own, masked, labels, splits)
-    show_late_fused("the masks' share and change", own, areas, labels, splits)
+    others = {"the difference masked to people": masked, "the masks' share and change": areas}
+    show_beside_recipe(own, others, labels, splits)
 
 
 if __name__ == "__main__":

@@ -251,7 +251,7 @@ def run_crossval(
         tested, probabilities = _read_predictions(eval_dir, index, classes)
         pooled[run.size][0].extend(tested)
         pooled[run.size][1].append(probabilities)
-        rows.append(_row(run, metrics, folder, len(classes)))
+        rows.append(_row(run, metrics, trained, len(classes)))
     summary = _pooled_reports(out, index, sizes, pooled, rows, categories)
     summary["folds"], summary["settings"] = folds, base.to_dict()
     summary["unreadable"] = sorted(unreadable)
@@ -411,8 +411,10 @@ def _read_predictions(
     return tested, probabilities
 
 
-def _row(run: FoldRun, metrics: dict[str, Any], folder: Path, classes: int) -> dict[str, Any]:
-    summary = json.loads((folder / "run" / "summary.json").read_text())
+def _row(
+    run: FoldRun, metrics: dict[str, Any], summary: dict[str, Any], classes: int
+) -> dict[str, Any]:
+    """The run's row of crossval.csv, from its test ``metrics`` and its training ``summary``."""
     split = summary.get("num_videos", {})
     # a refit model (recipe ``refit: true``) learnt from validation's videos as well
     fitted = (summary.get("refit") or {}).get("videos", split.get("train"))

@@ -232,8 +232,7 @@ class LinearProbeHead(StatsHead):
         standardised here as their own), classes and groups: each (group, class) mean less its
         class mean, weighted by the square root of its clips; the top ``nuisance`` share of
         their directions. Returns how many."""
-        mean, var = statistics.mean(0), statistics.var(0, unbiased=False)
-        clips = (statistics - mean) / torch.sqrt(var + self.standardise.eps)
+        clips = F.batch_norm(statistics, None, None, training=True, eps=self.standardise.eps)
         codes = {group: code for code, group in enumerate(sorted(set(groups)))}
         names = torch.tensor([codes[group] for group in groups])
         deviations = []
