@@ -68,6 +68,16 @@ def test_lbfgs_is_refused_for_a_backbone_that_trains() -> None:
         check_config(trains)
 
 
+def test_nuisance_is_refused_for_a_backbone_that_trains() -> None:
+    model = ModelConfig(head="linear", head_args={"nuisance": 0.5})
+    check_config(TrainConfig(model=model))  # frozen offline Lite0: fine
+    trains = TrainConfig(
+        model=ModelConfig(head="linear", head_args={"nuisance": 0.5}, freeze="none")
+    )
+    with pytest.raises(ConfigError, match="trains the backbone, which moves them"):
+        check_config(trains)
+
+
 @pytest.mark.slow
 def test_a_probe_run_trains_full_batch_and_beats_chance(synthetic_dataset, tmp_path) -> None:
     run = tmp_path / "probe"

@@ -21,6 +21,7 @@ from vidact.models.checkpoint import INT8_KEY, METADATA_KEY, CheckpointInfo, int
 from vidact.models.classifier import ClipClassifier, uses_pretrained
 from vidact.models.heads import LinearProbeHead, Standardise
 from vidact.models.open_set import OPEN_SET_KEY, OpenSet
+from vidact.progress import progress
 from vidact.training import optim
 from vidact.training.features import FeatureExtractor
 
@@ -161,7 +162,7 @@ class ClipClassifierModule(L.LightningModule):
         dataset = datamodule.dataset("train")  # evaluation views: no jitter, no copies
         statistics, labels, groups = [], [], []
         with torch.no_grad():
-            for number, item in enumerate(dataset.items):
+            for number, item in enumerate(progress(dataset.items, "fitting the nuisance")):
                 inputs, label = dataset[number]
                 if inputs is None:  # unreadable: the epoch's report names it
                     continue

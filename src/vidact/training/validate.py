@@ -93,6 +93,12 @@ def _check_settings(config: TrainConfig) -> None:
             "this run trains the backbone or turns the feature cache off"
         )
     _check_full_batch(config)
+    if config.model.head_args.get("nuisance") and not frozen_throughout(config.model):
+        raise ConfigError(
+            "--head-arg nuisance takes out directions fitted once from the frame features "
+            "before training; this run trains the backbone, which moves them: freeze it "
+            "(--freeze all) or leave nuisance out"
+        )
     if reads_pairs(config.model.backbone) and not config.feature_cache and config.cache_dir:
         raise ConfigError(
             f"--backbone {config.model.backbone} reads frame pairs, which the clip cache does not "
