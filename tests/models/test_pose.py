@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from tests.conftest import REAL_SMOKE
-from vidact.data.bodies import PoseTracker
+from vidact.data.bodies import HIPS, PoseTracker, body_centre
 from vidact.data.transforms import InputSpec, PersonSquare, eval_transform, fit_rule
 from vidact.errors import ConfigError
 from vidact.io.reader import VideoReader
@@ -116,6 +116,20 @@ def _placed(clip: np.ndarray, scale: float, top: int, left: int) -> np.ndarray:
     canvas = torch.zeros(len(clip), 3, 400, 800)
     canvas[:, :, top : top + frames.shape[2], left : left + frames.shape[3]] = frames
     return canvas.permute(0, 2, 3, 1).round().byte().numpy()
+
+
+@pytest.mark.skipif(not REAL_SMOKE.is_dir(), reason="../shared/data/real-smoke is absent")
+def test_a_person_framed_above_the_hips_keeps_the_whole_frame() -> None:
+    """A webcam framed at the waist: the picture ends above the hips, and the person fills it, so
+    the whole frame serves better than a square of torso lengths around them (docs/measurements.md,
+    "A webcam framed at the waist"): the body is placed only when its whole torso is seen."""
+    with VideoReader(PEOPLE[0]) as reader:  # shoulders at y 133, hips at 200 in this crop
+        clip = reader.read(range(0, 99, 14), short_side=540)[:, 60:420, 280:760]
+    cut = np.ascontiguousarray(clip[:, :172])  # 60% of the way from the shoulders to the hips
+    with PoseTracker() as track:
+        hips = [track(frame)[list(HIPS), 3].mean() for frame in cut]
+    assert max(hips) < 0.5  # out of the picture: MediaPipe guesses them
+    assert body_centre(clip) is not None and body_centre(cut) is None
 
 
 @pytest.mark.skipif(not REAL_SMOKE.is_dir(), reason="../shared/data/real-smoke is absent")

@@ -162,7 +162,9 @@ class ClipClassifierModule(L.LightningModule):
         dataset = datamodule.dataset("train")  # evaluation views: no jitter, no copies
         statistics, labels, groups = [], [], []
         with torch.no_grad():
-            for number, item in enumerate(progress(dataset.items, "fitting the nuisance")):
+            items = dataset.items  # cached features are read at once; videos decoded are not
+            shown = items if self.feature_job else progress(items, "fitting the nuisance")
+            for number, item in enumerate(shown):
                 inputs, label = dataset[number]
                 if inputs is None:  # unreadable: the epoch's report names it
                     continue
