@@ -14,7 +14,7 @@ import yaml
 from tests.conftest import FAST_RUN, invoke, runner
 from vidact.cli.main import app
 from vidact.data.index import group_of
-from vidact.evaluation.crossval import counted_groups
+from vidact.evaluation.crossval import counted_groups, repeat_summary
 from vidact.inference.load import load_predictor
 from vidact.inference.predictor import Predictor
 from vidact.training.features import FeatureExtractor
@@ -304,3 +304,51 @@ def test_a_given_split_file_may_not_split_a_group(synthetic_dataset, tmp_path: P
 def test_group_counts_read_as_words() -> None:
     assert counted_groups(1) == "1 group"  # a fold of one source (the crossval lines)
     assert counted_groups(4) == "4 groups"
+
+
+@pytest.mark.slow
+def test_repeats_cross_validate_on_other_partitions_with_one_cache(
+    synthetic_dataset, tmp_path: Path
+) -> None:
+    out = tmp_path / "cv"
+    args = ["crossval", "--data", synthetic_dataset.root, *TINY, "--epochs", "2", "--folds", "2",
+            "--seed", "3", "--repeats", "2", "--no-progress", "--out", out]  # fmt: skip
+    output = invoke(*args)
+    assert "partition 1/2: --seed 3" in output and "partition 2/2: --seed 4" in output
+    partitions = [json.loads((out / f"seed-{s}" / "crossval.json").read_text()) for s in (3, 4)]
+    repeats = json.loads((out / "repeats.json").read_text())
+    entry = repeats["recipes"]["defaults"]
+    assert repeats["seeds"] == [3, 4] and repeats["folds"] == 2
+    assert entry["pooled_top1"] == [p["pooled_top1"] for p in partitions]
+    assert entry["mean"] == pytest.approx(np.mean(entry["pooled_top1"]))
+    shown = " / ".join(f"{p['pooled_top1']:.4f}" for p in partitions)
+    assert f"defaults: {shown}, mean {entry['mean']:.4f}" in output
+    tested = []
+    for seed in (3, 4):
+        with (out / f"seed-{seed}" / "folds" / "fold-1" / "split.csv").open() as handle:
+            tested.append({row["path"] for row in csv.DictReader(handle) if row["split"] == "test"})
+    assert tested[0] != tested[1]  # another partition of the groups
+    assert (out / "cache").is_dir() and not (out / "seed-3" / "cache").exists()  # one cache
+    page = tmp_path / "report.html"
+    invoke("report", out, out / "seed-3", "--out", page)
+    assert "Cross-validation on 2 partitions" in page.read_text()
+    assert invoke(*args).count("finished before, kept") == 4
+    refused = [*args[:-2], "--repeats", "0", "--out", tmp_path / "none"]
+    _fails(refused, "--repeats must be at least 1")
+
+
+def test_repeats_compare_each_recipe_with_the_first_partition_by_partition(tmp_path: Path) -> None:
+    def summary(top1: float) -> dict:
+        return {"pooled_top1": top1, "learning_curve": [{"train_size": 1.0}]}
+
+    partitions = {
+        0: {"a": summary(0.70), "b": summary(0.80)},
+        1: {"a": summary(0.75), "b": summary(0.72)},
+        2: {"a": summary(0.60), "b": summary(0.70)},
+    }
+    got = repeat_summary(partitions, 5, tmp_path)
+    against = got["recipes"]["b"]["versus_first"]
+    assert against["recipe"] == "a" and against["higher_in"] == 2 and against["lower_in"] == 1
+    assert against["differences"] == pytest.approx([0.10, -0.03, 0.10])
+    assert against["mean"] == pytest.approx(0.17 / 3)
+    assert json.loads((tmp_path / "repeats.json").read_text()) == got

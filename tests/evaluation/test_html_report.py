@@ -56,7 +56,8 @@ def test_the_report_opens_in_chromium_with_every_image(
     bad = runner.invoke(
         app, ["report", str(tmp_path / "nothing"), "--out", str(page_file), "--overwrite"]
     )
-    assert bad.exit_code == 2 and "not a run directory, an evaluation or a comparison" in bad.output
+    assert bad.exit_code == 2
+    assert "not a run directory, an evaluation, a comparison or a crossval" in bad.output
     assert "Misclassified videos" in page_file.read_text()  # the refused run left it as it was
 
 

@@ -57,6 +57,12 @@ def crossval(
     val_fraction: ValFraction = None,
     frame_fit: FrameFit = None,
     seed: int | None = typer.Option(None, help="Seed of the folds and of training. [0]"),
+    repeats: int = typer.Option(
+        1,
+        help="Partitions of the groups to cross-validate on, seeds --seed, --seed + 1, ... "
+        "(OUT/seed-S/ each, one feature cache): with few groups the figure depends on which "
+        "groups share a fold; the mean and spread over partitions say how much.",
+    ),
     cache_dir: Path | None = typer.Option(
         None, help="Feature cache shared by the runs. [OUT/cache]"
     ),
@@ -73,7 +79,7 @@ def crossval(
     the one left out, each fold in turn, with validation carved from the training groups; report
     the pooled figures over every video and each fold's. Finished runs are kept. Two or more
     --config: each recipe on the same folds, and their ensemble (probabilities averaged)."""
-    from vidact.evaluation.crossval import parse_sizes, run_crossval
+    from vidact.evaluation.crossval import parse_sizes
 
     check_folder(out, overwrite)
     sizes = parse_sizes(train_sizes)
@@ -86,13 +92,95 @@ def crossval(
         "allow_images": allow_images, "batch_size": batch_size, "val_fraction": val_fraction,
     }  # fmt: skip
     recipes = config or []
-    if len(recipes) > 1:
-        _compare(recipes, config_values(options), folds, out, train_sizes, categories, workers)
+    if len(recipes) > 1 and train_sizes:
+        raise ConfigError("--train-sizes draws one recipe's learning curve; give one --config")
+    if repeats < 1:
+        raise ConfigError(f"--repeats must be at least 1, got {repeats}")
+    if repeats == 1:
+        _partition(recipes, config_values(options), folds, out, sizes, categories, workers)
         return
-    base = resolve_config(recipes[0] if recipes else None, config_values(options))
+    _repeated(recipes, options, folds, out, sizes, repeats, categories, workers)
+
+
+def _partition(
+    recipes: list[Path],
+    options: dict[str, Any],
+    folds: int,
+    out: Path,
+    sizes: tuple[float, ...],
+    categories: Path | None,
+    workers: int | None,
+) -> dict[str, dict[str, Any]]:
+    """One partition's crossval, of one recipe or several and their ensemble, printed; recipe
+    name (``defaults`` without one) -> its summary."""
+    from vidact.evaluation.crossval import run_crossval
+
+    if len(recipes) > 1:
+        return _compare(recipes, options, folds, out, categories, workers)
+    base = resolve_config(recipes[0] if recipes else None, options)
     summary = run_crossval(base, folds, out, sizes, categories, workers)
     _echo_summary(summary, folds, sizes)
     typer.echo(f"report: {out} (crossval.json, crossval.csv, metrics.json, plots)")
+    return {recipes[0].stem if recipes else "defaults": summary}
+
+
+def _repeated(
+    recipes: list[Path],
+    options: dict[str, Any],
+    folds: int,
+    out: Path,
+    sizes: tuple[float, ...],
+    repeats: int,
+    categories: Path | None,
+    workers: int | None,
+) -> None:
+    """``repeats`` partitions, each in OUT/seed-S/ with one feature cache, then each recipe's
+    figures over them (OUT/repeats.json)."""
+    from vidact.evaluation.crossval import plan_crossval, repeat_summary
+    from vidact.io.outputs import report_folder
+
+    options = {**options, "cache_dir": options["cache_dir"] or out / "cache"}
+    recipe = recipes[0] if recipes else None
+    first = resolve_config(recipe, config_values(options)).seed
+    plans = {
+        seed: config_values({**options, "seed": seed}) for seed in range(first, first + repeats)
+    }
+    for seed, values in plans.items():  # every partition dealt before any trains: a seed may
+        folder = out / f"seed-{seed}"  # leave a fold empty
+        plan_crossval(resolve_config(recipe, values), folds, sizes, folder)
+    report_folder(out)
+    partitions = {}
+    for number, (seed, values) in enumerate(plans.items(), start=1):
+        typer.echo(f"partition {number}/{repeats}: --seed {seed}, in {out / f'seed-{seed}'}")
+        partitions[seed] = _partition(
+            recipes, values, folds, out / f"seed-{seed}", sizes, categories, workers
+        )
+    summary = repeat_summary(partitions, folds, out)
+    _echo_repeats(summary)
+    typer.echo(f"report: {out} (repeats.json; each partition in {out}/seed-S)")
+
+
+def _echo_repeats(summary: dict[str, Any]) -> None:
+    seeds = summary["seeds"]
+    typer.echo(
+        f"{len(seeds)} partitions of the groups (--seed {seeds[0]} to {seeds[-1]}), "
+        f"{summary['folds']} folds each, pooled top-1:"
+    )
+    for name, entry in summary["recipes"].items():
+        each = " / ".join(f"{value:.4f}" for value in entry["pooled_top1"])
+        typer.echo(f"  {name}: {each}, mean {entry['mean']:.4f} ± {entry['sd']:.4f}")
+        for point in entry.get("learning_curve", []):
+            each = " / ".join(f"{value:.4f}" for value in point["pooled_top1"])
+            typer.echo(
+                f"    {point['train_clips_per_class']:6.1f} clips/class: {each}, mean "
+                f"{point['mean']:.4f} ± {point['sd']:.4f}"
+            )
+        if against := entry.get("versus_first"):
+            typer.echo(
+                f"    against {against['recipe']}: {against['mean']:+.4f} on average, higher "
+                f"on {against['higher_in']} and lower on {against['lower_in']} of "
+                f"{len(seeds)} partitions"
+            )
 
 
 def _echo_summary(summary: dict[str, Any], folds: int, sizes: tuple[float, ...]) -> None:
@@ -137,16 +225,13 @@ def _compare(
     options: dict[str, Any],
     folds: int,
     out: Path,
-    train_sizes: str | None,
     categories: Path | None,
     workers: int | None,
-) -> None:
+) -> dict[str, dict[str, Any]]:
     """Each recipe on the same folds, then their ensemble: one summary each, then the table."""
     from vidact.evaluation.crossval import run_recipes
     from vidact.evaluation.metrics import difference_note
 
-    if train_sizes:
-        raise ConfigError("--train-sizes draws one recipe's learning curve; give one --config")
     names = [recipe.stem for recipe in recipes]
     if len(set(names)) < len(names):
         raise ConfigError(f"recipes need file names of their own (they name OUT/<name>/): {names}")
@@ -165,3 +250,4 @@ def _compare(
         shown = difference_note(against["difference"], against["interval"], "groups", judged=True)
         typer.echo(f"  {name} against {against['recipe']}: {shown}")
     typer.echo(f"report: {out}/<recipe> and {out}/ensemble (crossval.json, metrics.json, plots)")
+    return summaries

@@ -20,6 +20,11 @@ OUT/folds/<run>/    each run's split.csv, run directory and test report
 Several recipes (``run_recipes``) are each cross-validated on the same folds, in OUT/<recipe>/,
 and their ensemble is reported in OUT/ensemble/ the same way: each test video's probabilities
 averaged over the recipes, what ``vidact ensemble`` of each fold's models answers.
+
+With few groups the pooled figure depends on which groups happen to share a fold: repeated on
+other partitions (``--repeats``, seeds S, S + 1, ...; OUT/seed-S/ each, one feature cache),
+``repeat_summary`` gives each recipe's pooled top-1 per partition, their mean and spread, and a
+later recipe's difference to the first on each (OUT/repeats.json).
 """
 
 from __future__ import annotations
@@ -302,6 +307,54 @@ def run_recipes(
     summaries["ensemble"] = ensemble
     _against_first(out, summaries, index)
     return summaries
+
+
+def repeat_summary(
+    partitions: dict[int, dict[str, dict[str, Any]]], folds: int, out: Path
+) -> dict[str, Any]:
+    """Each recipe's pooled top-1 over the partitions (seed -> recipe name -> its crossval
+    summary): per partition, mean and spread, with the learning curve's points likewise, and a
+    later recipe's difference to the first on each partition. Written to OUT/repeats.json."""
+    seeds = sorted(partitions)
+    names = list(partitions[seeds[0]])
+    recipes: dict[str, dict[str, Any]] = {}
+    for name in names:
+        entry = _over_partitions("pooled_top1", [partitions[s][name]["pooled_top1"] for s in seeds])
+        curves = [partitions[seed][name]["learning_curve"] for seed in seeds]
+        if len(curves[0]) > 1:
+            entry["learning_curve"] = [
+                {
+                    "train_size": point["train_size"],
+                    "train_clips_per_class": statistics.mean(
+                        curve[number]["train_clips_per_class"] for curve in curves
+                    ),
+                    **_over_partitions(
+                        "pooled_top1", [curve[number]["pooled_top1"] for curve in curves]
+                    ),
+                }
+                for number, point in enumerate(curves[0])
+            ]
+        if recipes:  # a later recipe, or the ensemble, against the first on each partition
+            first = recipes[names[0]]["pooled_top1"]
+            differences = [a - b for a, b in zip(entry["pooled_top1"], first, strict=True)]
+            entry["versus_first"] = {
+                "recipe": names[0],
+                **_over_partitions("differences", differences),
+                "higher_in": sum(difference > 0 for difference in differences),
+                "lower_in": sum(difference < 0 for difference in differences),
+            }
+        recipes[name] = entry
+    summary = {"seeds": seeds, "folds": folds, "recipes": recipes}
+    (out / "repeats.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _over_partitions(key: str, values: list[float]) -> dict[str, Any]:
+    return {
+        key: values,
+        "mean": statistics.mean(values),
+        "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+    }
 
 
 def _against_first(out: Path, summaries: dict[str, dict[str, Any]], index: VideoIndex) -> None:

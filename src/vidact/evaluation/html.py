@@ -63,6 +63,7 @@ def build_report(
     for folder in map(Path, dirs):
         found = False
         for name, section in (
+            ("repeats.json", _repeats),
             ("crossval.json", _crossval),
             ("comparison.csv", _comparison),
             ("summary.json", _run),
@@ -73,8 +74,8 @@ def build_report(
                 found = True
         if not found:
             raise ConfigError(
-                f"{folder}: not a run directory, an evaluation or a comparison (no summary.json,"
-                " metrics.json or comparison.csv)"
+                f"{folder}: not a run directory, an evaluation, a comparison or a crossval (no "
+                "summary.json, metrics.json, comparison.csv, crossval.json or repeats.json)"
             )
     page = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -159,6 +160,32 @@ def _comparison(folder: Path) -> str:
     return (
         f"<section><h2>Comparison: {html.escape(str(folder))}</h2>"
         f"{_table(shown, columns)}<div class='figures'>{charts}</div></section>"
+    )
+
+
+def _repeats(folder: Path) -> str:
+    """Each recipe's pooled top-1 on every partition of a repeated crossval, with the mean and
+    spread, and a later recipe's difference to the first (each partition: OUT/seed-S)."""
+    summary = json.loads((folder / "repeats.json").read_text())
+    seeds = [f"--seed {seed}" for seed in summary["seeds"]]
+    rows = []
+    for name, entry in summary["recipes"].items():
+        row = {"recipe": name, **dict(zip(seeds, entry["pooled_top1"], strict=True))}
+        row["mean ± sd"] = f"{entry['mean']:.4f} ± {entry['sd']:.4f}"
+        if against := entry.get("versus_first"):
+            row["against the first"] = (
+                f"{against['mean']:+.4f}: higher on {against['higher_in']}, lower on "
+                f"{against['lower_in']}"
+            )
+        rows.append(row)
+    columns = ["recipe", *seeds, "mean ± sd"]
+    if len(rows) > 1:
+        columns.append("against the first")
+    return (
+        f"<section><h2>Cross-validation on {len(seeds)} partitions: {html.escape(str(folder))}"
+        f"</h2><p>Pooled top-1 of {summary['folds']} group-disjoint folds on each partition of "
+        f"the groups (each in {html.escape(str(folder))}/seed-S, which the report takes as "
+        f"well).</p>{_table(rows, columns)}</section>"
     )
 
 
