@@ -170,7 +170,8 @@ def _repeats(folder: Path) -> str:
     seeds = [f"--seed {seed}" for seed in summary["seeds"]]
     rows = []
     for name, entry in summary["recipes"].items():
-        row = {"recipe": name, **dict(zip(seeds, entry["pooled_top1"], strict=True))}
+        shown = [f"{value:.4f}" for value in entry["pooled_top1"]]
+        row = {"recipe": name, **dict(zip(seeds, shown, strict=True))}
         row["mean ± sd"] = f"{entry['mean']:.4f} ± {entry['sd']:.4f}"
         if against := entry.get("versus_first"):
             row["against the first"] = (
