@@ -30,6 +30,7 @@ from vidact.models.pose import (
     normalise_landmarks,
     retimed,
 )
+from vidact.sampling import sample_indices
 from vidact.training.features import FeatureStore
 
 pytest.importorskip("mediapipe", reason="the pose extra is not installed")
@@ -130,6 +131,24 @@ def test_a_person_framed_above_the_hips_keeps_the_whole_frame() -> None:
         hips = [track(frame)[list(HIPS), 3].mean() for frame in cut]
     assert max(hips) < 0.5  # out of the picture: MediaPipe guesses them
     assert body_centre(clip) is not None and body_centre(cut) is None
+
+
+@pytest.mark.skipif(not REAL_SMOKE.is_dir(), reason="../shared/data/real-smoke is absent")
+def test_a_frame_where_nobody_is_found_is_looked_at_again_in_a_margin() -> None:
+    """A boxer zoomed in to half the picture: MediaPipe's detector, made for whole bodies, finds
+    nobody in the frames as they are; the pose encoder finds them in the frames in a margin."""
+    video = REAL_SMOKE / "UCF101" / "Punch" / "v_Punch_g03_c01.avi"
+    with VideoReader(video) as reader:
+        clip = reader.read(np.unique(sample_indices(reader.num_frames, 16, "segment")))
+    height, width = clip.shape[1:3]
+    top, left = height // 6, width // 4
+    zoomed = torch.from_numpy(clip[:, top : top + height // 2, left : left + width // 2])
+    zoomed = F.interpolate(zoomed.permute(0, 3, 1, 2).float(), size=(height, width)) / 255
+    frames = (zoomed * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    with PoseTracker() as track:
+        assert all(track(frame) is None for frame in frames)
+    found = PoseEncoder()(zoomed)[:, -1]  # the person-present flag
+    assert found.sum() >= 3
 
 
 @pytest.mark.skipif(not REAL_SMOKE.is_dir(), reason="../shared/data/real-smoke is absent")
@@ -239,8 +258,8 @@ def test_fusion_joins_member_features_and_caches_per_member(tmp_path: Path) -> N
     assert joined.caches[0].dir == alone.caches[0].dir  # lite0's features serve both
     assert joined.caches[1].dir == pose.caches[0].dir
     assert joined.caches[0].dir != joined.caches[1].dir
-    # features a smoothing tracker cached (vidact until now) are not read as these
-    assert pose.caches[0].settings["tracking"] == "unsmoothed"
+    # features a smoothing tracker, or one without the margin, cached are not read as these
+    assert pose.caches[0].settings["tracking"] == "unsmoothed, else margin 1.5"
     assert "tracking" not in alone.caches[0].settings
     # pose pads by its own spec; cropped frames at the same size are other features
     alone_pose = build_encoder("pose")
