@@ -145,9 +145,9 @@ def _repeated(
     plans = {
         seed: config_values({**options, "seed": seed}) for seed in range(first, first + repeats)
     }
-    for seed, values in plans.items():  # every partition dealt before any trains: a seed may
-        folder = out / f"seed-{seed}"  # leave a fold empty
-        plan_crossval(resolve_config(recipe, values), folds, sizes, folder)
+    # every partition dealt and checked before any run trains: a seed may leave a fold empty
+    for seed, values in plans.items():
+        plan_crossval(resolve_config(recipe, values), folds, sizes, out / f"seed-{seed}")
     report_folder(out)
     partitions = {}
     for number, (seed, values) in enumerate(plans.items(), start=1):

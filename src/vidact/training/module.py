@@ -162,7 +162,7 @@ class ClipClassifierModule(L.LightningModule):
         dataset = datamodule.dataset("train")  # evaluation views: no jitter, no copies
         statistics, labels, groups = [], [], []
         with torch.no_grad():
-            items = dataset.items  # cached features are read at once; videos decoded are not
+            items = dataset.items  # a progress line when it decodes; cached features take no time
             shown = items if self.feature_job else progress(items, "fitting the nuisance")
             for number, item in enumerate(shown):
                 inputs, label = dataset[number]
