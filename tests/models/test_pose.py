@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from tests.conftest import REAL_SMOKE
-from vidact.data.bodies import HIPS, PoseTracker, body_centre
+from vidact.data.bodies import HIPS, PersonFinder, PoseTracker, body_centre
 from vidact.data.transforms import InputSpec, PersonSquare, eval_transform, fit_rule
 from vidact.errors import ConfigError
 from vidact.io.reader import VideoReader
@@ -149,6 +149,15 @@ def test_a_frame_where_nobody_is_found_is_looked_at_again_in_a_margin() -> None:
         assert all(track(frame) is None for frame in frames)
     found = PoseEncoder()(zoomed)[:, -1]  # the person-present flag
     assert found.sum() >= 3
+    with VideoReader(PEOPLE[0]) as reader:  # a person found in the frame as it is
+        person = reader.read([0], short_side=480)[0]
+    with PoseTracker() as track, PersonFinder() as find:
+        as_it_is = track(person)
+        own, find.track = find.track, lambda frame: None  # as if nobody were found there
+        in_margin = find(person)  # the margin's landmarks
+        find.track = own
+    assert as_it_is is not None and in_margin is not None  # as fractions of the frame itself
+    np.testing.assert_allclose(in_margin[:25, :2], as_it_is[:25, :2], atol=0.02)
 
 
 @pytest.mark.skipif(not REAL_SMOKE.is_dir(), reason="../shared/data/real-smoke is absent")

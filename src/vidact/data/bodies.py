@@ -39,6 +39,14 @@ TORSO_SEEN = 0.9
 STEADY = 0.75
 # videos whose answer to ``share_in_view`` is kept in this process (a few hundred bytes each)
 IN_VIEW_MEMO = 100_000
+# a frame in which MediaPipe finds nobody is shown to it again inside a black margin, this many
+# times its long side (``PersonFinder``): its person detector, made for whole bodies, lost
+# rendered people framed from the waist up (a webcam close by) in 28-57% of the frames, and found
+# them in 92-99% so; the landmark model still reads the person's own pixels. The frame itself
+# comes first: on the real-smoke clips zoomed in, the margin alone found fewer people (173 of 288
+# frames against 193), the frame and then the margin 218 (docs/measurements.md, "A webcam framed
+# at the waist")
+MARGIN = 1.5
 
 
 def solutions() -> Any:
@@ -111,6 +119,44 @@ class PoseTracker:
 
     def __exit__(self, *exc: object) -> None:
         self.pose.close()
+
+
+class PersonFinder:
+    """A ``PoseTracker`` that looks at a frame where it finds nobody again inside a black margin
+    (``MARGIN``), with a second tracker of its own: (H, W, 3) uint8 RGB -> (33, 4) landmarks as
+    fractions of the frame itself (x, y, z as ``PoseTracker`` gives them), or None."""
+
+    def __init__(self, complexity: int = 1, smooth: bool = False) -> None:
+        self.settings = {"complexity": complexity, "smooth": smooth}
+        self.track = PoseTracker(**self.settings)
+        self.again: PoseTracker | None = None  # started at the first frame where nobody is found
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray | None:
+        points = self.track(frame)
+        if points is not None:
+            return points
+        self.again = self.again or PoseTracker(**self.settings)
+        side = round(max(frame.shape[:2]) * MARGIN)
+        top, left = (side - frame.shape[0]) // 2, (side - frame.shape[1]) // 2
+        canvas = np.zeros((side, side, 3), dtype=frame.dtype)
+        canvas[top : top + frame.shape[0], left : left + frame.shape[1]] = frame
+        points = self.again(canvas)
+        if points is None:
+            return None
+        height, width = frame.shape[:2]  # back to the frame: z is in the scale of x
+        scale = np.array([side / width, side / height, side / width], dtype=np.float32)
+        points[:, :3] = points[:, :3] * scale - np.array(
+            [left / width, top / height, 0], np.float32
+        )
+        return points
+
+    def __enter__(self) -> PersonFinder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.track.__exit__(*exc)
+        if self.again is not None:
+            self.again.__exit__(*exc)
 
 
 def body_centre(frames: np.ndarray) -> tuple[float, float, float] | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from vidact.data.bodies import PoseTracker
+from vidact.data.bodies import PersonFinder
 from vidact.inference.timeline import WindowScores
 from vidact.io.reader import VideoReader
 from vidact.io.writer import write_video
@@ -139,7 +139,7 @@ def annotated_frames(
     overlay = Overlay(classes)
     with contextlib.ExitStack() as stack:
         # every frame in order, drawn: the filter steadies the skeleton a viewer sees
-        track = stack.enter_context(PoseTracker(smooth=True)) if skeleton else None
+        track = stack.enter_context(PersonFinder(smooth=True)) if skeleton else None
         for index, frame in enumerate(frames):
             playhead = (index + 0.5) / scan.num_frames
             points = track(frame) if track is not None else None

@@ -21,7 +21,6 @@ features.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 import numpy as np
@@ -30,8 +29,9 @@ from torch import nn
 
 from vidact.data.bodies import (
     HIPS,
+    MARGIN,
     SHOULDERS,
-    PoseTracker,
+    PersonFinder,
     check_available,
     solutions,
     torso,
@@ -51,13 +51,6 @@ ARMS_AND_TORSO = tuple(range(11, 25))  # shoulders, elbows, wrists, hand points,
 # tall as a 640x480 frame kept 96). Rendered arm gestures, person-disjoint crossval: 256 0.927,
 # 512 0.951, 640 0.965 (docs/measurements.md), for about 1.5 times the encoding time
 INPUT_SIZE = 640
-# a frame in which MediaPipe finds nobody is shown to it again inside a black margin, this many
-# times its long side: its person detector, made for whole bodies, lost rendered people framed
-# from the waist up (a webcam close by) in 28-57% of the frames, and found them in 92-99% so; the
-# landmark model still reads the person's own pixels. The frame itself comes first: on the
-# real-smoke clips zoomed in, the margin alone found fewer people (173 of 288 frames against 193),
-# the frame and then the margin 218 (docs/measurements.md, "A webcam framed at the waist")
-MARGIN = 1.5
 
 
 def normalise_landmarks(points: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -70,15 +63,6 @@ def normalise_landmarks(points: np.ndarray, width: int, height: int) -> np.ndarr
     return np.append(features, 1.0).astype(np.float32)
 
 
-def in_margin(frame: np.ndarray) -> np.ndarray:
-    """(H, W, 3) -> the frame centred in a black square ``MARGIN`` times its long side."""
-    side = round(max(frame.shape[:2]) * MARGIN)
-    top, left = (side - frame.shape[0]) // 2, (side - frame.shape[1]) // 2
-    canvas = np.zeros((side, side, 3), dtype=frame.dtype)
-    canvas[top : top + frame.shape[0], left : left + frame.shape[1]] = frame
-    return canvas
-
-
 def skeleton_edges() -> list[tuple[int, int]]:
     """The landmark pairs MediaPipe draws as the body's bones."""
     return sorted(solutions().POSE_CONNECTIONS)
@@ -89,7 +73,7 @@ class PoseEncoder(nn.Module):
 
     name = "pose"
     num_features = NUM_FEATURES
-    # each frame's landmarks as found (PoseTracker), in a margin where none were; named in the
+    # each frame's landmarks as found (PersonFinder: in a margin where none were); named in the
     # feature caches
     tracking = f"unsmoothed, else margin {MARGIN:g}"
 
@@ -113,17 +97,11 @@ class PoseEncoder(nn.Module):
         frames = (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
         frames = frames.permute(0, 2, 3, 1).contiguous().cpu().numpy()  # (N, H, W, 3) RGB
         out = np.zeros((len(frames), NUM_FEATURES), dtype=np.float32)
-        with contextlib.ExitStack() as stack:
-            track = stack.enter_context(PoseTracker(self.complexity))
-            again: PoseTracker | None = None  # started at the first frame where nobody is found
+        with PersonFinder(self.complexity) as find:
             for i, frame in enumerate(frames):
-                shown, points = frame, track(frame)
-                if points is None:
-                    again = again or stack.enter_context(PoseTracker(self.complexity))
-                    shown = in_margin(frame)
-                    points = again(shown)
-                if points is not None:  # the margin moves the body, which is centred on itself
-                    out[i] = normalise_landmarks(points, shown.shape[1], shown.shape[0])
+                points = find(frame)
+                if points is not None:
+                    out[i] = normalise_landmarks(points, frame.shape[1], frame.shape[0])
         return torch.from_numpy(out).to(images.device)
 
     def encode_clips(self, clips: torch.Tensor) -> torch.Tensor:
