@@ -3,6 +3,7 @@ clips it needs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +97,15 @@ def crossval(
         raise ConfigError("--train-sizes draws one recipe's learning curve; give one --config")
     if repeats < 1:
         raise ConfigError(f"--repeats must be at least 1, got {repeats}")
+
+    def partition(values: dict[str, Any], folder: Path) -> dict[str, dict[str, Any]]:
+        return _partition(recipes, values, folds, folder, sizes, categories, workers)
+
     if repeats == 1:
-        _partition(recipes, config_values(options), folds, out, sizes, categories, workers)
+        partition(config_values(options), out)
         return
-    _repeated(recipes, options, folds, out, sizes, repeats, categories, workers)
+    recipe = recipes[0] if recipes else None
+    _repeated(partition, recipe, options, folds, sizes, out, repeats)
 
 
 def _partition(
@@ -125,22 +131,20 @@ def _partition(
 
 
 def _repeated(
-    recipes: list[Path],
+    partition: Callable[[dict[str, Any], Path], dict[str, dict[str, Any]]],
+    recipe: Path | None,
     options: dict[str, Any],
     folds: int,
-    out: Path,
     sizes: tuple[float, ...],
+    out: Path,
     repeats: int,
-    categories: Path | None,
-    workers: int | None,
 ) -> None:
-    """``repeats`` partitions, each in OUT/seed-S/ with one feature cache, then each recipe's
-    figures over them (OUT/repeats.json)."""
+    """``repeats`` partitions (``partition`` of each one's config values into OUT/seed-S/), one
+    feature cache, then each recipe's figures over them (OUT/repeats.json)."""
     from vidact.evaluation.crossval import plan_crossval, repeat_summary
     from vidact.io.outputs import report_folder
 
     options = {**options, "cache_dir": options["cache_dir"] or out / "cache"}
-    recipe = recipes[0] if recipes else None
     first = resolve_config(recipe, config_values(options)).seed
     plans = {
         seed: config_values({**options, "seed": seed}) for seed in range(first, first + repeats)
@@ -152,9 +156,7 @@ def _repeated(
     partitions = {}
     for number, (seed, values) in enumerate(plans.items(), start=1):
         typer.echo(f"partition {number}/{repeats}: --seed {seed}, in {out / f'seed-{seed}'}")
-        partitions[seed] = _partition(
-            recipes, values, folds, out / f"seed-{seed}", sizes, categories, workers
-        )
+        partitions[seed] = partition(values, out / f"seed-{seed}")
     summary = repeat_summary(partitions, folds, out)
     _echo_repeats(summary)
     typer.echo(f"report: {out} (repeats.json; each partition in {out}/seed-S)")

@@ -319,8 +319,9 @@ def repeat_summary(
     names = list(partitions[seeds[0]])
     recipes: dict[str, dict[str, Any]] = {}
     for name in names:
-        entry = _over_partitions("pooled_top1", [partitions[s][name]["pooled_top1"] for s in seeds])
-        curves = [partitions[seed][name]["learning_curve"] for seed in seeds]
+        mine = [partitions[seed][name] for seed in seeds]
+        entry = _over_partitions("pooled_top1", [summary["pooled_top1"] for summary in mine])
+        curves = [summary["learning_curve"] for summary in mine]
         if len(curves[0]) > 1:
             entry["learning_curve"] = [
                 {
