@@ -1,0 +1,99 @@
+"""How far beyond its `--reject auto` threshold a model's clips lie: known clips of new cameras
+against clips of a class the model never saw (docs/measurements.md, "Wide clip embeddings").
+
+Each clip's open-set distance over the model's calibrated threshold (1: the threshold; above 1
+answers `unknown`), from the same features `vidact evaluate` reads. Two ways in:
+
+    # every fold of a crossval (OUT, or OUT/seed-S of --repeats): its test clips
+    python docs/experiments/open_set_margins.py crossval OUT DATA [--groups DATA/groups.csv]
+    # one checkpoint on folders of videos (e.g. known test clips, then an unknown class)
+    python docs/experiments/open_set_margins.py videos CKPT FOLDER [FOLDER ...]
+
+Prints, per fold or folder: the clips' ratios (median, largest) and how many lie beyond 1, 2,
+3, 5 and 10 times the threshold: whether any margin on the threshold keeps known clips of new
+cameras while still holding out a class never trained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vidact.data.index import VideoItem
+from vidact.inference.load import load_predictor
+from vidact.inference.predictor import VideoPredictor
+
+MARGINS = (1, 2, 3, 5, 10)
+
+
+def ratios(predictor: VideoPredictor, items: list[VideoItem]) -> np.ndarray:
+    """(N,) each clip's open-set distance over the model's threshold."""
+    _, sureness, _ = predictor.score(items)
+    return -sureness / predictor.distance  # sureness is the negated distance under auto
+
+
+def show(name: str, found: np.ndarray) -> None:
+    beyond = " ".join(f"{(found > m).sum()}" for m in MARGINS)
+    print(
+        f"{name}: {len(found)} clips, median {np.median(found):.2f}, largest {found.max():.2f}; "
+        f"beyond {'/'.join(f'{m}x' for m in MARGINS)}: {beyond}",
+        flush=True,
+    )
+
+
+def crossval(out: Path, data: Path, groups: Path) -> None:
+    group_of = {row["path"]: row["group"] for row in csv.DictReader(groups.open())}
+    pooled = []
+    for partition in sorted(out.glob("seed-*")) or [out]:
+        for fold in sorted((partition / "folds").glob("fold-*")):
+            predictor = load_predictor(fold / "run" / "checkpoints" / "best.ckpt", reject="auto")
+            predictor.cache_views(out / "cache")  # one cache for every partition of a crossval
+            with (fold / "split.csv").open() as handle:
+                test = [row["path"] for row in csv.DictReader(handle) if row["split"] == "test"]
+            label = {name: i for i, name in enumerate(predictor.classes)}
+            items = [
+                VideoItem(data / path, path, label[path.split("/")[0]], group_of.get(path, ""))
+                for path in test
+            ]
+            found = ratios(predictor, items)
+            pooled.append(found)
+            show(f"{partition.name}/{fold.name}", found)
+    show("all folds", np.concatenate(pooled))
+
+
+def videos(checkpoint: Path, folders: list[Path]) -> None:
+    predictor = load_predictor(checkpoint, reject="auto")
+    for folder in folders:
+        paths = sorted(
+            Path(top, name)
+            for top, _, names in os.walk(folder, followlinks=True)  # class folders may be links
+            for name in names
+            if Path(name).suffix in (".mp4", ".avi", ".mkv")
+        )
+        items = [VideoItem(p.resolve(), str(p), 0, "") for p in paths]
+        show(str(folder), ratios(predictor, items))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    modes = parser.add_subparsers(dest="mode", required=True)
+    folds = modes.add_parser("crossval")
+    folds.add_argument("out", type=Path)
+    folds.add_argument("data", type=Path)
+    folds.add_argument("--groups", type=Path)
+    clips = modes.add_parser("videos")
+    clips.add_argument("checkpoint", type=Path)
+    clips.add_argument("folders", type=Path, nargs="+")
+    args = parser.parse_args()
+    if args.mode == "crossval":
+        crossval(args.out, args.data, args.groups or args.data / "groups.csv")
+    else:
+        videos(args.checkpoint, args.folders)
+
+
+if __name__ == "__main__":
+    main()
