@@ -37,6 +37,7 @@ def ratios(predictor: VideoPredictor, items: list[VideoItem]) -> np.ndarray:
 
 
 def show(name: str, found: np.ndarray) -> None:
+    """One line: how far the clips lie, and how many each margin would still reject."""
     beyond = " ".join(f"{(found > m).sum()}" for m in MARGINS)
     print(
         f"{name}: {len(found)} clips, median {np.median(found):.2f}, largest {found.max():.2f}; "
@@ -46,6 +47,7 @@ def show(name: str, found: np.ndarray) -> None:
 
 
 def crossval(out: Path, data: Path, groups: Path) -> None:
+    """Each fold's test clips under that fold's model (its features from the crossval's cache)."""
     group_of = {row["path"]: row["group"] for row in csv.DictReader(groups.open())}
     pooled = []
     for partition in sorted(out.glob("seed-*")) or [out]:
@@ -66,6 +68,7 @@ def crossval(out: Path, data: Path, groups: Path) -> None:
 
 
 def videos(checkpoint: Path, folders: list[Path]) -> None:
+    """Every video under each folder, under one model."""
     predictor = load_predictor(checkpoint, reject="auto")
     for folder in folders:
         paths = sorted(
