@@ -17,13 +17,14 @@ cameras while still holding out a class never trained.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 from pathlib import Path
 
 import numpy as np
 
+from vidact.config import DataConfig
 from vidact.data.index import VideoItem
+from vidact.evaluation.report import split_items
 from vidact.inference.load import load_predictor
 from vidact.inference.predictor import VideoPredictor
 
@@ -48,20 +49,15 @@ def show(name: str, found: np.ndarray) -> None:
 
 def crossval(out: Path, data: Path, groups: Path) -> None:
     """Each fold's test clips under that fold's model (its features from the crossval's cache)."""
-    group_of = {row["path"]: row["group"] for row in csv.DictReader(groups.open())}
     pooled = []
     for partition in sorted(out.glob("seed-*")) or [out]:
         for fold in sorted((partition / "folds").glob("fold-*")):
             predictor = load_predictor(fold / "run" / "checkpoints" / "best.ckpt", reject="auto")
             predictor.cache_views(out / "cache")  # one cache for every partition of a crossval
-            with (fold / "split.csv").open() as handle:
-                test = [row["path"] for row in csv.DictReader(handle) if row["split"] == "test"]
-            label = {name: i for i, name in enumerate(predictor.classes)}
-            items = [
-                VideoItem(data / path, path, label[path.split("/")[0]], group_of.get(path, ""))
-                for path in test
-            ]
-            found = ratios(predictor, items)
+            split = DataConfig(
+                str(data), split_file=str(fold / "split.csv"), groups_file=str(groups)
+            )
+            found = ratios(predictor, split_items(split, predictor.classes, "test"))
             pooled.append(found)
             show(f"{partition.name}/{fold.name}", found)
     show("all folds", np.concatenate(pooled))
