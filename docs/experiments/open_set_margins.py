@@ -17,13 +17,12 @@ cameras while still holding out a class never trained.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
 
 from vidact.config import DataConfig
-from vidact.data.index import VideoItem
+from vidact.data.index import VideoItem, video_files
 from vidact.evaluation.report import split_items
 from vidact.inference.load import load_predictor
 from vidact.inference.predictor import VideoPredictor
@@ -67,13 +66,7 @@ def videos(checkpoint: Path, folders: list[Path]) -> None:
     """Every video under each folder, under one model."""
     predictor = load_predictor(checkpoint, reject="auto")
     for folder in folders:
-        paths = sorted(
-            Path(top, name)
-            for top, _, names in os.walk(folder, followlinks=True)  # class folders may be links
-            for name in names
-            if Path(name).suffix in (".mp4", ".avi", ".mkv")
-        )
-        items = [VideoItem(p.resolve(), str(p), 0, "") for p in paths]
+        items = [VideoItem(p.resolve(), str(p), 0, "") for p in video_files(folder)]
         show(str(folder), ratios(predictor, items))
 
 

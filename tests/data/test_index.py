@@ -17,6 +17,7 @@ from vidact.data.index import (
     split_by_groups,
 )
 from vidact.evaluation.timelines import read_segments
+from vidact.inference.corpus import find_videos
 
 
 def _touch_dataset(root: Path, layout: dict[str, list[str]]) -> Path:
@@ -243,6 +244,32 @@ def test_hidden_files_and_folders_are_not_videos(tmp_path: Path) -> None:
         "run/d.mp4",
         "walk/a.mp4",
         "walk/sub/c.mp4",
+    ]
+
+
+def test_linked_folders_are_followed_once_for_training_and_tagging(tmp_path: Path) -> None:
+    """A dataset assembled with ``ln -s`` trains and is tagged as a folder alike; a link back up
+    the tree does not loop."""
+    store = _touch_dataset(
+        tmp_path / "store", {"walk": ["a.mp4"], "run": ["b.mp4"], "x": ["c.mp4"]}
+    )
+    root = tmp_path / "data"
+    (root / "walk").mkdir(parents=True)
+    (root / "walk" / "more").symlink_to(store / "x")  # a linked sub-folder
+    (root / "walk" / "up").symlink_to(root)  # a loop
+    (root / "walk" / "a.mp4").symlink_to(store / "walk" / "a.mp4")  # a linked file
+    (root / "run").symlink_to(store / "run")  # a linked class folder
+    index = scan_folder(root)
+    assert index.classes == ("run", "walk")
+    assert sorted(item.relpath for item in index.items) == [
+        "run/b.mp4",
+        "walk/a.mp4",
+        "walk/more/c.mp4",
+    ]
+    assert [p.relative_to(root).as_posix() for p in find_videos([root])] == [
+        "run/b.mp4",
+        "walk/a.mp4",
+        "walk/more/c.mp4",
     ]
 
 

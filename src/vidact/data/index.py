@@ -11,6 +11,7 @@ import csv
 import difflib
 import io
 import logging
+import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -161,6 +162,34 @@ def is_hidden(name: str) -> bool:
     return name.startswith(".")
 
 
+def video_files(folder: Path, suffixes: Sequence[str] = VIDEO_EXTENSIONS) -> list[Path]:
+    """Video files anywhere under FOLDER, sorted, hidden files and folders left out.
+
+    Linked folders are followed (a dataset assembled with ``ln -s``), each real folder once and
+    none that holds FOLDER itself, so a link back up the tree neither loops nor wanders off."""
+    wanted = {ext.lower() for ext in suffixes}
+    root = os.path.realpath(folder)
+    seen = {root}
+    found: list[Path] = []
+    for top, dirs, names in os.walk(folder, followlinks=True):
+        kept = []
+        for name in sorted(dirs):
+            real = os.path.realpath(os.path.join(top, name))
+            if is_hidden(name) or real in seen or os.path.commonpath([root, real]) == real:
+                continue
+            seen.add(real)
+            kept.append(name)
+        dirs[:] = kept
+        found += [
+            Path(top, name)
+            for name in names
+            if not is_hidden(name)
+            and Path(name).suffix.lower() in wanted
+            and os.path.isfile(os.path.join(top, name))
+        ]
+    return sorted(found)
+
+
 def group_of(relpath: str, group_regex: str | None) -> str:
     """The group id of a video: the regex's first capture group, else the file itself.
 
@@ -191,13 +220,7 @@ def scan_folder(
     items: list[VideoItem] = []
     classes: list[str] = []
     for class_dir in class_dirs:
-        videos = sorted(
-            p
-            for p in class_dir.rglob("*")
-            if p.is_file()
-            and p.suffix.lower() in suffixes
-            and not any(is_hidden(part) for part in p.relative_to(class_dir).parts)
-        )
+        videos = video_files(class_dir, sorted(suffixes))
         if not videos:
             continue
         label = len(classes)

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vidact.config import VIDEO_EXTENSIONS
 from vidact.data.datasets import default_workers
-from vidact.data.index import is_hidden
+from vidact.data.index import video_files
 from vidact.errors import ConfigError
 from vidact.inference.annotate import OUTPUTS
 from vidact.inference.predictor import VideoPredictor
@@ -48,13 +47,7 @@ def find_videos(inputs: Iterable[str | Path]) -> list[Path]:
     for given in inputs:
         path = Path(given)
         if path.is_dir():
-            found += sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in VIDEO_EXTENSIONS
-                and not any(is_hidden(part) for part in p.relative_to(path).parts)
-            )
+            found += video_files(path)
         elif path.exists():
             found.append(path)
         elif glob.has_magic(str(given)):
