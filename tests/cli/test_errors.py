@@ -150,19 +150,39 @@ def test_checkpoints_that_do_not_match_their_metadata(trained_run: Path, tmp_pat
     _fails(["predict", tmp_path / "cut.ckpt", video], "cannot read the checkpoint")
 
 
+def _scored(checkpoint: Path, root: Path, out: Path) -> tuple[str, int]:
+    """What ``vidact evaluate CHECKPOINT --data ROOT`` says, and how many videos it scored."""
+    result = runner.invoke(
+        app, ["evaluate", str(checkpoint), "--data", str(root), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    return result.output, json.loads((out / "metrics.json").read_text())["num_videos"]
+
+
 def test_evaluating_a_split_needs_a_split(trained_run: Path, synthetic_dataset, tmp_path) -> None:
-    checkpoint = trained_run / "checkpoints" / "best.ckpt"
     root = synthetic_dataset.root
+    run_split = trained_run / "split.csv"
+    tested = [line for line in run_split.read_text().splitlines() if line.endswith(",test")]
+    # the run's own checkpoint scores the test videos of the split it was trained with, on the
+    # dataset where it lies now (a copy elsewhere), and any split of it
+    moved = Path(shutil.copytree(root, tmp_path / "moved" / "data"))
+    output, scored = _scored(trained_run / "checkpoints" / "best.ckpt", moved, tmp_path / "own")
+    assert f"the {len(tested)} test videos of {run_split}, the split this model" in output
+    assert scored == len(tested) and "any the model trained on included" not in output
+    # a checkpoint away from its run, or a folder of other videos, has no split to score
+    checkpoint = Path(shutil.copy(trained_run / "checkpoints" / "best.ckpt", tmp_path))
     _fails(
         ["evaluate", checkpoint, "--data", root, "--split", "test"],
         f"plain folder with no split; pass --split-file (a run's split is RUN/split.csv; the "
         f"folder holds {root / 'split.csv'})",
     )
-    result = runner.invoke(
-        app, ["evaluate", str(checkpoint), "--data", str(root), "--out", str(tmp_path / "all")]
+    output, scored = _scored(checkpoint, root, tmp_path / "all")
+    assert "any the model trained on included" in output and scored == len(synthetic_dataset.items)
+    next(moved.glob("*/*.mp4")).unlink()
+    output, scored = _scored(trained_run / "checkpoints" / "best.ckpt", moved, tmp_path / "less")
+    assert (
+        "any the model trained on included" in output and scored == len(synthetic_dataset.items) - 1
     )
-    assert result.exit_code == 0, result.output
-    assert "training videos included" in result.output
     # a split file of test videos alone is enough to evaluate (training refuses it)
     tests = [
         line for line in (root / "split.csv").read_text().splitlines() if line.endswith(",test")

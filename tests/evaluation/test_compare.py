@@ -104,6 +104,24 @@ def test_a_grid_matches_its_individual_evaluations(
     assert len(hand) == 6 and all(r["test_top1"] and r["val_acc"] for r in hand)
 
 
+@pytest.mark.slow
+def test_a_grid_over_a_plain_folder_tests_each_run_on_the_split_it_drew(
+    synthetic_dataset, tmp_path: Path
+) -> None:
+    grid = yaml.safe_load(
+        _grid(tmp_path / "g.yaml", synthetic_dataset.root, tmp_path / "c").read_text()
+    )
+    del grid["settings"]["data"]["split_file"]  # vidact draws the split
+    grid["settings"]["epochs"] = 1
+    grid["grid"] = {"head": ["mean"]}
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump(grid))
+    invoke("compare", "--config", tmp_path / "g.yaml", "--out", tmp_path / "cmp")
+    run = tmp_path / "cmp" / "runs" / "mean"
+    tested = [r for r in csv.DictReader((run / "split.csv").open()) if r["split"] == "test"]
+    metrics = json.loads((tmp_path / "cmp" / "eval" / "mean" / "metrics.json").read_text())
+    assert tested and metrics["num_videos"] == len(tested)
+
+
 def _evaluation(folder: Path, correct: list[int], groups: list[str]) -> Path:
     """An evaluation folder as `vidact evaluate` writes it, with these answers."""
     folder.mkdir(parents=True)

@@ -21,7 +21,7 @@ from vidact.cli.options import (
 )
 from vidact.evaluation.metrics import interval_note, warn_few_groups
 from vidact.evaluation.report import evaluate as run_evaluation
-from vidact.evaluation.report import split_items
+from vidact.evaluation.report import run_split_file, split_items
 from vidact.inference.corpus import find_videos
 from vidact.inference.load import load_predictor
 from vidact.io.outputs import check_folder
@@ -36,8 +36,9 @@ def evaluate(
     categories: Categories = None,
     split: str | None = typer.Option(
         None,
-        help="Which split to score: train, val or test (default test; every video of a plain "
-        "folder when there is no split file).",
+        help="Which split to score: train, val or test (default test). A plain folder takes "
+        "the split the checkpoint's run was trained with (RUN/split.csv) when that lists its "
+        "videos; any other plain folder has no split: every video is scored.",
     ),
     clips: int = typer.Option(1, help="Clips per video; their scores are averaged."),
     crops: int = typer.Option(1, help="Spatial crops per clip: 1 (centre) or 3."),
@@ -62,7 +63,7 @@ def evaluate(
     predictor = load_predictor(
         checkpoint, device, clips, crops, config.allow_images, None, reject, encoder_runtime
     )
-    items = split_items(config, predictor.classes, split, seed)
+    items = split_items(config, predictor.classes, split, seed, run_split_file(checkpoint))
     ks = parse_topk(topk)
     outside = find_videos([unknown_dir]) if unknown_dir is not None else []
     metrics = run_evaluation(predictor, items, out, batch_size, workers, categories, ks, outside)

@@ -52,7 +52,7 @@ from vidact.evaluation.metrics import (
     top1_interval,
     warn_few_groups,
 )
-from vidact.evaluation.report import evaluate, split_items
+from vidact.evaluation.report import evaluate, run_split_file, split_items
 from vidact.inference.load import load_predictor
 from vidact.io.outputs import report_folder
 from vidact.models.heads import resolve_model
@@ -196,7 +196,8 @@ def run_grid(spec: GridSpec, out: str | Path, progress: bool = False) -> list[di
                 result.best_checkpoint, encoder_runtime=config.encoder_runtime
             )
             predictor.cache_views(config.cache_dir or default_cache_dir())  # frozen: read once
-            items = split_items(config.data, predictor.classes, spec.split, config.seed)
+            run_split = run_split_file(result.best_checkpoint)  # a plain folder's drawn split
+            items = split_items(config.data, predictor.classes, spec.split, config.seed, run_split)
             evaluate(predictor, items, eval_dir, topk=spec.topk)
         rows.append(collect_row(run_dir, eval_dir, options))
     write_comparison(rows, out, list(spec.grid), spec.topk)

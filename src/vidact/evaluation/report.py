@@ -30,9 +30,11 @@ from vidact.data.categories import categories_for
 from vidact.data.datasets import default_workers
 from vidact.data.index import (
     SPLITS,
+    VideoIndex,
     VideoItem,
     folder_split_file,
     read_class_names,
+    read_split_file,
     scan_folder,
     select_classes,
 )
@@ -41,24 +43,34 @@ from vidact.errors import ConfigError, DatasetError
 from vidact.evaluation.metrics import classification_metrics, rejection_metrics
 from vidact.inference.predictor import VideoPredictor
 from vidact.io.outputs import report_folder
+from vidact.io.tables import relative_path, table_rows
 from vidact.plots import plot_accuracy_bars, plot_confusion_matrix
 
 log = logging.getLogger(__name__)
 
 
 def split_items(
-    data: DataConfig, classes: tuple[str, ...], split: str | None = None, seed: int = 0
+    data: DataConfig,
+    classes: tuple[str, ...],
+    split: str | None = None,
+    seed: int = 0,
+    run_split: Path | None = None,
 ) -> list[VideoItem]:
     """The videos of ``split`` (default test), labelled by ``classes``.
 
-    A plain folder without a split file has no split: every video is scored when no split is
-    asked for (with a warning that training videos are among them), and asking for one is an
+    A plain folder without a split file takes the model's own run's split (``run_split``,
+    RUN/split.csv) when that lists exactly the folder's videos: the test videos are the ones the
+    model never saw. Any other plain folder has no split: every video is scored when no split is
+    asked for (with a warning that training videos may be among them), and asking for one is an
     error rather than a silent score on the whole folder.
     """
     if split is not None and split not in SPLITS:
         raise ConfigError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
     if data.dataset == "folder" and data.split_file is None:
-        if split is not None:
+        index = scan_folder(data.root, data.extensions, data.group_regex, data.groups_file)
+        index = select_classes(index, read_class_names(data.classes, data.classes_file))
+        chosen = _run_split_items(index, run_split, split or "test")
+        if chosen is None and split is not None:
             held = folder_split_file(data.root)
             raise DatasetError(
                 f"--split {split}: {data.root} is a plain folder with no split; pass "
@@ -66,15 +78,14 @@ def split_items(
                 + ("" if held is None else f"; the folder holds {held}")
                 + "), or leave --split out to score every video"
             )
-        index = scan_folder(data.root, data.extensions, data.group_regex, data.groups_file)
-        index = select_classes(index, read_class_names(data.classes, data.classes_file))
-        chosen = list(index.items)
-        log.warning(
-            "no split given: scoring all %d videos under %s, training videos included "
-            "(pass --split-file RUN/split.csv --split test for a held-out score)",
-            len(chosen),
-            index.root,
-        )
+        if chosen is None:
+            chosen = list(index.items)
+            log.warning(
+                "no split given: scoring all %d videos under %s, any the model trained on included "
+                "(pass --split-file RUN/split.csv --split test for a held-out score)",
+                len(chosen),
+                index.root,
+            )
     else:
         index = build_index(data, seed)
         chosen = index.subset(split or "test")
@@ -89,6 +100,36 @@ def split_items(
     label_of = {name: i for i, name in enumerate(classes)}
     items = [replace(item, label=label_of[index.classes[item.label]]) for item in chosen]
     return sorted(items, key=lambda item: item.relpath)
+
+
+def run_split_file(checkpoint: Path) -> Path | None:
+    """RUN/split.csv beside RUN/checkpoints/*.ckpt: the split the checkpoint was trained on."""
+    path = checkpoint.parent.parent / "split.csv"
+    return path if checkpoint.parent.name == "checkpoints" and path.is_file() else None
+
+
+def _run_split_items(
+    index: VideoIndex, run_split: Path | None, split: str
+) -> list[VideoItem] | None:
+    """The ``split`` videos of the run's split when it lists exactly the folder's videos (the
+    same dataset, wherever it now lies) and holds that split; else None."""
+    if run_split is None:
+        return None
+    rows = [
+        row for _, row in table_rows(run_split, ("path", "split"), str(run_split), DatasetError)
+    ]
+    if {relative_path(row["path"]) for row in rows} != {item.relpath for item in index.items}:
+        return None
+    chosen = read_split_file(index, run_split).subset(split)
+    if chosen:
+        log.info(
+            "scoring the %d %s videos of %s, the split this model was trained with "
+            "(--split-file scores another)",
+            len(chosen),
+            split,
+            run_split,
+        )
+    return chosen or None
 
 
 def evaluate(
