@@ -169,6 +169,13 @@ def test_evaluating_a_split_needs_a_split(trained_run: Path, synthetic_dataset, 
     output, scored = _scored(trained_run / "checkpoints" / "best.ckpt", moved, tmp_path / "own")
     assert f"the {len(tested)} test videos of {run_split}, the split this model" in output
     assert scored == len(tested) and "any the model trained on included" not in output
+    members = [trained_run / "checkpoints" / "best.ckpt"] * 2  # an ensemble of one run's models
+    out = tmp_path / "both"
+    result = runner.invoke(
+        app, ["ensemble", *map(str, members), "--data", str(moved), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "metrics.json").read_text())["num_videos"] == len(tested)
     # a checkpoint away from its run, or a folder of other videos, has no split to score
     checkpoint = Path(shutil.copy(trained_run / "checkpoints" / "best.ckpt", tmp_path))
     _fails(

@@ -30,7 +30,11 @@ def ensemble(
     checkpoints: list[Path] = typer.Argument(..., help="Two or more checkpoints (same classes)."),
     data: DataRoot = ...,  # type: ignore[assignment]
     categories: Categories = None,
-    split: str | None = typer.Option(None, help="train, val or test (default test)."),
+    split: str | None = typer.Option(
+        None,
+        help="train, val or test (default test); a plain folder takes the members' runs' split "
+        "when they share one (RUN/split.csv) and it lists the folder's videos.",
+    ),
     weights: str | None = typer.Option(None, help="One weight per model, e.g. 2,1 (equal)."),
     fuse: str = typer.Option("probs", help="Average probabilities (probs) or logits."),
     save: Path | None = typer.Option(
@@ -50,7 +54,7 @@ def ensemble(
     from vidact.data.datasets import default_workers
     from vidact.evaluation.ensemble import evaluate_ensemble
     from vidact.evaluation.metrics import difference_note, warn_few_groups
-    from vidact.evaluation.report import split_items
+    from vidact.evaluation.report import run_split_file, split_items
     from vidact.inference.ensemble import EnsemblePredictor, check_fusion, save_ensemble
     from vidact.inference.predictor import Predictor
 
@@ -73,7 +77,7 @@ def ensemble(
         for c in checkpoints
     ]
     ensemble = EnsemblePredictor(members, normalised, fuse)
-    items = split_items(config, ensemble.classes, split, seed)
+    items = split_items(config, ensemble.classes, split, seed, run_split_file(checkpoints))
     workers = default_workers() if workers is None else workers
     summary = evaluate_ensemble(ensemble, items, out, batch_size, workers, categories, ks)
     for member in summary["members"]:

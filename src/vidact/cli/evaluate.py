@@ -63,7 +63,7 @@ def evaluate(
     predictor = load_predictor(
         checkpoint, device, clips, crops, config.allow_images, None, reject, encoder_runtime
     )
-    items = split_items(config, predictor.classes, split, seed, run_split_file(checkpoint))
+    items = split_items(config, predictor.classes, split, seed, run_split_file([checkpoint]))
     ks = parse_topk(topk)
     outside = find_videos([unknown_dir]) if unknown_dir is not None else []
     metrics = run_evaluation(predictor, items, out, batch_size, workers, categories, ks, outside)

@@ -196,7 +196,7 @@ def run_grid(spec: GridSpec, out: str | Path, progress: bool = False) -> list[di
                 result.best_checkpoint, encoder_runtime=config.encoder_runtime
             )
             predictor.cache_views(config.cache_dir or default_cache_dir())  # frozen: read once
-            run_split = run_split_file(result.best_checkpoint)  # a plain folder's drawn split
+            run_split = run_split_file([result.best_checkpoint])  # a plain folder's drawn split
             items = split_items(config.data, predictor.classes, spec.split, config.seed, run_split)
             evaluate(predictor, items, eval_dir, topk=spec.topk)
         rows.append(collect_row(run_dir, eval_dir, options))

@@ -102,10 +102,13 @@ def split_items(
     return sorted(items, key=lambda item: item.relpath)
 
 
-def run_split_file(checkpoint: Path) -> Path | None:
-    """RUN/split.csv beside RUN/checkpoints/*.ckpt: the split the checkpoint was trained on."""
-    path = checkpoint.parent.parent / "split.csv"
-    return path if checkpoint.parent.name == "checkpoints" and path.is_file() else None
+def run_split_file(checkpoints: Sequence[Path]) -> Path | None:
+    """RUN/split.csv beside RUN/checkpoints/*.ckpt: the split the checkpoints were trained on,
+    when each has its run's and they all hold the same split (an ensemble's members)."""
+    found = [c.parent.parent / "split.csv" for c in checkpoints if c.parent.name == "checkpoints"]
+    if len(found) != len(checkpoints) or not all(path.is_file() for path in found):
+        return None
+    return found[0] if len({path.read_text() for path in found}) == 1 else None
 
 
 def _run_split_items(
