@@ -345,6 +345,7 @@ def test_the_linear_head_takes_out_how_training_groups_differ(synthetic_dataset,
     )
     assert len(fitted) == 2 and int(fitted[0][0]) > 0  # the fit, then the refit with validation
     assert int(fitted[1][1]) > int(fitted[0][1])
+    assert "fitting the nuisance" not in output  # cached features: no decoding to show
     saved = torch.load(run / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
     basis = next(value for key, value in saved.items() if key.endswith("nuisance_basis"))
     assert basis.shape == (int(fitted[1][0]), 3 * 1280)

@@ -163,7 +163,8 @@ class ClipClassifierModule(L.LightningModule):
         statistics, labels, groups = [], [], []
         with torch.no_grad():
             items = dataset.items  # a progress line when it decodes; cached features take no time
-            shown = items if self.feature_job else progress(items, "fitting the nuisance")
+            cached = datamodule.feature_cache is not None
+            shown = items if cached else progress(items, "fitting the nuisance")
             for number, item in enumerate(shown):
                 inputs, label = dataset[number]
                 if inputs is None:  # unreadable: the epoch's report names it
