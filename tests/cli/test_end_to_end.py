@@ -479,3 +479,26 @@ def test_truncated_real_avi_is_reported_not_half_read(trained_run: Path, tmp_pat
     assert (
         result.exit_code == 2 and "truncated" in result.output and "Traceback" not in result.output
     )
+
+
+@pytest.mark.slow
+def test_the_readme_path_for_your_own_videos(
+    synthetic_dataset: VideoIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's 'Your own videos' commands as written (the web server left out), in a
+    folder holding my_videos/<class>/<video> and new.mp4."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("**Your own videos**", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].split() for line in block.splitlines()]
+    assert [c[1] for c in commands] == ["dataset", "train", "evaluate", "predict", "serve"]
+    shutil.copytree(
+        synthetic_dataset.root, tmp_path / "my_videos", ignore=shutil.ignore_patterns("*.csv")
+    )
+    shutil.copy(synthetic_dataset.items[0].path, tmp_path / "new.mp4")
+    monkeypatch.chdir(tmp_path)
+    outputs = [invoke(*command[1:]) for command in commands[:-1]]
+    split = csv.DictReader(Path("runs/mine/split.csv").read_text().splitlines())
+    tested = [row for row in split if row["split"] == "test"]
+    assert f"scoring the {len(tested)} test videos of runs/mine/split.csv" in outputs[2]
+    assert json.loads(Path("reports/mine/metrics.json").read_text())["num_videos"] == len(tested)
+    assert probe("annotated.mp4")["num_frames"] == probe("new.mp4")["num_frames"]
