@@ -159,7 +159,9 @@ def _scored(checkpoint: Path, root: Path, out: Path) -> tuple[str, int]:
     return result.output, json.loads((out / "metrics.json").read_text())["num_videos"]
 
 
-def test_evaluating_a_split_needs_a_split(trained_run: Path, synthetic_dataset, tmp_path) -> None:
+def test_a_plain_folder_is_scored_on_the_run_s_split_else_whole(
+    trained_run: Path, synthetic_dataset, tmp_path
+) -> None:
     root = synthetic_dataset.root
     run_split = trained_run / "split.csv"
     tested = [line for line in run_split.read_text().splitlines() if line.endswith(",test")]
