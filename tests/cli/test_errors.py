@@ -171,6 +171,18 @@ def test_a_plain_folder_is_scored_on_the_run_s_split_else_whole(
     output, scored = _scored(trained_run / "checkpoints" / "best.ckpt", moved, tmp_path / "own")
     assert f"the {len(tested)} test videos of {run_split}, the split this model" in output
     assert scored == len(tested) and "any the model trained on included" not in output
+    # the top-1 interval is drawn over the run's groups (groups.csv), unless others are given
+    copy = Path(
+        shutil.copytree(trained_run, tmp_path / "copy", ignore=shutil.ignore_patterns("last.ckpt"))
+    )
+    paths = [line.split(",")[0] for line in run_split.read_text().splitlines()[1:]]
+    (copy / "groups.csv").write_text(
+        "path,group\n" + "".join(f"{p},{p < 'h'}\n" for p in paths)  # two groups
+    )
+    _scored(copy / "checkpoints" / "best.ckpt", moved, tmp_path / "grouped")
+    metrics = json.loads((tmp_path / "grouped" / "metrics.json").read_text())
+    assert metrics["interval_over"] == "groups"
+    assert metrics["interval_groups"] == 2 < len(tested)
     members = [trained_run / "checkpoints" / "best.ckpt"] * 2  # an ensemble of one run's models
     out = tmp_path / "both"
     result = runner.invoke(

@@ -112,6 +112,12 @@ class VideoIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.split_csv())
 
+    def write_groups_csv(self, path: Path) -> None:
+        """Each split video's group in the ``path,group`` format that ``--groups`` reads."""
+        rows = sorted((i.relpath, i.group) for i in self.items if i.split is not None)
+        with path.open("w", newline="") as handle:
+            csv.writer(handle, lineterminator="\n").writerows([("path", "group"), *rows])
+
 
 def select_classes(index: VideoIndex, wanted: Sequence[str] | None) -> VideoIndex:
     """The videos of the ``wanted`` classes only, relabelled in the index's class order; splits

@@ -34,6 +34,7 @@ from vidact.data.index import (
     VideoItem,
     folder_split_file,
     read_class_names,
+    read_groups_file,
     read_split_file,
     scan_folder,
     select_classes,
@@ -69,7 +70,8 @@ def split_items(
     if data.dataset == "folder" and data.split_file is None:
         index = scan_folder(data.root, data.extensions, data.group_regex, data.groups_file)
         index = select_classes(index, read_class_names(data.classes, data.classes_file))
-        chosen = _run_split_items(index, run_split, split or "test")
+        given_groups = data.groups_file is not None or data.group_regex is not None
+        chosen = _run_split_items(index, run_split, split or "test", given_groups)
         if chosen is None and split is not None:
             held = folder_split_file(data.root)
             raise DatasetError(
@@ -112,10 +114,12 @@ def run_split_file(checkpoints: Sequence[Path]) -> Path | None:
 
 
 def _run_split_items(
-    index: VideoIndex, run_split: Path | None, split: str
+    index: VideoIndex, run_split: Path | None, split: str, given_groups: bool
 ) -> list[VideoItem] | None:
     """The ``split`` videos of the run's split when it lists exactly the folder's videos (the
-    same dataset, wherever it now lies) and holds that split; else None."""
+    same dataset, wherever it now lies) and holds that split; else None. Unless groups were
+    given, each takes its group from the run's groups.csv (the sources or people it kept apart),
+    so the top-1 interval is drawn over them."""
     if run_split is None:
         return None
     rows = [
@@ -124,6 +128,10 @@ def _run_split_items(
     if {relative_path(row["path"]) for row in rows} != {item.relpath for item in index.items}:
         return None
     chosen = read_split_file(index, run_split).subset(split)
+    run_groups = run_split.parent / "groups.csv"
+    if chosen and not given_groups and run_groups.is_file():
+        groups = read_groups_file(run_groups)
+        chosen = [replace(item, group=groups.get(item.relpath, item.group)) for item in chosen]
     if chosen:
         log.info(
             "scoring the %d %s videos of %s, the split this model was trained with "

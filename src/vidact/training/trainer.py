@@ -3,6 +3,7 @@
 RUN/config.yaml      the resolved configuration, as the run was started (never rewritten)
 RUN/resumed.yaml     settings changed when resuming (--epochs, --workers, devices), if any
 RUN/split.csv        the split actually used (path,split; feed it back with --split-file)
+RUN/groups.csv       each video's group, when groups are known (path,group; --groups reads it)
 RUN/checkpoints/     best.ckpt (lowest val_loss) and last.ckpt, self-describing
 RUN/metrics.csv      one row per epoch: train/val loss and accuracy, lr, seconds
 RUN/curves.png       loss and accuracy curves
@@ -175,6 +176,8 @@ def train(config: TrainConfig) -> TrainResult:
         run, compared = (plans[0], None) if len(plans) == 1 else _choose(config, plans)
         if is_main_process():
             run.index.write_split_csv(run_dir / "split.csv")
+            if run.index.groups_known:  # evaluating the run's split draws intervals over them
+                run.index.write_groups_csv(run_dir / "groups.csv")
             stored = replace(run.config, candidates=config.candidates)
             (run_dir / "config.yaml").write_text(yaml.safe_dump(stored.to_dict(), sort_keys=False))
             if compared is not None:
