@@ -98,25 +98,20 @@ class VideoIndex:
                 splits_of[item.group].add(item.split)
         return sorted(group for group, splits in splits_of.items() if len(splits) > 1)
 
-    def split_csv(self) -> str:
-        """The split in the ``path,split`` format that ``--split-file`` reads, sorted by path."""
+    def split_csv(self, column: str = "split") -> str:
+        """Each split video's ``column`` (split or group) as CSV ``path,COLUMN``, sorted by path:
+        the format ``--split-file`` (or ``--groups``) reads."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["path", "split"])
+        writer.writerow(["path", column])
         for item in sorted(self.items, key=lambda i: i.relpath):
             if item.split is not None:
-                writer.writerow([item.relpath, item.split])
+                writer.writerow([item.relpath, getattr(item, column)])
         return buffer.getvalue()
 
     def write_split_csv(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.split_csv())
-
-    def write_groups_csv(self, path: Path) -> None:
-        """Each split video's group in the ``path,group`` format that ``--groups`` reads."""
-        rows = sorted((i.relpath, i.group) for i in self.items if i.split is not None)
-        with path.open("w", newline="") as handle:
-            csv.writer(handle, lineterminator="\n").writerows([("path", "group"), *rows])
 
 
 def select_classes(index: VideoIndex, wanted: Sequence[str] | None) -> VideoIndex:

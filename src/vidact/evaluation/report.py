@@ -35,7 +35,6 @@ from vidact.data.index import (
     folder_split_file,
     read_class_names,
     read_groups_file,
-    read_split_file,
     scan_folder,
     select_classes,
 )
@@ -110,7 +109,8 @@ def run_split_file(checkpoints: Sequence[Path]) -> Path | None:
     found = [c.parent.parent / "split.csv" for c in checkpoints if c.parent.name == "checkpoints"]
     if len(found) != len(checkpoints) or not all(path.is_file() for path in found):
         return None
-    return found[0] if len({path.read_text() for path in found}) == 1 else None
+    first = found[0].read_text() if len(found) > 1 else ""
+    return found[0] if all(path.read_text() == first for path in found[1:]) else None
 
 
 def _run_split_items(
@@ -122,16 +122,17 @@ def _run_split_items(
     so the top-1 interval is drawn over them."""
     if run_split is None:
         return None
-    rows = [
-        row for _, row in table_rows(run_split, ("path", "split"), str(run_split), DatasetError)
-    ]
-    if {relative_path(row["path"]) for row in rows} != {item.relpath for item in index.items}:
+    rows = table_rows(run_split, ("path", "split"), str(run_split), DatasetError)
+    split_of = {relative_path(row["path"]): row["split"] for _, row in rows}
+    if set(split_of) != {item.relpath for item in index.items}:
         return None
-    chosen = read_split_file(index, run_split).subset(split)
     run_groups = run_split.parent / "groups.csv"
-    if chosen and not given_groups and run_groups.is_file():
-        groups = read_groups_file(run_groups)
-        chosen = [replace(item, group=groups.get(item.relpath, item.group)) for item in chosen]
+    groups = read_groups_file(run_groups) if not given_groups and run_groups.is_file() else {}
+    chosen = [
+        replace(item, split=split, group=groups.get(item.relpath, item.group))
+        for item in index.items
+        if split_of[item.relpath] == split
+    ]
     if chosen:
         log.info(
             "scoring the %d %s videos of %s, the split this model was trained with "
