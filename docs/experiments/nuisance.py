@@ -5,7 +5,8 @@ source-disjoint partitions (docs/measurements.md, "How cameras differ within a c
 Each clip is read as the recipe reads scenes of several people (48 frame pairs, the whole frame
 padded to 288, Lite0's map averaged over the left and the right half), summarised as the
 `linear` head does (each feature's mean, spread and mean change; and with the recipe's
-`segments: 2`, the mean of each half of the clip instead of one mean), standardised on the
+`segments: 2`, the mean of each half of the clip instead of one mean; and with `acceleration`
+as well, each feature's mean absolute second difference), standardised on the
 training clips. Then, from the training clips only: each (source, class) mean less its class
 mean, weighted by the square root of its clips; the largest share of their directions (0 to 1
 of their rank) is projected out of training and test clips alike, which is what `--head-arg
@@ -37,6 +38,12 @@ def halves_summary(clip: np.ndarray) -> np.ndarray:
     return np.concatenate([*halves, clip.std(0), np.abs(np.diff(clip, axis=0)).mean(0)])
 
 
+def accelerated_summary(clip: np.ndarray) -> np.ndarray:
+    """``halves_summary`` and each feature's mean absolute second difference (the `linear`
+    head's ``acceleration``; docs/measurements.md, "How fast the motion turns")."""
+    return np.concatenate([halves_summary(clip), np.abs(np.diff(clip, n=2, axis=0)).mean(0)])
+
+
 def projected(train: np.ndarray, test: np.ndarray, labels, groups, share: float):
     """Training and test clips standardised on the training ones, less the top ``share`` of
     the directions in which the training groups differ within a class (the head's own fit)."""
@@ -66,7 +73,12 @@ def main(root: Path, out: Path) -> None:
     rows, labels, splits = clips(root, out)
     groups = np.array([row["group"] for row in rows])
     recipe = encoded_once(out / "recipe.npy", lambda: encode_recipe(root, rows))  # 5 minutes
-    for name, summarise in (("one mean", summary), ("segments: 2", halves_summary)):
+    summaries = {
+        "one mean": summary,
+        "segments: 2": halves_summary,
+        "segments: 2, acceleration": accelerated_summary,
+    }
+    for name, summarise in summaries.items():
         features = np.stack([summarise(clip) for clip in recipe]).astype(np.float64)
         for c in STRENGTHS:
             none = scored(features, labels, groups, splits, 0.0, c)

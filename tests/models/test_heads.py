@@ -155,6 +155,18 @@ def test_stats_segments_read_coarse_order_wherever_the_action_falls() -> None:
         create_head("linear", 3, segments=0)
 
 
+def test_stats_acceleration_sets_a_swing_apart_from_a_sweep_as_fast() -> None:
+    sweep = torch.tensor([[[0.0], [1.0], [2.0], [3.0], [4.0]]])  # (B, T, F): up at one speed
+    swing = torch.tensor([[[0.0], [1.0], [0.0], [1.0], [0.0]]])  # to and fro, as fast
+    plain = create_head("stats", 1)
+    assert plain(sweep)[0, 2] == plain(swing)[0, 2] == 1.0  # mean |change| alike
+    head = create_head("linear", 1, acceleration=True)
+    assert head.out_features == 4
+    assert head.statistics(sweep)[0, 3] == 0.0 and head.statistics(swing)[0, 3] == 2.0
+    short = create_head("stats", 2, acceleration=True)(torch.randn(3, 2, 2))  # no 2nd difference
+    assert short.shape == (3, 8) and (short[:, 6:] == 0).all()
+
+
 @pytest.mark.parametrize(
     ("mode", "expected"),
     [

@@ -10,6 +10,7 @@ Recurrent and attention heads read the frames in order and so can tell a video f
 | rnn           | hidden_size=256, num_layers=1, nonlinearity=tanh (or relu)        | 002        |
 | mean, max     | none                                                              | 003        |
 | stats, linear | segments=1 (means of as many stretches; linear standardises: the probe) | ours |
+| stats, linear | acceleration=false (adds each feature's mean absolute 2nd difference) | ours |
 | linear        | nuisance=0 (share of how training groups differ, taken out)       | ours       |
 | linear_sequence | frames=16 (resampled, flattened, standardised: the sequence probe) | ours     |
 | transformer   | dim=256, depth=2, heads=4, dropout=0.1, max_frames=256, norm=layer | 004's next |
@@ -163,24 +164,33 @@ class StatsHead(nn.Module):
     motion, which carries over to new people and cameras better than appearance does. With
     ``segments`` above 1 the mean is taken over each of that many equal stretches of the clip
     instead: coarse order (an arm raised in the first half, lowered in the second) that still
-    does not depend on exactly when in the clip the action happens."""
+    does not depend on exactly when in the clip the action happens. ``acceleration`` adds each
+    feature's mean absolute second difference: how much the motion itself changes, which sets
+    a swing to and fro (a wave) apart from a sweep as fast (a raised arm)."""
 
-    def __init__(self, in_features: int, segments: int = 1) -> None:
+    def __init__(self, in_features: int, segments: int = 1, acceleration: bool = False) -> None:
         super().__init__()
         if segments < 1:
             raise ValueError(f"segments must be at least 1, got {segments}")
         self.segments = segments
-        self.out_features = (segments + 2) * in_features
+        self.acceleration = acceleration
+        self.out_features = (segments + 2 + acceleration) * in_features
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         means = F.adaptive_avg_pool1d(features.transpose(1, 2), self.segments)  # (B, F, segments)
         spread = features.std(dim=1, unbiased=False)
-        change = (
-            (features[:, 1:] - features[:, :-1]).abs().mean(dim=1)
-            if features.shape[1] > 1
-            else (torch.zeros_like(spread))
-        )
-        return torch.cat([*means.unbind(-1), spread, change], dim=-1)  # (B, (segments + 2) F)
+        parts = [*means.unbind(-1), spread, _mean_change(features, 1)]
+        if self.acceleration:
+            parts.append(_mean_change(features, 2))
+        return torch.cat(parts, dim=-1)  # (B, out_features)
+
+
+def _mean_change(features: torch.Tensor, order: int) -> torch.Tensor:
+    """(B, T, F) -> (B, F): the mean absolute ``order``-th difference over time (0 for clips
+    too short to have one)."""
+    if features.shape[1] <= order:
+        return features.new_zeros(features.shape[0], features.shape[2])
+    return torch.diff(features, n=order, dim=1).abs().mean(dim=1)
 
 
 class Standardise(nn.BatchNorm1d):
@@ -207,8 +217,14 @@ class LinearProbeHead(StatsHead):
     verification): what sets one camera apart from another while the class stays the same does
     not tell the class of a new camera's clip."""
 
-    def __init__(self, in_features: int, segments: int = 1, nuisance: float = 0.0) -> None:
-        super().__init__(in_features, segments)
+    def __init__(
+        self,
+        in_features: int,
+        segments: int = 1,
+        nuisance: float = 0.0,
+        acceleration: bool = False,
+    ) -> None:
+        super().__init__(in_features, segments, acceleration)
         if not 0 <= nuisance <= 1:
             raise ValueError(f"nuisance must lie in [0, 1], got {nuisance}")
         self.nuisance = nuisance
@@ -216,11 +232,11 @@ class LinearProbeHead(StatsHead):
         self.register_buffer("nuisance_basis", torch.zeros(0, self.out_features))
 
     def statistics(self, features: torch.Tensor) -> torch.Tensor:
-        """(B, T, F) -> (B, (segments + 2) F): the clip's statistics, before standardising."""
+        """(B, T, F) -> (B, out_features): the clip's statistics, before standardising."""
         return super().forward(features)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        clips = self.standardise(self.statistics(features))  # (B, (segments + 2) F)
+        clips = self.standardise(self.statistics(features))  # (B, out_features)
         basis = self.nuisance_basis
         return clips - (clips @ basis.T) @ basis if len(basis) else clips
 
