@@ -165,6 +165,8 @@ def test_stats_acceleration_sets_a_swing_apart_from_a_sweep_as_fast() -> None:
     assert head.statistics(sweep)[0, 3] == 0.0 and head.statistics(swing)[0, 3] == 2.0
     short = create_head("stats", 2, acceleration=True)(torch.randn(3, 2, 2))  # no 2nd difference
     assert short.shape == (3, 8) and (short[:, 6:] == 0).all()
+    with pytest.raises(ConfigError, match="acceleration must be true or false, got 'yes'"):
+        create_head("linear", 3, acceleration="yes")
 
 
 @pytest.mark.parametrize(

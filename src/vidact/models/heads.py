@@ -172,6 +172,8 @@ class StatsHead(nn.Module):
         super().__init__()
         if segments < 1:
             raise ValueError(f"segments must be at least 1, got {segments}")
+        if not isinstance(acceleration, bool):
+            raise ValueError(f"acceleration must be true or false, got {acceleration!r}")
         self.segments = segments
         self.acceleration = acceleration
         self.out_features = (segments + 2 + acceleration) * in_features
