@@ -109,9 +109,9 @@ class VideoIndex:
                 writer.writerow([item.relpath, getattr(item, column)])
         return buffer.getvalue()
 
-    def write_split_csv(self, path: Path) -> None:
+    def write_split_csv(self, path: Path, column: str = "split") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.split_csv())
+        path.write_text(self.split_csv(column))
 
 
 def select_classes(index: VideoIndex, wanted: Sequence[str] | None) -> VideoIndex:

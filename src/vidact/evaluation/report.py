@@ -109,8 +109,9 @@ def run_split_file(checkpoints: Sequence[Path]) -> Path | None:
     found = [c.parent.parent / "split.csv" for c in checkpoints if c.parent.name == "checkpoints"]
     if len(found) != len(checkpoints) or not all(path.is_file() for path in found):
         return None
-    first = found[0].read_text() if len(found) > 1 else ""
-    return found[0] if all(path.read_text() == first for path in found[1:]) else None
+    if len(found) > 1 and len({path.read_text() for path in found}) > 1:
+        return None  # members trained on different splits
+    return found[0]
 
 
 def _run_split_items(

@@ -177,7 +177,7 @@ def train(config: TrainConfig) -> TrainResult:
         if is_main_process():
             run.index.write_split_csv(run_dir / "split.csv")
             if run.index.groups_known:  # evaluating the run's split draws intervals over them
-                (run_dir / "groups.csv").write_text(run.index.split_csv("group"))
+                run.index.write_split_csv(run_dir / "groups.csv", "group")
             stored = replace(run.config, candidates=config.candidates)
             (run_dir / "config.yaml").write_text(yaml.safe_dump(stored.to_dict(), sort_keys=False))
             if compared is not None:
