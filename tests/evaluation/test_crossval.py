@@ -197,6 +197,7 @@ def test_recipes_compared_on_the_same_folds_and_their_ensemble(
     assert f"pooled top-1 on the same folds: {figures}" in output
     assert f"recipe 2/2: mean, in {out / 'mean'}" in output  # progress says which recipe runs
     assert summaries["ensemble"]["recipes"] == ["probe", "mean"]
+    assert (out / "cache").is_dir() and not (out / "mean" / "cache").exists()  # one cache
     for name in ("mean", "ensemble"):  # each against the first recipe, groups drawn alike
         against = summaries[name]["versus_first"]
         gain = summaries[name]["pooled_top1"] - summaries["probe"]["pooled_top1"]

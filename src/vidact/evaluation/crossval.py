@@ -284,12 +284,18 @@ def run_recipes(
     workers: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Cross-validate each recipe (name -> config) on the same folds, in OUT/<name>/, then
-    report their ensemble in OUT/ensemble/; name -> its summary, ``ensemble`` last."""
+    report their ensemble in OUT/ensemble/; name -> its summary, ``ensemble`` last. Recipes
+    without a cache of their own share OUT/cache: one that reads the frames as another did finds
+    them encoded (the cache's namespaces keep other encodings apart)."""
     out = Path(out)
     if len(recipes) < 2:
         raise ConfigError("give two or more recipes to compare")
     if "ensemble" in recipes:
         raise ConfigError("a recipe named 'ensemble' would share OUT/ensemble/; rename its file")
+    shared = str(out / "cache")
+    recipes = {
+        name: replace(base, cache_dir=base.cache_dir or shared) for name, base in recipes.items()
+    }
     plans = {name: plan_crossval(base, folds, (1.0,), out / name) for name, base in recipes.items()}
     dealt = [(index.root, [_tested(run) for run in runs]) for index, runs in plans.values()]
     if any(other != dealt[0] for other in dealt[1:]):
