@@ -26,6 +26,7 @@ from vidact.models.pose import (
     PoseEncoder,
     PoseJitter,
     arm_jitter,
+    fill_gaps,
     mirror,
     normalise_landmarks,
     retimed,
@@ -201,6 +202,35 @@ def test_no_person_gives_zeros_with_the_flag_off() -> None:
     assert features.shape == (3, NUM_FEATURES) and not features.any()
 
 
+def test_a_lost_person_is_filled_in_between_the_frames_that_found_them() -> None:
+    features = np.zeros((6, 3), np.float32)
+    features[[1, 4], :2] = [[1.0, -1.0], [4.0, 2.0]]
+    features[[1, 4], -1] = 1.0
+    filled = fill_gaps(features.copy())
+    np.testing.assert_allclose(filled[:, 0], [1, 1, 2, 3, 4, 4])  # the nearest one at the ends
+    np.testing.assert_allclose(filled[:, 1], [-1, -1, 0, 1, 2, 2])
+    assert (filled[:, -1] == features[:, -1]).all()  # the flag says who was found
+    nobody = np.zeros((4, 3), np.float32)
+    assert not fill_gaps(nobody).any()
+
+
+@pytest.mark.skipif(not REAL_SMOKE.is_dir(), reason="../shared/data/real-smoke is absent")
+def test_the_encoder_fills_frames_where_nobody_is_found() -> None:
+    """A frame where the person is lost is not a jump of every landmark to the torso's centre and
+    back, which the head's changes would read as fast motion."""
+    encoder = PoseEncoder()
+    spec = encoder.input_spec()
+    with VideoReader(PEOPLE[0]) as reader:
+        clip = eval_transform(spec)(reader.read([10, 20, 30, 40], short_side=spec.short_side))
+    clip[[0, 2]] = 0.0  # blank frames: nobody to find
+    features = encoder(clip).numpy()
+    assert features[:, -1].tolist() == [0, 1, 0, 1]
+    np.testing.assert_allclose(features[0, :-1], features[1, :-1])
+    np.testing.assert_allclose(
+        features[2, :-1], (features[1, :-1] + features[3, :-1]) / 2, atol=1e-6
+    )
+
+
 def test_landmarks_are_normalised_to_the_body() -> None:
     points = np.zeros((NUM_LANDMARKS, 4), np.float32)
     points[[11, 12, 23, 24], :2] = [[0.4, 0.2], [0.6, 0.2], [0.4, 0.6], [0.6, 0.6]]
@@ -231,6 +261,10 @@ def test_jitter_moves_bodies_and_leaves_empty_frames_empty() -> None:
     assert (out[:, :10] == 7.0).all() and not out[2:, 10:].any()
     assert not np.allclose(out[:2, 10:-1], features[:2, 10:-1])
     assert (out[:, -1] == features[:, -1]).all()
+    features[2, 10:-1] = features[1, 10:-1]  # filled in where the person was lost: moved alike
+    out = PoseJitter(offset=10, flip=1.0)(features, np.random.default_rng(1))
+    np.testing.assert_allclose(out[2, 10:-1], out[1, 10:-1])
+    assert not np.allclose(out[2, 10:-1], features[2, 10:-1]) and not out[3, 10:].any()
 
 
 def test_arm_jitter_keeps_sides_and_changes_the_pace() -> None:
@@ -268,7 +302,7 @@ def test_fusion_joins_member_features_and_caches_per_member(tmp_path: Path) -> N
     assert joined.caches[1].dir == pose.caches[0].dir
     assert joined.caches[0].dir != joined.caches[1].dir
     # features a smoothing tracker, or one without the margin, cached are not read as these
-    assert pose.caches[0].settings["tracking"] == "unsmoothed, else margin 1.5"
+    assert pose.caches[0].settings["tracking"] == "unsmoothed, else margin 1.5, gaps filled"
     assert "tracking" not in alone.caches[0].settings
     # pose pads by its own spec; cropped frames at the same size are other features
     alone_pose = build_encoder("pose")

@@ -221,6 +221,9 @@ def test_a_refit_learns_from_validation_too_and_keeps_the_held_out_model(
     threshold = held_out[OPEN_SET_KEY]["threshold"]
     assert refit[OPEN_SET_KEY]["threshold"] == threshold and 0 < threshold < float("inf")
     assert load_predictor(checkpoints / "best.ckpt").classes == synthetic_dataset.classes
+    scored = invoke("evaluate", checkpoints / "best.ckpt", *split_args(synthetic_dataset.root),
+                    "--split", "val", "--out", tmp_path / "val")  # fmt: skip
+    assert "was refit on the validation videos too: --split val scores videos it learnt" in scored
     # resumed for more epochs, the run chooses against the held-out model and refits again
     invoke("train", "--resume", run, "--epochs", "5")
     again = torch.load(checkpoints / "held_out.ckpt", weights_only=True)

@@ -5,7 +5,9 @@ looks; a pose is that, with the person's looks, clothes and background left out.
 33 landmarks of ``mediapipe.solutions.pose`` (x, y, z, visibility), centred on the torso (the
 mean of shoulders and hips) and scaled by its length (shoulder midpoint to hip midpoint, in
 pixels, so the aspect ratio does not bend the body), then a person-present flag: 133 features.
-No person: zeros, flag off. The frames of one clip or video are tracked in video mode.
+A frame where no person is found takes its landmarks between the nearest frames with one
+(``fill_gaps``), flag off; zeros when none has. The frames of one clip or video are tracked in
+video mode.
 ``pose_arms`` keeps what arm gestures are made of: the x and y of the shoulders, elbows, wrists,
 hands and hips (landmarks 11-24) and the flag, 29 features. The face, the legs (guessed when
 they are out of the picture, as they often are at a desk or a webcam) and MediaPipe's depth
@@ -63,6 +65,22 @@ def normalise_landmarks(points: np.ndarray, width: int, height: int) -> np.ndarr
     return np.append(features, 1.0).astype(np.float32)
 
 
+def fill_gaps(features: np.ndarray) -> np.ndarray:
+    """(T, F) frame features in time order, the person flag last: each frame without a person
+    takes every other feature linearly between the nearest frames with one (the nearest one's
+    before the first and after the last); its flag stays off. A person lost for a few frames is
+    then not a jump to the torso's centre and back, which the head's changes would read as fast
+    motion (webcam framed at the waist, person-disjoint: docs/measurements.md, "Frames where
+    the person is lost"). Changes ``features`` in place and returns it."""
+    present = features[:, -1] > 0.5
+    if present.all() or not present.any():
+        return features
+    found, missing = np.flatnonzero(present), np.flatnonzero(~present)
+    for column in range(features.shape[1] - 1):
+        features[missing, column] = np.interp(missing, found, features[found, column])
+    return features
+
+
 def skeleton_edges() -> list[tuple[int, int]]:
     """The landmark pairs MediaPipe draws as the body's bones."""
     return sorted(solutions().POSE_CONNECTIONS)
@@ -75,7 +93,7 @@ class PoseEncoder(nn.Module):
     num_features = NUM_FEATURES
     # each frame's landmarks as found (PersonFinder: in a margin where none were); named in the
     # feature caches
-    tracking = f"unsmoothed, else margin {MARGIN:g}"
+    tracking = f"unsmoothed, else margin {MARGIN:g}, gaps filled"
 
     def __init__(self, complexity: int = 1) -> None:
         super().__init__()
@@ -102,7 +120,7 @@ class PoseEncoder(nn.Module):
                 points = find(frame)
                 if points is not None:
                     out[i] = normalise_landmarks(points, frame.shape[1], frame.shape[0])
-        return torch.from_numpy(out).to(images.device)
+        return torch.from_numpy(fill_gaps(out)).to(images.device)
 
     def encode_clips(self, clips: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, S, S) -> (B, T, 133), each clip tracked on its own."""
@@ -126,7 +144,7 @@ class PoseJitter:
     probability ``flip``, scale it by up to +-``scale``, rotate it in the image plane by up to
     +-``degrees``, shift it by up to +-``shift`` torso lengths, and play the clip up to
     +-``tempo`` faster or slower (people keep their own pace); one draw per clip, applied to
-    every frame that has a person."""
+    every frame with landmarks (found, or filled between found ones)."""
 
     def __init__(
         self,
@@ -150,7 +168,7 @@ class PoseJitter:
         width = len(self.landmarks) * self.dims
         block = out[:, self.offset : self.offset + width + 1]
         points = block[:, :-1].reshape(len(block), len(self.landmarks), self.dims)
-        present = block[:, -1] > 0.5
+        has_body = np.abs(block[:, :-1]).sum(axis=1) > 0  # zeros: nobody in the whole clip
         if rng.random() < self.flip:
             points = mirror(points, self.landmarks)
         angle = np.deg2rad(rng.uniform(-self.degrees, self.degrees))
@@ -161,7 +179,7 @@ class PoseJitter:
         moved[..., :2] = factor * points[..., :2] @ rotation.T + offset
         if self.dims > 2:  # depth scales with the body; visibility stays
             moved[..., 2] = factor * points[..., 2]
-        points = np.where(present[:, None, None], moved, points)
+        points = np.where(has_body[:, None, None], moved, points)
         block[:, :-1] = points.reshape(len(block), -1)
         return out
 
