@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from tests.conftest import REAL_SMOKE
-from vidact.data.bodies import HIPS, PersonFinder, PoseTracker, body_centre
+from vidact.data import bodies
+from vidact.data.bodies import HIPS, PersonFinder, PoseTracker, body_centre, find_in_clip
 from vidact.data.transforms import InputSpec, PersonSquare, eval_transform, fit_rule
 from vidact.errors import ConfigError
 from vidact.io.reader import VideoReader
@@ -202,6 +203,32 @@ def test_no_person_gives_zeros_with_the_flag_off() -> None:
     assert features.shape == (3, NUM_FEATURES) and not features.any()
 
 
+def test_frames_before_the_person_is_found_are_tracked_back_from_there(monkeypatch) -> None:
+    """MediaPipe's detector misses a person its landmark model then follows: a track that starts
+    at a later frame is carried back to the frames before it."""
+
+    class Tracker:  # finds a frame marked 2 (detectable), then follows into frames marked 1
+        def __init__(self, *args: object) -> None:
+            self.following = False
+
+        def __enter__(self) -> Tracker:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def __call__(self, frame: np.ndarray) -> np.ndarray | None:
+            self.following = frame.max() == 2 or (self.following and frame.max() == 1)
+            return np.full((NUM_LANDMARKS, 4), frame.mean()) if self.following else None
+
+    monkeypatch.setattr(bodies, "PersonFinder", Tracker)
+    marks = [1, 1, 2, 1, 0, 1, 1, 2, 1, 0]  # 0: nobody there
+    frames = [np.full((4, 4, 3), mark, np.uint8) for mark in marks]
+    found = [points is not None for points in find_in_clip(frames)]
+    assert found == [True, True, True, True, False, True, True, True, True, False]
+    # in order, only from each 2 on: [F, F, T, T, F, F, F, T, T, F]
+
+
 def test_a_lost_person_is_filled_in_between_the_frames_that_found_them() -> None:
     features = np.zeros((6, 3), np.float32)
     features[[1, 4], :2] = [[1.0, -1.0], [4.0, 2.0]]
@@ -302,7 +329,7 @@ def test_fusion_joins_member_features_and_caches_per_member(tmp_path: Path) -> N
     assert joined.caches[1].dir == pose.caches[0].dir
     assert joined.caches[0].dir != joined.caches[1].dir
     # features a smoothing tracker, or one without the margin, cached are not read as these
-    assert pose.caches[0].settings["tracking"] == "unsmoothed, else margin 1.5, gaps filled"
+    assert pose.caches[0].settings["tracking"] == PoseEncoder.tracking
     assert "tracking" not in alone.caches[0].settings
     # pose pads by its own spec; cropped frames at the same size are other features
     alone_pose = build_encoder("pose")

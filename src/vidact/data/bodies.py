@@ -159,6 +159,24 @@ class PersonFinder:
             self.again.__exit__(*exc)
 
 
+def find_in_clip(frames: Sequence[np.ndarray], complexity: int = 1) -> list[np.ndarray | None]:
+    """Each of a clip's (H, W, 3) uint8 RGB frames, in time order -> its landmarks as
+    ``PersonFinder`` gives them, or None. Frames where nobody was found are tracked again
+    backwards from the next frame that found someone: MediaPipe's person detector, which starts
+    a track, misses people its landmark model then follows (framed at the waist, it found nobody
+    in the first frames of many clips where the track held from then on)."""
+    with PersonFinder(complexity) as find:
+        found = [find(frame) for frame in frames]
+    seen = [i for i, points in enumerate(found) if points is not None]
+    lost = [i for i, points in enumerate(found) if points is None and seen and i < seen[-1]]
+    if lost:
+        with PersonFinder(complexity) as find:  # from the first found after the last gap, back
+            for i in range(min(j for j in seen if j > lost[-1]), lost[0] - 1, -1):
+                points = find(frames[i])
+                found[i] = points if found[i] is None else found[i]
+    return found
+
+
 def body_centre(frames: np.ndarray) -> tuple[float, float, float] | None:
     """(N, H, W, 3) uint8 RGB frames of one clip, in time order -> the median x and y of the
     tracked person's torso centre and the median torso size, in pixels; None unless a torso is

@@ -33,8 +33,8 @@ from vidact.data.bodies import (
     HIPS,
     MARGIN,
     SHOULDERS,
-    PersonFinder,
     check_available,
+    find_in_clip,
     solutions,
     torso,
 )
@@ -91,9 +91,9 @@ class PoseEncoder(nn.Module):
 
     name = "pose"
     num_features = NUM_FEATURES
-    # each frame's landmarks as found (PersonFinder: in a margin where none were); named in the
-    # feature caches
-    tracking = f"unsmoothed, else margin {MARGIN:g}, gaps filled"
+    # each frame's landmarks as found (find_in_clip: in a margin where none were, then backwards
+    # from the next frame that found someone; fill_gaps between them); named in the feature caches
+    tracking = f"unsmoothed, else margin {MARGIN:g}, back from the next found, gaps filled"
 
     def __init__(self, complexity: int = 1) -> None:
         super().__init__()
@@ -111,15 +111,13 @@ class PoseEncoder(nn.Module):
 
     @torch.inference_mode()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """One sequence of frames, tracked in video mode from the first."""
+        """One sequence of frames, tracked in video mode from the first (``find_in_clip``)."""
         frames = (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
         frames = frames.permute(0, 2, 3, 1).contiguous().cpu().numpy()  # (N, H, W, 3) RGB
         out = np.zeros((len(frames), NUM_FEATURES), dtype=np.float32)
-        with PersonFinder(self.complexity) as find:
-            for i, frame in enumerate(frames):
-                points = find(frame)
-                if points is not None:
-                    out[i] = normalise_landmarks(points, frame.shape[1], frame.shape[0])
+        for i, points in enumerate(find_in_clip(frames, self.complexity)):
+            if points is not None:
+                out[i] = normalise_landmarks(points, frames.shape[2], frames.shape[1])
         return torch.from_numpy(fill_gaps(out)).to(images.device)
 
     def encode_clips(self, clips: torch.Tensor) -> torch.Tensor:
