@@ -5,9 +5,9 @@ looks; a pose is that, with the person's looks, clothes and background left out.
 33 landmarks of ``mediapipe.solutions.pose`` (x, y, z, visibility), centred on the torso (the
 mean of shoulders and hips) and scaled by its length (shoulder midpoint to hip midpoint, in
 pixels, so the aspect ratio does not bend the body), then a person-present flag: 133 features.
-A frame where no person is found takes its landmarks between the nearest frames with one
-(``fill_gaps``), flag off; zeros when none has. The frames of one clip or video are tracked in
-video mode.
+The frames of one clip or video are tracked in video mode; one where nobody is found is tracked
+again backwards from the next that found the person (``find_in_clip``), else takes its landmarks
+between the nearest frames with one (``fill_gaps``), flag off; zeros when none has.
 ``pose_arms`` keeps what arm gestures are made of: the x and y of the shoulders, elbows, wrists,
 hands and hips (landmarks 11-24) and the flag, 29 features. The face, the legs (guessed when
 they are out of the picture, as they often are at a desk or a webcam) and MediaPipe's depth
