@@ -162,18 +162,21 @@ class PersonFinder:
 def find_in_clip(frames: Sequence[np.ndarray], complexity: int = 1) -> list[np.ndarray | None]:
     """Each of a clip's (H, W, 3) uint8 RGB frames, in time order -> its landmarks as
     ``PersonFinder`` gives them, or None. Frames where nobody was found are tracked again
-    backwards from the next frame that found someone: MediaPipe's person detector, which starts
-    a track, misses people its landmark model then follows (framed at the waist, it found nobody
-    in the first frames of many clips where the track held from then on)."""
+    backwards from the frame after them that found someone, until the track is lost: MediaPipe's
+    person detector, which starts a track, misses people its landmark model then follows
+    (framed at the waist, it found nobody in the first frames of many clips where the track held
+    from then on). Where the backward track is lost the detector has failed already, so the
+    frames before stay None."""
     with PersonFinder(complexity) as find:
         found = [find(frame) for frame in frames]
-    seen = [i for i, points in enumerate(found) if points is not None]
-    lost = [i for i, points in enumerate(found) if points is None and seen and i < seen[-1]]
-    if lost:
-        with PersonFinder(complexity) as find:  # from the first found after the last gap, back
-            for i in range(min(j for j in seen if j > lost[-1]), lost[0] - 1, -1):
-                points = find(frames[i])
-                found[i] = points if found[i] is None else found[i]
+    starts = [i for i in range(1, len(found)) if found[i] is not None and found[i - 1] is None]
+    for start in starts:
+        with PersonFinder(complexity) as find:
+            find(frames[start])
+            for i in range(start - 1, -1, -1):
+                if found[i] is not None or (points := find(frames[i])) is None:
+                    break  # the frames found before the gap, or lost again
+                found[i] = points
     return found
 
 

@@ -92,8 +92,11 @@ class PoseEncoder(nn.Module):
     name = "pose"
     num_features = NUM_FEATURES
     # each frame's landmarks as found (find_in_clip: in a margin where none were, then backwards
-    # from the next frame that found someone; fill_gaps between them); named in the feature caches
-    tracking = f"unsmoothed, else margin {MARGIN:g}, back from the next found, gaps filled"
+    # from the next frame that found someone until lost; fill_gaps between them); named in the
+    # feature caches
+    tracking = (
+        f"unsmoothed, else margin {MARGIN:g}, back from the next found until lost, gaps filled"
+    )
 
     def __init__(self, complexity: int = 1) -> None:
         super().__init__()
