@@ -24,7 +24,7 @@ from vidact.data.bodies import PersonFinder, find_in_clip
 from vidact.data.transforms import eval_transform
 from vidact.io.reader import VideoReader
 from vidact.models.backbones import build_encoder
-from vidact.models.pose import PoseEncoder
+from vidact.models.pose import PoseEncoder, rgb_frames
 from vidact.sampling import sample_indices
 
 FRAMES = 48
@@ -69,8 +69,7 @@ def _tracking_back(pose: PoseEncoder) -> dict[str, float]:
     for path in SURVEILLANCE:
         with VideoReader(path) as reader:
             frames = reader.read(sample_indices(reader.num_frames, FRAMES, "segment"))
-        prepared = eval_transform(pose.input_spec())(frames).clamp(0, 1) * 255
-        clips.append(prepared.round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy())
+        clips.append(rgb_frames(eval_transform(pose.input_spec())(frames)))
     figures = {}
     for name, find in {"one_pass": _one_pass, "tracked_back": find_in_clip}.items():
         started = time.perf_counter()

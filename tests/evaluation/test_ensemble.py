@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import FAST_RUN, invoke, runner, split_args
 from vidact.cli.main import app
 from vidact.errors import ConfigError
+from vidact.evaluation.report import warn_refit_on_validation
 from vidact.inference.ensemble import EnsemblePredictor, check_fusion, fuse
 from vidact.inference.load import load_predictor
 
@@ -125,3 +126,17 @@ def test_an_ensemble_of_two_trained_heads_keeps_what_they_agree_on(
     assert len(result["timeline"]) >= 1 and result["top_k"][0]["probability"] > 0
     refused = runner.invoke(app, ["export", str(saved), "--out", str(tmp_path / "e.onnx")])
     assert refused.exit_code == 2 and "an ensemble of 2 models" in refused.output
+
+
+def test_validation_of_a_refit_member_is_called_videos_it_learnt_from(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """evaluate and ensemble warn alike; the held-out model and test scores are not warned of."""
+    checkpoints = tmp_path / "run" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    best, held_out = checkpoints / "best.ckpt", checkpoints / "held_out.ckpt"
+    best.touch()
+    held_out.touch()
+    warn_refit_on_validation([held_out, best], "val")
+    warn_refit_on_validation([best], "test")
+    assert [r.getMessage().split(" was refit")[0] for r in caplog.records] == [str(best)]

@@ -54,7 +54,7 @@ def ensemble(
     from vidact.data.datasets import default_workers
     from vidact.evaluation.ensemble import evaluate_ensemble
     from vidact.evaluation.metrics import difference_note, warn_few_groups
-    from vidact.evaluation.report import run_split_file, split_items
+    from vidact.evaluation.report import run_split_file, split_items, warn_refit_on_validation
     from vidact.inference.ensemble import EnsemblePredictor, check_fusion, save_ensemble
     from vidact.inference.predictor import Predictor
 
@@ -78,6 +78,7 @@ def ensemble(
     ]
     ensemble = EnsemblePredictor(members, normalised, fuse)
     items = split_items(config, ensemble.classes, split, seed, run_split_file(checkpoints))
+    warn_refit_on_validation(checkpoints, split)
     workers = default_workers() if workers is None else workers
     summary = evaluate_ensemble(ensemble, items, out, batch_size, workers, categories, ks)
     for member in summary["members"]:

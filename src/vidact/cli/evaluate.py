@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import typer
@@ -22,12 +21,10 @@ from vidact.cli.options import (
 )
 from vidact.evaluation.metrics import interval_note, warn_few_groups
 from vidact.evaluation.report import evaluate as run_evaluation
-from vidact.evaluation.report import run_split_file, split_items
+from vidact.evaluation.report import run_split_file, split_items, warn_refit_on_validation
 from vidact.inference.corpus import find_videos
 from vidact.inference.load import load_predictor
 from vidact.io.outputs import check_folder
-
-log = logging.getLogger(__name__)
 
 
 @friendly_errors
@@ -67,13 +64,7 @@ def evaluate(
         checkpoint, device, clips, crops, config.allow_images, None, reject, encoder_runtime
     )
     items = split_items(config, predictor.classes, split, seed, run_split_file([checkpoint]))
-    if split == "val" and (checkpoint.parent / "held_out.ckpt").is_file():
-        log.warning(
-            "%s was refit on the validation videos too: --split val scores videos it learnt "
-            "from (%s is the model chosen while they were held out)",
-            checkpoint,
-            checkpoint.parent / "held_out.ckpt",
-        )
+    warn_refit_on_validation([checkpoint], split)
     ks = parse_topk(topk)
     outside = find_videos([unknown_dir]) if unknown_dir is not None else []
     metrics = run_evaluation(predictor, items, out, batch_size, workers, categories, ks, outside)

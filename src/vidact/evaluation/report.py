@@ -114,6 +114,20 @@ def run_split_file(checkpoints: Sequence[Path]) -> Path | None:
     return found[0]
 
 
+def warn_refit_on_validation(checkpoints: Sequence[Path], split: str | None) -> None:
+    """``--split val`` scores the videos a refit best.ckpt learnt from (RUN/checkpoints keeps
+    held_out.ckpt beside it, the model chosen while they were held out): say so."""
+    for checkpoint in checkpoints if split == "val" else []:
+        held_out = checkpoint.parent / "held_out.ckpt"
+        if checkpoint.name == "best.ckpt" and held_out.is_file():
+            log.warning(
+                "%s was refit on the validation videos too: --split val scores videos it "
+                "learnt from (%s is the model chosen while they were held out)",
+                checkpoint,
+                held_out,
+            )
+
+
 def _run_split_items(
     index: VideoIndex, run_split: Path | None, split: str, given_groups: bool
 ) -> list[VideoItem] | None:

@@ -65,6 +65,12 @@ def normalise_landmarks(points: np.ndarray, width: int, height: int) -> np.ndarr
     return np.append(features, 1.0).astype(np.float32)
 
 
+def rgb_frames(images: torch.Tensor) -> np.ndarray:
+    """(N, 3, S, S) frames in [0, 1] -> (N, S, S, 3) uint8 RGB, what MediaPipe reads."""
+    frames = (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
+    return frames.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
 def fill_gaps(features: np.ndarray) -> np.ndarray:
     """(T, F) frame features in time order, the person flag last: each frame without a person
     takes every other feature linearly between the nearest frames with one (the nearest one's
@@ -115,8 +121,7 @@ class PoseEncoder(nn.Module):
     @torch.inference_mode()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """One sequence of frames, tracked in video mode from the first (``find_in_clip``)."""
-        frames = (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
-        frames = frames.permute(0, 2, 3, 1).contiguous().cpu().numpy()  # (N, H, W, 3) RGB
+        frames = rgb_frames(images)
         out = np.zeros((len(frames), NUM_FEATURES), dtype=np.float32)
         for i, points in enumerate(find_in_clip(frames, self.complexity)):
             if points is not None:
@@ -169,7 +174,7 @@ class PoseJitter:
         width = len(self.landmarks) * self.dims
         block = out[:, self.offset : self.offset + width + 1]
         points = block[:, :-1].reshape(len(block), len(self.landmarks), self.dims)
-        has_body = np.abs(block[:, :-1]).sum(axis=1) > 0  # zeros: nobody in the whole clip
+        has_body = block[:, :-1].any(axis=1)  # zeros: nobody in the whole clip
         if rng.random() < self.flip:
             points = mirror(points, self.landmarks)
         angle = np.deg2rad(rng.uniform(-self.degrees, self.degrees))
