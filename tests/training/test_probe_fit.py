@@ -21,11 +21,12 @@ from vidact.errors import ConfigError
 from vidact.inference.events import UNKNOWN
 from vidact.inference.load import load_predictor
 from vidact.models.checkpoint import METADATA_KEY
+from vidact.models.heads import LinearProbeHead
 from vidact.models.open_set import OPEN_SET_KEY, OpenSet
 from vidact.sampling import ClipSampling
 from vidact.training import optim
 from vidact.training.features import SharedViews
-from vidact.training.module import ClipClassifierModule
+from vidact.training.module import ClipClassifierModule, held_out_group_threshold
 from vidact.training.trainer import _parse_devices
 from vidact.training.validate import check_config
 
@@ -217,9 +218,11 @@ def test_a_refit_learns_from_validation_too_and_keeps_the_held_out_model(
     # the standardisation's statistics are those of the training and validation clips now
     key = "model.head.standardise.running_mean"
     assert not torch.allclose(refit["state_dict"][key], held_out["state_dict"][key])
-    # the distance is fitted again, its threshold the one calibrated while validation was out
-    threshold = held_out[OPEN_SET_KEY]["threshold"]
-    assert refit[OPEN_SET_KEY]["threshold"] == threshold and 0 < threshold < float("inf")
+    # the distance is fitted again, its threshold calibrated on the groups left out in turn:
+    # the training groups first, then training and validation groups
+    assert out.count("open-set distance calibrated on the") == 2
+    thresholds = [c[OPEN_SET_KEY]["threshold"] for c in (held_out, refit)]
+    assert thresholds[0] != thresholds[1] and all(0 < t < float("inf") for t in thresholds)
     assert load_predictor(checkpoints / "best.ckpt").classes == synthetic_dataset.classes
     scored = invoke("evaluate", checkpoints / "best.ckpt", *split_args(synthetic_dataset.root),
                     "--split", "val", "--out", tmp_path / "val")  # fmt: skip
@@ -356,3 +359,51 @@ def test_the_linear_head_takes_out_how_training_groups_differ(synthetic_dataset,
     assert json.loads(invoke("predict", run / "checkpoints" / "best.ckpt", video, "--json"))[
         "label"
     ]
+
+
+def _grouped_statistics(
+    generator: torch.Generator, groups: int, clips: int = 8, width: int = 12
+) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Two classes apart along one axis, each group (camera) its own offset, clips noisy."""
+    labels = torch.arange(clips).remainder(2).repeat(groups)
+    offsets = 3 * torch.randn(groups, width, generator=generator).repeat_interleave(clips, 0)
+    noise = 0.3 * torch.randn(groups * clips, width, generator=generator)
+    statistics = offsets + noise + 4 * labels[:, None].float() * F.one_hot(torch.tensor(0), width)
+    return statistics, labels, [f"g{n}" for n in range(groups) for _ in range(clips)]
+
+
+@pytest.mark.parametrize("nuisance", [0.0, 0.5])
+def test_a_head_fitted_apart_embeds_as_the_fitted_head(nuisance: float) -> None:
+    statistics, labels, groups = _grouped_statistics(torch.Generator().manual_seed(0), 5)
+    head = LinearProbeHead(4, nuisance=nuisance).eval()  # 12 statistics of 4 features
+    head.fit_nuisance(statistics, labels, groups)
+    head.standardise.running_mean.copy_(statistics.mean(0))
+    head.standardise.running_var.copy_(statistics.var(0))
+    others = torch.randn(6, 12)
+    basis = head.nuisance_basis
+    expected = [(x := head.standardise(s)) - x @ basis.T @ basis for s in (statistics, others)]
+    got = head.embedded_apart(statistics, labels, groups, others)
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_groups_left_out_in_turn_set_a_threshold_new_groups_meet() -> None:
+    generator = torch.Generator().manual_seed(0)
+    statistics, labels, groups = _grouped_statistics(generator, 8)
+    head = LinearProbeHead(4)
+    threshold = held_out_group_threshold(head, statistics, labels, groups, 2)
+    # validation of one group the model trained on: its clips sit close, the threshold too
+    embedded = head.embedded_apart(statistics, labels, groups, statistics)[0]
+    fitted = OpenSet.fit(embedded, labels, 2)
+    seen = torch.tensor([group == "g0" for group in groups])
+    narrow = fitted.calibrated(embedded[seen], 0.95).threshold
+    assert threshold is not None and threshold > 3 * narrow
+    # clips of new cameras: most lie within the groups' threshold, few within the narrow one
+    new = _grouped_statistics(generator, 6)[0]
+    distances = fitted.distance(head.embedded_apart(statistics, labels, groups, new)[1])
+    assert (distances <= threshold).float().mean() > 0.75 > (distances <= narrow).float().mean()
+    # a clip far from every class still lies beyond it
+    far = statistics.mean(0) + 40 * torch.randn(1, 12, generator=generator)
+    assert fitted.distance(head.embedded_apart(statistics, labels, groups, far)[1]) > threshold
+    # too few groups to leave one out: validation calibrates
+    assert held_out_group_threshold(head, statistics[:16], labels[:16], groups[:16], 2) is None

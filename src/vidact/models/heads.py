@@ -247,30 +247,58 @@ class LinearProbeHead(StatsHead):
         self, statistics: torch.Tensor, labels: torch.Tensor, groups: Sequence[str]
     ) -> int:
         """Set the directions to take out from the training clips' ``statistics`` (unstandardised,
-        standardised here as their own), classes and groups: each (group, class) mean less its
-        class mean, weighted by the square root of its clips; the top ``nuisance`` share of
-        their directions. Returns how many."""
+        standardised here as their own), classes and groups (``nuisance_directions``). Returns
+        how many."""
         clips = F.batch_norm(statistics, None, None, training=True, eps=self.standardise.eps)
-        codes = {group: code for code, group in enumerate(sorted(set(groups)))}
-        names = torch.tensor([codes[group] for group in groups])
-        deviations = []
-        for label in labels.unique():
-            own = labels == label
-            for group in names[own].unique():
-                chosen = own & (names == group)
-                part = clips[chosen].mean(0) - clips[own].mean(0)
-                deviations.append(part * chosen.sum().sqrt())
-        _, values, directions = torch.linalg.svd(torch.stack(deviations), full_matrices=False)
-        rank = int((values > values[0] * 1e-6).sum()) if len(values) and values[0] > 0 else 0
-        kept = round(self.nuisance * rank)
-        self.nuisance_basis = directions[:kept].to(self.nuisance_basis)
-        return kept
+        basis = nuisance_directions(clips, labels, groups, self.nuisance)
+        self.nuisance_basis = basis.to(self.nuisance_basis)
+        return len(basis)
+
+    @torch.no_grad()
+    def embedded_apart(
+        self,
+        statistics: torch.Tensor,
+        labels: torch.Tensor,
+        groups: Sequence[str],
+        others: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The embeddings of clips ``statistics`` and ``others`` (unstandardised) as this head
+        would give them had it been fitted on the first alone: standardised with their mean and
+        spread, less their own nuisance directions. What a group left out of training would
+        look like to the model (``training.module.held_out_group_threshold``)."""
+        mean, variance = statistics.mean(0), statistics.var(0)  # as evaluation standardises
+        scale = (variance + self.standardise.eps).rsqrt()
+        fitted, apart = (statistics - mean) * scale, (others - mean) * scale
+        if not self.nuisance:
+            return fitted, apart
+        basis = nuisance_directions(fitted, labels, groups, self.nuisance)
+        return fitted - (fitted @ basis.T) @ basis, apart - (apart @ basis.T) @ basis
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
         # as many directions as the fit found; none in a checkpoint of an earlier release
         basis = state_dict.setdefault(prefix + "nuisance_basis", self.nuisance_basis[:0])
         self.nuisance_basis = torch.empty_like(basis)
         super()._load_from_state_dict(state_dict, prefix, *args)
+
+
+def nuisance_directions(
+    clips: torch.Tensor, labels: torch.Tensor, groups: Sequence[str], share: float
+) -> torch.Tensor:
+    """(kept, D): from standardised ``clips`` with their classes and groups, each (group, class)
+    mean less its class mean, weighted by the square root of its clips; the largest ``share`` of
+    their directions (nuisance attribute projection)."""
+    codes = {group: code for code, group in enumerate(sorted(set(groups)))}
+    names = torch.tensor([codes[group] for group in groups])
+    deviations = []
+    for label in labels.unique():
+        own = labels == label
+        for group in names[own].unique():
+            chosen = own & (names == group)
+            part = clips[chosen].mean(0) - clips[own].mean(0)
+            deviations.append(part * chosen.sum().sqrt())
+    _, values, directions = torch.linalg.svd(torch.stack(deviations), full_matrices=False)
+    rank = int((values > values[0] * 1e-6).sum()) if len(values) and values[0] > 0 else 0
+    return directions[: round(share * rank)]
 
 
 class SequenceProbeHead(nn.Module):

@@ -5,7 +5,9 @@ nearest class mean, under one covariance shared by the classes (Lee et al., 2018
 classes outside the model from known ones better than the top probability: on six models, open-set
 AUROC 0.95-1.00 against 0.84-0.99, and at the same calibration it rejects fewer known clips
 (docs/measurements.md, "Rejection scores"). Training fits it on the training clips and calibrates
-its threshold on the validation clips; the checkpoint carries it, and ``--reject auto`` uses it.
+its threshold on the validation clips, or, for the ``linear`` head on cached features with groups
+known, on each training group left out in turn (``training.module.held_out_group_threshold``); the
+checkpoint carries it, and ``--reject auto`` uses it.
 
 The covariance is shrunk towards its mean variance (a ridge), so its inverse is the ridge's along
 every direction but the few the training clips span: the distance is kept as those directions

@@ -498,14 +498,19 @@ def _refit(
     trainer = _lightning_trainer(quiet, run_dir, [], checkpoints=False)
     trainer.fit(module, datamodule=datamodule)
     # validation was trained on now: its clips sit closer than new ones, so the thresholds
-    # calibrated on it while it was held out are kept (a distance counts in whitened units)
+    # calibrated on it while it was held out are kept (a distance counts in whitened units),
+    # unless the refit calibrated on its groups left out in turn (validation's among them)
     checkpoints = run_dir / "checkpoints"
     held_out = read_checkpoint(checkpoints / "best.ckpt")
-    if module.open_set is not None and held_out.get(OPEN_SET_KEY) is not None:
-        threshold = OpenSet.from_dict(held_out[OPEN_SET_KEY], len(index.classes)).threshold
-        module.open_set = replace(module.open_set, threshold=threshold)
-    else:
-        module.open_set = None
+    stored = held_out.get(OPEN_SET_KEY)
+    if module.open_set is not None and module.group_threshold is None:
+        module.open_set = (
+            None
+            if stored is None
+            else replace(
+                module.open_set, threshold=OpenSet.from_dict(stored, len(index.classes)).threshold
+            )
+        )
     trainer.strategy.barrier("vidact_refit")
     if trainer.is_global_zero:
         os.replace(checkpoints / "best.ckpt", checkpoints / "held_out.ckpt")
