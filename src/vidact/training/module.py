@@ -20,7 +20,7 @@ from vidact.models.backbones import reads_pairs, weight_source
 from vidact.models.checkpoint import INT8_KEY, METADATA_KEY, CheckpointInfo, int8_entry
 from vidact.models.classifier import ClipClassifier, uses_pretrained
 from vidact.models.heads import LinearProbeHead, Standardise
-from vidact.models.open_set import OPEN_SET_KEY, OpenSet
+from vidact.models.open_set import FIT_VIDEOS, OPEN_SET_KEY, OpenSet
 from vidact.progress import progress
 from vidact.training import optim
 from vidact.training.features import FeatureExtractor
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 KNOWN_ACCEPTED = 0.95  # share of validation clips the calibrated open-set distance keeps
 MIN_CALIBRATION = 8  # validation clips needed to calibrate it (fewer: mostly noise)
+LEFT_OUT = 16  # groups left out in turn to calibrate it (held_out_group_threshold), at most
 
 Batch = tuple[torch.Tensor | None, torch.Tensor | None, list[str]]
 
@@ -306,11 +307,16 @@ def held_out_group_threshold(
     measurements.md, "Rejection scores"). The ``linear`` head's embedding is its clips'
     standardised statistics, learnt from nothing but them, so leaving a group out needs no
     training. None with fewer than three groups or ``MIN_CALIBRATION`` clips measured."""
-    names = np.array(groups)
     if len(set(groups)) < 3:
         return None
+    if len(statistics) > FIT_VIDEOS:  # as many clips as the open set itself is fitted on
+        kept = torch.linspace(0, len(statistics) - 1, FIT_VIDEOS).long()
+        statistics, labels, groups = statistics[kept], labels[kept], [groups[i] for i in kept]
+    names = np.array(groups)
+    every = sorted(set(groups))  # at most LEFT_OUT of them in turn, spread over the names
+    spread = np.unique(np.linspace(0, len(every) - 1, LEFT_OUT).round().astype(int))
     distances = []
-    for group in sorted(set(groups)):
+    for group in [every[i] for i in spread]:
         rest = torch.from_numpy(names != group)
         fitted, apart = head.embedded_apart(
             statistics[rest], labels[rest], list(names[rest.numpy()]), statistics[~rest]
