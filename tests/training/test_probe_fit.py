@@ -24,6 +24,7 @@ from vidact.models.checkpoint import METADATA_KEY
 from vidact.models.heads import LinearProbeHead
 from vidact.models.open_set import OPEN_SET_KEY, OpenSet
 from vidact.sampling import ClipSampling
+from vidact.training import module as training_module
 from vidact.training import optim
 from vidact.training.features import SharedViews
 from vidact.training.module import ClipClassifierModule, held_out_group_threshold
@@ -407,3 +408,19 @@ def test_groups_left_out_in_turn_set_a_threshold_new_groups_meet() -> None:
     assert fitted.distance(head.embedded_apart(statistics, labels, groups, far)[1]) > threshold
     # too few groups to leave one out: validation calibrates
     assert held_out_group_threshold(head, statistics[:16], labels[:16], groups[:16], 2) is None
+
+
+def test_many_groups_are_left_out_sixteen_at_most_on_a_share_of_the_clips(monkeypatch) -> None:
+    statistics, labels, groups = _grouped_statistics(torch.Generator().manual_seed(1), 40)
+    fits = []
+    original = OpenSet.fit
+
+    def counted(train: torch.Tensor, *args: object) -> OpenSet | None:
+        fits.append(len(train))
+        return original(train, *args)
+
+    monkeypatch.setattr(training_module, "FIT_VIDEOS", 100)
+    monkeypatch.setattr(OpenSet, "fit", counted)
+    threshold = held_out_group_threshold(LinearProbeHead(4), statistics, labels, groups, 2)
+    assert threshold is not None and len(fits) == training_module.LEFT_OUT
+    assert max(fits) < 100 < len(statistics)  # each fit on the share less one group
