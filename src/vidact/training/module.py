@@ -179,8 +179,8 @@ class ClipClassifierModule(L.LightningModule):
     ) -> tuple[torch.Tensor, torch.Tensor, list[str]] | None:
         """Every training video's clip statistics as evaluation reads it (features cached by
         now), its class and group, before the first step; None when the groups are unknown
-        (warned when the head's nuisance needs them) or the encoder trains (its features
-        change)."""
+        (warned when the head's nuisance needs them), or when neither the nuisance nor the
+        threshold needs them (an encoder that trains has no cache and no group threshold)."""
         datamodule = self.trainer.datamodule
         if not datamodule.index.groups_known:
             if head.nuisance:
@@ -302,7 +302,7 @@ def held_out_group_threshold(
     """The distance that ``KNOWN_ACCEPTED`` of the training clips stay within when their group
     (camera, person) is left out: each group's clips measured against the head and the open
     set fitted on the other groups. A model of a few groups meets new ones; one or two
-    validation groups set a threshold anywhere from a fifth to four times this one, and
+    validation groups set a threshold anywhere from a thirteenth to four times this one, and
     rejected 9-42% of the known clips of new sources on fight-dev against 3-4% (docs/
     measurements.md, "Rejection scores"). The ``linear`` head's embedding is its clips'
     standardised statistics, learnt from nothing but them, so leaving a group out needs no
