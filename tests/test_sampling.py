@@ -7,6 +7,7 @@ from vidact.errors import ConfigError
 from vidact.sampling import (
     CACHE_SPREAD,
     ClipSampling,
+    evenly_spread,
     length_in_frames,
     list_samplers,
     sample_indices,
@@ -172,3 +173,8 @@ def test_a_full_batch_fit_caches_exactly_the_evaluation_frames(num_frames, clip_
 def test_clips_that_may_read_any_frame_cache_a_spread(strategy: str) -> None:
     assert ClipSampling(strategy=strategy, frames=8).frames_to_cache() == CACHE_SPREAD
     assert spread_indices(40, CACHE_SPREAD).tolist() == list(range(40))  # a short video: all
+
+
+def test_a_few_of_many_things_are_spread_evenly_and_never_repeat() -> None:
+    assert evenly_spread(5, 16).tolist() == [0, 1, 2, 3, 4]  # all of them when they fit
+    assert evenly_spread(40, 4).tolist() == [0, 13, 26, 39]  # the first and the last included

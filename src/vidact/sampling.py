@@ -284,6 +284,14 @@ def with_next(positions: np.ndarray, num_frames: int) -> np.ndarray:
     return np.stack([positions, following], axis=-1).reshape(*positions.shape[:-1], -1)
 
 
+def evenly_spread(count: int, most: int) -> np.ndarray:
+    """Indices of at most ``most`` of ``count`` things (videos, groups), evenly spread over
+    them, the first and last included; all of them when they fit."""
+    if count <= most:
+        return np.arange(count)
+    return np.linspace(0, count - 1, most).round().astype(int)
+
+
 def spread_indices(num_frames: int, cached_frames: int) -> np.ndarray:
     """Every frame of a short video, else ``cached_frames`` evenly spread: what caches store."""
     return sample_indices(num_frames, min(num_frames, cached_frames), "segment")

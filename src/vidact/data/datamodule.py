@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import lightning as L
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -27,7 +26,7 @@ from vidact.data.transforms import (
     train_transform,
     worker_start,
 )
-from vidact.sampling import ClipSampling
+from vidact.sampling import ClipSampling, evenly_spread
 
 
 class VideoDataModule(L.LightningDataModule):
@@ -84,8 +83,8 @@ class VideoDataModule(L.LightningDataModule):
         """The clips of ``split``; with ``most``, of at most that many of its videos, evenly
         spread over the list (so over its classes)."""
         items = self.index.subset(split)
-        if most is not None and len(items) > most:
-            items = [items[i] for i in np.linspace(0, len(items) - 1, most).round().astype(int)]
+        if most is not None:
+            items = [items[i] for i in evenly_spread(len(items), most)]
         if self.feature_cache is not None:
             return FeatureClipDataset(
                 items,

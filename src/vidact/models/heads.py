@@ -238,9 +238,7 @@ class LinearProbeHead(StatsHead):
         return super().forward(features)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        clips = self.standardise(self.statistics(features))  # (B, out_features)
-        basis = self.nuisance_basis
-        return clips - (clips @ basis.T) @ basis if len(basis) else clips
+        return without(self.standardise(self.statistics(features)), self.nuisance_basis)
 
     @torch.no_grad()
     def fit_nuisance(
@@ -269,16 +267,19 @@ class LinearProbeHead(StatsHead):
         mean, variance = statistics.mean(0), statistics.var(0)  # as evaluation standardises
         scale = (variance + self.standardise.eps).rsqrt()
         fitted, apart = (statistics - mean) * scale, (others - mean) * scale
-        if not self.nuisance:
-            return fitted, apart
         basis = nuisance_directions(fitted, labels, groups, self.nuisance)
-        return fitted - (fitted @ basis.T) @ basis, apart - (apart @ basis.T) @ basis
+        return without(fitted, basis), without(apart, basis)
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
         # as many directions as the fit found; none in a checkpoint of an earlier release
         basis = state_dict.setdefault(prefix + "nuisance_basis", self.nuisance_basis[:0])
         self.nuisance_basis = torch.empty_like(basis)
         super()._load_from_state_dict(state_dict, prefix, *args)
+
+
+def without(clips: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """(B, D) clips less their parts along the (K, D) orthonormal ``basis`` (none: as they are)."""
+    return clips - (clips @ basis.T) @ basis if len(basis) else clips
 
 
 def nuisance_directions(

@@ -22,6 +22,7 @@ from vidact.models.classifier import ClipClassifier, uses_pretrained
 from vidact.models.heads import LinearProbeHead, Standardise
 from vidact.models.open_set import FIT_VIDEOS, OPEN_SET_KEY, OpenSet
 from vidact.progress import progress
+from vidact.sampling import evenly_spread
 from vidact.training import optim
 from vidact.training.features import FeatureExtractor
 
@@ -152,7 +153,21 @@ class ClipClassifierModule(L.LightningModule):
         head = self.model.head
         if not isinstance(head, LinearProbeHead):
             return
-        gathered = self._training_statistics(head)
+        datamodule = self.trainer.datamodule
+        # a frozen encoder's features are cached, so its clips' embeddings stay put and a group
+        # left out is measured as a new one would be; an encoder that trains moves them
+        cached = datamodule.feature_cache is not None
+        if not datamodule.index.groups_known:
+            if head.nuisance:
+                log.warning(
+                    "the linear head's nuisance takes out how the training groups differ, but "
+                    "no groups are known (--groups, --group-regex): nothing is taken out"
+                )
+            return
+        if not (cached or head.nuisance):
+            return
+        # the threshold alone reads as many videos as the open set is fitted on
+        gathered = self._training_statistics(head, None if head.nuisance else FIT_VIDEOS)
         if gathered is None:
             return
         statistics, labels, groups = gathered
@@ -163,11 +178,10 @@ class ClipClassifierModule(L.LightningModule):
                 kept,
                 len(set(groups)),
             )
-        if self.trainer.datamodule.feature_cache is None:
-            return  # the encoder trains: its embeddings move, what a group left out gave too
-        self.group_threshold = held_out_group_threshold(
-            head, statistics, labels, groups, len(self.classes)
-        )
+        if cached:
+            self.group_threshold = held_out_group_threshold(
+                head, statistics, labels, groups, len(self.classes)
+            )
         if self.group_threshold is not None:
             log.info(
                 "open-set distance calibrated on the %d training groups, each left out in turn",
@@ -175,27 +189,17 @@ class ClipClassifierModule(L.LightningModule):
             )
 
     def _training_statistics(
-        self, head: LinearProbeHead
+        self, head: LinearProbeHead, most: int | None
     ) -> tuple[torch.Tensor, torch.Tensor, list[str]] | None:
-        """Every training video's clip statistics as evaluation reads it (features cached by
-        now), its class and group, before the first step; None when the groups are unknown
-        (warned when the head's nuisance needs them), or when neither the nuisance nor the
-        threshold needs them (an encoder that trains has no cache and no group threshold)."""
+        """The clip statistics of the training videos (``most`` of them at most, evenly spread)
+        as evaluation reads them (features cached by now), their classes and groups, before the
+        first step; None when none is readable."""
         datamodule = self.trainer.datamodule
-        if not datamodule.index.groups_known:
-            if head.nuisance:
-                log.warning(
-                    "the linear head's nuisance takes out how the training groups differ, but "
-                    "no groups are known (--groups, --group-regex): nothing is taken out"
-                )
-            return None
-        cached = datamodule.feature_cache is not None
-        if not (cached or head.nuisance):
-            return None
-        dataset = datamodule.dataset("train")  # evaluation views: no jitter, no copies
+        dataset = datamodule.dataset("train", most=most)  # evaluation views: no jitter, no copies
         statistics, labels, groups = [], [], []
         with torch.no_grad():
             items = dataset.items  # a progress line when it decodes; cached features take no time
+            cached = datamodule.feature_cache is not None
             shown = items if cached else progress(items, "fitting the nuisance")
             for number, item in enumerate(shown):
                 inputs, label = dataset[number]
@@ -287,8 +291,10 @@ def fit_open_set(
     if threshold is None and len(validation) < MIN_CALIBRATION:
         return None
     fitted = OpenSet.fit(train, labels, classes)
-    if fitted is None or threshold is None:
-        return None if fitted is None else fitted.calibrated(validation, KNOWN_ACCEPTED)
+    if fitted is None:
+        return None
+    if threshold is None:
+        return fitted.calibrated(validation, KNOWN_ACCEPTED)
     return replace(fitted, threshold=threshold)
 
 
@@ -309,14 +315,12 @@ def held_out_group_threshold(
     training. None with fewer than three groups or ``MIN_CALIBRATION`` clips measured."""
     if len(set(groups)) < 3:
         return None
-    if len(statistics) > FIT_VIDEOS:  # as many clips as the open set itself is fitted on
-        kept = torch.linspace(0, len(statistics) - 1, FIT_VIDEOS).long()
-        statistics, labels, groups = statistics[kept], labels[kept], [groups[i] for i in kept]
-    names = np.array(groups)
-    every = sorted(set(groups))  # at most LEFT_OUT of them in turn, spread over the names
-    spread = np.unique(np.linspace(0, len(every) - 1, LEFT_OUT).round().astype(int))
+    kept = evenly_spread(len(statistics), FIT_VIDEOS)  # as many as the open set is fitted on
+    statistics, labels = statistics[torch.from_numpy(kept)], labels[torch.from_numpy(kept)]
+    names = np.array(groups)[kept]
+    every = sorted(set(names))
     distances = []
-    for group in [every[i] for i in spread]:
+    for group in [every[i] for i in evenly_spread(len(every), LEFT_OUT)]:
         rest = torch.from_numpy(names != group)
         fitted, apart = head.embedded_apart(
             statistics[rest], labels[rest], list(names[rest.numpy()]), statistics[~rest]
