@@ -340,12 +340,16 @@ def test_each_epoch_standardises_with_its_own_training_batches() -> None:
     assert expected.mean().abs() < 0.1  # standardised with the second batch's statistics alone
 
 
-def test_the_linear_head_takes_out_how_training_groups_differ(synthetic_dataset, tmp_path) -> None:
+@pytest.mark.parametrize("temporal_input", ["raw", "diff"])
+def test_the_linear_head_takes_out_how_training_groups_differ(
+    synthetic_dataset, tmp_path, temporal_input: str
+) -> None:
     run = tmp_path / "nuisance"
     probe = ["--head", "linear", "--head-arg", "nuisance=0.5", "--optimizer", "lbfgs", "--lr", "1"]
     output = invoke(
         "train", *split_args(synthetic_dataset.root), *FAST_RUN, *probe, "--scheduler", "none",
         "--epochs", "2", "--refit", "--cache-dir", tmp_path / "cache", "--out", run,
+        "--temporal-input", temporal_input,
     )  # fmt: skip
     fitted = re.findall(
         r"taking out (\d+) direction\(s\) in which the (\d+) training groups", output
@@ -355,7 +359,9 @@ def test_the_linear_head_takes_out_how_training_groups_differ(synthetic_dataset,
     assert "fitting the nuisance" not in output  # cached features: no decoding to show
     saved = torch.load(run / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
     basis = next(value for key, value in saved.items() if key.endswith("nuisance_basis"))
-    assert basis.shape == (int(fitted[1][0]), 3 * 1280)
+    # the statistics of what the head reads: each frame's features and, with diff, their change
+    width = 1280 * (2 if temporal_input == "diff" else 1)
+    assert basis.shape == (int(fitted[1][0]), 3 * width)
     video = synthetic_dataset.items[0].path
     assert json.loads(invoke("predict", run / "checkpoints" / "best.ckpt", video, "--json"))[
         "label"

@@ -197,6 +197,8 @@ class ClipClassifierModule(L.LightningModule):
         datamodule = self.trainer.datamodule
         dataset = datamodule.dataset("train", most=most)  # evaluation views: no jitter, no copies
         statistics, labels, groups = [], [], []
+        reads = self.model.temporal_input  # what the head reads per frame (--temporal-input)
+        reads.eval()  # as evaluation reads it: no appearance dropout
         with torch.no_grad():
             items = dataset.items  # a progress line when it decodes; cached features take no time
             cached = datamodule.feature_cache is not None
@@ -207,9 +209,10 @@ class ClipClassifierModule(L.LightningModule):
                     continue
                 inputs = inputs[None].to(self.device)
                 frames = inputs if inputs.dim() == 3 else self.model.encode(inputs)
-                statistics.append(head.statistics(frames.float()))
+                statistics.append(head.statistics(reads(frames.float())))
                 labels.append(label)
                 groups.append(item.group)
+        reads.train(self.training)
         if not statistics:
             return None
         return torch.cat(statistics), torch.tensor(labels), groups
