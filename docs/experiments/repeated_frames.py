@@ -1,0 +1,160 @@
+"""Repeated frames in fight-dev and what they do to `configs/people_rgb.yaml`'s motion features
+(docs/measurements.md, "Repeated frames").
+
+Surveillance footage is often stored at a higher rate than the camera delivered (12.5 frames/s
+stored at 25, say), so a frame and the next are sometimes the same picture and their difference
+is empty. First each source's share of such repeats: consecutive frames (grey) differing by less
+than a tenth of their clip's median difference. Then the recipe's view (48 frame pairs, the whole
+frame padded to 288, Lite0's map averaged by halves, each half's mean, spread and mean change,
+standardised, half of how training sources differ taken out, logistic regression, six
+source-disjoint partitions) with each sampled frame paired in three ways: with the next frame (the
+recipe), with the first of the next three frames that differs from it by more than half a grey
+level on average (else the third), and always with the frame after next. Each is scored on the
+clips as they are, and with the test clips' every other frame repeated while the model learns
+from the clips as they are (a new camera that repeats frames). Needs scikit-learn.
+
+    python docs/experiments/repeated_frames.py ../shared/data/fight-dev OUT
+
+With ``--copy``, copies a folder of videos (and its other files) with every other frame of each
+video replaced by the one before it, re-encoded (H.264) at the same rate, for the CLI to read:
+
+    python docs/experiments/repeated_frames.py --copy HALF REPEATED
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+from dynamic_images import by_halves
+from motion_regions import STRENGTHS, clips, described, encoded_once  # this folder's scripts
+from nuisance import halves_summary, projected
+from sklearn.linear_model import LogisticRegression
+
+from vidact.config import VIDEO_EXTENSIONS
+from vidact.data.transforms import eval_transform
+from vidact.io.reader import VideoReader
+from vidact.models.backbones import MotionEncoder
+from vidact.progress import progress
+from vidact.sampling import ClipSampling
+
+AHEAD = 3  # frames after each sampled one that are read
+DISTINCT = 0.5  # grey levels (0-255) of mean absolute difference: a new picture
+PAIRINGS = ("the next frame", "the next distinct frame", "the frame after next")
+
+
+def copy_repeating(source: Path, target: Path) -> None:
+    """``source``'s files copied to ``target``, each video with its odd frames repeating the
+    even ones before them."""
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        copy = target / path.relative_to(source)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix.lower() not in VIDEO_EXTENSIONS:
+            shutil.copyfile(path, copy)
+            continue
+        with VideoReader(path) as reader:
+            frames = reader.read(np.arange(reader.num_frames) // 2 * 2)
+            rate = Fraction(reader.fps).limit_denominator(1001)
+        with av.open(str(copy), "w") as written:
+            stream = written.add_stream("libx264", rate=rate)
+            stream.height, stream.width = frames.shape[1:3]
+            stream.pix_fmt = "yuv420p"
+            for frame in frames:
+                written.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            written.mux(stream.encode())
+
+
+def repeat_shares(root: Path, rows: list[dict[str, str]]) -> dict[str, float]:
+    """Each source's share of consecutive frames that repeat the picture before them."""
+    shares: dict[str, list[float]] = {}
+    for row in progress(rows, "looking for repeats", unit="clips"):
+        with VideoReader(root / row["path"]) as reader:
+            grey = reader.read(np.arange(reader.num_frames), 240).mean(-1)
+        changes = np.abs(np.diff(grey, axis=0)).mean((1, 2))
+        repeats = float((changes < 0.1 * np.median(changes)).mean())
+        shares.setdefault(row["group"], []).append(repeats)
+    return {group: float(np.mean(values)) for group, values in sorted(shares.items())}
+
+
+def followers(frames: torch.Tensor, pairing: str) -> torch.Tensor:
+    """(T, 1 + AHEAD, 3, S, S) normalised frames, each sampled one and the frames after it ->
+    (T,) which of them (1 to AHEAD) each sampled frame is paired with."""
+    count = len(frames)
+    if pairing == "the next frame":
+        return torch.ones(count, dtype=torch.long)
+    if pairing == "the frame after next":
+        return torch.full((count,), 2, dtype=torch.long)
+    grey_levels = (frames[:, 1:] - frames[:, :1]).abs().mean((2, 3, 4)) * 127.5  # (T, AHEAD)
+    distinct = grey_levels > DISTINCT
+    first = distinct.float().argmax(1) + 1
+    return torch.where(distinct.any(1), first, torch.full_like(first, AHEAD))
+
+
+def encode(root: Path, rows: list[dict[str, str]], repeated: bool) -> np.ndarray:
+    """(pairings, N, 48, 2560) float16: each clip's motion features by halves, per pairing; with
+    ``repeated`` every other frame of the clip replaced by the one before it."""
+    encoder = MotionEncoder().eval()
+    spec = encoder.input_spec(288).fitted("pad")
+    sampling = ClipSampling(frames=48, strategy="segment")
+    encoded = []
+    with torch.inference_mode():
+        for row in progress(rows, "encoding", unit="clips"):
+            with VideoReader(root / row["path"]) as reader:
+                last = reader.num_frames - 1
+                sampled = sampling.indices(reader.num_frames, reader.fps)
+                read = np.minimum(sampled[:, None] + np.arange(AHEAD + 1), last)
+                read = read // 2 * 2 if repeated else read
+                frames = eval_transform(spec)(reader.read(read.reshape(-1), spec.short_side))
+            frames = frames.view(len(sampled), AHEAD + 1, *frames.shape[1:])
+            clip = []
+            for pairing in PAIRINGS:
+                paired = frames[torch.arange(len(sampled)), followers(frames, pairing)]
+                pairs = torch.stack([frames[:, 0], paired], 1).flatten(0, 1)
+                clip.append(by_halves(encoder.encoder.model, encoder.changes(pairs)))
+            encoded.append(np.stack(clip))
+    return np.stack(encoded, axis=1)
+
+
+def scored(train_on, test_on, labels, groups, splits, c: float) -> list[float]:
+    """Pooled top-1 on each partition: fitted on ``train_on``'s training clips, tested on
+    ``test_on``'s test clips (the recipe's summary, half of how sources differ taken out)."""
+    accuracy = []
+    for folds in splits:
+        predicted = np.empty_like(labels)
+        for train, test in folds:
+            x, y = projected(train_on[train], test_on[test], labels[train], groups[train], 0.5)
+            model = LogisticRegression(C=c, max_iter=5000).fit(x, labels[train])
+            predicted[test] = model.predict(y)
+        accuracy.append(float((predicted == labels).mean()))
+    return accuracy
+
+
+def main(root: Path, out: Path) -> None:
+    rows, labels, splits = clips(root, out)
+    groups = np.array([row["group"] for row in rows])
+    shares = repeat_shares(root, rows)
+    print("repeats per source: " + ", ".join(f"{g} {s:.2f}" for g, s in shares.items()))
+    summaries = {}
+    for repeated in (False, True):
+        stored = out / f"pairings{'-repeated' if repeated else ''}.npy"
+        features = encoded_once(stored, lambda repeated=repeated: encode(root, rows, repeated))
+        summaries[repeated] = [np.stack([halves_summary(c) for c in p]) for p in features]
+    for number, pairing in enumerate(PAIRINGS):
+        clean, repeated = summaries[False][number], summaries[True][number]
+        for name, test_on in (("as they are", clean), ("test clips repeating frames", repeated)):
+            shown = " / ".join(
+                described(scored(clean, test_on, labels, groups, splits, c)) for c in STRENGTHS
+            )
+            print(f"{pairing}, {name}: {shown} (C {' / '.join(map(str, STRENGTHS))})", flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--copy":
+        copy_repeating(Path(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        main(Path(sys.argv[1]), Path(sys.argv[2]))
