@@ -56,13 +56,15 @@ def projected(train: np.ndarray, test: np.ndarray, labels, groups, share: float)
     return train - train @ basis.T @ basis, test - test @ basis.T @ basis
 
 
-def scored(features: np.ndarray, labels, groups, splits: list, share: float, c: float):
-    """Pooled top-1 of the logistic regression on each partition."""
+def scored(features: np.ndarray, labels, groups, splits: list, share: float, c: float, tested=None):
+    """Pooled top-1 of the logistic regression on each partition: fitted on ``features``'
+    training clips, tested on ``tested``'s test clips (the same features unless given)."""
+    tested = features if tested is None else tested
     accuracy = []
     for folds in splits:
         predicted = np.empty_like(labels)
         for train, test in folds:
-            x, y = projected(features[train], features[test], labels[train], groups[train], share)
+            x, y = projected(features[train], tested[test], labels[train], groups[train], share)
             model = LogisticRegression(C=c, max_iter=5000).fit(x, labels[train])
             predicted[test] = model.predict(y)
         accuracy.append(float((predicted == labels).mean()))

@@ -33,8 +33,7 @@ import numpy as np
 import torch
 from dynamic_images import by_halves
 from motion_regions import STRENGTHS, clips, described, encoded_once  # this folder's scripts
-from nuisance import halves_summary, projected
-from sklearn.linear_model import LogisticRegression
+from nuisance import halves_summary, scored
 
 from vidact.config import VIDEO_EXTENSIONS
 from vidact.data.transforms import eval_transform
@@ -45,6 +44,7 @@ from vidact.sampling import ClipSampling
 
 AHEAD = 3  # frames after each sampled one that are read
 DISTINCT = 0.5  # grey levels (0-255) of mean absolute difference: a new picture
+SHARE = 0.5  # of how the training sources differ, taken out (the recipe's nuisance)
 PAIRINGS = ("the next frame", "the next distinct frame", "the frame after next")
 
 
@@ -120,20 +120,6 @@ def encode(root: Path, rows: list[dict[str, str]], repeated: bool) -> np.ndarray
     return np.stack(encoded, axis=1)
 
 
-def scored(train_on, test_on, labels, groups, splits, c: float) -> list[float]:
-    """Pooled top-1 on each partition: fitted on ``train_on``'s training clips, tested on
-    ``test_on``'s test clips (the recipe's summary, half of how sources differ taken out)."""
-    accuracy = []
-    for folds in splits:
-        predicted = np.empty_like(labels)
-        for train, test in folds:
-            x, y = projected(train_on[train], test_on[test], labels[train], groups[train], 0.5)
-            model = LogisticRegression(C=c, max_iter=5000).fit(x, labels[train])
-            predicted[test] = model.predict(y)
-        accuracy.append(float((predicted == labels).mean()))
-    return accuracy
-
-
 def main(root: Path, out: Path) -> None:
     rows, labels, splits = clips(root, out)
     groups = np.array([row["group"] for row in rows])
@@ -148,7 +134,8 @@ def main(root: Path, out: Path) -> None:
         clean, repeated = summaries[False][number], summaries[True][number]
         for name, test_on in (("as they are", clean), ("test clips repeating frames", repeated)):
             shown = " / ".join(
-                described(scored(clean, test_on, labels, groups, splits, c)) for c in STRENGTHS
+                described(scored(clean, labels, groups, splits, SHARE, c, test_on))
+                for c in STRENGTHS
             )
             print(f"{pairing}, {name}: {shown} (C {' / '.join(map(str, STRENGTHS))})", flush=True)
 

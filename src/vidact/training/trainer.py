@@ -504,13 +504,11 @@ def _refit(
     held_out = read_checkpoint(checkpoints / "best.ckpt")
     stored = held_out.get(OPEN_SET_KEY)
     if module.open_set is not None and module.group_threshold is None:
-        module.open_set = (
-            None
-            if stored is None
-            else replace(
-                module.open_set, threshold=OpenSet.from_dict(stored, len(index.classes)).threshold
-            )
-        )
+        if stored is None:
+            module.open_set = None
+        else:
+            threshold = OpenSet.from_dict(stored, len(index.classes)).threshold
+            module.open_set = replace(module.open_set, threshold=threshold)
     trainer.strategy.barrier("vidact_refit")
     if trainer.is_global_zero:
         os.replace(checkpoints / "best.ckpt", checkpoints / "held_out.ckpt")
