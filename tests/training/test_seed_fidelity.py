@@ -96,3 +96,17 @@ def test_recipes_start_from_a_base(tmp_path: Path) -> None:
     config = resolve_config(seed, {"data": "videos"})
     assert config.data.classes == ("Archery", "CricketShot", "TrampolineJumping", "WalkingWithDog")
     assert (config.model.trainable_layers, config.model.head_args) == (9, {"hidden_size": 128})
+
+
+@pytest.mark.parametrize("scope", ["all", "classifier"])
+def test_every_trainable_parameter_is_optimised(scope: str) -> None:
+    config = TrainConfig(
+        data=DataConfig(size=32),
+        model=ModelConfig(backbone="lrcn_cnn", pretrained=False, head="gru", temporal_input="norm"),
+        weight_decay_scope=scope,
+    )
+    module = ClipClassifierModule(config, ("a", "b"))
+    groups = module.configure_optimizers()["optimizer"].param_groups
+    optimised = {id(p) for group in groups for p in group["params"]}
+    trainable = {id(p) for p in module.model.parameters() if p.requires_grad}
+    assert trainable <= optimised  # temporal_input: norm's LayerNorm among them

@@ -251,11 +251,13 @@ class ClipClassifierModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         # the backbone is its own group (its learning rate scaled) from the start, frozen or not:
         # frozen parameters get no gradients and stay put, and unfreezing needs no new group
-        head = [*self.model.head.parameters(), *self.model.classifier.parameters()]
+        # the temporal input (temporal_input: norm's LayerNorm) learns with the head
+        before = [*self.model.temporal_input.parameters(), *self.model.head.parameters()]
+        head = [*before, *self.model.classifier.parameters()]
         groups: list[dict[str, Any]] = [{"params": head, "name": "head"}]
         if self.config.weight_decay_scope == "classifier":  # Keras-style L2 on the dense layers
             groups = [
-                {"params": list(self.model.head.parameters()), "name": "head", "weight_decay": 0.0},
+                {"params": before, "name": "head", "weight_decay": 0.0},
                 {"params": list(self.model.classifier.parameters()), "name": "classifier"},
             ]
         backbone = list(self.model.encoder.parameters())
