@@ -59,6 +59,7 @@ def plot_accuracy_bars(accuracies: dict[str, float], path: Path, title: str) -> 
     values = [accuracies[name] for name in names]
     fig, axis = plt.subplots(figsize=(8, min(2 + 0.25 * len(names), 40)))
     axis.barh(names, values, color="tab:blue")
+    axis.invert_yaxis()  # barh draws the first bar at the bottom
     axis.set_xlim(0, 1)
     axis.set_xlabel("accuracy")
     axis.set_title(title)

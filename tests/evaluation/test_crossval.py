@@ -60,6 +60,11 @@ def test_folds_are_group_disjoint_and_every_video_is_tested_once(
     assert summary["pooled_known_rejected"] == pytest.approx(pooled)
     assert f"answered unknown (--reject auto): {pooled:.1%}" in output
     assert output.count("(2 groups), trained on") == 3  # each fold's line: 2 of the 6 groups
+    per_group = summary["per_group"]  # which groups the pooled figure hides
+    assert sum(row["num_videos"] for row in per_group.values()) == 48 and len(per_group) == 6
+    pooled_right = sum(row["accuracy"] * row["num_videos"] for row in per_group.values())
+    assert pooled_right == pytest.approx(48 * summary["pooled_top1"])
+    assert ("  lowest top-1 by group: " in output) == (summary["pooled_top1"] < 1)
     with (out / "predictions.csv").open() as handle:
         tested = [row["path"] for row in csv.DictReader(handle)]
     assert sorted(tested) == sorted(item.relpath for item in synthetic_dataset.items)
@@ -74,7 +79,8 @@ def test_folds_are_group_disjoint_and_every_video_is_tested_once(
         assert groups["val"].isdisjoint(groups["train"])
         seen_in_test |= {p for p, s in split.items() if s == "test"}
     assert len(seen_in_test) == 48
-    for name in ("metrics.json", "confusion_matrix.png", "learning_curve.png", "crossval.csv"):
+    for name in ("metrics.json", "confusion_matrix.png", "learning_curve.png", "crossval.csv",
+                 "per_group.png"):  # fmt: skip
         assert (out / name).is_file()
     page = tmp_path / "report.html"
     invoke("report", out, "--out", page)

@@ -14,6 +14,7 @@ from vidact.evaluation.metrics import (
     rejection_metrics,
     top1_interval,
     warn_few_groups,
+    weakest_groups,
 )
 
 CLASSES = ("jump", "run", "walk")
@@ -60,6 +61,24 @@ def test_per_category_accuracy() -> None:
     metrics = classification_metrics(_scores([0, 0, 2, 2]), labels, CLASSES, categories=categories)
     assert metrics["per_category"]["fast"] == {"accuracy": 0.5, "num_videos": 2, "num_classes": 2}
     assert metrics["per_category"]["slow"]["accuracy"] == 1.0
+
+
+def test_per_group_accuracy_and_the_weakest_groups() -> None:
+    labels = np.array([0, 1, 2, 2, 0, 1])
+    groups = ["cam1", "cam1", "cam2", "cam2", "cam2", "cam3"]
+    metrics = classification_metrics(_scores([0, 1, 2, 0, 1, 0]), labels, CLASSES, groups=groups)
+    assert metrics["per_group"] == {
+        "cam1": {"accuracy": 1.0, "num_videos": 2},
+        "cam2": {"accuracy": pytest.approx(1 / 3), "num_videos": 3},
+        "cam3": {"accuracy": 0.0, "num_videos": 1},
+    }
+    assert weakest_groups(metrics["per_group"]) == "cam3 0.00 (1 video), cam2 0.33 (3 videos)"
+    assert weakest_groups(metrics["per_group"], 1) == "cam3 0.00 (1 video)"
+    assert weakest_groups({"cam1": {"accuracy": 1.0, "num_videos": 2}}) == ""  # no errors
+    alone = [f"video{i}" for i in range(6)]  # no groups known: each video its own
+    assert "per_group" not in classification_metrics(
+        _scores([0] * 6), labels, CLASSES, groups=alone
+    )
 
 
 def test_mismatched_scores_are_refused() -> None:

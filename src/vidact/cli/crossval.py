@@ -187,7 +187,7 @@ def _echo_repeats(summary: dict[str, Any]) -> None:
 
 def _echo_summary(summary: dict[str, Any], folds: int, sizes: tuple[float, ...]) -> None:
     from vidact.evaluation.crossval import counted_groups
-    from vidact.evaluation.metrics import interval_note, warn_few_groups
+    from vidact.evaluation.metrics import interval_note, warn_few_groups, weakest_groups
 
     spread = interval_note(summary.get("pooled_top1_interval"))
     warn_few_groups(summary["num_groups"])
@@ -214,6 +214,8 @@ def _echo_summary(summary: dict[str, Any], folds: int, sizes: tuple[float, ...])
             f"({counted_groups(row['test_groups'])}), trained on {row['train_videos']}"
             + (f", {refused:.1%} answered unknown" if refused is not None else "")
         )
+    if weakest := weakest_groups(summary.get("per_group") or {}):
+        typer.echo(f"  lowest top-1 by group: {weakest}")
     for point in summary["learning_curve"] if len(sizes) > 1 else []:
         typer.echo(
             f"  {point['train_clips_per_class']:6.1f} clips/class: pooled top-1 "

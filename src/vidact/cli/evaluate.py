@@ -19,7 +19,7 @@ from vidact.cli.options import (
     dataset_options,
     parse_topk,
 )
-from vidact.evaluation.metrics import interval_note, warn_few_groups
+from vidact.evaluation.metrics import interval_note, warn_few_groups, weakest_groups
 from vidact.evaluation.report import evaluate as run_evaluation
 from vidact.evaluation.report import run_split_file, split_items, warn_refit_on_validation
 from vidact.inference.corpus import find_videos
@@ -82,6 +82,8 @@ def evaluate(
         typer.echo(f"  {name:<{width}}  acc {row['accuracy']:.3f}  support {row['support']}")
     for name, row in metrics.get("per_category", {}).items():
         typer.echo(f"  [{name}]  acc {row['accuracy']:.3f}  videos {row['num_videos']}")
+    if weakest := weakest_groups(metrics.get("per_group") or {}):
+        typer.echo(f"  lowest top-1 by group: {weakest}")
     rejection = metrics["rejection"]
     threshold = rejection["threshold"]
     distance = rejection.get("score") == "distance"

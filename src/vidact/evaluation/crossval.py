@@ -549,6 +549,7 @@ def _pooled_reports(
             write_report(out, metrics, [items[i] for i in order], probabilities[order], classes)
             summary.update(figures)
             summary["per_fold"] = mine
+            summary["per_group"] = metrics.get("per_group")
     if len(sizes) > 1:
         plot_learning_curve(curve, out / "learning_curve.png")
     summary["learning_curve"] = curve

@@ -283,6 +283,7 @@ def _evaluation(folder: Path) -> str:
             ("confusion_matrix.png", "confusion matrix, rows = true class"),
             ("per_class.png", "accuracy per class"),
             ("per_category.png", "accuracy per category"),
+            ("per_group.png", "accuracy per group (source, person)"),
         )
     )
     checkpoint = metrics.get("checkpoint")

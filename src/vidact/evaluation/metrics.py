@@ -80,6 +80,8 @@ def classification_metrics(
         result["per_category"] = _per_category(correct, target.numpy(), classes, categories)
     result["classes"] = list(classes)
     result["confusion_matrix"] = multiclass_confusion_matrix(probs, target, num_classes).tolist()
+    if groups is not None and len(set(groups)) < len(groups):  # known: not each video alone
+        result["per_group"] = _per_group((probs.argmax(dim=1) == target).numpy(), groups)
     if groups is not None:
         if draws is None:
             draws = group_bootstrap((probs.argmax(dim=1) == target).numpy(), groups)[0]
@@ -101,6 +103,30 @@ def _per_category(
             "num_classes": sum(1 for c in classes if categories[c] == category),
         }
     return table
+
+
+def _per_group(correct: np.ndarray, groups: Sequence[str]) -> dict[str, dict[str, float | int]]:
+    """Top-1 over each group's videos (a source, a person): the pooled figure hides which new
+    cameras or people a model fails."""
+    names, group_of = np.unique(np.asarray(groups), return_inverse=True)
+    videos = np.bincount(group_of, minlength=len(names))
+    right = np.bincount(group_of, weights=correct.astype(np.float64), minlength=len(names))
+    return {
+        str(name): {"accuracy": float(r / n), "num_videos": int(n)}
+        for name, r, n in zip(names, right, videos, strict=True)
+    }
+
+
+def weakest_groups(per_group: Mapping[str, Mapping[str, float]], count: int = 5) -> str:
+    """'src04 0.00 (1 video), src10 0.50 (6 videos)': the ``count`` groups of lowest top-1 among
+    those with errors (the larger first among equals), for a command's summary; '' when none."""
+    failed = [name for name, row in per_group.items() if row["accuracy"] < 1]
+    order = sorted(failed, key=lambda g: (per_group[g]["accuracy"], -per_group[g]["num_videos"]))
+    return ", ".join(
+        f"{name} {per_group[name]['accuracy']:.2f} ({per_group[name]['num_videos']:g} "
+        f"video{'s' * (per_group[name]['num_videos'] != 1)})"
+        for name in order[:count]
+    )
 
 
 LEVEL = 0.95  # the share of resampled datasets an interval covers

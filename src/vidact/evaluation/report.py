@@ -259,4 +259,21 @@ def write_report(
             if row["num_videos"]
         }
         plot_accuracy_bars(per_category, out / "per_category.png", "accuracy per category")
+    if "per_group" in metrics:
+        _plot_groups(metrics["per_group"], out / "per_group.png")
     log.info("report written to %s", out)
+
+
+GROUPS_SHOWN = 40  # bars in per_group.png: the lowest ones when there are more groups
+
+
+def _plot_groups(per_group: dict[str, dict[str, float]], path: Path) -> None:
+    accuracies = {
+        f"{name} ({row['num_videos']:g})": row["accuracy"] for name, row in per_group.items()
+    }
+    title = "accuracy per group (videos)"
+    if len(accuracies) > GROUPS_SHOWN:
+        kept = sorted(accuracies, key=accuracies.__getitem__)[:GROUPS_SHOWN]
+        accuracies = {name: accuracies[name] for name in kept}
+        title += f" (the {GROUPS_SHOWN} lowest of {len(per_group)})"
+    plot_accuracy_bars(accuracies, path, title)
