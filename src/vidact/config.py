@@ -32,6 +32,7 @@ FREEZE = (None, "all", "none")
 # how a decoded frame becomes the encoder's square (data.transforms): its centre, or all of it
 # padded; None: the encoder's own (pose pads, image backbones crop)
 FRAME_FITS = (None, "crop", "pad", "person")
+CLASS_WEIGHTS = ("none", "balanced")  # the training loss's weight per class (TrainConfig)
 # how a recipe's candidates are chosen between (training.trainer._choose)
 CHOICE_RULES = ("validation", "person_in_view")
 
@@ -124,6 +125,7 @@ _TRAIN_RULES: list[Rule] = [
     ("momentum", _at_least(0), "0 or more"),
     ("weight_decay", _at_least(0), "0 or more"),
     ("weight_decay_scope", *_one_of(("all", "classifier"))),
+    ("class_weight", *_one_of(CLASS_WEIGHTS)),
     ("lr_decay", _at_least(0), "0 or more"),
     ("label_smoothing", _fraction, "in [0, 1)"),
     ("warmup_epochs", _at_least(0), "0 or more"),
@@ -246,6 +248,9 @@ class TrainConfig:
     weight_decay_scope: str = "all"  # all | classifier (the seeds' L2 on Dense layers only)
     lr_decay: float = 0.0  # --scheduler decay: lr / (1 + lr_decay * step), Keras' old `decay`
     label_smoothing: float = 0.0
+    # balanced: each class's training clips weigh as much in the loss as another's (weights
+    # N / (K x clips of the class)), so the share of each class in training is no prior
+    class_weight: str = "none"
     scheduler: str = "plateau"  # plateau | cosine | decay | none
     warmup_epochs: int = 0  # cosine only
     patience: int = 8  # early stopping on val_loss, in epochs

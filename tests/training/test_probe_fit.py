@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -430,3 +431,49 @@ def test_many_groups_are_left_out_sixteen_at_most_on_a_share_of_the_clips(monkey
     threshold = held_out_group_threshold(LinearProbeHead(4), statistics, labels, groups, 2)
     assert threshold is not None and len(fits) == training_module.LEFT_OUT
     assert max(fits) < 100 < len(statistics)  # each fit on the share less one group
+
+
+def test_balanced_class_weights_count_the_training_clips() -> None:
+    items = [VideoItem(Path(f"{i}.mp4"), f"{i}.mp4", label, "train") for i, label in
+             enumerate([0, 0, 0, 1])]  # fmt: skip
+    weights = training_module.balanced_weights(items, 3)  # a class without clips weighs 1
+    assert weights.tolist() == pytest.approx([4 / 6, 4 / 2, 1.0])
+
+
+def test_class_weight_balanced_weighs_the_training_loss(synthetic_dataset, tmp_path) -> None:
+    root = synthetic_dataset.root
+    with (root / "split.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    kept = 0  # one training video of the first class, four of every other
+    for row in rows:
+        if row["split"] == "train" and row["path"].split("/")[0] == synthetic_dataset.classes[0]:
+            kept += 1
+            row["split"] = "train" if kept == 1 else "test"
+    split = tmp_path / "split.csv"
+    with split.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    output = invoke(
+        "train", "--data", root, "--split-file", split, *FAST_RUN, "--head", "linear",
+        "--optimizer", "lbfgs", "--lr", "1", "--scheduler", "none", "--epochs", "1",
+        "--group-regex", "^(.+)$", "--class-weight", "balanced", "--cache-dir", tmp_path / "cache",
+        "--out", tmp_path / "run",
+    )  # fmt: skip
+    first = synthetic_dataset.classes[0]
+    assert f"class weights in the loss (--class-weight balanced): {first} 3.62" in output
+    assert ", ".join(f"{c} 0.91" for c in synthetic_dataset.classes[1:]) in output  # 29 / (8 x 4)
+    model = ModelConfig(backbone="lrcn_cnn", pretrained=False, head="mean", dropout=0.0)
+    module = ClipClassifierModule(TrainConfig(model=model), ("a", "b")).eval()
+    features, labels = (
+        torch.randn(4, 3, module.model.encoder.num_features),
+        torch.tensor([0, 0, 0, 1]),
+    )
+    plain = module._step((features, labels, []), "train").detach()
+    module.class_weights = torch.tensor([2 / 3, 2.0])
+    weighted = module._step((features, labels, []), "train").detach()
+    logits = module(features).detach()
+    expected = F.cross_entropy(logits, labels, weight=module.class_weights)
+    assert float(weighted) == pytest.approx(float(expected), rel=1e-5)
+    assert float(weighted) != pytest.approx(float(plain))
+    assert float(module._step((features, labels, []), "val")) == pytest.approx(float(plain))

@@ -137,6 +137,11 @@ def train(
         None, help=f"L2 / decoupled weight decay. [{_TRAIN.weight_decay}]"
     ),
     label_smoothing: float | None = typer.Option(None, help=f"[{_TRAIN.label_smoothing}]"),
+    class_weight: str | None = typer.Option(
+        None,
+        help="balanced: each class weighs alike in the loss, whatever its share of the "
+        f"training clips. [{_TRAIN.class_weight}]",
+    ),
     scheduler: str | None = typer.Option(
         None, help=f"{', '.join(SCHEDULERS.names())} (plateau: on val_loss). [{_TRAIN.scheduler}]"
     ),

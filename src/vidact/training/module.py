@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -56,7 +57,9 @@ class ClipClassifierModule(L.LightningModule):
         self.spec = self.model.encoder.input_spec(config.data.size)
         if config.data.frame_fit is not None:
             self.spec = self.spec.fitted(config.data.frame_fit)
-        self.loss = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        # --class-weight balanced: set from the training videos when training starts; a plain
+        # attribute, not a buffer, so checkpoints keep their keys
+        self.class_weights: torch.Tensor | None = None
         metrics = {}
         for split in ("train", "val"):
             metrics[f"{split}_loss"] = MeanMetric()
@@ -119,13 +122,17 @@ class ClipClassifierModule(L.LightningModule):
             return None
         embeddings = self.embed(inputs)
         logits = self.model.classifier(embeddings)
-        loss = self.loss(logits, labels)
+        weights = self.class_weights if split == "train" else None  # validation: as tested
+        smoothing = self.config.label_smoothing
+        loss = nn.functional.cross_entropy(
+            logits,
+            labels,
+            weight=None if weights is None else weights.to(logits),
+            label_smoothing=smoothing,
+        )
         if split == "val":
             each = nn.functional.cross_entropy(
-                logits.detach().float(),
-                labels,
-                reduction="none",
-                label_smoothing=self.loss.label_smoothing,
+                logits.detach().float(), labels, reduction="none", label_smoothing=smoothing
             )
             self.collected["val_losses"].update(each)
             self.collected["val_embeddings"].update(embeddings.detach().float())
@@ -150,6 +157,22 @@ class ClipClassifierModule(L.LightningModule):
             metric.reset()
 
     def on_train_start(self) -> None:
+        if self.config.class_weight == "balanced":
+            self.class_weights = balanced_weights(
+                self.trainer.datamodule.index.subset("train"), len(self.classes)
+            )
+            log.info(
+                "class weights in the loss (--class-weight balanced): %s",
+                ", ".join(
+                    f"{c} {w:.2f}"
+                    for c, w in zip(self.classes, self.class_weights.tolist(), strict=True)
+                ),
+            )
+        self._fit_fixed_embedding()
+
+    def _fit_fixed_embedding(self) -> None:
+        """The ``linear`` head's nuisance directions and groups-left-out threshold, from the
+        training clips before the first step."""
         head = self.model.head
         if not isinstance(head, LinearProbeHead):
             return
@@ -301,6 +324,16 @@ def fit_open_set(
     if threshold is None:
         return fitted.calibrated(validation, KNOWN_ACCEPTED)
     return replace(fitted, threshold=threshold)
+
+
+def balanced_weights(items: Sequence[VideoItem], classes: int) -> torch.Tensor:
+    """N / (K x clips of each class) over the training ``items``, K the classes among them (1
+    for a class without clips, which no loss term reads): every class weighs alike in the loss,
+    and a clip weighs 1 on average."""
+    counts = torch.bincount(torch.tensor([item.label for item in items]), minlength=classes)
+    present = counts > 0
+    weights = len(items) / (int(present.sum()) * counts.clamp_min(1).double())
+    return torch.where(present, weights, torch.ones_like(weights)).float()
 
 
 def held_out_group_threshold(

@@ -1,0 +1,56 @@
+"""Class-balanced weights in the logistic regression of `configs/people_rgb.yaml`'s motion
+features of fight-dev, on six source-disjoint partitions (docs/measurements.md, "Class weights").
+
+A fold's training sources hold fights and other clips in shares that depend on which sources it
+drew (src16: 1 fight of 20; src06: 5 of 5), so an unweighted fit learns that share as a prior for
+new sources. `class_weight="balanced"` (what `--class-weight balanced` does) weighs each class
+alike. The recipe's view and summary (`segments: 2`), nuisance shares 0 and 0.5, C 1e-3 / 1e-2.
+Needs scikit-learn and the recipe's features, which `nuisance.py` encodes (OUT/recipe.npy).
+
+    python docs/experiments/class_weights.py ../shared/data/fight-dev OUT
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from motion_regions import STRENGTHS, clips, encoded_once  # this folder's scripts
+from nuisance import halves_summary, projected
+from other_classifiers import encode as encode_recipe
+from sklearn.linear_model import LogisticRegression
+
+
+def pooled(features, labels, groups, splits, share: float, c: float, weight) -> np.ndarray:
+    """Pooled top-1 on each partition of the regression with class weights ``weight``."""
+    accuracy = []
+    for folds in splits:
+        predicted = np.empty_like(labels)
+        for train, test in folds:
+            x, y = projected(features[train], features[test], labels[train], groups[train], share)
+            model = LogisticRegression(C=c, max_iter=5000, class_weight=weight)
+            predicted[test] = model.fit(x, labels[train]).predict(y)
+        accuracy.append(float((predicted == labels).mean()))
+    return np.array(accuracy)
+
+
+def main(root: Path, out: Path) -> None:
+    rows, labels, splits = clips(root, out)
+    groups = np.array([row["group"] for row in rows])
+    recipe = encoded_once(out / "recipe.npy", lambda: encode_recipe(root, rows))  # 5 minutes
+    features = np.stack([halves_summary(clip) for clip in recipe]).astype(np.float64)
+    for share in (0.0, 0.5):
+        for c in STRENGTHS:
+            plain = pooled(features, labels, groups, splits, share, c, None)
+            balanced = pooled(features, labels, groups, splits, share, c, "balanced")
+            gains = " ".join(f"{g:+.3f}" for g in balanced - plain)
+            print(
+                f"share {share}, C {c}: none {plain.mean():.3f} +- {plain.std():.3f}, balanced "
+                f"{balanced.mean():.3f} +- {balanced.std():.3f} (per partition: {gains})",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
