@@ -17,22 +17,8 @@ from pathlib import Path
 
 import numpy as np
 from motion_regions import STRENGTHS, clips, encoded_once  # this folder's scripts
-from nuisance import halves_summary, projected
+from nuisance import halves_summary, scored, versus
 from other_classifiers import encode as encode_recipe
-from sklearn.linear_model import LogisticRegression
-
-
-def pooled(features, labels, groups, splits, share: float, c: float, weight) -> np.ndarray:
-    """Pooled top-1 on each partition of the regression with class weights ``weight``."""
-    accuracy = []
-    for folds in splits:
-        predicted = np.empty_like(labels)
-        for train, test in folds:
-            x, y = projected(features[train], features[test], labels[train], groups[train], share)
-            model = LogisticRegression(C=c, max_iter=5000, class_weight=weight)
-            predicted[test] = model.fit(x, labels[train]).predict(y)
-        accuracy.append(float((predicted == labels).mean()))
-    return np.array(accuracy)
 
 
 def main(root: Path, out: Path) -> None:
@@ -42,14 +28,10 @@ def main(root: Path, out: Path) -> None:
     features = np.stack([halves_summary(clip) for clip in recipe]).astype(np.float64)
     for share in (0.0, 0.5):
         for c in STRENGTHS:
-            plain = pooled(features, labels, groups, splits, share, c, None)
-            balanced = pooled(features, labels, groups, splits, share, c, "balanced")
-            gains = " ".join(f"{g:+.3f}" for g in balanced - plain)
-            print(
-                f"share {share}, C {c}: none {plain.mean():.3f} +- {plain.std():.3f}, balanced "
-                f"{balanced.mean():.3f} +- {balanced.std():.3f} (per partition: {gains})",
-                flush=True,
-            )
+            plain = scored(features, labels, groups, splits, share, c)
+            balanced = scored(features, labels, groups, splits, share, c, weight="balanced")
+            print(f"share {share}, C {c}: none {plain.mean():.3f} +- {plain.std():.3f}")
+            print(versus(f"share {share}, C {c}, balanced", balanced, plain, "none"), flush=True)
 
 
 if __name__ == "__main__":

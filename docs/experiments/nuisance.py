@@ -56,19 +56,32 @@ def projected(train: np.ndarray, test: np.ndarray, labels, groups, share: float)
     return train - train @ basis.T @ basis, test - test @ basis.T @ basis
 
 
-def scored(features: np.ndarray, labels, groups, splits: list, share: float, c: float, tested=None):
+def scored(
+    features: np.ndarray, labels, groups, splits: list, share: float, c: float, tested=None,
+    weight=None,
+):  # fmt: skip
     """Pooled top-1 of the logistic regression on each partition: fitted on ``features``'
-    training clips, tested on ``tested``'s test clips (the same features unless given)."""
+    training clips, tested on ``tested``'s test clips (the same features unless given), with
+    class weights ``weight`` (None, "balanced": docs/experiments/class_weights.py)."""
     tested = features if tested is None else tested
     accuracy = []
     for folds in splits:
         predicted = np.empty_like(labels)
         for train, test in folds:
             x, y = projected(features[train], tested[test], labels[train], groups[train], share)
-            model = LogisticRegression(C=c, max_iter=5000).fit(x, labels[train])
+            model = LogisticRegression(C=c, max_iter=5000, class_weight=weight)
+            model.fit(x, labels[train])
             predicted[test] = model.predict(y)
         accuracy.append(float((predicted == labels).mean()))
     return np.array(accuracy)
+
+
+def versus(label: str, got: np.ndarray, base: np.ndarray, base_name: str) -> str:
+    """'LABEL: mean +- spread (per partition against BASE_NAME: gains)', a screen's line."""
+    gains = " ".join(f"{g:+.3f}" for g in got - base)
+    return (
+        f"{label}: {got.mean():.3f} +- {got.std():.3f} (per partition against {base_name}: {gains})"
+    )
 
 
 def main(root: Path, out: Path) -> None:
@@ -86,12 +99,7 @@ def main(root: Path, out: Path) -> None:
             none = scored(features, labels, groups, splits, 0.0, c)
             for share in SHARES:
                 got = none if share == 0 else scored(features, labels, groups, splits, share, c)
-                gains = " ".join(f"{g:+.3f}" for g in got - none)
-                print(
-                    f"{name}, C {c}, share {share}: {got.mean():.3f} +- {got.std():.3f} "
-                    f"(per partition against none: {gains})",
-                    flush=True,
-                )
+                print(versus(f"{name}, C {c}, share {share}", got, none, "none"), flush=True)
 
 
 if __name__ == "__main__":
