@@ -25,6 +25,7 @@ import torch
 from motion_regions import STRENGTHS, clips, encoded_once, summary  # this folder's scripts
 from other_classifiers import encode as encode_recipe
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import StandardScaler
 
 from vidact.models.heads import LinearProbeHead
@@ -58,11 +59,11 @@ def projected(train: np.ndarray, test: np.ndarray, labels, groups, share: float)
 
 def scored(
     features: np.ndarray, labels, groups, splits: list, share: float, c: float, tested=None,
-    weight=None,
+    weight=None, metric=accuracy_score,
 ):  # fmt: skip
-    """Pooled top-1 of the logistic regression on each partition: fitted on ``features``'
-    training clips, tested on ``tested``'s test clips (the same features unless given), with
-    class weights ``weight`` (None, "balanced": docs/experiments/class_weights.py)."""
+    """Pooled top-1 (or ``metric``) of the logistic regression on each partition: fitted on
+    ``features``' training clips, tested on ``tested``'s test clips (the same features unless
+    given), with class weights ``weight`` (None, "balanced": docs/experiments/class_weights.py)."""
     tested = features if tested is None else tested
     accuracy = []
     for folds in splits:
@@ -72,7 +73,7 @@ def scored(
             model = LogisticRegression(C=c, max_iter=5000, class_weight=weight)
             model.fit(x, labels[train])
             predicted[test] = model.predict(y)
-        accuracy.append(float((predicted == labels).mean()))
+        accuracy.append(float(metric(labels, predicted)))
     return np.array(accuracy)
 
 
