@@ -16,7 +16,8 @@ from the clips as they are (a new camera that repeats frames). Needs scikit-lear
     python docs/experiments/repeated_frames.py ../shared/data/fight-dev OUT
 
 With ``--copy``, copies a folder of videos (and its other files) with every other frame of each
-video replaced by the one before it, re-encoded (H.264) at the same rate, for the CLI to read:
+video replaced by the one before it, re-encoded at the same rate (`vidact.io.writer.write_video`:
+H.264 for .mp4), for the CLI to read:
 
     python docs/experiments/repeated_frames.py --copy HALF REPEATED
 """
@@ -25,10 +26,8 @@ from __future__ import annotations
 
 import shutil
 import sys
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 from dynamic_images import by_halves
@@ -38,6 +37,7 @@ from nuisance import halves_summary, scored
 from vidact.config import VIDEO_EXTENSIONS
 from vidact.data.transforms import eval_transform
 from vidact.io.reader import VideoReader
+from vidact.io.writer import write_video
 from vidact.models.backbones import MotionEncoder
 from vidact.progress import progress
 from vidact.sampling import ClipSampling
@@ -59,14 +59,8 @@ def copy_repeating(source: Path, target: Path) -> None:
             continue
         with VideoReader(path) as reader:
             frames = reader.read(np.arange(reader.num_frames) // 2 * 2)
-            rate = Fraction(reader.fps).limit_denominator(1001)
-        with av.open(str(copy), "w") as written:
-            stream = written.add_stream("libx264", rate=rate)
-            stream.height, stream.width = frames.shape[1:3]
-            stream.pix_fmt = "yuv420p"
-            for frame in frames:
-                written.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-            written.mux(stream.encode())
+            fps = reader.fps
+        write_video(copy, frames, fps)
 
 
 def repeat_shares(root: Path, rows: list[dict[str, str]]) -> dict[str, float]:

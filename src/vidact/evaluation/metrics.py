@@ -75,16 +75,16 @@ def classification_metrics(
         }
         for i, name in enumerate(classes)
     }
+    correct = (probs.argmax(dim=1) == target).numpy()
     if categories is not None:
-        correct = (probs.argmax(dim=1) == target).numpy()
         result["per_category"] = _per_category(correct, target.numpy(), classes, categories)
     result["classes"] = list(classes)
     result["confusion_matrix"] = multiclass_confusion_matrix(probs, target, num_classes).tolist()
     if groups is not None and len(set(groups)) < len(groups):  # known: not each video alone
-        result["per_group"] = _per_group((probs.argmax(dim=1) == target).numpy(), groups)
+        result["per_group"] = _accuracy_by(correct, groups)
     if groups is not None:
         if draws is None:
-            draws = group_bootstrap((probs.argmax(dim=1) == target).numpy(), groups)[0]
+            draws = group_bootstrap(correct, groups)[0]
         result.update(top1_interval(draws, groups))
     return result
 
@@ -93,27 +93,26 @@ def _per_category(
     correct: np.ndarray, labels: np.ndarray, classes: Sequence[str], categories: Mapping[str, str]
 ) -> dict[str, dict[str, float | int]]:
     """Accuracy over the videos of each category (the seeds' per-action-type table)."""
-    names = np.array([categories[classes[label]] for label in labels])
-    table = {}
-    for category in sorted(set(categories[c] for c in classes)):
-        chosen = names == category
-        table[category] = {
-            "accuracy": float(correct[chosen].mean()) if chosen.any() else float("nan"),
-            "num_videos": int(chosen.sum()),
+    found = _accuracy_by(correct, [categories[classes[label]] for label in labels])
+    none = {"accuracy": float("nan"), "num_videos": 0}  # a category absent from the split
+    return {
+        category: {
+            **found.get(category, none),
             "num_classes": sum(1 for c in classes if categories[c] == category),
         }
-    return table
+        for category in sorted(set(categories[c] for c in classes))
+    }
 
 
-def _per_group(correct: np.ndarray, groups: Sequence[str]) -> dict[str, dict[str, float | int]]:
-    """Top-1 over each group's videos (a source, a person): the pooled figure hides which new
-    cameras or people a model fails."""
-    names, group_of = np.unique(np.asarray(groups), return_inverse=True)
-    videos = np.bincount(group_of, minlength=len(names))
-    right = np.bincount(group_of, weights=correct.astype(np.float64), minlength=len(names))
+def _accuracy_by(correct: np.ndarray, names: Sequence[str]) -> dict[str, dict[str, float | int]]:
+    """Top-1 and videos of each name the videos carry (a category; a group, a source or a
+    person, where the pooled figure hides which new cameras or people a model fails)."""
+    found, index = np.unique(np.asarray(names), return_inverse=True)
+    videos = np.bincount(index, minlength=len(found))
+    right = np.bincount(index, weights=correct.astype(np.float64), minlength=len(found))
     return {
         str(name): {"accuracy": float(r / n), "num_videos": int(n)}
-        for name, r, n in zip(names, right, videos, strict=True)
+        for name, r, n in zip(found, right, videos, strict=True)
     }
 
 

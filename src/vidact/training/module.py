@@ -158,9 +158,8 @@ class ClipClassifierModule(L.LightningModule):
 
     def on_train_start(self) -> None:
         if self.config.class_weight == "balanced":
-            self.class_weights = balanced_weights(
-                self.trainer.datamodule.index.subset("train"), len(self.classes)
-            )
+            counts = self.trainer.datamodule.index.counts()["train"]
+            self.class_weights = balanced_weights([counts.get(c, 0) for c in self.classes])
             log.info(
                 "class weights in the loss (--class-weight balanced): %s",
                 ", ".join(
@@ -326,13 +325,13 @@ def fit_open_set(
     return replace(fitted, threshold=threshold)
 
 
-def balanced_weights(items: Sequence[VideoItem], classes: int) -> torch.Tensor:
-    """N / (K x clips of each class) over the training ``items``, K the classes among them (1
-    for a class without clips, which no loss term reads): every class weighs alike in the loss,
-    and a clip weighs 1 on average."""
-    counts = torch.bincount(torch.tensor([item.label for item in items]), minlength=classes)
-    present = counts > 0
-    weights = len(items) / (int(present.sum()) * counts.clamp_min(1).double())
+def balanced_weights(counts: Sequence[int]) -> torch.Tensor:
+    """N / (K x clips of each class), from each class's training clips (``VideoIndex.counts``),
+    K the classes among them (1 for a class without clips, which no loss term reads): every
+    class weighs alike in the loss, and a clip weighs 1 on average."""
+    clips = torch.tensor(counts, dtype=torch.float64)
+    present = clips > 0
+    weights = clips.sum() / (present.sum() * clips.clamp_min(1))
     return torch.where(present, weights, torch.ones_like(weights)).float()
 
 
