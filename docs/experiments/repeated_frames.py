@@ -7,9 +7,11 @@ is empty. First each source's share of such repeats: consecutive frames (grey) d
 than a tenth of their clip's median difference. Then the recipe's view (48 frame pairs, the whole
 frame padded to 288, Lite0's map averaged by halves, each half's mean, spread and mean change,
 standardised, half of how training sources differ taken out, logistic regression, six
-source-disjoint partitions) with each sampled frame paired in three ways: with the next frame (the
-recipe), with the first of the next three frames that differs from it by more than half a grey
-level on average (else the third), and always with the frame after next. Each is scored on the
+source-disjoint partitions) with each sampled frame paired in four ways: with the next frame (the
+recipe until session 43), with the first of the next three frames that differs from it by more
+than half a grey level on average (else the third), always with the frame after next, and as
+vidact pairs them (`vidact.sampling.pair_rows`: the frame after next where the next repeats
+the frame and what surrounds them says it is a repeat, not stillness). Each is scored on the
 clips as they are, and with the test clips' every other frame repeated while the model learns
 from the clips as they are (a new camera that repeats frames). Needs scikit-learn.
 
@@ -40,12 +42,11 @@ from vidact.io.reader import VideoReader
 from vidact.io.writer import write_video
 from vidact.models.backbones import MotionEncoder
 from vidact.progress import progress
-from vidact.sampling import ClipSampling
+from vidact.sampling import READ_AROUND, SAMPLED_ROW, ClipSampling, pair_rows
 
-AHEAD = 3  # frames after each sampled one that are read
 DISTINCT = 0.5  # grey levels (0-255) of mean absolute difference: a new picture
 SHARE = 0.5  # of how the training sources differ, taken out (the recipe's nuisance)
-PAIRINGS = ("the next frame", "the next distinct frame", "the frame after next")
+PAIRINGS = ("the next frame", "the next distinct frame", "the frame after next", "vidact's")
 
 
 def copy_repeating(source: Path, target: Path) -> None:
@@ -75,18 +76,20 @@ def repeat_shares(root: Path, rows: list[dict[str, str]]) -> dict[str, float]:
     return {group: float(np.mean(values)) for group, values in sorted(shares.items())}
 
 
-def followers(frames: torch.Tensor, pairing: str) -> torch.Tensor:
-    """(T, 1 + AHEAD, 3, S, S) normalised frames, each sampled one and the frames after it ->
-    (T,) which of them (1 to AHEAD) each sampled frame is paired with."""
-    count = len(frames)
+def followers(frames: torch.Tensor, raw: np.ndarray, pairing: str) -> torch.Tensor:
+    """(T, 5, 3, S, S) normalised frames, each sampled one t as t-1 to t+3 (``READ_AROUND``),
+    and the same (T * 5, H, W, 3) as decoded -> (T,) which of the 5 each t is paired with."""
+    count, sampled = len(frames), SAMPLED_ROW
     if pairing == "the next frame":
-        return torch.ones(count, dtype=torch.long)
+        return torch.full((count,), sampled + 1, dtype=torch.long)
     if pairing == "the frame after next":
-        return torch.full((count,), 2, dtype=torch.long)
-    grey_levels = (frames[:, 1:] - frames[:, :1]).abs().mean((2, 3, 4)) * 127.5  # (T, AHEAD)
-    distinct = grey_levels > DISTINCT
-    first = distinct.float().argmax(1) + 1
-    return torch.where(distinct.any(1), first, torch.full_like(first, AHEAD))
+        return torch.full((count,), sampled + 2, dtype=torch.long)
+    if pairing == "vidact's":
+        return torch.from_numpy(pair_rows(raw)[1::2] % len(READ_AROUND))
+    later = frames[:, sampled + 1 :] - frames[:, sampled : sampled + 1]
+    distinct = later.abs().mean((2, 3, 4)) * 127.5 > DISTINCT  # (T, 3) grey levels
+    first = distinct.float().argmax(1) + sampled + 1
+    return torch.where(distinct.any(1), first, torch.full_like(first, len(READ_AROUND) - 1))
 
 
 def encode(root: Path, rows: list[dict[str, str]], repeated: bool) -> np.ndarray:
@@ -101,14 +104,15 @@ def encode(root: Path, rows: list[dict[str, str]], repeated: bool) -> np.ndarray
             with VideoReader(root / row["path"]) as reader:
                 last = reader.num_frames - 1
                 sampled = sampling.indices(reader.num_frames, reader.fps)
-                read = np.minimum(sampled[:, None] + np.arange(AHEAD + 1), last)
+                read = np.clip(sampled[:, None] + READ_AROUND, 0, last)
                 read = read // 2 * 2 if repeated else read
-                frames = eval_transform(spec)(reader.read(read.reshape(-1), spec.short_side))
-            frames = frames.view(len(sampled), AHEAD + 1, *frames.shape[1:])
+                raw = reader.read(read.reshape(-1), spec.short_side)
+            frames = eval_transform(spec)(raw)
+            frames = frames.view(len(sampled), len(READ_AROUND), *frames.shape[1:])
             clip = []
             for pairing in PAIRINGS:
-                paired = frames[torch.arange(len(sampled)), followers(frames, pairing)]
-                pairs = torch.stack([frames[:, 0], paired], 1).flatten(0, 1)
+                paired = frames[torch.arange(len(sampled)), followers(frames, raw, pairing)]
+                pairs = torch.stack([frames[:, SAMPLED_ROW], paired], 1).flatten(0, 1)
                 clip.append(by_halves(encoder.encoder.model, encoder.changes(pairs)))
             encoded.append(np.stack(clip))
     return np.stack(encoded, axis=1)

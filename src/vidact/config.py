@@ -188,7 +188,7 @@ class DataConfig:
             )
 
     def sampling(self, pairs: bool = False) -> ClipSampling:
-        """``pairs``: the encoder reads each frame with the next (``backbones.reads_pairs``)."""
+        """``pairs``: the encoder reads each frame with a later one (``backbones.reads_pairs``)."""
         return ClipSampling(self.frames, self.strategy, self.interval, self.window_stride, pairs)
 
     def augmentation(self) -> dict[str, Any]:

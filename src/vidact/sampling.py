@@ -227,7 +227,7 @@ class ClipSampling:
     strategy: str = "segment"
     interval: int = 1  # frames between picks for stride, dense and window
     window_stride: str | None = None  # window starts: frames ("16") or seconds ("0.5s")
-    pairs: bool = False  # each frame read with the next one (a motion encoder's input)
+    pairs: bool = False  # each frame read with a later one (a motion encoder's input: PAIRING)
 
     def indices(
         self,
@@ -255,7 +255,7 @@ class ClipSampling:
 
     @property
     def frames_read(self) -> int:
-        """Frames a clip of the model reads: T, or 2T in (frame, next frame) pairs."""
+        """Frames a clip of the model reads: T, or 2T in (frame, later frame) pairs."""
         return self.frames * (2 if self.pairs else 1)
 
     def frames_to_cache(self, jitter: bool = True) -> int:
@@ -269,19 +269,54 @@ class ClipSampling:
         return CACHE_SPREAD
 
     def as_read(self, positions: np.ndarray, num_frames: int) -> np.ndarray:
-        """(..., T) positions as the model reads them: with each frame's next (``with_next``)
-        when it reads pairs, as they are otherwise."""
-        return with_next(positions, num_frames) if self.pairs else positions
+        """(..., T) positions as they are read: with the frames around each one that its pair is
+        chosen from (``pair_candidates``) when the model reads pairs, as they are otherwise."""
+        return pair_candidates(positions, num_frames) if self.pairs else positions
 
 
-def with_next(positions: np.ndarray, num_frames: int) -> np.ndarray:
-    """(..., T) positions -> (..., 2T): each frame followed by the video's next frame (the
-    last frame by itself), the pairs a motion encoder turns into frame differences. Every
-    path that reads pixels for such a model pairs its positions here, so training, evaluation,
-    timelines and live input give it the same frames."""
+READ_AROUND = np.arange(-1, 4)  # frames a motion encoder's pair is chosen from: t-1 to t+3
+SAMPLED_ROW = 1  # the sampled frame t among them
+DISTINCT = 0.5  # mean absolute difference, in grey levels (0-255), of a picture that is new
+PAIRING = (
+    f"each frame t with t+1, or with t+2 where t+1 repeats it: t+1 differs from t by at most "
+    f"{DISTINCT:g} grey levels (0-255) on average, t+2 from t+1 by more, and the picture "
+    f"changed before t or holds again after t+2"
+)
+
+
+def pair_candidates(positions: np.ndarray, num_frames: int) -> np.ndarray:
+    """(..., T) positions -> (..., T * 5): each frame t as t-1, t, t+1, t+2, t+3 (clipped to
+    the video), those a motion encoder's pair is chosen from (``pair_rows``). Every path that
+    reads pixels for such a model reads these positions and chooses there, so training,
+    evaluation, timelines and live input give it the same frames."""
     positions = np.asarray(positions, dtype=np.int64)
-    following = np.minimum(positions + 1, num_frames - 1)
-    return np.stack([positions, following], axis=-1).reshape(*positions.shape[:-1], -1)
+    around = np.clip(positions[..., None] + READ_AROUND, 0, num_frames - 1)
+    return around.reshape(*positions.shape[:-1], -1)
+
+
+def pair_rows(frames: np.ndarray, candidates: np.ndarray | None = None) -> np.ndarray:
+    """(M, H, W, 3) uint8 frames and (N * 5,) rows of them at ``pair_candidates``' positions
+    (all M in order when None) -> (2N,) rows of ``frames``: each frame t with t+1, or with t+2
+    where t+1 is a repeat of t (``PAIRING``). Each distinct frame read once, however many
+    candidate lists name it.
+
+    A camera that delivers 15 frames/s into a 30 frames/s file repeats every other frame, and
+    a frame paired with its repeat shows no motion: people_rgb models trained without repeats
+    lost 0.15 on people filmed with them (docs/measurements.md, "Repeated frames"). A still
+    scene repeats pictures too, in rendered or noiseless video, so a repeat is told by what
+    surrounds it: the picture moves on right after it, and it either moved just before (a
+    dropped frame) or holds again after moving (every other frame repeated). Stillness, and
+    motion starting after it, keep the next frame. Measured on every 4th pixel of every 4th
+    row."""
+    candidates = np.arange(len(frames)) if candidates is None else np.asarray(candidates)
+    count = len(READ_AROUND)
+    small = frames[:, ::4, ::4].astype(np.int16)[candidates]
+    small = small.reshape(-1, count, *small.shape[1:])
+    moved = np.abs(np.diff(small, axis=1)).mean(axis=(2, 3, 4)) > DISTINCT  # (N, 4)
+    before, to_next, next_on, after = moved.T  # t-1 to t, t to t+1, t+1 to t+2, t+2 to t+3
+    repeat = ~to_next & next_on & (before | ~after)
+    starts = np.arange(len(small)) * count + SAMPLED_ROW
+    return candidates[np.stack([starts, starts + 1 + repeat], axis=1).reshape(-1)]
 
 
 def evenly_spread(count: int, most: int) -> np.ndarray:

@@ -23,7 +23,7 @@ from vidact.models.encoder_runtime import (
     use_encoder_runtime,
 )
 from vidact.models.view_cache import ViewFeatureCache
-from vidact.sampling import with_next
+from vidact.sampling import pair_candidates, pair_rows
 from vidact.training.module import ClipClassifierModule
 
 pytest.importorskip("onnxruntime")
@@ -40,8 +40,10 @@ def _frames(backbone: str, pairs: bool) -> torch.Tensor:
     video = real_clip("Kinetics400", "arm_wrestling", "demo.mp4")
     with VideoReader(video) as reader:
         positions = np.linspace(0, reader.num_frames - 2, 6).round().astype(int)
-        frames = reader.read(with_next(positions, reader.num_frames) if pairs else positions, 96)
-    return frames
+        frames = reader.read(
+            pair_candidates(positions, reader.num_frames) if pairs else positions, 96
+        )
+    return frames[pair_rows(frames)] if pairs else frames  # pairs: (frame, later frame)
 
 
 @pytest.mark.parametrize("backbone", ["tf_efficientnet_lite0", "motion"])

@@ -1,4 +1,4 @@
-"""The motion encoder: frame differences read in (frame, next frame) pairs, alike on every path."""
+"""The motion encoder: frame differences read in (frame, later frame) pairs, alike on every path."""
 
 from __future__ import annotations
 
@@ -10,26 +10,62 @@ import pytest
 import torch
 
 from tests.conftest import FAST_RUN, invoke, real_clip, split_args
+from vidact.data.datasets import read_spread_frames
 from vidact.data.transforms import PersonSquare, eval_transform
 from vidact.inference.load import load_predictor
 from vidact.inference.timeline import TimelineSettings, paired_frames
 from vidact.io.reader import VideoReader
+from vidact.io.writer import write_video
 from vidact.models.backbones import MotionEncoder, build_encoder, reads_pairs
-from vidact.sampling import with_next
+from vidact.sampling import pair_candidates, pair_rows
 
 
-def test_each_frame_is_read_with_the_next_and_the_last_alone() -> None:
-    assert with_next(np.array([0, 3, 5]), 6).tolist() == [0, 1, 3, 4, 5, 5]
-    assert with_next(np.array([[0, 2], [1, 4]]), 5).tolist() == [[0, 1, 2, 3], [1, 2, 4, 4]]
-    frames = ((i, np.full((1, 1, 3), i, np.uint8)) for i in (0, 1, 3, 4, 5))
-    pairs = list(paired_frames(frames, np.array([0, 3, 5]), 6))
+def test_a_repeat_is_skipped_stillness_kept_and_the_last_frame_alone() -> None:
+    assert pair_candidates(np.array([0, 5]), 7).tolist() == [0, 0, 1, 2, 3, 4, 5, 6, 6, 6]
+    assert pair_candidates(np.array([[0], [4]]), 6).tolist() == [[0, 0, 1, 2, 3], [3, 4, 5, 5, 5]]
+    # every other frame repeated (15 frames/s stored at 30), a still scene, motion again
+    # that drops a frame (40 twice), and the end
+    values = [0, 0, 10, 10, 20, 20, 20, 20, 30, 40, 40, 50, 60]
+    video = np.stack([np.full((4, 4, 3), value, np.uint8) for value in values])
+    sampled = np.array([0, 2, 6, 9, 12])
+    read = pair_candidates(sampled, len(video))
+    # repeats skipped (0 and 2 held again after moving on, 9 moved before); the still frame
+    # 6, where motion starts after two, kept with the next; the last alone
+    assert read[pair_rows(video[read])].tolist() == [0, 2, 2, 4, 6, 7, 9, 11, 12, 12]
+    assert pair_rows(video, read).tolist() == read[pair_rows(video[read])].tolist()  # by index
+    frames = ((i, video[i]) for i in np.unique(read))  # a timeline's stream pairs them alike
+    pairs = list(paired_frames(frames, sampled, len(video)))
     assert [(i, pair[:, 0, 0, 0].tolist()) for i, pair in pairs] == [
-        (0, [0, 1]),
-        (3, [3, 4]),
-        (5, [5, 5]),
+        (0, [0, 10]),
+        (2, [10, 20]),
+        (6, [20, 20]),
+        (9, [40, 50]),
+        (12, [60, 60]),
     ]
     assert reads_pairs("motion") and reads_pairs("tf_efficientnet_lite0+motion")
     assert not reads_pairs("tf_efficientnet_lite0")
+
+
+def test_an_h264_file_repeating_every_other_frame_gives_pairs_that_move(tmp_path: Path) -> None:
+    """A square crossing the picture at 15 pictures a second stored at 30 (each twice), and the
+    same motion at 30: every pair read from either file shows the square moved, where pairs of
+    each frame and its plain next would show nothing in half of them."""
+    sweep = []
+    for step in range(24):
+        frame = np.full((64, 64, 3), 40, np.uint8)
+        frame[24:40, 2 + 2 * step : 18 + 2 * step] = 220
+        sweep.append(frame)
+    repeating = write_video(tmp_path / "repeating.mp4", [f for f in sweep[::2] for _ in (0, 1)], 30)
+    smooth = write_video(tmp_path / "smooth.mp4", sweep, 30)
+    for video in (repeating, smooth):
+        pairs = read_spread_frames(video, 8, None, pairs=True).array.astype(np.int16)
+        moved = np.abs(pairs[1::2] - pairs[0::2]).mean(axis=(1, 2, 3))
+        # the last is the video's last picture, with nothing new after it
+        assert len(moved) == 8 and moved[:-1].min() > 2, (video.name, moved)
+    with VideoReader(repeating) as reader:  # each frame with its plain next: half show nothing
+        positions = np.linspace(0, reader.num_frames - 2, 8).round().astype(int)
+        frames = reader.read(np.stack([positions, positions + 1], axis=1).reshape(-1)).astype(int)
+    assert (np.abs(frames[1::2] - frames[0::2]).mean(axis=(1, 2, 3)) < 0.5).sum() >= 3
 
 
 @torch.no_grad()
@@ -77,7 +113,8 @@ def test_on_a_real_clip_appearance_comes_from_the_first_of_each_pair() -> None:
     alone = build_encoder("tf_efficientnet_lite0", pretrained=True).eval()
     with VideoReader(video) as reader:
         positions = np.array([0, 10, 20])
-        frames = reader.read(with_next(positions, reader.num_frames), 73)
+        frames = reader.read(pair_candidates(positions, reader.num_frames), 73)
+    frames = frames[pair_rows(frames)]  # (frame, later frame) pairs
     features = fused(eval_transform(fused.input_spec(64))(frames))  # 6 frames -> (3, 2 x 1280)
     appearance = alone(eval_transform(alone.input_spec(64))(frames[0::2]))  # what lite0 caches
     torch.testing.assert_close(features[:, :1280], appearance, atol=1e-4, rtol=1e-4)

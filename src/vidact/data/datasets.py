@@ -32,7 +32,7 @@ from vidact.data.sampler import ItemKey, derived_seed
 from vidact.data.transforms import ClipTransform
 from vidact.errors import ConfigError
 from vidact.io.reader import VideoReader, VideoReadError
-from vidact.sampling import ClipSampling, spread_indices, with_next
+from vidact.sampling import ClipSampling, pair_candidates, pair_rows, spread_indices
 
 log = logging.getLogger(__name__)
 
@@ -60,21 +60,40 @@ def read_spread_frames(
     pairs: bool = False,
 ) -> CachedVideo:
     """Every frame of a short video, else ``cached_frames`` evenly spread ones, decoded at
-    ``short_side``; with ``pairs``, each followed by the video's next frame (2N rows)."""
+    ``short_side``; with ``pairs``, each followed by the frame it is paired with (2N rows:
+    ``sampling.pair_rows``)."""
     with VideoReader(path, allow_images) as reader:
         positions = spread_indices(reader.num_frames, cached_frames)
-        if pairs:
-            positions = with_next(positions, reader.num_frames)
-        return CachedVideo(reader.read(positions, short_side), reader.num_frames, reader.fps)
+        if not pairs:
+            frames = reader.read(positions, short_side)
+        else:
+            frames = read_pairs(reader, pair_candidates(positions, reader.num_frames), short_side)[
+                0
+            ]
+        return CachedVideo(frames, reader.num_frames, reader.fps)
+
+
+def read_pairs(
+    reader: VideoReader, candidates: np.ndarray, short_side: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N * 5,) ``sampling.pair_candidates`` positions -> the (2N, H, W, 3) frames of N pairs
+    (``sampling.pair_rows``) and their (2N,) positions; each distinct frame decoded once."""
+    distinct, candidate_rows = np.unique(candidates, return_inverse=True)
+    frames = reader.read(distinct, short_side)
+    rows = pair_rows(frames, candidate_rows)
+    return frames[rows], distinct[rows]
 
 
 def read_clips(
     reader: VideoReader, positions: np.ndarray, sampling: ClipSampling, short_side: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The frames of K clips at (K, T) ``positions``, and the positions as read: (K, 2T) with
-    each frame's next one after it when the model reads pairs (``sampling.pairs``)."""
+    each frame's pair after it when the model reads pairs (``sampling.pairs``)."""
     read = sampling.as_read(positions, reader.num_frames)
-    return reader.read(read.reshape(-1), short_side), read
+    if not sampling.pairs:
+        return reader.read(read.reshape(-1), short_side), read
+    frames, paired = read_pairs(reader, read.reshape(-1), short_side)
+    return frames, paired.reshape(len(read), -1)
 
 
 def evaluation_positions(

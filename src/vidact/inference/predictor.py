@@ -49,6 +49,7 @@ from vidact.models.encoder_runtime import use_encoder_runtime
 from vidact.models.view_cache import ViewFeatureCache
 from vidact.plots import plot_timeline
 from vidact.progress import progress
+from vidact.sampling import pair_rows
 
 # frames a timeline encodes from which its scan shows progress (half a minute or more on 2 cores)
 LONG_SCAN_FRAMES = 1000
@@ -482,6 +483,8 @@ class Predictor(VideoPredictor):
     def classify_frames(self, frames: np.ndarray, fps: float) -> tuple[torch.Tensor, float]:
         sampling = self.info.sampling
         positions = sampling.as_read(sampling.indices(len(frames), fps), len(frames))
+        if sampling.pairs:
+            positions = pair_rows(frames, positions)
         views = to_views(frames[positions], positions[None], self.load_views.transform)
         probabilities, sureness = self.probabilities(views[None])
         return probabilities[0], float(sureness[0])

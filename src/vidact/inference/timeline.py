@@ -26,7 +26,7 @@ import torch
 
 from vidact.errors import ConfigError
 from vidact.inference.events import EventTracker, is_sure
-from vidact.sampling import ClipSampling, length_in_frames
+from vidact.sampling import READ_AROUND, ClipSampling, length_in_frames, pair_candidates, pair_rows
 
 SMOOTHING = ("median", "mean")
 CUT_MODES = ("auto", "on", "off")
@@ -209,17 +209,21 @@ def window_bounds(
 def paired_frames(
     frames: Iterator[tuple[int, np.ndarray]], wanted: np.ndarray, num_frames: int
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """(index, frame) in increasing order, each wanted index with its next frame among them ->
-    (index, (2, H, W, 3) the frame and the next), the pairs a motion encoder reads
-    (``sampling.with_next``: the last frame is paired with itself)."""
-    wanted_set = {int(i) for i in wanted}
-    previous: tuple[int, np.ndarray] | None = None
+    """(index, frame) in increasing order, each wanted index with the frames around it that
+    ``sampling.pair_candidates`` names among them -> (index, (2, H, W, 3) the frame and the one it
+    is paired with), the pairs a motion encoder reads (``sampling.pair_rows``: as every
+    other path pairs them)."""
+    pending = deque(sorted({int(i) for i in wanted}))
+    recent: dict[int, np.ndarray] = {}
     for index, frame in frames:
-        if previous is not None and previous[0] == index - 1 and previous[0] in wanted_set:
-            yield previous[0], np.stack([previous[1], frame])
-        if index == num_frames - 1 and index in wanted_set:
-            yield index, np.stack([frame, frame])
-        previous = (index, frame)
+        recent[index] = frame
+        while pending and min(pending[0] + int(READ_AROUND[-1]), num_frames - 1) <= index:
+            start = pending.popleft()
+            group = np.stack([recent[p] for p in pair_candidates(np.array([start]), num_frames)])
+            yield start, group[pair_rows(group)]
+        low = pending[0] + int(READ_AROUND[0]) if pending else index + 1
+        for old in [i for i in recent if i < low]:
+            del recent[old]
 
 
 def score_windows(

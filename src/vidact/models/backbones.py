@@ -271,8 +271,9 @@ class FrameEncoder(nn.Module):
 
 class MotionEncoder(nn.Module):
     """Frame features of motion: EfficientNet-Lite0 (offline ImageNet weights, frozen) applied to
-    the amplified RGB difference between each frame and the video's next one. Input: pairs
-    (frame, next frame) interleaved, (2N, 3, S, S) normalised as Lite0 expects -> (N, F).
+    the amplified RGB difference between each frame and the next, or the one after where the
+    next repeats it (``sampling.PAIRING``). Input: pairs (frame, later frame)
+    interleaved, (2N, 3, S, S) normalised as Lite0 expects -> (N, F).
 
     What moves carries over to new cameras, places and people better than how they look:
     measured on ../shared/data/fight-dev (README). ``gain`` 2 on the normalised difference (4 on
@@ -327,7 +328,7 @@ class FusedEncoder(nn.Module):
         self.parts = nn.ModuleList(members)
         self.name = "+".join(m.name for m in members)
         self.num_features = sum(int(m.num_features) for m in members)
-        # with a motion member every clip holds (frame, next frame) pairs; the others read
+        # with a motion member every clip holds (frame, later frame) pairs; the others read
         # the first of each pair, the very frames they read alone (so their caches are shared)
         self.member_pairs = [reads_pairs(m.name) for m in members]
         self.paired = any(self.member_pairs)
@@ -341,7 +342,7 @@ class FusedEncoder(nn.Module):
         return InputSpec(first.size, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), first.crop_pct, first.fit)
 
     def member_input(self, index: int, images: torch.Tensor, dim: int = 0) -> torch.Tensor:
-        """[0, 1] frames normalised as member ``index`` expects; of each (frame, next frame)
+        """[0, 1] frames normalised as member ``index`` expects; of each (frame, later frame)
         pair along ``dim`` only the frame, unless the member reads pairs."""
         member = self.parts[index]
         if self.paired and not self.member_pairs[index]:
@@ -368,7 +369,7 @@ class EncoderTraits:
     it (as HeadTraits for heads)."""
 
     weights: str  # where its trained weights come from (summary.json, model cards)
-    reads_pairs: bool = False  # each frame with the next (sampling.with_next): motion
+    reads_pairs: bool = False  # each frame with a later one (sampling.PAIRING): motion
     skeleton: bool = False  # tracks a body: annotated videos draw what the model sees
     exportable: bool = True  # a PyTorch network, which an ONNX file can hold
     check_installed: Callable[[], None] | None = None  # the install hint of an optional extra
@@ -432,7 +433,7 @@ def encoder_traits(name: str) -> dict[str, EncoderTraits]:
 
 
 def reads_pairs(name: str) -> bool:
-    """Whether the backbone ``name`` reads each frame with the next one (a motion member)."""
+    """Whether the backbone ``name`` reads each frame with a later one (a motion member)."""
     return any(t.reads_pairs for t in encoder_traits(name).values())
 
 

@@ -23,6 +23,7 @@ from vidact.data.transforms import fit_rule
 from vidact.models.checkpoint import CheckpointInfo
 from vidact.models.classifier import ClipClassifier, frozen_throughout
 from vidact.models.encoder_runtime import int8_names, runtime_in_use, weights_digest
+from vidact.sampling import PAIRING
 
 
 class ViewFeatureCache:
@@ -46,6 +47,8 @@ class ViewFeatureCache:
         tracking = sorted({p.tracking for p in model.encoder.modules() if hasattr(p, "tracking")})
         if tracking:  # how a pose tracker follows a body (as the training cache names it)
             settings["tracking"] = tracking
+        if info.sampling.pairs:  # which later frame each one is paired with
+            settings["pairing"] = PAIRING
         if quantised := int8_names(model.encoder):  # int8 copies, calibrated per run
             settings["precision"] = quantised
         self.cache = ArrayCache(root, "features", settings)

@@ -35,7 +35,7 @@ from vidact.models.backbones import FRAME_ENCODERS, reads_pairs
 from vidact.models.encoder_runtime import int8_names
 from vidact.models.view_cache import ViewFeatureCache
 from vidact.progress import progress
-from vidact.sampling import ClipSampling, spread_indices
+from vidact.sampling import PAIRING, ClipSampling, spread_indices
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,8 @@ class FeatureStore:
                 settings["pool"] = member.pool
             if hasattr(member, "tracking"):  # how a pose tracker follows a body frame to frame
                 settings["tracking"] = member.tracking
+            if reads_pairs(member.name):  # which later frame each one is paired with
+                settings["pairing"] = PAIRING
             if view is not None:
                 settings["view"] = view.settings()
             if quantised := int8_names(member):  # an int8 copy: other features
@@ -171,7 +173,7 @@ class _SpreadFrames(Dataset):
         self.items, self.spec, self.cached_frames = list(items), spec, cached_frames
         self.allow_images = allow_images
         self.view = view
-        self.pairs = pairs  # each frame with the next: (2N, 3, S, S) for a motion encoder
+        self.pairs = pairs  # each frame with a later one: (2N, 3, S, S) for a motion encoder
         self.transform = (
             eval_transform(spec) if view is None else train_transform(spec, view.augment)
         )
