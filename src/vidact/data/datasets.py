@@ -64,12 +64,11 @@ def read_spread_frames(
     ``sampling.pair_rows``)."""
     with VideoReader(path, allow_images) as reader:
         positions = spread_indices(reader.num_frames, cached_frames)
-        if not pairs:
-            frames = reader.read(positions, short_side)
+        if pairs:
+            candidates = pair_candidates(positions, reader.num_frames)
+            frames = read_pairs(reader, candidates, short_side)[0]
         else:
-            frames = read_pairs(reader, pair_candidates(positions, reader.num_frames), short_side)[
-                0
-            ]
+            frames = reader.read(positions, short_side)
         return CachedVideo(frames, reader.num_frames, reader.fps)
 
 
