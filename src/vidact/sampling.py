@@ -275,7 +275,7 @@ class ClipSampling:
 
 
 READ_AROUND = np.arange(-1, 4)  # frames a motion encoder's pair is chosen from: t-1 to t+3
-SAMPLED_ROW = 1  # the sampled frame t among them
+SAMPLED_ROW = int(-READ_AROUND[0])  # the sampled frame t among them
 DISTINCT = 0.5  # mean absolute difference, in grey levels (0-255), of a picture that is new
 PAIRING = (
     f"each frame t with t+1, or with t+2 where t+1 repeats it: t+1 differs from t by at most "
@@ -310,7 +310,7 @@ def pair_rows(frames: np.ndarray, candidates: np.ndarray | None = None) -> np.nd
     row."""
     candidates = np.arange(len(frames)) if candidates is None else np.asarray(candidates)
     count = len(READ_AROUND)
-    small = frames[:, ::4, ::4].astype(np.int16)[candidates]
+    small = frames[:, ::4, ::4][candidates].astype(np.int16)  # only the frames named
     small = small.reshape(-1, count, *small.shape[1:])
     moved = np.abs(np.diff(small, axis=1)).mean(axis=(2, 3, 4)) > DISTINCT  # (N, 4)
     before, to_next, next_on, after = moved.T  # t-1 to t, t to t+1, t+1 to t+2, t+2 to t+3
