@@ -122,20 +122,22 @@ class ClipClassifierModule(L.LightningModule):
             return None
         embeddings = self.embed(inputs)
         logits = self.model.classifier(embeddings)
-        weights = self.class_weights if split == "train" else None  # validation: as tested
         smoothing = self.config.label_smoothing
-        loss = nn.functional.cross_entropy(
-            logits,
-            labels,
-            weight=None if weights is None else weights.to(logits),
-            label_smoothing=smoothing,
-        )
-        if split == "val":
+        if split == "val":  # unweighted, as tested; each clip's loss kept
             each = nn.functional.cross_entropy(
                 logits.detach().float(), labels, reduction="none", label_smoothing=smoothing
             )
+            loss = each.mean()
             self.collected["val_losses"].update(each)
             self.collected["val_embeddings"].update(embeddings.detach().float())
+        else:
+            weights = self.class_weights
+            loss = nn.functional.cross_entropy(
+                logits,
+                labels,
+                weight=None if weights is None else weights.to(logits),
+                label_smoothing=smoothing,
+            )
         self.metrics[f"{split}_loss"].update(loss.detach(), weight=len(labels))
         self.metrics[f"{split}_acc"].update(logits.detach(), labels)
         return loss
