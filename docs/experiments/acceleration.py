@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from dynamic_images import by_halves  # this folder's scripts (run as a script)
-from motion_regions import partitions
-from nuisance import halves_summary, projected, scored
-from sklearn.linear_model import LogisticRegression
+from motion_regions import clips, encoded_once
+from nuisance import halves_summary, scored
+from sklearn.model_selection import LeaveOneGroupOut
 
 from vidact.data.transforms import eval_transform
 from vidact.io.reader import VideoReader
@@ -44,98 +44,90 @@ from vidact.progress import progress
 from vidact.sampling import ClipSampling
 
 PICTURES = ("first", "second", "grey d(t-1), d(t), d(t+1)", "grey d(t), its change, d(t)")
-GAIN = 2.0  # MotionEncoder's
 SCENE_STRENGTHS = (1e-3, 1e-2)
 PEOPLE_STRENGTHS = (3e-3, 1e-2, 3e-2)
 
 
-def pictures(frames: torch.Tensor) -> list[torch.Tensor]:
+def pictures(encoder: MotionEncoder, frames: torch.Tensor) -> list[torch.Tensor]:
     """(T * 4, 3, S, S) normalised frames, each sampled frame as t-1, t, t+1, t+2 -> the four
-    (T, 3, S, S) ``PICTURES``."""
+    (T, 3, S, S) ``PICTURES``, amplified by the encoder's gain and clipped as its own."""
     f = frames.view(-1, 4, *frames.shape[1:])
     grey = f.mean(2)  # (T, 4, S, S)
-    d = (grey[:, 1:] - grey[:, :-1]) * GAIN  # d(t-1), d(t), d(t+1)
+    d = (grey[:, 1:] - grey[:, :-1]) * encoder.gain  # d(t-1), d(t), d(t+1)
     turn = d[:, 1] - d[:, 0]
     return [
-        ((f[:, 2] - f[:, 1]) * GAIN).clamp(-1, 1),
-        ((f[:, 2] - 2 * f[:, 1] + f[:, 0]) * GAIN).clamp(-1, 1),
+        encoder.changes(f[:, 1:3].flatten(0, 1)),  # the recipe's: (t, t+1) pairs interleaved
+        ((f[:, 2] - 2 * f[:, 1] + f[:, 0]) * encoder.gain).clamp(-1, 1),
         d.clamp(-1, 1),
         torch.stack([d[:, 1], turn, d[:, 1]], 1).clamp(-1, 1),
     ]
 
 
-def encode(root: Path, fit: str, size: int, stored: Path) -> dict[str, np.ndarray]:
-    """The set's four pictures by halves (N, 4, 48, 2560), labels and groups, stored once."""
-    if not stored.is_file():
-        encoder = MotionEncoder().eval()
-        spec = encoder.input_spec(size).fitted(fit)
-        sampling = ClipSampling(frames=48, strategy="segment")
-        rows = list(csv.DictReader((root / "groups.csv").open()))
-        kept = []
-        with torch.inference_mode():
-            for row in progress(rows, f"encoding {root.name}", unit="clips"):
-                with VideoReader(root / row["path"]) as reader:
-                    last = reader.num_frames - 1
-                    t = np.asarray(sampling.indices(reader.num_frames, reader.fps))
-                    read = np.clip(t[:, None] + np.arange(-1, 3), 0, last).reshape(-1)
-                    frames = eval_transform(spec)(reader.read(read, short_side=spec.short_side))
-                model = encoder.encoder.model
-                kept.append(np.stack([by_halves(model, p) for p in pictures(frames)]))
-        np.savez(
-            stored,
-            features=np.stack(kept),
-            labels=np.array([row["path"].split("/")[0] for row in rows]),
-            groups=np.array([row["group"] for row in rows]),
-        )
-    return dict(np.load(stored))
+def encode(root: Path, rows: list[dict[str, str]], fit: str, size: int) -> np.ndarray:
+    """(N, 4, 48, 2560) float16: each clip's four ``PICTURES`` through Lite0 by halves."""
+    encoder = MotionEncoder().eval()
+    spec = encoder.input_spec(size).fitted(fit)
+    sampling = ClipSampling(frames=48, strategy="segment")
+    kept = []
+    with torch.inference_mode():
+        for row in progress(rows, f"encoding {root.name}", unit="clips"):
+            with VideoReader(root / row["path"]) as reader:
+                last = reader.num_frames - 1
+                t = np.asarray(sampling.indices(reader.num_frames, reader.fps))
+                read = np.clip(t[:, None] + np.arange(-1, 3), 0, last).reshape(-1)
+                frames = eval_transform(spec)(reader.read(read, short_side=spec.short_side))
+            model = encoder.encoder.model
+            kept.append(np.stack([by_halves(model, p) for p in pictures(encoder, frames)]))
+    return np.stack(kept)
 
 
 def variants(features: np.ndarray) -> dict[str, np.ndarray]:
     """Each clip summarised, per variant: the pictures alone, and the first beside the second."""
     summaries = np.stack(
-        [[halves_summary(picture) for picture in clip] for clip in features.astype(np.float32)]
+        [[halves_summary(picture) for picture in clip] for clip in features]
     ).astype(np.float64)
     shown = {name: summaries[:, i] for i, name in enumerate(PICTURES)}
     shown["first and second side by side"] = np.hstack([summaries[:, 0], summaries[:, 1]])
     return shown
 
 
-def person_out(features: np.ndarray, labels, groups, strength: float) -> int:
-    """Clips right when each person is left out in turn (projection and regression as above)."""
-    predicted = np.empty_like(labels)
-    for person in np.unique(groups):
-        test = groups == person
-        train_x, test_x = projected(
-            features[~test], features[test], labels[~test], groups[~test], 0.5
-        )
-        model = LogisticRegression(C=strength, max_iter=5000, class_weight="balanced")
-        predicted[test] = model.fit(train_x, labels[~test]).predict(test_x)
-    return int((predicted == labels).sum())
+def show_scenes(root: Path, out: Path) -> None:
+    """Each variant on six source-disjoint partitions, and its change on each against the first."""
+    rows, labels, splits = clips(root, out)
+    groups = np.array([row["group"] for row in rows])
+    features = encoded_once(out / f"{root.name}.npy", lambda: encode(root, rows, "pad", 288))
+    for c in SCENE_STRENGTHS:
+        base = None
+        for name, summarised in variants(features).items():
+            got = scored(summarised, labels, groups, splits, 0.5, c, weight="balanced")
+            base = got if base is None else base
+            gains = " ".join(f"{g:+.3f}" for g in got - base)
+            print(f"{root.name}, C {c}, {name}: {got.mean():.3f} +- {got.std():.3f} ({gains})")
+
+
+def show_people(halves: list[Path], out: Path) -> None:
+    """Each variant's clips right over the halves, each person left out in turn."""
+    right: dict[tuple[float, str], list[int]] = {}
+    total = 0
+    for half in halves:
+        rows = list(csv.DictReader((half / "groups.csv").open()))
+        labels = np.array([row["path"].split("/")[0] for row in rows])
+        groups = np.array([row["group"] for row in rows])
+        total += len(rows)
+        people = [list(LeaveOneGroupOut().split(labels, labels, groups))]
+        stored = out / f"{half.name}.npy"
+        features = encoded_once(stored, partial(encode, half, rows, "person", 224))
+        for name, summarised in variants(features).items():
+            for c in PEOPLE_STRENGTHS:
+                got = scored(summarised, labels, groups, people, 0.5, c, weight="balanced")
+                right.setdefault((c, name), []).append(round(got[0] * len(labels)))
+    for (c, name), scores in sorted(right.items(), key=lambda item: item[0][0]):
+        print(json.dumps({"C": c, "variant": name, "right": scores, "of": total}))
 
 
 def main(out: Path, scenes: Path, halves: list[Path]) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the encoding's progress
-    out.mkdir(parents=True, exist_ok=True)
-    fight = encode(scenes, "pad", 288, out / f"{scenes.name}.npz")
-    labels, groups = fight["labels"], fight["groups"]
-    splits = partitions(labels, groups)
-    for c in SCENE_STRENGTHS:
-        base = None
-        for name, features in variants(fight["features"]).items():
-            got = scored(features, labels, groups, splits, 0.5, c, weight="balanced")
-            base = got if base is None else base
-            gains = " ".join(f"{g:+.3f}" for g in got - base)
-            print(f"{scenes.name}, C {c}, {name}: {got.mean():.3f} +- {got.std():.3f} ({gains})")
-    sets = [encode(half, "person", 224, out / f"{half.name}.npz") for half in halves]
-    for c in PEOPLE_STRENGTHS:
-        right: dict[str, list[int]] = {}
-        for got in sets:
-            for name, features in variants(got["features"]).items():
-                score = person_out(features, got["labels"], got["groups"], c)
-                right.setdefault(name, []).append(score)
-        total = sum(len(got["labels"]) for got in sets)
-        for name, scores in right.items():
-            print(json.dumps({"C": c, "variant": name, "right": scores, "of": total}), flush=True)
+    show_scenes(scenes, out)  # makes OUT, shows the encoding's progress
+    show_people(halves, out)
 
 
 if __name__ == "__main__":
