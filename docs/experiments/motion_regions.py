@@ -32,6 +32,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from vidact.data.datasets import read_clips
 from vidact.data.transforms import eval_transform
 from vidact.io.reader import VideoReader
 from vidact.models.backbones import MotionEncoder
@@ -42,14 +43,15 @@ STRENGTHS = (1e-3, 1e-2)  # C; 1e-3 is about the recipe's weight decay 10 on 100
 
 
 def recipe_frames(encoder: MotionEncoder, video: Path, pairs: bool) -> torch.Tensor:
-    """(48, 3, 288, 288), with ``pairs`` (96, ...) each followed by the next: a clip's frames as
-    the recipe reads scenes of several people (48 segment frames, the whole frame padded)."""
+    """(48, 3, 288, 288), with ``pairs`` (96, ...) each followed by the frame it is paired with
+    (`vidact.sampling.pair_rows`): a clip's frames as the recipe reads scenes of several people
+    (48 segment frames, the whole frame padded)."""
     spec = encoder.input_spec(288).fitted("pad")
     sampling = ClipSampling(frames=48, strategy="segment", pairs=pairs)
     with VideoReader(video) as reader:
-        frames = reader.num_frames
-        positions = sampling.as_read(sampling.indices(frames, reader.fps), frames)
-        return eval_transform(spec)(reader.read(positions, short_side=spec.short_side))
+        positions = sampling.indices(reader.num_frames, reader.fps)[None]
+        frames = read_clips(reader, positions, sampling, spec.short_side)[0]  # pairs as chosen
+        return eval_transform(spec)(frames)
 
 
 def recipe_changes(encoder: MotionEncoder, video: Path) -> torch.Tensor:
