@@ -34,14 +34,14 @@ import numpy as np
 import torch
 from dynamic_images import by_halves  # this folder's scripts (run as a script)
 from motion_regions import clips, encoded_once
-from nuisance import halves_summary, scored
+from nuisance import halves_summary, scored, versus
 from sklearn.model_selection import LeaveOneGroupOut
 
 from vidact.data.transforms import eval_transform
 from vidact.io.reader import VideoReader
 from vidact.models.backbones import MotionEncoder
 from vidact.progress import progress
-from vidact.sampling import ClipSampling
+from vidact.sampling import SAMPLED_ROW, ClipSampling, pair_candidates
 
 PICTURES = ("first", "second", "grey d(t-1), d(t), d(t+1)", "grey d(t), its change, d(t)")
 SCENE_STRENGTHS = (1e-3, 1e-2)
@@ -72,9 +72,9 @@ def encode(root: Path, rows: list[dict[str, str]], fit: str, size: int) -> np.nd
     with torch.inference_mode():
         for row in progress(rows, f"encoding {root.name}", unit="clips"):
             with VideoReader(root / row["path"]) as reader:
-                last = reader.num_frames - 1
-                t = np.asarray(sampling.indices(reader.num_frames, reader.fps))
-                read = np.clip(t[:, None] + np.arange(-1, 3), 0, last).reshape(-1)
+                t = sampling.indices(reader.num_frames, reader.fps)
+                around = pair_candidates(t, reader.num_frames).reshape(len(t), -1)
+                read = around[:, SAMPLED_ROW - 1 : SAMPLED_ROW + 3].reshape(-1)  # t-1 to t+2
                 frames = eval_transform(spec)(reader.read(read, short_side=spec.short_side))
             model = encoder.encoder.model
             kept.append(np.stack([by_halves(model, p) for p in pictures(encoder, frames)]))
@@ -96,13 +96,11 @@ def show_scenes(root: Path, out: Path) -> None:
     rows, labels, splits = clips(root, out)
     groups = np.array([row["group"] for row in rows])
     features = encoded_once(out / f"{root.name}.npy", lambda: encode(root, rows, "pad", 288))
+    base = {}
     for c in SCENE_STRENGTHS:
-        base = None
         for name, summarised in variants(features).items():
             got = scored(summarised, labels, groups, splits, 0.5, c, weight="balanced")
-            base = got if base is None else base
-            gains = " ".join(f"{g:+.3f}" for g in got - base)
-            print(f"{root.name}, C {c}, {name}: {got.mean():.3f} +- {got.std():.3f} ({gains})")
+            print(versus(f"{root.name}, C {c}, {name}", got, base.setdefault(c, got), "first"))
 
 
 def show_people(halves: list[Path], out: Path) -> None:

@@ -72,10 +72,14 @@ def encode(root: Path, rows: list[dict[str, str]]) -> np.ndarray:
     return np.stack(cells)
 
 
+def change(clip: np.ndarray, reduce: Callable[..., np.ndarray] = np.mean) -> np.ndarray:
+    """Each feature's mean (or ``reduce``d) absolute change between neighbouring frames."""
+    return reduce(np.abs(np.diff(clip, axis=0)), axis=0)
+
+
 def summary(clip: np.ndarray) -> np.ndarray:
     """The recipe's summary over time: each feature's mean, spread and mean change."""
-    change = np.abs(np.diff(clip, axis=0)).mean(0)
-    return np.concatenate([clip.mean(0), clip.std(0), change])
+    return np.concatenate([clip.mean(0), clip.std(0), change(clip)])
 
 
 def cell_summaries(cells: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from motion_regions import STRENGTHS, clips, encoded_once, summary  # this folder's scripts
+from motion_regions import STRENGTHS, change, clips, encoded_once, summary  # this folder's
 from other_classifiers import encode as encode_recipe
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
@@ -36,7 +36,7 @@ SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 def halves_summary(clip: np.ndarray) -> np.ndarray:
     """The `linear` head's summary with `segments: 2`: each half's mean, spread, mean change."""
     halves = [part.mean(0) for part in np.array_split(clip, 2, axis=0)]
-    return np.concatenate([*halves, clip.std(0), np.abs(np.diff(clip, axis=0)).mean(0)])
+    return np.concatenate([*halves, clip.std(0), change(clip)])
 
 
 def accelerated_summary(clip: np.ndarray) -> np.ndarray:

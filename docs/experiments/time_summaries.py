@@ -18,15 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from motion_regions import STRENGTHS, clips, encoded_once, top_mean  # this folder's scripts
+from motion_regions import STRENGTHS, change, clips, encoded_once, top_mean  # this folder's
 from motion_regions import summary as whole_summary
-from nuisance import halves_summary, scored
+from nuisance import halves_summary, scored, versus
 from other_classifiers import encode
-
-
-def change(clip: np.ndarray) -> np.ndarray:
-    """Each feature's mean absolute change between neighbouring sampled frames."""
-    return np.abs(np.diff(clip, axis=0)).mean(0)
 
 
 def left_right(clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -60,7 +55,7 @@ SUMMARIES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
         [halves_summary(c), np.quantile(c, [0.25, 0.75], axis=0).reshape(-1)]
     ),
     "the recipe's and each feature's largest change": lambda c: np.hstack(
-        [halves_summary(c), np.abs(np.diff(c, axis=0)).max(0)]
+        [halves_summary(c), change(c, np.max)]
     ),
     "the recipe's and the left times the right half, averaged": lambda c: np.hstack(
         [halves_summary(c), np.prod(left_right(c), axis=0).mean(0)]
@@ -79,8 +74,9 @@ def main(root: Path, out: Path) -> None:
         features = np.stack([summarise(clip) for clip in encoded])
         for c in STRENGTHS:
             got = scored(features, labels, groups, splits, 0.5, c, weight="balanced")
-            gains = " ".join(f"{g:+.3f}" for g in got - base.setdefault(c, got))
-            print(f"{name}, C {c}: {got.mean():.3f} +- {got.std():.3f} ({gains})", flush=True)
+            print(
+                versus(f"{name}, C {c}", got, base.setdefault(c, got), "the recipe's"), flush=True
+            )
 
 
 if __name__ == "__main__":
