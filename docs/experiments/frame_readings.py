@@ -143,6 +143,14 @@ READINGS: dict[str, Reading] = {
             ]
         ]
     ),
+    "each sampled frame t and t+2 (a step of two frames)": lambda clip: np.stack(
+        [
+            picture(clip, *row)
+            for row in clip["candidates"].reshape(-1, len(READ_AROUND))[
+                :, [SAMPLED_ROW, SAMPLED_ROW + 2]
+            ]
+        ]
+    ),
     **{
         f"96 neighbouring differences drawn with replacement, seed {s}": drawn(s, 96, True)
         for s in range(6)
