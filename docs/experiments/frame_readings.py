@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from dynamic_images import by_halves
-from motion_regions import clips  # this folder's scripts (run as a script)
+from motion_regions import STRENGTHS, clips  # this folder's scripts (run as a script)
 from nuisance import halves_summary, projected, scored, versus
 from sklearn.linear_model import LogisticRegression
 
@@ -195,7 +195,7 @@ def main(root: Path, out: Path) -> None:
     }
     base = {}
     for name, summaries in features.items():
-        for c in (1e-3, 1e-2):
+        for c in STRENGTHS:
             got = scored(summaries, labels, groups, splits, 0.5, c, weight="balanced")
             print(
                 versus(f"{name}, C {c}", got, base.setdefault(c, got), "the recipe's"), flush=True
