@@ -34,12 +34,13 @@ from vidact.progress import progress
 from vidact.sampling import READ_AROUND, SAMPLED_ROW, ClipSampling, pair_rows
 
 Reading = Callable[[dict[str, np.ndarray]], np.ndarray]  # a clip's store -> (T, 2560)
+SIZE = 288  # the whole frame padded to a square of this side, as the recipe reads scenes
 
 
 def encode_clip(encoder: MotionEncoder, video: Path) -> dict[str, np.ndarray]:
-    """A clip's d(i, i+1) (M-1, 2560), d(i, i+2) (M-2, 2560), the still picture's features
-    (2560,), the recipe's candidate positions (48 * 5,) and the pairs it chooses (96,)."""
-    spec = encoder.input_spec(288).fitted("pad")
+    """A clip's d(i, i+1) (M-1, 2560), d(i, i+2) (M-2, 2560), the recipe's candidate
+    positions (48 * 5,) and the pairs it chooses (96,)."""
+    spec = encoder.input_spec(SIZE).fitted("pad")
     sampling = ClipSampling(frames=48, strategy="segment", pairs=True)
     with VideoReader(video) as reader:
         count = reader.num_frames
@@ -56,14 +57,14 @@ def encode_clip(encoder: MotionEncoder, video: Path) -> dict[str, np.ndarray]:
     return {
         "d1": features(1),
         "d2": features(2),
-        "still": by_halves(encoder.encoder.model, torch.zeros_like(images[:1]))[0],
         "candidates": candidates,
         "chosen": pair_rows(frames, candidates),
     }
 
 
 def encoded(root: Path, rows: list[dict[str, str]], out: Path) -> list[dict[str, np.ndarray]]:
-    """Each clip's ``encode_clip``, stored in OUT/differences the first time."""
+    """Each clip's ``encode_clip``, stored in OUT/differences the first time, with its index
+    and the features of a still picture (no change: one for every clip)."""
     folder = out / "differences"
     folder.mkdir(exist_ok=True)
     encoder = MotionEncoder().eval()
@@ -72,8 +73,9 @@ def encoded(root: Path, rows: list[dict[str, str]], out: Path) -> list[dict[str,
             stored = folder / f"{index:03d}.npz"
             if not stored.is_file():
                 np.savez(stored, **encode_clip(encoder, root / row["path"]))
+        still = by_halves(encoder.encoder.model, torch.zeros(1, 3, SIZE, SIZE))[0]
     return [
-        dict(np.load(folder / f"{index:03d}.npz"), index=np.array(index))
+        dict(np.load(folder / f"{index:03d}.npz"), index=np.array(index), still=still)
         for index in range(len(rows))
     ]
 
@@ -127,6 +129,18 @@ def drawn(seed: int, count: int, replace: bool) -> Reading:
     return read
 
 
+def stepped(step: int) -> Reading:
+    """Each sampled frame t with t+``step`` (clipped to the clip), whatever repeats."""
+
+    def read(clip: dict[str, np.ndarray]) -> np.ndarray:
+        around = clip["candidates"].reshape(-1, len(READ_AROUND))
+        return np.stack(
+            [picture(clip, a, b) for a, b in around[:, [SAMPLED_ROW, SAMPLED_ROW + step]]]
+        )
+
+    return read
+
+
 READINGS: dict[str, Reading] = {
     "the recipe's 48 pairs": recipe,
     "the old helper's 96": old_helper,
@@ -135,22 +149,8 @@ READINGS: dict[str, Reading] = {
     "neighbouring differences from odd frames (d(1,2), d(3,4), ...)": lambda clip: clip["d1"][
         1::2
     ].astype(np.float64),
-    "each sampled frame t and t+1, no repeat rule": lambda clip: np.stack(
-        [
-            picture(clip, a, b)
-            for a, b in clip["candidates"].reshape(-1, len(READ_AROUND))[
-                :, SAMPLED_ROW : SAMPLED_ROW + 2
-            ]
-        ]
-    ),
-    "each sampled frame t and t+2 (a step of two frames)": lambda clip: np.stack(
-        [
-            picture(clip, *row)
-            for row in clip["candidates"].reshape(-1, len(READ_AROUND))[
-                :, [SAMPLED_ROW, SAMPLED_ROW + 2]
-            ]
-        ]
-    ),
+    "each sampled frame t and t+1, no repeat rule": stepped(1),
+    "each sampled frame t and t+2 (a step of two frames)": stepped(2),
     **{
         f"96 neighbouring differences drawn with replacement, seed {s}": drawn(s, 96, True)
         for s in range(6)

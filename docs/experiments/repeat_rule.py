@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vidact.data.datasets import read_clips
 from vidact.io.reader import VideoReader
-from vidact.sampling import DISTINCT, ClipSampling
+from vidact.sampling import DISTINCT, ClipSampling, pair_rows
 
 LOCAL = 24  # grey levels: a pixel that changed this much moved, whatever the frame's mean
 
@@ -30,12 +29,14 @@ LOCAL = 24  # grey levels: a pixel that changed this much moved, whatever the fr
 def clip_figures(video: Path, sampling: ClipSampling) -> tuple[int, np.ndarray]:
     """Pairs of the clip going past a repeat, and for its neighbouring frames within
     ``DISTINCT`` the share of sampled pixels changed by more than ``LOCAL``."""
-    with VideoReader(video) as reader:
-        positions = sampling.indices(reader.num_frames, reader.fps)[None]
-        read = read_clips(reader, positions, sampling, None)[1][0]
-        frames = reader.read(np.arange(reader.num_frames), None)[:, ::4, ::4].astype(np.int16)
+    with VideoReader(video) as reader:  # every frame, decoded once
+        count = reader.num_frames
+        candidates = sampling.as_read(sampling.indices(count, reader.fps), count)
+        frames = reader.read(np.arange(count), None)
+    read = pair_rows(frames, candidates)  # rows of every frame are their positions
     past = int((read[1::2] - read[0::2] == 2).sum())
-    change = np.abs(np.diff(frames, axis=0))
+    small = frames[:, ::4, ::4].astype(np.int16)
+    change = np.abs(np.diff(small, axis=0))
     near = change.mean(axis=(1, 2, 3)) <= DISTINCT
     return past, (change[near].max(axis=3) > LOCAL).mean(axis=(1, 2))
 
