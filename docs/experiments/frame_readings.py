@@ -46,6 +46,7 @@ def encode_clip(encoder: MotionEncoder, video: Path) -> dict[str, np.ndarray]:
         count = reader.num_frames
         candidates = sampling.as_read(sampling.indices(count, reader.fps)[None], count)[0]
         frames = reader.read(np.arange(count), spec.short_side)
+        fps = reader.fps
     images = eval_transform(spec)(frames)
 
     def features(step: int) -> np.ndarray:
@@ -58,7 +59,7 @@ def encode_clip(encoder: MotionEncoder, video: Path) -> dict[str, np.ndarray]:
         "d1": features(1),
         "d2": features(2),
         "candidates": candidates,
-        "chosen": pair_rows(frames, candidates),
+        "chosen": pair_rows(frames, fps, candidates),
     }
 
 

@@ -33,7 +33,8 @@ def clip_figures(video: Path, sampling: ClipSampling) -> tuple[int, np.ndarray]:
         count = reader.num_frames
         candidates = sampling.as_read(sampling.indices(count, reader.fps), count)
         frames = reader.read(np.arange(count), None)
-    read = pair_rows(frames, candidates)  # rows of every frame are their positions
+        fps = reader.fps
+    read = pair_rows(frames, fps, candidates)  # rows of every frame are their positions
     past = int((read[1::2] - read[0::2] == 2).sum())
     small = frames[:, ::4, ::4].astype(np.int16)
     change = np.abs(np.diff(small, axis=0))

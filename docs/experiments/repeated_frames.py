@@ -76,7 +76,7 @@ def repeat_shares(root: Path, rows: list[dict[str, str]]) -> dict[str, float]:
     return {group: float(np.mean(values)) for group, values in sorted(shares.items())}
 
 
-def followers(frames: torch.Tensor, raw: np.ndarray, pairing: str) -> torch.Tensor:
+def followers(frames: torch.Tensor, raw: np.ndarray, fps: float, pairing: str) -> torch.Tensor:
     """(T, 5, 3, S, S) normalised frames, each sampled one t as t-1 to t+3 (``READ_AROUND``),
     and the same (T * 5, H, W, 3) as decoded -> (T,) which of the 5 each t is paired with."""
     count, sampled = len(frames), SAMPLED_ROW
@@ -85,7 +85,7 @@ def followers(frames: torch.Tensor, raw: np.ndarray, pairing: str) -> torch.Tens
     if pairing == "the frame after next":
         return torch.full((count,), sampled + 2, dtype=torch.long)
     if pairing == "vidact's":
-        return torch.from_numpy(pair_rows(raw)[1::2] % len(READ_AROUND))
+        return torch.from_numpy(pair_rows(raw, fps)[1::2] % len(READ_AROUND))
     later = frames[:, sampled + 1 :] - frames[:, sampled : sampled + 1]
     distinct = later.abs().mean((2, 3, 4)) * 127.5 > DISTINCT  # (T, 3) grey levels
     first = distinct.float().argmax(1) + sampled + 1
@@ -107,11 +107,12 @@ def encode(root: Path, rows: list[dict[str, str]], repeated: bool) -> np.ndarray
                 read = np.clip(sampled[:, None] + READ_AROUND, 0, last)
                 read = read // 2 * 2 if repeated else read
                 raw = reader.read(read.reshape(-1), spec.short_side)
+                fps = reader.fps
             frames = eval_transform(spec)(raw)
             frames = frames.view(len(sampled), len(READ_AROUND), *frames.shape[1:])
             clip = []
             for pairing in PAIRINGS:
-                paired = frames[torch.arange(len(sampled)), followers(frames, raw, pairing)]
+                paired = frames[torch.arange(len(sampled)), followers(frames, raw, fps, pairing)]
                 pairs = torch.stack([frames[:, SAMPLED_ROW], paired], 1).flatten(0, 1)
                 clip.append(by_halves(encoder.encoder.model, encoder.changes(pairs)))
             encoded.append(np.stack(clip))

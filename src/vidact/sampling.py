@@ -277,10 +277,11 @@ class ClipSampling:
 READ_AROUND = np.arange(-1, 4)  # frames a motion encoder's pair is chosen from: t-1 to t+3
 SAMPLED_ROW = int(-READ_AROUND[0])  # the sampled frame t among them
 DISTINCT = 0.5  # mean absolute difference, in grey levels (0-255), of a picture that is new
+REPEATS_FROM = 20.0  # frames/s from which a file may hold a slower camera's repeats
 PAIRING = (
-    f"each frame t with t+1, or with t+2 where t+1 repeats it: t+1 differs from t by at most "
-    f"{DISTINCT:g} grey levels (0-255) on average, t+2 from t+1 by more, and the picture "
-    f"changed before t or holds again after t+2"
+    f"each frame t with t+1, or, in a video of {REPEATS_FROM:g} frames/s or more, with t+2 "
+    f"where t+1 repeats it: t+1 differs from t by at most {DISTINCT:g} grey levels (0-255) on "
+    f"average, t+2 from t+1 by more, and the picture changed before t or holds again after t+2"
 )
 
 
@@ -294,11 +295,11 @@ def pair_candidates(positions: np.ndarray, num_frames: int) -> np.ndarray:
     return around.reshape(*positions.shape[:-1], -1)
 
 
-def pair_rows(frames: np.ndarray, candidates: np.ndarray | None = None) -> np.ndarray:
-    """(M, H, W, 3) uint8 frames and (N * 5,) rows of them at ``pair_candidates``' positions
-    (all M in order when None) -> (2N,) rows of ``frames``: each frame t with t+1, or with t+2
-    where t+1 is a repeat of t (``PAIRING``). Each distinct frame read once, however many
-    candidate lists name it.
+def pair_rows(frames: np.ndarray, fps: float, candidates: np.ndarray | None = None) -> np.ndarray:
+    """(M, H, W, 3) uint8 frames of a video of ``fps`` frames/s and (N * 5,) rows of them at
+    ``pair_candidates``' positions (all M in order when None) -> (2N,) rows of ``frames``: each
+    frame t with t+1, or with t+2 where t+1 is a repeat of t (``PAIRING``). Each distinct frame
+    read once, however many candidate lists name it.
 
     A camera that delivers 15 frames/s into a 30 frames/s file repeats every other frame, and
     a frame paired with its repeat shows no motion: people_rgb models trained without repeats
@@ -307,14 +308,18 @@ def pair_rows(frames: np.ndarray, candidates: np.ndarray | None = None) -> np.nd
     surrounds it: the picture moves on right after it, and it either moved just before (a
     dropped frame) or holds again after moving (every other frame repeated). Stillness, and
     motion starting after it, keep the next frame. Measured on every 4th pixel of every 4th
-    row."""
+    row. Under ``REPEATS_FROM`` frames/s (12 and 15 frames/s files) the next frame is always
+    kept: a repeat there would be a camera of 6 or 7.5 frames/s, and a picture that barely
+    changed is mostly an arm slowing down, which the rule paired past, two frames at a rate
+    where one already moves an arm far (docs/measurements.md, "The repeat rule by frame
+    rate")."""
     candidates = np.arange(len(frames)) if candidates is None else np.asarray(candidates)
     count = len(READ_AROUND)
     small = frames[:, ::4, ::4][candidates].astype(np.int16)  # only the frames named
     small = small.reshape(-1, count, *small.shape[1:])
     moved = np.abs(np.diff(small, axis=1)).mean(axis=(2, 3, 4)) > DISTINCT  # (N, 4)
     before, to_next, next_on, after = moved.T  # t-1 to t, t to t+1, t+1 to t+2, t+2 to t+3
-    repeat = ~to_next & next_on & (before | ~after)
+    repeat = ~to_next & next_on & (before | ~after) & (fps >= REPEATS_FROM)
     starts = np.arange(len(small)) * count + SAMPLED_ROW
     return candidates[np.stack([starts, starts + 1 + repeat], axis=1).reshape(-1)]
 

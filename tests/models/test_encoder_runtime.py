@@ -43,7 +43,7 @@ def _frames(backbone: str, pairs: bool) -> torch.Tensor:
         frames = reader.read(
             pair_candidates(positions, reader.num_frames) if pairs else positions, 96
         )
-    return frames[pair_rows(frames)] if pairs else frames  # pairs: (frame, later frame)
+    return frames[pair_rows(frames, 30)] if pairs else frames  # pairs: (frame, later frame)
 
 
 @pytest.mark.parametrize("backbone", ["tf_efficientnet_lite0", "motion"])

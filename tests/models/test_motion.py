@@ -31,10 +31,10 @@ def test_a_repeat_is_skipped_stillness_kept_and_the_last_frame_alone() -> None:
     read = pair_candidates(sampled, len(video))
     # repeats skipped (0 and 2 held again after moving on, 9 moved before); the still frame
     # 6, where motion starts after two, kept with the next; the last alone
-    assert read[pair_rows(video[read])].tolist() == [0, 2, 2, 4, 6, 7, 9, 11, 12, 12]
-    assert pair_rows(video, read).tolist() == read[pair_rows(video[read])].tolist()  # by index
+    assert read[pair_rows(video[read], 30)].tolist() == [0, 2, 2, 4, 6, 7, 9, 11, 12, 12]
+    assert pair_rows(video, 30, read).tolist() == read[pair_rows(video[read], 30)].tolist()
     frames = ((i, video[i]) for i in np.unique(read))  # a timeline's stream pairs them alike
-    pairs = list(paired_frames(frames, sampled, len(video)))
+    pairs = list(paired_frames(frames, sampled, len(video), 30))
     assert [(i, pair[:, 0, 0, 0].tolist()) for i, pair in pairs] == [
         (0, [0, 10]),
         (2, [10, 20]),
@@ -42,6 +42,8 @@ def test_a_repeat_is_skipped_stillness_kept_and_the_last_frame_alone() -> None:
         (9, [40, 50]),
         (12, [60, 60]),
     ]
+    # under 20 frames/s a picture that holds is a slow movement, not a slower camera's repeat
+    assert read[pair_rows(video[read], 15)].tolist() == [0, 1, 2, 3, 6, 7, 9, 10, 12, 12]
     assert reads_pairs("motion") and reads_pairs("tf_efficientnet_lite0+motion")
     assert not reads_pairs("tf_efficientnet_lite0")
 
@@ -114,7 +116,7 @@ def test_on_a_real_clip_appearance_comes_from_the_first_of_each_pair() -> None:
     with VideoReader(video) as reader:
         positions = np.array([0, 10, 20])
         frames = reader.read(pair_candidates(positions, reader.num_frames), 73)
-    frames = frames[pair_rows(frames)]  # (frame, later frame) pairs
+    frames = frames[pair_rows(frames, 30)]  # (frame, later frame) pairs
     features = fused(eval_transform(fused.input_spec(64))(frames))  # 6 frames -> (3, 2 x 1280)
     appearance = alone(eval_transform(alone.input_spec(64))(frames[0::2]))  # what lite0 caches
     torch.testing.assert_close(features[:, :1280], appearance, atol=1e-4, rtol=1e-4)

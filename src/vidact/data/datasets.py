@@ -79,7 +79,7 @@ def read_pairs(
     (``sampling.pair_rows``) and their (2N,) positions; each distinct frame decoded once."""
     distinct, candidate_rows = np.unique(candidates, return_inverse=True)
     frames = reader.read(distinct, short_side)
-    rows = pair_rows(frames, candidate_rows)
+    rows = pair_rows(frames, reader.fps, candidate_rows)
     return frames[rows], distinct[rows]
 
 

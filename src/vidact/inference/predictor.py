@@ -484,7 +484,7 @@ class Predictor(VideoPredictor):
         sampling = self.info.sampling
         positions = sampling.as_read(sampling.indices(len(frames), fps), len(frames))
         if sampling.pairs:
-            positions = pair_rows(frames, positions)
+            positions = pair_rows(frames, fps, positions)
         views = to_views(frames[positions], positions[None], self.load_views.transform)
         probabilities, sureness = self.probabilities(views[None])
         return probabilities[0], float(sureness[0])
@@ -641,7 +641,10 @@ class Predictor(VideoPredictor):
         if self.info.sampling.pairs:
             read = np.unique(self.info.sampling.as_read(needed, reader.num_frames))
             frames = paired_frames(
-                reader.frames(read, self.info.input.short_side), needed, reader.num_frames
+                reader.frames(read, self.info.input.short_side),
+                needed,
+                reader.num_frames,
+                reader.fps,
             )
         else:
             frames = reader.frames(needed, self.info.input.short_side)
