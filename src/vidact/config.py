@@ -187,9 +187,9 @@ class DataConfig:
                 "leave nothing to train on"
             )
 
-    def sampling(self, pairs: bool = False) -> ClipSampling:
-        """``pairs``: the encoder reads each frame with a later one (``backbones.reads_pairs``)."""
-        return ClipSampling(self.frames, self.strategy, self.interval, self.window_stride, pairs)
+    def sampling(self, span: int = 1) -> ClipSampling:
+        """``span``: frames the encoder reads for each sampled one (``backbones.frame_span``)."""
+        return ClipSampling(self.frames, self.strategy, self.interval, self.window_stride, span)
 
     def augmentation(self) -> dict[str, Any]:
         """The individual augmentation overrides, for ``transforms.resolve_augment``."""

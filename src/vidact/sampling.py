@@ -227,7 +227,7 @@ class ClipSampling:
     strategy: str = "segment"
     interval: int = 1  # frames between picks for stride, dense and window
     window_stride: str | None = None  # window starts: frames ("16") or seconds ("0.5s")
-    pairs: bool = False  # each frame read with a later one (a motion encoder's input: PAIRING)
+    span: int = 1  # frames read for each sampled one: 1, or a motion encoder's (READINGS)
 
     def indices(
         self,
@@ -255,8 +255,14 @@ class ClipSampling:
 
     @property
     def frames_read(self) -> int:
-        """Frames a clip of the model reads: T, or 2T in (frame, later frame) pairs."""
-        return self.frames * (2 if self.pairs else 1)
+        """Frames a clip of the model reads: T, or ``span`` T (a motion encoder's readings)."""
+        return self.frames * self.span
+
+    @property
+    def pairs(self) -> bool:
+        """Whether each sampled frame is read with later ones (``READINGS``), chosen among the
+        frames around it (``pair_candidates``)."""
+        return self.span > 1
 
     def frames_to_cache(self, jitter: bool = True) -> int:
         """Frames per video (evenly spread, ``spread_indices``) a cache keeps for the clips this
@@ -283,6 +289,11 @@ PAIRING = (
     f"where t+1 repeats it: t+1 differs from t by at most {DISTINCT:g} grey levels (0-255) on "
     f"average, t+2 from t+1 by more, and the picture changed before t or holds again after t+2"
 )
+# what a motion encoder reads of each sampled frame t, by span (rows per sampled frame)
+READINGS = {
+    2: PAIRING,
+    4: f"each frame t as t-1, t, the frame paired with it and the one after that ({PAIRING})",
+}
 
 
 def pair_candidates(positions: np.ndarray, num_frames: int) -> np.ndarray:
@@ -295,10 +306,13 @@ def pair_candidates(positions: np.ndarray, num_frames: int) -> np.ndarray:
     return around.reshape(*positions.shape[:-1], -1)
 
 
-def pair_rows(frames: np.ndarray, fps: float, candidates: np.ndarray | None = None) -> np.ndarray:
+def pair_rows(
+    frames: np.ndarray, fps: float, candidates: np.ndarray | None = None, span: int = 2
+) -> np.ndarray:
     """(M, H, W, 3) uint8 frames of a video of ``fps`` frames/s and (N * 5,) rows of them at
-    ``pair_candidates``' positions (all M in order when None) -> (2N,) rows of ``frames``: each
-    frame t with t+1, or with t+2 where t+1 is a repeat of t (``PAIRING``). Each distinct frame
+    ``pair_candidates``' positions (all M in order when None) -> (span N,) rows of ``frames``:
+    each frame t with t+1, or with t+2 where t+1 is a repeat of t (``PAIRING``); with ``span``
+    4, t-1 before them and the frame after the later one (``READINGS``). Each distinct frame
     read once, however many candidate lists name it.
 
     A camera that delivers 15 frames/s into a 30 frames/s file repeats every other frame, and
@@ -321,7 +335,15 @@ def pair_rows(frames: np.ndarray, fps: float, candidates: np.ndarray | None = No
     before, to_next, next_on, after = moved.T  # t-1 to t, t to t+1, t+1 to t+2, t+2 to t+3
     repeat = ~to_next & next_on & (before | ~after) & (fps >= REPEATS_FROM)
     starts = np.arange(len(small)) * count + SAMPLED_ROW
-    return candidates[np.stack([starts, starts + 1 + repeat], axis=1).reshape(-1)]
+    later = starts + 1 + repeat
+    rows = [starts, later] if span == 2 else [starts - 1, starts, later, later + 1]
+    return candidates[np.stack(rows, axis=1).reshape(-1)]
+
+
+def sampled_row(span: int) -> int:
+    """Where the sampled frame t lies among the ``span`` rows read for it (``pair_rows``): what
+    an encoder that reads single frames takes beside a motion encoder."""
+    return 1 if span == 4 else 0
 
 
 def evenly_spread(count: int, most: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from vidact.models.backbones import (
     FrameEncoder,
     create_image_model,
     encoder_traits,
-    reads_pairs,
+    frame_span,
     weight_source,
 )
 
@@ -76,9 +76,12 @@ def test_weights_file_is_loaded(tmp_path) -> None:
 def test_frame_encoders_are_known_by_their_traits() -> None:
     """What the paths ask of an encoder (pairs, skeleton, export, weights) comes from the
     registry, also for fusions; timm members have no traits."""
-    assert set(FRAME_ENCODERS) == {"motion", "pose", "pose_arms"}
-    assert reads_pairs("motion") and reads_pairs("tf_efficientnet_lite0+motion")
-    assert not reads_pairs("tf_efficientnet_lite0+pose") and not reads_pairs("resnet18")
+    assert set(FRAME_ENCODERS) == {"motion", "motion_steps", "pose", "pose_arms"}
+    assert frame_span("motion") == frame_span("tf_efficientnet_lite0+motion") == 2
+    assert frame_span("motion_steps+pose_arms") == 4
+    assert frame_span("tf_efficientnet_lite0+pose") == frame_span("resnet18") == 1
+    with pytest.raises(ConfigError, match="motion_steps: fours"):
+        frame_span("motion+motion_steps")
     assert encoder_traits("tf_efficientnet_lite0") == {}
     pose = encoder_traits("tf_efficientnet_lite0+pose")["pose"]
     assert pose.skeleton and not pose.exportable and pose.check_installed is not None

@@ -16,7 +16,7 @@ from vidact.inference.load import load_predictor
 from vidact.inference.timeline import TimelineSettings, paired_frames
 from vidact.io.reader import VideoReader
 from vidact.io.writer import write_video
-from vidact.models.backbones import MotionEncoder, build_encoder, reads_pairs
+from vidact.models.backbones import MotionEncoder, build_encoder, frame_span
 from vidact.sampling import pair_candidates, pair_rows
 
 
@@ -44,8 +44,41 @@ def test_a_repeat_is_skipped_stillness_kept_and_the_last_frame_alone() -> None:
     ]
     # under 20 frames/s a picture that holds is a slow movement, not a slower camera's repeat
     assert read[pair_rows(video[read], 15)].tolist() == [0, 1, 2, 3, 6, 7, 9, 10, 12, 12]
-    assert reads_pairs("motion") and reads_pairs("tf_efficientnet_lite0+motion")
-    assert not reads_pairs("tf_efficientnet_lite0")
+    assert frame_span("motion") == frame_span("tf_efficientnet_lite0+motion") == 2
+    assert frame_span("tf_efficientnet_lite0") == 1
+    # motion_steps reads each pair with the frame before and the one after it
+    fours = pair_rows(video, 30, read, span=4).reshape(-1, 4)
+    assert fours.tolist() == [
+        [0, 0, 2, 3],
+        [1, 2, 4, 5],
+        [5, 6, 7, 8],
+        [8, 9, 11, 12],
+        [11, 12, 12, 12],
+    ]
+    steps = list(
+        paired_frames(((i, video[i]) for i in np.unique(read)), sampled, len(video), 30, 4)
+    )
+    assert [four[:, 0, 0, 0].tolist() for _, four in steps] == video[fours][..., 0, 0, 0].tolist()
+
+
+@torch.no_grad()
+def test_motion_steps_show_three_grey_changes_as_one_picture() -> None:
+    """Each four (t-1, t, paired frame, the one after) becomes the amplified grey changes
+    between them as red, green and blue: a swing to and fro is not a sweep one way."""
+    encoder = MotionEncoder(span=4).eval()
+    levels = torch.tensor([0.0, 0.1, 0.3, 0.2, 0.0, 0.1, 0.2, 0.3])  # to and fro, then one way
+    frames = levels.view(-1, 1, 1, 1).expand(-1, 3, 8, 8)
+    changes = encoder.changes(frames)
+    assert changes.shape == (2, 3, 8, 8)
+    expected = torch.tensor([[0.2, 0.4, -0.2], [0.2, 0.2, 0.2]])  # gain 2
+    torch.testing.assert_close(changes[:, :, 0, 0], expected)
+    pictures = torch.rand(8, 3, 32, 32)
+    assert encoder(pictures).shape == (2, encoder.num_features)
+    assert encoder.encode_clips(pictures.view(2, 4, 3, 32, 32)).shape == (
+        2,
+        1,
+        encoder.num_features,
+    )
 
 
 def test_an_h264_file_repeating_every_other_frame_gives_pairs_that_move(tmp_path: Path) -> None:
@@ -60,7 +93,7 @@ def test_an_h264_file_repeating_every_other_frame_gives_pairs_that_move(tmp_path
     repeating = write_video(tmp_path / "repeating.mp4", [f for f in sweep[::2] for _ in (0, 1)], 30)
     smooth = write_video(tmp_path / "smooth.mp4", sweep, 30)
     for video in (repeating, smooth):
-        pairs = read_spread_frames(video, 8, None, pairs=True).array.astype(np.int16)
+        pairs = read_spread_frames(video, 8, None, span=2).array.astype(np.int16)
         moved = np.abs(pairs[1::2] - pairs[0::2]).mean(axis=(1, 2, 3))
         # the last is the video's last picture, with nothing new after it
         assert len(moved) == 8 and moved[:-1].min() > 2, (video.name, moved)
@@ -121,26 +154,34 @@ def test_on_a_real_clip_appearance_comes_from_the_first_of_each_pair() -> None:
     appearance = alone(eval_transform(alone.input_spec(64))(frames[0::2]))  # what lite0 caches
     torch.testing.assert_close(features[:, :1280], appearance, atol=1e-4, rtol=1e-4)
     assert features[:, 1280:].abs().sum() > 0  # people moved between neighbouring frames
+    fours = build_encoder("tf_efficientnet_lite0+motion_steps", pretrained=True).eval()
+    with VideoReader(video) as reader:  # each sampled frame as the second of its four
+        read = pair_candidates(positions, reader.num_frames)
+        frames = reader.read(read, 73)[pair_rows(reader.read(read, 73), reader.fps, span=4)]
+    features = fours(eval_transform(fours.input_spec(64))(frames))  # 12 frames -> (3, 2560)
+    torch.testing.assert_close(features[:, :1280], appearance, atol=1e-4, rtol=1e-4)
 
 
-@pytest.fixture(scope="module", params=["pad", "person"])
+@pytest.fixture(scope="module", params=["pad", "person", "steps"])
 def motion_run(
     request: pytest.FixtureRequest, synthetic_dataset, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """A model reading the whole frame (``pad``) or, as people_rgb.yaml does, the person's
     square (``person``) with a full-batch fit, whose cache holds each video's evaluation frames:
     the square is placed on the frames a clip is made of. At 112 px (decoded at 224) MediaPipe
-    finds the person of a real clip. Every path below must read frames alike."""
+    finds the person of a real clip. ``steps``: the whole frame read in fours (motion_steps).
+    Every path below must read frames alike."""
     run = tmp_path_factory.mktemp("motion") / "run"
     person = ["--size", "112", "--head", "linear", "--optimizer", "lbfgs", "--lr", "1"]
+    motion = "motion_steps" if request.param == "steps" else "motion"
     invoke(
         "train",
         *split_args(synthetic_dataset.root),
         *FAST_RUN,
         "--backbone",
-        "tf_efficientnet_lite0+motion",
+        f"tf_efficientnet_lite0+{motion}",
         "--frame-fit",
-        request.param,
+        "pad" if request.param == "steps" else request.param,
         *(person if request.param == "person" else ["--head", "stats"]),
         "--epochs",
         "2",

@@ -57,41 +57,42 @@ def read_spread_frames(
     cached_frames: int,
     short_side: int | None,
     allow_images: bool = False,
-    pairs: bool = False,
+    span: int = 1,
 ) -> CachedVideo:
     """Every frame of a short video, else ``cached_frames`` evenly spread ones, decoded at
-    ``short_side``; with ``pairs``, each followed by the frame it is paired with (2N rows:
-    ``sampling.pair_rows``)."""
+    ``short_side``; with a ``span`` above 1, each read with the frames a motion encoder reads
+    for it (span N rows: ``sampling.pair_rows``)."""
     with VideoReader(path, allow_images) as reader:
         positions = spread_indices(reader.num_frames, cached_frames)
-        if pairs:
+        if span > 1:
             candidates = pair_candidates(positions, reader.num_frames)
-            frames = read_pairs(reader, candidates, short_side)[0]
+            frames = read_pairs(reader, candidates, short_side, span)[0]
         else:
             frames = reader.read(positions, short_side)
         return CachedVideo(frames, reader.num_frames, reader.fps)
 
 
 def read_pairs(
-    reader: VideoReader, candidates: np.ndarray, short_side: int | None
+    reader: VideoReader, candidates: np.ndarray, short_side: int | None, span: int = 2
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(N * 5,) ``sampling.pair_candidates`` positions -> the (2N, H, W, 3) frames of N pairs
-    (``sampling.pair_rows``) and their (2N,) positions; each distinct frame decoded once."""
+    """(N * 5,) ``sampling.pair_candidates`` positions -> the (span N, H, W, 3) frames a motion
+    encoder reads of N sampled frames (``sampling.pair_rows``) and their (span N,) positions;
+    each distinct frame decoded once."""
     distinct, candidate_rows = np.unique(candidates, return_inverse=True)
     frames = reader.read(distinct, short_side)
-    rows = pair_rows(frames, reader.fps, candidate_rows)
+    rows = pair_rows(frames, reader.fps, candidate_rows, span)
     return frames[rows], distinct[rows]
 
 
 def read_clips(
     reader: VideoReader, positions: np.ndarray, sampling: ClipSampling, short_side: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The frames of K clips at (K, T) ``positions``, and the positions as read: (K, 2T) with
-    each frame's pair after it when the model reads pairs (``sampling.pairs``)."""
+    """The frames of K clips at (K, T) ``positions``, and the positions as read: (K, span T)
+    with the frames a motion encoder reads for each (``sampling.READINGS``)."""
     read = sampling.as_read(positions, reader.num_frames)
     if not sampling.pairs:
         return reader.read(read.reshape(-1), short_side), read
-    frames, paired = read_pairs(reader, read.reshape(-1), short_side)
+    frames, paired = read_pairs(reader, read.reshape(-1), short_side, sampling.span)
     return frames, paired.reshape(len(read), -1)
 
 
@@ -274,7 +275,7 @@ class FeatureClipDataset(_SampledClips):
     ) -> None:
         # a cached row is one frame's features, its pair already encoded: T rows per clip
         super().__init__(
-            items, replace(sampling, pairs=False), train, seed, jitter=jitter, copies=copies
+            items, replace(sampling, span=1), train, seed, jitter=jitter, copies=copies
         )
         self.caches = list(caches)
         self.rebuild = list(rebuild) if rebuild is not None else None

@@ -25,7 +25,7 @@ from vidact.models.backbones import encoder_traits
 from vidact.models.checkpoint import CheckpointInfo, load_classifier
 from vidact.models.classifier import ClipClassifier
 from vidact.models.onnx_files import export_graph, open_session
-from vidact.sampling import PAIRING
+from vidact.sampling import READINGS
 
 METADATA_KEY = "vidact"
 THRESHOLD_KEY = "open_set_threshold"  # metadata: the distance beyond which a clip is unknown
@@ -59,7 +59,7 @@ def describe_input(info: CheckpointInfo) -> str:
     }[spec.fit]
     frames = f"{sampling.frames} RGB frames sampled {sampling.strategy} over the video"
     if sampling.pairs:
-        frames += f", in pairs: {PAIRING} (the video's last frame by itself)"
+        frames += f", read {READINGS[sampling.span]} (the video's last frame by itself)"
     return (
         f"clips: float32 (batch, {sampling.frames_read}, 3, {spec.size}, {spec.size}); "
         f"{frames}; each frame: {fit}, scale to [0, 1], subtract mean {list(spec.mean)}, "

@@ -484,7 +484,7 @@ class Predictor(VideoPredictor):
         sampling = self.info.sampling
         positions = sampling.as_read(sampling.indices(len(frames), fps), len(frames))
         if sampling.pairs:
-            positions = pair_rows(frames, fps, positions)
+            positions = pair_rows(frames, fps, positions, sampling.span)
         views = to_views(frames[positions], positions[None], self.load_views.transform)
         probabilities, sureness = self.probabilities(views[None])
         return probabilities[0], float(sureness[0])
@@ -629,7 +629,7 @@ class Predictor(VideoPredictor):
         encoder = self.model.encoder
 
         def encode(frames: np.ndarray) -> torch.Tensor:
-            frames = frames.reshape(-1, *frames.shape[-3:])  # pairs (N, 2, H, W, 3): 2N frames
+            frames = frames.reshape(-1, *frames.shape[-3:])  # (N, span, H, W, 3): span N frames
             return encoder(transform(frames).to(self.device)).float().cpu()  # (N, F)
 
         def classify(clips: torch.Tensor) -> torch.Tensor:
@@ -645,6 +645,7 @@ class Predictor(VideoPredictor):
                 needed,
                 reader.num_frames,
                 reader.fps,
+                self.info.sampling.span,
             )
         else:
             frames = reader.frames(needed, self.info.input.short_side)

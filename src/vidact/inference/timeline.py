@@ -207,12 +207,16 @@ def window_bounds(
 
 
 def paired_frames(
-    frames: Iterator[tuple[int, np.ndarray]], wanted: np.ndarray, num_frames: int, fps: float
+    frames: Iterator[tuple[int, np.ndarray]],
+    wanted: np.ndarray,
+    num_frames: int,
+    fps: float,
+    span: int = 2,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """(index, frame) in increasing order, each wanted index with the frames around it that
-    ``sampling.pair_candidates`` names among them -> (index, (2, H, W, 3) the frame and the one it
-    is paired with), the pairs a motion encoder reads (``sampling.pair_rows``: as every
-    other path pairs them)."""
+    ``sampling.pair_candidates`` names among them -> (index, (span, H, W, 3) the frames a motion
+    encoder reads for it: the frame and the one it is paired with, or ``span`` 4's fours
+    (``sampling.pair_rows``: as every other path reads them)."""
     pending = deque(sorted({int(i) for i in wanted}))
     recent: dict[int, np.ndarray] = {}
     for index, frame in frames:
@@ -220,7 +224,7 @@ def paired_frames(
         while pending and min(pending[0] + int(READ_AROUND[-1]), num_frames - 1) <= index:
             start = pending.popleft()
             group = np.stack([recent[p] for p in pair_candidates(np.array([start]), num_frames)])
-            yield start, group[pair_rows(group, fps)]
+            yield start, group[pair_rows(group, fps, span=span)]
         low = pending[0] + int(READ_AROUND[0]) if pending else index + 1
         for old in [i for i in recent if i < low]:
             del recent[old]

@@ -25,6 +25,7 @@ from vidact.data.transforms import InputSpec
 from vidact.errors import ConfigError
 from vidact.models import scratch  # registers the seeds' from-scratch encoders with timm
 from vidact.registry import Registry
+from vidact.sampling import sampled_row
 
 log = logging.getLogger(__name__)
 
@@ -278,16 +279,26 @@ class MotionEncoder(nn.Module):
     What moves carries over to new cameras, places and people better than how they look:
     measured on ../shared/data/fight-dev (README). ``gain`` 2 on the normalised difference (4 on
     [0, 1] pixels), clipped to Lite0's input range, made small movements visible to the ImageNet
-    features; 1 and 4 scored lower there."""
+    features; 1 and 4 scored lower there.
 
-    name = "motion"
+    ``span`` 4 (``motion_steps``) reads each frame t as t-1, t, its pair and the frame after
+    (``sampling.READINGS``), (4N, 3, S, S), and Lite0 sees the three grey changes between them
+    as one picture's red, green and blue: how the motion turns, which tells a hand waving to and
+    fro from an arm raised (rendered gestures, README); on noisy surveillance the single
+    difference scores higher."""
 
     def __init__(
-        self, base: str = "tf_efficientnet_lite0", gain: float = 2.0, pool: str | None = None
+        self,
+        base: str = "tf_efficientnet_lite0",
+        gain: float = 2.0,
+        pool: str | None = None,
+        span: int = 2,
     ) -> None:
         super().__init__()
         self.encoder = FrameEncoder(base, pretrained=True, pool=pool)
         self.gain = gain
+        self.span = span
+        self.name = "motion" if span == 2 else "motion_steps"
         self.num_features = self.encoder.num_features
 
     @property
@@ -302,17 +313,20 @@ class MotionEncoder(nn.Module):
     def members(self) -> list[nn.Module]:
         return [self]
 
-    def changes(self, pairs: torch.Tensor) -> torch.Tensor:
-        """(2N, 3, S, S) normalised pairs -> (N, 3, S, S): each pair's amplified difference, in
-        Lite0's input range (what Lite0 encodes)."""
-        return ((pairs[1::2] - pairs[0::2]) * self.gain).clamp(-1.0, 1.0)
+    def changes(self, frames: torch.Tensor) -> torch.Tensor:
+        """(span N, 3, S, S) normalised frames -> (N, 3, S, S): each pair's amplified difference
+        (each four's three grey ones), in Lite0's input range (what Lite0 encodes)."""
+        if self.span == 2:
+            return ((frames[1::2] - frames[0::2]) * self.gain).clamp(-1.0, 1.0)
+        grey = frames.view(-1, self.span, *frames.shape[1:]).mean(dim=2)  # (N, 4, S, S)
+        return ((grey[:, 1:] - grey[:, :-1]) * self.gain).clamp(-1.0, 1.0)
 
-    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
-        return self.encoder(self.changes(pairs))
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.changes(frames))
 
     def encode_clips(self, clips: torch.Tensor) -> torch.Tensor:
-        batch, time = clips.shape[:2]
-        return self(clips.flatten(0, 1)).view(batch, time // 2, -1)  # (B, 2T, ...) -> (B, T, F)
+        batch, time = clips.shape[:2]  # (B, span T, ...) -> (B, T, F)
+        return self(clips.flatten(0, 1)).view(batch, time // self.span, -1)
 
 
 class FusedEncoder(nn.Module):
@@ -328,10 +342,11 @@ class FusedEncoder(nn.Module):
         self.parts = nn.ModuleList(members)
         self.name = "+".join(m.name for m in members)
         self.num_features = sum(int(m.num_features) for m in members)
-        # with a motion member every clip holds (frame, later frame) pairs; the others read
-        # the first of each pair, the very frames they read alone (so their caches are shared)
-        self.member_pairs = [reads_pairs(m.name) for m in members]
-        self.paired = any(self.member_pairs)
+        # with a motion member every clip holds each sampled frame with the frames around it
+        # (sampling.READINGS); the others read the sampled frame, the very frames they read
+        # alone (so their caches are shared)
+        self.member_pairs = [frame_span(m.name) > 1 for m in members]
+        self.span = frame_span(self.name)
 
     @property
     def members(self) -> list[nn.Module]:
@@ -342,11 +357,12 @@ class FusedEncoder(nn.Module):
         return InputSpec(first.size, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), first.crop_pct, first.fit)
 
     def member_input(self, index: int, images: torch.Tensor, dim: int = 0) -> torch.Tensor:
-        """[0, 1] frames normalised as member ``index`` expects; of each (frame, later frame)
-        pair along ``dim`` only the frame, unless the member reads pairs."""
+        """[0, 1] frames normalised as member ``index`` expects; of the frames read for each
+        sampled frame along ``dim`` only that frame, unless the member reads them all."""
         member = self.parts[index]
-        if self.paired and not self.member_pairs[index]:
-            images = images[(slice(None),) * dim + (slice(0, None, 2),)]
+        if self.span > 1 and not self.member_pairs[index]:
+            sampled = slice(sampled_row(self.span), None, self.span)
+            images = images[(slice(None),) * dim + (sampled,)]
         spec = member.input_spec()
         mean = images.new_tensor(spec.mean).view(-1, 1, 1)
         std = images.new_tensor(spec.std).view(-1, 1, 1)
@@ -369,7 +385,7 @@ class EncoderTraits:
     it (as HeadTraits for heads)."""
 
     weights: str  # where its trained weights come from (summary.json, model cards)
-    reads_pairs: bool = False  # each frame with a later one (sampling.PAIRING): motion
+    span: int = 1  # frames read for each sampled one (sampling.READINGS): motion 2, 4
     skeleton: bool = False  # tracks a body: annotated videos draw what the model sees
     exportable: bool = True  # a PyTorch network, which an ONNX file can hold
     check_installed: Callable[[], None] | None = None  # the install hint of an optional extra
@@ -419,10 +435,12 @@ FRAME_ENCODERS.register(  # never mirrored: left and right gestures differ
     _pose("ArmPoseEncoder"),
     replace(_POSE_TRAITS, feature_augment=_pose_augment("arm_jitter")),
 )
+_LITE0 = f"package:{OFFLINE_WEIGHTS['tf_efficientnet_lite0'].package}"
 FRAME_ENCODERS.register(
-    "motion",
-    lambda pool: MotionEncoder(pool=pool),
-    EncoderTraits(f"package:{OFFLINE_WEIGHTS['tf_efficientnet_lite0'].package}", reads_pairs=True),
+    "motion", lambda pool: MotionEncoder(pool=pool), EncoderTraits(_LITE0, span=2)
+)
+FRAME_ENCODERS.register(  # three grey changes as one picture: how the motion turns
+    "motion_steps", lambda pool: MotionEncoder(pool=pool, span=4), EncoderTraits(_LITE0, span=4)
 )
 
 
@@ -432,9 +450,16 @@ def encoder_traits(name: str) -> dict[str, EncoderTraits]:
     return {n: FRAME_ENCODERS.traits(n) for n in encoder_names(name) if n in FRAME_ENCODERS}
 
 
-def reads_pairs(name: str) -> bool:
-    """Whether the backbone ``name`` reads each frame with a later one (a motion member)."""
-    return any(t.reads_pairs for t in encoder_traits(name).values())
+def frame_span(name: str) -> int:
+    """Frames the backbone ``name`` reads for each sampled frame: 1, or its motion member's
+    (``sampling.READINGS``); two motion members must read alike."""
+    spans = {t.span for t in encoder_traits(name).values() if t.span > 1}
+    if len(spans) > 1:
+        raise ConfigError(
+            f"--backbone {name}: its motion members read different frames around each sampled "
+            "one (motion: pairs, motion_steps: fours); fuse one of them"
+        )
+    return spans.pop() if spans else 1
 
 
 def encoder_names(name: str) -> list[str]:

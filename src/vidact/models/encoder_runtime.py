@@ -181,8 +181,9 @@ def quantise_encoder(
     model.encoder.eval()  # batch norm must read its statistics, not update them
     try:
         with torch.inference_mode():
-            for start in range(0, len(frames), 2 * batch):  # even: pairs stay whole
-                model.encoder(frames[start : start + 2 * batch])
+            span = getattr(model.encoder, "span", 1)  # a motion encoder's frames stay whole
+            for start in range(0, len(frames), span * batch):
+                model.encoder(frames[start : start + span * batch])
     finally:
         model.encoder.train(was_training)
         for hook in hooks:

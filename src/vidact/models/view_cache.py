@@ -23,7 +23,7 @@ from vidact.data.transforms import fit_rule
 from vidact.models.checkpoint import CheckpointInfo
 from vidact.models.classifier import ClipClassifier, frozen_throughout
 from vidact.models.encoder_runtime import int8_names, runtime_in_use, weights_digest
-from vidact.sampling import PAIRING
+from vidact.sampling import READINGS
 
 
 class ViewFeatureCache:
@@ -47,8 +47,8 @@ class ViewFeatureCache:
         tracking = sorted({p.tracking for p in model.encoder.modules() if hasattr(p, "tracking")})
         if tracking:  # how a pose tracker follows a body (as the training cache names it)
             settings["tracking"] = tracking
-        if info.sampling.pairs:  # which later frame each one is paired with
-            settings["pairing"] = PAIRING
+        if info.sampling.pairs:  # which frames are read around each
+            settings["pairing"] = READINGS[info.sampling.span]
         if quantised := int8_names(model.encoder):  # int8 copies, calibrated per run
             settings["precision"] = quantised
         self.cache = ArrayCache(root, "features", settings)

@@ -31,11 +31,11 @@ from vidact.data.transforms import (
     worker_start,
 )
 from vidact.io.reader import VideoReader, VideoReadError
-from vidact.models.backbones import FRAME_ENCODERS, reads_pairs
+from vidact.models.backbones import FRAME_ENCODERS, frame_span
 from vidact.models.encoder_runtime import int8_names
 from vidact.models.view_cache import ViewFeatureCache
 from vidact.progress import progress
-from vidact.sampling import PAIRING, ClipSampling, spread_indices
+from vidact.sampling import READINGS, ClipSampling, spread_indices
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,8 @@ class FeatureStore:
                 settings["pool"] = member.pool
             if hasattr(member, "tracking"):  # how a pose tracker follows a body frame to frame
                 settings["tracking"] = member.tracking
-            if reads_pairs(member.name):  # which later frame each one is paired with
-                settings["pairing"] = PAIRING
+            if (span := frame_span(member.name)) > 1:  # which frames are read around each
+                settings["pairing"] = READINGS[span]
             if view is not None:
                 settings["view"] = view.settings()
             if quantised := int8_names(member):  # an int8 copy: other features
@@ -168,12 +168,12 @@ class _SpreadFrames(Dataset):
         cached_frames: int,
         allow_images: bool,
         view: FeatureView | None = None,
-        pairs: bool = False,
+        span: int = 1,
     ) -> None:
         self.items, self.spec, self.cached_frames = list(items), spec, cached_frames
         self.allow_images = allow_images
         self.view = view
-        self.pairs = pairs  # each frame with a later one: (2N, 3, S, S) for a motion encoder
+        self.span = span  # a motion encoder's frames around each: (span N, 3, S, S)
         self.transform = (
             eval_transform(spec) if view is None else train_transform(spec, view.augment)
         )
@@ -186,7 +186,7 @@ class _SpreadFrames(Dataset):
         item = self.items[index]
         try:
             entry = read_spread_frames(
-                item.path, self.cached_frames, self.spec.short_side, self.allow_images, self.pairs
+                item.path, self.cached_frames, self.spec.short_side, self.allow_images, self.span
             )
         except VideoReadError as err:
             log.warning("skipping %s", err)
@@ -202,18 +202,19 @@ class _SpreadFrames(Dataset):
 def calibration_frames(
     items: Sequence[VideoItem],
     spec: InputSpec,
-    pairs: bool,
+    span: int,
     allow_images: bool = False,
     videos: int = 16,
     frames: int = 8,
 ) -> torch.Tensor:
-    """The encoder's input for int8 calibration: ``frames`` evenly spread frames (pairs for a
-    motion encoder) of the first ``videos`` readable training videos by path, prepared as the
-    cache prepares them; the same videos every time, so a run quantises the same way again."""
+    """The encoder's input for int8 calibration: ``frames`` evenly spread frames (each with the
+    frames a motion encoder reads around it, ``span``) of the first ``videos`` readable training
+    videos by path, prepared as the cache prepares them; the same videos every time, so a run
+    quantises the same way again."""
     chosen = sorted(items, key=lambda item: item.relpath)
     found = []
     for item in chosen:
-        facts, prepared = _SpreadFrames([item], spec, frames, allow_images, None, pairs)[0]
+        facts, prepared = _SpreadFrames([item], spec, frames, allow_images, None, span)[0]
         if facts is not None:
             found.append(prepared)
         if len(found) == videos:
@@ -247,7 +248,7 @@ class FeatureExtractor:
         self.spec = spec
         self.cached_frames = cached_frames
         self.allow_images = allow_images
-        self.pairs = reads_pairs(encoder.name)
+        self.span = frame_span(encoder.name)
         self.undecodable: set[str] = set()  # reported once: never decoded again
 
     def _member_input(self, index: int, frames: torch.Tensor) -> torch.Tensor:
@@ -263,7 +264,7 @@ class FeatureExtractor:
         frames: torch.Tensor,
         members: Sequence[int] | None = None,
     ) -> list[np.ndarray]:
-        """Encode (N, 3, S, S) frames (2N, in pairs, for a motion encoder) with ``members``
+        """Encode (N, 3, S, S) frames (span N for a motion encoder) with ``members``
         (default: those that lack them); cache float16 (N, F) per member and return them."""
         was_training = self.encoder.training
         self.encoder.eval()
@@ -293,7 +294,7 @@ class FeatureExtractor:
             raise VideoReadError(item.path, "cannot be decoded", reported=True)
         log.info("%s: rebuilding its cached features", item.path)
         dataset = _SpreadFrames(
-            [item], self.spec, self.cached_frames, self.allow_images, self.view, self.pairs
+            [item], self.spec, self.cached_frames, self.allow_images, self.view, self.span
         )
         facts, frames = dataset[0]
         if facts is None:
@@ -329,7 +330,7 @@ class FeatureExtractor:
         # a private generator: whether a cache was already full must not shift the seeded RNG
         loader = DataLoader(
             _SpreadFrames(
-                todo, self.spec, self.cached_frames, self.allow_images, self.view, self.pairs
+                todo, self.spec, self.cached_frames, self.allow_images, self.view, self.span
             ),
             batch_size=None,
             num_workers=workers,

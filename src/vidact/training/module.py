@@ -17,7 +17,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from vidact.config import TrainConfig
 from vidact.data.index import VideoItem
-from vidact.models.backbones import reads_pairs, weight_source
+from vidact.models.backbones import frame_span, weight_source
 from vidact.models.checkpoint import INT8_KEY, METADATA_KEY, CheckpointInfo, int8_entry
 from vidact.models.classifier import ClipClassifier, uses_pretrained
 from vidact.models.heads import LinearProbeHead, Standardise
@@ -103,7 +103,7 @@ class ClipClassifierModule(L.LightningModule):
             classes=self.classes,
             model=model,
             weight_source=weight_source(model.backbone, uses_pretrained(model), model.weights),
-            sampling=self.config.data.sampling(reads_pairs(model.backbone)),
+            sampling=self.config.data.sampling(frame_span(model.backbone)),
             input=self.spec,
             jumps=self.jumps,
         )

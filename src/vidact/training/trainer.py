@@ -52,7 +52,7 @@ from vidact.data.sources import build_index
 from vidact.data.transforms import AUGMENT_PRESETS, Augment, PersonSquare, resolve_augment
 from vidact.errors import CheckpointError, ConfigError, DatasetError, RunError
 from vidact.io.shots import share_with_jumps
-from vidact.models.backbones import encoder_names, reads_pairs, weight_source
+from vidact.models.backbones import encoder_names, frame_span, weight_source
 from vidact.models.checkpoint import read_checkpoint
 from vidact.models.classifier import frozen_throughout, uses_pretrained
 from vidact.models.encoder_runtime import install_int8, quantise_encoder, use_encoder_runtime
@@ -419,7 +419,7 @@ def _fit(
     """Train ``run`` into ``run_dir``; resuming, from ``checkpoint`` after ``done`` epochs."""
     started = time.perf_counter()
     config = run.config
-    sampling = config.data.sampling(reads_pairs(config.model.backbone))
+    sampling = config.data.sampling(frame_span(config.model.backbone))
     # a full-batch fit (L-BFGS) minimises one fixed objective: every training video at its
     # evaluation positions, unaugmented, in one batch
     fixed = full_batch(config.optimizer)
@@ -539,7 +539,7 @@ def _inputs(run: RunPlan, cached_frames: int, fixed: ClipSampling | None = None)
     device = "cuda" if torch.cuda.is_available() and config.accelerator != "cpu" else "cpu"
     if model.encoder_precision == "int8":  # calibrated on the training frames, kept
         frames = calibration_frames(
-            run.index.subset("train"), spec, reads_pairs(model.backbone), data.allow_images
+            run.index.subset("train"), spec, frame_span(model.backbone), data.allow_images
         )
         module.quantised = quantise_encoder(module.model, spec.size, frames)
         install_int8(module.model, module.quantised)

@@ -34,8 +34,8 @@ from vidact.models.backbones import (
     POOLS,
     encoder_names,
     encoder_traits,
+    frame_span,
     has_trained_weights,
-    reads_pairs,
     unknown_backbone,
 )
 from vidact.models.classifier import frozen_throughout
@@ -99,10 +99,10 @@ def _check_settings(config: TrainConfig) -> None:
             "before training; this run trains the backbone, which moves them: freeze it "
             "(--freeze all) or leave nuisance out"
         )
-    if reads_pairs(config.model.backbone) and not config.feature_cache and config.cache_dir:
+    if frame_span(config.model.backbone) > 1 and not config.feature_cache and config.cache_dir:
         raise ConfigError(
-            f"--backbone {config.model.backbone} reads frame pairs, which the clip cache does not "
-            "hold: leave --feature-cache on, or --cache-dir out"
+            f"--backbone {config.model.backbone} reads frames around each sampled one, which "
+            "the clip cache does not hold: leave --feature-cache on, or --cache-dir out"
         )
 
 
