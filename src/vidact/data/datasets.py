@@ -214,8 +214,8 @@ class ClipDataset(_SampledClips):
         super().__init__(items, sampling, train, seed, allow_images, jitter)
         if cache is not None and sampling.pairs:
             raise ConfigError(
-                "a motion encoder's clips are frame pairs, which the clip cache does not hold; "
-                "train it on cached features (--feature-cache)"
+                "a motion encoder reads frames around each sampled one, which the clip cache does "
+                "not hold; train it on cached features (--feature-cache)"
             )
         self.transform = transform
         self.short_side = short_side
