@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +50,9 @@ SHARE = 0.5  # of how the training sources differ, taken out (the recipe's nuisa
 PAIRINGS = ("the next frame", "the next distinct frame", "the frame after next", "vidact's")
 
 
-def copy_repeating(source: Path, target: Path) -> None:
-    """``source``'s files copied to ``target``, each video with its odd frames repeating the
-    even ones before them."""
+def copy_videos(source: Path, target: Path, changed: Callable[[VideoReader], np.ndarray]) -> None:
+    """``source``'s files copied to ``target``, each video's frames as ``changed`` reads them,
+    re-encoded at the same rate."""
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         copy = target / path.relative_to(source)
         copy.parent.mkdir(parents=True, exist_ok=True)
@@ -59,9 +60,15 @@ def copy_repeating(source: Path, target: Path) -> None:
             shutil.copyfile(path, copy)
             continue
         with VideoReader(path) as reader:
-            frames = reader.read(np.arange(reader.num_frames) // 2 * 2)
+            frames = changed(reader)
             fps = reader.fps
         write_video(copy, frames, fps)
+
+
+def copy_repeating(source: Path, target: Path) -> None:
+    """``source``'s files copied to ``target``, each video with its odd frames repeating the
+    even ones before them."""
+    copy_videos(source, target, lambda reader: reader.read(np.arange(reader.num_frames) // 2 * 2))
 
 
 def repeat_shares(root: Path, rows: list[dict[str, str]]) -> dict[str, float]:
