@@ -41,7 +41,7 @@ def encode_clip(encoder: MotionEncoder, video: Path) -> dict[str, np.ndarray]:
     """A clip's d(i, i+1) (M-1, 2560), d(i, i+2) (M-2, 2560), the recipe's candidate
     positions (48 * 5,) and the pairs it chooses (96,)."""
     spec = encoder.input_spec(SIZE).fitted("pad")
-    sampling = ClipSampling(frames=48, strategy="segment", pairs=True)
+    sampling = ClipSampling(frames=48, strategy="segment", span=2)
     with VideoReader(video) as reader:
         count = reader.num_frames
         candidates = sampling.as_read(sampling.indices(count, reader.fps)[None], count)[0]

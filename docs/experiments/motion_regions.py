@@ -47,7 +47,7 @@ def recipe_frames(encoder: MotionEncoder, video: Path, pairs: bool) -> torch.Ten
     (`vidact.sampling.pair_rows`): a clip's frames as the recipe reads scenes of several people
     (48 segment frames, the whole frame padded)."""
     spec = encoder.input_spec(288).fitted("pad")
-    sampling = ClipSampling(frames=48, strategy="segment", pairs=pairs)
+    sampling = ClipSampling(frames=48, strategy="segment", span=2 if pairs else 1)
     with VideoReader(video) as reader:
         positions = sampling.indices(reader.num_frames, reader.fps)[None]
         frames = read_clips(reader, positions, sampling, spec.short_side)[0]  # pairs as chosen

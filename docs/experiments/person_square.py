@@ -45,7 +45,7 @@ def encode(root: Path, rows: list[dict[str, str]]) -> dict[str, np.ndarray]:
     encoder = MotionEncoder().eval()
     lite0 = encoder.encoder.model
     transform = eval_transform(encoder.input_spec(288).fitted("pad"))
-    sampling = ClipSampling(frames=48, strategy="segment", pairs=True)
+    sampling = ClipSampling(frames=48, strategy="segment", span=2)
     columns, where, squares = [], [], []
     with torch.inference_mode():
         for row in progress(rows, "encoding", unit="clips"):

@@ -43,7 +43,7 @@ def clip_figures(video: Path, sampling: ClipSampling) -> tuple[int, np.ndarray]:
 
 
 def main(folders: list[Path]) -> None:
-    sampling = ClipSampling(frames=48, strategy="segment", pairs=True)
+    sampling = ClipSampling(frames=48, strategy="segment", span=2)
     for root in folders:
         past: dict[str, list[int]] = defaultdict(list)
         shares = []

@@ -45,7 +45,7 @@ def encode(root: Path, rows: list[dict[str, str]]) -> np.ndarray:
     encoder = MotionEncoder().eval()
     spec = encoder.input_spec(224).fitted("person")
     transform = eval_transform(spec)
-    sampling = ClipSampling(frames=48, strategy="segment", pairs=True)
+    sampling = ClipSampling(frames=48, strategy="segment", span=2)
     maps = []
     with torch.inference_mode():
         for row in progress(rows, "encoding", unit="clips"):
