@@ -462,20 +462,34 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 def override(recipe: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     """Settings ``given`` (command-line options, a grid's values) over a recipe, and taken out
-    of its candidates: what the user fixed is not chosen for them. Candidates left the same are
-    kept once; with one left, there is nothing to choose and it joins the recipe."""
+    of its candidates: what the user fixed is not chosen for them. A candidate whose every
+    ``data`` setting was given another value is a view of the footage the user ruled out, and
+    goes with all it sets (people_rgb.yaml's square reads another motion picture than the
+    whole frame). Candidates left the same are kept once; with one left, there is nothing to
+    choose and it joins the recipe."""
     merged = merge(recipe, given)
     candidates = merged.get("candidates")
     if not isinstance(candidates, list):
         return merged
     kept: list[dict[str, Any]] = []
     for candidate in candidates:
+        if isinstance(candidate, dict) and _ruled_out(candidate, given):
+            continue
         left = _without(candidate, given) if isinstance(candidate, dict) else candidate
         if left not in kept:
             kept.append(left)
+    if not kept:
+        return {**merged, "candidates": []}
     if len(kept) == 1 and isinstance(kept[0], dict):
         return merge({**merged, "candidates": []}, kept[0])
     return {**merged, "candidates": kept}
+
+
+def _ruled_out(candidate: dict[str, Any], given: dict[str, Any]) -> bool:
+    view, fixed = candidate.get("data"), given.get("data", {})
+    if not isinstance(view, dict) or not view:
+        return False
+    return all(key in fixed and fixed[key] != value for key, value in view.items())
 
 
 def _without(candidate: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:

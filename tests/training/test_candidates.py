@@ -54,6 +54,20 @@ def test_the_command_line_takes_its_settings_out_of_the_candidates(tmp_path) -> 
         {"data": {"frame_fit": "person"}},
         {"data": {"frame_fit": "pad"}},
     ]
+    # a view whose every data setting was given otherwise goes with what else it set (the
+    # square's motion picture); one given the same stays
+    views = [{**FITS[0], "model": {"backbone": "motion_steps"}}, FITS[1]]
+    recipe = {"model": {"backbone": "motion"}, "candidates": views}
+    whole = override(recipe, {"data": {"frame_fit": "pad", "size": 288}})
+    assert not whole["candidates"] and whole["model"]["backbone"] == "motion"
+    square = override(recipe, {"data": {"frame_fit": "person", "size": 224}})
+    assert not square["candidates"] and square["model"]["backbone"] == "motion_steps"
+    neither = override(recipe, {"data": {"frame_fit": "crop", "size": 160}})
+    assert not neither["candidates"] and neither["data"] == {"frame_fit": "crop", "size": 160}
+    assert override(recipe, {"data": {"frame_fit": "pad"}})["candidates"] == [
+        {"data": {"size": 224}, "model": {"backbone": "motion_steps"}},
+        {"data": {"size": 288}},
+    ]
 
 
 @pytest.mark.parametrize(
