@@ -289,6 +289,9 @@ PAIRING = (
     f"where t+1 repeats it: t+1 differs from t by at most {DISTINCT:g} grey levels (0-255) on "
     f"average, t+2 from t+1 by more, and the picture changed before t or holds again after t+2"
 )
+# the rows a motion encoder reads of each sampled frame t, by span: this many frames before t,
+# then t, the frame paired with it, and the rest after that one
+BEFORE_SAMPLED = {2: 0, 4: 1}
 # what a motion encoder reads of each sampled frame t, by span (rows per sampled frame)
 READINGS = {
     2: PAIRING,
@@ -336,14 +339,10 @@ def pair_rows(
     repeat = ~to_next & next_on & (before | ~after) & (fps >= REPEATS_FROM)
     starts = np.arange(len(small)) * count + SAMPLED_ROW
     later = starts + 1 + repeat
-    rows = [starts, later] if span == 2 else [starts - 1, starts, later, later + 1]
+    before = BEFORE_SAMPLED[span]
+    rows = [starts - k for k in range(before, 0, -1)] + [starts, later]
+    rows += [later + k for k in range(1, span - len(rows) + 1)]
     return candidates[np.stack(rows, axis=1).reshape(-1)]
-
-
-def sampled_row(span: int) -> int:
-    """Where the sampled frame t lies among the ``span`` rows read for it (``pair_rows``): what
-    an encoder that reads single frames takes beside a motion encoder."""
-    return 1 if span == 4 else 0
 
 
 def evenly_spread(count: int, most: int) -> np.ndarray:

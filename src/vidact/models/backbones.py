@@ -25,7 +25,7 @@ from vidact.data.transforms import InputSpec
 from vidact.errors import ConfigError
 from vidact.models import scratch  # registers the seeds' from-scratch encoders with timm
 from vidact.registry import Registry
-from vidact.sampling import sampled_row
+from vidact.sampling import BEFORE_SAMPLED
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +361,7 @@ class FusedEncoder(nn.Module):
         sampled frame along ``dim`` only that frame, unless the member reads them all."""
         member = self.parts[index]
         if self.span > 1 and not self.member_pairs[index]:
-            sampled = slice(sampled_row(self.span), None, self.span)
+            sampled = slice(BEFORE_SAMPLED[self.span], None, self.span)
             images = images[(slice(None),) * dim + (sampled,)]
         spec = member.input_spec()
         mean = images.new_tensor(spec.mean).view(-1, 1, 1)

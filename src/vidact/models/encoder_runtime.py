@@ -24,7 +24,7 @@ from torch import nn
 from vidact.config import ENCODER_RUNTIMES, ModelConfig, default_cache_dir
 from vidact.errors import CheckpointError, ConfigError
 from vidact.io.outputs import replacing
-from vidact.models.backbones import FrameEncoder
+from vidact.models.backbones import FrameEncoder, frame_span
 from vidact.models.classifier import ClipClassifier, frozen_throughout, uses_pretrained
 from vidact.models.onnx_files import (
     OPSET,
@@ -181,7 +181,7 @@ def quantise_encoder(
     model.encoder.eval()  # batch norm must read its statistics, not update them
     try:
         with torch.inference_mode():
-            span = getattr(model.encoder, "span", 1)  # a motion encoder's frames stay whole
+            span = frame_span(model.encoder.name)  # a motion encoder's frames stay whole
             for start in range(0, len(frames), span * batch):
                 model.encoder(frames[start : start + span * batch])
     finally:
