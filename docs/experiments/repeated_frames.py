@@ -50,9 +50,11 @@ SHARE = 0.5  # of how the training sources differ, taken out (the recipe's nuisa
 PAIRINGS = ("the next frame", "the next distinct frame", "the frame after next", "vidact's")
 
 
-def copy_videos(source: Path, target: Path, changed: Callable[[VideoReader], np.ndarray]) -> None:
+def copy_videos(
+    source: Path, target: Path, changed: Callable[[VideoReader], np.ndarray], rate: float = 1.0
+) -> None:
     """``source``'s files copied to ``target``, each video's frames as ``changed`` reads them,
-    re-encoded at the same rate."""
+    re-encoded at ``rate`` times its frame rate."""
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         copy = target / path.relative_to(source)
         copy.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +64,7 @@ def copy_videos(source: Path, target: Path, changed: Callable[[VideoReader], np.
         with VideoReader(path) as reader:
             frames = changed(reader)
             fps = reader.fps
-        write_video(copy, frames, fps)
+        write_video(copy, frames, fps * rate)
 
 
 def copy_repeating(source: Path, target: Path) -> None:
