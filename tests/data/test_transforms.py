@@ -8,6 +8,7 @@ from vidact.data.transforms import (
     AUGMENT_PRESETS,
     Augment,
     InputSpec,
+    distinct_rows,
     eval_transform,
     resolve_augment,
     train_transform,
@@ -114,3 +115,14 @@ def test_pad_reads_the_whole_frame_where_crop_cuts_its_sides() -> None:
     assert train_transform(padded_spec)(clip).shape == (4, 3, 32, 32)
     with pytest.raises(ConfigError, match="whole frame padded"):
         eval_transform(padded_spec, crops=3)
+
+
+def test_distinct_rows_are_the_same_however_often_a_read_repeats_a_frame() -> None:
+    # what the person's square is placed on: a short video's evaluation reads some frames twice,
+    # a motion encoder overlapping frames around each sampled one
+    pictures = torch.from_numpy(np.stack([_clip(1, seed=seed)[0] for seed in range(5)]))
+    clip = pictures.permute(0, 3, 1, 2)
+    assert distinct_rows(clip).tolist() == [0, 1, 2, 3, 4]
+    read = clip[[0, 0, 1, 2, 1, 2, 3, 3, 4, 4]]
+    assert distinct_rows(read).tolist() == [0, 2, 3, 6, 8]
+    assert torch.equal(read[distinct_rows(read)], clip)

@@ -154,9 +154,12 @@ def test_a_refit_recipe_counts_validation_among_the_videos_learnt_from(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("frames", ["3", "16"])  # the videos have 12: 16 reads some twice
+@pytest.mark.parametrize(
+    ("frames", "fit"),  # the videos have 12: 16 reads some twice, placing the person's square
+    [("3", "crop"), ("16", "crop"), ("16", "person")],  # on the frames read (here: nobody found)
+)
 def test_a_full_batch_recipe_encodes_each_video_once_across_training_and_testing(
-    synthetic_dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, frames: str
+    synthetic_dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, frames: str, fit: str
 ) -> None:
     """A fold tests videos earlier folds trained on, and trains on videos earlier folds tested:
     the training features and the evaluation views of a full-batch fit are one encoding, and a
@@ -173,7 +176,7 @@ def test_a_full_batch_recipe_encodes_each_video_once_across_training_and_testing
     recipe.write_text("model: {head: linear}\noptimizer: lbfgs\nlr: 1.0\nscheduler: none\n")
     out = tmp_path / "cv"
     invoke("crossval", "--config", recipe, "--data", synthetic_dataset.root, "--frames", frames,
-           "--size", "32", "--workers", "0", "--epochs", "2", "--folds", "3",
+           "--size", "32", "--frame-fit", fit, "--workers", "0", "--epochs", "2", "--folds", "3",
            "--cache-dir", tmp_path / "cache", "--out", out)  # fmt: skip
     assert sum(encoded) == len(synthetic_dataset.items)  # 48 videos, each encoded once
     fold = out / "folds" / json.loads((out / "crossval.json").read_text())["per_fold"][-1]["run"]

@@ -216,8 +216,15 @@ def test_training_cache_prediction_timeline_and_live_frames_agree(
         scan = predictor.scan(video, TimelineSettings(window=str(length), stride=str(length)))
         np.testing.assert_allclose(scan.scores[0], whole.numpy(), atol=1e-5)
     if fit == "person":
-        square = PersonSquare(112).locate(torch.from_numpy(frames[::10]).permute(0, 3, 1, 2))
+        clip = torch.from_numpy(frames[::10]).permute(0, 3, 1, 2)
+        square = PersonSquare(112).locate(clip)
         assert square is not None and square[2] < min(frames.shape[1:3])  # found, and zoomed
+        # the person walking right, read with repeats (a short video's evaluation, a motion
+        # encoder's frames around each sampled one): the square lies where it lies for the
+        # frames read once (looking among all rows read, it lay 18 pixels to the left)
+        walk = torch.stack([frame.roll(6 * i, dims=-1) for i, frame in enumerate(clip)])
+        again = walk[np.repeat(np.arange(len(walk)), np.where(np.arange(len(walk)) < 3, 4, 1))]
+        assert PersonSquare(112).locate(again) == PersonSquare(112).locate(walk) is not None
     # validation during training read cached features (encoded from spread pairs); evaluate
     # reads the pairs of the files: the same loss
     run = motion_run.parents[1]

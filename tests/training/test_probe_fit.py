@@ -137,17 +137,23 @@ def test_a_probe_run_trains_full_batch_and_beats_chance(synthetic_dataset, tmp_p
 def test_a_full_batch_fit_shares_frames_with_evaluation_only_where_they_are_the_same() -> None:
     """SharedViews.rows: the training entry's rows evaluation reads (models.view_cache)."""
     sampling = ClipSampling(frames=16, strategy="segment")
-    alone, together = SimpleNamespace(per_frame=True), SimpleNamespace(per_frame=False)
+    alone = SimpleNamespace(per_frame=True, by_distinct_frames=True)
+    square = SimpleNamespace(per_frame=False, by_distinct_frames=True)  # the person's square
+    track = SimpleNamespace(per_frame=False, by_distinct_frames=False)  # a pose track
     per_frame = SharedViews(alone, sampling, 16)  # type: ignore[arg-type]
     assert per_frame.rows(40, 25.0).tolist() == list(range(16))  # the same 16 frames
     rows = per_frame.rows(10, 25.0)  # all 10 frames cached, evaluation reads 16 of them
     assert rows is not None and len(rows) == 16 and set(rows.tolist()) == set(range(10))
-    # the person's square (or a pose track) depends on the frames read together
-    placed = SharedViews(together, sampling, 16)  # type: ignore[arg-type]
-    assert placed.rows(40, 25.0) is not None and placed.rows(10, 25.0) is None
+    # the square is placed on the distinct frames read: evaluation reads the same 10, some twice
+    placed = SharedViews(square, sampling, 16)  # type: ignore[arg-type]
+    assert placed.rows(40, 25.0) is not None and np.array_equal(placed.rows(10, 25.0), rows)
+    # a pose track follows every frame read, repeats too
+    tracked = SharedViews(track, sampling, 16)  # type: ignore[arg-type]
+    assert tracked.rows(40, 25.0) is not None and tracked.rows(10, 25.0) is None
     wider = SharedViews(alone, sampling, 64)  # type: ignore[arg-type]
     assert wider.rows(40, 25.0) is not None  # all 40 cached: evaluation's 16 among them
-    assert SharedViews(together, sampling, 64).rows(40, 25.0) is None  # type: ignore[arg-type]
+    for together in (square, track):  # placed on the 40 frames read, not evaluation's 16
+        assert SharedViews(together, sampling, 64).rows(40, 25.0) is None  # type: ignore[arg-type]
 
 
 def test_a_full_batch_fit_reads_fixed_positions_and_others_draw_them() -> None:

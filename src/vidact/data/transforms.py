@@ -163,8 +163,13 @@ class PersonSquare(v2.Transform):
 
     def locate(self, video: torch.Tensor) -> tuple[int, int, int] | None:
         """(top, left, side) in pixels of the body's square, or None unless one person is
-        steadily in view."""
-        looks = np.unique(sample_indices(len(video), self.LOOKS, "uniform"))
+        steadily in view. It looks at frames spread over the clip's distinct pictures, however
+        often each was read: evaluation reads some frames of a video shorter than its T twice
+        (and a motion encoder reads overlapping frames around each), and the square must lie
+        where it lies for the video read frame by frame, so that the features of a full-batch
+        fit's training entry and of an evaluation view are one encoding."""
+        distinct = distinct_rows(video)
+        looks = distinct[np.unique(sample_indices(len(distinct), self.LOOKS, "uniform"))]
         frames = video[looks].permute(0, 2, 3, 1).contiguous().numpy()
         found = body_centre(frames)
         if found is None:
@@ -174,7 +179,20 @@ class PersonSquare(v2.Transform):
         return round(y - side / 2), round(x - side / 2), side
 
 
-def fit_rule(spec: InputSpec) -> dict[str, float] | None:
+def distinct_rows(video: torch.Tensor) -> np.ndarray:
+    """Rows of a (T, C, H, W) clip whose picture none before it holds, in order: the same rows
+    however often a read repeats a frame (every 4th pixel of every 4th row compared, as
+    ``sampling.pair_rows`` compares them)."""
+    seen: set[bytes] = set()
+    rows = []
+    for row, frame in enumerate(video[:, :, ::4, ::4].contiguous().numpy()):
+        if (picture := frame.tobytes()) not in seen:
+            seen.add(picture)
+            rows.append(row)
+    return np.array(rows)
+
+
+def fit_rule(spec: InputSpec) -> dict[str, float | str] | None:
     """What decides the pictures of ``spec``'s fit beyond its name (the person square's rule),
     for the feature caches' keys: change a constant and the features are computed again."""
     if spec.fit != "person":
@@ -184,6 +202,7 @@ def fit_rule(spec: InputSpec) -> dict[str, float] | None:
         "looks": PersonSquare.LOOKS,
         "seen": TORSO_SEEN,
         "steady": STEADY,
+        "looks_among": "distinct frames",
     }
 
 

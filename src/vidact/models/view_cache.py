@@ -57,7 +57,14 @@ class ViewFeatureCache:
     def per_frame(self) -> bool:
         """Whether each frame's features depend on that frame alone: not where the frames read
         together place the person's square or carry a pose track."""
-        return "fit_rule" not in self.cache.settings and "tracking" not in self.cache.settings
+        return "fit_rule" not in self.cache.settings and self.by_distinct_frames
+
+    @property
+    def by_distinct_frames(self) -> bool:
+        """Whether each frame's features depend on that frame and on which distinct frames are
+        read with it, however often each is read (the person's square is placed on those):
+        not where a pose track follows every frame read, in turn."""
+        return "tracking" not in self.cache.settings
 
     @staticmethod
     def applies(model: object, info: CheckpointInfo) -> bool:

@@ -121,8 +121,9 @@ class SharedViews:
     fit's cache holds the frames evaluation reads, so one encoding serves both, and a
     cross-validation, which trains on each video in some folds and tests it in another, encodes
     it once. A video of at least T frames is cached at its T evaluation frames; a shorter one
-    whole, evaluation reading some frames twice, which shares only when each frame's picture is
-    its own (``ViewFeatureCache.per_frame``)."""
+    whole, evaluation reading some frames twice, which shares when each frame's picture is its
+    own (``ViewFeatureCache.per_frame``) or placed on the frames read without their repeats
+    (``by_distinct_frames``: the person's square) and evaluation reads every cached frame."""
 
     cache: ViewFeatureCache
     sampling: ClipSampling
@@ -130,13 +131,19 @@ class SharedViews:
 
     def rows(self, num_frames: int, fps: float) -> np.ndarray | None:
         """The training entry's rows that evaluation reads, in its order; None when they are
-        not all there, or not alone (a short video's frames where pictures depend on others)."""
+        not all there, or not alone (a short video's frames where pictures depend on others
+        read with them, and those others differ)."""
         spread = spread_indices(num_frames, self.cached_frames)
         wanted = self.sampling.indices(num_frames, fps)
         if np.array_equal(spread, wanted):
             return np.arange(len(spread))
         found = np.minimum(np.searchsorted(spread, wanted), len(spread) - 1)
-        return found if self.cache.per_frame and np.array_equal(spread[found], wanted) else None
+        if not np.array_equal(spread[found], wanted):
+            return None
+        alike = self.cache.per_frame or (
+            self.cache.by_distinct_frames and np.array_equal(np.unique(wanted), spread)
+        )
+        return found if alike else None
 
     def training_entry(self, item: VideoItem, allow_images: bool) -> CachedVideo | None:
         """The video's training entry (float16 rows, the video's facts) made from its cached
