@@ -29,6 +29,8 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="keep every K-th frame")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.every < 1 or args.sd < 0:
+        parser.error("--every must be 1 or more and --sd 0 or more")
     rng = np.random.default_rng(args.seed)
 
     def copied(reader: VideoReader) -> np.ndarray:

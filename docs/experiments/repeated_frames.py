@@ -54,7 +54,10 @@ def copy_videos(
     source: Path, target: Path, changed: Callable[[VideoReader], np.ndarray], rate: float = 1.0
 ) -> None:
     """``source``'s files copied to ``target``, each video's frames as ``changed`` reads them,
-    re-encoded at ``rate`` times its frame rate."""
+    re-encoded at ``rate`` times its frame rate. A target that holds files is refused (never
+    overwritten, never the source)."""
+    if target.exists() and any(target.iterdir()):
+        sys.exit(f"{target}: exists and is not empty; name a new folder for the copies")
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         copy = target / path.relative_to(source)
         copy.parent.mkdir(parents=True, exist_ok=True)

@@ -283,6 +283,7 @@ class ClipSampling:
 READ_AROUND = np.arange(-1, 4)  # frames a motion encoder's pair is chosen from: t-1 to t+3
 SAMPLED_ROW = int(-READ_AROUND[0])  # the sampled frame t among them
 DISTINCT = 0.5  # mean absolute difference, in grey levels (0-255), of a picture that is new
+GLANCE = 4  # pictures are compared on every GLANCE-th pixel of every GLANCE-th row
 REPEATS_FROM = 20.0  # frames/s from which a file may hold a slower camera's repeats
 PAIRING = (
     f"each frame t with t+1, or, in a video of {REPEATS_FROM:g} frames/s or more, with t+2 "
@@ -332,7 +333,7 @@ def pair_rows(
     rate")."""
     candidates = np.arange(len(frames)) if candidates is None else np.asarray(candidates)
     count = len(READ_AROUND)
-    small = frames[:, ::4, ::4][candidates].astype(np.int16)  # only the frames named
+    small = frames[:, ::GLANCE, ::GLANCE][candidates].astype(np.int16)  # only the frames named
     small = small.reshape(-1, count, *small.shape[1:])
     moved = np.abs(np.diff(small, axis=1)).mean(axis=(2, 3, 4)) > DISTINCT  # (N, 4)
     before, to_next, next_on, after = moved.T  # t-1 to t, t to t+1, t+1 to t+2, t+2 to t+3

@@ -21,7 +21,7 @@ from torchvision.transforms.v2 import functional as F
 from vidact.data.bodies import STEADY, TORSO_SEEN, body_centre, check_available
 from vidact.errors import ConfigError
 from vidact.registry import Registry
-from vidact.sampling import sample_indices
+from vidact.sampling import GLANCE, sample_indices
 
 ClipTransform = Callable[[np.ndarray], torch.Tensor]
 
@@ -181,11 +181,11 @@ class PersonSquare(v2.Transform):
 
 def distinct_rows(video: torch.Tensor) -> np.ndarray:
     """Rows of a (T, C, H, W) clip whose picture none before it holds, in order: the same rows
-    however often a read repeats a frame (every 4th pixel of every 4th row compared, as
-    ``sampling.pair_rows`` compares them)."""
+    however often a read repeats a frame (compared where ``sampling.pair_rows`` compares
+    pictures: ``GLANCE``)."""
     seen: set[bytes] = set()
     rows = []
-    for row, frame in enumerate(video[:, :, ::4, ::4].contiguous().numpy()):
+    for row, frame in enumerate(video[:, :, ::GLANCE, ::GLANCE].contiguous().numpy()):
         if (picture := frame.tobytes()) not in seen:
             seen.add(picture)
             rows.append(row)
